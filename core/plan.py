@@ -1,0 +1,161 @@
+"""The phase plan: settings → the edges of one frame, as offsets from shutter-open.
+
+The hardware inspiration, for intervals of a minute and more with camera
+power on: power on at −14 s, focus at −4 s, shutter at 0, release at +3 s,
+power off at +46 s. Shorter intervals compress every lead and the pulse in
+proportion (interval / 1 min), so the whole cycle always fits in one interval.
+A bulb exposure is never compressed: if it cannot fit it is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from core.durations import NS_PER_S, format_duration
+from core.errors import PlanError
+from core.settings import Settings
+
+REFERENCE_INTERVAL_NS = 60 * NS_PER_S
+"""At and above this interval the leads are used as they are."""
+POWER_LEAD_NS = 14 * NS_PER_S
+"""Camera power comes on this long before the shutter, so the camera has woken."""
+PULSE_NS = 3 * NS_PER_S
+"""How long the shutter (and focus) lines are held for a short-pulse exposure."""
+POWER_OFF_NS = 46 * NS_PER_S
+"""Camera power goes off this long after shutter-open, once the frame is saved."""
+SAVE_TIME_NS = 3 * NS_PER_S
+"""After a bulb exposure, power stays on at least this long so the camera can save."""
+MIN_POWER_INTERVAL_NS = 10 * NS_PER_S
+"""Below this a powered camera has no time to wake (its lead would be under ~2 s)."""
+
+
+class Line(enum.StrEnum):
+    """The three opto-isolated outputs."""
+
+    POWER = "power"
+    FOCUS = "focus"
+    SHUTTER = "shutter"
+
+
+# Order of simultaneous edges: switch on outer to inner, release inner to outer.
+_ON_ORDER = {Line.POWER: 0, Line.FOCUS: 1, Line.SHUTTER: 2}
+_OFF_ORDER = {Line.SHUTTER: 3, Line.FOCUS: 4, Line.POWER: 5}
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """One output switching, ``offset_ns`` from the frame's shutter-open."""
+
+    offset_ns: int
+    line: Line
+    on: bool
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Sort key: by time, then on-edges outer to inner, off-edges inner to outer."""
+        order = _ON_ORDER[self.line] if self.on else _OFF_ORDER[self.line]
+        return (self.offset_ns, order)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The edges of one frame and the times the LED and the UI derive from them."""
+
+    interval_ns: int
+    edges: tuple[Edge, ...]
+    focus_on_ns: int | None
+    """Offset at which focus comes on, None when there is no focus lead."""
+    release_ns: int
+    """Offset at which shutter and focus are released."""
+    power_on_ns: int | None
+    """Offset at which camera power comes on, None without power control."""
+    power_off_ns: int | None
+    bulb: bool
+
+    @property
+    def lead_ns(self) -> int:
+        """How long before shutter-open the first edge comes (≥ 0)."""
+        return -self.edges[0].offset_ns
+
+    @property
+    def span_ns(self) -> int:
+        """From the first edge to the last: never more than the interval."""
+        return self.edges[-1].offset_ns - self.edges[0].offset_ns
+
+    def line_is_on(self, line: Line, offset_ns: int) -> bool:
+        """Whether ``line`` is on at ``offset_ns`` within this frame's cycle."""
+        state = False
+        for edge in self.edges:
+            if edge.offset_ns > offset_ns:
+                break
+            if edge.line is line:
+                state = edge.on
+        return state
+
+
+def _scaled(duration_ns: int, interval_ns: int) -> int:
+    """``duration_ns`` compressed in proportion for intervals under a minute."""
+    if interval_ns >= REFERENCE_INTERVAL_NS:
+        return duration_ns
+    return duration_ns * interval_ns // REFERENCE_INTERVAL_NS
+
+
+def make_plan(settings: Settings) -> Plan:
+    """Turn settings into a frame plan, or raise :class:`PlanError` giving the limit."""
+    settings.validated()
+    interval = settings.interval_ns
+    focus_lead = _scaled(settings.focus_lead_ns, interval)
+    bulb = settings.exposure_ns is not None
+    release = settings.exposure_ns if bulb else max(1, _scaled(PULSE_NS, interval))
+    assert release is not None
+
+    edges: list[Edge] = []
+    power_on = power_off = None
+    if settings.power:
+        if interval < MIN_POWER_INTERVAL_NS:
+            raise PlanError(
+                f"camera power control needs an interval of at least "
+                f"{format_duration(MIN_POWER_INTERVAL_NS)} so the camera can wake;"
+                f" {format_duration(interval)} is too short (turn power off or lengthen it)"
+            )
+        power_lead = _scaled(POWER_LEAD_NS, interval)
+        if focus_lead > power_lead:
+            raise PlanError(
+                f"focus lead {format_duration(settings.focus_lead_ns)} must not be longer than"
+                f" the camera-power lead {format_duration(POWER_LEAD_NS)}"
+            )
+        save = _scaled(SAVE_TIME_NS, interval)
+        longest = interval - power_lead - save
+        if release > longest:
+            raise PlanError(
+                f"exposure {format_duration(release)} does not fit a"
+                f" {format_duration(interval)} interval with camera power: the longest is"
+                f" {format_duration(longest)} ({format_duration(power_lead)} to wake the camera,"
+                f" {format_duration(save)} to save the frame)"
+            )
+        power_on = -power_lead
+        power_off = max(_scaled(POWER_OFF_NS, interval), release + save)
+        edges += [Edge(power_on, Line.POWER, True), Edge(power_off, Line.POWER, False)]
+    else:
+        longest = interval - focus_lead
+        if release > longest:
+            raise PlanError(
+                f"exposure {format_duration(release)} does not fit a"
+                f" {format_duration(interval)} interval: the longest is"
+                f" {format_duration(longest)} (after a {format_duration(focus_lead)} focus lead)"
+            )
+    focus_on = -focus_lead if focus_lead > 0 else None
+    if focus_on is not None:
+        edges += [Edge(focus_on, Line.FOCUS, True), Edge(release, Line.FOCUS, False)]
+    edges += [Edge(0, Line.SHUTTER, True), Edge(release, Line.SHUTTER, False)]
+    edges.sort(key=lambda edge: edge.rank)
+    return Plan(
+        interval_ns=interval,
+        edges=tuple(edges),
+        focus_on_ns=focus_on,
+        release_ns=release,
+        power_on_ns=power_on,
+        power_off_ns=power_off,
+        bulb=bulb,
+    )
