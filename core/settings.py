@@ -110,7 +110,7 @@ class Settings:
                     f"unknown setting {key!r}; known settings are {', '.join(SETTING_KEYS)}"
                 )
         if base is None and "interval" not in data:
-            raise SettingsError("interval is required, e.g. interval = \"10s\"")
+            raise SettingsError('interval is required, e.g. interval = "10s"')
         values: dict[str, Any] = {}
         for key, value in data.items():
             values.update(_READERS[key](value))
@@ -131,7 +131,7 @@ def _check_range(name: str, value: int, low: int, high: int, *, duration: bool) 
 def _duration(key: str, field: str) -> Any:
     def read(value: Any) -> dict[str, Any]:
         if not isinstance(value, str):
-            raise SettingsError(f"{key} must be a duration in quotes, such as \"10s\"; got {value!r}")
+            raise SettingsError(f'{key} must be a duration in quotes, such as "10s"; got {value!r}')
         try:
             return {field: parse_duration(value)}
         except DurationError as error:
@@ -144,12 +144,12 @@ def _exposure(value: Any) -> dict[str, Any]:
     if value == PULSE:
         return {"exposure_ns": None}
     if not isinstance(value, str):
-        raise SettingsError(f"exposure must be \"pulse\" or a bulb time such as \"2s\"; got {value!r}")
+        raise SettingsError(f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}')
     try:
         return {"exposure_ns": parse_duration(value)}
     except DurationError:
         raise SettingsError(
-            f"exposure must be \"pulse\" or a bulb time such as \"2s\"; got {value!r}"
+            f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}'
         ) from None
 
 

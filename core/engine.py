@@ -1,0 +1,161 @@
+"""The engine: runs a scheduler's frames on a Rig, in real or fake time.
+
+It is the thin loop around the sans-IO scheduler: wait for a step, switch an
+output, report what happened. It runs on one dedicated thread and never
+blocks on anything but the clock and the rig; every report goes to ``emit``,
+which must not block (a ``queue.SimpleQueue.put``).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from collections.abc import Callable
+
+from core.clock import Clock
+from core.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
+from core.plan import Line
+from core.rig import Rig
+from core.scheduler import FrameDue, RunComplete, Scheduler, SlotsMissed, Step
+
+
+class EngineExit(enum.Enum):
+    """Why :meth:`Engine.run` returned."""
+
+    COMPLETE = "complete"
+    """Every slot of a counted run has been dealt with."""
+    CANCELLED = "cancelled"
+    """``cancel`` was set: a stop, or the daemon shutting down."""
+
+
+REACHED_LATE = "the previous step was still busy when the shutter was due"
+NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
+
+
+class Engine:
+    """Fires a run's frames on the grid; one instance per run, on one thread."""
+
+    def __init__(
+        self,
+        rig: Rig,
+        clock: Clock,
+        scheduler: Scheduler,
+        emit: Callable[[EngineEvent], None],
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.rig = rig
+        self.clock = clock
+        self.scheduler = scheduler
+        self.emit = emit
+        self.cancel = cancel if cancel is not None else threading.Event()
+
+    def run(self) -> EngineExit:
+        """Run until every slot is dealt with or ``cancel`` is set; outputs end released."""
+        self._release("start")
+        try:
+            while not self.cancel.is_set():
+                decision = self.scheduler.begin_next(self.clock.now_ns())
+                if isinstance(decision, RunComplete):
+                    return EngineExit.COMPLETE
+                if isinstance(decision, SlotsMissed):
+                    self.emit(
+                        SlotsSkipped(
+                            first=decision.first,
+                            last=decision.last,
+                            noticed_ns=self.clock.now_ns(),
+                            noticed_wall_ns=self.clock.wall_ns(),
+                            reason=NOT_REACHED,
+                        )
+                    )
+                    continue
+                if not self._run_frame(decision):
+                    break
+            return EngineExit.CANCELLED
+        finally:
+            self._release("end")
+
+    def _run_frame(self, frame: FrameDue) -> bool:
+        """Do one frame's steps; False if cancelled on the way."""
+        clock, due = self.clock, frame.due_ns
+        fired_ns: int | None = None
+        fired_wall_ns = 0
+        shutter_missed = False
+        for step in frame.steps:
+            at = due + step.offset_ns
+            if step.opens_shutter and clock.now_ns() > at:
+                # Something blocked us past the slot (a busy camera): opening
+                # now would be late and would crowd the next frame. Skip it.
+                shutter_missed = True
+            if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
+                continue
+            if not clock.wait_until(at, self.cancel, precise=step.precise):
+                if fired_ns is not None:
+                    self._report(frame, fired_ns, fired_wall_ns, "ok")
+                return False
+            if step.opens_shutter:
+                fired_ns = clock.now_ns()
+                fired_wall_ns = clock.wall_ns()
+            error = self._apply(frame.frame, step)
+            if error is not None:
+                self._release("fault")
+                self.emit(Fault(message=error, frame=frame.frame))
+                self._report(frame, fired_ns, fired_wall_ns, "error", error)
+                return True
+        if shutter_missed:
+            self._report(frame, None, 0, "missed", REACHED_LATE)
+        else:
+            self._report(frame, fired_ns, fired_wall_ns, "ok")
+        return True
+
+    def _apply(self, frame: int, step: Step) -> str | None:
+        """Switch what ``step`` says; return a message if the rig failed."""
+        edge = step.edge
+        try:
+            if edge is None:
+                # The LED is derived from the plan, so clients need no event for it.
+                self.rig.set_led(step.led or 0.0)
+                return None
+            self.rig.set_line(edge.line, edge.on)
+        except Exception as error:  # a rig fault costs a frame, never the run
+            what = edge.line.value if edge is not None else "LED"
+            return f"{what} output failed: {error}"
+        self.emit(EdgeDone(frame=frame, line=edge.line, on=edge.on, at_ns=self.clock.now_ns()))
+        return None
+
+    def _report(
+        self,
+        frame: FrameDue,
+        fired_ns: int | None,
+        wall_ns: int,
+        status: str,
+        error: str | None = None,
+    ) -> None:
+        if fired_ns is None:
+            wall_ns = self.clock.wall_ns() - (self.clock.now_ns() - frame.due_ns)
+        self.emit(
+            FrameDone(
+                frame=frame.frame,
+                due_ns=frame.due_ns,
+                fired_ns=fired_ns,
+                wall_ns=wall_ns,
+                status=status,
+                error=error,
+            )
+        )
+
+    def _release(self, when: str) -> None:
+        try:
+            self.rig.release()
+        except Exception as error:
+            self.emit(Fault(message=f"could not release the outputs at {when}: {error}"))
+
+
+def request_realtime_priority() -> bool:
+    """Ask for SCHED_FIFO for the calling thread; carry on without it where not allowed."""
+    try:
+        priority = os.sched_get_priority_min(os.SCHED_FIFO) + 9
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError, PermissionError):
+        return False
+    return True

@@ -1,0 +1,171 @@
+"""The sans-IO scheduler: which frame is next, when each of its steps is due,
+and what to do with a slot the engine reached too late.
+
+It never sleeps and never touches hardware: the engine asks it questions
+with the current time and acts on the answers (trio and h11 style).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+from core.durations import NS_PER_MS
+from core.led import led_changes
+from core.plan import Edge, Line, Plan
+
+LED_GUARD_NS = 1 * NS_PER_MS
+"""LED changes this close before a shutter are dropped: the timing thread
+must be free to spin for the shutter, and the LED goes full on at it anyway."""
+
+
+class MissedPolicy(enum.Enum):
+    """What happens to a slot whose shutter time has passed before it could fire."""
+
+    SKIP = "skip"
+    """Log it ``missed`` and go on with the next slot on the grid: never early, never a burst."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Frame k opens at ``anchor_ns + k·interval·(1 + ppm/10⁶)``: computed, never summed."""
+
+    anchor_ns: int
+    interval_ns: int
+    clock_ppm: float = 0.0
+
+    @cached_property
+    def _period(self) -> Fraction:
+        # str() keeps the decimal the user typed: Fraction(18.1) would carry binary noise.
+        return self.interval_ns * (1 + Fraction(str(self.clock_ppm)) / 1_000_000)
+
+    def due_ns(self, frame: int) -> int:
+        """Monotonic ns at which frame ``frame``'s shutter is due to open."""
+        period = self._period
+        return self.anchor_ns + (frame * period.numerator) // period.denominator
+
+    def first_frame_due_at_or_after(self, time_ns: int) -> int:
+        """The smallest frame k ≥ 0 whose shutter is due at or after ``time_ns``."""
+        if time_ns <= self.anchor_ns:
+            return 0
+        period = self._period
+        frame = (time_ns - self.anchor_ns) * period.denominator // period.numerator
+        while self.due_ns(frame) < time_ns:
+            frame += 1
+        while frame > 0 and self.due_ns(frame - 1) >= time_ns:
+            frame -= 1
+        return frame
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do ``offset_ns`` from a frame's shutter-open: switch a line or set the LED.
+
+    Steps are built once per plan and shared by every frame; the engine adds
+    the frame's due time.
+    """
+
+    offset_ns: int
+    edge: Edge | None = None
+    led: float | None = None
+    opens_shutter: bool = False
+    """The step the whole grid is about: it is spun for, and missed if reached late."""
+    precise: bool = False
+    """Spin for this step's deadline (shutter opening, and a bulb's release)."""
+
+
+@dataclass(frozen=True)
+class FrameDue:
+    """Run ``steps`` (offsets from ``due_ns``) for frame ``frame``."""
+
+    frame: int
+    due_ns: int
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class SlotsMissed:
+    """Frames ``first``..``last`` (inclusive) were due before the engine reached them."""
+
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class RunComplete:
+    """Every slot of the run has been dealt with."""
+
+
+class Scheduler:
+    """Hands out frames in grid order and applies the missed-slot policy."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        grid: Grid,
+        *,
+        frames: int = 0,
+        next_frame: int = 0,
+        policy: MissedPolicy = MissedPolicy.SKIP,
+    ) -> None:
+        self.plan = plan
+        self.grid = grid
+        self.frames = frames
+        """How many slots the run has; 0 is endless."""
+        self.policy = policy
+        self._next = next_frame
+        self.steps = self._frame_steps(plan)
+        """The steps of every frame, in the order they must happen."""
+
+    @property
+    def next_frame(self) -> int:
+        """The frame the engine turns to next."""
+        return self._next
+
+    @property
+    def complete(self) -> bool:
+        """True once every slot of a counted run has been handed out."""
+        return self.frames > 0 and self._next >= self.frames
+
+    @staticmethod
+    def _frame_steps(plan: Plan) -> tuple[Step, ...]:
+        steps = [
+            Step(
+                offset_ns=edge.offset_ns,
+                edge=edge,
+                opens_shutter=edge.line is Line.SHUTTER and edge.on,
+                precise=edge.line is Line.SHUTTER and (edge.on or plan.bulb),
+            )
+            for edge in plan.edges
+        ]
+        steps += [
+            Step(offset_ns=offset, led=level)
+            for offset, level in led_changes(plan)
+            if not -LED_GUARD_NS < offset < 0
+        ]
+        # Stable sort: edges stay before LED changes at the same offset, so the
+        # shutter never waits on the LED.
+        steps.sort(key=lambda step: step.offset_ns)
+        return tuple(steps)
+
+    def begin_next(self, now_ns: int) -> FrameDue | SlotsMissed | RunComplete:
+        """Decide about the next frame, the engine having reached it at ``now_ns``.
+
+        A frame whose shutter time has already passed cannot be honoured: it
+        and every later slot already past are returned as one missed range,
+        and the next call continues on the grid.
+        """
+        if self.complete:
+            return RunComplete()
+        frame = self._next
+        due = self.grid.due_ns(frame)
+        if now_ns <= due:
+            self._next = frame + 1
+            return FrameDue(frame=frame, due_ns=due, steps=self.steps)
+        resume_at = max(frame + 1, self.grid.first_frame_due_at_or_after(now_ns))
+        if self.frames > 0:
+            resume_at = min(resume_at, self.frames)
+        self._next = resume_at
+        return SlotsMissed(first=frame, last=resume_at - 1)
