@@ -3,16 +3,41 @@
 Read with ``tomllib``; written with ``tomli-w`` through :func:`write_atomic`.
 A file that fails to parse or validate is reported with its path, the key and
 the reason, and is never overwritten by defaults.
+
+The layout, every table and key optional::
+
+    [run]           # the keys of core.settings.SETTING_KEYS
+    interval = "1min"
+    [hardware]
+    backend = "auto"
+    focus_pin = 20
+    [ui]
+    theme = "default"
+    [ui.keys]       # binding id = key
+    start = "s"
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
+from core.atomic import write_atomic
 from core.durations import MINUTE_NS
-from core.settings import Settings
+from core.errors import ConfigError, SettingsError
+from core.settings import SETTING_KEYS, Settings
 
 BACKENDS = ("auto", "gpio", "sim")
+
+# BCM numbers of the GPIO lines on the 40-pin header.
+MIN_PIN = 0
+MAX_PIN = 27
 
 
 @dataclass(frozen=True)
@@ -51,3 +76,239 @@ class Config:
     """The settings a new run starts from (the switches' last positions)."""
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+
+
+TABLES = ("run", "hardware", "ui")
+HARDWARE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(HardwareConfig))
+PIN_KEYS: tuple[str, ...] = ("focus_pin", "shutter_pin", "power_pin", "led_pin")
+UI_KEYS: tuple[str, ...] = tuple(f.name for f in fields(UiConfig))
+
+
+def load_config(path: Path) -> Config:
+    """Read the config file at ``path``; a missing file gives the defaults.
+
+    Nothing is written, not even for a missing file. Raises
+    :class:`ConfigError` with a one-line message naming the file, the key and
+    the reason for a file that cannot be read, is not UTF-8 or TOML, or does
+    not validate. After a ``ConfigError`` the caller must not call
+    :func:`save_config` for this path: the file is the user's to fix, and
+    saving defaults over it would lose their settings.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(_message(path, f"cannot read the file: {reason.lower()}")) from None
+    try:
+        # utf-8-sig: Windows editors may prepend a byte-order mark, which TOML
+        # does not expect but which hides nothing.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        bad = raw[error.start : error.start + 1].hex()
+        raise ConfigError(
+            _message(path, f"line {line} is not UTF-8 text (byte 0x{bad}); save it as UTF-8")
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(_message(path, f"not valid TOML: {error}")) from None
+    return config_from_dict(data, path)
+
+
+def save_config(path: Path, config: Config) -> None:
+    """Write ``config`` to ``path`` whole, so the file is the old or the new one after a crash.
+
+    The config is checked first as :func:`load_config` would check it, and
+    a :class:`ConfigError` is raised without writing anything if it does not
+    validate: a saved file always loads back equal to ``config``.
+    """
+    import tomli_w  # lazily: core imports the standard library only
+
+    path = Path(path)
+    data = config_to_dict(config)
+    try:
+        config_from_dict(data, path)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; nothing was saved") from None
+    write_atomic(path, tomli_w.dumps(data).encode("utf-8"))
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The file's layout as plain TOML values: ``{"run": …, "hardware": …, "ui": …}``."""
+    hardware = config.hardware
+    return {
+        "run": config.run.to_dict(),
+        "hardware": {name: getattr(hardware, name) for name in HARDWARE_KEYS},
+        "ui": {"theme": config.ui.theme, "keys": dict(config.ui.keys)},
+    }
+
+
+def config_from_dict(data: Mapping[str, Any], path: Path | str) -> Config:
+    """Validate the parsed file ``data``; missing tables and keys keep the defaults.
+
+    ``path`` is only named in the :class:`ConfigError` messages.
+    """
+    try:
+        return _read_config(data)
+    except _Invalid as invalid:
+        raise ConfigError(_message(Path(path), str(invalid))) from None
+
+
+class _Invalid(Exception):
+    """A value failed; carries the message text after ``config <path>:``."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key} {reason}")
+
+
+def _read_config(data: Mapping[str, Any]) -> Config:
+    _check_known(data, TABLES, prefix=None, what="table")
+    defaults = Config()
+    return Config(
+        run=_read_run(_table(data, "run"), defaults.run),
+        hardware=_read_hardware(_table(data, "hardware")),
+        ui=_read_ui(_table(data, "ui")),
+    )
+
+
+def _read_run(table: Mapping[str, Any], base: Settings) -> Settings:
+    # Checked here rather than left to Settings.from_dict so the message has the
+    # same shape as for the other tables.
+    _check_known(table, SETTING_KEYS, prefix="run", what="key")
+    try:
+        return Settings.from_dict(dict(table), base=base)
+    except SettingsError as error:
+        whole_table_error = str(error)
+    # SettingsError does not say which key failed; the first key that fails on
+    # its own is the one to name. Should none fail alone, the table is to blame.
+    for key, value in table.items():
+        try:
+            Settings.from_dict({key: value}, base=base)
+        except SettingsError as error:
+            raise _Invalid(*_run_key_message(key, str(error))) from None
+    raise _Invalid("run:", whole_table_error)
+
+
+def _run_key_message(key: str, text: str) -> tuple[str, str]:
+    """Split a SettingsError text into (dotted key, reason), reusing its wording."""
+    # "frames must be …" reads as "run.frames must be …"; texts that name the
+    # setting in other words ("clock trim must be …") keep them after "run.clock_ppm:".
+    if text.startswith(f"{key} "):
+        return f"run.{key}", text[len(key) + 1 :]
+    if text.startswith(f"{key}: "):
+        return f"run.{key}:", text[len(key) + 2 :]
+    return f"run.{key}:", text
+
+
+def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
+    _check_known(table, HARDWARE_KEYS, prefix="hardware", what="key")
+    defaults = HardwareConfig()
+    backend = table.get("backend", defaults.backend)
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        allowed = ", ".join(_show(name) for name in BACKENDS)
+        raise _Invalid("hardware.backend", f"must be one of {allowed}, got {_show(backend)}")
+    pins: dict[str, int] = {}
+    for name in PIN_KEYS:
+        pin = table.get(name, getattr(defaults, name))
+        # bool is a subclass of int: `focus_pin = true` must not read as GPIO 1.
+        if isinstance(pin, bool) or not isinstance(pin, int) or not MIN_PIN <= pin <= MAX_PIN:
+            raise _Invalid(
+                f"hardware.{name}",
+                f"must be a GPIO number {MIN_PIN}–{MAX_PIN}, got {_show(pin)}",
+            )
+        for other, other_pin in pins.items():
+            if pin == other_pin:
+                default = "" if other in table else " (its default)"
+                raise _Invalid(
+                    f"hardware.{name}",
+                    f"is GPIO {pin}, already used by hardware.{other}{default};"
+                    f" the four pins {', '.join(PIN_KEYS)} must be distinct",
+                )
+        pins[name] = pin
+    active_high = table.get("active_high", defaults.active_high)
+    if not isinstance(active_high, bool):
+        raise _Invalid("hardware.active_high", f"must be true or false, got {_show(active_high)}")
+    return HardwareConfig(backend=backend, active_high=active_high, **pins)
+
+
+def _read_ui(table: Mapping[str, Any]) -> UiConfig:
+    _check_known(table, UI_KEYS, prefix="ui", what="key")
+    defaults = UiConfig()
+    theme = table.get("theme", defaults.theme)
+    if not isinstance(theme, str) or not theme.strip():
+        raise _Invalid("ui.theme", f'must be a theme name such as "default", got {_show(theme)}')
+    keys = table.get("keys", defaults.keys)
+    if not isinstance(keys, Mapping):
+        raise _Invalid(
+            "ui.keys",
+            f'must be a table of binding id = key, such as start = "s"; got {_show(keys)}',
+        )
+    for binding, key in keys.items():
+        if not isinstance(binding, str) or not binding.strip():
+            raise _Invalid(
+                f"ui.keys.{_bare(binding)}", "is not a binding id; use a name such as start"
+            )
+        if not isinstance(key, str) or not key.strip():
+            raise _Invalid(
+                f"ui.keys.{_bare(binding)}",
+                f'must be a key such as "s" or "ctrl+s", got {_show(key)}',
+            )
+    return UiConfig(theme=theme, keys=dict(keys))
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, Mapping):
+        raise _Invalid(
+            name, f"must be a table, written [{name}] on a line of its own; got {_show(table)}"
+        )
+    return table
+
+
+def _check_known(
+    table: Mapping[str, Any], known: tuple[str, ...], *, prefix: str | None, what: str
+) -> None:
+    for key in table:
+        if key not in known:
+            dotted = _bare(key) if prefix is None else f"{prefix}.{_bare(key)}"
+            names = (
+                ", ".join(f"[{name}]" for name in known) if what == "table" else ", ".join(known)
+            )
+            raise _Invalid(dotted, f"is not a known {what}; known {what}s are {names}")
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _bare(key: str) -> str:
+    """A key as TOML spells it: bare when it can be, else quoted (keeps the message one line)."""
+    if not isinstance(key, str):
+        return repr(key)
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML, on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _message(path: Path, text: str) -> str:
+    """``config <path>: <text>``, forced onto one line for logs and the status bar."""
+    shown = str(path)
+    if not shown.isprintable():
+        shown = json.dumps(shown)
+    return " ".join(f"config {shown}: {text}".splitlines())

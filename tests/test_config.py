@@ -1,0 +1,489 @@
+"""The config file: defaults, round-trip, one-line errors naming file and key, atomic save."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core import settings as run_limits
+from core.config import (
+    BACKENDS,
+    Config,
+    HardwareConfig,
+    UiConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    save_config,
+)
+from core.durations import NS_PER_MS, NS_PER_S
+from core.errors import ConfigError, SettingsError
+from core.settings import SETTING_KEYS, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+FULL_FILE = """\
+[run]
+interval = "10s"
+power = true
+frames = 240
+delay = "1h30min"
+exposure = "2s"
+focus_lead = "500ms"
+clock_ppm = 18.5
+
+[hardware]
+backend = "sim"
+focus_pin = 5
+shutter_pin = 6
+power_pin = 13
+led_pin = 18
+active_high = false
+
+[ui]
+theme = "night-vision"
+
+[ui.keys]
+start = "s"
+stop = "ctrl+x"
+"""
+
+FULL_CONFIG = Config(
+    run=Settings(
+        interval_ns=10 * NS_PER_S,
+        power=True,
+        frames=240,
+        delay_ns=90 * 60 * NS_PER_S,
+        exposure_ns=2 * NS_PER_S,
+        focus_lead_ns=500 * NS_PER_MS,
+        clock_ppm=18.5,
+    ),
+    hardware=HardwareConfig(
+        backend="sim", focus_pin=5, shutter_pin=6, power_pin=13, led_pin=18, active_high=False
+    ),
+    ui=UiConfig(theme="night-vision", keys={"start": "s", "stop": "ctrl+x"}),
+)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return tmp_path / "lapse" / "config.toml"
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    path.write_bytes(text)
+    return path
+
+
+# --- loading ---------------------------------------------------------------
+
+
+def test_missing_file_gives_defaults_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert load_config(path) == Config()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_directory_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "config.toml"
+    assert load_config(path) == Config()
+    assert not (tmp_path / "no").exists()
+
+
+def test_empty_file_gives_defaults(config_path: Path) -> None:
+    assert load_config(write(config_path, "")) == Config()
+
+
+def test_defaults_match_the_design() -> None:
+    config = Config()
+    assert config.run.interval_ns == 60 * NS_PER_S
+    assert (config.hardware.focus_pin, config.hardware.shutter_pin) == (20, 21)
+    assert (config.hardware.power_pin, config.hardware.led_pin) == (16, 12)
+    assert config.hardware.backend in BACKENDS
+
+
+def test_full_file_loads(config_path: Path) -> None:
+    assert load_config(write(config_path, FULL_FILE)) == FULL_CONFIG
+
+
+def test_missing_keys_keep_their_defaults(config_path: Path) -> None:
+    write(config_path, '[run]\nframes = 10\n[hardware]\nled_pin = 18\n[ui.keys]\nquit = "q"\n')
+    config = load_config(config_path)
+    defaults = Config()
+    assert config.run == defaults.run.with_changes(frames=10)
+    assert config.hardware == HardwareConfig(led_pin=18)
+    assert config.ui == UiConfig(keys={"quit": "q"})
+
+
+def test_pulse_exposure_and_integer_ppm(config_path: Path) -> None:
+    write(config_path, '[run]\nexposure = "pulse"\nclock_ppm = -3\n')
+    run = load_config(config_path).run
+    assert run.exposure_ns is None
+    assert run.clock_ppm == -3.0
+
+
+def test_byte_order_mark_is_accepted(config_path: Path) -> None:
+    write(config_path, b'\xef\xbb\xbf[ui]\ntheme = "console"\n')
+    assert load_config(config_path).ui.theme == "console"
+
+
+# --- saving ----------------------------------------------------------------
+
+
+def test_round_trip(config_path: Path) -> None:
+    save_config(config_path, FULL_CONFIG)
+    assert load_config(config_path) == FULL_CONFIG
+
+
+def test_round_trip_of_defaults(config_path: Path) -> None:
+    save_config(config_path, Config())
+    assert load_config(config_path) == Config()
+
+
+def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
+    save_config(config_path, FULL_CONFIG)
+    data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    assert set(data) == {"run", "hardware", "ui"}
+    assert tuple(data["run"]) == SETTING_KEYS
+    assert data["run"]["interval"] == "10s"
+    assert data["run"]["delay"] == "1h30min"
+    assert data["hardware"]["focus_pin"] == 5
+    assert data["ui"] == {"theme": "night-vision", "keys": {"start": "s", "stop": "ctrl+x"}}
+    assert data == config_to_dict(FULL_CONFIG)
+
+
+def test_load_then_save_keeps_the_values(config_path: Path) -> None:
+    write(config_path, FULL_FILE)
+    save_config(config_path, load_config(config_path))
+    assert load_config(config_path) == FULL_CONFIG
+
+
+def test_save_creates_the_directory(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "config.toml"
+    save_config(path, FULL_CONFIG)
+    assert load_config(path) == FULL_CONFIG
+
+
+def test_save_leaves_no_temporary_files(config_path: Path) -> None:
+    save_config(config_path, FULL_CONFIG)
+    save_config(config_path, Config())
+    assert [entry.name for entry in config_path.parent.iterdir()] == ["config.toml"]
+
+
+def test_save_replaces_an_existing_file_whole(config_path: Path) -> None:
+    # A longer old file: a save that wrote in place would leave its tail behind.
+    write(config_path, FULL_FILE + "\n" + "# padding\n" * 200)
+    save_config(config_path, Config())
+    assert load_config(config_path) == Config()
+    assert "padding" not in config_path.read_text(encoding="utf-8")
+    assert [entry.name for entry in config_path.parent.iterdir()] == ["config.toml"]
+
+
+def test_failed_rename_leaves_the_old_file_intact(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(config_path, FULL_FILE)
+    before = config_path.read_bytes()
+
+    def power_cut(*args: object) -> None:
+        raise OSError("simulated failure before the rename")
+
+    monkeypatch.setattr(os, "replace", power_cut)
+    with pytest.raises(OSError, match="simulated"):
+        save_config(config_path, Config())
+    assert config_path.read_bytes() == before
+    assert [entry.name for entry in config_path.parent.iterdir()] == ["config.toml"]
+
+
+def test_failed_fsync_leaves_the_old_file_intact(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(config_path, FULL_FILE)
+    before = config_path.read_bytes()
+
+    def disk_error(descriptor: int) -> None:
+        raise OSError("simulated I/O error while writing")
+
+    monkeypatch.setattr(os, "fsync", disk_error)
+    with pytest.raises(OSError, match="simulated"):
+        save_config(config_path, Config())
+    assert config_path.read_bytes() == before
+    assert [entry.name for entry in config_path.parent.iterdir()] == ["config.toml"]
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        (Config(hardware=HardwareConfig(focus_pin=40)), "hardware.focus_pin"),
+        (Config(hardware=HardwareConfig(led_pin=21)), "hardware.led_pin"),
+        (Config(hardware=HardwareConfig(backend="pi")), "hardware.backend"),
+        (Config(ui=UiConfig(theme="")), "ui.theme"),
+        (Config(ui=UiConfig(keys={"start": ""})), "ui.keys.start"),
+        (Config(run=Settings(interval_ns=1)), "run.interval"),
+    ],
+)
+def test_save_refuses_an_invalid_config_and_writes_nothing(
+    config_path: Path, config: Config, key: str
+) -> None:
+    write(config_path, FULL_FILE)
+    before = config_path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        save_config(config_path, config)
+    assert_one_line_naming(str(caught.value), config_path, key)
+    assert "nothing was saved" in str(caught.value)
+    assert config_path.read_bytes() == before
+
+
+pins = st.permutations(range(28)).map(lambda order: order[:4])
+
+valid_settings = st.builds(
+    Settings,
+    interval_ns=st.integers(run_limits.MIN_INTERVAL_NS, run_limits.MAX_INTERVAL_NS),
+    power=st.booleans(),
+    frames=st.integers(0, run_limits.MAX_FRAMES),
+    delay_ns=st.integers(0, run_limits.MAX_DELAY_NS),
+    exposure_ns=st.none() | st.integers(run_limits.MIN_EXPOSURE_NS, run_limits.MAX_EXPOSURE_NS),
+    focus_lead_ns=st.integers(0, run_limits.MAX_FOCUS_LEAD_NS),
+    clock_ppm=st.floats(-run_limits.MAX_CLOCK_PPM, run_limits.MAX_CLOCK_PPM),
+)
+
+non_blank = st.text(min_size=1).filter(str.strip)
+
+valid_configs = st.builds(
+    lambda run, backend, pin_numbers, active_high, theme, keys: Config(
+        run=run,
+        hardware=HardwareConfig(backend, *pin_numbers, active_high=active_high),
+        ui=UiConfig(theme=theme, keys=keys),
+    ),
+    valid_settings,
+    st.sampled_from(BACKENDS),
+    pins,
+    st.booleans(),
+    non_blank,
+    st.dictionaries(non_blank, non_blank, max_size=5),
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=valid_configs)
+def test_round_trip_property(tmp_path: Path, config: Config) -> None:
+    path = tmp_path / "config.toml"
+    save_config(path, config)
+    assert load_config(path) == config
+
+
+@given(config=valid_configs)
+def test_dict_halves_round_trip(config: Config) -> None:
+    assert config_from_dict(config_to_dict(config), "config.toml") == config
+
+
+# --- errors ----------------------------------------------------------------
+
+
+def assert_one_line_naming(message: str, path: Path, key: str) -> None:
+    assert message.startswith(f"config {path}: "), message
+    assert key in message, message
+    assert f"{key} :" not in message, message
+    assert "\n" not in message and "\r" not in message, message
+
+
+BAD_FILES = [
+    # (file text, dotted key, a word of the reason)
+    ('interval = "10s"\n', "interval", "[run]"),
+    ('[camera]\nmodel = "x"\n', "camera", "[hardware]"),
+    ("run = 5\n", "run", "table"),
+    ('hardware = "gpio"\n', "hardware", "table"),
+    ("ui = [1, 2]\n", "ui", "an array"),
+    ('[run]\nintervall = "10s"\n', "run.intervall", "interval, power, frames"),
+    ('[run]\ninterval = "10x"\n', "run.interval", "duration"),
+    ("[run]\ninterval = 10\n", "run.interval", "in quotes"),
+    ('[run]\ninterval = "1ms"\n', "run.interval", "10ms"),
+    ("[run]\ninterval = 2024-01-01\n", "run.interval", "duration"),
+    ("[run]\nframes = -1\n", "run.frames", "100,000,000"),
+    ('[run]\nframes = "ten"\n', "run.frames", "whole number"),
+    ("[run]\nframes = true\n", "run.frames", "whole number"),
+    ("[run]\nframes = 2.5\n", "run.frames", "whole number"),
+    ('[run]\npower = "yes"\n', "run.power", "true or false"),
+    ("[run]\npower = 1\n", "run.power", "true or false"),
+    ('[run]\ndelay = "-1s"\n', "run.delay", "duration"),
+    ('[run]\nexposure = "long"\n', "run.exposure", "pulse"),
+    ('[run]\nexposure = "2d"\n', "run.exposure", "1d"),
+    ('[run]\nfocus_lead = "20s"\n', "run.focus_lead", "10s"),
+    ("[run]\nclock_ppm = 1000\n", "run.clock_ppm", "500"),
+    ('[run]\nclock_ppm = "18"\n', "run.clock_ppm", "number"),
+    ("[run]\nclock_ppm = nan\n", "run.clock_ppm", "parts per million"),
+    ('[run]\nframes = 5\nfocus_lead = "1min"\n', "run.focus_lead", "10s"),
+    ("[hardware]\nfocus = 5\n", "hardware.focus", "focus_pin, shutter_pin"),
+    ('[hardware]\nbackend = "pi"\n', "hardware.backend", '"auto", "gpio", "sim"'),
+    ("[hardware]\nbackend = 1\n", "hardware.backend", '"auto"'),
+    ('[hardware]\nbackend = "GPIO"\n', "hardware.backend", '"gpio"'),
+    ('[hardware]\nfocus_pin = "twenty"\n', "hardware.focus_pin", '0–27, got "twenty"'),
+    ("[hardware]\nfocus_pin = true\n", "hardware.focus_pin", "0–27, got true"),
+    ("[hardware]\nshutter_pin = false\n", "hardware.shutter_pin", "0–27"),
+    ("[hardware]\npower_pin = 28\n", "hardware.power_pin", "0–27, got 28"),
+    ("[hardware]\nled_pin = -1\n", "hardware.led_pin", "0–27, got -1"),
+    ("[hardware]\nled_pin = 12.0\n", "hardware.led_pin", "0–27, got 12.0"),
+    ("[hardware]\nfocus_pin = 5\nshutter_pin = 5\n", "hardware.shutter_pin", "distinct"),
+    ("[hardware]\nled_pin = 20\n", "hardware.led_pin", "hardware.focus_pin (its default)"),
+    ("[hardware]\nactive_high = 1\n", "hardware.active_high", "true or false"),
+    ('[hardware]\nactive_high = "no"\n', "hardware.active_high", "true or false"),
+    ('[ui]\ncolour = "red"\n', "ui.colour", "theme, keys"),
+    ('[ui]\ntheme = ""\n', "ui.theme", "theme name"),
+    ('[ui]\ntheme = "  "\n', "ui.theme", "theme name"),
+    ("[ui]\ntheme = 3\n", "ui.theme", "got 3"),
+    ('[ui]\nkeys = "s"\n', "ui.keys", "binding id = key"),
+    ('[ui.keys]\nstart = ""\n', "ui.keys.start", "key such as"),
+    ("[ui.keys]\nstart = 5\n", "ui.keys.start", "got 5"),
+    ('[ui.keys]\nstart = ["s"]\n', "ui.keys.start", "an array"),
+    ('[ui.keys]\n"" = "s"\n', 'ui.keys.""', "binding id"),
+    ('[hardware]\n"focus\\npin" = 5\n', 'hardware."focus\\npin"', "not a known key"),
+    ('[hardware]\nbackend = "sim\\nulated"\n', "hardware.backend", '"sim\\nulated"'),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), BAD_FILES)
+def test_invalid_file_names_path_key_and_reason(
+    config_path: Path, text: str, key: str, reason: str
+) -> None:
+    write(config_path, text)
+    before = config_path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    message = str(caught.value)
+    assert_one_line_naming(message, config_path, key)
+    assert reason in message, message
+    assert config_path.read_bytes() == before
+
+
+def test_message_format_example(config_path: Path) -> None:
+    write(config_path, '[hardware]\nfocus_pin = "twenty"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    assert str(caught.value) == (
+        f'config {config_path}: hardware.focus_pin must be a GPIO number 0–27, got "twenty"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[run\ninterval = "10s"\n', "line 1"),
+        ("[run]\ninterval = 10s\n", "line 2"),
+        ("[run]\nframes = 1\nframes = 2\n", "line 3"),
+        ('[ui]\ntheme = "unterminated\n', "line 2"),
+    ],
+)
+def test_toml_syntax_error_names_the_line(config_path: Path, text: str, where: str) -> None:
+    write(config_path, text)
+    before = config_path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    message = str(caught.value)
+    assert_one_line_naming(message, config_path, "not valid TOML")
+    assert where in message and "column" in message, message
+    assert config_path.read_bytes() == before
+
+
+def test_file_that_is_not_utf8(config_path: Path) -> None:
+    write(config_path, b'[ui]\ntheme = "caf\xe9"\n')
+    before = config_path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    message = str(caught.value)
+    assert_one_line_naming(message, config_path, "UTF-8")
+    assert "line 2" in message and "0xe9" in message, message
+    assert config_path.read_bytes() == before
+
+
+def test_unreadable_file(config_path: Path) -> None:
+    write(config_path, FULL_FILE)
+    config_path.chmod(0)
+    try:
+        if os.access(config_path, os.R_OK):
+            pytest.skip("permissions are not enforced for this user (root?)")
+        with pytest.raises(ConfigError) as caught:
+            load_config(config_path)
+        assert_one_line_naming(str(caught.value), config_path, "permission denied")
+    finally:
+        config_path.chmod(0o600)
+    assert config_path.read_text(encoding="utf-8") == FULL_FILE
+
+
+def test_unreadable_file_simulated(config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real check above is skipped when the tests run as root.
+    write(config_path, FULL_FILE)
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    assert_one_line_naming(str(caught.value), config_path, "permission denied")
+
+
+def test_path_that_is_a_directory(config_path: Path) -> None:
+    config_path.mkdir(parents=True)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    assert_one_line_naming(str(caught.value), config_path, "cannot read")
+
+
+def test_path_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "odd\nname.toml", "[run]\nframes = -1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "odd\\nname.toml" in message and "run.frames" in message
+
+
+def test_run_error_no_single_key_explains_names_the_table(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A future check across keys (say, exposure against interval) fails only
+    # for the whole table; the message then names [run] rather than a wrong key.
+    real_from_dict = Settings.from_dict
+
+    def across_keys(data: dict[str, object], base: Settings | None = None) -> Settings:
+        if len(data) > 1:
+            raise SettingsError("exposure must be shorter than the interval")
+        return real_from_dict(data, base=base)
+
+    monkeypatch.setattr(Settings, "from_dict", staticmethod(across_keys))
+    write(config_path, '[run]\ninterval = "1s"\nexposure = "2s"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_path)
+    assert str(caught.value) == (
+        f"config {config_path}: run: exposure must be shorter than the interval"
+    )
+
+
+def test_config_from_dict_names_the_given_path() -> None:
+    with pytest.raises(ConfigError, match=r"^config elsewhere\.toml: hardware\.led_pin "):
+        config_from_dict({"hardware": {"led_pin": 99}}, "elsewhere.toml")
+
+
+# --- import hygiene ----------------------------------------------------------
+
+
+def test_import_loads_no_third_party_module() -> None:
+    code = (
+        "import sys, core.config\n"
+        "heavy = {'tomli_w', 'textual', 'gpiozero', 'gphoto2'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
