@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 
@@ -11,9 +12,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     The directory is fsynced too, so the rename itself survives a power cut.
     """
-    path = Path(path)
+    # Write through a symlink (a dotfiles manager's) rather than replacing it.
+    path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(temporary, "wb") as file:
             file.write(data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 SPIN_NS = 2_000_000
@@ -94,9 +94,10 @@ class FakeClock:
     ``advance`` lets a fake device take time (a camera busy for 2 minutes).
     """
 
-    def __init__(self, start_ns: int = 1_000_000_000_000, wall_start_ns: int = 0) -> None:
+    def __init__(self, start_ns: int = 1_000_000_000_000, wall_start_ns: int | None = None) -> None:
         self._now = start_ns
-        self._wall_offset = (wall_start_ns or 1_800_000_000 * 10**9) - start_ns
+        wall = 1_800_000_000 * 10**9 if wall_start_ns is None else wall_start_ns
+        self._wall_offset = wall - start_ns
         self._lock = threading.Lock()
         self.boot = "fake-boot"
 
@@ -126,4 +127,6 @@ class FakeClock:
 
 def wall_iso(wall_ns: int) -> str:
     """ISO-8601 with the local zone, to the microsecond: for journals and display."""
-    return datetime.fromtimestamp(wall_ns / 1e9).astimezone().isoformat(timespec="microseconds")
+    seconds, rest = divmod(wall_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).astimezone().replace(microsecond=rest // 1000)
+    return moment.isoformat(timespec="microseconds")

@@ -43,7 +43,7 @@ _ON_ORDER = {Line.POWER: 0, Line.FOCUS: 1, Line.SHUTTER: 2}
 _OFF_ORDER = {Line.SHUTTER: 3, Line.FOCUS: 4, Line.POWER: 5}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Edge:
     """One output switching, ``offset_ns`` from the frame's shutter-open."""
 

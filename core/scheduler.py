@@ -150,6 +150,17 @@ class Scheduler:
         steps.sort(key=lambda step: step.offset_ns)
         return tuple(steps)
 
+    def skip_past(self, now_ns: int) -> SlotsMissed | None:
+        """Give up every slot whose shutter time is before ``now_ns``; None if there is none."""
+        frame = self._next
+        if self.complete or now_ns <= self.grid.due_ns(frame):
+            return None
+        resume_at = max(frame + 1, self.grid.first_frame_due_at_or_after(now_ns))
+        if self.frames > 0:
+            resume_at = min(resume_at, self.frames)
+        self._next = resume_at
+        return SlotsMissed(first=frame, last=resume_at - 1)
+
     def begin_next(self, now_ns: int) -> FrameDue | SlotsMissed | RunComplete:
         """Decide about the next frame, the engine having reached it at ``now_ns``.
 
@@ -159,13 +170,9 @@ class Scheduler:
         """
         if self.complete:
             return RunComplete()
+        missed = self.skip_past(now_ns)
+        if missed is not None:
+            return missed
         frame = self._next
-        due = self.grid.due_ns(frame)
-        if now_ns <= due:
-            self._next = frame + 1
-            return FrameDue(frame=frame, due_ns=due, steps=self.steps)
-        resume_at = max(frame + 1, self.grid.first_frame_due_at_or_after(now_ns))
-        if self.frames > 0:
-            resume_at = min(resume_at, self.frames)
-        self._next = resume_at
-        return SlotsMissed(first=frame, last=resume_at - 1)
+        self._next = frame + 1
+        return FrameDue(frame=frame, due_ns=self.grid.due_ns(frame), steps=self.steps)
