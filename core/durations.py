@@ -71,6 +71,8 @@ def parse_duration(text: str) -> int:
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         raise DurationError(f"expected {DURATION_HELP}, got an empty value")
+    if cleaned.strip("0") == "":
+        return 0  # zero needs no unit; the caller's range check then says what is allowed
     position = 0
     total = 0
     for match in _PART.finditer(cleaned):

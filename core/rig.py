@@ -28,6 +28,14 @@ class Rig(Protocol):
         """Set the status LED's brightness, 0..1."""
         ...
 
+    def outputs(self) -> dict[str, float]:
+        """What each output is doing now, as read back: ``{"shutter": 1.0, "led": 0.25, …}``.
+
+        Lines are 0 or 1 (active), the LED its brightness; keys are the
+        :class:`Line` values and ``"led"``.
+        """
+        ...
+
     def release(self) -> None:
         """Drive every output inactive and the LED off. Idempotent; safe after a fault."""
         ...

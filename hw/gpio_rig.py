@@ -188,6 +188,12 @@ class GpioRig:
         else:
             led.off()
 
+    def outputs(self) -> dict[str, float]:
+        """What each output is doing now, read back from gpiozero (all 0 once closed)."""
+        if self._closed:
+            return {str(name): 0.0 for name in self._pins}
+        return {str(name): float(device.value) for name, device in self._devices.items()}
+
     def release(self) -> None:
         """Drive every output inactive and the LED off; each is tried even if another fails."""
         if self._closed:

@@ -38,6 +38,15 @@ class RecordingRig:
     def set_led(self, level: float) -> None:
         self.calls.append((self.clock.now_ns(), "led", level))
 
+    def outputs(self) -> dict[str, float]:
+        state: dict[str, float] = {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+        for _, what, value in self.calls:
+            if what == "release":
+                state = dict.fromkeys(state, 0.0)
+            else:
+                state[what] = float(value)  # type: ignore[arg-type]
+        return state
+
     def release(self) -> None:
         self.released += 1
         self.calls.append((self.clock.now_ns(), "release", None))

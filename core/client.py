@@ -1,0 +1,182 @@
+"""A blocking client of the daemon, for the command line, scripts and the TUI's worker.
+
+It also starts a daemon when none answers (DESIGN §1): the command to run is
+given by the caller, so ``core`` does not need to know how lapse was installed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from core import protocol
+from core.errors import DaemonUnavailable, LapseError, ProtocolError
+from core.paths import Paths
+
+
+class DaemonRefused(LapseError):
+    """The daemon answered a command with an error (its message is for the user)."""
+
+
+class Client:
+    """One connection to the daemon: requests and, after :meth:`subscribe`, events."""
+
+    def __init__(self, socket_path: Path, timeout: float | None = 10.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._ids = itertools.count(1)
+        self._events: deque[dict[str, Any]] = deque()
+
+    def connect(self) -> Client:
+        """Connect, or raise :class:`DaemonUnavailable`."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.socket_path))
+        except OSError as error:
+            sock.close()
+            raise DaemonUnavailable(
+                f"no lapse daemon answers on {self.socket_path} ({error.strerror or error})"
+            ) from None
+        self._sock = sock
+        return self
+
+    def close(self) -> None:
+        """Hang up; the daemon and any run carry on."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> Client:
+        return self if self._sock is not None else self.connect()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, cmd: str, **args: Any) -> Any:
+        """Send a command and return its result; events that arrive meanwhile are kept."""
+        sock = self._require()
+        request_id = next(self._ids)
+        sock.sendall(protocol.request(cmd, request_id, **args))
+        while True:
+            message = self._read_message()
+            if "event" in message:
+                self._events.append(message)
+                continue
+            if message.get("id") != request_id:
+                continue
+            if message.get("ok"):
+                return message.get("result")
+            raise DaemonRefused(str(message.get("error", "the daemon refused")))
+
+    def subscribe(self) -> dict[str, Any]:
+        """Ask for events; returns the current status."""
+        return self.request("subscribe")
+
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Yield events as ``{"event": name, "data": {...}}`` until the daemon hangs up.
+
+        With ``timeout``, a quiet spell of that many seconds raises ``TimeoutError``.
+        """
+        sock = self._require()
+        sock.settimeout(timeout)
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            message = self._read_message()
+            if "event" in message:
+                yield message
+
+    def _require(self) -> socket.socket:
+        if self._sock is None:
+            self.connect()
+        assert self._sock is not None
+        return self._sock
+
+    def _read_message(self) -> dict[str, Any]:
+        sock = self._require()
+        while b"\n" not in self._buffer:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                raise
+            except OSError as error:
+                raise DaemonUnavailable(f"the daemon hung up ({error})") from None
+            if not chunk:
+                raise DaemonUnavailable("the daemon hung up")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return protocol.decode(line)
+        except ProtocolError as error:
+            raise DaemonUnavailable(f"the daemon sent something unreadable: {error}") from None
+
+
+def daemon_answers(socket_path: Path, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The daemon's ``hello``, or None when nothing answers."""
+    try:
+        with Client(socket_path, timeout=timeout).connect() as client:
+            return client.request("hello")
+    except (DaemonUnavailable, TimeoutError, OSError):
+        return None
+
+
+def ensure_daemon(
+    paths: Paths,
+    command: Sequence[str],
+    *,
+    wait_s: float = 10.0,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Return the running daemon's ``hello``, starting ``command`` in the background first
+    if none answers. Raises :class:`DaemonUnavailable` with the daemon's last words if it
+    does not come up.
+    """
+    hello = daemon_answers(paths.socket)
+    if hello is not None:
+        return hello
+    import time  # only here: starting a process is the one place the client waits
+
+    pause = sleep or time.sleep
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(paths.daemon_log, "ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives this terminal and its SSH session
+            env=os.environ.copy(),
+        )
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        hello = daemon_answers(paths.socket, timeout=1.0)
+        if hello is not None:
+            return hello
+        if process.poll() is not None:
+            break
+        pause(0.02)
+    raise DaemonUnavailable(f"the lapse daemon did not start; {last_words(paths.daemon_log)}")
+
+
+def last_words(log: Path, lines: int = 3) -> str:
+    """The end of the daemon's log, to explain why it did not start."""
+    try:
+        tail = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"see {log}"
+    return " | ".join(tail) if tail else f"see {log}"
+
+
+def as_json(data: Any) -> str:
+    """Stable JSON for ``--json`` output."""
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,131 @@
+"""The daemon's process: the one owner of the hardware (DESIGN §1, §10).
+
+:func:`run_daemon` takes a ready-built rig (the composition root builds it
+from config), holds the daemon lock, resumes an interrupted run, serves the
+socket, and on SIGTERM, SIGINT or SIGHUP releases every output and leaves the
+run resumable. A Python exception anywhere still releases the outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import IO
+
+from core.clock import Clock
+from core.controller import RunController
+from core.errors import LapseError
+from core.journal import Journal
+from core.paths import Paths
+from core.rig import Rig
+from core.server import Server
+
+log = logging.getLogger("lapse.daemon")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def hold_daemon_lock(paths: Paths) -> IO[str]:
+    """Take the lock that makes this the only daemon; raise if another holds it."""
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(paths.daemon_lock, "a+", encoding="ascii")  # noqa: SIM115 - held for life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise LapseError(
+            f"another lapse daemon already owns the hardware (pid {holder});"
+            " `lapse status` talks to it"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def run_daemon(
+    make_rig: Callable[[], tuple[Rig, str | None]],
+    clock: Clock,
+    paths: Paths,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until a stop signal; the rig is closed (outputs released) however this ends.
+
+    ``make_rig`` is called once the daemon lock is held, so a second daemon
+    never touches the pins the first one owns. It returns the rig and a notice
+    to show (the rig is simulated) or None.
+    """
+    lock = hold_daemon_lock(paths)
+    try:
+        rig, notice = make_rig()
+        if notice:
+            log.warning("%s", notice)
+        try:
+            asyncio.run(_serve(rig, clock, paths, notice, on_ready))
+        finally:
+            _release_and_close(rig)
+    finally:
+        lock.close()
+
+
+def _release_and_close(rig: Rig) -> None:
+    """Release and say so (read back from the outputs, not assumed), then close."""
+    try:
+        rig.release()
+        states = ", ".join(f"{name} {value:g}" for name, value in rig.outputs().items())
+        log.info("outputs released: %s", states)
+    finally:
+        rig.close()
+
+
+async def _serve(
+    rig: Rig,
+    clock: Clock,
+    paths: Paths,
+    notice: str | None,
+    on_ready: Callable[[str], None] | None,
+) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stopping.set)
+    server: Server | None = None
+    controller = RunController(
+        rig, clock, Journal(paths.state_dir), lambda m: server and server.publish(m), notice=notice
+    )
+    server = Server(controller, paths.socket)
+    await server.start()
+    try:
+        try:
+            resumed = controller.resume()
+        except (LapseError, OSError) as error:
+            log.error("could not resume the interrupted run: %s", error)
+        else:
+            if resumed is not None:
+                log.info("resumed run %s at frame %s", resumed["run"], resumed["next_frame"])
+        ready = f"ready on {paths.socket}; rig: {rig.description}"
+        log.info("%s", ready)
+        if on_ready is not None:
+            on_ready(ready)
+        await stopping.wait()
+        log.info("stopping: releasing the outputs; an active run resumes at the next start")
+    finally:
+        await loop.run_in_executor(None, controller.shutdown)
+        await server.close()
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+
+
+def configure_logging() -> None:
+    """One plain line per message on stderr: systemd's journal or the daemon log."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="lapse daemon: %(message)s")

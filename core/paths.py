@@ -1,0 +1,45 @@
+"""Where lapse keeps its config, its journal and its socket (DESIGN §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files one lapse installation uses."""
+
+    config: Path
+    """The TOML config file (``LAPSE_CONFIG``)."""
+    state_dir: Path
+    """Journal and runs (``LAPSE_STATE_DIR``)."""
+    socket: Path
+    """The daemon's unix socket (``LAPSE_SOCKET``)."""
+
+    @property
+    def daemon_log(self) -> Path:
+        """Where a daemon started by a client writes what it says."""
+        return self.state_dir / "daemon.log"
+
+    @property
+    def daemon_lock(self) -> Path:
+        """Held by the one daemon that owns the hardware."""
+        return self.state_dir / "daemon.lock"
+
+
+def resolve_paths(environ: Mapping[str, str]) -> Paths:
+    """Paths from the ``LAPSE_*`` variables, else the XDG base directories."""
+    home = Path(environ.get("HOME") or Path.home())
+    config_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    state_home = Path(environ.get("XDG_STATE_HOME") or home / ".local" / "state")
+    config = Path(environ.get("LAPSE_CONFIG") or config_home / "lapse" / "config.toml")
+    state_dir = Path(environ.get("LAPSE_STATE_DIR") or state_home / "lapse")
+    if environ.get("LAPSE_SOCKET"):
+        socket = Path(environ["LAPSE_SOCKET"])
+    elif environ.get("XDG_RUNTIME_DIR"):
+        socket = Path(environ["XDG_RUNTIME_DIR"]) / "lapse.sock"
+    else:
+        socket = state_dir / "lapse.sock"
+    return Paths(config=config.expanduser(), state_dir=state_dir.expanduser(), socket=socket)

@@ -1,0 +1,140 @@
+"""The daemon's socket server: JSON lines over a unix socket, many clients at once.
+
+It runs on the main thread's asyncio loop and never touches the hardware:
+commands go to the :class:`RunController`; events come back from the
+controller's journal thread through :meth:`Server.publish`. A slow or dead
+client is dropped, never waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from core import protocol
+from core.controller import RunController
+from core.errors import LapseError, ProtocolError
+from core.settings import Settings
+
+MAX_CLIENT_BACKLOG = 1 << 20
+"""A subscriber with this much unsent data is too slow to keep: it is dropped."""
+
+
+class Server:
+    """Answers commands and fans events out to subscribers."""
+
+    def __init__(self, controller: RunController, socket_path: Path) -> None:
+        self.controller = controller
+        self.socket_path = socket_path
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._subscribers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Bind the socket (mode 0660) and begin accepting clients."""
+        self.loop = asyncio.get_running_loop()
+        path = self.socket_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()  # stale: the caller holds the daemon lock
+        old_umask = os.umask(0o117)  # born 0660: no window where others could connect
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve_client, path=str(path), limit=protocol.MAX_LINE_BYTES
+            )
+        finally:
+            os.umask(old_umask)
+
+    async def close(self) -> None:
+        """Stop accepting, hang up on every client and remove the socket."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._subscribers):
+            writer.close()
+        self._subscribers.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    def publish(self, message: bytes) -> None:
+        """Send ``message`` to every subscriber; callable from any thread."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
+            loop.call_soon_threadsafe(self._broadcast, message)
+
+    def _broadcast(self, message: bytes) -> None:
+        for writer in list(self._subscribers):
+            transport = writer.transport
+            if transport.is_closing() or transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
+                self._subscribers.discard(writer)
+                writer.close()
+                continue
+            writer.write(message)
+
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:
+                    # Longer than MAX_LINE_BYTES: answer, then hang up; the rest is unframed.
+                    writer.write(protocol.error_reply(None, "message too long"))
+                    break
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                writer.write(await self._answer(line, writer))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._subscribers.discard(writer)
+            writer.close()
+
+    async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> bytes:
+        try:
+            request = protocol.decode_request(line)
+        except ProtocolError as error:
+            return protocol.error_reply(protocol.request_id_of(line), str(error))
+        try:
+            result = await self._run_command(request, writer)
+        except LapseError as error:
+            return protocol.error_reply(request.id, str(error))
+        return protocol.reply(request.id, result)
+
+    async def _run_command(self, request: protocol.Request, writer: asyncio.StreamWriter) -> Any:
+        controller = self.controller
+        args = request.args
+        if request.cmd == "hello":
+            return {
+                "pid": os.getpid(),
+                "protocol": protocol.PROTOCOL_VERSION,
+                "rig": controller.rig.description,
+                "simulated": controller.rig.simulated,
+                "notice": controller.notice,
+            }
+        if request.cmd == "status":
+            return controller.status()
+        if request.cmd == "subscribe":
+            self._subscribers.add(writer)
+            return controller.status()
+        if request.cmd == "start":
+            raw = args.get("settings")
+            if not isinstance(raw, dict):
+                raise ProtocolError('start needs args.settings, e.g. {"interval": "10s"}')
+            return controller.start(Settings.from_dict(raw))
+        if request.cmd == "stop":
+            # Joining the threads takes a moment; the loop keeps serving meanwhile.
+            return await asyncio.get_running_loop().run_in_executor(None, controller.stop)
+        if request.cmd == "update":
+            return controller.update(args)
+        raise ProtocolError(f"unknown command {request.cmd!r}")  # decode_request prevents this

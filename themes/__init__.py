@@ -1,0 +1,1 @@
+"""Textual themes for lapse's TUI: default, night-vision and console."""

@@ -1,0 +1,1 @@
+"""lapse's user interfaces: the ``lapse`` command line (the composition root) and the TUI."""

@@ -1,0 +1,447 @@
+"""The ``lapse`` command: the composition root (DESIGN §2, §8).
+
+It reads the config, builds the rig for ``lapse daemon``, and talks to the
+daemon for everything else. Bad input exits with status 2 and one line that
+says what is wrong and what is allowed; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
+from core.config import Config, load_config
+from core.durations import format_approx, format_duration, parse_duration
+from core.errors import (
+    ConfigError,
+    DurationError,
+    LapseError,
+    SettingsError,
+)
+from core.journal import FrameRecord, Journal, RunInfo
+from core.paths import Paths, resolve_paths
+from core.plan import make_plan
+from core.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
+_UNSET: Any = object()
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit 2 with this one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (not the usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _duration_arg(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _exposure_arg(text: str) -> int | None:
+    if text.strip().lower() == "pulse":
+        return None
+    try:
+        return parse_duration(text)
+    except DurationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
+        ) from None
+
+
+def _count_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of frames: use a whole number, 0 runs until stopped"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"frames must be 0 (until stopped) or more, got {value}")
+    return value
+
+
+def _ppm_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a clock trim: use parts per million, such as 18 or -3.5"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lapse",
+        description="An intervalometer for the Raspberry Pi. Without a command: the status.",
+        epilog="Environment: LAPSE_CONFIG, LAPSE_STATE_DIR, LAPSE_SOCKET, LAPSE_HW (gpio, sim).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
+
+    run = commands.add_parser("run", help="start a sequence (starts a daemon if none answers)")
+    run.add_argument("--interval", type=_duration_arg, help="e.g. 10s, 3min, 1h30m")
+    run.add_argument("--frames", type=_count_arg, help="how many frames; 0 runs until stopped")
+    run.add_argument(
+        "--power", action=argparse.BooleanOptionalAction, help="switch camera power per frame"
+    )
+    run.add_argument("--delay", type=_duration_arg, help="wait this long before the first frame")
+    run.add_argument(
+        "--exposure", type=_exposure_arg, default=_UNSET, help="pulse, or a bulb time such as 2s"
+    )
+    run.add_argument("--focus-lead", type=_duration_arg, help="how long focus leads the shutter")
+    run.add_argument("--clock-ppm", type=_ppm_arg, help="this Pi's clock error, e.g. 18.5")
+    run.add_argument("--wait", action="store_true", help="print each frame until the run ends")
+
+    status = commands.add_parser("status", help="what the daemon is doing")
+    status.add_argument("--json", action="store_true", help="machine-readable")
+    commands.add_parser("stop", help="stop the run and release every output")
+    log = commands.add_parser("log", help="list runs, or the frames of one run")
+    log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
+    log.add_argument("--json", action="store_true", help="JSON lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the ``lapse`` command; returns the exit status."""
+    env = os.environ if environ is None else environ
+    try:
+        args = build_parser().parse_args(argv)
+        paths = resolve_paths(env)
+        command = args.command or "status"
+        if command == "daemon":
+            return _daemon(paths, env)
+        handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[command]
+        if args.command is None:
+            args.json = False
+        return handler(args, paths)
+    except UsageError as error:
+        return _fail(str(error), EXIT_USAGE)
+    except (ConfigError, SettingsError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except DaemonRefused as error:
+        return _fail(str(error), EXIT_FAILED)
+    except LapseError as error:
+        return _fail(str(error), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"lapse: {message}", file=sys.stderr)
+    return status
+
+
+def _config(paths: Paths) -> Config:
+    return load_config(paths.config)
+
+
+# -- lapse daemon ------------------------------------------------------------------
+def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
+    from core.clock import SystemClock
+    from core.daemon import configure_logging, run_daemon
+
+    config = _config(paths)
+    configure_logging()
+
+    def make_rig():  # type: ignore[no-untyped-def]
+        from hw.select import build_rig  # the composition root is where hw is allowed
+
+        return build_rig(config.hardware, env)
+
+    run_daemon(make_rig, SystemClock(), paths)
+    return EXIT_OK
+
+
+def daemon_command() -> list[str]:
+    """How a client starts a daemon in the background: this same interpreter and package."""
+    return [sys.executable, "-m", "tui.cli", "daemon"]
+
+
+# -- lapse run ------------------------------------------------------------------------
+def _run(args: argparse.Namespace, paths: Paths) -> int:
+    settings = settings_from_args(_config(paths).run, args)
+    make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
+    hello = ensure_daemon(paths, daemon_command())
+    with Client(paths.socket).connect() as client:
+        if args.wait:
+            client.subscribe()
+        status = client.request("start", settings=settings.to_dict())
+        print(_started_line(status))
+        if hello.get("notice"):
+            print(f"Note: {hello['notice']}")
+        if not args.wait:
+            return EXIT_OK
+        try:
+            return _follow(client, status["run"])
+        except KeyboardInterrupt:
+            print("Detached; the run goes on (`lapse stop` ends it).")
+            return EXIT_INTERRUPTED
+
+
+def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
+    """The config's run settings with the command line's choices on top, validated."""
+    changes: dict[str, Any] = {}
+    for name, field in (
+        ("interval", "interval_ns"),
+        ("frames", "frames"),
+        ("power", "power"),
+        ("delay", "delay_ns"),
+        ("focus_lead", "focus_lead_ns"),
+        ("clock_ppm", "clock_ppm"),
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            changes[field] = value
+    # --exposure pulse parses to None, which must still override a bulb time in config.
+    if args.exposure is not _UNSET:
+        changes["exposure_ns"] = args.exposure
+    return base.with_changes(**changes)
+
+
+def _started_line(status: dict[str, Any]) -> str:
+    settings = status["settings"]
+    frames = status["frames"]
+    count = f"{frames} frames" if frames else "until stopped"
+    power = "camera power on" if settings["power"] else "camera power off"
+    wait = format_approx(max(0, status["next_due_ns"] - status["now_ns"]))
+    return (
+        f"Run {status['run']} started: every {settings['interval']}, {count}, {power};"
+        f" first shutter in {wait}."
+    )
+
+
+def _follow(client: Client, run_id: str) -> int:
+    """Print one line per frame until the run ends; the exit status tells how it ended."""
+    for message in client.events():
+        name, data = message["event"], message["data"]
+        if name == "frame" and data.get("run") == run_id:
+            print(frame_line(FrameRecord.from_dict(data), data.get("frames", 0)), flush=True)
+        elif name == "missed" and data.get("run") == run_id:
+            span = (
+                f"frame {data['first']}"
+                if data["first"] == data["last"]
+                else (f"frames {data['first']}–{data['last']}")
+            )
+            print(f"{span} missed: {data['reason']}", flush=True)
+        elif name == "fault":
+            print(f"fault: {data['message']}", flush=True)
+        elif name == "state" and data.get("run") == run_id and data["state"] in ENDED_STATES:
+            print(_ended_line(data))
+            return EXIT_OK if data["state"] in ("finished", "stopped") else EXIT_FAILED
+    return EXIT_FAILED
+
+
+def frame_line(record: FrameRecord, frames: int) -> str:
+    """``frame 12/100  due 08:15:12.000000  late 48us  ok`` — one frame for people."""
+    number = f"frame {record.frame}" + (f"/{frames}" if frames else "")
+    due = _due_clock(record)
+    if record.status == "ok":
+        tail = f"late {format_approx(record.lateness_ns or 0)}  ok"
+    else:
+        tail = f"{record.status}" + (f": {record.error}" if record.error else "")
+    if record.file:
+        tail += f"  {record.file}"
+    return f"{number}  due {due}  {tail}"
+
+
+def _due_clock(record: FrameRecord) -> str:
+    try:
+        moment = datetime.fromisoformat(record.wall)
+    except ValueError:
+        return record.wall
+    if record.lateness_ns:
+        from datetime import timedelta
+
+        moment -= timedelta(microseconds=record.lateness_ns / 1000)
+    return moment.strftime("%H:%M:%S.%f")
+
+
+def _ended_line(status: dict[str, Any]) -> str:
+    return (
+        f"Run {status['run']} {status['state']}: {status.get('ok', 0)} ok,"
+        f" {status.get('missed', 0)} missed, {status.get('errors', 0)} errors."
+    )
+
+
+# -- lapse status -----------------------------------------------------------------------
+def _status(args: argparse.Namespace, paths: Paths) -> int:
+    hello = daemon_answers(paths.socket)
+    if hello is None:
+        journal = Journal(paths.state_dir)
+        active = journal.active_run()
+        latest = journal.latest_run()
+        if args.json:
+            print(
+                as_json(
+                    {
+                        "daemon": False,
+                        "active_run": _run_json(active, journal),
+                        "latest_run": _run_json(latest, journal),
+                    }
+                )
+            )
+            return EXIT_OK
+        print("lapse: the daemon is not running.")
+        if active is not None:
+            print(
+                f"  run {active.id} was interrupted; it resumes when the daemon starts"
+                " (`lapse daemon`, or `lapse run`)."
+            )
+        elif latest is not None:
+            print(f"  last run {latest.id}: {latest.state}.")
+        _usage_hint(args)
+        return EXIT_OK
+    with Client(paths.socket).connect() as client:
+        status = client.request("status")
+    if args.json:
+        print(as_json({"daemon": True, **status}))
+        return EXIT_OK
+    for line in status_lines(status):
+        print(line)
+    _usage_hint(args)
+    return EXIT_OK
+
+
+def _usage_hint(args: argparse.Namespace) -> None:
+    if args.command is None:
+        print(
+            "\nCommands: lapse run --interval 10s [--frames N] [--power] [--wait] ·"
+            " lapse status · lapse stop · lapse log · lapse --help"
+        )
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """The daemon's status for people, a few lines."""
+    state = status["state"]
+    rig = "simulated rig" if status.get("simulated") else status.get("rig", "")
+    if state == "idle":
+        lines = [f"lapse: idle ({rig})."]
+    elif state == "running":
+        settings = status["settings"]
+        frames = status["frames"]
+        of = f" of {frames}" if frames else ""
+        lines = [
+            f"lapse: running run {status['run']} ({rig})"
+            + (", resumed after an interruption" if status.get("resumed") else ""),
+            f"  every {settings['interval']}, camera power {'on' if settings['power'] else 'off'},"
+            f" exposure {settings['exposure']}",
+            f"  frames: {status['ok']} ok{of}, {status['missed']} missed,"
+            f" {status['errors']} errors",
+        ]
+        if status.get("next_due_ns") is not None:
+            wait = format_approx(max(0, status["next_due_ns"] - status["now_ns"]))
+            lines.append(f"  next shutter: frame {status['next_frame']} in {wait}")
+    else:
+        lines = [
+            f"lapse: run {status['run']} {state}: {status.get('ok', 0)} ok,"
+            f" {status.get('missed', 0)} missed, {status.get('errors', 0)} errors ({rig})."
+        ]
+    last = status.get("last_frame")
+    if last:
+        record = FrameRecord.from_dict(last)
+        late = format_approx(record.lateness_ns) + " late" if record.lateness_ns is not None else ""
+        lines.append(f"  last frame: {record.frame} {record.status} {late}".rstrip())
+    if status.get("fault"):
+        lines.append(f"  fault: {status['fault']}")
+    if status.get("notice"):
+        lines.append(f"  note: {status['notice']}")
+    return lines
+
+
+def _run_json(info: RunInfo | None, journal: Journal) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "id": info.id,
+        "state": info.state,
+        "created": info.created,
+        "ended": info.ended,
+        "end_reason": info.end_reason,
+        "rig": info.rig,
+        "settings": info.settings.to_dict(),
+        "counts": journal.frame_counts(info.id),
+    }
+
+
+# -- lapse stop ---------------------------------------------------------------------------
+def _stop(args: argparse.Namespace, paths: Paths) -> int:
+    if daemon_answers(paths.socket) is None:
+        journal = Journal(paths.state_dir)
+        active = journal.active_run()
+        if active is None:
+            return _fail("no run is going (the daemon is not running)", EXIT_FAILED)
+        # Stopped here, the interrupted run will not resume when a daemon starts.
+        import time
+
+        with journal.open_run(active.id) as writer:
+            writer.finish("stopped", "stopped while the daemon was not running", time.time_ns())
+        print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
+        return EXIT_OK
+    with Client(paths.socket, timeout=30).connect() as client:
+        status = client.request("stop")
+    print(
+        f"Stopped run {status.get('run')}: {status.get('ok', 0)} frames ok,"
+        f" {status.get('missed', 0)} missed; every output is released."
+    )
+    return EXIT_OK
+
+
+# -- lapse log ------------------------------------------------------------------------------
+def _log(args: argparse.Namespace, paths: Paths) -> int:
+    journal = Journal(paths.state_dir)
+    if args.run is None:
+        runs = journal.list_runs()
+        if args.json:
+            for info in runs:
+                print(as_json(_run_json(info, journal)).replace("\n", "").replace("  ", ""))
+            return EXIT_OK
+        if not runs:
+            print("No runs yet. Start one with `lapse run --interval 10s`.")
+            return EXIT_OK
+        for info in runs:
+            counts = journal.frame_counts(info.id)
+            print(
+                f"{info.id}  {info.state:<9} every {info.settings.to_dict()['interval']:<8}"
+                f" {counts.get('ok', 0)} ok, {counts.get('missed', 0)} missed,"
+                f" {counts.get('error', 0)} errors"
+            )
+        return EXIT_OK
+    info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
+    if info is None:
+        return _fail("no runs yet", EXIT_FAILED)
+    records = journal.read_frames(info.id)
+    if args.json:
+        for record in records:
+            print(record.to_json())
+        return EXIT_OK
+    settings = info.settings
+    print(
+        f"Run {info.id}: {info.state}, every {format_duration(settings.interval_ns)},"
+        f" {settings.frames or 'until stopped'} frames, rig {info.rig}"
+    )
+    for record in records:
+        print(frame_line(record, settings.frames))
+    return EXIT_OK
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
