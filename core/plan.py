@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from core.durations import NS_PER_S, format_duration
+from core.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.errors import PlanError
 from core.settings import Settings
 
@@ -94,6 +94,11 @@ class Plan:
         return state
 
 
+def _say(ns: int) -> str:
+    """A limit for people: whole milliseconds, rounded down so that it still fits."""
+    return format_duration(ns - ns % NS_PER_MS)
+
+
 def _scaled(duration_ns: int, interval_ns: int) -> int:
     """``duration_ns`` compressed in proportion for intervals under a minute."""
     if interval_ns >= REFERENCE_INTERVAL_NS:
@@ -116,23 +121,23 @@ def make_plan(settings: Settings) -> Plan:
         if interval < MIN_POWER_INTERVAL_NS:
             raise PlanError(
                 f"camera power control needs an interval of at least "
-                f"{format_duration(MIN_POWER_INTERVAL_NS)} so the camera can wake;"
-                f" {format_duration(interval)} is too short (turn power off or lengthen it)"
+                f"{_say(MIN_POWER_INTERVAL_NS)} so the camera can wake;"
+                f" {_say(interval)} is too short (turn power off or lengthen it)"
             )
         power_lead = _scaled(POWER_LEAD_NS, interval)
         if focus_lead > power_lead:
             raise PlanError(
-                f"focus lead {format_duration(settings.focus_lead_ns)} must not be longer than"
-                f" the camera-power lead {format_duration(POWER_LEAD_NS)}"
+                f"focus lead {_say(settings.focus_lead_ns)} must not be longer than"
+                f" the camera-power lead {_say(POWER_LEAD_NS)}"
             )
         save = _scaled(SAVE_TIME_NS, interval)
         longest = interval - power_lead - save
         if release > longest:
             raise PlanError(
-                f"exposure {format_duration(release)} does not fit a"
-                f" {format_duration(interval)} interval with camera power: the longest is"
-                f" {format_duration(longest)} ({format_duration(power_lead)} to wake the camera,"
-                f" {format_duration(save)} to save the frame)"
+                f"exposure {_say(release)} does not fit a"
+                f" {_say(interval)} interval with camera power: the longest is"
+                f" {_say(longest)} ({_say(power_lead)} to wake the camera,"
+                f" {_say(save)} to save the frame)"
             )
         power_on = -power_lead
         power_off = max(_scaled(POWER_OFF_NS, interval), release + save)
@@ -141,9 +146,9 @@ def make_plan(settings: Settings) -> Plan:
         longest = interval - focus_lead
         if release > longest:
             raise PlanError(
-                f"exposure {format_duration(release)} does not fit a"
-                f" {format_duration(interval)} interval: the longest is"
-                f" {format_duration(longest)} (after a {format_duration(focus_lead)} focus lead)"
+                f"exposure {_say(release)} does not fit a"
+                f" {_say(interval)} interval: the longest is"
+                f" {_say(longest)} (after a {_say(focus_lead)} focus lead)"
             )
     focus_on = -focus_lead if focus_lead > 0 else None
     if focus_on is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import BACKENDS, HardwareConfig
-from core.errors import RigError
+from core.errors import ConfigError, RigError
 from core.rig import Rig
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ def build_rig(
     driven. ``auto`` simulates only on a machine without GPIO: on a Pi whose
     pins cannot be claimed it raises rather than quietly shoot nothing.
     ``root`` is where :func:`machine_has_gpio` looks (a fake tree in tests).
-    Raises :class:`RigError` for an unknown backend or unusable GPIO.
+    Raises :class:`ConfigError` for an unknown backend (bad input) and
+    :class:`RigError` for unusable GPIO.
     """
     backend, source = _chosen_backend(hardware, environ)
     if backend == "auto":
@@ -85,10 +86,10 @@ def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tup
     if override:
         if override.lower() not in ENV_CHOICES:
             allowed = " or ".join(ENV_CHOICES)
-            raise RigError(f"{ENV_VAR} must be {allowed}, not {override!r}")
+            raise ConfigError(f"{ENV_VAR} must be {allowed}, not {override!r}")
         return override.lower(), f"{ENV_VAR}={override.lower()}"
     if hardware.backend not in BACKENDS:
-        raise RigError(
+        raise ConfigError(
             f"hardware.backend must be one of {', '.join(BACKENDS)}, not {hardware.backend!r}"
         )
     return hardware.backend, f'hardware.backend = "{hardware.backend}"'
@@ -122,7 +123,7 @@ def make_pin_factory(environ: Mapping[str, str]) -> Factory:
     if wanted:
         if wanted not in _NAMED_FACTORIES:
             allowed = ", ".join(_NAMED_FACTORIES)
-            raise RigError(
+            raise ConfigError(
                 f"GPIOZERO_PIN_FACTORY must be one of {allowed} for real GPIO, not {wanted!r};"
                 f" use {ENV_VAR}=sim to simulate"
             )

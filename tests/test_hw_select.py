@@ -10,7 +10,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from core.config import HardwareConfig
-from core.errors import RigError
+from core.errors import ConfigError, RigError
 from core.plan import Line
 from core.rig import Rig
 from hw.gpio_rig import GpioRig
@@ -62,7 +62,7 @@ def test_lapse_hw_sim_overrides_the_config() -> None:
 
 @pytest.mark.parametrize("value", ["bogus", "auto", "mock", "1"])
 def test_lapse_hw_other_values_are_refused(value: str) -> None:
-    with pytest.raises(RigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         build_rig(HardwareConfig(backend="sim"), {"LAPSE_HW": value})
     assert str(caught.value) == f"LAPSE_HW must be gpio or sim, not {value!r}"
 
@@ -95,7 +95,7 @@ def test_config_backend_sim() -> None:
 
 
 def test_unknown_config_backend() -> None:
-    with pytest.raises(RigError, match=r"hardware.backend must be one of auto, gpio, sim"):
+    with pytest.raises(ConfigError, match=r"hardware.backend must be one of auto, gpio, sim"):
         build_rig(HardwareConfig(backend="usb"), {})
 
 
@@ -135,7 +135,7 @@ def test_auto_on_a_pi_uses_gpio_rather_than_quietly_simulating(
 
 @pytest.mark.parametrize("name", ["bogus", "mock"])
 def test_gpiozero_pin_factory_must_name_a_real_one(name: str) -> None:
-    with pytest.raises(RigError, match=r"GPIOZERO_PIN_FACTORY must be one of lgpio, rpigpio"):
+    with pytest.raises(ConfigError, match=r"GPIOZERO_PIN_FACTORY must be one of lgpio, rpigpio"):
         make_pin_factory({"GPIOZERO_PIN_FACTORY": name})
 
 

@@ -1,0 +1,81 @@
+"""Bad input on the command line: status 2, one clear line, nothing changed (DESIGN §10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Lapse
+
+GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--interval", "0"], "interval must be between 10ms and 365d, got 0s"),
+        (["--interval", "banana"], "'banana' is not a duration: use a duration such as 500ms"),
+        (["--interval", "10s", "--frames", "-1"], "frames must be 0 (until stopped) or more"),
+        (["--interval", "10s", "--frames", "ten"], "'ten' is not a number of frames"),
+        (["--interval", "1min", "--exposure", "2min"], "the longest is 56s"),
+        (
+            ["--interval", "10s", "--power", "--exposure", "9s"],
+            "the longest is 7s166ms (2s333ms to wake the camera, 500ms to save the frame)",
+        ),
+        (["--interval", "3s", "--power"], "needs an interval of at least 10s"),
+        (["--interval", "1s", "--exposure", "soon"], "use pulse, or a bulb time such as 2s"),
+        (["--interval", "1s", "--clock-ppm", "900"], "clock trim must be between -500 and +500"),
+        (["--interval", "1s", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_run_arguments(lapse: Lapse, args: list[str], says: str) -> None:
+    lapse.config.write_bytes(GOOD_CONFIG)
+    result = lapse.cli("run", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
+    assert lines[0].startswith("lapse: ")
+    assert lapse.config.read_bytes() == GOOD_CONFIG, "the config file is untouched"
+    assert not lapse.socket.exists(), "no daemon was started for bad input"
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        (b'[run]\nframes = "ten"\n', "run.frames must be a whole number"),
+        (b"[run]\nshutter = 3\n", "run.shutter is not a known key; known keys are interval"),
+        (b"[hardware]\nfocus_pin = true\n", "hardware.focus_pin"),
+        (b"[cameras]\n", "cameras"),
+        (b"[run\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_reported_and_left_alone(lapse: Lapse, config: bytes, says: str) -> None:
+    lapse.config.write_bytes(config)
+    result = lapse.cli("run", "--interval", "10s")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(lapse.config) in lines[0] and says in lines[0]
+    assert lapse.config.read_bytes() == config, "never overwritten by defaults"
+    daemon = lapse.cli("daemon")
+    assert daemon.returncode == 2 and says in daemon.stderr
+    assert lapse.config.read_bytes() == config
+
+
+def test_bad_environment_and_commands(lapse: Lapse) -> None:
+    lapse.env["LAPSE_HW"] = "quantum"
+    result = lapse.cli("daemon")
+    assert result.returncode == 2
+    assert result.stderr == "lapse: LAPSE_HW must be gpio or sim, not 'quantum'\n"
+    unknown = lapse.cli("explode")
+    assert unknown.returncode == 2 and "invalid choice: 'explode'" in unknown.stderr
+    log = lapse.cli("log", "no-such-run")
+    assert log.returncode == 1 and "no run named" in log.stderr
+
+
+def test_status_and_log_without_a_daemon(lapse: Lapse) -> None:
+    status = lapse.cli("status")
+    assert status.returncode == 0 and "the daemon is not running" in status.stdout
+    log = lapse.cli("log")
+    assert log.returncode == 0 and "No runs yet" in log.stdout

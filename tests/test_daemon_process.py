@@ -1,0 +1,130 @@
+"""A real daemon process on a real unix socket, with several clients (DESIGN §1, §7)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+from core.client import Client
+from core.durations import parse_duration
+from tests.conftest import Lapse
+
+
+def collect(client: Client, until_state: set[str], out: list[dict]) -> None:
+    for message in client.events(timeout=30):
+        out.append(message)
+        if message["event"] == "state" and message["data"]["state"] in until_state:
+            return
+
+
+def test_two_subscribers_see_every_frame_and_a_quitter_changes_nothing(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    first, second, quitter = lapse.client(), lapse.client(), lapse.client()
+    for client in (first, second, quitter):
+        client.subscribe()
+    seen: tuple[list[dict], list[dict]] = ([], [])
+    readers = [
+        threading.Thread(target=collect, args=(c, {"finished"}, out))
+        for c, out in zip((first, second), seen, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    with lapse.client() as starter:
+        status = starter.request("start", settings={"interval": "100ms", "frames": 15})
+    run_id = status["run"]
+    # The quitter reads two frames and hangs up mid-run.
+    frames_read = 0
+    for message in quitter.events(timeout=30):
+        if message["event"] == "frame":
+            frames_read += 1
+            if frames_read == 2:
+                break
+    quitter.close()
+    for reader in readers:
+        reader.join(60)
+        assert not reader.is_alive()
+    for out in seen:
+        frames = [m["data"] for m in out if m["event"] == "frame"]
+        assert [f["frame"] for f in frames] == list(range(15))
+        assert all(f["status"] == "ok" and f["run"] == run_id for f in frames)
+        edges = {(m["data"]["line"], m["data"]["on"]) for m in out if m["event"] == "edge"}
+        assert ("shutter", True) in edges and ("focus", False) in edges
+    records = lapse.journal.read_frames(run_id)
+    assert [r.status for r in records] == ["ok"] * 15
+    interval = parse_duration("100ms")
+    assert all(r.due_ns == records[0].due_ns + r.frame * interval for r in records)
+    assert all(r.fired_ns >= r.due_ns for r in records), "never early"
+    assert lapse.journal.get_run(run_id).state == "finished"
+
+
+def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    with lapse.client() as starter:
+        run_id = starter.request("start", settings={"interval": "100ms", "frames": 0})["run"]
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10)
+    raw.connect(str(lapse.socket))
+    reader = raw.makefile("rb")
+    bad_messages = [
+        b"hello there\n",
+        b"\xff\xfe\x00garbage\n",
+        b"[1, 2, 3]\n",
+        b'{"v": 1, "id": 5, "cmd": "launch-rockets"}\n',
+        b'{"v": 99, "id": 6, "cmd": "status"}\n',
+        b'{"v": 1, "id": 7, "cmd": "start", "args": {"settings": {"interval": "banana"}}}\n',
+        b'{"v": 1, "id": 8, "cmd": "start", "args": {"settings": {"interval": "1s"}}}\n',
+        b'{"v": 1, "id": 9, "cmd": "update", "args": {"interval": "5s"}}\n',
+        b'{"v": 1, "id": 10, "cmd": "status", "args": [1]}\n',
+    ]
+    replies = []
+    for line in bad_messages:
+        raw.sendall(line)
+        replies.append(json.loads(reader.readline()))
+    assert all(reply["ok"] is False and reply["v"] == 1 for reply in replies)
+    errors = [reply["error"] for reply in replies]
+    assert "not a JSON message" in errors[0]
+    assert "unknown command 'launch-rockets'" in errors[3] and replies[3]["id"] == 5
+    assert "protocol version 99" in errors[4]
+    assert "is not a duration" in errors[5]
+    assert "a run is already going" in errors[6]
+    assert "cannot change during a run" in errors[7]
+    # The same connection still works, and the run went on undisturbed.
+    raw.sendall(b'{"v": 1, "id": 11, "cmd": "status"}\n')
+    status = json.loads(reader.readline())["result"]
+    assert status["state"] == "running" and status["run"] == run_id
+    before = status["ok"]
+    lapse.wait_for(lambda: lapse.client().request("status")["ok"] >= before + 3, what="more frames")
+    raw.close()
+    records = lapse.journal.read_frames(run_id)
+    assert all(r.status == "ok" for r in records)
+
+
+def test_lapse_stop_ends_the_run_and_releases_every_output(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    # A powered 10 s plan keeps power and focus on for a long stretch of the cycle.
+    started = lapse.cli("run", "--interval", "10s", "--power")
+    assert started.returncode == 0, started.stderr
+    status_now = lambda: lapse.client().request("status")  # noqa: E731
+    on = lapse.wait_for(
+        lambda: any(v > 0 for k, v in status_now()["outputs"].items() if k != "led"),
+        what="an output to come on",
+    )
+    assert on
+    stopped = lapse.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "every output is released" in stopped.stdout
+    status = status_now()
+    assert status["state"] == "stopped"
+    assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+    assert lapse.journal.get_run(status["run"]).state == "stopped"
+    again = lapse.cli("stop")
+    assert again.returncode == 1 and "no run is going" in again.stderr
+
+
+def test_a_second_daemon_is_refused_clearly(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    second = lapse.cli("daemon", timeout=20)
+    assert second.returncode == 1
+    assert "another lapse daemon already owns the hardware" in second.stderr
+    assert "Traceback" not in second.stderr

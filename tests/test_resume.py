@@ -1,0 +1,102 @@
+"""Resume after the daemon dies: same run, same grid, the gap logged (DESIGN §6, §10)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from core.journal import FrameRecord
+from tests.conftest import Lapse
+
+
+def frames(lapse: Lapse, run_id: str) -> list[FrameRecord]:
+    return lapse.journal.read_frames(run_id)
+
+
+def check_grid(lapse: Lapse, run_id: str) -> list[FrameRecord]:
+    """Every slot is in the journal once, in order, on the run's original grid."""
+    info = lapse.journal.get_run(run_id)
+    records = frames(lapse, run_id)
+    assert [r.frame for r in records] == list(range(len(records))), "frame numbers continue"
+    interval = info.settings.interval_ns
+    for record in records:
+        assert record.due_ns == info.anchor_ns + record.frame * interval, "on the original grid"
+        if record.status == "ok":
+            assert record.fired_ns >= record.due_ns, "never early"
+    return records
+
+
+def test_kill_9_mid_run_resumes_the_same_run_and_logs_the_gap(lapse: Lapse) -> None:
+    daemon = lapse.start_daemon()
+    started = lapse.cli("run", "--interval", "1s")
+    assert started.returncode == 0, started.stderr
+    run_id = lapse.journal.active_run().id
+    lapse.wait_for(lambda: len(frames(lapse, run_id)) >= 2, what="two frames")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    before = frames(lapse, run_id)
+    killed_at = time.monotonic_ns()
+    time.sleep(3.2)  # at least three slots pass while nothing runs
+    lapse.start_daemon()
+    resumed_at = time.monotonic_ns()
+    status = lapse.client().request("status")
+    assert status["state"] == "running" and status["run"] == run_id and status["resumed"]
+    lapse.wait_for(
+        lambda: sum(r.status == "ok" for r in frames(lapse, run_id)) >= len(before) + 2,
+        what="two frames after the restart",
+    )
+    stopped = lapse.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+
+    records = check_grid(lapse, run_id)
+    assert records[: len(before)] == before, "what was journaled before the kill is intact"
+    missed = [r for r in records if r.status == "missed"]
+    info = lapse.journal.get_run(run_id)
+    down = [r for r in records if killed_at < r.due_ns < resumed_at]
+    assert len(down) >= 3
+    assert all(r.status == "missed" for r in down), "slots lost while down are missed"
+    assert all(r.error == "the daemon was not running" for r in missed if r in down)
+    after = [r for r in records if r.due_ns > resumed_at and r.status == "ok"]
+    assert len(after) >= 2, "the run goes on after the restart"
+    assert info.state == "stopped"
+
+
+def test_sigterm_leaves_a_resumable_run_with_the_shutter_released(lapse: Lapse) -> None:
+    daemon = lapse.start_daemon()
+    started = lapse.cli("run", "--interval", "1s", "--frames", "1000")
+    assert started.returncode == 0, started.stderr
+    run_id = lapse.journal.active_run().id
+    lapse.wait_for(lambda: len(frames(lapse, run_id)) >= 1, what="a frame")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(15) == 0
+    said = lapse.daemon_output()
+    assert "outputs released: focus 0, shutter 0, power 0, led 0" in said
+    assert lapse.journal.get_run(run_id).state == "active", "SIGTERM does not end the run"
+
+    status = lapse.cli("status")
+    assert f"run {run_id} was interrupted; it resumes when the daemon starts" in status.stdout
+
+    lapse.start_daemon()
+    resumed = lapse.client().request("status")
+    assert resumed["run"] == run_id and resumed["resumed"]
+    count = len(frames(lapse, run_id))
+    lapse.wait_for(lambda: len(frames(lapse, run_id)) > count + 1, what="frames after resume")
+    assert lapse.cli("stop").returncode == 0
+    check_grid(lapse, run_id)
+
+
+def test_a_counted_run_that_ended_while_down_is_finished_on_restart(lapse: Lapse) -> None:
+    daemon = lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "200ms", "--frames", "8").returncode == 0
+    run_id = lapse.journal.active_run().id
+    lapse.wait_for(lambda: len(frames(lapse, run_id)) >= 1, what="a frame")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    time.sleep(2.0)  # every remaining slot passes while the daemon is down
+    lapse.start_daemon()
+    lapse.wait_for(
+        lambda: lapse.journal.get_run(run_id).state == "finished", what="the run to finish"
+    )
+    records = check_grid(lapse, run_id)
+    assert len(records) == 8 and records[-1].status == "missed"
+    assert lapse.client().request("status")["state"] == "finished"
