@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -90,6 +91,16 @@ class Lapse:
         raise AssertionError(f"timed out waiting for {what}")
 
     def stop_all(self) -> None:
+        # A daemon the command line started in the background is known by its lock file.
+        lock = Path(self.env["LAPSE_STATE_DIR"]) / "daemon.lock"
+        if lock.exists() and lock.read_text().strip().isdigit():
+            pid = int(lock.read_text())
+            if pid not in {p.pid for p in self.daemons}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                    for _ in range(500):
+                        os.kill(pid, 0)
+                        time.sleep(0.02)
         for process in self.daemons:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -128,3 +128,39 @@ def test_a_second_daemon_is_refused_clearly(lapse: Lapse) -> None:
     assert second.returncode == 1
     assert "another lapse daemon already owns the hardware" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def test_run_wait_starts_a_daemon_and_prints_a_line_per_frame(lapse: Lapse) -> None:
+    result = lapse.cli("run", "--interval", "200ms", "--frames", "4", "--wait")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Run ") and "every 200ms, 4 frames" in lines[0]
+    assert lines[1] == "Note: The rig is simulated (LAPSE_HW=sim)."
+    frame_lines = [line for line in lines if line.startswith("frame ")]
+    assert [line.split()[1] for line in frame_lines] == ["0/4", "1/4", "2/4", "3/4"]
+    for line in frame_lines:
+        # number, due time (wall clock), lateness, status
+        assert " due " in line and " late " in line and line.endswith(" ok")
+    assert lines[-1].endswith("finished: 4 ok, 0 missed, 0 errors.")
+    status = lapse.cli("status", "--json")
+    data = json.loads(status.stdout)
+    assert data["daemon"] is True and data["state"] == "finished" and data["ok"] == 4
+
+
+def test_update_changes_the_frame_count_of_a_running_run(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    with lapse.client() as client:
+        client.subscribe()
+        run_id = client.request("start", settings={"interval": "100ms", "frames": 0})["run"]
+        lapse.wait_for(lambda: lapse.client().request("status")["ok"] >= 2, what="frames")
+        updated = client.request("update", frames=lapse.client().request("status")["ok"] + 5)
+        assert updated["frames"] > 0
+        ended = None
+        for message in client.events(timeout=30):
+            if message["event"] == "state" and message["data"]["state"] == "finished":
+                ended = message["data"]
+                break
+    assert ended is not None and ended["run"] == run_id
+    info = lapse.journal.get_run(run_id)
+    assert info.settings.frames == updated["frames"]
+    assert len(lapse.journal.read_frames(run_id)) == updated["frames"]
