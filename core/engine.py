@@ -93,10 +93,12 @@ class Engine:
                 if fired_ns is not None:
                     self._report(frame, fired_ns, fired_wall_ns, "ok")
                 return False
-            if step.opens_shutter:
-                fired_ns = clock.now_ns()
-                fired_wall_ns = clock.wall_ns()
+            switched_at = clock.now_ns()
             error = self._apply(frame.frame, step)
+            if step.opens_shutter and error is None:
+                # Stamped before the call: the moment the output was told to switch.
+                fired_ns = switched_at
+                fired_wall_ns = clock.wall_ns() - (clock.now_ns() - switched_at)
             if error is not None:
                 self._release("fault")
                 self.emit(Fault(message=error, frame=frame.frame))
