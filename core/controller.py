@@ -358,6 +358,8 @@ class RunController:
                     f"{', '.join(unknown)} cannot change during a run (the grid would move);"
                     " stop and start a new run. Only frames can change now"
                 )
+            if "frames" not in changes:
+                raise SettingsError('update needs frames, e.g. {"frames": 500}')
             frames = changes["frames"]
             settings = run.info.settings.with_changes(frames=frames)
             if 0 < frames <= run.scheduler.next_frame:

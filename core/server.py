@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import stat
 from pathlib import Path
@@ -19,6 +20,8 @@ from core import protocol
 from core.controller import RunController
 from core.errors import LapseError, ProtocolError
 from core.settings import Settings
+
+log = logging.getLogger("lapse.daemon")
 
 MAX_CLIENT_BACKLOG = 1 << 20
 """A subscriber with this much unsent data is too slow to keep: it is dropped."""
@@ -109,6 +112,14 @@ class Server:
             result = await self._run_command(request, writer)
         except LapseError as error:
             return protocol.error_reply(request.id, str(error))
+        except OSError as error:  # the journal's disk: say so, keep serving
+            where = f" ({error.filename})" if error.filename else ""
+            return protocol.error_reply(
+                request.id, f"{request.cmd} failed: {error.strerror or error}{where}"
+            )
+        except Exception as error:  # a bug must not cost the other clients or the run
+            log.exception("command %s failed", request.cmd)
+            return protocol.error_reply(request.id, f"{request.cmd} failed inside lapse: {error!r}")
         return protocol.reply(request.id, result)
 
     async def _run_command(self, request: protocol.Request, writer: asyncio.StreamWriter) -> Any:

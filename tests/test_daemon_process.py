@@ -76,6 +76,9 @@ def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: La
         b'{"v": 1, "id": 8, "cmd": "start", "args": {"settings": {"interval": "1s"}}}\n',
         b'{"v": 1, "id": 9, "cmd": "update", "args": {"interval": "5s"}}\n',
         b'{"v": 1, "id": 10, "cmd": "status", "args": [1]}\n',
+        b'{"v": 1, "id": 12, "cmd": "update", "args": {}}\n',
+        b'{"v": 1, "id": 13, "cmd": "update", "args": {"frames": "ten"}}\n',
+        b'{"v": 1, "id": 14, "cmd": "start", "args": {}}\n',
     ]
     replies = []
     for line in bad_messages:
@@ -89,6 +92,10 @@ def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: La
     assert "is not a duration" in errors[5]
     assert "a run is already going" in errors[6]
     assert "cannot change during a run" in errors[7]
+    assert "args must be a JSON object" in errors[8]
+    assert "update needs frames" in errors[9]
+    assert "frames must be a whole number" in errors[10]
+    assert "start needs args.settings" in errors[11]
     # The same connection still works, and the run went on undisturbed.
     raw.sendall(b'{"v": 1, "id": 11, "cmd": "status"}\n')
     status = json.loads(reader.readline())["result"]
