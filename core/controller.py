@@ -208,7 +208,11 @@ class _ActiveRun:
     def status(self) -> dict[str, Any]:
         now = self.controller.clock.now_ns()
         scheduler = self.scheduler
-        next_frame = None if scheduler.complete else scheduler.next_frame
+        # The next shutter on the grid: the engine may already be in that frame's leads,
+        # so the scheduler's next frame would be one too far.
+        next_frame: int | None = scheduler.grid.first_frame_due_at_or_after(now)
+        if scheduler.frames and next_frame is not None and next_frame >= scheduler.frames:
+            next_frame = None
         return {
             "state": "running",
             "resumed": self.resumed,

@@ -13,7 +13,8 @@ import os
 import threading
 from collections.abc import Callable
 
-from core.clock import Clock
+from core.clock import SPIN_NS, Clock
+from core.durations import NS_PER_MS
 from core.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
 from core.plan import Line
 from core.rig import Rig
@@ -29,6 +30,8 @@ class EngineExit(enum.Enum):
     """``cancel`` was set: a stop, or the daemon shutting down."""
 
 
+QUIET_NS = 10 * NS_PER_MS
+"""In this window before a shutter opens, events wait until it has (see ``_hold_events``)."""
 REACHED_LATE = "the previous step was still busy when the shutter was due"
 NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
 
@@ -49,6 +52,7 @@ class Engine:
         self.scheduler = scheduler
         self.emit = emit
         self.cancel = cancel if cancel is not None else threading.Event()
+        self._held: list[EngineEvent] | None = None
 
     def run(self) -> EngineExit:
         """Run until every slot is dealt with or ``cancel`` is set; outputs end released."""
@@ -81,34 +85,67 @@ class Engine:
         fired_ns: int | None = None
         fired_wall_ns = 0
         shutter_missed = False
-        for step in frame.steps:
-            at = due + step.offset_ns
-            if step.opens_shutter and clock.now_ns() > at:
-                # Something blocked us past the slot (a busy camera): opening
-                # now would be late and would crowd the next frame. Skip it.
-                shutter_missed = True
-            if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
-                continue
-            if not clock.wait_until(at, self.cancel, precise=step.precise):
-                if fired_ns is not None:
-                    self._report(frame, fired_ns, fired_wall_ns, "ok")
-                return False
-            switched_at = clock.now_ns()
-            error = self._apply(frame.frame, step)
-            if step.opens_shutter and error is None:
-                # Stamped before the call: the moment the output was told to switch.
-                fired_ns = switched_at
-                fired_wall_ns = clock.wall_ns() - (clock.now_ns() - switched_at)
-            if error is not None:
-                self._release("fault")
-                self.emit(Fault(message=error, frame=frame.frame))
-                self._report(frame, fired_ns, fired_wall_ns, "error", error)
-                return True
+        try:
+            for step in frame.steps:
+                at = due + step.offset_ns
+                before_shutter = due - at
+                if 0 < before_shutter <= QUIET_NS:
+                    self._hold_events()
+                if step.opens_shutter and clock.now_ns() > at:
+                    # Something blocked us past the slot (a busy camera): opening
+                    # now would be late and would crowd the next frame. Skip it.
+                    shutter_missed = True
+                if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
+                    self._flush_events()
+                    continue
+                # Inside the spin window keep the CPU (and the GIL) until the shutter:
+                # a sleep there could wake behind another thread holding the GIL.
+                precise = step.precise or 0 < before_shutter <= SPIN_NS
+                if not clock.wait_until(at, self.cancel, precise=precise):
+                    if fired_ns is not None:
+                        self._report(frame, fired_ns, fired_wall_ns, "ok")
+                    return False
+                switched_at = clock.now_ns()
+                error = self._apply(frame.frame, step)
+                if step.opens_shutter and error is None:
+                    # Stamped before the call: the moment the output was told to switch.
+                    fired_ns = switched_at
+                    fired_wall_ns = clock.wall_ns() - (clock.now_ns() - switched_at)
+                if error is not None:
+                    self._flush_events()
+                    self._release("fault")
+                    self.emit(Fault(message=error, frame=frame.frame))
+                    self._report(frame, fired_ns, fired_wall_ns, "error", error)
+                    return True
+                if step.opens_shutter:
+                    self._flush_events()
+        finally:
+            self._flush_events()
         if shutter_missed:
             self._report(frame, None, 0, "missed", REACHED_LATE)
         else:
             self._report(frame, fired_ns, fired_wall_ns, "ok")
         return True
+
+    def _hold_events(self) -> None:
+        """From now until the shutter opens, keep events here.
+
+        Handing one over wakes the journal and socket threads, and they would
+        hold the GIL just when the timing thread needs it for the shutter.
+        """
+        if self._held is None:
+            self._held = []
+
+    def _flush_events(self) -> None:
+        held, self._held = self._held, None
+        for event in held or ():
+            self.emit(event)
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self.emit(event)
 
     def _apply(self, frame: int, step: Step) -> str | None:
         """Switch what ``step`` says; return a message if the rig failed."""
@@ -122,7 +159,7 @@ class Engine:
         except Exception as error:  # a rig fault costs a frame, never the run
             what = edge.line.value if edge is not None else "LED"
             return f"{what} output failed: {error}"
-        self.emit(EdgeDone(frame=frame, line=edge.line, on=edge.on, at_ns=self.clock.now_ns()))
+        self._emit(EdgeDone(frame=frame, line=edge.line, on=edge.on, at_ns=self.clock.now_ns()))
         return None
 
     def _report(

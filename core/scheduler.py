@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
-from core.durations import NS_PER_MS
+from core.clock import SPIN_NS
 from core.led import led_changes
 from core.plan import Edge, Line, Plan
 
-LED_GUARD_NS = 1 * NS_PER_MS
-"""LED changes this close before a shutter are dropped: the timing thread
-must be free to spin for the shutter, and the LED goes full on at it anyway."""
+LED_GUARD_NS = SPIN_NS
+"""LED changes inside the spin window before a shutter are dropped: the timing
+thread spins there for the shutter, and the LED goes full on at it anyway."""
 
 
 class MissedPolicy(enum.Enum):
