@@ -6,6 +6,7 @@ given by the caller, so ``core`` does not need to know how lapse was installed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -55,6 +56,13 @@ class Client:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+    def shutdown(self) -> None:
+        """Wake a thread blocked reading from this connection (it sees a hang-up)."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Client:
         return self if self._sock is not None else self.connect()

@@ -20,6 +20,7 @@ from typing import IO
 
 from core.clock import Clock
 from core.controller import RunController
+from core.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.errors import LapseError
 from core.journal import Journal
 from core.paths import Paths
@@ -69,6 +70,10 @@ def run_daemon(
         rig, notice = make_rig()
         if notice:
             log.warning("%s", notice)
+        # Before the server's and the run's threads start, so that they inherit it;
+        # the timing thread then goes higher.
+        if request_realtime_priority(SUPPORT_PRIORITY):
+            log.info("real-time scheduling: timing thread above the daemon's other threads")
         try:
             asyncio.run(_serve(rig, clock, paths, notice, on_ready))
         finally:

@@ -80,10 +80,14 @@ class Engine:
             self._release("end")
 
     def _run_frame(self, frame: FrameDue) -> bool:
-        """Do one frame's steps; False if cancelled on the way."""
+        """Do one frame's steps; False if cancelled on the way.
+
+        The frame is reported as soon as its fate is known (its shutter opened,
+        failed or was missed), not at the end of its cycle: at a long interval
+        the power-off comes most of a minute later.
+        """
         clock, due = self.clock, frame.due_ns
-        fired_ns: int | None = None
-        fired_wall_ns = 0
+        reported = False
         shutter_missed = False
         try:
             for step in frame.steps:
@@ -95,36 +99,33 @@ class Engine:
                     # Something blocked us past the slot (a busy camera): opening
                     # now would be late and would crowd the next frame. Skip it.
                     shutter_missed = True
-                if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
                     self._flush_events()
+                    self._report(frame, None, 0, "missed", REACHED_LATE)
+                    reported = True
+                if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
                     continue
                 # Inside the spin window keep the CPU (and the GIL) until the shutter:
                 # a sleep there could wake behind another thread holding the GIL.
                 precise = step.precise or 0 < before_shutter <= SPIN_NS
                 if not clock.wait_until(at, self.cancel, precise=precise):
-                    if fired_ns is not None:
-                        self._report(frame, fired_ns, fired_wall_ns, "ok")
                     return False
                 switched_at = clock.now_ns()
                 error = self._apply(frame.frame, step)
-                if step.opens_shutter and error is None:
-                    # Stamped before the call: the moment the output was told to switch.
-                    fired_ns = switched_at
-                    fired_wall_ns = clock.wall_ns() - (clock.now_ns() - switched_at)
                 if error is not None:
                     self._flush_events()
                     self._release("fault")
                     self.emit(Fault(message=error, frame=frame.frame))
-                    self._report(frame, fired_ns, fired_wall_ns, "error", error)
+                    if not reported:
+                        self._report(frame, None, 0, "error", error)
                     return True
                 if step.opens_shutter:
+                    # Stamped before the call: the moment the output was told to switch.
+                    wall = clock.wall_ns() - (clock.now_ns() - switched_at)
                     self._flush_events()
+                    self._report(frame, switched_at, wall, "ok")
+                    reported = True
         finally:
             self._flush_events()
-        if shutter_missed:
-            self._report(frame, None, 0, "missed", REACHED_LATE)
-        else:
-            self._report(frame, fired_ns, fired_wall_ns, "ok")
         return True
 
     def _hold_events(self) -> None:
@@ -190,10 +191,18 @@ class Engine:
             self.emit(Fault(message=f"could not release the outputs at {when}: {error}"))
 
 
-def request_realtime_priority() -> bool:
-    """Ask for SCHED_FIFO for the calling thread; carry on without it where not allowed."""
+TIMING_PRIORITY = 10
+"""SCHED_FIFO priority of the timing thread."""
+SUPPORT_PRIORITY = 1
+"""SCHED_FIFO priority of the daemon's other threads: below the timing thread, above
+ordinary processes, so none of them is preempted while holding the GIL the timing
+thread is about to need (a priority inversion measured as skipped frames under load)."""
+
+
+def request_realtime_priority(priority: int = TIMING_PRIORITY) -> bool:
+    """Ask for SCHED_FIFO at ``priority`` for the calling thread (threads it starts
+    inherit it); carry on without it where not allowed."""
     try:
-        priority = os.sched_get_priority_min(os.SCHED_FIFO) + 9
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (AttributeError, OSError, PermissionError):
         return False
