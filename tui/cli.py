@@ -86,8 +86,11 @@ def _ppm_arg(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lapse",
-        description="An intervalometer for the Raspberry Pi. Without a command: the status.",
+        description="An intervalometer for the Raspberry Pi. Without a command: the TUI.",
         epilog="Environment: LAPSE_CONFIG, LAPSE_STATE_DIR, LAPSE_SOCKET, LAPSE_HW (gpio, sim).",
+    )
+    parser.add_argument(
+        "--kiosk", action="store_true", help="for a screen at boot: the TUI never quits"
     )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
@@ -109,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the daemon is doing")
     status.add_argument("--json", action="store_true", help="machine-readable")
     commands.add_parser("stop", help="stop the run and release every output")
+    web = commands.add_parser("web", help="serve the TUI to a browser on this machine")
+    web.add_argument("--port", type=int, default=8000, help="port on localhost (8000)")
+    web.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     log = commands.add_parser("log", help="list runs, or the frames of one run")
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
     log.add_argument("--json", action="store_true", help="JSON lines")
@@ -121,12 +127,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         args = build_parser().parse_args(argv)
         paths = resolve_paths(env)
-        command = args.command or "status"
-        if command == "daemon":
-            return _daemon(paths, env)
-        handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[command]
         if args.command is None:
-            args.json = False
+            return _tui(paths, env, kiosk=args.kiosk)
+        if args.command == "daemon":
+            return _daemon(paths, env)
+        if args.command == "web":
+            return _web(args)
+        handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[args.command]
         return handler(args, paths)
     except UsageError as error:
         return _fail(str(error), EXIT_USAGE)
@@ -169,6 +176,45 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
 def daemon_command() -> list[str]:
     """How a client starts a daemon in the background: this same interpreter and package."""
     return [sys.executable, "-m", "tui.cli", "daemon"]
+
+
+# -- lapse (the TUI) ---------------------------------------------------------------------
+def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
+    from tui.app import LapseApp
+    from tui.link import SocketLink
+
+    try:
+        config, config_path = _config(paths), paths.config
+    except ConfigError as error:
+        # Open anyway, on defaults, and never save over the file the photographer must fix.
+        print(f"lapse: {error}; using defaults, not saving", file=sys.stderr)
+        config, config_path = Config(), None
+    from core.journal import Journal
+    from themes import theme_for_terminal
+
+    theme = theme_for_terminal(env) if env.get("TERM") == "linux" else None
+    # The kiosk's daemon is systemd's: the TUI never starts one of its own there.
+    link = SocketLink(paths, None if kiosk else daemon_command())
+    app = LapseApp(
+        link,
+        config,
+        config_path,
+        kiosk=kiosk,
+        theme_name=theme,
+        journal=Journal(paths.state_dir),
+    )
+    app.run()
+    return EXIT_OK
+
+
+def _web(args: argparse.Namespace) -> int:
+    from textual_serve.server import Server
+
+    # Each browser tab runs its own `lapse`: one more client of the same daemon.
+    command = f"{sys.executable} -m tui.cli"
+    print(f"lapse: serving the TUI on http://{args.host}:{args.port} (Ctrl+C ends it)")
+    Server(command, host=args.host, port=args.port, title="lapse").serve()
+    return EXIT_OK
 
 
 # -- lapse run ------------------------------------------------------------------------
@@ -303,7 +349,6 @@ def _status(args: argparse.Namespace, paths: Paths) -> int:
             )
         elif latest is not None:
             print(f"  last run {latest.id}: {latest.state}.")
-        _usage_hint(args)
         return EXIT_OK
     with Client(paths.socket).connect() as client:
         status = client.request("status")
@@ -312,16 +357,7 @@ def _status(args: argparse.Namespace, paths: Paths) -> int:
         return EXIT_OK
     for line in status_lines(status):
         print(line)
-    _usage_hint(args)
     return EXIT_OK
-
-
-def _usage_hint(args: argparse.Namespace) -> None:
-    if args.command is None:
-        print(
-            "\nCommands: lapse run --interval 10s [--frames N] [--power] [--wait] ·"
-            " lapse status · lapse stop · lapse log · lapse --help"
-        )
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:

@@ -1,0 +1,144 @@
+"""The real TUI driven by key, as a photographer would, on a real daemon (simulated rig)."""
+
+from __future__ import annotations
+
+import time
+
+from core.config import load_config
+from core.durations import PRESETS
+from core.paths import resolve_paths
+from tests.conftest import Lapse
+from tui.app import LapseApp
+from tui.link import SocketLink
+from tui.screens.main import INTERVAL_LOCKED, MainScreen
+from tui.widgets.power import PowerToggle
+from tui.widgets.rotary import RotarySwitch
+
+VALUE_KEYS = {1: "1", 3: "2", 10: "3", 30: "4"}
+UNIT_KEYS = {"s": "5", "min": "6", "h": "7", "d": "8"}
+
+
+def make_app(lapse: Lapse) -> LapseApp:
+    paths = resolve_paths(lapse.env)
+    return LapseApp(
+        SocketLink(paths, None),
+        load_config(paths.config),
+        paths.config,
+        journal=lapse.journal,
+    )
+
+
+async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def main_screen(app: LapseApp) -> MainScreen:
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def test_every_preset_is_one_key_pair_away(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        for preset in PRESETS:
+            await pilot.press(VALUE_KEYS[preset.value], UNIT_KEYS[preset.unit])
+            assert screen.preview_settings().interval_ns == preset.interval_ns, preset.label
+            value = screen.query_one("#value", RotarySwitch)
+            unit = screen.query_one("#unit", RotarySwitch)
+            assert value.selected == [1, 3, 10, 30].index(preset.value)
+            assert unit.selected == ["s", "min", "h", "d"].index(preset.unit)
+        # The last choice (30 days) is kept in config for next time.
+        assert load_config(lapse.config).run.interval_ns == PRESETS[-1].interval_ns
+
+
+async def test_switches_turn_with_arrows_and_keypad_letters(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        screen = main_screen(app)
+        await pilot.press("1", "5")  # 1 s
+        await pilot.press("a")  # keypad A turns VALUE: 1 → 3
+        assert screen.preview_settings().interval_ns == 3 * 10**9
+        await pilot.press("b")  # keypad B turns UNIT: s → min
+        assert screen.preview_settings().interval_ns == 3 * 60 * 10**9
+        screen.query_one("#value", RotarySwitch).focus()
+        await pilot.press("up")
+        assert screen.preview_settings().interval_ns == 10 * 60 * 10**9
+
+
+async def test_power_toggles_and_an_impossible_start_is_refused(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        await pilot.press("1", "5", "c")  # 1 s with camera power: too short to wake a camera
+        assert screen.query_one(PowerToggle).on
+        assert screen.preview_settings().power
+        assert load_config(lapse.config).run.power
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        message = str(screen.query_one("#message").render())
+        assert "needs an interval of at least 10s" in message
+        assert app.status.get("state") != "running"
+        assert lapse.client().request("status")["state"] == "idle"
+        await pilot.press("c")
+        assert not screen.query_one(PowerToggle).on
+
+
+async def test_start_watch_frames_arrive_and_stop(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        await pilot.press("1", "5", "d")  # 1 s, start
+        await wait_until(pilot, lambda: app.status.get("state") == "running", what="running")
+        await wait_until(pilot, lambda: app.status.get("ok", 0) >= 2, what="two frames")
+        run_text = str(screen.query_one("#run").render())
+        assert "frame " in run_text and "of ∞" in run_text
+        # The interval is locked during the run, and the UI says so.
+        await pilot.press("a")
+        assert INTERVAL_LOCKED in str(screen.query_one("#message").render())
+        assert screen.preview_settings().interval_ns == 10**9
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.status.get("state") == "stopped", what="stopped")
+        status = lapse.client().request("status")
+        assert status["state"] == "stopped" and status["ok"] >= 2
+        assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+
+
+async def test_screens_open_and_close_by_key(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        for open_key, name in (
+            ("asterisk", "SettingsScreen"),
+            ("0", "LogScreen"),
+            ("number_sign", "HelpScreen"),
+        ):
+            await pilot.press(open_key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == name
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen)
+
+
+async def test_kiosk_does_not_quit(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    paths = resolve_paths(lapse.env)
+    app = LapseApp(SocketLink(paths, None), load_config(paths.config), paths.config, kiosk=True)
+    async with app.run_test(size=(40, 15)) as pilot:
+        for key in ("ctrl+q", "ctrl+c", "q", "ctrl+p"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, MainScreen), key

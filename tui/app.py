@@ -1,0 +1,216 @@
+"""The lapse TUI: a client of the daemon, for a 3.5-inch screen, SSH and kiosks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from core.battery import BatteryModel
+from core.client import DaemonRefused
+from core.config import Config, UiConfig, save_config
+from core.errors import ConfigError, DaemonUnavailable, LapseError
+from core.journal import Journal
+from core.settings import Settings
+from themes import THEMES, config_name, glyphs_for, next_theme, theme_from_config
+from themes.glyphs import Glyphs
+from themes.names import THEME_VARIABLES
+from tui.keys import APP_KEYS, bindings
+from tui.link import Link
+from tui.messages import CommandDone, DaemonEvent, LinkChanged
+
+RECONNECT_S = 1.0
+
+
+class LapseApp(App[None]):
+    """The app: owns the link to the daemon and the config; screens show and ask."""
+
+    CSS_PATH = "lapse.tcss"
+    TITLE = "lapse"
+    BINDINGS: ClassVar[list[Binding]] = bindings(APP_KEYS)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (60, "-normal"),
+        (100, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (20, "-tall")]
+
+    def __init__(
+        self,
+        link: Link,
+        config: Config,
+        config_path: Path | None,
+        *,
+        kiosk: bool = False,
+        clock: Callable[[], int] = time.monotonic_ns,
+        theme_name: str | None = None,
+        battery: BatteryModel | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        super().__init__()
+        self.link = link
+        self.config = config
+        self.config_path = config_path
+        """Where choices are saved; None never saves (a config that failed to load)."""
+        self.kiosk = kiosk
+        self.clock = clock
+        self.battery = battery or BatteryModel()
+        self.journal = journal
+        """The runs on disk, for the log screen (None: not on this machine)."""
+        self.status: dict[str, Any] = {"state": "idle"}
+        """The daemon's last status, kept current by events."""
+        self.hello: dict[str, Any] | None = None
+        self.skew_ns = 0
+        """Daemon monotonic time minus ours (both CLOCK_MONOTONIC on one machine: ~0)."""
+        self.link_error: str | None = None
+        self._leaving = threading.Event()
+        if kiosk:
+            # A kiosk never leaves the app: no palette, and the quit keys do nothing.
+            self.use_command_palette = False
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = theme_name or theme_from_config(config.ui.theme)
+        if config.ui.keys:
+            self.set_keymap(dict(config.ui.keys))
+
+    # -- theme --------------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Every lapse theme sets these; the defaults only keep a foreign theme usable.
+        return dict.fromkeys(THEME_VARIABLES, "#888888")
+
+    @property
+    def glyphs(self) -> Glyphs:
+        """The characters the current theme can show."""
+        return glyphs_for(self.theme)
+
+    def action_cycle_theme(self) -> None:
+        self.theme = next_theme(self.theme)
+        self.save_choices(ui=replace(self.config.ui, theme=config_name(self.theme)))
+        self.notify(f"Theme: {config_name(self.theme)}", timeout=2)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from tui.screens.main import MainScreen
+
+        self.push_screen(MainScreen())
+        self.listen()
+
+    @work(thread=True, exclusive=True, group="link", exit_on_error=False)
+    def listen(self) -> None:
+        """Stay subscribed to the daemon; reconnect (and restart it) when it goes away."""
+        while not self._leaving.is_set():
+            try:
+                hello = self.link.connect()
+                self.post_message(LinkChanged(hello))
+                for event in self.link.events():
+                    self.post_message(DaemonEvent(event["event"], event["data"]))
+            except (DaemonUnavailable, OSError, LapseError) as error:
+                if not self._leaving.is_set():
+                    self.post_message(LinkChanged(None, str(error)))
+            self._leaving.wait(RECONNECT_S)
+
+    def on_unmount(self) -> None:
+        # Wake the listening thread so the app can end: it is blocked reading the socket.
+        self._leaving.set()
+        self.link.close()
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        self.hello = message.hello or self.hello
+        self.link_error = message.error
+        self.refresh_screens()
+
+    def on_daemon_event(self, message: DaemonEvent) -> None:
+        data = message.data
+        if message.name == "state":
+            self.status = data
+            if "now_ns" in data:
+                self.skew_ns = data["now_ns"] - self.clock()
+        elif message.name in ("frame", "missed"):
+            self.status = {**self.status, **{k: data[k] for k in ("ok", "missed", "errors")}}
+            if message.name == "frame":
+                self.status["last_frame"] = data
+        elif message.name == "fault":
+            self.status = {**self.status, "fault": data.get("message")}
+        self.refresh_screens()
+
+    def refresh_screens(self) -> None:
+        """Tell the visible screen the status changed (screens pull what they need)."""
+        screen = self.screen
+        if hasattr(screen, "status_changed"):
+            screen.status_changed()
+
+    def daemon_now(self) -> int:
+        """The daemon's monotonic time now."""
+        return self.clock() + self.skew_ns
+
+    # -- commands ---------------------------------------------------------------------------
+    @work(thread=True, group="commands", exit_on_error=False)
+    def send(self, cmd: str, **args: Any) -> None:
+        """Send a command in a thread; the answer comes back as :class:`CommandDone`."""
+        try:
+            result = self.link.command(cmd, **args)
+        except (DaemonRefused, LapseError, OSError) as error:
+            self.post_message(CommandDone(cmd, error=str(error)))
+        else:
+            self.post_message(CommandDone(cmd, result=result))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        if message.error:
+            self.notify(message.error, severity="error", timeout=6)
+            return
+        if isinstance(message.result, dict) and "state" in message.result:
+            self.status = message.result
+            self.refresh_screens()
+
+    def start_run(self, settings: Settings) -> None:
+        self.send("start", settings=settings.to_dict())
+
+    def stop_run(self) -> None:
+        self.send("stop")
+
+    # -- config -------------------------------------------------------------------------------
+    def save_choices(self, *, run: Settings | None = None, ui: UiConfig | None = None) -> None:
+        """Keep the switches' positions and the theme for next time, in config."""
+        self.config = replace(self.config, run=run or self.config.run, ui=ui or self.config.ui)
+        if self.config_path is None:
+            return
+        try:
+            save_config(self.config_path, self.config)
+        except (ConfigError, OSError) as error:
+            self.notify(f"could not save the config: {error}", severity="warning")
+
+    # -- screens ----------------------------------------------------------------------------
+    def action_open_settings(self) -> None:
+        from tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
+    def action_open_log(self) -> None:
+        from tui.screens.log import LogScreen
+
+        self.push_screen(LogScreen())
+
+    def action_open_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # -- kiosk --------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self.kiosk:
+            self.notify("This is a kiosk: lapse stays open.", timeout=2)
+            return
+        await super().action_quit()
+
+    async def action_help_quit(self) -> None:
+        if self.kiosk:
+            return
+        await super().action_help_quit()

@@ -1,0 +1,1 @@
+"""The TUI's screens: main, settings, log and help."""

@@ -1,0 +1,64 @@
+"""Help: every key, from the same table the bindings are made from."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, Key, bindings
+
+KEY_NAMES = {
+    "asterisk": "*",
+    "number_sign": "#",
+    "question_mark": "?",
+    "escape": "Esc",
+    "enter": "Enter",
+    "shift+tab": "Shift+Tab",
+}
+
+
+def spell(keys: str) -> str:
+    """``asterisk,s`` → ``* s``: how the keys are written on the keypad and keyboard."""
+    return " ".join(KEY_NAMES.get(k, k.upper() if len(k) == 1 else k) for k in keys.split(","))
+
+
+def help_lines(keymap: dict[str, str]) -> list[str]:
+    """One line per binding, with any rebinding from config applied."""
+    lines: list[str] = []
+    for title, keys in (
+        ("Main", MAIN_KEYS + APP_KEYS),
+        ("Settings", SETTINGS_KEYS),
+        ("Log", LOG_KEYS),
+    ):
+        lines.append(title.upper())
+        seen: set[str] = set()
+        for key in keys:
+            if key.id in seen:
+                continue
+            seen.add(key.id)
+            lines.append(f"  {spell(keymap.get(key.id, key.keys)):<16} {describe(key)}")
+    return lines
+
+
+def describe(key: Key) -> str:
+    return key.description
+
+
+class HelpScreen(Screen[None]):
+    """Every key of every screen; Esc, * or # goes back."""
+
+    BINDINGS: ClassVar[list[Binding]] = bindings(HELP_KEYS)
+
+    def compose(self) -> ComposeResult:
+        yield Static("HELP: keypad and keyboard", id="help-title")
+        with VerticalScroll(id="help-body"):
+            text = "\n".join(help_lines(dict(self.app.config.ui.keys)))
+            if self.app.kiosk:
+                text += "\n\nKiosk: lapse stays open; Ctrl+C and Ctrl+Q do nothing."
+            yield Static(text, id="help-text")
+        yield Footer()

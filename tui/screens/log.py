@@ -1,0 +1,98 @@
+"""The frame log of the current and past runs, read from the journal."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from core.durations import format_approx, format_duration
+from core.journal import FrameRecord, RunInfo
+from tui.keys import LOG_KEYS, bindings
+
+MAX_ROWS = 2000
+
+
+class LogScreen(Screen[None]):
+    """Runs, newest first; Enter opens one run's frames. Esc or * goes back."""
+
+    BINDINGS: ClassVar[list[Binding]] = bindings(LOG_KEYS)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[RunInfo] = []
+        self.showing: RunInfo | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("RUNS", id="log-title")
+        yield DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_runs()
+
+    @work(thread=True, exclusive=True)
+    def load_runs(self) -> None:
+        journal = self.app.journal
+        runs = journal.list_runs() if journal is not None else []
+        counts = {run.id: journal.frame_counts(run.id) for run in runs} if journal else {}
+        self.app.call_from_thread(self._show_runs, runs, counts)
+
+    def _show_runs(self, runs: list[RunInfo], counts: dict[str, dict[str, int]]) -> None:
+        self.runs = runs
+        self.showing = None
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("run", "state", "every", "ok", "missed")
+        for run in runs:
+            count = counts.get(run.id, {})
+            table.add_row(
+                run.id,
+                run.state,
+                format_duration(run.settings.interval_ns),
+                str(count.get("ok", 0)),
+                str(count.get("missed", 0)),
+            )
+        title = "RUNS" if runs else "RUNS: none yet; start one with D"
+        self.query_one("#log-title", Static).update(title)
+        table.focus()
+
+    def action_open_run(self) -> None:
+        table = self.query_one(DataTable)
+        if self.showing is not None or not self.runs:
+            return
+        self.load_frames(self.runs[table.cursor_row])
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one(DataTable)
+        if step < 0:
+            table.action_cursor_up()
+        else:
+            table.action_cursor_down()
+
+    @work(thread=True, exclusive=True)
+    def load_frames(self, run: RunInfo) -> None:
+        journal = self.app.journal
+        records = journal.read_frames(run.id)[-MAX_ROWS:] if journal is not None else []
+        self.app.call_from_thread(self._show_frames, run, records)
+
+    def _show_frames(self, run: RunInfo, records: list[FrameRecord]) -> None:
+        self.showing = run
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "time", "status", "late")
+        for record in reversed(records):
+            late = "" if record.lateness_ns is None else format_approx(record.lateness_ns)
+            table.add_row(str(record.frame), record.wall[11:19], record.status, late)
+        self.query_one("#log-title", Static).update(f"RUN {run.id} · newest first")
+
+    def action_back(self) -> None:
+        """From a run's frames, back to the list; from the list, back to the main screen."""
+        if self.showing is not None:
+            self.load_runs()
+        else:
+            self.app.pop_screen()
