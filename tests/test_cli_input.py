@@ -79,3 +79,13 @@ def test_status_and_log_without_a_daemon(lapse: Lapse) -> None:
     assert status.returncode == 0 and "the daemon is not running" in status.stdout
     log = lapse.cli("log")
     assert log.returncode == 0 and "No runs yet" in log.stdout
+
+
+def test_release_drives_outputs_inactive_only_without_a_daemon(lapse: Lapse) -> None:
+    released = lapse.cli("release")
+    assert released.returncode == 0, released.stderr
+    assert "every output released (focus 0, shutter 0, power 0, led 0)" in released.stdout
+    lapse.start_daemon()
+    refused = lapse.cli("release")
+    assert refused.returncode == 1
+    assert "another lapse daemon already owns the hardware" in refused.stderr

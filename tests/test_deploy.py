@@ -50,7 +50,7 @@ def runnable_copy(unit: str, folder: Path) -> Path:
         if line != original
     ]
     assert all(INSTALLED_LAPSE not in line for line in changed)
-    assert all(line.startswith(("ExecStart=", "#ExecStopPost=")) for line in changed), changed
+    assert all(line.startswith(("ExecStart=", "ExecStopPost=")) for line in changed), changed
     path = folder / unit
     path.write_text(runnable)
     return path
@@ -126,8 +126,8 @@ def test_the_units_say_what_the_kiosk_needs() -> None:
     # Both find the same socket, so the kiosk never starts a daemon of its own.
     paths = "LAPSE_STATE_DIR=/var/lib/lapse LAPSE_SOCKET=/run/lapse/lapse.sock"
     assert paths in daemon and paths in kiosk
-    # `lapse release` does not exist yet: the helper stays a comment until it does.
-    assert "\n#ExecStopPost=" in daemon and "\nExecStopPost=" not in daemon
+    # After any stop, even kill -9, `lapse release` drives every output inactive.
+    assert f"\nExecStopPost={INSTALLED_LAPSE} release\n" in daemon
 
 
 def test_the_installer_parses() -> None:

@@ -142,3 +142,67 @@ async def test_kiosk_does_not_quit(lapse: Lapse) -> None:
             await pilot.press(key)
             await pilot.pause()
             assert app.is_running and isinstance(app.screen, MainScreen), key
+
+
+async def test_settings_are_stepped_by_key_and_saved_to_config(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("asterisk")  # keypad * opens settings; the first row is Frames
+        await pilot.pause()
+        await pilot.press("d", "d")  # keypad D: more (until stopped → 10 → 24)
+        await pilot.press("b", "b", "d")  # down to Exposure, pulse → bulb 500ms
+        await pilot.press("number_sign")  # keypad # saves
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        saved = load_config(lapse.config).run
+        assert saved.frames == 24
+        assert saved.exposure_ns == 500_000_000
+
+
+async def test_settings_refuse_what_does_not_fit(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("1", "5")  # 1 s interval
+        await pilot.press("asterisk", "b", "b")  # to Exposure
+        for _ in range(6):
+            await pilot.press("d")  # up to a 10 s bulb: cannot fit a 1 s interval
+        message = str(app.screen.query_one("#settings-message").render())
+        assert "does not fit a 1s interval" in message
+        await pilot.press("number_sign")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "SettingsScreen", "not saved, still here"
+        assert load_config(lapse.config).run.exposure_ns is None
+
+
+async def test_log_lists_runs_and_opens_one(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "100ms", "--frames", "3", "--wait").returncode == 0
+    run_id = lapse.journal.latest_run().id
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("0")  # keypad 0: the log
+        table = app.screen.query_one("DataTable")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the run listed")
+        assert table.get_row_at(0)[0] == run_id
+        await pilot.press("d")  # open it
+        await wait_until(pilot, lambda: table.row_count == 3, what="its three frames")
+        assert [table.get_row_at(i)[2] for i in range(3)] == ["ok", "ok", "ok"]
+        await pilot.press("escape")  # back to the list, then to the main screen
+        await wait_until(pilot, lambda: table.row_count == 1, what="the list again")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        assert app.theme == "lapse-default"
+        await pilot.press("9")
+        assert app.theme == "lapse-night-vision"
+        assert load_config(lapse.config).ui.theme == "night-vision"
+        await pilot.press("9")
+        assert app.glyphs.trace_high == "#", "the console theme draws in ASCII"

@@ -20,11 +20,12 @@ class Tmux:
     """One private tmux server running one window."""
 
     def __init__(self, lapse: Lapse, width: int, height: int) -> None:
-        self.server = f"lapse-test-{lapse.root.name}"
+        self.server = f"lapse-test-{lapse.root.name}-{width}x{height}"
         # COLUMNS/LINES (pytest sets them) would override the pane's real size.
         skip = {"TERM", "COLUMNS", "LINES"}
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in lapse.env.items() if k not in skip)
-        command = f"env -u COLUMNS -u LINES {env} TERM=xterm-256color {shlex.quote(sys.executable)} -m tui.cli"
+        python = shlex.quote(sys.executable)
+        command = f"env -u COLUMNS -u LINES {env} TERM=xterm-256color {python} -m tui.cli"
         self.run("new-session", "-d", "-s", "lapse", "-x", str(width), "-y", str(height), command)
 
     def run(self, *args: str) -> str:
@@ -89,3 +90,18 @@ def test_set_one_second_start_watch_and_survive_the_tui_being_killed(lapse: Laps
     status = lapse.cli("status")
     assert status.returncode == 0
     assert "lapse: running run" in status.stdout, status.stdout
+
+
+def test_two_tuis_show_the_same_run_and_quitting_one_changes_nothing(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "500ms").returncode == 0
+    first, second = Tmux(lapse, 40, 15), Tmux(lapse, 80, 24)
+    try:
+        seen = [int(t.wait_for(r"frame (\d+) of ∞").group(1)) for t in (first, second)]
+        first.keys("q")  # the first one quits; the run goes on
+        later = int(second.wait_for(rf"frame ({max(seen) + 2}|{max(seen) + 3}) of ∞").group(1))
+        assert later >= max(seen) + 2
+    finally:
+        first.kill()
+        second.kill()
+    assert lapse.client().request("status")["state"] == "running"

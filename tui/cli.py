@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
+    commands.add_parser(
+        "release", help="drive every output inactive (when no daemon runs; for ExecStopPost)"
+    )
 
     run = commands.add_parser("run", help="start a sequence (starts a daemon if none answers)")
     run.add_argument("--interval", type=_duration_arg, help="e.g. 10s, 3min, 1h30m")
@@ -131,6 +134,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _tui(paths, env, kiosk=args.kiosk)
         if args.command == "daemon":
             return _daemon(paths, env)
+        if args.command == "release":
+            return _release(paths, env)
         if args.command == "web":
             return _web(args)
         handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[args.command]
@@ -170,6 +175,27 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
         return build_rig(config.hardware, env)
 
     run_daemon(make_rig, SystemClock(), paths)
+    return EXIT_OK
+
+
+def _release(paths: Paths, env: Mapping[str, str]) -> int:
+    """Drive every output inactive: a Pi GPIO keeps its last level after a ``kill -9``."""
+    from core.daemon import hold_daemon_lock
+    from hw.select import build_rig
+
+    config = _config(paths)
+    # Only with the daemon lock: a running daemon owns the outputs and releases them itself.
+    lock = hold_daemon_lock(paths)
+    try:
+        rig, _notice = build_rig(config.hardware, env)
+        try:
+            rig.release()
+            states = ", ".join(f"{name} {value:g}" for name, value in rig.outputs().items())
+        finally:
+            rig.close()
+    finally:
+        lock.close()
+    print(f"lapse: every output released ({states}); rig: {rig.description}")
     return EXIT_OK
 
 
