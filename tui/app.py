@@ -96,10 +96,13 @@ class LapseApp(App[None]):
         self.notify(f"Theme: {config_name(self.theme)}", timeout=2)
 
     # -- lifecycle ------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def get_default_screen(self):  # type: ignore[no-untyped-def]
+        # The main screen is the default one: no blank screen laid out before it.
         from tui.screens.main import MainScreen
 
-        self.push_screen(MainScreen())
+        return MainScreen()
+
+    def on_mount(self) -> None:
         self.listen()
 
     @work(thread=True, exclusive=True, group="link", exit_on_error=False)
@@ -138,6 +141,8 @@ class LapseApp(App[None]):
                 self.status["last_frame"] = data
         elif message.name == "fault":
             self.status = {**self.status, "fault": data.get("message")}
+        else:
+            return  # an edge: the timeline draws the plan against the clock, not events
         self.refresh_screens()
 
     def refresh_screens(self) -> None:

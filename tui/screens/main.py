@@ -57,7 +57,15 @@ class MainScreen(Screen[None]):
         yield Static("", id="message")
         yield Footer()
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._texts: dict[str, str] = {}
+        """What each Static shows now, to skip updates that change nothing."""
+        self._battery_shown: tuple | None = None
+        self._ready = False
+
     def on_mount(self) -> None:
+        self._ready = True
         self.query_one(PowerToggle).on = self.app.config.run.power
         self._custom_interval_note()
         self.status_changed()
@@ -78,6 +86,8 @@ class MainScreen(Screen[None]):
 
     def status_changed(self) -> None:
         """The app's status changed: redraw everything that depends on it."""
+        if not self._ready:
+            return  # on_mount draws it all
         app = self.app
         running = app.status.get("state") == "running"
         for switch in self.query(RotarySwitch):
@@ -101,24 +111,46 @@ class MainScreen(Screen[None]):
     def update_view(self) -> RunView:
         app = self.app
         view = build_view(app.status, app.daemon_now(), self.preview_settings(), app.battery)
-        self.query_one("#state", Static).update(view.state)
+        self._set_text("#state", view.state)
         first = [view.frame_text, view.next_text]
         second = [view.elapsed_text, view.remaining_text, view.late_text]
         lines = [" · ".join(p for p in part if p) for part in (first, second)]
-        self.query_one("#run", Static).update("\n".join(line for line in lines if line))
+        self._set_text("#run", "\n".join(line for line in lines if line))
         timeline = self.query_one(Timeline)
         timeline.plan = view.plan
         timeline.offset_ns = view.offset_ns
         lamp = self.query_one(LedLamp)
         lamp.level = view.led
         lamp.phase = view.phase
-        self.query_one(BatteryGauge).estimate = view.battery
+        self._set_battery(view)
         if view.fault:
             self.show_message(f"fault: {view.fault}")
         return view
 
+    def _set_text(self, selector: str, text: str) -> None:
+        # Static.update re-lays the screen out: only when the words change.
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
+
+    def _set_battery(self, view: RunView) -> None:
+        # A new estimate every tick would repaint a gauge that shows the same words.
+        estimate = view.battery
+        shown = None
+        if estimate is not None:
+            minute = 60 * 10**9
+            shown = (
+                int(estimate.percent),
+                None if estimate.lasts_ns is None else estimate.lasts_ns // minute,
+                None if estimate.needs_ns is None else estimate.needs_ns // minute,
+                estimate.source,
+            )
+        if shown != self._battery_shown:
+            self._battery_shown = shown
+            self.query_one(BatteryGauge).estimate = estimate
+
     def show_message(self, text: str) -> None:
-        self.query_one("#message", Static).update(text)
+        self._set_text("#message", text)
 
     def preview_settings(self) -> Settings:
         """The settings a start would use: config, switches and the power toggle."""

@@ -84,8 +84,11 @@ class Timeline(Widget):
 
     plan: reactive[Plan | None] = reactive(None)
     """The plan whose cycle is drawn; None draws a muted "no plan"."""
-    offset_ns: reactive[int | None] = reactive(None)
+    offset_ns: reactive[int | None] = reactive(None, repaint=False)
     """Now, from the current frame's shutter-open (as ``cycle_position`` gives it); None: no cursor.
+
+    It changes several times a second, so it repaints only when the cursor's
+    column does.
 
     An offset before the cycle's first edge (the run's start delay) puts the
     cursor at the first column rather than wrapping it into the cycle.
@@ -96,6 +99,8 @@ class Timeline(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._cache: tuple[Plan, int, CycleTraces] | None = None
+        self._drawn_column: int | None = None
+        """The cursor column on screen now, to skip repaints that would not move it."""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -106,6 +111,15 @@ class Timeline(Widget):
     def label_width(self) -> int:
         """Columns taken by the names, a space included, before the traces begin."""
         return max(len(label) for label in self.labels) + 1
+
+    def watch_offset_ns(self, old: int | None, new: int | None) -> None:
+        column = self.cursor_column()
+        if column != self._drawn_column:
+            self.refresh()
+
+    def render_lines(self, crop):  # type: ignore[no-untyped-def]
+        self._drawn_column = self.cursor_column()
+        return super().render_lines(crop)
 
     def traces(self) -> CycleTraces | None:
         """The cycle at the current plan and width (recomputed only when either changes)."""
