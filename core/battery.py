@@ -49,8 +49,14 @@ class BatteryModel:
         return charge_ns / NS_PER_HOUR
 
     def average_ma(self, plan: Plan) -> float:
-        """The average current over a cycle."""
-        return self.charge_per_cycle_mah(plan) * NS_PER_HOUR / plan.interval_ns
+        """The average current over a cycle (computed once per plan: screens ask often)."""
+        cached = _AVERAGES.get((self, plan))
+        if cached is None:
+            cached = self.charge_per_cycle_mah(plan) * NS_PER_HOUR / plan.interval_ns
+            if len(_AVERAGES) > 32:
+                _AVERAGES.clear()
+            _AVERAGES[(self, plan)] = cached
+        return cached
 
     def estimate(self, plan: Plan, *, running_ns: int, frames_left: int | None) -> BatteryEstimate:
         """The battery after ``running_ns`` of this plan, full at the start.
@@ -69,6 +75,9 @@ class BatteryModel:
             average_ma=average,
             source="model",
         )
+
+
+_AVERAGES: dict[tuple[BatteryModel, Plan], float] = {}
 
 
 @dataclass(frozen=True)

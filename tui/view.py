@@ -6,6 +6,7 @@ Pure functions of plain data, so the figures are tested without a screen.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from core.battery import BatteryEstimate, BatteryModel
@@ -47,9 +48,21 @@ def run_settings(status: dict[str, Any]) -> Settings | None:
     if not raw:
         return None
     try:
-        return Settings.from_dict(raw)
+        return _settings_from(tuple(sorted(raw.items())))
     except LapseError:
         return None
+
+
+# The screen asks several times a second; a run's settings and plan never change.
+@lru_cache(maxsize=8)
+def _settings_from(items: tuple[tuple[str, Any], ...]) -> Settings:
+    return Settings.from_dict(dict(items))
+
+
+@lru_cache(maxsize=8)
+def plan_for(settings: Settings) -> Plan:
+    """The plan of ``settings`` (cached: the same settings always give the same plan)."""
+    return make_plan(settings)
 
 
 def phase_at(plan: Plan, offset_ns: int) -> str:
@@ -74,7 +87,7 @@ def build_view(
     settings = run_settings(status) if state == "running" else None
     if settings is None:
         return _idle_view(status, state, preview, battery)
-    plan = make_plan(settings)
+    plan = plan_for(settings)
     anchor = status["anchor_ns"]
     grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
     frames = settings.frames
@@ -130,7 +143,7 @@ def _idle_view(
     status: dict[str, Any], state: str, preview: Settings, battery: BatteryModel
 ) -> RunView:
     try:
-        plan: Plan | None = make_plan(preview)
+        plan: Plan | None = plan_for(preview)
     except LapseError:
         plan = None
     counts = ""

@@ -24,6 +24,7 @@ from tui.widgets.timeline import Timeline
 
 UNIT_LABELS = ("s", "min", "h", "days")
 FAST_TICK_S = 0.1
+ACTIVE_TICK_S = 0.25
 SLOW_TICK_S = 1.0
 INTERVAL_LOCKED = "The interval is locked while a run is going: stop it first (D)."
 
@@ -76,10 +77,13 @@ class MainScreen(Screen[None]):
         view = self.update_view()
         # Fast while the rig is active (the LED flashes) or the cycle is short enough
         # for the cursor to move visibly; once a second otherwise, to stay cheap.
-        interval_s = view.plan.interval_ns / 1e9 if view.plan is not None else SLOW_TICK_S
+        plan = view.plan
+        interval_s = plan.interval_ns / 1e9 if plan is not None else SLOW_TICK_S
         delay = min(SLOW_TICK_S, max(FAST_TICK_S, interval_s / 20))
         if view.phase != "off" or view.state == "waiting":
-            delay = FAST_TICK_S
+            # Fast enough to show each LED flash: a flash is an eighth of the focus lead.
+            lead_s = -(plan.focus_on_ns or 0) / 1e9 if plan is not None else 0.0
+            delay = min(delay, max(FAST_TICK_S, min(ACTIVE_TICK_S, lead_s / 16)))
         if view.offset_ns is None and view.state != "waiting":
             delay = SLOW_TICK_S
         self.set_timer(delay, self._tick, name="tick")
@@ -129,9 +133,12 @@ class MainScreen(Screen[None]):
 
     def _set_text(self, selector: str, text: str) -> None:
         # Static.update re-lays the screen out: only when the words change.
-        if self._texts.get(selector) != text:
+        before = self._texts.get(selector)
+        if before != text:
             self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+            # A new line count may change the layout; new words on the same lines do not.
+            same_lines = before is not None and before.count("\n") == text.count("\n")
+            self.query_one(selector, Static).update(text, layout=not same_lines)
 
     def _set_battery(self, view: RunView) -> None:
         # A new estimate every tick would repaint a gauge that shows the same words.

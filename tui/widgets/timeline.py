@@ -100,6 +100,7 @@ class Timeline(Widget):
         super().__init__(id=id, classes=classes)
         self._cache: tuple[Plan, int, CycleTraces] | None = None
         self._drawn_column: int | None = None
+        self._rows_cache: tuple[tuple, list[Text]] | None = None
         """The cursor column on screen now, to skip repaints that would not move it."""
 
     @property
@@ -141,18 +142,31 @@ class Timeline(Widget):
 
     def render(self) -> Text:
         traces = self.traces()
-        rows = [self._cursor_row(traces)]
-        if traces is None:
-            rows += [self._flat_row(label) for label in self.labels]
-        else:
-            rows += [self._line_row(traces, index) for index in range(len(TRACE_LINES))]
-            rows.append(self._led_row(traces))
+        rows = [self._cursor_row(traces), *self._trace_rows(traces)]
         text = Text()
         for index, row in enumerate(rows):
             if index:
                 text.append("\n")
             text.append_text(row)
         return text
+
+    def _trace_rows(self, traces: CycleTraces | None) -> list[Text]:
+        """The four trace rows: built once per plan, width, glyphs and theme, as only
+        the cursor row moves with the time."""
+        styles = tuple(
+            str(self.get_component_rich_style(name))
+            for name in ("timeline--label", "timeline--low", "timeline--break-label")
+        )
+        key = (id(traces), self.size.width, self.glyphs, styles)
+        if self._rows_cache is not None and self._rows_cache[0] == key:
+            return self._rows_cache[1]
+        if traces is None:
+            rows = [self._flat_row(label) for label in self.labels]
+        else:
+            rows = [self._line_row(traces, index) for index in range(len(TRACE_LINES))]
+            rows.append(self._led_row(traces))
+        self._rows_cache = (key, rows)
+        return rows
 
     def _label(self, name: str) -> Text:
         return Text(name.ljust(self.label_width), self.get_component_rich_style("timeline--label"))
