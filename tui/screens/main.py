@@ -81,7 +81,7 @@ class MainScreen(Screen[None]):
         interval_s = plan.interval_ns / 1e9 if plan is not None else SLOW_TICK_S
         delay = min(SLOW_TICK_S, max(FAST_TICK_S, interval_s / 20))
         if view.phase != "off" or view.state == "waiting":
-            # Fast enough to show each LED flash: a flash is an eighth of the focus lead.
+            # Two ticks per lit flash: a flash is lit for an eighth of the focus lead.
             lead_s = -(plan.focus_on_ns or 0) / 1e9 if plan is not None else 0.0
             delay = min(delay, max(FAST_TICK_S, min(ACTIVE_TICK_S, lead_s / 16)))
         if view.offset_ns is None and view.state != "waiting":
