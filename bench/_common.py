@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import math
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -252,6 +254,52 @@ def verdict(passed: bool | None) -> str:
     if passed is None:
         return "SKIP"
     return "PASS" if passed else "FAIL"
+
+
+Check = tuple[str, bool | None, str]
+"""A target: its name, passed (None when it could not be checked), the figures behind it."""
+
+
+def host_info() -> dict[str, Any]:
+    """The machine the figures were measured on, for the JSON report."""
+    return {
+        "node": platform.node(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "uid": os.getuid(),
+    }
+
+
+def host_line() -> str:
+    """The machine the figures were measured on, for the printed header."""
+    return (
+        f"host: {platform.node()} · {platform.system()} {platform.release()} · "
+        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · uid {os.getuid()}"
+    )
+
+
+def print_targets(checks: Sequence[Check]) -> None:
+    """One PASS/FAIL/SKIP line per target."""
+    for name, passed, detail in checks:
+        print(f"  {verdict(passed):4}  {name}: {detail}")
+
+
+def target_records(checks: Sequence[Check]) -> list[dict[str, str]]:
+    """The targets as the JSON report holds them."""
+    return [{"target": n, "result": verdict(p), "detail": d} for n, p, d in checks]
+
+
+def write_report(path: Path | None, report: Mapping[str, Any]) -> None:
+    """Write the JSON report when ``--json`` asked for one."""
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(f"\nfigures written to {path}")
+
+
+def exit_status(checks: Sequence[Check], failures: Sequence[str] = ()) -> int:
+    """1 when a target failed or a measurement went wrong, else 0."""
+    return 1 if failures or any(passed is False for _, passed, _ in checks) else 0
 
 
 def clock_ticks() -> int:

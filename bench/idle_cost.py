@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -42,16 +41,21 @@ from bench._common import (
     cpu_ticks,
     daemon_env,
     exit_on_signals,
+    exit_status,
     fmt,
+    host_info,
+    host_line,
     lapse_command,
     median,
     percentile,
+    print_targets,
     start_daemon,
     stop_daemon,
+    target_records,
     temp_dir,
     thread_policies,
-    verdict,
     wait_for_hello,
+    write_report,
 )
 from core.client import daemon_answers
 from core.durations import format_duration, parse_duration
@@ -425,19 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_on_signals()
     processes = Processes()
     checks: list[tuple[str, bool | None, str]] = []
-    report: dict[str, Any] = {
-        "host": {
-            "node": platform.node(),
-            "kernel": platform.release(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        }
-    }
+    report: dict[str, Any] = {"host": host_info()}
     print("lapse idle-cost benchmark")
-    print(
-        f"host: {platform.node()} · {platform.system()} {platform.release()} · "
-        f"{os.cpu_count()} CPUs · Python {platform.python_version()}"
-    )
+    print(host_line())
     try:
         if "cpu" in args.part_list:
             interval = format_duration(args.interval_ns)
@@ -524,13 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         processes.stop_all()
 
     print("\nTargets:")
-    for name, passed, detail in checks:
-        print(f"  {verdict(passed):4}  {name}: {detail}")
-    report["targets"] = [{"target": n, "result": verdict(p), "detail": d} for n, p, d in checks]
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nfigures written to {args.json}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    print_targets(checks)
+    report["targets"] = target_records(checks)
+    write_report(args.json, report)
+    return exit_status(checks)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -49,16 +48,21 @@ from bench._common import (
     Processes,
     cpu_hogs,
     exit_on_signals,
+    exit_status,
     fmt,
+    host_info,
+    host_line,
     lapse_command,
     median,
     percentile,
+    print_targets,
     start_daemon,
     stop_daemon,
+    target_records,
     temp_dir,
     thread_policies,
-    verdict,
     wait_for_hello,
+    write_report,
 )
 from core.client import Client
 from core.durations import format_duration, parse_duration
@@ -588,10 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Figures] = []
     failures: list[str] = []
     print(f"lapse timing benchmark: interval {format_duration(interval_ns)}, {frames} frames")
-    print(
-        f"host: {platform.node()} · {platform.system()} {platform.release()} · "
-        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · uid {os.getuid()}"
-    )
+    print(host_line())
 
     cyclictest = find_cyclictest()
     if cyclictest is None:
@@ -685,8 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     checks = targets(results)
     print("Targets:")
-    for name, passed, detail in checks:
-        print(f"  {verdict(passed):4}  {name}: {detail}")
+    print_targets(checks)
     for condition in CONDITIONS:
         lapse = find(results, condition, "lapse daemon")
         if lapse is not None and lapse.missed:
@@ -701,13 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {
             "interval_ns": interval_ns,
             "frames": frames,
-            "host": {
-                "node": platform.node(),
-                "kernel": platform.release(),
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "uid": os.getuid(),
-            },
+            "host": host_info(),
             "cyclictest": {
                 "argv": ct_argv,
                 "version": package_version("rt-tests") if ct_argv else None,
@@ -715,13 +709,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "results": [asdict(r) for r in results],
             "ratios_p99_lapse_over_cyclictest": found_ratios,
-            "targets": [{"target": n, "result": verdict(p), "detail": d} for n, p, d in checks],
+            "targets": target_records(checks),
             "errors": failures,
         }
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nfigures written to {args.json}")
-    failed = failures or any(passed is False for _, passed, _ in checks)
-    return 1 if failed else 0
+        write_report(args.json, report)
+    return exit_status(checks, failures)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -70,14 +68,19 @@ from bench._common import (
     cpu_ticks,
     daemon_env,
     exit_on_signals,
+    exit_status,
+    host_info,
+    host_line,
     lapse_command,
     median,
     percentile,
+    print_targets,
     start_daemon,
     stop_daemon,
+    target_records,
     temp_dir,
-    verdict,
     wait_for_hello,
+    write_report,
 )
 from bench.timing import (
     CONDITIONS,
@@ -1018,13 +1021,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[str] = []
     report: dict[str, Any] = {
         "argv": sys.argv,
-        "host": {
-            "node": platform.node(),
-            "kernel": platform.release(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "uid": os.getuid(),
-        },
+        "host": host_info(),
     }
     import textual
 
@@ -1032,11 +1029,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["tmux", "-V"], capture_output=True, text=True, check=False
     ).stdout.strip()
     print("lapse TUI-cost benchmark")
-    print(
-        f"host: {platform.node()} · {platform.system()} {platform.release()} · "
-        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · uid {os.getuid()} · "
-        f"textual {textual.__version__} · {tmux_version}"
-    )
+    print(f"{host_line()} · textual {textual.__version__} · {tmux_version}")
     print(f"terminals: tmux sessions {WIDTH}×{HEIGHT}; COLUMNS/LINES removed from their env")
     stack = contextlib.ExitStack()
     if args.no_bytecode_cache:
@@ -1140,17 +1133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.close()
 
     print("\nTargets:")
-    for name, passed, detail in checks:
-        print(f"  {verdict(passed):4}  {name}: {detail}")
+    print_targets(checks)
     for failure in failures:
         print(f"  ERROR {failure}")
-    report["targets"] = [{"target": n, "result": verdict(p), "detail": d} for n, p, d in checks]
+    report["targets"] = target_records(checks)
     report["errors"] = failures
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nfigures written to {args.json}")
-    failed = failures or any(passed is False for _, passed, _ in checks)
-    return 1 if failed else 0
+    write_report(args.json, report)
+    return exit_status(checks, failures)
 
 
 if __name__ == "__main__":
