@@ -115,6 +115,8 @@ class Client:
         while b"\n" not in self._buffer:
             try:
                 chunk = sock.recv(65536)
+            # TimeoutError is an OSError: a quiet spell (events(timeout=…)) must reach
+            # the caller as such, not as the hang-up the next clause reports.
             except TimeoutError:
                 raise
             except OSError as error:

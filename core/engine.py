@@ -109,7 +109,8 @@ class Engine:
                 precise = step.precise or 0 < before_shutter <= SPIN_NS
                 if not clock.wait_until(at, self.cancel, precise=precise):
                     return False
-                switched_at = clock.now_ns()
+                # Only the shutter's opening is stamped: no clock read on the other steps.
+                switched_at = clock.now_ns() if step.opens_shutter else 0
                 error = self._apply(frame.frame, step)
                 if error is not None:
                     self._flush_events()

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
@@ -336,8 +336,6 @@ def _due_clock(record: FrameRecord) -> str:
     except ValueError:
         return record.wall
     if record.lateness_ns:
-        from datetime import timedelta
-
         moment -= timedelta(microseconds=record.lateness_ns / 1000)
     return moment.strftime("%H:%M:%S.%f")
 

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, Key, bindings
+from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, bindings
 
 KEY_NAMES = {
     "asterisk": "*",
@@ -41,12 +41,8 @@ def help_lines(keymap: dict[str, str]) -> list[str]:
             if key.id in seen:
                 continue
             seen.add(key.id)
-            lines.append(f"  {spell(keymap.get(key.id, key.keys)):<16} {describe(key)}")
+            lines.append(f"  {spell(keymap.get(key.id, key.keys)):<16} {key.description}")
     return lines
-
-
-def describe(key: Key) -> str:
-    return key.description
 
 
 class HelpScreen(Screen[None]):

@@ -64,6 +64,8 @@ class MainScreen(Screen[None]):
         """What each Static shows now, to skip updates that change nothing."""
         self._battery_shown: tuple | None = None
         self._ready = False
+        self._switch_touched = False
+        """True once a switch was turned: a custom interval from config no longer applies."""
 
     def on_mount(self) -> None:
         self._ready = True
@@ -168,8 +170,6 @@ class MainScreen(Screen[None]):
         if preset_for(base.interval_ns) is None and not self._switch_touched:
             interval = base.interval_ns
         return base.with_changes(interval_ns=interval, power=self.query_one(PowerToggle).on)
-
-    _switch_touched = False
 
     def _custom_interval_note(self) -> None:
         interval = self.app.config.run.interval_ns

@@ -8,7 +8,7 @@ interval before it is saved.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -167,8 +167,6 @@ class SettingsScreen(Screen[None]):
             self._say(f"Not saved: {error}")
             self.app.bell()
             return
-        from dataclasses import replace
-
         self.app.save_choices(
             run=self.settings, ui=replace(self.app.config.ui, theme=config_name(self.theme_name))
         )
