@@ -84,6 +84,20 @@ PIN_KEYS: tuple[str, ...] = ("focus_pin", "shutter_pin", "power_pin", "led_pin")
 UI_KEYS: tuple[str, ...] = tuple(f.name for f in fields(UiConfig))
 
 
+def pin_clash(pins: Mapping[str, int]) -> tuple[str, str] | None:
+    """The first two outputs, in order, given the same pin; None when each has its own.
+
+    The config reader and the GPIO rig (which may be handed a config built in
+    code) both refuse a clash, each in its own words.
+    """
+    seen: dict[int, str] = {}
+    for name, pin in pins.items():
+        if pin in seen:
+            return seen[pin], name
+        seen[pin] = name
+    return None
+
+
 def load_config(path: Path) -> Config:
     """Read the config file at ``path``; a missing file gives the defaults.
 
@@ -220,15 +234,16 @@ def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
                 f"hardware.{name}",
                 f"must be a GPIO number {MIN_PIN}–{MAX_PIN}, got {_show(pin)}",
             )
-        for other, other_pin in pins.items():
-            if pin == other_pin:
-                default = "" if other in table else " (its default)"
-                raise _Invalid(
-                    f"hardware.{name}",
-                    f"is GPIO {pin}, already used by hardware.{other}{default};"
-                    f" the four pins {', '.join(PIN_KEYS)} must be distinct",
-                )
         pins[name] = pin
+        clash = pin_clash(pins)
+        if clash is not None:
+            other = clash[0]
+            default = "" if other in table else " (its default)"
+            raise _Invalid(
+                f"hardware.{name}",
+                f"is GPIO {pin}, already used by hardware.{other}{default};"
+                f" the four pins {', '.join(PIN_KEYS)} must be distinct",
+            )
     active_high = table.get("active_high", defaults.active_high)
     if not isinstance(active_high, bool):
         raise _Invalid("hardware.active_high", f"must be true or false, got {_show(active_high)}")

@@ -22,7 +22,7 @@ from gpiozero import (
 )
 from gpiozero.pins import Factory
 
-from core.config import HardwareConfig
+from core.config import HardwareConfig, pin_clash
 from core.errors import RigError
 from core.plan import Line
 
@@ -226,15 +226,13 @@ class GpioRig:
 
 def _check_distinct(pins: Mapping[str, int]) -> None:
     """Refuse two outputs on one pin, naming both keys, before anything is claimed."""
-    seen: dict[int, str] = {}
-    for name, pin in pins.items():
-        if pin in seen:
-            other = seen[pin]
-            raise RigError(
-                f"GPIO {pin} is set for both {_LABELS[other]} ({_config_key(other)}) and"
-                f" {_LABELS[name]} ({_config_key(name)}); give each its own pin"
-            )
-        seen[pin] = name
+    clash = pin_clash(pins)
+    if clash is not None:
+        other, name = clash
+        raise RigError(
+            f"GPIO {pins[name]} is set for both {_LABELS[other]} ({_config_key(other)}) and"
+            f" {_LABELS[name]} ({_config_key(name)}); give each its own pin"
+        )
 
 
 def _attempt(
