@@ -11,6 +11,8 @@ The layout, every table and key optional::
     [hardware]
     backend = "auto"
     focus_pin = 20
+    [camera]        # a USB camera (hw/camera); trigger = "off" needs none
+    trigger = "usb"
     [ui]
     theme = "default"
     [ui.keys]       # binding id = key
@@ -29,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import write_atomic
-from core.durations import MINUTE_NS
-from core.errors import ConfigError, SettingsError
+from core.camera import TRIGGERS, CameraConfig
+from core.durations import MINUTE_NS, NS_PER_S, format_duration, parse_duration
+from core.errors import ConfigError, DurationError, SettingsError
 from core.settings import SETTING_KEYS, Settings
 
 BACKENDS = ("auto", "gpio", "sim")
@@ -75,13 +78,24 @@ class Config:
     run: Settings = field(default_factory=lambda: Settings(interval_ns=MINUTE_NS))
     """The settings a new run starts from (the switches' last positions)."""
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
     ui: UiConfig = field(default_factory=UiConfig)
 
 
-TABLES = ("run", "hardware", "ui")
+TABLES = ("run", "hardware", "camera", "ui")
 HARDWARE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(HardwareConfig))
 PIN_KEYS: tuple[str, ...] = ("focus_pin", "shutter_pin", "power_pin", "led_pin")
 UI_KEYS: tuple[str, ...] = tuple(f.name for f in fields(UiConfig))
+CAMERA_KEYS: tuple[str, ...] = (
+    "trigger",
+    "download",
+    "shutter_speed",
+    "wired",
+    "call_timeout",
+    "reserve_mb",
+)
+MIN_CALL_TIMEOUT_NS = 1 * NS_PER_S
+MAX_CALL_TIMEOUT_NS = 300 * NS_PER_S
 
 
 def pin_clash(pins: Mapping[str, int]) -> tuple[str, str] | None:
@@ -157,6 +171,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return {
         "run": config.run.to_dict(),
         "hardware": {name: getattr(hardware, name) for name in HARDWARE_KEYS},
+        "camera": camera_to_dict(config.camera),
         "ui": {"theme": config.ui.theme, "keys": dict(config.ui.keys)},
     }
 
@@ -185,6 +200,7 @@ def _read_config(data: Mapping[str, Any]) -> Config:
     return Config(
         run=_read_run(_table(data, "run"), defaults.run),
         hardware=_read_hardware(_table(data, "hardware")),
+        camera=_read_camera(_table(data, "camera")),
         ui=_read_ui(_table(data, "ui")),
     )
 
@@ -248,6 +264,69 @@ def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
     if not isinstance(active_high, bool):
         raise _Invalid("hardware.active_high", f"must be true or false, got {_show(active_high)}")
     return HardwareConfig(backend=backend, active_high=active_high, **pins)
+
+
+def camera_to_dict(camera: CameraConfig) -> dict[str, Any]:
+    """The ``[camera]`` table as the file spells it."""
+    return {
+        "trigger": camera.trigger,
+        "download": camera.download,
+        "shutter_speed": camera.shutter_speed,
+        "wired": camera.wired,
+        "call_timeout": format_duration(camera.call_timeout_ns),
+        "reserve_mb": camera.reserve_mb,
+    }
+
+
+def _read_camera(table: Mapping[str, Any]) -> CameraConfig:
+    _check_known(table, CAMERA_KEYS, prefix="camera", what="key")
+    defaults = CameraConfig()
+    trigger = table.get("trigger", defaults.trigger)
+    if not isinstance(trigger, str) or trigger not in TRIGGERS:
+        allowed = ", ".join(_show(name) for name in TRIGGERS)
+        raise _Invalid("camera.trigger", f"must be one of {allowed}, got {_show(trigger)}")
+    flags: dict[str, bool] = {}
+    for name in ("download", "wired"):
+        value = table.get(name, getattr(defaults, name))
+        if not isinstance(value, bool):
+            raise _Invalid(f"camera.{name}", f"must be true or false, got {_show(value)}")
+        flags[name] = value
+    speed = table.get("shutter_speed", defaults.shutter_speed)
+    if not isinstance(speed, str) or not speed.isprintable():
+        raise _Invalid(
+            "camera.shutter_speed",
+            'must be one of the camera\'s shutter speeds such as "1/125", or "";'
+            f" got {_show(speed)}",
+        )
+    timeout_ns = defaults.call_timeout_ns
+    if "call_timeout" in table:
+        raw = table["call_timeout"]
+        limits = (
+            f"from {format_duration(MIN_CALL_TIMEOUT_NS)} to {format_duration(MAX_CALL_TIMEOUT_NS)}"
+        )
+        try:
+            if not isinstance(raw, str):
+                raise DurationError("not text")
+            timeout_ns = parse_duration(raw)
+        except DurationError:
+            raise _Invalid(
+                "camera.call_timeout",
+                f'must be a duration such as "10s" ({limits}), got {_show(raw)}',
+            ) from None
+        if not MIN_CALL_TIMEOUT_NS <= timeout_ns <= MAX_CALL_TIMEOUT_NS:
+            raise _Invalid("camera.call_timeout", f"must be {limits}, got {_show(raw)}")
+    reserve = table.get("reserve_mb", defaults.reserve_mb)
+    if isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 1_000_000:
+        raise _Invalid(
+            "camera.reserve_mb", f"must be a whole number of megabytes from 0, got {_show(reserve)}"
+        )
+    return CameraConfig(
+        trigger=trigger,
+        shutter_speed=speed.strip(),
+        call_timeout_ns=timeout_ns,
+        reserve_mb=reserve,
+        **flags,
+    )
 
 
 def _read_ui(table: Mapping[str, Any]) -> UiConfig:

@@ -6,7 +6,10 @@ Threads, each with one job:
   a queue, so it never waits on the disk, the socket or a client;
 - the **journal thread** takes those events, appends frame records (one fsync
   per batch), keeps the counts for ``status`` and hands encoded events to
-  ``publish`` (the server's, which sends them to subscribers).
+  ``publish`` (the server's, which sends them to subscribers);
+- with a USB camera, the **camera thread** (``hw.camera``) puts its own events
+  on the same queue: a frame's file, or that the camera failed a frame, which
+  the journal thread appends as a later line for that frame.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core import protocol
+from core.camera import Camera, CameraChanged, FileSaved, FrameFailed
 from core.clock import Clock, wall_iso
 from core.durations import NS_PER_MS, format_duration
 from core.engine import Engine, EngineExit, request_realtime_priority
 from core.errors import LapseError, SettingsError
 from core.events import EdgeDone, Fault, FrameDone, SlotsSkipped
-from core.journal import FrameRecord, Journal, RunInfo, RunWriter
+from core.journal import AMEND_WINDOW, FrameRecord, Journal, RunInfo, RunWriter
 from core.plan import Plan, make_plan
 from core.rig import Rig
 from core.scheduler import Grid, Scheduler
@@ -52,6 +56,8 @@ class _Counts:
     error: int = 0
     last: FrameRecord | None = None
     fault: str | None = None
+    camera_fault: bool = False
+    """The fault shown is the camera's, so the camera's "back again" clears it."""
 
 
 class _ActiveRun:
@@ -78,13 +84,25 @@ class _ActiveRun:
         self.cancel = threading.Event()
         self.cancel_means: str | None = "stopped"
         self.engine = Engine(
-            controller.rig, controller.clock, scheduler, self.events.put, self.cancel
+            controller.rig,
+            controller.clock,
+            scheduler,
+            self.events.put,
+            self.cancel,
+            camera=controller.camera,
         )
+        # Recent frames' records, and camera news that came before its frame's record
+        # (the camera thread can fail a frame before the engine has reported it).
+        self._recent: dict[int, FrameRecord] = {}
+        self._early: dict[int, list[FileSaved | FrameFailed]] = {}
         self.timing = threading.Thread(target=self._time, name="lapse-timing", daemon=True)
         self.journal = threading.Thread(target=self._journal, name="lapse-journal", daemon=True)
         self.ended = threading.Event()
 
     def start(self) -> None:
+        camera = self.controller.camera
+        if camera is not None:
+            camera.begin_run(self.info.path, self.events.put)
         self.journal.start()
         self.timing.start()
 
@@ -116,22 +134,39 @@ class _ActiveRun:
                     batch.append(self.events.get_nowait())
                 except queue.Empty:
                     break
-            records: list[FrameRecord] = []
-            messages: list[bytes] = []
-            for item in batch:
-                if isinstance(item, _Ended):
-                    ended = item
-                else:
-                    messages += self._absorb(item, records)
-            if records:
-                try:
-                    self.writer.append(records)
-                except OSError as error:
-                    self.counts.fault = f"could not write the journal: {error}"
-                    messages.append(protocol.event("fault", {"message": self.counts.fault}))
-            for message in messages:
-                publish(message)
+            if any(isinstance(item, _Ended) for item in batch):
+                ended = next(item for item in batch if isinstance(item, _Ended))
+                batch = [item for item in batch if not isinstance(item, _Ended)]
+                batch += self._last_camera_events()
+            self._write(batch, publish)
         self._end(ended)
+
+    def _last_camera_events(self) -> list[Any]:
+        """Let the camera fetch the last frames' files (bounded), and take its news."""
+        camera = self.controller.camera
+        if camera is None:
+            return []
+        camera.end_run()
+        items: list[Any] = []
+        while True:
+            try:
+                items.append(self.events.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _write(self, batch: list[Any], publish: Publish) -> None:
+        records: list[FrameRecord] = []
+        messages: list[bytes] = []
+        for item in batch:
+            messages += self._absorb(item, records)
+        if records:
+            try:
+                self.writer.append(records)
+            except OSError as error:
+                self.counts.fault = f"could not write the journal: {error}"
+                messages.append(protocol.event("fault", {"message": self.counts.fault}))
+        for message in messages:
+            publish(message)
 
     def _absorb(self, item: Any, records: list[FrameRecord]) -> list[bytes]:
         counts = self.counts
@@ -144,9 +179,20 @@ class _ActiveRun:
                 status=item.status,
                 error=item.error,
             )
+            self._remember(record)
+            for news in self._early.pop(record.frame, ()):
+                record = self._amended(record, news)
             records.append(record)
             self._count(record)
             return [protocol.event("frame", self._frame_data(record))]
+        if isinstance(item, FileSaved | FrameFailed):
+            return self._camera_news(item, records)
+        if isinstance(item, CameraChanged):
+            if item.fault:
+                counts.fault, counts.camera_fault = item.message, True
+            elif counts.camera_fault:
+                counts.fault, counts.camera_fault = None, False
+            return [protocol.event("camera", {"message": item.message, "fault": item.fault})]
         if isinstance(item, SlotsSkipped):
             grid = self.scheduler.grid
             for frame in range(item.first, item.last + 1):
@@ -180,6 +226,43 @@ class _ActiveRun:
         counts = self.counts
         setattr(counts, record.status, getattr(counts, record.status) + 1)
         counts.last = record
+
+    def _remember(self, record: FrameRecord) -> None:
+        self._recent[record.frame] = record
+        for old in [frame for frame in self._recent if frame <= record.frame - AMEND_WINDOW]:
+            del self._recent[old]
+        for old in [frame for frame in self._early if frame <= record.frame - AMEND_WINDOW]:
+            del self._early[old]
+
+    def _camera_news(
+        self, news: FileSaved | FrameFailed, records: list[FrameRecord]
+    ) -> list[bytes]:
+        """A later line for a frame: the file the camera saved, or that it failed the frame."""
+        record = self._recent.get(news.frame)
+        if record is None:
+            newest = max(self._recent, default=news.frame)
+            if news.frame > newest - AMEND_WINDOW:
+                self._early.setdefault(news.frame, []).append(news)
+            return []  # else too old to complete (the journal's AMEND_WINDOW)
+        amended = self._amended(record, news)
+        if amended == record:
+            return []
+        counts = self.counts
+        setattr(counts, record.status, getattr(counts, record.status) - 1)
+        setattr(counts, amended.status, getattr(counts, amended.status) + 1)
+        if counts.last is not None and counts.last.frame == amended.frame:
+            counts.last = amended
+        self._recent[amended.frame] = amended
+        records.append(amended)
+        return [protocol.event("frame", self._frame_data(amended))]
+
+    @staticmethod
+    def _amended(record: FrameRecord, news: FileSaved | FrameFailed) -> FrameRecord:
+        if isinstance(news, FileSaved):
+            return replace(record, file=news.file)
+        if news.status == "missed":
+            return replace(record, status="missed", fired_ns=None, error=news.message)
+        return replace(record, status="error", error=news.message)
 
     def _progress(self) -> dict[str, Any]:
         counts = self.counts
@@ -253,14 +336,17 @@ class RunController:
         publish: Publish,
         *,
         notice: str | None = None,
+        camera: Camera | None = None,
     ) -> None:
         self.rig = rig
+        self.camera = camera
         self.clock = clock
         self.journal = journal
         self.publish = publish
         self.notice = notice
         self._lock = threading.Lock()
         self._run: _ActiveRun | None = None
+        self._starting = False
         self._last: tuple[RunInfo, _Counts, str] | None = None
 
     # -- commands --------------------------------------------------------------
@@ -269,22 +355,32 @@ class RunController:
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_running()
-            now = self.clock.now_ns()
-            anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
-            anchor_wall = self.clock.wall_ns() + (anchor - now)
-            writer = self.journal.create_run(
-                settings=settings,
-                anchor_ns=anchor,
-                anchor_wall_ns=anchor_wall,
-                boot_id=self.clock.boot_id(),
-                created_wall_ns=self.clock.wall_ns(),
-                rig=self.rig.description,
-            )
-            grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
-            scheduler = Scheduler(plan, grid, frames=settings.frames)
-            run = _ActiveRun(self, writer.info, writer, plan, scheduler, _Counts(), False)
-            self._run = run
-            run.start()
+            self._starting = True
+        try:
+            # Outside the lock: the camera may take a few bounded calls to answer,
+            # and status must not wait for it. _starting keeps a second start out.
+            if self.camera is not None:
+                self.camera.prepare(settings)
+            with self._lock:
+                now = self.clock.now_ns()
+                anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
+                anchor_wall = self.clock.wall_ns() + (anchor - now)
+                writer = self.journal.create_run(
+                    settings=settings,
+                    anchor_ns=anchor,
+                    anchor_wall_ns=anchor_wall,
+                    boot_id=self.clock.boot_id(),
+                    created_wall_ns=self.clock.wall_ns(),
+                    rig=self.rig.description,
+                )
+                grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
+                scheduler = Scheduler(plan, grid, frames=settings.frames)
+                run = _ActiveRun(self, writer.info, writer, plan, scheduler, _Counts(), False)
+                self._run = run
+                run.start()
+        finally:
+            with self._lock:
+                self._starting = False
         self._publish_state()
         return run.status()
 
@@ -313,6 +409,12 @@ class RunController:
             )
             writer = self.journal.open_run(info.id)
             run = _ActiveRun(self, info, writer, plan, scheduler, counts, True)
+            if self.camera is not None:
+                try:
+                    self.camera.prepare(info.settings)
+                except LapseError as error:
+                    # The run resumes all the same: the camera costs frames, not the run.
+                    counts.fault, counts.camera_fault = f"camera: {error}", True
             # Slots lost while down are logged with their true reason before the engine starts.
             gap = scheduler.skip_past(self.clock.now_ns())
             if gap is not None:
@@ -383,6 +485,7 @@ class RunController:
             "rig": self.rig.description,
             "simulated": self.rig.simulated,
             "notice": self.notice,
+            "camera": None if self.camera is None else self.camera.status(),
         }
         with self._lock:
             run, last = self._run, self._last
@@ -407,6 +510,8 @@ class RunController:
 
     # -- internals -----------------------------------------------------------------
     def _refuse_if_running(self) -> None:
+        if self._starting:
+            raise LapseError("a run is being started; wait a moment and ask again")
         run = self._run
         if run is not None:
             every = format_duration(run.info.settings.interval_ns)

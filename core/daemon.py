@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from core.camera import Camera
 from core.clock import Clock
 from core.controller import RunController
 from core.engine import SUPPORT_PRIORITY, request_realtime_priority
@@ -57,27 +58,35 @@ def run_daemon(
     clock: Clock,
     paths: Paths,
     *,
+    make_camera: Callable[[Rig], Camera | None] | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
     ``make_rig`` is called once the daemon lock is held, so a second daemon
     never touches the pins the first one owns. It returns the rig and a notice
-    to show (the rig is simulated) or None.
+    to show (the rig is simulated) or None. ``make_camera``, given the rig,
+    returns the USB camera to use, or None for the GPIO lines only.
     """
     lock = hold_daemon_lock(paths)
     try:
         rig, notice = make_rig()
         if notice:
             log.warning("%s", notice)
-        # Before the server's and the run's threads start, so that they inherit it;
-        # the timing thread then goes higher.
-        if request_realtime_priority(SUPPORT_PRIORITY):
-            log.info("real-time scheduling: timing thread above the daemon's other threads")
+        camera: Camera | None = None
         try:
-            asyncio.run(_serve(rig, clock, paths, notice, on_ready))
+            # Before the server's and the run's threads start, so that they inherit it;
+            # the timing thread then goes higher.
+            if request_realtime_priority(SUPPORT_PRIORITY):
+                log.info("real-time scheduling: timing thread above the daemon's other threads")
+            camera = make_camera(rig) if make_camera is not None else None
+            asyncio.run(_serve(rig, camera, clock, paths, notice, on_ready))
         finally:
-            _release_and_close(rig)
+            try:
+                _release_and_close(rig)
+            finally:
+                if camera is not None:
+                    camera.close()
     finally:
         lock.close()
 
@@ -94,6 +103,7 @@ def _release_and_close(rig: Rig) -> None:
 
 async def _serve(
     rig: Rig,
+    camera: Camera | None,
     clock: Clock,
     paths: Paths,
     notice: str | None,
@@ -105,7 +115,12 @@ async def _serve(
         loop.add_signal_handler(signum, stopping.set)
     server: Server | None = None
     controller = RunController(
-        rig, clock, Journal(paths.state_dir), lambda m: server and server.publish(m), notice=notice
+        rig,
+        clock,
+        Journal(paths.state_dir),
+        lambda m: server and server.publish(m),
+        notice=notice,
+        camera=camera,
     )
     server = Server(controller, paths.socket)
     await server.start()
@@ -118,6 +133,9 @@ async def _serve(
             if resumed is not None:
                 log.info("resumed run %s at frame %s", resumed["run"], resumed["next_frame"])
         ready = f"ready on {paths.socket}; rig: {rig.description}"
+        if camera is not None:
+            shown = camera.status()
+            ready += f"; camera ({camera.trigger}): {shown['model'] or shown['fault'] or 'looking'}"
         log.info("%s", ready)
         if on_ready is not None:
             on_ready(ready)

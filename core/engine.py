@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from core.camera import Camera
 from core.clock import SPIN_NS, Clock
 from core.durations import NS_PER_MS
 from core.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
@@ -46,8 +47,11 @@ class Engine:
         scheduler: Scheduler,
         emit: Callable[[EngineEvent], None],
         cancel: threading.Event | None = None,
+        camera: Camera | None = None,
     ) -> None:
         self.rig = rig
+        self.camera = camera
+        """Told of every shutter edge (without waiting); in ``usb`` mode it fires the shutter."""
         self.clock = clock
         self.scheduler = scheduler
         self.emit = emit
@@ -157,7 +161,12 @@ class Engine:
                 # The LED is derived from the plan, so clients need no event for it.
                 self.rig.set_led(step.led or 0.0)
                 return None
-            self.rig.set_line(edge.line, edge.on)
+            if self.camera is not None and edge.line is Line.SHUTTER:
+                self.camera.shutter(frame, edge.on)
+                if self.camera.drives_shutter_line:
+                    self.rig.set_line(edge.line, edge.on)
+            else:
+                self.rig.set_line(edge.line, edge.on)
         except Exception as error:  # a rig fault costs a frame, never the run
             what = edge.line.value if edge is not None else "LED"
             return f"{what} output failed: {error}"

@@ -31,3 +31,11 @@ class DaemonUnavailable(LapseError):
 
 class RigError(LapseError):
     """The hardware could not be set up (a pin in use, no GPIO, …)."""
+
+
+class CameraError(LapseError):
+    """The USB camera cannot do what was asked (none answers, no USB bulb, …)."""
+
+
+class BatteryError(LapseError):
+    """A battery monitor cannot be read (no such device, no answer on I²C, …)."""

@@ -6,6 +6,12 @@ a power cut it is the old or the new version. ``frames.jsonl`` gets one JSON
 object per line and per grid slot, appended through an ``O_APPEND`` descriptor
 and fsynced once per batch.
 
+A slot's line is written when its shutter opens. What a camera says later
+(the file it saved, or that it failed the frame) is appended as a whole new
+line for the same ``frame``: the last line of a frame is the one that counts,
+and readers (:func:`merge_frames`) see one record per slot. Such a later line
+is only ever written within :data:`AMEND_WINDOW` frames of the newest slot.
+
 Readers never trust the file: a ``kill -9`` or a power cut can leave a torn
 last line (no ``\\n``), and a bad disk a corrupt line in the middle. Both are
 skipped, counted and reported, never raised; :meth:`Journal.open_run` cuts a
@@ -55,6 +61,10 @@ FRAME_KEYS: tuple[str, ...] = (
 )
 """The keys of every frames.jsonl line, in the order they are written."""
 _REQUIRED_FRAME_KEYS = ("frame", "due_ns", "fired_ns", "wall", "status")
+
+AMEND_WINDOW = 64
+"""A frame's line is only ever completed while fewer than this many newer slots exist,
+so reading backwards for the newest slot can stop this far below it."""
 
 _TAIL_BLOCK = 8192
 """First read size when walking a file backwards; each further read doubles."""
@@ -388,18 +398,34 @@ def _read_at(fd: int, size: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+def merge_frames(records: Sequence[FrameRecord]) -> list[FrameRecord]:
+    """One record per slot, in the order the slots first appear: a frame's last line wins."""
+    merged: dict[int, FrameRecord] = {}
+    for record in records:
+        merged[record.frame] = record
+    return list(merged.values())
+
+
 def _last_record(path: Path) -> FrameRecord | None:
+    """The newest slot's record, read from the end of the file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    newest: FrameRecord | None = None
     try:
         for _, line, _terminated in _segments_backwards(fd, os.fstat(fd).st_size):
             # Same rule as a forward read: a line is a frame if it parses,
             # whether or not its newline made it to disk.
-            with contextlib.suppress(ValueError):
-                return parse_frame_line(line)
-        return None
+            try:
+                record = parse_frame_line(line)
+            except ValueError:
+                continue
+            if newest is None or record.frame > newest.frame:
+                newest = record  # walking backwards, the first line of a frame is its last
+            elif record.frame <= newest.frame - AMEND_WINDOW:
+                break  # later lines only complete recent frames: nothing newer lies before
+        return newest
     finally:
         os.close(fd)
 
@@ -677,17 +703,18 @@ class Journal:
         return FrameScan(tuple(records), tuple(skipped), torn)
 
     def read_frames(self, run_id: str) -> list[FrameRecord]:
-        """The run's frames in file order; corrupt lines and a torn tail are left out."""
-        return list(self.scan_frames(run_id).records)
+        """One record per slot (its last line), in slot order of the file; corrupt lines
+        and a torn tail are left out."""
+        return merge_frames(self.scan_frames(run_id).records)
 
     def last_frame(self, run_id: str) -> FrameRecord | None:
-        """The last readable frame, found by reading the file from its end."""
+        """The newest slot's record (its last line), found by reading the file from its end."""
         return _last_record(self._run_path(run_id) / FRAMES_FILE)
 
     def frame_counts(self, run_id: str) -> dict[str, int]:
         """How many frames of each status the run has: ``{"ok": 238, "missed": 2, "error": 0}``."""
         counts = dict.fromkeys(FRAME_STATUSES, 0)
-        for record in self.scan_frames(run_id).records:
+        for record in merge_frames(self.scan_frames(run_id).records):
             counts[record.status] += 1
         return counts
 

@@ -142,7 +142,11 @@ class Server:
             raw = args.get("settings")
             if not isinstance(raw, dict):
                 raise ProtocolError('start needs args.settings, e.g. {"interval": "10s"}')
-            return controller.start(Settings.from_dict(raw))
+            settings = Settings.from_dict(raw)
+            # A camera may take a few bounded calls to get ready: keep serving meanwhile.
+            return await asyncio.get_running_loop().run_in_executor(
+                None, controller.start, settings
+            )
         if request.cmd == "stop":
             # Joining the threads takes a moment; the loop keeps serving meanwhile.
             return await asyncio.get_running_loop().run_in_executor(None, controller.stop)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.camera import Camera, CameraConfig
 from core.config import BACKENDS, HardwareConfig
 from core.errors import ConfigError, RigError
 from core.rig import Rig
@@ -77,6 +78,24 @@ def build_rig(
     if backend == "sim":
         return _sim_rig(hardware), f"The rig is simulated ({source})."
     return _gpio_rig(hardware, environ), None
+
+
+VIRTUAL_CAMERA_FOLDER = "virtual-camera"
+"""Under the state directory: the JPEGs the simulated rig's virtual camera hands out."""
+
+
+def build_camera(camera: CameraConfig, rig: Rig, state_dir: Path) -> Camera | None:
+    """The USB camera ``camera`` asks for, or None when ``camera.trigger`` is ``off``.
+
+    A simulated rig gets libgphoto2's virtual camera, so the whole USB path
+    can be tried without a camera. gphoto2 is imported only here.
+    """
+    if not camera.enabled:
+        return None
+    from hw.camera import open_camera
+
+    virtual = state_dir / VIRTUAL_CAMERA_FOLDER if rig.simulated else None
+    return open_camera(camera, virtual_folder=virtual)
 
 
 def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tuple[str, str]:

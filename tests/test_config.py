@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import settings as run_limits
+from core.camera import CameraConfig
 from core.config import (
     BACKENDS,
     Config,
@@ -47,6 +48,14 @@ power_pin = 13
 led_pin = 18
 active_high = false
 
+[camera]
+trigger = "usb"
+download = false
+shutter_speed = "1/125"
+wired = true
+call_timeout = "5s"
+reserve_mb = 500
+
 [ui]
 theme = "night-vision"
 
@@ -67,6 +76,14 @@ FULL_CONFIG = Config(
     ),
     hardware=HardwareConfig(
         backend="sim", focus_pin=5, shutter_pin=6, power_pin=13, led_pin=18, active_high=False
+    ),
+    camera=CameraConfig(
+        trigger="usb",
+        download=False,
+        shutter_speed="1/125",
+        wired=True,
+        call_timeout_ns=5 * NS_PER_S,
+        reserve_mb=500,
     ),
     ui=UiConfig(theme="night-vision", keys={"start": "s", "stop": "ctrl+x"}),
 )
@@ -153,7 +170,15 @@ def test_round_trip_of_defaults(config_path: Path) -> None:
 def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     save_config(config_path, FULL_CONFIG)
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    assert set(data) == {"run", "hardware", "ui"}
+    assert set(data) == {"run", "hardware", "camera", "ui"}
+    assert data["camera"] == {
+        "trigger": "usb",
+        "download": False,
+        "shutter_speed": "1/125",
+        "wired": True,
+        "call_timeout": "5s",
+        "reserve_mb": 500,
+    }
     assert tuple(data["run"]) == SETTING_KEYS
     assert data["run"]["interval"] == "10s"
     assert data["run"]["delay"] == "1h30min"
@@ -300,7 +325,15 @@ def assert_one_line_naming(message: str, path: Path, key: str) -> None:
 BAD_FILES = [
     # (file text, dotted key, a word of the reason)
     ('interval = "10s"\n', "interval", "[run]"),
-    ('[camera]\nmodel = "x"\n', "camera", "[hardware]"),
+    ('[camera]\nmodel = "x"\n', "camera.model", "trigger, download"),
+    ('[camera]\ntrigger = "wifi"\n', "camera.trigger", '"off", "gpio", "usb"'),
+    ("[camera]\ndownload = 1\n", "camera.download", "true or false"),
+    ('[camera]\nwired = "yes"\n', "camera.wired", "true or false"),
+    ("[camera]\nshutter_speed = 125\n", "camera.shutter_speed", "1/125"),
+    ('[camera]\ncall_timeout = "0s"\n', "camera.call_timeout", "from 1s to 5min"),
+    ("[camera]\ncall_timeout = 10\n", "camera.call_timeout", "duration"),
+    ("[camera]\nreserve_mb = -5\n", "camera.reserve_mb", "megabytes"),
+    ('[cameras]\ntrigger = "usb"\n', "cameras", "[camera]"),
     ("run = 5\n", "run", "table"),
     ('hardware = "gpio"\n', "hardware", "table"),
     ("ui = [1, 2]\n", "ui", "an array"),

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from core.clock import wall_iso
 from core.durations import NS_PER_S
 from core.errors import LapseError
 from core.journal import (
+    AMEND_WINDOW,
     FRAME_KEYS,
     FRAME_STATUSES,
     FrameRecord,
@@ -643,12 +645,21 @@ def frame_records(draw: st.DrawFn) -> FrameRecord:
 
 
 batches = st.lists(st.lists(frame_records(), max_size=5), max_size=6)
+
+
+def numbered(batches: list[list[FrameRecord]]) -> list[list[FrameRecord]]:
+    """The batches with frames 0, 1, 2… in file order, as a run writes its slots."""
+    slots = iter(range(10**6))
+    return [[replace(record, frame=next(slots)) for record in batch] for batch in batches]
+
+
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
 @given(batches=batches)
 def test_any_batches_read_back_equal(batches: list[list[FrameRecord]]) -> None:
+    batches = numbered(batches)
     with tempfile.TemporaryDirectory() as folder:
         journal = Journal(Path(folder))
         with make_run(journal) as writer:
@@ -665,6 +676,7 @@ def test_any_batches_read_back_equal(batches: list[list[FrameRecord]]) -> None:
 def test_a_cut_at_any_byte_reads_as_a_prefix_and_resumes_cleanly(
     batches: list[list[FrameRecord]], cut: float, extra: FrameRecord
 ) -> None:
+    batches = numbered(batches)
     records = [record for batch in batches for record in batch]
     with tempfile.TemporaryDirectory() as folder:
         journal = Journal(Path(folder))
@@ -684,8 +696,40 @@ def test_a_cut_at_any_byte_reads_as_a_prefix_and_resumes_cleanly(
         assert len(read) in (complete_lines, complete_lines + 1)
         assert journal.last_frame(info.id) == (read[-1] if read else None)
 
+        extra = replace(extra, frame=read[-1].frame + 1 if read else 0)
         with journal.open_run(info.id) as writer:
             writer.append([extra])
         assert journal.read_frames(info.id) == [*read, extra]
         scan = journal.scan_frames(info.id)
         assert scan.skipped == () and not scan.torn_tail
+
+
+# --- later lines for a frame (a camera's file, or its failure) ------------------------------
+
+
+def test_a_later_line_for_a_frame_completes_it(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    with make_run(journal) as writer:
+        writer.append([frame(0), frame(1)])
+        writer.append([replace(frame(0), file="frame-000000-DSC_0001.jpg"), frame(2)])
+        writer.append([replace(frame(1), status="error", error="the camera stopped answering")])
+        run_id = writer.info.id
+    read = journal.read_frames(run_id)
+    assert [record.frame for record in read] == [0, 1, 2]
+    assert read[0].file == "frame-000000-DSC_0001.jpg"
+    assert read[1].status == "error" and read[1].error == "the camera stopped answering"
+    assert journal.frame_counts(run_id) == {"ok": 2, "missed": 0, "error": 1}
+    # The raw scan keeps every line: the history of a frame is in the file.
+    assert len(journal.scan_frames(run_id).records) == 5
+    # The newest slot, not the last line (which completes frame 1).
+    assert journal.last_frame(run_id) == frame(2)
+
+
+def test_last_frame_finds_the_newest_slot_behind_later_lines(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    with make_run(journal) as writer:
+        writer.append([frame(k) for k in range(200)])
+        late = [replace(frame(k), file=f"f{k}.jpg") for k in range(200 - AMEND_WINDOW + 1, 200)]
+        writer.append(late)
+        run_id = writer.info.id
+    assert journal.last_frame(run_id) == replace(frame(199), file="f199.jpg")

@@ -174,7 +174,12 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
 
         return build_rig(config.hardware, env)
 
-    run_daemon(make_rig, SystemClock(), paths)
+    def make_camera(rig):  # type: ignore[no-untyped-def]
+        from hw.select import build_camera
+
+        return build_camera(config.camera, rig, paths.state_dir)
+
+    run_daemon(make_rig, SystemClock(), paths, make_camera=make_camera)
     return EXIT_OK
 
 

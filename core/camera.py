@@ -1,0 +1,126 @@
+"""The USB camera as the engine and the controller see it (the gphoto2 side is in ``hw``).
+
+A camera is optional. When one is configured it plays two parts:
+
+- at each shutter edge the engine's timing thread calls :meth:`Camera.shutter`,
+  which never blocks: in ``usb`` mode it hands a ``trigger_capture`` (or a bulb
+  press) to the camera's own thread; in ``gpio`` mode the opto line fires the
+  shutter and the call only notes which frame the next files belong to;
+- the camera's thread downloads each new file into the run's folder and
+  reports what happened as :data:`CameraEvent` values, which the controller
+  journals and sends to clients like the engine's own events.
+
+A camera fault costs frames, never the run (DESIGN §10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.durations import NS_PER_S
+from core.settings import Settings
+
+TRIGGERS = ("off", "gpio", "usb")
+"""``off``: no camera over USB (the GPIO lines only); ``gpio``: the lines fire the
+shutter and USB watches for and downloads new files; ``usb``: ``trigger_capture``."""
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """The ``[camera]`` table of the config file."""
+
+    trigger: str = "off"
+    """One of :data:`TRIGGERS`."""
+    download: bool = True
+    """Copy each frame into the run's folder; false keeps the files on the camera's card."""
+    shutter_speed: str = ""
+    """One of the camera's own shutter-speed choices (``"1/125"``); empty leaves it as set."""
+    wired: bool = False
+    """The shutter opto line is wired to this camera too: with ``usb``, a bulb
+    exposure the camera cannot time over USB is held on the line instead."""
+    call_timeout_ns: int = 10 * NS_PER_S
+    """The longest one libgphoto2 call may take before the camera counts as hung."""
+    reserve_mb: int = 200
+    """Downloads pause when the disk has less free than this (the journal keeps writing)."""
+
+    @property
+    def enabled(self) -> bool:
+        """True when a camera is to be opened at all."""
+        return self.trigger != "off"
+
+
+@dataclass(frozen=True)
+class FileSaved:
+    """A frame's file is safely in the run's folder (or, when not downloading, on the card)."""
+
+    frame: int
+    file: str
+    """Relative to the run's folder; or ``card:<camera path>`` when kept on the card."""
+    size: int
+
+
+@dataclass(frozen=True)
+class FrameFailed:
+    """The camera could not take a frame the engine reported as fired."""
+
+    frame: int
+    status: str
+    """``error`` (the camera failed) or ``missed`` (it never got to it)."""
+    message: str
+
+
+@dataclass(frozen=True)
+class CameraChanged:
+    """The camera's state changed in a way to show: a fault, a return, downloads paused."""
+
+    message: str
+    fault: bool
+    """True for a fault the photographer should see; False when it cleared."""
+
+
+CameraEvent = FileSaved | FrameFailed | CameraChanged
+Report = Callable[[CameraEvent], None]
+
+
+class Camera(Protocol):
+    """What the daemon's run needs from a USB camera; ``hw.camera`` implements it."""
+
+    trigger: str
+    """The configured trigger mode, one of :data:`TRIGGERS` but ``off``."""
+
+    @property
+    def drives_shutter_line(self) -> bool:
+        """Whether the engine should switch the GPIO shutter line as well.
+
+        False in ``usb`` mode unless a bulb exposure falls back to the wired line.
+        """
+        ...
+
+    def prepare(self, settings: Settings) -> None:
+        """Get ready for a run: the camera answers, its shutter speed is set, the
+        exposure can be timed. Bounded in time; raises :class:`core.errors.CameraError`
+        with a message for the photographer when the run cannot be done."""
+        ...
+
+    def begin_run(self, folder: Path, report: Report) -> None:
+        """From now, files go into ``folder`` and events to ``report`` (which must not block)."""
+        ...
+
+    def shutter(self, frame: int, on: bool) -> None:
+        """The shutter edge of ``frame``, called on the timing thread: never blocks."""
+        ...
+
+    def end_run(self) -> None:
+        """Stop reporting; files still pending stay on the camera. Bounded in time."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Plain data for ``status``: model, battery, connected, fault, downloads."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the camera; bounded in time even when a call hangs."""
+        ...

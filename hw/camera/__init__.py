@@ -1,0 +1,27 @@
+"""The USB camera (libgphoto2): sessions, the camera thread, files, the virtual camera.
+
+Only :mod:`hw.camera.session` imports ``gphoto2``; :func:`open_camera` imports
+it when a camera is actually wanted, so the GPIO-only daemon never loads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.camera import CameraConfig
+from hw.camera.usb_camera import UsbCamera
+
+
+def open_camera(config: CameraConfig, *, virtual_folder: Path | None = None) -> UsbCamera:
+    """The camera ``config`` asks for, on its own thread; the camera itself may still be away.
+
+    With ``virtual_folder`` it is libgphoto2's virtual camera serving JPEGs
+    from that folder (the simulated rig).
+    """
+    if virtual_folder is not None:
+        from hw.camera.virtual import use_virtual_camera
+
+        use_virtual_camera(virtual_folder)
+    from hw.camera.session import open_session
+
+    return UsbCamera(config, open_session, virtual=virtual_folder is not None)

@@ -1,0 +1,186 @@
+"""The libgphoto2 session: the only module of lapse that imports ``gphoto2``.
+
+Every gphoto2 error becomes a :class:`CallError` whose kind tells the camera
+thread whether to retry, reopen or give up; the messages are for photographers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import gphoto2 as gp
+
+from hw.camera.base import CallError
+
+GVFS_HINT = (
+    "another program holds the camera's USB connection; on a desktop this is"
+    " nearly always gvfs: run `gio mount -s gphoto2` (or"
+    " `systemctl --user stop gvfs-gphoto2-volume-monitor`) and try again"
+)
+NO_CAMERA = "no camera answers over USB: check the cable, and that the camera is on and awake"
+
+# libgphoto2's result codes (gphoto2_result.h and gphoto2-port-result.h).
+_BUSY = {-110}  # GP_ERROR_CAMERA_BUSY
+_CLAIMED = {-53}  # GP_ERROR_IO_USB_CLAIM
+_GONE = {
+    -7,  # GP_ERROR_IO
+    -10,  # GP_ERROR_TIMEOUT
+    -31,  # GP_ERROR_IO_INIT
+    -34,  # GP_ERROR_IO_READ
+    -35,  # GP_ERROR_IO_WRITE
+    -51,  # GP_ERROR_IO_USB_CLEAR_HALT
+    -52,  # GP_ERROR_IO_USB_FIND
+    -105,  # GP_ERROR_MODEL_NOT_FOUND
+}
+_UNSUPPORTED = {-6}  # GP_ERROR_NOT_SUPPORTED
+
+SHUTTER_SPEED = "shutterspeed"
+BULB_SPEEDS = ("bulb", "time")
+"""Shutter-speed choices that let the camera be held open over USB."""
+
+
+def call_error(error: gp.GPhoto2Error, doing: str) -> CallError:
+    """The :class:`CallError` for a gphoto2 error raised while ``doing`` something."""
+    code = error.code
+    if code in _BUSY:
+        return CallError("busy", f"the camera was busy while {doing}")
+    if code in _CLAIMED:
+        return CallError("claimed", GVFS_HINT)
+    if code in _GONE:
+        return CallError("gone", f"the camera stopped answering while {doing} ({error.string})")
+    if code in _UNSUPPORTED:
+        return CallError("unsupported", f"the camera cannot do this: {doing}")
+    return CallError("failed", f"the camera failed while {doing}: {error.string}")
+
+
+def open_session() -> GphotoSession:
+    """Open the first camera libgphoto2 finds; :class:`CallError` when none can be opened."""
+    camera = gp.Camera()
+    try:
+        camera.init()
+    except gp.GPhoto2Error as error:
+        failure = call_error(error, "opening it")
+        if failure.kind == "gone":
+            failure = CallError("gone", NO_CAMERA)
+        raise failure from None
+    return GphotoSession(camera)
+
+
+class GphotoSession:
+    """One open camera (see :class:`hw.camera.base.Session`)."""
+
+    def __init__(self, camera: Any) -> None:
+        self._camera = camera
+        self.model = camera.get_abilities().model
+
+    def battery(self) -> str | None:
+        widget = self._widget("batterylevel")
+        return None if widget is None else str(widget.get_value())
+
+    def shutter_speeds(self) -> list[str]:
+        widget = self._widget(SHUTTER_SPEED)
+        if widget is None:
+            return []
+        return [widget.get_choice(i) for i in range(widget.count_choices())]
+
+    def set_shutter_speed(self, value: str) -> None:
+        self._set(SHUTTER_SPEED, value, f"setting the shutter speed to {value}")
+
+    def usb_bulb(self) -> str | None:
+        config = self._config()
+        if _child(config, "eosremoterelease") is not None:
+            return "eosremoterelease"
+        # The bulb control alone proves nothing (libgphoto2 offers it to every PTP
+        # camera); the camera must also have a Bulb shutter speed to hold it open.
+        speeds = [speed.lower() for speed in self.shutter_speeds()]
+        if _child(config, "bulb") is not None and any(s in BULB_SPEEDS for s in speeds):
+            return "bulb"
+        return None
+
+    def prepare_bulb(self) -> None:
+        for speed in self.shutter_speeds():
+            if speed.lower() in BULB_SPEEDS:
+                self.set_shutter_speed(speed)
+                return
+        raise CallError("unsupported", "the camera has no Bulb shutter speed")
+
+    def bulb(self, open_: bool) -> None:
+        control = self.usb_bulb()
+        doing = "opening the shutter" if open_ else "closing the shutter"
+        if control == "eosremoterelease":
+            self._set(control, "Press Full" if open_ else "Release Full", doing)
+        elif control == "bulb":
+            self._set(control, 1 if open_ else 0, doing)
+        else:
+            raise CallError("unsupported", "the camera cannot time a bulb exposure over USB")
+
+    def keep_on_card(self) -> None:
+        widget = self._widget("capturetarget")
+        if widget is None:
+            return
+        choices = [widget.get_choice(i) for i in range(widget.count_choices())]
+        card = next((c for c in choices if "card" in c.lower()), None)
+        if card is not None:
+            self._set("capturetarget", card, "choosing the memory card")
+
+    def trigger(self) -> None:
+        try:
+            self._camera.trigger_capture()
+        except gp.GPhoto2Error as error:
+            raise call_error(error, "triggering the shutter") from None
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        files: list[tuple[str, str]] = []
+        wait = timeout_ms
+        while True:
+            try:
+                kind, data = self._camera.wait_for_event(wait)
+            except gp.GPhoto2Error as error:
+                raise call_error(error, "waiting for its news") from None
+            if kind == gp.GP_EVENT_FILE_ADDED:
+                files.append((data.folder, data.name))
+            elif kind == gp.GP_EVENT_TIMEOUT:
+                return files
+            wait = 0  # what is queued already, without waiting again
+
+    def download(self, folder: str, name: str) -> bytes:
+        try:
+            file = self._camera.file_get(folder, name, gp.GP_FILE_TYPE_NORMAL)
+            return bytes(memoryview(file.get_data_and_size()))
+        except gp.GPhoto2Error as error:
+            raise call_error(error, f"downloading {name!r}") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(gp.GPhoto2Error):
+            self._camera.exit()
+
+    # -- config widgets -----------------------------------------------------------
+    def _config(self) -> Any:
+        try:
+            return self._camera.get_config()
+        except gp.GPhoto2Error as error:
+            raise call_error(error, "reading its settings") from None
+
+    def _widget(self, name: str) -> Any:
+        return _child(self._config(), name)
+
+    def _set(self, name: str, value: object, doing: str) -> None:
+        config = self._config()
+        widget = _child(config, name)
+        if widget is None:
+            raise CallError("unsupported", f"the camera has no {name} setting ({doing})")
+        try:
+            widget.set_value(value)
+            # The whole tree, not set_single_config: some cameras (the virtual
+            # one among them) answer single-widget calls with "bad parameters".
+            self._camera.set_config(config)
+        except gp.GPhoto2Error as error:
+            raise call_error(error, doing) from None
+
+
+def _child(config: Any, name: str) -> Any:
+    try:
+        return config.get_child_by_name(name)
+    except gp.GPhoto2Error:
+        return None

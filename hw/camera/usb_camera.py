@@ -1,0 +1,509 @@
+"""The USB camera: one thread owns it, every call is bounded, faults cost frames only.
+
+:class:`UsbCamera` implements :class:`core.camera.Camera`. Its thread
+(``lapse-camera``) takes jobs from a queue the timing thread only ever puts
+on, so a camera that is slow, busy, hung or unplugged never delays a GPIO
+edge or the socket. Between jobs it collects new files from the camera and
+downloads them, one at a time so that a trigger never waits behind a queue
+of downloads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.camera import CameraChanged, CameraConfig, CameraEvent, FileSaved, FrameFailed, Report
+from core.durations import NS_PER_S, format_duration
+from core.errors import CameraError
+from core.settings import Settings
+from hw.camera.base import CallError, Session
+from hw.camera.bounded import BoundedCaller
+from hw.camera.files import (
+    DiskFull,
+    FreeBytes,
+    free_bytes,
+    full_message,
+    safe_file_name,
+    save_file,
+)
+from hw.camera.speeds import speed_ns
+
+log = logging.getLogger("lapse.camera")
+T = TypeVar("T")
+
+POLL_S = 0.2
+"""How often a run's camera is asked for new files."""
+IDLE_S = 5.0
+"""How often an idle daemon looks for a camera that is not connected, or reads its battery."""
+BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
+"""Waits before each retry of a call the camera answered with "busy"."""
+DISK_RETRY_S = 10.0
+"""How often paused downloads look for free space again."""
+FILE_EVENT_MS = 10
+"""How long one look for new files waits for the camera's first event."""
+
+
+@dataclass(frozen=True)
+class _Shutter:
+    frame: int
+    on: bool
+    queued: float
+
+
+@dataclass(frozen=True)
+class _Call:
+    """Run ``action`` on the camera thread and hand its result to ``future``."""
+
+    action: Callable[[], Any]
+    future: Future[Any]
+
+
+class _Close:
+    pass
+
+
+class UsbCamera:
+    """A camera over USB, on its own thread (see :class:`core.camera.Camera`)."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        open_session: Callable[[], Session],
+        *,
+        virtual: bool = False,
+        free: FreeBytes = free_bytes,
+        disk_retry_s: float = DISK_RETRY_S,
+        idle_s: float = IDLE_S,
+    ) -> None:
+        if not config.enabled:
+            raise ValueError("UsbCamera needs camera.trigger gpio or usb")
+        self.config = config
+        self.trigger = config.trigger
+        self._open_session = open_session
+        self._free = free
+        self._disk_retry_s = disk_retry_s
+        self._idle_s = idle_s
+        self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S)
+        self._jobs: queue.SimpleQueue[_Shutter | _Call | _Close] = queue.SimpleQueue()
+        # Everything below belongs to the camera thread, except _status (under _lock).
+        self._session: Session | None = None
+        self._prepared: Settings | None = None
+        self._bulb_over_usb = False
+        self._drives_line = config.trigger == "gpio"
+        self._stale_s = 5.0
+        self._folder: Path | None = None
+        self._report: Report | None = None
+        self._frame: int | None = None
+        self._waiting: deque[tuple[int | None, str, str]] = deque()
+        self._owed: set[int] = set()
+        """Frames the camera took whose files have not shown up yet."""
+        self._paused_until = 0.0
+        self._look_now = False
+        self._next_idle = 0.0
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {
+            "trigger": config.trigger,
+            "virtual": virtual,
+            "connected": False,
+            "model": None,
+            "battery": None,
+            "fault": None,
+            "downloads": "on" if config.download else "off",
+            "paused": None,
+            "saved": 0,
+            "waiting": 0,
+            "bulb": None,
+        }
+        self._thread = threading.Thread(target=self._loop, name="lapse-camera", daemon=True)
+        self._thread.start()
+
+    # -- the Camera protocol: any thread ----------------------------------------------
+    @property
+    def drives_shutter_line(self) -> bool:
+        """Whether the engine should switch the GPIO shutter line too."""
+        return self._drives_line
+
+    def prepare(self, settings: Settings) -> None:
+        """Get the camera ready for ``settings``; :class:`CameraError` if it cannot be."""
+        self._on_thread(lambda: self._prepare(settings), "getting ready")
+
+    def begin_run(self, folder: Path, report: Report) -> None:
+        """Files go into ``folder`` and events to ``report`` from now on."""
+        self._on_thread(lambda: self._begin(folder, report), "starting the run")
+
+    def shutter(self, frame: int, on: bool) -> None:
+        """The engine's shutter edge: queued for the camera thread, never waits."""
+        self._jobs.put(_Shutter(frame, on, time.monotonic()))
+
+    def end_run(self) -> None:
+        """Collect and download what the last frames produced (bounded), then stop reporting."""
+        with contextlib.suppress(CameraError):
+            self._on_thread(self._end, "finishing the run")
+        # Should the camera thread be stuck, stop reporting all the same.
+        self._report = None
+        self._folder = None
+
+    def status(self) -> dict[str, Any]:
+        """Plain data for ``status``: trigger, model, battery, fault, downloads."""
+        with self._lock:
+            return dict(self._status)
+
+    def close(self) -> None:
+        """Let go of the camera; returns within about one call bound even if it hangs."""
+        self._jobs.put(_Close())
+        self._thread.join(self._calls.timeout_s + 1.0)
+        self._calls.close()
+
+    # -- the camera thread -----------------------------------------------------------
+    def _on_thread(self, action: Callable[[], T], doing: str) -> T:
+        future: Future[T] = Future()
+        self._jobs.put(_Call(action, future))
+        # Room for a few bounded calls and the busy retries: never forever.
+        bound = 4 * self._calls.timeout_s + sum(BUSY_BACKOFF_S) + 5.0
+        try:
+            return future.result(bound)
+        except FutureTimeout:
+            raise CameraError(
+                f"the camera thread did not finish {doing} within {bound:.0f}s"
+            ) from None
+
+    def _loop(self) -> None:
+        self._connect_quietly()
+        while True:
+            try:
+                job = self._jobs.get(timeout=self._wait_s())
+            except queue.Empty:
+                job = None
+            if isinstance(job, _Close):
+                break
+            try:
+                if job is None:
+                    self._between_jobs()
+                elif isinstance(job, _Shutter):
+                    self._shutter(job)
+                else:
+                    self._run_call(job)
+            except Exception as error:  # a bug here must not end the camera thread
+                log.exception("camera thread error")
+                self._fault(f"camera thread error: {error!r}")
+        self._drop_session()
+
+    def _run_call(self, job: _Call) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            job.future.set_result(job.action())
+        except BaseException as error:
+            job.future.set_exception(error)
+
+    def _wait_s(self) -> float:
+        if self._look_now:
+            return 0.0
+        if self._report is not None and self._session is not None:
+            return POLL_S
+        return max(0.0, min(self._idle_s, self._next_idle - time.monotonic()))
+
+    def _between_jobs(self) -> None:
+        self._look_now = False
+        now = time.monotonic()
+        if self._report is None and now >= self._next_idle:
+            # Idle: show a camera that was plugged in, and its battery.
+            self._next_idle = now + self._idle_s
+            if self._session is None:
+                self._connect_quietly()
+            else:
+                self._read_battery()
+        if self._session is None:
+            return
+        self._collect_files()
+        if self._waiting:
+            self._download_next()
+            self._look_now = bool(self._waiting) and time.monotonic() >= self._paused_until
+
+    # -- preparing and running --------------------------------------------------------
+    def _prepare(self, settings: Settings) -> None:
+        if self._session is None:
+            try:
+                self._connect()
+            except CallError as error:
+                raise CameraError(str(error)) from None
+        self._prepared = settings
+        try:
+            self._apply_settings(settings, strict=True)
+        except CallError as error:
+            raise CameraError(str(error)) from None
+        self._stale_s = max(0.05, settings.interval_ns / NS_PER_S / 2)
+
+    def _apply_settings(self, settings: Settings, *, strict: bool) -> None:
+        """Shutter speed, card and bulb route; ``strict`` refuses what cannot be done."""
+        session = self._require_session()
+        model = session.model
+        speed = self.config.shutter_speed
+        if speed:
+            choices = self._call(session.shutter_speeds)
+            if speed not in choices:
+                raise CallError(
+                    "unsupported",
+                    f'camera.shutter_speed "{speed}" is not one of this camera\'s ({model}):'
+                    f" {', '.join(choices) or 'it offers none'}",
+                )
+            exposure = speed_ns(speed)
+            if strict and exposure is not None and exposure >= settings.interval_ns:
+                raise CallError(
+                    "unsupported",
+                    f"the camera's shutter speed {speed} does not fit in the interval"
+                    f" ({format_duration(settings.interval_ns)}); choose a faster speed"
+                    " or a longer interval",
+                )
+            self._call(session.set_shutter_speed, speed)
+        if not self.config.download:
+            self._call(session.keep_on_card)
+        self._bulb_over_usb = False
+        self._drives_line = self.trigger == "gpio"
+        route: str | None = None
+        if settings.exposure_ns is not None:
+            route = "gpio"
+            if self.trigger == "usb":
+                if self._call(session.usb_bulb) is not None:
+                    self._call(session.prepare_bulb)
+                    self._bulb_over_usb, route = True, "usb"
+                elif self.config.wired:
+                    self._drives_line = True
+                else:
+                    raise CallError(
+                        "unsupported",
+                        f"this camera ({model}) cannot time a bulb exposure over USB: it has"
+                        " no Bulb shutter speed to hold open. Wire the shutter line and set"
+                        " camera.wired = true so lapse holds it on GPIO, or leave the exposure"
+                        " to the camera (exposure = pulse)",
+                    )
+        self._set_status(bulb=route)
+
+    def _begin(self, folder: Path, report: Report) -> None:
+        self._folder, self._report = folder, report
+        self._frame = None
+        self._waiting.clear()
+        self._owed.clear()
+        self._paused_until = 0.0
+        self._set_status(saved=0, waiting=0, paused=None)
+
+    def _end(self) -> None:
+        """Take in the last frames' files, within about two call bounds."""
+        deadline = time.monotonic() + 2 * self._calls.timeout_s
+        while self._session is not None and time.monotonic() < deadline:
+            if self._waiting:
+                if time.monotonic() < self._paused_until:
+                    break  # the disk is full: they stay on the camera
+                self._download_next()
+            elif self._owed:
+                self._collect_files(timeout_ms=100)
+            else:
+                break
+        self._report = None
+        self._folder = None
+
+    def _shutter(self, job: _Shutter) -> None:
+        if job.on:
+            self._frame = job.frame
+            self._look_now = True
+        if self._report is None:
+            return
+        if self._drives_line:
+            # The opto line fired (or holds) the shutter: USB only fetches the files.
+            if job.on and (self._session is not None or self._connect_for_frame()):
+                self._owed.add(job.frame)
+            return
+        if not job.on and not self._bulb_over_usb:
+            return  # the camera timed the exposure itself
+        if job.on and time.monotonic() - job.queued > self._stale_s:
+            self._frame_failed(
+                job.frame, "missed", "the camera was still busy with an earlier call"
+            )
+            return
+        if self._session is None and not self._connect_for_frame():
+            if job.on:
+                self._frame_failed(job.frame, "error", self.status()["fault"] or "no camera")
+            return
+        session = self._require_session()
+        try:
+            if self._bulb_over_usb:
+                self._call_retrying(session.bulb, job.on)
+            else:
+                self._call_retrying(session.trigger)
+            if job.on:
+                self._owed.add(job.frame)
+        except CallError as error:
+            what = "the shutter did not open" if job.on else "the shutter did not close"
+            self._frame_failed(job.frame, "error", f"{what}: {error}")
+
+    # -- files --------------------------------------------------------------------------
+    def _collect_files(self, timeout_ms: int = FILE_EVENT_MS) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            added = self._call(session.new_files, timeout_ms)
+        except CallError:
+            return
+        for folder, name in added:
+            self._waiting.append((self._frame, folder, name))
+            if self._frame is not None:
+                self._owed.discard(self._frame)
+        if added:
+            self._set_status(waiting=len(self._waiting))
+
+    def _download_next(self) -> None:
+        if time.monotonic() < self._paused_until:
+            return
+        frame, camera_folder, name = self._waiting[0]
+        report, folder = self._report, self._folder
+        if report is None or folder is None or frame is None:
+            self._waiting.popleft()  # not taken by a run of ours: leave it on the card
+            self._set_status(waiting=len(self._waiting))
+            return
+        if not self.config.download:
+            self._waiting.popleft()
+            shown = "".join(ch for ch in f"{camera_folder}/{name}" if ch.isprintable())
+            report(FileSaved(frame=frame, file=f"card:{shown}", size=0))
+            self._set_status(waiting=len(self._waiting))
+            return
+        reserve = self.config.reserve_mb * 1_000_000
+        try:
+            # Look before the transfer too: a full disk should not cost a download.
+            if self._free(folder) < reserve:
+                raise DiskFull(full_message(self._free(folder), reserve))
+            session = self._require_session()
+            data = self._call_retrying(session.download, camera_folder, name)
+            target = save_file(
+                folder, safe_file_name(frame, name), data, reserve_bytes=reserve, free=self._free
+            )
+        except DiskFull as full:
+            self._pause(str(full))
+            return
+        except CallError:
+            return  # the fault is shown; the file waits for the camera's return
+        except OSError as error:
+            self._pause(f"downloads wait: could not write to {folder}: {error.strerror}")
+            return
+        self._waiting.popleft()
+        self._resume_downloads()
+        with self._lock:
+            self._status["saved"] += 1
+            self._status["waiting"] = len(self._waiting)
+        report(FileSaved(frame=frame, file=target.name, size=len(data)))
+
+    def _pause(self, message: str) -> None:
+        self._paused_until = time.monotonic() + self._disk_retry_s
+        if self.status()["paused"] != message:
+            self._set_status(paused=message, downloads="paused")
+            self._emit(CameraChanged(message=message, fault=True))
+
+    def _resume_downloads(self) -> None:
+        if self.status()["paused"] is not None:
+            self._set_status(paused=None, downloads="on")
+            self._emit(CameraChanged(message="downloads resumed: the disk has room", fault=False))
+
+    # -- the session ---------------------------------------------------------------------
+    def _connect(self) -> None:
+        """Open the camera; :class:`CallError` if it cannot be."""
+        session = self._calls.call(self._open_session)
+        self._session = session
+        was_fault = self.status()["fault"]
+        self._set_status(connected=True, model=session.model, fault=None)
+        self._read_battery()
+        if self._prepared is not None:
+            try:
+                self._apply_settings(self._prepared, strict=False)
+            except CallError as error:
+                log.warning("camera settings not restored: %s", error)
+        if was_fault is not None:
+            self._emit(CameraChanged(message=f"the camera is back: {session.model}", fault=False))
+
+    def _connect_quietly(self) -> None:
+        try:
+            self._connect()
+        except CallError as error:
+            self._set_status(connected=False, fault=str(error))
+
+    def _connect_for_frame(self) -> bool:
+        """One attempt per frame while the camera is away; says whether it is back."""
+        try:
+            self._connect()
+        except CallError as error:
+            self._fault(str(error))
+            return False
+        return True
+
+    def _read_battery(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        with contextlib.suppress(CallError):
+            self._set_status(battery=self._call(session.battery))
+
+    def _require_session(self) -> Session:
+        session = self._session
+        if session is None:
+            raise CallError("gone", "no camera is connected")
+        return session
+
+    def _call(self, function: Callable[..., T], *args: Any) -> T:
+        """A bounded call; a camera that is gone, hung or failing is let go of."""
+        try:
+            return self._calls.call(function, *args)
+        except CallError as error:
+            if error.kind in ("gone", "hung", "failed", "claimed"):
+                self._lost(str(error))
+            raise
+
+    def _call_retrying(self, function: Callable[..., T], *args: Any) -> T:
+        """:meth:`_call`, with "busy" answers retried after a growing wait."""
+        for wait in (*BUSY_BACKOFF_S, None):
+            try:
+                return self._call(function, *args)
+            except CallError as error:
+                if error.kind != "busy" or wait is None:
+                    raise
+                log.info("camera busy; retrying in %gs", wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _lost(self, message: str) -> None:
+        self._drop_session()
+        self._fault(message)
+
+    def _drop_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            # Queued, not awaited: if the camera is stuck in a call, closing waits behind it.
+            self._calls.submit(session.close)
+            self._set_status(connected=False)
+
+    def _fault(self, message: str) -> None:
+        if self.status()["fault"] != message:
+            self._set_status(fault=message)
+            log.warning("camera: %s", message)
+            self._emit(CameraChanged(message=f"camera: {message}", fault=True))
+
+    def _frame_failed(self, frame: int, status: str, message: str) -> None:
+        self._emit(FrameFailed(frame=frame, status=status, message=message))
+
+    def _emit(self, event: CameraEvent) -> None:
+        report = self._report
+        if report is not None:
+            report(event)
+
+    def _set_status(self, **changes: Any) -> None:
+        with self._lock:
+            self._status.update(changes)
