@@ -316,6 +316,8 @@ def _follow(client: Client, run_id: str) -> int:
             print(f"{span} missed: {data['reason']}", flush=True)
         elif name == "fault":
             print(f"fault: {data['message']}", flush=True)
+        elif name == "camera":
+            print(f"{data['message']}", flush=True)
         elif name == "state" and data.get("run") == run_id and data["state"] in ENDED_STATES:
             print(_ended_line(data))
             return EXIT_OK if data["state"] in ("finished", "stopped") else EXIT_FAILED
@@ -420,11 +422,31 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         record = FrameRecord.from_dict(last)
         late = format_approx(record.lateness_ns) + " late" if record.lateness_ns is not None else ""
         lines.append(f"  last frame: {record.frame} {record.status} {late}".rstrip())
+    if status.get("camera"):
+        lines.append(camera_line(status["camera"]))
     if status.get("fault"):
         lines.append(f"  fault: {status['fault']}")
     if status.get("notice"):
         lines.append(f"  note: {status['notice']}")
     return lines
+
+
+def camera_line(camera: dict[str, Any]) -> str:
+    """``  camera (usb): Nikon DSC D3400, battery 75%, 12 files saved`` or why it is away."""
+    head = f"  camera ({camera['trigger']}"
+    head += ", virtual): " if camera.get("virtual") else "): "
+    if not camera.get("connected"):
+        return head + f"not connected ({camera.get('fault') or 'looking for it'})"
+    parts = [camera.get("model") or "unknown model"]
+    if camera.get("battery"):
+        parts.append(f"battery {camera['battery']}")
+    if camera.get("downloads") == "off":
+        parts.append("files kept on the card")
+    else:
+        parts.append(f"{camera.get('saved', 0)} files saved")
+    if camera.get("paused"):
+        parts.append(f"downloads paused: {camera['paused']}")
+    return head + ", ".join(parts)
 
 
 def _run_json(info: RunInfo | None, journal: Journal) -> dict[str, Any] | None:

@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 POLL_S = 0.2
 """How often a run's camera is asked for new files."""
+OWED_POLL_S = 0.02
+"""How often, while a frame's file has not shown up yet: files are wanted before the next frame."""
 IDLE_S = 5.0
 """How often an idle daemon looks for a camera that is not connected, or reads its battery."""
 BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
@@ -106,8 +108,8 @@ class UsbCamera:
         self._report: Report | None = None
         self._frame: int | None = None
         self._waiting: deque[tuple[int | None, str, str]] = deque()
-        self._owed: set[int] = set()
-        """Frames the camera took whose files have not shown up yet."""
+        self._owed: dict[int, float] = {}
+        """Frames the camera took whose files have not shown up yet, and since when."""
         self._paused_until = 0.0
         self._look_now = False
         self._next_idle = 0.0
@@ -211,7 +213,7 @@ class UsbCamera:
         if self._look_now:
             return 0.0
         if self._report is not None and self._session is not None:
-            return POLL_S
+            return OWED_POLL_S if self._still_owed() else POLL_S
         return max(0.0, min(self._idle_s, self._next_idle - time.monotonic()))
 
     def _between_jobs(self) -> None:
@@ -306,7 +308,7 @@ class UsbCamera:
                 if time.monotonic() < self._paused_until:
                     break  # the disk is full: they stay on the camera
                 self._download_next()
-            elif self._owed:
+            elif self._still_owed():
                 self._collect_files(timeout_ms=100)
             else:
                 break
@@ -322,7 +324,7 @@ class UsbCamera:
         if self._drives_line:
             # The opto line fired (or holds) the shutter: USB only fetches the files.
             if job.on and (self._session is not None or self._connect_for_frame()):
-                self._owed.add(job.frame)
+                self._owed[job.frame] = time.monotonic()
             return
         if not job.on and not self._bulb_over_usb:
             return  # the camera timed the exposure itself
@@ -342,12 +344,20 @@ class UsbCamera:
             else:
                 self._call_retrying(session.trigger)
             if job.on:
-                self._owed.add(job.frame)
+                self._owed[job.frame] = time.monotonic()
         except CallError as error:
             what = "the shutter did not open" if job.on else "the shutter did not close"
             self._frame_failed(job.frame, "error", f"{what}: {error}")
 
     # -- files --------------------------------------------------------------------------
+    def _still_owed(self) -> bool:
+        """Whether a recent frame's file is still to come; a file that never comes (a
+        camera that saves to its card only) is given up on after two call bounds."""
+        oldest = time.monotonic() - 2 * self._calls.timeout_s
+        for frame in [frame for frame, since in self._owed.items() if since < oldest]:
+            del self._owed[frame]
+        return bool(self._owed)
+
     def _collect_files(self, timeout_ms: int = FILE_EVENT_MS) -> None:
         session = self._session
         if session is None:
@@ -359,7 +369,7 @@ class UsbCamera:
         for folder, name in added:
             self._waiting.append((self._frame, folder, name))
             if self._frame is not None:
-                self._owed.discard(self._frame)
+                self._owed.pop(self._frame, None)
         if added:
             self._set_status(waiting=len(self._waiting))
 

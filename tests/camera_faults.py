@@ -1,0 +1,133 @@
+"""A fault-injecting wrapper around libgphoto2's virtual camera.
+
+The virtual camera is real libgphoto2 (PTP over the wheel's vusb driver); it
+cannot be made to hang, report busy or vanish on demand, so this wrapper does
+that around it, keyed on the frame the camera thread is working on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.camera import CameraConfig, CameraEvent
+from hw.camera.base import CallError, Session
+from hw.camera.usb_camera import UsbCamera
+from hw.camera.virtual import use_virtual_camera
+
+
+@dataclass
+class World:
+    """What the camera does, frame by frame; the test sets it up, the wrapper obeys."""
+
+    frame: int | None = None
+    """The frame the camera thread is on (set as it takes each shutter)."""
+    gone: Callable[[int | None], bool] = lambda frame: False
+    hang_trigger_at: int | None = None
+    hang_download_at: int | None = None
+    hang_s: float = 30.0
+    busy_answers: dict[int, int] = field(default_factory=dict)
+    """Frame → how many times its trigger is answered "busy" first."""
+    rename: Callable[[str], str] | None = None
+    triggers: list[tuple[int | None, float]] = field(default_factory=list)
+    """(frame, monotonic time) of every trigger call that reached the camera."""
+    opens: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+    """Set at the end of a test to let a hung call return."""
+
+    def check(self) -> None:
+        if self.gone(self.frame):
+            raise CallError("gone", "the camera stopped answering (cable pulled)")
+
+    def hang(self) -> None:
+        self.release.wait(self.hang_s)
+
+
+class FaultySession:
+    """A :class:`Session` that passes through to the virtual camera, with faults."""
+
+    def __init__(self, inner: Session, world: World) -> None:
+        self.inner = inner
+        self.world = world
+        self.model = inner.model
+        self._real_names: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def checked(*args: Any) -> Any:
+            self.world.check()
+            return method(*args)
+
+        return checked
+
+    def trigger(self) -> None:
+        world = self.world
+        world.check()
+        if world.frame == world.hang_trigger_at:
+            world.hang()
+        left = world.busy_answers.get(world.frame, 0) if world.frame is not None else 0
+        if left:
+            world.busy_answers[world.frame] = left - 1  # type: ignore[index]
+            world.triggers.append((world.frame, time.monotonic()))
+            raise CallError("busy", "the camera was busy while triggering the shutter")
+        world.triggers.append((world.frame, time.monotonic()))
+        self.inner.trigger()
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        self.world.check()
+        files = self.inner.new_files(timeout_ms)
+        rename = self.world.rename
+        if rename is None:
+            return files
+        renamed = []
+        for folder, name in files:
+            shown = rename(name)
+            self._real_names[shown] = name
+            renamed.append((folder, shown))
+        return renamed
+
+    def download(self, folder: str, name: str) -> bytes:
+        world = self.world
+        world.check()
+        if world.frame == world.hang_download_at:
+            world.hang()
+        # A renamed file is still fetched under the virtual camera's own name.
+        return self.inner.download(folder, self._real_names.get(name, name))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class WatchedCamera(UsbCamera):
+    """The real camera thread, telling the world which frame it is working on."""
+
+    def __init__(self, world: World, *args: Any, **kwargs: Any) -> None:
+        self.world = world
+        super().__init__(*args, **kwargs)
+
+    def _shutter(self, job: Any) -> None:
+        if job.on:
+            self.world.frame = job.frame
+        super()._shutter(job)
+
+
+def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: Any) -> WatchedCamera:
+    """A camera thread on the virtual camera (serving JPEGs from ``folder``), with faults."""
+    use_virtual_camera(folder)
+    from hw.camera.session import open_session
+
+    def open_faulty() -> Session:
+        world.opens += 1
+        world.check()
+        return FaultySession(open_session(), world)
+
+    return WatchedCamera(world, config, open_faulty, virtual=True, **kwargs)
+
+
+def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:
+    return [event for event in events if isinstance(event, kind)]

@@ -1,0 +1,122 @@
+"""A frame's file on disk: lapse's own safe name, ``.part`` then rename, a full disk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.camera import CameraChanged, CameraConfig, FileSaved
+from core.durations import NS_PER_MS, NS_PER_S
+from core.settings import Settings
+from hw.camera.files import DiskFull, safe_file_name, save_file
+from tests.camera_faults import World, events_of, faulty_camera
+
+HOSTILE = [
+    "../../etc/passwd",
+    "/etc/shadow",
+    "..\\..\\Windows\\win.ini",
+    "DSC_0001.JPG\x00.sh",
+    "\x1b[31mRED\x1b[0m.JPG",
+    "line\nbreak\r.NEF",
+    "..",
+    "",
+    "ÉTÉ_ñ.jpg",
+    "a" * 300 + ".jpg",
+    "x.tar.gz/../../y.JPG",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_camera_name_stays_inside_the_run_folder(tmp_path: Path, name: str) -> None:
+    safe = safe_file_name(7, name)
+    assert safe.startswith("frame-000007")
+    assert "/" not in safe and "\\" not in safe and safe not in (".", "..")
+    assert safe.isprintable() and safe.isascii() and len(safe) < 80
+    path = save_file(tmp_path, safe, b"data", reserve_bytes=0)
+    assert path.parent == tmp_path and path.read_bytes() == b"data"
+
+
+def test_names_keep_what_is_useful() -> None:
+    assert safe_file_name(42, "DSC_0042.NEF") == "frame-000042-DSC_0042.nef"
+    assert safe_file_name(0, "/store_00010001/DCIM/100GPHOT/GPH_0099.JPG") == (
+        "frame-000000-GPH_0099.jpg"
+    )
+    assert safe_file_name(3, "../../etc/passwd") == "frame-000003-passwd.bin"
+
+
+def test_a_second_file_of_the_same_name_never_replaces_the_first(tmp_path: Path) -> None:
+    first = save_file(tmp_path, "frame-000001-A.jpg", b"one", reserve_bytes=0)
+    second = save_file(tmp_path, "frame-000001-A.jpg", b"two", reserve_bytes=0)
+    assert first.read_bytes() == b"one" and second.read_bytes() == b"two"
+    assert second.name == "frame-000001-A-2.jpg"
+
+
+def test_the_reserve_is_kept_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    with pytest.raises(DiskFull, match="disk is full"):
+        save_file(tmp_path, "f.jpg", b"x" * 100, reserve_bytes=1000, free=lambda _: 1050)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_hostile_name_from_the_camera_lands_safely(tmp_path: Path) -> None:
+    world = World(rename=lambda name: "../../etc/passwd\x07")
+    camera = faulty_camera(world, CameraConfig(trigger="usb"), tmp_path / "virtual")
+    run = tmp_path / "run"
+    run.mkdir()
+    events: list[Any] = []
+    try:
+        camera.prepare(Settings(interval_ns=NS_PER_S))
+        camera.begin_run(run, events.append)
+        camera.shutter(0, True)
+        camera.shutter(0, False)
+        camera.end_run()
+    finally:
+        camera.close()
+    saved = events_of(FileSaved, events)
+    assert [event.file for event in saved] == ["frame-000000-passwd.bin"]
+    assert [p.name for p in run.iterdir()] == ["frame-000000-passwd.bin"]
+    assert not (tmp_path / "etc").exists()
+
+
+def test_a_full_disk_pauses_downloads_and_never_the_trigger(tmp_path: Path) -> None:
+    free = {"bytes": 10_000_000}  # 10 MB: below the 200 MB reserve
+    world = World()
+    camera = faulty_camera(
+        world,
+        CameraConfig(trigger="usb"),
+        tmp_path / "virtual",
+        free=lambda _: free["bytes"],
+        disk_retry_s=0.05,
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    events: list[Any] = []
+    try:
+        camera.prepare(Settings(interval_ns=200 * NS_PER_MS))
+        camera.begin_run(run, events.append)
+        for frame in range(4):
+            camera.shutter(frame, True)
+            camera.shutter(frame, False)
+            time.sleep(0.2)
+        # Every trigger reached the camera although nothing could be saved.
+        assert [frame for frame, _ in world.triggers] == [0, 1, 2, 3]
+        assert events_of(FileSaved, events) == []
+        status = camera.status()
+        assert status["downloads"] == "paused" and "disk is full" in status["paused"]
+        assert status["waiting"] == 4
+        paused = events_of(CameraChanged, events)
+        assert paused and paused[0].fault and "disk is full" in paused[0].message
+        free["bytes"] = 10_000_000_000  # room again
+        deadline = time.monotonic() + 10
+        while len(events_of(FileSaved, events)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        camera.end_run()
+    finally:
+        camera.close()
+    assert [event.frame for event in events_of(FileSaved, events)] == [0, 1, 2, 3]
+    assert len(list(run.iterdir())) == 4
+    assert camera.status()["downloads"] == "on"
+    resumed = [e for e in events_of(CameraChanged, events) if not e.fault]
+    assert resumed and "resumed" in resumed[-1].message
