@@ -1,17 +1,28 @@
-"""The battery model: what a run costs and how long the battery lasts (DESIGN §4–5).
+"""The battery: the model of what a run costs, the ``[battery]`` config, and readings.
 
-Until a battery reader exists this is the estimate lapse shows, and it stays
-the fallback after: the capacity from config, the Pi's own draw, and the opto
-and LED currents for the time each is on — the hardware inspiration's
-"LED-seconds per exposure" accounting.
+The model is the fallback when no monitor answers: the capacity from config,
+the Pi's own draw, and the opto and LED currents for the time each is on —
+the hardware inspiration's "LED-seconds per exposure" accounting.
+
+Real monitors (``hw.battery_readers``: the kernel's power-supply class, an
+INA219 on a UPS HAT) implement :class:`BatteryReader` and give a
+:class:`BatteryReading`; :meth:`BatteryReading.estimate` turns one into the
+:class:`BatteryEstimate` the TUI shows, as :meth:`BatteryModel.estimate` does.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from dataclasses import dataclass
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 from core.durations import NS_PER_S
+from core.errors import ConfigError
 from core.led import led_changes
 from core.plan import Plan
 
@@ -92,6 +103,10 @@ class BatteryEstimate:
     average_ma: float
     source: str
     """``model`` for the estimate; a reader's name otherwise."""
+    voltage_v: float | None = None
+    """The pack's voltage where a monitor measures it."""
+    charging: bool | None = None
+    """True while external power feeds the battery (see :attr:`BatteryReading.charging`)."""
 
     @property
     def outlasts_battery(self) -> bool:
@@ -99,3 +114,348 @@ class BatteryEstimate:
         if self.lasts_ns is None:
             return False
         return self.needs_ns is None or self.needs_ns > self.lasts_ns
+
+
+# --- the Pi's own draw ------------------------------------------------------
+
+DEFAULT_PI_MA = BatteryModel.pi_ma
+"""The draw assumed for a board the table below does not know (a Pi 3 B with a small screen)."""
+
+# Matched in order against the device tree's model string (/proc/device-tree/model,
+# e.g. "Raspberry Pi 4 Model B Rev 1.4"); the first match wins, so the more
+# specific names come first ("Pi 3 Model B Plus" before "Pi 3 Model B", "Pi 400"
+# is kept from "Pi 4" by the word boundary).
+#
+# Where the figures come from: the Raspberry Pi documentation's "typical
+# bare-board active current consumption" (raspberrypi.com/documentation/
+# computers/raspberry-pi.html, "Power supply"), the only table that covers
+# every model from one source. It is a busy-board figure, a little above a
+# time-lapse Pi's mostly idle draw; erring that way warns of a short battery
+# early rather than losing the end of a shoot. The exception is the Zero 2 W,
+# whose documented 350 mA is a loaded figure three times its idle draw:
+# CNX Software measured 120 mA idle on Raspberry Pi OS Bullseye (2021-12-09),
+# and a Zero 2 W is chosen precisely for long battery runs.
+_PI_DRAW_MA: tuple[tuple[re.Pattern[str], float], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), ma)
+    for pattern, ma in (
+        (r"\bPi 500\b", 800.0),  # the Pi 5 in a keyboard; the docs' Pi 400 figure too
+        (r"\bPi 5\b", 800.0),
+        (r"\bCompute Module 5\b", 800.0),
+        (r"\bPi 400\b", 800.0),
+        (r"\bPi 4\b", 600.0),
+        (r"\bCompute Module 4\b", 600.0),
+        (r"\bPi 3 Model B Plus\b", 500.0),
+        (r"\bPi 3 Model A Plus\b", 350.0),
+        (r"\bPi 3 Model B\b", 400.0),
+        (r"\bPi 2 Model B\b", 350.0),
+        (r"\bZero 2 W\b", 120.0),
+        (r"\bZero W\b", 150.0),
+        (r"\bZero\b", 100.0),
+        (r"\bPi Model B Plus\b", 330.0),
+        (r"\bPi Model A Plus\b", 180.0),
+        (r"\bPi Model B\b", 500.0),
+        (r"\bPi Model A\b", 200.0),
+    )
+)
+
+
+def pi_draw_ma(model: str | None) -> float:
+    """The Pi's own draw in mA for its device-tree model string; :data:`DEFAULT_PI_MA` if unknown.
+
+    ``model`` is the text of ``/proc/device-tree/model`` (its trailing NUL
+    may be left on), or None when there is none (not a Pi).
+    """
+    if model:
+        for pattern, ma in _PI_DRAW_MA:
+            if pattern.search(model):
+                return ma
+    return DEFAULT_PI_MA
+
+
+# --- voltage → charge -------------------------------------------------------
+
+# One Li-ion cell at rest (a typical 18650): volts → percent of charge. A pack
+# under load reads a little low, which errs on the side of a warning.
+LI_ION_CURVE: tuple[tuple[float, float], ...] = (
+    (3.00, 0.0),
+    (3.45, 5.0),
+    (3.60, 10.0),
+    (3.70, 20.0),
+    (3.75, 30.0),
+    (3.79, 40.0),
+    (3.83, 50.0),
+    (3.88, 60.0),
+    (3.94, 70.0),
+    (4.00, 80.0),
+    (4.08, 90.0),
+    (4.20, 100.0),
+)
+_CURVE_VOLTS = [volts for volts, _ in LI_ION_CURVE]
+
+
+def li_ion_percent(cell_volts: float) -> float:
+    """The charge of one Li-ion cell at ``cell_volts``, interpolated on :data:`LI_ION_CURVE`.
+
+    Clamped: 3.0 V and below is 0 %, 4.2 V and above is 100 %.
+    """
+    if cell_volts <= LI_ION_CURVE[0][0]:
+        return 0.0
+    if cell_volts >= LI_ION_CURVE[-1][0]:
+        return 100.0
+    upper = bisect.bisect_right(_CURVE_VOLTS, cell_volts)
+    (v0, p0), (v1, p1) = LI_ION_CURVE[upper - 1], LI_ION_CURVE[upper]
+    return p0 + (p1 - p0) * (cell_volts - v0) / (v1 - v0)
+
+
+def hours_ns(hours: float) -> int:
+    """``hours`` as integer nanoseconds (for charge ÷ current)."""
+    return int(hours * NS_PER_HOUR)
+
+
+# --- readings and readers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatteryReading:
+    """What a battery reader says now; :meth:`estimate` adds what the run needs."""
+
+    percent: float
+    """Charge left, 0–100."""
+    source: str
+    """Where it comes from, for screens and logs: ``"sysfs BAT0"``, ``"model"``, …"""
+    voltage_v: float | None = None
+    """The pack's voltage, where the device measures it."""
+    current_ma: float | None = None
+    """Measured current: positive while the battery is drained, negative while it is charged."""
+    charging: bool | None = None
+    """True while external power feeds the battery, charging it or holding it full: it is
+    not draining, so it has no time left to run out of. False while the battery powers the
+    Pi; None when the device does not say."""
+    lasts_ns: int | None = None
+    """How long the charge left lasts at :attr:`draw_ma`; None when it is not draining or
+    nothing says how fast it drains."""
+    draw_ma: float | None = None
+    """The drain ``lasts_ns`` was worked out from: measured, or the model's average."""
+
+    def estimate(self, needs_ns: int | None) -> BatteryEstimate:
+        """This reading against a run that still needs ``needs_ns`` (None: until stopped)."""
+        return BatteryEstimate(
+            percent=self.percent,
+            lasts_ns=self.lasts_ns,
+            needs_ns=needs_ns,
+            average_ma=self.draw_ma if self.draw_ma is not None else 0.0,
+            source=self.source,
+            voltage_v=self.voltage_v,
+            charging=self.charging,
+        )
+
+
+class BatteryReader(Protocol):
+    """A source of battery readings; ``hw.battery_readers`` has the real ones and the model."""
+
+    name: str
+    """What it reads, for screens and logs (``"sysfs"``, ``"ina219 0x42 on I²C bus 1"``)."""
+
+    def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
+        """The battery now.
+
+        ``average_ma`` is the model's average draw for the plan being run
+        (:meth:`BatteryModel.average_ma`), or None with no plan (the Pi's own
+        draw is assumed). A device that measures its current uses it only
+        when the measurement says nothing (no current sensor, a reading of
+        zero). ``running_ns`` is how long the run has drawn that: only the
+        model, which measures nothing, needs it to know what is used.
+        Raises :class:`core.errors.BatteryError` when the device cannot be read.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the device (an I²C bus); reading again reopens it."""
+        ...
+
+
+# --- the [battery] config table ---------------------------------------------
+
+SOURCES = ("auto", "sysfs", "ina219", "model")
+"""``auto`` takes the first that answers: a sysfs battery, then an INA219, then the model."""
+INA219_ADDRESSES = range(0x40, 0x50)
+"""The sixteen addresses an INA219's A0/A1 pins can select."""
+MAX_CAPACITY_MAH = 1_000_000.0
+MAX_PI_MA = 10_000.0
+MAX_I2C_BUS = 255
+MAX_SHUNT_OHMS = 100.0
+MAX_CELLS = 8
+
+
+@dataclass(frozen=True)
+class BatteryConfig:
+    """The ``[battery]`` table: which monitor to read, and the figures the model needs."""
+
+    source: str = "auto"
+    """One of :data:`SOURCES`."""
+    capacity_mah: float = 10_000.0
+    """The battery's usable charge (a common 10 Ah power bank); the model's and the time
+    left's basis when the device does not report its own."""
+    pi_model_ma: float | None = None
+    """The Pi's own draw in mA, screen included; None takes it from the board's model."""
+    sysfs_name: str | None = None
+    """The supply's folder under /sys/class/power_supply; None takes the first battery."""
+    i2c_bus: int = 1
+    """The I²C bus of the INA219 (/dev/i2c-1 on the header's pins 3 and 5)."""
+    i2c_address: int = 0x42
+    """The INA219's address. Waveshare's UPS HAT (B) sets 0x42, the common 2×18650 HAT;
+    a bare breakout answers at 0x40, which is also the default of other chips (the
+    PCA9685 servo driver, HTU21D sensors), so ``auto`` does not probe it unless told."""
+    shunt_ohms: float = 0.1
+    """The INA219's current-sense resistor (0.1 Ω on the HATs and most breakouts)."""
+    cells: int = 2
+    """Li-ion cells in series: the pack's voltage ÷ cells gives the per-cell charge curve."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatteryConfig:
+        """Read the ``[battery]`` table; keys not given keep the defaults.
+
+        Raises :class:`ConfigError` naming ``battery.<key>``, what was given
+        and what is allowed. The message has no file name: the config reader
+        puts ``config <path>:`` in front.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                "battery must be a table, written [battery] on a line of its own;"
+                f" got {_show(data)}"
+            )
+        for key in data:
+            if key not in BATTERY_KEYS:
+                raise ConfigError(
+                    f"battery.{_bare(key)} is not a known key;"
+                    f" known keys are {', '.join(BATTERY_KEYS)}"
+                )
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            values[key] = _BATTERY_READERS[key](value)
+        merged = {name: values.get(name, getattr(defaults, name)) for name in BATTERY_KEYS}
+        return cls(**merged)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain TOML values; unset optional keys are left out (TOML has no null)."""
+        data: dict[str, Any] = {}
+        for name in BATTERY_KEYS:
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    def model(self, pi_model: str | None = None) -> BatteryModel:
+        """The model for this battery on the board named ``pi_model`` (the device tree's string)."""
+        pi_ma = self.pi_model_ma if self.pi_model_ma is not None else pi_draw_ma(pi_model)
+        return BatteryModel(capacity_mah=self.capacity_mah, pi_ma=pi_ma)
+
+
+BATTERY_KEYS: tuple[str, ...] = tuple(f.name for f in fields(BatteryConfig))
+
+
+def _invalid(key: str, reason: str) -> ConfigError:
+    return ConfigError(f"battery.{key} {reason}")
+
+
+def _number(key: str, value: Any, low: float, high: float, unit: str) -> float:
+    """A finite number with ``low < value <= high``; TOML's integers count as numbers."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not low < value <= high
+    ):
+        limit = f"{int(high):,}" if high == int(high) else f"{high:g}"
+        raise _invalid(
+            key, f"must be a number of {unit} above {low:g} and up to {limit}, got {_show(value)}"
+        )
+    return float(value)
+
+
+def _whole(key: str, value: Any, low: int, high: int, what: str) -> int:
+    # bool is a subclass of int: `cells = true` must not read as 1.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _invalid(key, f"must be {what} from {low} to {high}, got {_show(value)}")
+    return value
+
+
+def _read_source(value: Any) -> str:
+    if not isinstance(value, str) or value not in SOURCES:
+        allowed = ", ".join(_show(name) for name in SOURCES)
+        raise _invalid("source", f"must be one of {allowed}, got {_show(value)}")
+    return value
+
+
+def _read_sysfs_name(value: Any) -> str:
+    # A folder name only: a path could point the reader anywhere on the system.
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or "/" in value
+        or value in (".", "..")
+        or not value.isprintable()
+    ):
+        raise _invalid(
+            "sysfs_name",
+            'must be the name of a folder in /sys/class/power_supply, such as "BAT0";'
+            f" got {_show(value)}",
+        )
+    return value
+
+
+def _read_address(value: Any) -> int:
+    low, high = INA219_ADDRESSES[0], INA219_ADDRESSES[-1]
+    if isinstance(value, bool) or not isinstance(value, int) or value not in INA219_ADDRESSES:
+        hint = ""
+        if isinstance(value, str):
+            hint = "; write it without quotes, as i2c_address = 0x42"
+        raise _invalid(
+            "i2c_address",
+            f"must be an INA219 address from 0x{low:02X} to 0x{high:02X},"
+            f" got {_show_address(value)}{hint}",
+        )
+    return value
+
+
+_BATTERY_READERS: dict[str, Any] = {
+    "source": _read_source,
+    "capacity_mah": lambda value: _number("capacity_mah", value, 0, MAX_CAPACITY_MAH, "mAh"),
+    "pi_model_ma": lambda value: _number("pi_model_ma", value, 0, MAX_PI_MA, "mA"),
+    "sysfs_name": _read_sysfs_name,
+    "i2c_bus": lambda value: _whole("i2c_bus", value, 0, MAX_I2C_BUS, "an I²C bus number"),
+    "i2c_address": _read_address,
+    "shunt_ohms": lambda value: _number("shunt_ohms", value, 0, MAX_SHUNT_OHMS, "ohms"),
+    "cells": lambda value: _whole("cells", value, 1, MAX_CELLS, "a number of Li-ion cells"),
+}
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _bare(key: Any) -> str:
+    """A key as TOML spells it: bare when it can be, else quoted."""
+    if not isinstance(key, str):
+        return repr(key)
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML, on one line (as core.config shows them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _show_address(value: Any) -> str:
+    """An I²C address in hex, as datasheets and i2cdetect print it."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return f"0x{value:02X}"
+    return _show(value)

@@ -13,6 +13,8 @@ The layout, every table and key optional::
     focus_pin = 20
     [camera]        # a USB camera (hw/camera); trigger = "off" needs none
     trigger = "usb"
+    [battery]       # core.battery.BatteryConfig: which monitor, the model's figures
+    source = "auto"
     [ui]
     theme = "default"
     [ui.keys]       # binding id = key
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import write_atomic
+from core.battery import BatteryConfig
 from core.camera import TRIGGERS, CameraConfig
 from core.durations import MINUTE_NS, NS_PER_S, format_duration, parse_duration
 from core.errors import ConfigError, DurationError, SettingsError
@@ -79,10 +82,11 @@ class Config:
     """The settings a new run starts from (the switches' last positions)."""
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    battery: BatteryConfig = field(default_factory=BatteryConfig)
     ui: UiConfig = field(default_factory=UiConfig)
 
 
-TABLES = ("run", "hardware", "camera", "ui")
+TABLES = ("run", "hardware", "camera", "battery", "ui")
 HARDWARE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(HardwareConfig))
 PIN_KEYS: tuple[str, ...] = ("focus_pin", "shutter_pin", "power_pin", "led_pin")
 UI_KEYS: tuple[str, ...] = tuple(f.name for f in fields(UiConfig))
@@ -172,6 +176,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "run": config.run.to_dict(),
         "hardware": {name: getattr(hardware, name) for name in HARDWARE_KEYS},
         "camera": camera_to_dict(config.camera),
+        "battery": config.battery.to_dict(),
         "ui": {"theme": config.ui.theme, "keys": dict(config.ui.keys)},
     }
 
@@ -201,6 +206,7 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         run=_read_run(_table(data, "run"), defaults.run),
         hardware=_read_hardware(_table(data, "hardware")),
         camera=_read_camera(_table(data, "camera")),
+        battery=_read_battery(_table(data, "battery")),
         ui=_read_ui(_table(data, "ui")),
     )
 
@@ -327,6 +333,14 @@ def _read_camera(table: Mapping[str, Any]) -> CameraConfig:
         reserve_mb=reserve,
         **flags,
     )
+
+
+def _read_battery(table: Mapping[str, Any]) -> BatteryConfig:
+    try:
+        return BatteryConfig.from_dict(table)
+    except ConfigError as error:
+        # Its text is "battery.<key> <reason>": the same shape as the other tables'.
+        raise _Invalid(*str(error).split(" ", 1)) from None
 
 
 def _read_ui(table: Mapping[str, Any]) -> UiConfig:

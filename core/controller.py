@@ -28,6 +28,7 @@ from core.engine import Engine, EngineExit, request_realtime_priority
 from core.errors import LapseError, SettingsError
 from core.events import EdgeDone, Fault, FrameDone, SlotsSkipped
 from core.journal import AMEND_WINDOW, FrameRecord, Journal, RunInfo, RunWriter
+from core.outlook import Outlook
 from core.plan import Plan, make_plan
 from core.rig import Rig
 from core.scheduler import Grid, Scheduler
@@ -58,6 +59,13 @@ class _Counts:
     fault: str | None = None
     camera_fault: bool = False
     """The fault shown is the camera's, so the camera's "back again" clears it."""
+    files: int = 0
+    file_bytes: int = 0
+    """Files downloaded and their bytes: the planner's size of a frame."""
+
+    @property
+    def average_file_bytes(self) -> float | None:
+        return self.file_bytes / self.files if self.files else None
 
 
 class _ActiveRun:
@@ -248,6 +256,9 @@ class _ActiveRun:
         if amended == record:
             return []
         counts = self.counts
+        if isinstance(news, FileSaved) and news.size > 0:
+            counts.files += 1
+            counts.file_bytes += news.size
         setattr(counts, record.status, getattr(counts, record.status) - 1)
         setattr(counts, amended.status, getattr(counts, amended.status) + 1)
         if counts.last is not None and counts.last.frame == amended.frame:
@@ -313,6 +324,17 @@ class _ActiveRun:
             "started": self.info.created,
         }
 
+    def outlook(self, outlook: Outlook) -> dict[str, Any]:
+        """Battery, disk and whether they last the rest of this run."""
+        counts = self.counts
+        return outlook.report(
+            self.info.settings,
+            self.plan,
+            frames_done=counts.ok + counts.missed + counts.error,
+            running_ns=max(0, self.controller.clock.now_ns() - self.scheduler.grid.anchor_ns),
+            average_file_bytes=counts.average_file_bytes,
+        )
+
 
 def plan_summary(plan: Plan) -> dict[str, Any]:
     """The plan as plain data, so a client can draw the timeline without recomputing it."""
@@ -337,9 +359,11 @@ class RunController:
         *,
         notice: str | None = None,
         camera: Camera | None = None,
+        outlook: Outlook | None = None,
     ) -> None:
         self.rig = rig
         self.camera = camera
+        self.outlook = outlook
         self.clock = clock
         self.journal = journal
         self.publish = publish
@@ -382,7 +406,7 @@ class RunController:
             with self._lock:
                 self._starting = False
         self._publish_state()
-        return run.status()
+        return self.status()
 
     def resume(self) -> dict[str, Any] | None:
         """Resume the journal's active run, if any, on its original grid."""
@@ -489,6 +513,15 @@ class RunController:
         }
         with self._lock:
             run, last = self._run, self._last
+        if self.outlook is not None:
+            if run is not None:
+                base.update(run.outlook(self.outlook))
+            else:
+                base.update(
+                    self.outlook.report(
+                        None, None, frames_done=0, running_ns=0, average_file_bytes=None
+                    )
+                )
         if run is not None:
             return {**base, **run.status()}
         if last is None:

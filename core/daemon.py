@@ -18,13 +18,16 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from core.battery import BatteryModel, BatteryReader
 from core.camera import Camera
 from core.clock import Clock
 from core.controller import RunController
 from core.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.errors import LapseError
 from core.journal import Journal
+from core.outlook import Outlook
 from core.paths import Paths
+from core.planner import DEFAULT_RESERVE_BYTES
 from core.rig import Rig
 from core.server import Server
 
@@ -59,6 +62,8 @@ def run_daemon(
     paths: Paths,
     *,
     make_camera: Callable[[Rig], Camera | None] | None = None,
+    make_battery: Callable[[], tuple[BatteryReader | None, BatteryModel]] | None = None,
+    reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
@@ -66,7 +71,9 @@ def run_daemon(
     ``make_rig`` is called once the daemon lock is held, so a second daemon
     never touches the pins the first one owns. It returns the rig and a notice
     to show (the rig is simulated) or None. ``make_camera``, given the rig,
-    returns the USB camera to use, or None for the GPIO lines only.
+    returns the USB camera to use, or None for the GPIO lines only;
+    ``make_battery`` the battery monitor (None: none) and the battery model.
+    ``reserve_bytes`` of the disk are never counted as room for frames.
     """
     lock = hold_daemon_lock(paths)
     try:
@@ -80,7 +87,9 @@ def run_daemon(
             if request_realtime_priority(SUPPORT_PRIORITY):
                 log.info("real-time scheduling: timing thread above the daemon's other threads")
             camera = make_camera(rig) if make_camera is not None else None
-            asyncio.run(_serve(rig, camera, clock, paths, notice, on_ready))
+            reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
+            outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
+            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, on_ready))
         finally:
             try:
                 _release_and_close(rig)
@@ -104,6 +113,7 @@ def _release_and_close(rig: Rig) -> None:
 async def _serve(
     rig: Rig,
     camera: Camera | None,
+    outlook: Outlook,
     clock: Clock,
     paths: Paths,
     notice: str | None,
@@ -121,6 +131,7 @@ async def _serve(
         lambda m: server and server.publish(m),
         notice=notice,
         camera=camera,
+        outlook=outlook,
     )
     server = Server(controller, paths.socket)
     await server.start()
@@ -136,6 +147,8 @@ async def _serve(
         if camera is not None:
             shown = camera.status()
             ready += f"; camera ({camera.trigger}): {shown['model'] or shown['fault'] or 'looking'}"
+        if outlook.reader is not None:
+            ready += f"; battery: {outlook.reader.name}"
         log.info("%s", ready)
         if on_ready is not None:
             on_ready(ready)

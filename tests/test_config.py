@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import settings as run_limits
+from core.battery import BatteryConfig
 from core.camera import CameraConfig
 from core.config import (
     BACKENDS,
@@ -56,6 +57,12 @@ wired = true
 call_timeout = "5s"
 reserve_mb = 500
 
+[battery]
+source = "ina219"
+capacity_mah = 5000.0
+i2c_address = 0x40
+cells = 1
+
 [ui]
 theme = "night-vision"
 
@@ -85,6 +92,7 @@ FULL_CONFIG = Config(
         call_timeout_ns=5 * NS_PER_S,
         reserve_mb=500,
     ),
+    battery=BatteryConfig(source="ina219", capacity_mah=5000.0, i2c_address=0x40, cells=1),
     ui=UiConfig(theme="night-vision", keys={"start": "s", "stop": "ctrl+x"}),
 )
 
@@ -170,7 +178,15 @@ def test_round_trip_of_defaults(config_path: Path) -> None:
 def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     save_config(config_path, FULL_CONFIG)
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    assert set(data) == {"run", "hardware", "camera", "ui"}
+    assert set(data) == {"run", "hardware", "camera", "battery", "ui"}
+    assert data["battery"] == {
+        "source": "ina219",
+        "capacity_mah": 5000.0,
+        "i2c_address": 0x40,
+        "i2c_bus": 1,
+        "shunt_ohms": 0.1,
+        "cells": 1,
+    }
     assert data["camera"] == {
         "trigger": "usb",
         "download": False,
@@ -334,6 +350,10 @@ BAD_FILES = [
     ("[camera]\ncall_timeout = 10\n", "camera.call_timeout", "duration"),
     ("[camera]\nreserve_mb = -5\n", "camera.reserve_mb", "megabytes"),
     ('[cameras]\ntrigger = "usb"\n', "cameras", "[camera]"),
+    ('[battery]\nsource = "solar"\n', "battery.source", "auto"),
+    ("[battery]\ncells = 0\n", "battery.cells", "1"),
+    ("[battery]\nvolts = 5\n", "battery.volts", "capacity_mah"),
+    ("battery = 5\n", "battery", "table"),
     ("run = 5\n", "run", "table"),
     ('hardware = "gpio"\n', "hardware", "table"),
     ("ui = [1, 2]\n", "ui", "an array"),

@@ -10,8 +10,8 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -163,8 +163,11 @@ def _config(paths: Paths) -> Config:
 
 # -- lapse daemon ------------------------------------------------------------------
 def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
+    import logging
+
     from core.clock import SystemClock
     from core.daemon import configure_logging, run_daemon
+    from core.planner import DEFAULT_RESERVE_BYTES
 
     config = _config(paths)
     configure_logging()
@@ -179,7 +182,25 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
 
         return build_camera(config.camera, rig, paths.state_dir)
 
-    run_daemon(make_rig, SystemClock(), paths, make_camera=make_camera)
+    def make_battery():  # type: ignore[no-untyped-def]
+        from hw.battery_readers import open_battery_reader, read_pi_model
+
+        reader = open_battery_reader(config.battery)
+        reason = getattr(reader, "reason", None)
+        if reason:
+            logging.getLogger("lapse.daemon").info("battery: the model (%s)", reason)
+        return reader, config.battery.model(read_pi_model())
+
+    # Downloads pause at the camera's reserve: the planner counts the same room.
+    reserve = max(DEFAULT_RESERVE_BYTES, config.camera.reserve_mb * 1_000_000)
+    run_daemon(
+        make_rig,
+        SystemClock(),
+        paths,
+        make_camera=make_camera,
+        make_battery=make_battery,
+        reserve_bytes=reserve if config.camera.enabled else DEFAULT_RESERVE_BYTES,
+    )
     return EXIT_OK
 
 
@@ -258,6 +279,8 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
             client.subscribe()
         status = client.request("start", settings=settings.to_dict())
         print(_started_line(status))
+        for warning in (status.get("outlook") or {}).get("warnings", ()):
+            print(f"Warning: {warning}")
         if hello.get("notice"):
             print(f"Note: {hello['notice']}")
         if not args.wait:
@@ -424,11 +447,31 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         lines.append(f"  last frame: {record.frame} {record.status} {late}".rstrip())
     if status.get("camera"):
         lines.append(camera_line(status["camera"]))
+    if status.get("battery"):
+        lines.append(battery_line(status["battery"]))
+    outlook = status.get("outlook") or {}
+    lines += [f"  warning: {text}" for text in outlook.get("warnings", ())]
+    lines += [f"  note: {text}" for text in outlook.get("notes", ())]
     if status.get("fault"):
         lines.append(f"  fault: {status['fault']}")
     if status.get("notice"):
         lines.append(f"  note: {status['notice']}")
     return lines
+
+
+def battery_line(battery: dict[str, Any]) -> str:
+    """``  battery: 82% (sysfs BAT0, 7.90 V), lasts about 9h40min`` or why it cannot be read."""
+    if battery.get("error"):
+        return f"  battery ({battery.get('source')}): could not read it: {battery['error']}"
+    details = [str(battery.get("source"))]
+    if battery.get("voltage_v") is not None:
+        details.append(f"{battery['voltage_v']:.2f} V")
+    line = f"  battery: {battery['percent']:.0f}% ({', '.join(details)})"
+    if battery.get("charging"):
+        return line + ", on external power"
+    if battery.get("lasts_ns") is not None:
+        line += f", lasts about {format_approx(battery['lasts_ns'])}"
+    return line
 
 
 def camera_line(camera: dict[str, Any]) -> str:
