@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ class World:
     triggers: list[tuple[int | None, float]] = field(default_factory=list)
     """(frame, monotonic time) of every trigger call that reached the camera."""
     opens: int = 0
+    shots: deque[int] = field(default_factory=deque)
+    """Shutter-line openings the camera has yet to "take" (see :class:`OptoLink`)."""
     release: threading.Event = field(default_factory=threading.Event)
     """Set at the end of a test to let a hung call return."""
 
@@ -80,6 +83,10 @@ class FaultySession:
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         self.world.check()
+        while self.world.shots:
+            # The opto line fired the shutter: the virtual camera takes the picture now.
+            self.world.shots.popleft()
+            self.inner.trigger()
         files = self.inner.new_files(timeout_ms)
         rename = self.world.rename
         if rename is None:
@@ -101,6 +108,27 @@ class FaultySession:
 
     def close(self) -> None:
         self.inner.close()
+
+
+class OptoLink:
+    """A rig whose shutter line is wired to the virtual camera, as a real opto would be.
+
+    The simulated pins cannot press a camera's shutter, so each opening is
+    queued for the camera to "take" on its own thread (libgphoto2 is not
+    thread-safe, and the timing thread must never wait on it).
+    """
+
+    def __init__(self, rig: Any, world: World) -> None:
+        self.rig = rig
+        self.world = world
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rig, name)
+
+    def set_line(self, line: Any, on: bool) -> None:
+        self.rig.set_line(line, on)
+        if line.value == "shutter" and on:
+            self.world.shots.append(1)
 
 
 class WatchedCamera(UsbCamera):

@@ -24,7 +24,7 @@ from core.durations import NS_PER_MS, NS_PER_S
 from core.journal import FrameRecord, Journal
 from core.settings import Settings
 from hw.sim import make_sim_rig
-from tests.camera_faults import World, faulty_camera
+from tests.camera_faults import OptoLink, World, faulty_camera
 
 INTERVAL_NS = 400 * NS_PER_MS
 ON_TIME_NS = 100 * NS_PER_MS
@@ -37,7 +37,8 @@ class Rig:
 
     def __init__(self, tmp_path: Path, world: World, config: CameraConfig, **camera: Any) -> None:
         self.world = world
-        self.rig = make_sim_rig(HardwareConfig())
+        self.sim = make_sim_rig(HardwareConfig())
+        self.rig = OptoLink(self.sim, world)
         self.camera = faulty_camera(world, config, tmp_path / "virtual-camera", **camera)
         self.journal = Journal(tmp_path / "state")
         self.published: list[dict[str, Any]] = []
@@ -64,7 +65,7 @@ class Rig:
     def close(self) -> None:
         self.world.release.set()
         self.camera.close()
-        self.rig.close()
+        self.sim.close()
 
 
 @pytest.fixture
@@ -138,8 +139,22 @@ def test_a_download_that_hangs_leaves_the_gpio_shutter_on_time(make_rig: Any) ->
     assert [r.status for r in records] == ["ok"] * 8  # the opto line fired every frame
     shutter = [e for e in rig.edges("edge") if e["line"] == "shutter" and e["on"]]
     assert [e["frame"] for e in shutter] == list(range(8))
-    pin = rig.rig.pin_factory.pin(21)
+    pin = rig.sim.pin_factory.pin(21)
     assert sum(1 for _, level in pin.states if level) >= 8
+    # Frame 0's file came over USB; frame 1's download hung, and the camera is out
+    # until that call returns: those frames' files stay on its card.
+    assert records[0].file is not None and records[0].file.startswith("frame-000000-")
+    assert all(record.file is None for record in records[1:])
+    assert "did not answer within 1s" in " ".join(m["message"] for m in rig.edges("camera"))
+
+
+def test_gpio_mode_downloads_what_the_line_fired(make_rig: Any) -> None:
+    rig = make_rig(World(), CameraConfig(trigger="gpio"))
+    _run_id, records = rig.run(5)
+    assert [r.status for r in records] == ["ok"] * 5
+    assert [r.file is not None and r.file.startswith(f"frame-{r.frame:06d}-") for r in records] == [
+        True
+    ] * 5
 
 
 def test_busy_is_retried_and_the_frame_is_taken(make_rig: Any) -> None:
