@@ -105,3 +105,26 @@ def test_a_camera_daemon_does_load_libgphoto2(lapse: Lapse) -> None:
     daemon = lapse.start_daemon()
     lapse.wait_for(lambda: camera_status(lapse)["connected"], what="the camera to connect")
     assert "libgphoto2" in Path(f"/proc/{daemon.pid}/maps").read_text()
+
+
+def test_the_shutter_speed_is_one_of_the_cameras_own(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="usb", shutter_speed="1/125")
+    lapse.start_daemon()
+    refused = lapse.cli("run", "--interval", "1s")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert 'camera.shutter_speed "1/125" is not one of this camera' in refused.stderr
+    assert "0.0200s" in refused.stderr  # the choices it does have are listed
+    assert lapse.journal.list_runs() == []
+
+
+def test_a_shutter_speed_longer_than_the_interval_is_refused(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="usb", shutter_speed="1.0000s")
+    lapse.start_daemon()
+    refused = lapse.cli("run", "--interval", "500ms")
+    assert "does not fit in the interval" in refused.stderr
+    started = lapse.cli("run", "--interval", "2s", "--frames", "2", "--wait", timeout=60)
+    assert started.returncode == 0, started.stderr
+    assert camera_status(lapse)["shutter_speed"] == "1.0000s"  # read back from the camera
+    run = lapse.journal.latest_run()
+    assert run is not None
+    assert all(r.status == "ok" and r.file for r in lapse.journal.read_frames(run.id))

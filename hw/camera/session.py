@@ -86,6 +86,16 @@ class GphotoSession:
 
     def set_shutter_speed(self, value: str) -> None:
         self._set(SHUTTER_SPEED, value, f"setting the shutter speed to {value}")
+        # Read back: a camera in a mode that fixes the speed (auto, a dial the body
+        # owns) accepts the call and keeps its own value.
+        widget = self._widget(SHUTTER_SPEED)
+        kept = None if widget is None else widget.get_value()
+        if kept != value:
+            raise CallError(
+                "unsupported",
+                f"the camera kept its shutter speed at {kept} instead of {value}; set its"
+                " mode dial to M or S (Tv)",
+            )
 
     def usb_bulb(self) -> str | None:
         config = self._config()

@@ -126,6 +126,7 @@ class UsbCamera:
             "saved": 0,
             "waiting": 0,
             "bulb": None,
+            "shutter_speed": None,
         }
         self._thread = threading.Thread(target=self._loop, name="lapse-camera", daemon=True)
         self._thread.start()
@@ -269,6 +270,7 @@ class UsbCamera:
                     " or a longer interval",
                 )
             self._call(session.set_shutter_speed, speed)
+            self._set_status(shutter_speed=speed)
         if not self.config.download:
             self._call(session.keep_on_card)
         self._bulb_over_usb = False
