@@ -48,6 +48,8 @@ OWED_POLL_S = 0.02
 """How often, while a frame's file has not shown up yet: files are wanted before the next frame."""
 IDLE_S = 5.0
 """How often an idle daemon looks for a camera that is not connected, or reads its battery."""
+RUN_BATTERY_S = 60.0
+"""How often a run reads the camera's battery: just after a shutter, far from the next."""
 BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
 """Waits before each retry of a call the camera answered with "busy"."""
 DISK_RETRY_S = 10.0
@@ -113,6 +115,8 @@ class UsbCamera:
         self._paused_until = 0.0
         self._look_now = False
         self._next_idle = 0.0
+        self._next_battery = 0.0
+        self._battery_due = False
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {
             "trigger": config.trigger,
@@ -229,6 +233,9 @@ class UsbCamera:
                 self._read_battery()
         if self._session is None:
             return
+        if self._battery_due:
+            self._battery_due = False
+            self._read_battery()
         self._collect_files()
         if self._waiting:
             self._download_next()
@@ -321,6 +328,12 @@ class UsbCamera:
         if job.on:
             self._frame = job.frame
             self._look_now = True
+            now = time.monotonic()
+            if now >= self._next_battery:
+                # Reading settings can take a real camera half a second: do it now,
+                # when the next trigger is a whole interval away.
+                self._next_battery = now + RUN_BATTERY_S
+                self._battery_due = True
         if self._report is None:
             return
         if self._drives_line:
