@@ -82,20 +82,31 @@ def build_rig(
 
 VIRTUAL_CAMERA_FOLDER = "virtual-camera"
 """Under the state directory: the JPEGs the simulated rig's virtual camera hands out."""
+CAMERA_ENV_VAR = "LAPSE_CAMERA"
+"""``usb`` (a real camera) or ``virtual``; by default virtual exactly when the rig is simulated."""
+CAMERA_ENV_CHOICES = ("usb", "virtual")
 
 
-def build_camera(camera: CameraConfig, rig: Rig, state_dir: Path) -> Camera | None:
+def build_camera(
+    camera: CameraConfig, rig: Rig, state_dir: Path, environ: Mapping[str, str]
+) -> Camera | None:
     """The USB camera ``camera`` asks for, or None when ``camera.trigger`` is ``off``.
 
     A simulated rig gets libgphoto2's virtual camera, so the whole USB path
-    can be tried without a camera. gphoto2 is imported only here.
+    can be tried without a camera; ``LAPSE_CAMERA`` chooses otherwise (a real
+    camera on a laptop's simulated rig). gphoto2 is imported only here.
     """
     if not camera.enabled:
         return None
+    wanted = environ.get(CAMERA_ENV_VAR, "").strip().lower()
+    if wanted and wanted not in CAMERA_ENV_CHOICES:
+        allowed = " or ".join(CAMERA_ENV_CHOICES)
+        raise ConfigError(f"{CAMERA_ENV_VAR} must be {allowed}, not {wanted!r}")
+    virtual = wanted == "virtual" if wanted else rig.simulated
     from hw.camera import open_camera
 
-    virtual = state_dir / VIRTUAL_CAMERA_FOLDER if rig.simulated else None
-    return open_camera(camera, virtual_folder=virtual)
+    folder = state_dir / VIRTUAL_CAMERA_FOLDER if virtual else None
+    return open_camera(camera, virtual_folder=folder)
 
 
 def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tuple[str, str]:

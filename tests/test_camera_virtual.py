@@ -128,3 +128,28 @@ def test_a_shutter_speed_longer_than_the_interval_is_refused(lapse: Lapse) -> No
     run = lapse.journal.latest_run()
     assert run is not None
     assert all(r.status == "ok" and r.file for r in lapse.journal.read_frames(run.id))
+
+
+def test_when_no_camera_answers_it_says_so_plainly(lapse: Lapse) -> None:
+    # A real USB camera on this machine's simulated rig: there is none to find.
+    use_camera(lapse, trigger="usb")
+    lapse.env["LAPSE_CAMERA"] = "usb"
+    lapse.start_daemon()
+    camera = lapse.wait_for(lambda: (c := camera_status(lapse))["fault"] and c, what="a fault")
+    assert camera["connected"] is False
+    assert camera["fault"].startswith("no camera answers over USB: check the cable")
+    assert "not connected (no camera answers over USB" in lapse.cli("status").stdout
+    refused = lapse.cli("run", "--interval", "1s")
+    assert refused.returncode != 0 and "no camera answers over USB" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert lapse.journal.list_runs() == []
+
+
+def test_a_bad_lapse_camera_is_one_line(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="usb")
+    lapse.env["LAPSE_CAMERA"] = "webcam"
+    result = lapse.cli("daemon", timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "lapse: LAPSE_CAMERA must be usb or virtual, not 'webcam'"
+    )

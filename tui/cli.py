@@ -180,7 +180,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
     def make_camera(rig):  # type: ignore[no-untyped-def]
         from hw.select import build_camera
 
-        return build_camera(config.camera, rig, paths.state_dir)
+        return build_camera(config.camera, rig, paths.state_dir, env)
 
     def make_battery():  # type: ignore[no-untyped-def]
         from hw.battery_readers import open_battery_reader, read_pi_model
