@@ -30,6 +30,8 @@ class World:
     gone: Callable[[int | None], bool] = lambda frame: False
     hang_trigger_at: int | None = None
     hang_download_at: int | None = None
+    refuse_download_at: int | None = None
+    """The file of this frame cannot be read from the camera (deleted on the card)."""
     hang_s: float = 30.0
     busy_answers: dict[int, int] = field(default_factory=dict)
     """Frame → how many times its trigger is answered "busy" first."""
@@ -103,6 +105,8 @@ class FaultySession:
         world.check()
         if world.frame == world.hang_download_at:
             world.hang()
+        if world.frame == world.refuse_download_at:
+            raise CallError("unsupported", f"the camera cannot do this: downloading {name!r}")
         # A renamed file is still fetched under the virtual camera's own name.
         return self.inner.download(folder, self._real_names.get(name, name))
 

@@ -187,3 +187,12 @@ def test_a_camera_that_vanishes_for_5_frames_and_returns(make_rig: Any) -> None:
     assert gone_at < back_at
     assert rig.journal.get_run(run_id).state == "finished"
     assert rig.controller.status()["fault"] is None
+
+
+def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig: Any) -> None:
+    rig = make_rig(World(refuse_download_at=1), usb())
+    _run_id, records = rig.run(4)
+    assert [r.status for r in records] == ["ok"] * 4  # the frame was taken; its file is on the card
+    assert [r.file is not None for r in records] == [True, False, True, True]
+    news = " ".join(m["message"] for m in rig.edges("camera"))
+    assert "frame 1's file stays on the camera" in news

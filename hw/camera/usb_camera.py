@@ -55,6 +55,8 @@ BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
 DISK_RETRY_S = 10.0
 """How often paused downloads look for free space again."""
 FILE_EVENT_MS = 10
+DOWNLOAD_TRIES = 3
+"""A file the camera will not hand over (deleted, unreadable) is left on it after this many."""
 """How long one look for new files waits for the camera's first event."""
 
 
@@ -113,6 +115,7 @@ class UsbCamera:
         self._owed: dict[int, float] = {}
         """Frames the camera took whose files have not shown up yet, and since when."""
         self._paused_until = 0.0
+        self._failed_tries = 0
         self._look_now = False
         self._next_idle = 0.0
         self._next_battery = 0.0
@@ -416,12 +419,25 @@ class UsbCamera:
         except DiskFull as full:
             self._pause(str(full))
             return
-        except CallError:
-            return  # the fault is shown; the file waits for the camera's return
+        except CallError as error:
+            if error.kind in ("busy", "unsupported", "failed"):
+                self._failed_tries += 1
+                if self._failed_tries >= DOWNLOAD_TRIES:
+                    self._failed_tries = 0
+                    self._waiting.popleft()
+                    self._set_status(waiting=len(self._waiting))
+                    self._emit(
+                        CameraChanged(
+                            message=f"camera: frame {frame}'s file stays on the camera: {error}",
+                            fault=True,
+                        )
+                    )
+            return  # otherwise the camera is away: the file waits for its return
         except OSError as error:
             self._pause(f"downloads wait: could not write to {folder}: {error.strerror}")
             return
         self._waiting.popleft()
+        self._failed_tries = 0
         self._resume_downloads()
         with self._lock:
             self._status["saved"] += 1
