@@ -200,7 +200,11 @@ class _ActiveRun:
                 counts.fault, counts.camera_fault = item.message, True
             elif counts.camera_fault:
                 counts.fault, counts.camera_fault = None, False
-            return [protocol.event("camera", {"message": item.message, "fault": item.fault})]
+            # A fresh state too: the camera's part of it (connected, model) changed.
+            return [
+                protocol.event("camera", {"message": item.message, "fault": item.fault}),
+                protocol.event("state", self.controller.status()),
+            ]
         if isinstance(item, SlotsSkipped):
             grid = self.scheduler.grid
             for frame in range(item.first, item.last + 1):

@@ -137,7 +137,9 @@ class LapseApp(App[None]):
                 self.skew_ns = data["now_ns"] - self.clock()
         elif message.name in ("frame", "missed"):
             self.status = {**self.status, **{k: data[k] for k in ("ok", "missed", "errors")}}
-            if message.name == "frame":
+            last = self.status.get("last_frame")
+            # A camera's later news about an older frame must not take the count back.
+            if message.name == "frame" and (not last or data["frame"] >= last["frame"]):
                 self.status["last_frame"] = data
         elif message.name == "fault":
             self.status = {**self.status, "fault": data.get("message")}
