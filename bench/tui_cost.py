@@ -10,9 +10,11 @@ removed from their environment (they would override the terminal's size).
     bare Textual app whose one ``Label`` shows the time, updated by
     ``set_interval(1, …)``. After a warm-up (5 s), utime + stime from
     /proc/<pid>/stat (and schedstat) of both over ``--seconds`` (60).
-    The window is the full one: at a 1-minute interval the TUI ticks at
-    10 Hz while the LED flashes (focus, then shutter: the plan's span, ~7 s of
-    each minute) and at 1 Hz otherwise; both phases are in the figure.
+    The window is the full one: at a 1-minute interval the TUI wakes for
+    each change it shows, about four times a second while the LED flashes
+    and the cursor crosses the active part (focus, then shutter: the plan's
+    span, ~7 s of each minute) and about once a second otherwise (the texts
+    count seconds); both phases are in the figure.
     Target: TUI ≤ 2× the baseline, judged on schedstat (exact ns; utime +
     stime count whole ticks, sampled).
 (2) First paint: from ``tmux new-session`` (which execs the program) until the
@@ -756,7 +758,7 @@ def bench_tuis(
             pids = [tmux.start(s, lapse_command(), tui_env(handle.env), "lapse") for s in sessions]
             for session, pid in zip(sessions, pids, strict=True):
                 wait_for_text(tmux, session, pid, TUI_CONNECTED)
-            time.sleep(1.0)  # both settled on their 1 Hz idle tick
+            time.sleep(1.0)  # both settled: no run, so nothing on their screens moves
             watched = {f"lapse TUI {i + 1} (pid {pid})": pid for i, pid in enumerate(pids)}
             watched["baseline: Textual Label at 10 Hz"] = label_pid
             before = {name: usage(pid) for name, pid in watched.items()}
@@ -928,8 +930,9 @@ def report_idle(idle: IdleFigures, checks: list[tuple[str, bool | None, str]]) -
     )
     cycles = idle.tui.seconds / idle.interval_s
     print(
-        f"    The window holds {cycles:.2f} cycles of the run: the TUI's 10 Hz ticks while the LED"
-        " flashes\n    (the active span above) are included, as are its 1 Hz ticks otherwise."
+        f"    The window holds {cycles:.2f} cycles of the run: the TUI's wake-ups while the LED"
+        " flashes\n    (the active span above, ~4 a second) are included, as are its ~1 a second"
+        " otherwise."
     )
     print(
         "    The verdict uses schedstat (ns, exact); utime + stime count whole ticks and are"

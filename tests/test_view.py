@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from core.battery import BatteryModel
-from core.durations import NS_PER_S, parse_duration
+from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx, parse_duration
+from core.led import led_level
 from core.plan import Line, make_plan
 from core.settings import Settings
 from core.timeline import cycle_position, layout_cycle
-from tui.view import build_view
+from tui.view import (
+    approx_change_in_ns,
+    battery_change_in_ns,
+    build_view,
+    next_led_change_ns,
+    phase_at,
+)
 
 S = NS_PER_S
 PREVIEW = Settings(interval_ns=10 * S)
@@ -89,3 +100,94 @@ def test_battery_model_charges_optos_and_led_on_top_of_the_pi() -> None:
     assert not estimate.outlasts_battery
     endless = model.estimate(plan, running_ns=0, frames_left=None)
     assert endless.outlasts_battery, "a run until stopped outlasts any battery"
+
+
+# When the screen must wake: what changes next, and when
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        MINUTE_NS,
+        MINUTE_NS + 1,
+        5 * MINUTE_NS + 300_000_000,
+        HOUR_NS - 1,
+        HOUR_NS,
+        HOUR_NS + 30 * NS_PER_S,
+        5 * HOUR_NS + 7 * MINUTE_NS + 12 * NS_PER_S,
+        DAY_NS,
+        DAY_NS + 30 * MINUTE_NS,
+        29 * DAY_NS + 23 * HOUR_NS + 59 * MINUTE_NS,
+    ],
+)
+@pytest.mark.parametrize("falling", [True, False])
+def test_approx_change_is_exactly_where_the_words_change(value: int, falling: bool) -> None:
+    wait = approx_change_in_ns(value, falling=falling)
+    assert wait is not None and wait > 0
+    sign = -1 if falling else 1
+    assert format_approx(value + sign * wait) != format_approx(value)
+    assert format_approx(value + sign * (wait - 1)) == format_approx(value), "not the first"
+
+
+def test_approx_change_under_a_minute_steps_on_whole_seconds() -> None:
+    # Tenths would change ten times a second: the figure is redrawn on its seconds.
+    assert approx_change_in_ns(42_300_000_000, falling=True) == 300_000_000
+    assert approx_change_in_ns(42 * S, falling=True) == S
+    assert approx_change_in_ns(300_000_000, falling=True) == 300_000_000
+    assert approx_change_in_ns(42_300_000_000, falling=False) == 700_000_000
+    assert approx_change_in_ns(0, falling=False) == S
+    assert approx_change_in_ns(0, falling=True) is None, "a countdown at zero is over"
+
+
+def test_between_frames_the_texts_change_once_a_second_on_the_countdown() -> None:
+    anchor = 1_000 * S
+    settings = {**SETTINGS_10S, "interval": "1min", "power": False, "frames": 0}
+    status = running(anchor, settings)
+    now = anchor + 20 * S + 300_000_000  # the break: 39.7 s before the next shutter
+    view = build_view(status, now, PREVIEW, BatteryModel())
+    assert view.next_text == "next in 39.7s"
+    assert view.texts_change_at_ns == anchor + 21 * S
+    later = build_view(status, anchor + 21 * S, PREVIEW, BatteryModel())
+    assert later.next_text == "next in 39.0s"
+    assert later.texts_change_at_ns == anchor + 22 * S
+    # The LED stays off until the next cycle's first flash, 4 s before its shutter.
+    assert view.led_change_at_ns == anchor + 56 * S
+
+
+def test_the_led_changes_at_each_flash_edge_and_at_the_cycle_end() -> None:
+    plan = make_plan(Settings(interval_ns=60 * S, power=True))
+    offset = plan.edges[0].offset_ns - 10 * S  # a start delay
+    seen = 0
+    while offset < plan.interval_ns - plan.lead_ns:
+        changes_at = next_led_change_ns(plan, offset)
+        assert changes_at > offset
+        # Nothing the lamp shows changes before then.
+        for probe in (offset, (offset + changes_at) // 2, changes_at - 1):
+            assert led_level(plan, probe) == led_level(plan, offset)
+            assert phase_at(plan, probe) == phase_at(plan, offset)
+        offset = changes_at
+        seen += 1
+    assert offset == plan.interval_ns - plan.lead_ns, "the last one is the cycle's end"
+    assert seen > 20, "flashes, the powered blink, the edges"
+
+
+def test_battery_change_is_when_its_number_or_words_change() -> None:
+    model = BatteryModel(capacity_mah=500)
+    plan = make_plan(Settings(interval_ns=60 * S))
+
+    def number_step(percent: float) -> float | None:
+        step = math.ceil(percent - 0.5) - 0.5
+        return step if step > 0 else None
+
+    def words(running_ns: int) -> tuple[str, str]:
+        estimate = model.estimate(plan, running_ns=running_ns, frames_left=None)
+        return f"{estimate.percent:.0f}", format_approx(estimate.lasts_ns or 0)
+
+    running_ns = 0
+    for _ in range(30):
+        estimate = model.estimate(plan, running_ns=running_ns, frames_left=None)
+        wait = battery_change_in_ns(estimate, number_step)
+        assert wait is not None and wait > 0
+        assert words(running_ns + wait) != words(running_ns)
+        assert words(running_ns + wait - 1_000_000) == words(running_ns), "not the first"
+        running_ns += wait + 17 * HOUR_NS // 1000  # and on, to somewhere in between

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
+from textual.geometry import Region
 from textual.widget import Widget
 
 from core.battery import BatteryEstimate
+from core.config import Config
 from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S
 from core.plan import Line, Plan, make_plan
 from core.settings import Settings
 from core.timeline import layout_cycle
 from themes.glyphs import CONSOLE, UNICODE
 from themes.names import THEME_VARIABLES
+from tui.app import LapseApp
+from tui.screens.main import MainScreen
 from tui.widgets import BatteryGauge, LedLamp, RotarySwitch, Timeline
 from tui.widgets import timeline as timeline_module
 from tui.widgets.led import led_glyph_index
@@ -357,6 +364,174 @@ async def test_timeline_led_row_lights_while_the_shutter_is_open() -> None:
         assert led[layout.column_of(NS_PER_S)] == UNICODE.led_levels[-1]
 
 
+async def test_timeline_cursor_move_repaints_only_the_two_cells() -> None:
+    """The cursor is all that moves with the time: a move asks for the cell it leaves and
+    the one it enters to be repainted, never the whole widget; a move within its column
+    asks for nothing."""
+    timeline = Timeline()
+    app = WidgetApp(timeline)
+    async with app.run_test(size=(80, 15)) as pilot:
+        timeline.plan = plan_for(60 * NS_PER_S, power=True)
+        timeline.offset_ns = 0
+        await pilot.pause()
+        asked: list[tuple[Region, ...]] = []
+        refresh = timeline.refresh
+
+        def recording(*regions: Region, **kwargs: Any) -> Timeline:
+            asked.append(regions)
+            return refresh(*regions, **kwargs)
+
+        timeline.refresh = recording  # type: ignore[method-assign]
+        column = timeline.cursor_column()
+        assert column is not None
+        moves_at = timeline.next_cursor_move_ns()
+        assert moves_at is not None and moves_at > 0
+        timeline.offset_ns = moves_at - 1
+        assert asked == [], "the cursor stayed in its column"
+        timeline.offset_ns = moves_at
+        left = timeline.label_width
+        assert asked == [(Region(left + column, 0, 1, 1), Region(left + column + 1, 0, 1, 1))]
+        await pilot.pause()
+        assert row(timeline, 0).index(UNICODE.cursor) == left + column + 1
+
+
+async def test_timeline_rows_follow_a_new_theme() -> None:
+    """The rows are kept between repaints: a new theme must build them again."""
+    timeline = Timeline()
+    app = WidgetApp(timeline)
+    async with app.run_test(size=SMALL) as pilot:
+        timeline.plan = plan_for(60 * NS_PER_S, power=True)
+        timeline.offset_ns = 0
+        await pilot.pause()
+        before = [str(segment.style) for y in range(5) for segment in timeline.render_line(y)]
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        after = [str(segment.style) for y in range(5) for segment in timeline.render_line(y)]
+        assert before != after
+
+
+@pytest.mark.parametrize("width", [40, 80])
+async def test_timeline_next_cursor_move_is_where_the_column_changes(width: int) -> None:
+    timeline = Timeline()
+    app = WidgetApp(timeline)
+    async with app.run_test(size=(width, 15)) as pilot:
+        timeline.plan = plan = plan_for(60 * NS_PER_S, power=False)
+        await pilot.pause()
+        layout = layout_cycle(plan, width - timeline.label_width)
+        offset = -10 * NS_PER_S  # a start delay: the cursor waits in the first column
+        while offset < plan.interval_ns - plan.lead_ns:
+            timeline.offset_ns = offset
+            moves_at = timeline.next_cursor_move_ns()
+            assert moves_at is not None and moves_at > offset
+            here = timeline.cursor_column()
+            timeline.offset_ns = moves_at - 1
+            assert timeline.cursor_column() == here, offset
+            assert layout.column_of(moves_at) != here, offset
+            offset = moves_at
+
+
+# The main screen's wake-ups
+
+S = NS_PER_S
+
+
+class QuietLink:
+    """A daemon that reports one status, then says nothing until the app hangs up."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        self.status = status
+        self.closed = threading.Event()
+
+    def connect(self) -> dict[str, Any]:
+        return {"pid": 1, "protocol": 1, "rig": "simulated", "simulated": True}
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        yield {"event": "state", "data": self.status}
+        self.closed.wait()
+
+    def command(self, cmd: str, **args: Any) -> Any:
+        raise AssertionError(f"the test sent {cmd}")
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class HeldTimer:
+    """Stands in for the tick timer: the test moves the clock and calls the tick itself."""
+
+    def stop(self) -> None:
+        pass
+
+
+async def test_main_screen_wakes_only_for_what_it_shows() -> None:
+    """A 1-minute run, one whole cycle on a fake clock, each wake-up taken as the screen asks.
+
+    Every wake-up changes the picture; between frames the screen wakes about once a
+    second (the texts count seconds, and the cursor moves with them): a fixed rate of
+    a few per second would fail here.
+    """
+    start = 5_000 * S
+    anchor = start + 4 * S  # the first flash is now
+    settings = {
+        "interval": "1min",
+        "power": False,
+        "frames": 0,
+        "delay": "0s",
+        "exposure": "pulse",
+        "focus_lead": "4s",
+        "clock_ppm": 0.0,
+    }
+    status = {
+        "state": "running",
+        "run": "r",
+        "simulated": True,
+        "settings": settings,
+        "anchor_ns": anchor,
+        "now_ns": start,
+        "next_due_ns": anchor,
+        "ok": 0,
+        "missed": 0,
+        "errors": 0,
+    }
+    clock = [start]
+    app = LapseApp(QuietLink(status), Config(), None, clock=lambda: clock[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            if app.status.get("state") == "running":
+                break
+            await pilot.pause(0.02)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        delays: list[float] = []
+        set_timer = screen.set_timer
+
+        def hold(delay: float, callback: Callable[[], object], **kwargs: Any) -> Any:
+            if kwargs.get("name") != "tick":
+                return set_timer(delay, callback, **kwargs)
+            delays.append(delay)
+            return HeldTimer()
+
+        def picture() -> list[str]:
+            shown = screen.query("Static, LedLamp, Timeline, BatteryGauge")
+            return [line for widget in shown for line in rows(widget)]
+
+        screen.set_timer = hold  # type: ignore[method-assign]
+        screen.update_view()
+        await pilot.pause()
+        pictures = [picture()]
+        woke_at: list[int] = []
+        while clock[0] < anchor + 56 * S:
+            clock[0] += round(delays[-1] * S)
+            screen.tick()  # the widgets draw on demand: no need to wait for the paint
+            woke_at.append(clock[0] - anchor)
+            pictures.append(picture())
+        still = [woke_at[i] / S for i in range(len(woke_at)) if pictures[i] == pictures[i + 1]]
+        assert still == [], f"woke without a change at {still} s"
+        between = [t for t in woke_at if 5 * S <= t < 55 * S]
+        assert 45 <= len(between) <= 60, len(between)
+        assert len(woke_at) <= 100, len(woke_at)
+
+
 # LED lamp
 
 
@@ -490,3 +665,42 @@ async def test_battery_unknown_and_console() -> None:
         text = "\n".join(rows(gauge))
         assert all(ord(char) < 128 for char in text), text
         assert "lasts 20h, run needs 2h" in text
+
+
+async def test_battery_repaints_only_when_its_drawing_changes() -> None:
+    """The model gives a new estimate at every tick of the screen; most draw the same."""
+    gauge = BatteryGauge()
+    app = WidgetApp(gauge)
+    async with app.run_test(size=SMALL) as pilot:
+        gauge.estimate = estimate(percent=87.4)
+        await pilot.pause()
+        asked: list[tuple[Region, ...]] = []
+        refresh = gauge.refresh
+
+        def recording(*regions: Region, **kwargs: Any) -> BatteryGauge:
+            asked.append(regions)
+            return refresh(*regions, **kwargs)
+
+        gauge.refresh = recording  # type: ignore[method-assign]
+        gauge.estimate = estimate(percent=87.3)  # still "87%", the same bar
+        assert asked == []
+        gauge.estimate = estimate(percent=86.4)
+        assert len(asked) == 1
+        await pilot.pause()
+        assert "86%" in row(gauge, 0)
+
+
+@pytest.mark.parametrize(
+    ("percent", "step"),
+    # At 12 columns the bar has 8 cells: one turns at each 12.5 % from 6.25 %.
+    [(57.6, 57.5), (57.5, 56.5), (56.4, 56.25), (56.25, 55.5), (19.0, 18.75), (0.4, None)],
+)
+async def test_battery_step_below_is_where_number_or_bar_turns(
+    percent: float, step: float | None
+) -> None:
+    gauge = BatteryGauge()
+    app = WidgetApp(gauge)
+    async with app.run_test(size=(12, 15)) as pilot:
+        gauge.estimate = estimate(percent=percent, source="ina219")
+        await pilot.pause()
+        assert gauge.step_below(percent) == (None if step is None else pytest.approx(step))

@@ -5,14 +5,16 @@ Pure functions of plain data, so the figures are tested without a screen.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from core.battery import BatteryEstimate, BatteryModel
-from core.durations import format_approx
+from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.errors import LapseError
-from core.led import led_level
+from core.led import led_changes, led_level
 from core.plan import Line, Plan, make_plan
 from core.scheduler import Grid
 from core.settings import Settings
@@ -40,6 +42,102 @@ class RunView:
     phase: str
     """What the LED says: off, power, focus, open."""
     battery: BatteryEstimate | None
+    texts_change_at_ns: int | None = None
+    """When a text or the state word next changes (daemon time); None: not until the status does.
+
+    Figures under a minute change at their whole seconds (:data:`SUB_MINUTE_STEP_NS`).
+    The countdown to the next frame sets the beat: another figure that changes less
+    than a second before the countdown does is drawn with it, up to a second late.
+    """
+    led_change_at_ns: int | None = None
+    """When the LED's glyph or its word next changes, or the cycle ends (daemon time)."""
+    battery_drains: bool = False
+    """True while ``battery`` is the model's and falls with the run's time."""
+
+
+SUB_MINUTE_STEP_NS = NS_PER_S
+"""How often a figure under a minute is redrawn, though ``format_approx`` writes it to a tenth.
+
+Tenths would mean ten wake-ups a second all through the break between frames of a
+1-minute run, where a second's is enough to count down; a redraw falls on a whole
+second of the countdown, so what is drawn is exact when drawn ("next in 42.0s").
+"""
+
+
+def _resolution_ns(value_ns: int) -> int:
+    """The step in which ``format_approx`` shows ``value_ns`` (its second-largest unit)."""
+    if value_ns < HOUR_NS:
+        return NS_PER_S  # minutes and seconds; below a minute, SUB_MINUTE_STEP_NS
+    if value_ns < DAY_NS:
+        return MINUTE_NS
+    return HOUR_NS
+
+
+def approx_change_in_ns(value_ns: int, *, falling: bool) -> int | None:
+    """How long until ``format_approx`` of a figure moving 1 ns per ns is drawn differently.
+
+    ``falling`` for a countdown (``next in``, ``left``), else a count-up
+    (``elapsed``). Figures under a minute change at each whole second (see
+    :data:`SUB_MINUTE_STEP_NS`). A countdown at zero never changes: None.
+    """
+    if value_ns < 0 or (falling and value_ns == 0):
+        return None
+    shown = format_approx(value_ns)
+    value = value_ns
+    # Larger figures are truncated to their step; a step can show the same words
+    # ("1d0h" and "1d" are both "1d"), so look on until the words differ.
+    while value >= MINUTE_NS:
+        step = _resolution_ns(value)
+        # A truncated countdown changes just below a multiple of its step; a count-up at it.
+        value = value - value % step - 1 if falling else value + step - value % step
+        if format_approx(value) != shown:
+            return abs(value - value_ns)
+    # Under a minute: the next whole second (down to zero, where a countdown ends).
+    step = SUB_MINUTE_STEP_NS
+    return (value_ns % step or step) if falling else step - value_ns % step
+
+
+@lru_cache(maxsize=8)
+def _change_offsets(plan: Plan) -> tuple[int, ...]:
+    """Every offset in a cycle where the LED's glyph or its word changes, and the cycle's end."""
+    offsets = {offset for offset, _ in led_changes(plan)}
+    offsets.update(edge.offset_ns for edge in plan.edges)
+    offsets.add(plan.interval_ns - plan.lead_ns)
+    return tuple(sorted(offsets))
+
+
+def next_led_change_ns(plan: Plan, offset_ns: int) -> int:
+    """The first offset after ``offset_ns`` at which the LED's glyph or word may change.
+
+    The cycle's end is one: the next cycle's first edge, or the cursor leaving
+    at the end of a run.
+    """
+    offsets = _change_offsets(plan)
+    return offsets[min(len(offsets) - 1, bisect.bisect_right(offsets, offset_ns))]
+
+
+def battery_change_in_ns(
+    estimate: BatteryEstimate, step_below: Callable[[float], float | None]
+) -> int | None:
+    """How long until a draining model estimate is drawn differently; None: never.
+
+    The model drains linearly, so percent and ``lasts`` fall together (both
+    proportional to the charge left) and ``lasts`` falls 1 ns per ns.
+    ``step_below(percent)`` is the gauge's: the highest percent under
+    ``percent`` at which its number or bar is drawn differently.
+    """
+    lasts = estimate.lasts_ns
+    if lasts is None or lasts <= 0:
+        return None
+    waits = [approx_change_in_ns(lasts, falling=True)]
+    step = step_below(estimate.percent)
+    if step is not None and estimate.percent > 0:
+        # percent / lasts is the rate: the percent falls by it each ns.
+        waits.append(int((estimate.percent - step) / estimate.percent * lasts) + 1)
+    needs = estimate.needs_ns
+    if needs is not None and needs <= lasts:
+        waits.append(lasts - needs + 1)  # from then on the run outlasts the battery: a warning
+    return min((wait for wait in waits if wait is not None), default=None)
 
 
 def run_settings(status: dict[str, Any]) -> Settings | None:
@@ -96,10 +194,12 @@ def build_view(
     frame_text = f"frame {done} of {of}"
     next_due = status.get("next_due_ns")
     next_text = ""
+    countdown: int | None = None
     if next_due is not None:
         next_frame = grid.first_frame_due_at_or_after(now_ns)
         if not frames or next_frame < frames:
-            next_text = f"next in {format_approx(max(0, grid.due_ns(next_frame) - now_ns))}"
+            countdown = max(0, grid.due_ns(next_frame) - now_ns)
+            next_text = f"next in {format_approx(countdown)}"
     started = anchor - plan.lead_ns
     if now_ns < anchor:
         state = "waiting"
@@ -123,6 +223,27 @@ def build_view(
     level = 0.0 if offset is None else led_level(plan, offset)
     phase = "off" if offset is None else phase_at(plan, offset)
     estimate = battery.estimate(plan, running_ns=max(0, now_ns - started), frames_left=frames_left)
+    texts: list[int | None] = []
+    # Before the cycle starts "elapsed" stays at zero; "waiting" holds until the shutter.
+    if now_ns < started:
+        texts.append(started - now_ns)
+    else:
+        texts.append(approx_change_in_ns(now_ns - started, falling=False))
+    if frames:
+        texts.append(approx_change_in_ns(max(0, end - now_ns), falling=True))
+    if now_ns < anchor:
+        texts.append(anchor - now_ns)
+    texts_wait = min((wait for wait in texts if wait is not None), default=None)
+    if countdown is not None:
+        # At zero the countdown moves on to the next frame (or ends) right after.
+        beat = approx_change_in_ns(countdown, falling=True) or 1
+        # The countdown sets the beat: a figure due less than a second before it waits
+        # for it, so figures whose seconds do not line up cost one wake-up, not two.
+        if texts_wait is None or texts_wait > beat - SUB_MINUTE_STEP_NS:
+            texts_wait = beat
+    led_change_at = None
+    if offset is not None:
+        led_change_at = now_ns + next_led_change_ns(plan, offset) - offset
     return RunView(
         state=state,
         frame_text=frame_text,
@@ -136,6 +257,9 @@ def build_view(
         led=level,
         phase=phase,
         battery=estimate,
+        texts_change_at_ns=None if texts_wait is None else now_ns + texts_wait,
+        led_change_at_ns=led_change_at,
+        battery_drains=estimate.source == "model" and now_ns >= started,
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from core.durations import PRESET_UNITS, PRESET_VALUES, Preset, format_duration, preset_for
@@ -15,7 +17,7 @@ from core.errors import LapseError
 from core.plan import make_plan
 from core.settings import Settings
 from tui.keys import MAIN_KEYS, bindings
-from tui.view import RunView, build_view
+from tui.view import RunView, battery_change_in_ns, build_view
 from tui.widgets.battery import BatteryGauge
 from tui.widgets.led import LedLamp
 from tui.widgets.power import PowerToggle
@@ -24,8 +26,19 @@ from tui.widgets.timeline import Timeline
 
 UNIT_LABELS = ("s", "min", "h", "days")
 FAST_TICK_S = 0.1
-ACTIVE_TICK_S = 0.25
-SLOW_TICK_S = 1.0
+"""The shortest sleep: changes closer together than this are drawn together."""
+CURSOR_STEP_NS = 250_000_000
+"""The cursor alone wakes the screen at most this often, and it moves with another change (a
+flash, a second of the texts) due within this, or within a quarter of the column it enters if
+that is longer, after its own move. Every wake-up costs about as much as the bare 1 Hz app's
+update, whatever it draws: at 80 columns a 1-minute run's cursor would otherwise wake the
+screen eight times a second while the rig is active, and once more every few seconds between
+frames, where the texts wake it every second anyway."""
+RECHECK_S = 60.0
+"""The longest sleep, when nothing foreseeable changes (no run, or a long break): a
+safety net for what the screen cannot foresee, such as a battery reader's new figure."""
+TICK_MARGIN_NS = 1_000_000
+"""Wake this long after a change is due, so a timer that fires a hair early still sees it."""
 INTERVAL_LOCKED = "The interval is locked while a run is going: stop it first (D)."
 
 
@@ -62,33 +75,69 @@ class MainScreen(Screen[None]):
         super().__init__()
         self._texts: dict[str, str] = {}
         """What each Static shows now, to skip updates that change nothing."""
-        self._battery_shown: tuple | None = None
         self._ready = False
         self._switch_touched = False
         """True once a switch was turned: a custom interval from config no longer applies."""
+        self._tick_timer: Timer | None = None
+        """The one pending wake-up; replaced whenever the screen is redrawn."""
+        self._texts_due_ns: int | None = None
+        """When the texts drawn now next change (daemon time); None: not until the status does."""
+        self._preview: Settings | None = None
+        """The settings a start would use, as of the last full redraw."""
+        self.next_wake_ns: int | None = None
+        """When the screen next redraws by itself (daemon time); None: only to recheck."""
 
     def on_mount(self) -> None:
         self._ready = True
         self.query_one(PowerToggle).on = self.app.config.run.power
         self._custom_interval_note()
         self.status_changed()
-        self._tick()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Back from settings, log or help: draw what changed meanwhile.
+        if self._ready:
+            self.update_view()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The cursor's next move depends on the timeline's new width, known once laid out.
+        if self._ready:
+            self.call_after_refresh(self.update_view)
 
     # -- what is shown ------------------------------------------------------------------
-    def _tick(self) -> None:
-        view = self.update_view()
-        # Fast while the rig is active (the LED flashes) or the cycle is short enough
-        # for the cursor to move visibly; once a second otherwise, to stay cheap.
-        plan = view.plan
-        interval_s = plan.interval_ns / 1e9 if plan is not None else SLOW_TICK_S
-        delay = min(SLOW_TICK_S, max(FAST_TICK_S, interval_s / 20))
-        if view.phase != "off" or view.state == "waiting":
-            # Two ticks per lit flash: a flash is lit for an eighth of the focus lead.
-            lead_s = -(plan.focus_on_ns or 0) / 1e9 if plan is not None else 0.0
-            delay = min(delay, max(FAST_TICK_S, min(ACTIVE_TICK_S, lead_s / 16)))
-        if view.offset_ns is None and view.state != "waiting":
-            delay = SLOW_TICK_S
-        self.set_timer(delay, self._tick, name="tick")
+    def tick(self) -> None:
+        """Draw the change the timer woke for; the texts only once theirs is due."""
+        due = self._texts_due_ns
+        self._draw(texts=due is None or self.app.daemon_now() >= due)
+
+    def _schedule(self, view: RunView, now_ns: int) -> None:
+        """Set the one wake-up: the next change after ``now_ns`` that the screen will show.
+
+        No fixed rate: a 1-minute run wakes it once a second between frames (the
+        texts count seconds; the cursor moves a cell every few), and while the
+        rig is active at each LED flash and, at most every ``CURSOR_STEP_NS``, for
+        the cursor. With no run nothing changes, and it only rechecks now and then.
+        """
+        soonest = _sooner(self._texts_due_ns, view.led_change_at_ns)
+        if view.battery is not None and view.battery_drains:
+            wait = battery_change_in_ns(view.battery, self.query_one(BatteryGauge).step_below)
+            soonest = _sooner(soonest, None if wait is None else now_ns + wait)
+        timeline = self.query_one(Timeline)
+        move = timeline.next_cursor_move_ns()
+        if move is not None and view.offset_ns is not None:
+            due = now_ns + move - view.offset_ns
+            # Late by a quarter of the column it enters (or one step, if more) is not
+            # seen: another change due within that draws the cursor too.
+            after = timeline.next_cursor_move_ns(move)
+            late = CURSOR_STEP_NS if after is None else max(CURSOR_STEP_NS, (after - move) // 4)
+            if soonest is None or soonest > due + late:
+                soonest = max(due, now_ns + CURSOR_STEP_NS)
+        self.next_wake_ns = soonest
+        delay = RECHECK_S
+        if soonest is not None:
+            delay = min(RECHECK_S, max(FAST_TICK_S, (soonest - now_ns + TICK_MARGIN_NS) / 1e9))
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+        self._tick_timer = self.set_timer(delay, self.tick, name="tick")
 
     def status_changed(self) -> None:
         """The app's status changed: redraw everything that depends on it."""
@@ -105,32 +154,49 @@ class MainScreen(Screen[None]):
         glyphs = app.glyphs
         for widget in self.query("RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"):
             widget.glyphs = glyphs  # type: ignore[attr-defined]
+        # Every status event lands here: the banner is touched only when it changes,
+        # as a Static's update lays the whole screen out again.
+        simulated = bool((app.hello or app.status).get("simulated"))
+        self._set_text("#banner", "SIMULATED HARDWARE: no camera fires" if simulated else "")
         banner = self.query_one("#banner", Static)
-        simulated = (app.hello or app.status).get("simulated")
-        banner.update("SIMULATED HARDWARE: no camera fires" if simulated else "")
-        banner.display = bool(simulated)
+        if banner.display != simulated:
+            banner.display = simulated
         message = app.link_error and f"daemon: {app.link_error}"
         if message:
             self.show_message(message)
         self.update_view()
 
     def update_view(self) -> RunView:
+        """Draw the run as it is now, texts included, and sleep until the next change."""
+        # Only a status, a choice or a return from another screen changes the preview.
+        self._preview = self.preview_settings()
+        return self._draw(texts=True)
+
+    def _draw(self, *, texts: bool) -> RunView:
         app = self.app
-        view = build_view(app.status, app.daemon_now(), self.preview_settings(), app.battery)
-        self._set_text("#state", view.state)
-        first = [view.frame_text, view.next_text]
-        second = [view.elapsed_text, view.remaining_text, view.late_text]
-        lines = [" · ".join(p for p in part if p) for part in (first, second)]
-        self._set_text("#run", "\n".join(line for line in lines if line))
+        now = app.daemon_now()
+        preview = self._preview or self.preview_settings()
+        view = build_view(app.status, now, preview, app.battery)
+        if texts:
+            # A figure under a minute is drawn to a tenth but moves on at its whole
+            # seconds: a cursor or LED wake-up in between leaves the words alone.
+            self._texts_due_ns = view.texts_change_at_ns
+            self._set_text("#state", view.state)
+            first = [view.frame_text, view.next_text]
+            second = [view.elapsed_text, view.remaining_text, view.late_text]
+            lines = [" · ".join(p for p in part if p) for part in (first, second)]
+            self._set_text("#run", "\n".join(line for line in lines if line))
         timeline = self.query_one(Timeline)
         timeline.plan = view.plan
         timeline.offset_ns = view.offset_ns
         lamp = self.query_one(LedLamp)
         lamp.level = view.led
         lamp.phase = view.phase
-        self._set_battery(view)
+        # The gauge repaints only when its drawing changes.
+        self.query_one(BatteryGauge).estimate = view.battery
         if view.fault:
             self.show_message(f"fault: {view.fault}")
+        self._schedule(view, now)
         return view
 
     def _set_text(self, selector: str, text: str) -> None:
@@ -141,22 +207,6 @@ class MainScreen(Screen[None]):
             # A new line count may change the layout; new words on the same lines do not.
             same_lines = before is not None and before.count("\n") == text.count("\n")
             self.query_one(selector, Static).update(text, layout=not same_lines)
-
-    def _set_battery(self, view: RunView) -> None:
-        # A new estimate every tick would repaint a gauge that shows the same words.
-        estimate = view.battery
-        shown = None
-        if estimate is not None:
-            minute = 60 * 10**9
-            shown = (
-                int(estimate.percent),
-                None if estimate.lasts_ns is None else estimate.lasts_ns // minute,
-                None if estimate.needs_ns is None else estimate.needs_ns // minute,
-                estimate.source,
-            )
-        if shown != self._battery_shown:
-            self._battery_shown = shown
-            self.query_one(BatteryGauge).estimate = estimate
 
     def show_message(self, text: str) -> None:
         self._set_text("#message", text)
@@ -245,3 +295,12 @@ class MainScreen(Screen[None]):
             return
         self.show_message(f"Starting: every {format_duration(settings.interval_ns)}…")
         self.app.start_run(settings)
+
+
+def _sooner(first: int | None, second: int | None) -> int | None:
+    """The earlier of two times, either of which may be None (never)."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)

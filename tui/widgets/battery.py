@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import astuple
+from functools import lru_cache
 from typing import ClassVar
 
 from rich.style import Style
@@ -21,6 +23,7 @@ MIN_BAR = 4
 WARNING_MARK = "!"
 
 
+@lru_cache(maxsize=8)
 def _plain(glyphs: Glyphs) -> bool:
     """True for an ASCII glyph set (the console's), whose font may lack "·"."""
     values = astuple(glyphs)
@@ -73,12 +76,61 @@ class BatteryGauge(Widget):
     }
     """
 
-    estimate: reactive[BatteryEstimate | None] = reactive(None)
-    """What the battery reader or the model says; None when nothing is known yet."""
+    estimate: reactive[BatteryEstimate | None] = reactive(None, repaint=False)
+    """What the battery reader or the model says; None when nothing is known yet.
+
+    The model gives a new estimate at every tick of the screen that mostly
+    draws the same words: it repaints only when the drawing changes.
+    """
     glyphs: reactive[Glyphs] = reactive(UNICODE)
     """The characters to draw with (the console theme sets plain ASCII ones)."""
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._drawn: tuple[object, ...] | None = None
+        """The figures last drawn (see :meth:`_figures`)."""
+
+    def watch_estimate(self) -> None:
+        if self.is_mounted and self._figures() != self._drawn:
+            self.refresh()
+
     def render(self) -> Text:
+        self._drawn = self._figures()
+        return self._drawing()
+
+    def _figures(self) -> tuple[object, ...]:
+        """What the drawing shows of the estimate; the width, glyphs and theme repaint it
+        by themselves. Cheaper than drawing, for a new estimate at every tick."""
+        estimate = self.estimate
+        if estimate is None:
+            return ()
+        bar = self._bar_cells(estimate)
+        filled = round(max(0.0, min(100.0, estimate.percent)) / 100 * bar) if bar >= MIN_BAR else 0
+        return (
+            f"{estimate.percent:.0f}",
+            bar,
+            filled,
+            estimate.source,
+            estimate.outlasts_battery,
+            None if estimate.lasts_ns is None else format_approx(estimate.lasts_ns),
+            None if estimate.needs_ns is None else format_approx(estimate.needs_ns),
+        )
+
+    def step_below(self, percent: float) -> float | None:
+        """The highest percent under ``percent`` at which the number or the bar is drawn
+        differently, at the current width and estimate; None when there is none above 0."""
+        # The number is rounded: it turns at each half percent.
+        steps = [math.ceil(percent - 0.5) - 0.5]
+        if self.estimate is not None:
+            bar = self._bar_cells(self.estimate)
+            if bar >= MIN_BAR:
+                # A cell of the bar turns at each half cell, as the filled count is rounded.
+                cell = 100 / bar
+                steps.append((math.ceil(min(percent, 100.0) / cell - 0.5) - 0.5) * cell)
+        step = max(steps)
+        return step if step > 0 else None
+
+    def _drawing(self) -> Text:
         text = Text()
         if self.estimate is None:
             text.append("battery: unknown", self.get_component_rich_style("battery-gauge--muted"))
@@ -88,18 +140,24 @@ class BatteryGauge(Widget):
         text.append_text(self._time_row(self.estimate))
         return text
 
-    def _level_row(self, estimate: BatteryEstimate) -> Text:
-        width = self.size.width
-        warning = estimate.outlasts_battery
-        percent = f"{estimate.percent:.0f}%"
-        # The longest note that still leaves room for the percent and a usable bar.
-        note = ""
+    def _note(self, estimate: BatteryEstimate, percent: str) -> str:
+        """The longest note that still leaves room for the percent and a usable bar."""
         if estimate.source == "model":
             for candidate in (" estimate", " est."):
-                if width - len(percent) - len(candidate) - 1 >= MIN_BAR:
-                    note = candidate
-                    break
-        bar = min(MAX_BAR, width - len(percent) - len(note) - 1)
+                if self.size.width - len(percent) - len(candidate) - 1 >= MIN_BAR:
+                    return candidate
+        return ""
+
+    def _bar_cells(self, estimate: BatteryEstimate) -> int:
+        """How long the bar is; under ``MIN_BAR`` none is drawn."""
+        percent = f"{estimate.percent:.0f}%"
+        return min(MAX_BAR, self.size.width - len(percent) - len(self._note(estimate, percent)) - 1)
+
+    def _level_row(self, estimate: BatteryEstimate) -> Text:
+        warning = estimate.outlasts_battery
+        percent = f"{estimate.percent:.0f}%"
+        note = self._note(estimate, percent)
+        bar = self._bar_cells(estimate)
         row = Text()
         if bar >= MIN_BAR:
             filled = round(max(0.0, min(100.0, estimate.percent)) / 100 * bar)
