@@ -116,8 +116,12 @@ def lapse() -> Iterator[Lapse]:
     """A fresh installation: simulated rig, its own config, state and (short) socket path."""
     # Unix socket paths are limited to ~108 bytes: pytest's tmp_path can be longer.
     root = Path(tempfile.mkdtemp(prefix="lapse-", dir="/tmp"))
+    # In-process camera tests point libgphoto2 at its virtual camera through the
+    # environment; a daemon must choose its camera from its own config.
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("LAPSE_", "XDG_"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LAPSE_", "XDG_")) and key not in ("VCAMERADIR", "IOLIBS")
     }
     env.update(
         LAPSE_HW="sim",

@@ -18,10 +18,12 @@ def open_camera(config: CameraConfig, *, virtual_folder: Path | None = None) -> 
     With ``virtual_folder`` it is libgphoto2's virtual camera serving JPEGs
     from that folder (the simulated rig).
     """
-    if virtual_folder is not None:
-        from hw.camera.virtual import use_virtual_camera
+    from hw.camera.virtual import use_real_cameras, use_virtual_camera
 
+    if virtual_folder is not None:
         use_virtual_camera(virtual_folder)
+    else:
+        use_real_cameras()
     from hw.camera.session import open_session
 
     return UsbCamera(config, open_session, virtual=virtual_folder is not None)

@@ -65,3 +65,14 @@ def use_virtual_camera(folder: Path) -> Path:
     os.environ["VCAMERADIR"] = str(folder)
     os.environ["IOLIBS"] = str(libgphoto2 / "vusb")
     return folder
+
+
+def use_real_cameras() -> None:
+    """Point libgphoto2 at the real USB ports, whatever the environment said before.
+
+    A ``VCAMERADIR`` left in the environment (a test, a demo) would otherwise
+    make the wheel load the virtual port driver in place of the real ones.
+    """
+    libgphoto2 = wheel_folder()
+    os.environ.pop("VCAMERADIR", None)
+    os.environ["IOLIBS"] = str(libgphoto2 / "iolibs")
