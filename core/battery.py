@@ -110,10 +110,14 @@ class BatteryEstimate:
 
     @property
     def outlasts_battery(self) -> bool:
-        """True when the run needs longer than the battery lasts (or runs until stopped)."""
-        if self.lasts_ns is None:
+        """True when the run needs longer than the battery lasts.
+
+        A run until stopped is no warning (the planner says the same): it
+        outlasts any battery, and the gauge says how long this one lasts.
+        """
+        if self.lasts_ns is None or self.needs_ns is None:
             return False
-        return self.needs_ns is None or self.needs_ns > self.lasts_ns
+        return self.needs_ns > self.lasts_ns
 
 
 # --- the Pi's own draw ------------------------------------------------------

@@ -106,7 +106,9 @@ class Camera(Protocol):
         ...
 
     def begin_run(self, folder: Path, report: Report) -> None:
-        """From now, files go into ``folder`` and events to ``report`` (which must not block)."""
+        """From now, files go into ``folder`` and events to ``report`` (which must not block).
+
+        Called as the run starts, whose first shutter is already counting down: never waits."""
         ...
 
     def shutter(self, frame: int, on: bool) -> None:

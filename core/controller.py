@@ -287,6 +287,7 @@ class _ActiveRun:
             "ok": counts.ok,
             "missed": counts.missed,
             "errors": counts.error,
+            "files": counts.files,
         }
 
     def _frame_data(self, record: FrameRecord) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from textual.widgets import Static
+
 from core.config import load_config
 from core.durations import PRESETS
 from core.paths import resolve_paths
@@ -206,3 +208,26 @@ async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:
         assert load_config(lapse.config).ui.theme == "night-vision"
         await pilot.press("9")
         assert app.glyphs.trace_high == "#", "the console theme draws in ASCII"
+
+
+async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
+    lapse.config.write_text('[camera]\ntrigger = "usb"\n')
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        camera = screen.query_one("#camera", Static)
+        await wait_until(
+            pilot, lambda: "Nikon DSC D750" in str(camera.render()), what="the camera line"
+        )
+        assert "battery 50%" in str(camera.render())
+        await pilot.press("1", "5", "d")  # every 1 s, start
+        await wait_until(
+            pilot, lambda: "2 saved" in str(camera.render()), what="files counted as they land"
+        )
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.status.get("state") == "stopped", what="the stop")
+    # At 40×15 there is no line to spare: the camera line is hidden.
+    async with make_app(lapse).run_test(size=(40, 15)) as pilot:
+        await pilot.pause(0.2)
+        assert not pilot.app.screen.query_one("#camera", Static).display

@@ -99,7 +99,7 @@ def test_battery_model_charges_optos_and_led_on_top_of_the_pi() -> None:
     assert abs(estimate.percent - 100 * (1 - model.average_ma(plan) / 1000)) < 1e-9
     assert not estimate.outlasts_battery
     endless = model.estimate(plan, running_ns=0, frames_left=None)
-    assert endless.outlasts_battery, "a run until stopped outlasts any battery"
+    assert not endless.outlasts_battery, "a run until stopped is no warning, only information"
 
 
 # When the screen must wake: what changes next, and when
@@ -191,3 +191,71 @@ def test_battery_change_is_when_its_number_or_words_change() -> None:
         assert words(running_ns + wait) != words(running_ns)
         assert words(running_ns + wait - 1_000_000) == words(running_ns), "not the first"
         running_ns += wait + 17 * HOUR_NS // 1000  # and on, to somewhere in between
+
+
+# The daemon's battery monitor, the camera and the disk
+
+
+def test_a_battery_monitor_replaces_the_model() -> None:
+    anchor = 1_000 * S
+    battery = {
+        "percent": 62.0, "source": "ina219 0x42", "voltage_v": 7.61, "current_ma": 480.0,
+        "charging": False, "lasts_ns": 5 * HOUR_NS, "draw_ma": 480.0, "error": None,
+    }  # fmt: skip
+    status = running(anchor, SETTINGS_10S, battery=battery)
+    view = build_view(status, anchor + 5 * S, PREVIEW, BatteryModel())
+    assert view.battery is not None
+    assert (view.battery.source, view.battery.percent) == ("ina219 0x42", 62.0)
+    assert view.battery.voltage_v == 7.61 and not view.battery_drains
+    # 100 frames of 10 s need about 16 min: 5 h is plenty.
+    assert not view.battery.outlasts_battery
+    # An unreadable monitor or the daemon's model: the screen's own model, which drains.
+    for other in ({"error": "no answer", "source": "ina219 0x42"}, {**battery, "source": "model"}):
+        view = build_view({**status, "battery": other}, anchor + 5 * S, PREVIEW, BatteryModel())
+        assert view.battery is not None and view.battery.source == "model"
+
+
+def test_on_external_power_the_battery_never_warns() -> None:
+    battery = {"percent": 100.0, "source": "sysfs BAT0", "charging": True, "lasts_ns": None}
+    view = build_view({"state": "idle", "battery": battery}, 0, PREVIEW, BatteryModel())
+    assert view.battery is not None and view.battery.charging
+    assert not view.battery.outlasts_battery
+
+
+def test_the_camera_line() -> None:
+    camera = {
+        "trigger": "usb", "connected": True, "model": "Nikon DSC D3400", "battery": "75%",
+        "downloads": "on", "paused": None, "saved": 12, "fault": None,
+    }  # fmt: skip
+    idle = {"state": "idle", "camera": camera}
+    assert build_view(idle, 0, PREVIEW, BatteryModel()).camera_text == (
+        "camera: Nikon DSC D3400 · battery 75% · 12 saved"
+    )
+    paused = {**camera, "paused": "the disk is full", "downloads": "paused"}
+    assert build_view(
+        {"state": "idle", "camera": paused}, 0, PREVIEW, BatteryModel()
+    ).camera_text.endswith("downloads paused")
+    away = {**camera, "connected": False, "fault": "no camera answers over USB"}
+    assert build_view(
+        {"state": "idle", "camera": away}, 0, PREVIEW, BatteryModel()
+    ).camera_text == ("camera: not connected (no camera answers over USB)")
+    assert build_view({"state": "idle"}, 0, PREVIEW, BatteryModel()).camera_text == ""
+
+
+def test_the_disk_warning_before_start_and_while_running() -> None:
+    counted = Settings(interval_ns=10 * S, frames=1_000)
+    disk = {"free_bytes": 300_000_000, "reserve_bytes": 200_000_000, "average_file_bytes": 1e6}
+    idle = {"state": "stopped", "disk": disk}
+    warning = build_view(idle, 0, counted, BatteryModel()).disk_warning
+    assert warning is not None and "the disk fills after about 100 more frames" in warning
+    roomy = {**disk, "free_bytes": 2_000_000_000}
+    assert (
+        build_view({"state": "idle", "disk": roomy}, 0, counted, BatteryModel()).disk_warning
+        is None
+    )
+    outlook = {"warnings": ["the battery lasts…", "the disk fills…"], "disk_short": True}
+    status = running(1_000 * S, SETTINGS_10S, outlook=outlook)
+    assert build_view(status, 1_000 * S, PREVIEW, BatteryModel()).disk_warning == "the disk fills…"
+    only_battery = {"warnings": ["the battery lasts…"], "disk_short": False}
+    status = running(1_000 * S, SETTINGS_10S, outlook=only_battery)
+    assert build_view(status, 1_000 * S, PREVIEW, BatteryModel()).disk_warning is None

@@ -141,6 +141,9 @@ class LapseApp(App[None]):
             # A camera's later news about an older frame must not take the count back.
             if message.name == "frame" and (not last or data["frame"] >= last["frame"]):
                 self.status["last_frame"] = data
+            camera = self.status.get("camera")
+            if camera and "files" in data:
+                self.status["camera"] = {**camera, "saved": data["files"]}
         elif message.name == "fault":
             self.status = {**self.status, "fault": data.get("message")}
         else:

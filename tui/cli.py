@@ -253,6 +253,7 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
         config_path,
         kiosk=kiosk,
         theme_name=theme,
+        battery=config.battery.model(),
         journal=Journal(paths.state_dir),
     )
     app.run()

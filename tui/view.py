@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.battery import BatteryEstimate, BatteryModel
+from core.battery import BatteryEstimate, BatteryModel, BatteryReading
 from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.errors import LapseError
 from core.led import led_changes, led_level
 from core.plan import Line, Plan, make_plan
+from core.planner import DEFAULT_RESERVE_BYTES, assess_run
 from core.scheduler import Grid
 from core.settings import Settings
 from core.timeline import cycle_position
@@ -53,6 +54,10 @@ class RunView:
     """When the LED's glyph or its word next changes, or the cycle ends (daemon time)."""
     battery_drains: bool = False
     """True while ``battery`` is the model's and falls with the run's time."""
+    camera_text: str = ""
+    """``camera: Nikon DSC D3400 · battery 75% · 12 saved``; empty with no camera."""
+    disk_warning: str | None = None
+    """The planner's word when the disk will not hold the run (the gauge shows the battery's)."""
 
 
 SUB_MINUTE_STEP_NS = NS_PER_S
@@ -222,7 +227,14 @@ def build_view(
         offset = None
     level = 0.0 if offset is None else led_level(plan, offset)
     phase = "off" if offset is None else phase_at(plan, offset)
-    estimate = battery.estimate(plan, running_ns=max(0, now_ns - started), frames_left=frames_left)
+    estimate = battery_estimate(
+        status,
+        battery,
+        plan,
+        running_ns=max(0, now_ns - started),
+        frames_left=frames_left,
+        needs_ns=None if not frames else max(0, end - now_ns),
+    )
     texts: list[int | None] = []
     # Before the cycle starts "elapsed" stays at zero; "waiting" holds until the shutter.
     if now_ns < started:
@@ -260,6 +272,8 @@ def build_view(
         texts_change_at_ns=None if texts_wait is None else now_ns + texts_wait,
         led_change_at_ns=led_change_at,
         battery_drains=estimate.source == "model" and now_ns >= started,
+        camera_text=camera_text(status.get("camera")),
+        disk_warning=_running_disk_warning(status),
     )
 
 
@@ -277,7 +291,14 @@ def _idle_view(
     estimate = (
         None
         if plan is None
-        else battery.estimate(plan, running_ns=0, frames_left=frames if frames else None)
+        else battery_estimate(
+            status,
+            battery,
+            plan,
+            running_ns=0,
+            frames_left=frames if frames else None,
+            needs_ns=frames * preview.interval_ns + preview.delay_ns if frames else None,
+        )
     )
     return RunView(
         state=state,
@@ -292,4 +313,68 @@ def _idle_view(
         led=0.0,
         phase="off",
         battery=estimate,
+        camera_text=camera_text(status.get("camera")),
+        disk_warning=_preview_disk_warning(status, preview),
     )
+
+
+def battery_estimate(
+    status: dict[str, Any],
+    model: BatteryModel,
+    plan: Plan,
+    *,
+    running_ns: int,
+    frames_left: int | None,
+    needs_ns: int | None,
+) -> BatteryEstimate:
+    """What the gauge shows: the daemon's battery monitor when one answers, else the model.
+
+    The model is worked out here rather than taken from the daemon's status,
+    so the gauge drains with the clock between status events.
+    """
+    reading = status.get("battery")
+    if reading and not reading.get("error") and reading.get("source") != "model":
+        fields = {key: value for key, value in reading.items() if key != "error"}
+        try:
+            return BatteryReading(**fields).estimate(needs_ns)
+        except TypeError:
+            pass  # a daemon of another version: fall back to the model
+    return model.estimate(plan, running_ns=running_ns, frames_left=frames_left)
+
+
+def camera_text(camera: dict[str, Any] | None) -> str:
+    """One line about the USB camera; empty when there is none."""
+    if not camera:
+        return ""
+    if not camera.get("connected"):
+        return f"camera: not connected ({camera.get('fault') or 'looking for it'})"
+    parts = [f"camera: {camera.get('model') or 'connected'}"]
+    if camera.get("battery"):
+        parts.append(f"battery {camera['battery']}")
+    if camera.get("paused"):
+        parts.append("downloads paused")
+    elif camera.get("downloads") == "off":
+        parts.append("files on the card")
+    else:
+        parts.append(f"{camera.get('saved', 0)} saved")
+    return " · ".join(parts)
+
+
+def _running_disk_warning(status: dict[str, Any]) -> str | None:
+    outlook = status.get("outlook") or {}
+    warnings = outlook.get("warnings") or []
+    # The planner puts the battery's warning first and the disk's last.
+    return warnings[-1] if outlook.get("disk_short") and warnings else None
+
+
+def _preview_disk_warning(status: dict[str, Any], preview: Settings) -> str | None:
+    disk = status.get("disk") or {}
+    if disk.get("free_bytes") is None:
+        return None
+    outlook = assess_run(
+        preview,
+        free_bytes=disk["free_bytes"],
+        average_file_bytes=disk.get("average_file_bytes"),
+        reserve_bytes=disk.get("reserve_bytes", DEFAULT_RESERVE_BYTES),
+    )
+    return outlook.warnings[-1] if outlook.disk_short else None

@@ -149,8 +149,12 @@ class UsbCamera:
         self._on_thread(lambda: self._prepare(settings), "getting ready")
 
     def begin_run(self, folder: Path, report: Report) -> None:
-        """Files go into ``folder`` and events to ``report`` from now on."""
-        self._on_thread(lambda: self._begin(folder, report), "starting the run")
+        """Files go into ``folder`` and events to ``report`` from now on.
+
+        Queued, not awaited: the run's first shutter is already counting down,
+        and the camera thread takes its jobs in order, so this comes first.
+        """
+        self._jobs.put(_Call(lambda: self._begin(folder, report), Future()))
 
     def shutter(self, frame: int, on: bool) -> None:
         """The engine's shutter edge: queued for the camera thread, never waits."""

@@ -68,6 +68,7 @@ class MainScreen(Screen[None]):
         yield Static("", id="run")
         yield Timeline(id="timeline")
         yield BatteryGauge(id="battery")
+        yield Static("", id="camera")
         yield Static("", id="message")
         yield Footer()
 
@@ -84,6 +85,8 @@ class MainScreen(Screen[None]):
         """When the texts drawn now next change (daemon time); None: not until the status does."""
         self._preview: Settings | None = None
         """The settings a start would use, as of the last full redraw."""
+        self._notice: str | None = None
+        """The fault or warning from the status that the message line shows now."""
         self.next_wake_ns: int | None = None
         """When the screen next redraws by itself (daemon time); None: only to recheck."""
 
@@ -186,6 +189,7 @@ class MainScreen(Screen[None]):
             second = [view.elapsed_text, view.remaining_text, view.late_text]
             lines = [" · ".join(p for p in part if p) for part in (first, second)]
             self._set_text("#run", "\n".join(line for line in lines if line))
+            self._set_text("#camera", view.camera_text)
         timeline = self.query_one(Timeline)
         timeline.plan = view.plan
         timeline.offset_ns = view.offset_ns
@@ -194,8 +198,7 @@ class MainScreen(Screen[None]):
         lamp.phase = view.phase
         # The gauge repaints only when its drawing changes.
         self.query_one(BatteryGauge).estimate = view.battery
-        if view.fault:
-            self.show_message(f"fault: {view.fault}")
+        self._show_notice(f"fault: {view.fault}" if view.fault else view.disk_warning)
         self._schedule(view, now)
         return view
 
@@ -210,6 +213,16 @@ class MainScreen(Screen[None]):
 
     def show_message(self, text: str) -> None:
         self._set_text("#message", text)
+
+    def _show_notice(self, notice: str | None) -> None:
+        """Show a fault or warning from the status; clear it once the status drops it."""
+        if notice == self._notice:
+            return
+        if notice:
+            self.show_message(notice)
+        elif self._texts.get("#message") == self._notice:
+            self.show_message("")  # not replaced by another message meanwhile
+        self._notice = notice
 
     def preview_settings(self) -> Settings:
         """The settings a start would use: config, switches and the power toggle."""

@@ -32,6 +32,8 @@ def _plain(glyphs: Glyphs) -> bool:
 
 def time_line_variants(estimate: BatteryEstimate, separator: str) -> list[str]:
     """How long the battery lasts against what the run needs, longest spelling first."""
+    if estimate.charging:
+        return ["on external power", "on power", "power"]
     lasts = "unknown" if estimate.lasts_ns is None else format_approx(estimate.lasts_ns)
     if estimate.needs_ns is None:
         needs_long, needs_short = "run: until stopped", "until stopped"
