@@ -123,6 +123,12 @@ class Camera(Protocol):
         """Plain data for ``status``: model, battery, connected, fault, downloads."""
         ...
 
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Have ``changed`` called whenever :meth:`status` shows something new (the
+        camera connects, its battery, a fault); from the camera's thread, so it must
+        not block."""
+        ...
+
     def close(self) -> None:
         """Let go of the camera; bounded in time even when a call hangs."""
         ...

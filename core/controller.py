@@ -369,6 +369,9 @@ class RunController:
         self.rig = rig
         self.camera = camera
         self.outlook = outlook
+        if camera is not None:
+            # Every client learns when the camera comes or goes, run or no run.
+            camera.watch(self._publish_state)
         self.clock = clock
         self.journal = journal
         self.publish = publish
@@ -418,6 +421,14 @@ class RunController:
         info = self.journal.active_run()
         if info is None:
             return None
+        camera_fault: str | None = None
+        if self.camera is not None:
+            # Outside the lock: the camera thread reports to clients through status().
+            try:
+                self.camera.prepare(info.settings)
+            except LapseError as error:
+                # The run resumes all the same: the camera costs frames, not the run.
+                camera_fault = f"camera: {error}"
         with self._lock:
             self._refuse_if_running()
             plan = make_plan(info.settings)
@@ -438,12 +449,8 @@ class RunController:
             )
             writer = self.journal.open_run(info.id)
             run = _ActiveRun(self, info, writer, plan, scheduler, counts, True)
-            if self.camera is not None:
-                try:
-                    self.camera.prepare(info.settings)
-                except LapseError as error:
-                    # The run resumes all the same: the camera costs frames, not the run.
-                    counts.fault, counts.camera_fault = f"camera: {error}", True
+            if camera_fault is not None:
+                counts.fault, counts.camera_fault = camera_fault, True
             # Slots lost while down are logged with their true reason before the engine starts.
             gap = scheduler.skip_past(self.clock.now_ns())
             if gap is not None:

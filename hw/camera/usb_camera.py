@@ -121,6 +121,7 @@ class UsbCamera:
         self._next_battery = 0.0
         self._battery_due = False
         self._lock = threading.Lock()
+        self._watcher: Callable[[], None] | None = None
         self._status: dict[str, Any] = {
             "trigger": config.trigger,
             "virtual": virtual,
@@ -167,6 +168,11 @@ class UsbCamera:
         # Should the camera thread be stuck, stop reporting all the same.
         self._report = None
         self._folder = None
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` (on the camera thread; it must not block) when the status
+        shows something new: connected, model, battery, a fault, paused downloads."""
+        self._watcher = changed
 
     def status(self) -> dict[str, Any]:
         """Plain data for ``status``: trigger, model, battery, fault, downloads."""
@@ -551,4 +557,12 @@ class UsbCamera:
 
     def _set_status(self, **changes: Any) -> None:
         with self._lock:
+            shown = any(
+                self._status.get(key) != value
+                for key, value in changes.items()
+                if key not in ("saved", "waiting")  # counts travel with each frame
+            )
             self._status.update(changes)
+        watcher = self._watcher
+        if shown and watcher is not None:
+            watcher()
