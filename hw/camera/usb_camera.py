@@ -55,9 +55,11 @@ BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
 DISK_RETRY_S = 10.0
 """How often paused downloads look for free space again."""
 FILE_EVENT_MS = 10
+"""The longest one look for new files waits in libgphoto2 for the camera's first event."""
+TRIGGER_GUARD_S = 0.003
+"""A look for files ends at least this long before the next trigger is due."""
 DOWNLOAD_TRIES = 3
 """A file the camera will not hand over (deleted, unreadable) is left on it after this many."""
-"""How long one look for new files waits for the camera's first event."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ class UsbCamera:
         """Frames the camera took whose files have not shown up yet, and since when."""
         self._paused_until = 0.0
         self._failed_tries = 0
+        self._next_trigger: float | None = None
+        """When the next shutter is due (monotonic s): the last one plus the interval."""
+        self._last_file: tuple[str, int] | None = None
+        """The stem of the last new file and its frame: RAW + JPEG of one shot share both."""
         self._look_now = False
         self._next_idle = 0.0
         self._next_battery = 0.0
@@ -231,8 +237,24 @@ class UsbCamera:
         if self._look_now:
             return 0.0
         if self._report is not None and self._session is not None:
-            return OWED_POLL_S if self._still_owed() else POLL_S
+            if self._still_owed():
+                # The wait inside libgphoto2 is the pause, when one fits before the trigger.
+                return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
+            return POLL_S
         return max(0.0, min(self._idle_s, self._next_idle - time.monotonic()))
+
+    def _look_timeout_ms(self) -> int:
+        """How long a look for new files may wait in libgphoto2: never into the next trigger.
+
+        A call that finds nothing returns after up to about twice its timeout,
+        and a trigger that comes meanwhile waits for it: the USB path's lateness.
+        """
+        if self._report is None:
+            return FILE_EVENT_MS
+        if self._next_trigger is None:
+            return 0  # the run's first trigger is not yet placed
+        room_s = self._next_trigger - time.monotonic() - TRIGGER_GUARD_S
+        return max(0, min(FILE_EVENT_MS, int(room_s * 1000 / 2)))
 
     def _between_jobs(self) -> None:
         self._look_now = False
@@ -249,7 +271,7 @@ class UsbCamera:
         if self._battery_due:
             self._battery_due = False
             self._read_battery()
-        self._collect_files()
+        self._collect_files(self._look_timeout_ms())
         if self._waiting:
             self._download_next()
             self._look_now = bool(self._waiting) and time.monotonic() >= self._paused_until
@@ -317,6 +339,8 @@ class UsbCamera:
     def _begin(self, folder: Path, report: Report) -> None:
         self._folder, self._report = folder, report
         self._frame = None
+        self._next_trigger = None
+        self._last_file = None
         self._waiting.clear()
         self._owed.clear()
         self._paused_until = 0.0
@@ -341,6 +365,8 @@ class UsbCamera:
         if job.on:
             self._frame = job.frame
             self._look_now = True
+            if self._prepared is not None:
+                self._next_trigger = job.queued + self._prepared.interval_ns / NS_PER_S
             now = time.monotonic()
             if now >= self._next_battery:
                 # Reading settings can take a real camera half a second: do it now,
@@ -395,11 +421,23 @@ class UsbCamera:
         except CallError:
             return
         for folder, name in added:
-            self._waiting.append((self._frame, folder, name))
-            if self._frame is not None:
-                self._owed.pop(self._frame, None)
+            self._waiting.append((self._frame_for(name), folder, name))
         if added:
             self._set_status(waiting=len(self._waiting))
+
+    def _frame_for(self, name: str) -> int | None:
+        """The frame a new file belongs to: the oldest frame still owed one, since a
+        camera may hand over a shot's file after the next trigger; the frame of the
+        file before when both share a stem (RAW + JPEG of one shot)."""
+        stem = name.rpartition(".")[0] or name
+        if self._last_file is not None and self._last_file[0] == stem:
+            return self._last_file[1]
+        frame = min(self._owed, key=self._owed.__getitem__) if self._owed else self._frame
+        if frame is None:
+            return None
+        self._owed.pop(frame, None)
+        self._last_file = (stem, frame)
+        return frame
 
     def _download_next(self) -> None:
         if time.monotonic() < self._paused_until:
