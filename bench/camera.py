@@ -1,0 +1,1002 @@
+"""The USB camera path: trigger latency against the GPIO path, throughput against bare gphoto2.
+
+Everything runs in this one process on libgphoto2's own virtual camera (the
+``gphoto2`` wheel's vusb driver, DESIGN §9), with the daemon's side built as
+the daemon builds it: :class:`RunController` + the simulated rig (gpiozero
+mock pins) + :class:`SystemClock` + a :class:`Journal`, and for USB the real
+camera thread (:class:`UsbCamera`). As ``lapse daemon`` does (as root), the
+process asks for SCHED_FIFO 1 before any thread starts, and the timing thread
+raises itself to SCHED_FIFO 10 (``--no-rt`` leaves everything SCHED_OTHER).
+
+Two facts about the virtual camera shape the method:
+
+- it dates each capture's FILE_ADDED event 100 ms after the trigger, but hands
+  it out at once to a ``wait_for_event`` whose timeout reaches that date (it
+  "skips ahead" by the timeout);
+- its store is "full" after 26 captures in one session, so every run or
+  segment below opens a fresh session (≤ 25 captures each), untimed.
+
+(1) Due time → hardware call, per frame (µs: p50/p90/p99/max), two paths in
+    the same invocation, in alternating runs of ≤ 25 frames (gpio, usb, usb,
+    gpio, …), at each ``--interval`` and in each condition (idle; loaded =
+    two CPU-bound processes, started at SCHED_OTHER as any other program):
+
+    - **gpio**: camera trigger ``off``; the engine switches the shutter line.
+      Stamped: ``time.monotonic_ns()`` on entry to the rig's
+      ``set_line(SHUTTER, on=True)`` (a thin wrapper around the GpioRig),
+      minus the frame's ``due_ns`` from the journal.
+    - **usb**: camera trigger ``usb``; the engine hands the edge to the camera
+      thread, which calls the session's ``trigger()`` (``trigger_capture``) on
+      its bounded-call I/O thread. Stamped: ``time.monotonic_ns()`` on entry
+      to ``trigger()`` (a thin wrapper around the session ``open_session``
+      returns), minus the frame's ``due_ns``.
+
+    Both stamps are "the moment the hardware call is entered", on the clock
+    the engine schedules on (``SystemClock.now_ns`` is ``time.monotonic_ns``).
+    A frame with no stamp (skipped, dropped as stale, failed) is counted as
+    ``lost`` and left out of the percentiles. ``handoff`` = stamp − the
+    engine's ``fired_ns`` (taken just before it calls the rig or the camera).
+    Target, per interval and condition: usb p99 − gpio p99 ≤ 1 ms. Also
+    shown: how many usb frames got a file in the journal, and how long after
+    the last frame's due time the run ended (the camera fetches the last files).
+
+    The two default intervals ask different questions. At 150 ms the previous
+    frame's file (100 ms) is in before the next trigger: the camera thread is
+    idle in its queue. At 80 ms every trigger comes while the thread is still
+    looking for the previous frame's file, as with a real camera whose files
+    take longer than the interval leaves (DESIGN §11: 0.1–1.5 s).
+
+(2) Capture-and-download throughput (frames/s), closed loop, sides alternating
+    in rotating order per round:
+
+    - **bare**: plain python-gphoto2 in this thread: ``trigger_capture()``;
+      ``wait_for_event(T)`` until ``GP_EVENT_FILE_ADDED`` (TIMEOUT and other
+      events are skipped); ``file_get``; bytes written to ``name.part``,
+      fsynced, renamed, and the folder fsynced: the same durable save as
+      lapse's ``save_file`` (lapse also checks free space; that is its own).
+    - **lapse**: a :class:`UsbCamera` (trigger ``usb``; ``prepare`` at a 1 s
+      interval, so its stale-trigger limit, interval/2, is never reached in a
+      closed loop) with ``begin_run`` on a fresh folder, driven as the engine
+      drives it (``shutter(k, True)``, ``shutter(k, False)``), each frame as
+      soon as the previous frame's ``FileSaved`` has arrived.
+
+    Each session takes 1 untimed warm-up frame, then ≤ 24 timed ones; frames/s
+    = timed frames / their summed time. The target's baseline uses T = lapse's
+    own ``FILE_EVENT_MS`` (10 ms), so both sides may skip ahead by as much;
+    ``--also-bare`` adds baselines at other T for information (default 0 and
+    10: T = 0 is a busy loop that sees each file exactly when it is dated,
+    never early).
+    Target: median lapse frames/s ≥ 0.9 × the baseline's median.
+
+This is a shared, noisy machine: read medians and percentiles, and run it
+twice. Run from the repo root:
+``/work/venv/bin/python bench/camera.py [--short] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import math
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    HOG_CODE,
+    Check,
+    Processes,
+    cpu_hogs,
+    exit_on_signals,
+    exit_status,
+    fmt,
+    host_info,
+    host_line,
+    median,
+    percentile,
+    print_targets,
+    target_records,
+    temp_dir,
+    thread_policies,
+    write_report,
+)
+from core import protocol
+from core.camera import CameraConfig, CameraEvent, FileSaved, FrameFailed
+from core.clock import SystemClock
+from core.config import HardwareConfig
+from core.controller import RunController
+from core.durations import NS_PER_S, format_duration, parse_duration
+from core.engine import SUPPORT_PRIORITY, TIMING_PRIORITY, request_realtime_priority
+from core.errors import DurationError, LapseError
+from core.journal import FrameRecord, Journal
+from core.plan import Line
+from core.settings import Settings
+from hw.camera.base import CallError, Session
+from hw.camera.files import save_file
+from hw.camera.usb_camera import FILE_EVENT_MS, UsbCamera
+from hw.camera.virtual import SAMPLE_JPEG, use_virtual_camera
+from hw.gpio_rig import GpioRig
+from hw.sim import make_sim_rig
+
+CONDITIONS = ("idle", "loaded")
+PATHS = ("gpio", "usb")
+ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
+
+# Targets from the issue.
+P99_MARGIN_US = 1000.0
+THROUGHPUT_RATIO = 0.9
+
+THROUGHPUT_INTERVAL_NS = 1 * NS_PER_S
+"""The interval lapse's camera is prepared with for (2): its stale limit is half of it."""
+SESSION_FILES = 26
+"""The virtual camera's store is "full" after 26 captures in one session (its capture
+counter runs from 98 to 150 in steps of 2); a new session starts it afresh."""
+WARM_UP_FRAMES = 1
+"""Untimed frames at the start of each throughput session, on both sides."""
+FRAME_WAIT_S = 5.0
+"""The longest one frame of a throughput round may take before the round is abandoned."""
+
+
+# -- stamping wrappers ------------------------------------------------------------------------
+class StampingRig:
+    """The simulated GpioRig, stamping entry to every ``set_line(SHUTTER, True)``."""
+
+    def __init__(self, inner: GpioRig) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.simulated = inner.simulated
+        self.stamps: list[int] = []
+
+    def set_line(self, line: Line, on: bool) -> None:
+        if on and line is Line.SHUTTER:
+            self.stamps.append(time.monotonic_ns())
+        self.inner.set_line(line, on)
+
+    def set_led(self, level: float) -> None:
+        self.inner.set_led(level)
+
+    def outputs(self) -> dict[str, float]:
+        return self.inner.outputs()
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class StampingSession:
+    """A :class:`Session` passing through to gphoto2, stamping entry to ``trigger()``."""
+
+    def __init__(self, inner: Session, stamps: list[int], closed: threading.Event) -> None:
+        self._inner: Session | None = inner
+        self.model = inner.model
+        self.stamps = stamps
+        self._closed = closed
+
+    @property
+    def inner(self) -> Session:
+        if self._inner is None:
+            raise CallError("gone", "the session is closed")
+        return self._inner
+
+    def trigger(self) -> None:
+        self.stamps.append(time.monotonic_ns())
+        self.inner.trigger()
+
+    def battery(self) -> str | None:
+        return self.inner.battery()
+
+    def shutter_speeds(self) -> list[str]:
+        return self.inner.shutter_speeds()
+
+    def set_shutter_speed(self, value: str) -> None:
+        self.inner.set_shutter_speed(value)
+
+    def usb_bulb(self) -> str | None:
+        return self.inner.usb_bulb()
+
+    def prepare_bulb(self) -> None:
+        self.inner.prepare_bulb()
+
+    def bulb(self, open_: bool) -> None:
+        self.inner.bulb(open_)
+
+    def keep_on_card(self) -> None:
+        self.inner.keep_on_card()
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        return self.inner.new_files(timeout_ms)
+
+    def download(self, folder: str, name: str) -> bytes:
+        return self.inner.download(folder, name)
+
+    def close(self) -> None:
+        """Close, and let go of the gphoto2 camera object before saying so.
+
+        The virtual camera starts afresh (an empty store) only for a session
+        opened once the previous camera object is gone, and the camera thread's
+        I/O thread may hold on to this wrapper a little longer.
+        """
+        inner, self._inner = self._inner, None
+        try:
+            if inner is not None:
+                inner.close()
+        finally:
+            del inner
+            self._closed.set()
+
+
+class SessionOpener:
+    """``open_session`` for :class:`UsbCamera`, wrapping each session; knows when it closed."""
+
+    def __init__(self) -> None:
+        self.stamps: list[int] = []
+        self.closed = threading.Event()
+        self.opened = 0
+
+    def __call__(self) -> Session:
+        from hw.camera.session import open_session  # gphoto2: after use_virtual_camera
+
+        session = open_session()
+        self.opened += 1
+        self.closed.clear()
+        return StampingSession(session, self.stamps, self.closed)
+
+
+def close_camera(camera: UsbCamera, opener: SessionOpener, timeout_s: float = 5.0) -> None:
+    """Close the camera thread and wait for its session to have let go of the camera."""
+    camera.close()
+    if opener.opened and not opener.closed.wait(timeout_s):
+        raise RuntimeError(f"the camera session did not close within {timeout_s:g}s")
+
+
+# -- (1) due → hardware call -------------------------------------------------------------------
+@dataclass
+class Block:
+    """One run of one path: per-frame lateness of the hardware call, in ns."""
+
+    path: str
+    frames: int
+    lateness_ns: list[int]
+    handoff_ns: list[int]
+    lost: int
+    """Frames with no hardware call stamped (skipped, dropped or failed)."""
+    statuses: dict[str, int]
+    files: int
+    """Frames whose journal record names a downloaded file (usb only)."""
+    end_s: float
+    """From the last frame's due time to the run's end (its last files fetched)."""
+
+
+@dataclass
+class Latency:
+    """One path at one interval in one condition, all its runs pooled (µs)."""
+
+    interval_ns: int
+    condition: str
+    path: str
+    n: int
+    p50_us: float
+    p90_us: float
+    p99_us: float
+    max_us: float
+    lost: int
+    handoff_p50_us: float
+    handoff_p99_us: float
+    run_p99_us: list[float] = field(default_factory=list)
+    files: int = 0
+    end_s: float = math.nan
+    """Median over the runs of :attr:`Block.end_s`."""
+
+    @property
+    def case(self) -> str:
+        return f"{format_duration(self.interval_ns)} {self.condition}"
+
+    @classmethod
+    def pooled(
+        cls, interval_ns: int, condition: str, path: str, blocks: Sequence[Block]
+    ) -> Latency:
+        values = [v / 1000 for b in blocks for v in b.lateness_ns]
+        handoff = [v / 1000 for b in blocks for v in b.handoff_ns]
+        return cls(
+            interval_ns=interval_ns,
+            condition=condition,
+            path=path,
+            n=len(values),
+            p50_us=percentile(values, 50),
+            p90_us=percentile(values, 90),
+            p99_us=percentile(values, 99),
+            max_us=max(values) if values else math.nan,
+            lost=sum(b.lost for b in blocks),
+            handoff_p50_us=percentile(handoff, 50),
+            handoff_p99_us=percentile(handoff, 99),
+            run_p99_us=[percentile([v / 1000 for v in b.lateness_ns], 99) for b in blocks],
+            files=sum(b.files for b in blocks),
+            end_s=median([b.end_s for b in blocks]),
+        )
+
+
+def match_stamps(
+    records: Sequence[FrameRecord], stamps: Sequence[int], interval_ns: int
+) -> tuple[list[int], list[int], int]:
+    """(lateness, handoff, lost): each fired frame's first stamp in [due, due + interval)."""
+    ordered = sorted(stamps)
+    lateness: list[int] = []
+    handoff: list[int] = []
+    lost = 0
+    for record in records:
+        at = bisect.bisect_left(ordered, record.due_ns)
+        if (
+            record.status != "ok"
+            or record.fired_ns is None
+            or at == len(ordered)
+            or ordered[at] >= record.due_ns + interval_ns
+        ):
+            lost += 1
+            continue
+        lateness.append(ordered[at] - record.due_ns)
+        handoff.append(ordered[at] - record.fired_ns)
+    return lateness, handoff, lost
+
+
+class RunWatcher:
+    """The controller's ``publish``: notes when the run has ended."""
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+        self.final_state: str | None = None
+        self.ended_ns = 0
+
+    def __call__(self, message: bytes) -> None:
+        if b'"state"' not in message:
+            return
+        decoded = protocol.decode(message)
+        if decoded.get("event") != "state":
+            return
+        state = (decoded.get("data") or {}).get("state")
+        if state in ENDED_STATES:
+            self.ended_ns = time.monotonic_ns()
+            self.final_state = state
+            self.ended.set()
+
+
+def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -> Block:
+    """One in-process run of ``frames`` frames on ``path`` (gpio or usb); stamps matched."""
+    rig = StampingRig(make_sim_rig(HardwareConfig()))
+    opener = SessionOpener()
+    camera: UsbCamera | None = None
+    try:
+        if path == "usb":
+            camera = UsbCamera(CameraConfig(trigger="usb"), opener, virtual=True)
+        journal = Journal(root / name)
+        watcher = RunWatcher()
+        controller = RunController(rig, SystemClock(), journal, watcher, camera=camera)
+        status = controller.start(Settings(interval_ns=interval_ns, frames=frames))
+        run_id = status["run"]
+        if not watcher.ended.wait(frames * interval_ns / NS_PER_S + 60):
+            raise RuntimeError(f"the {path} run did not end in time")
+        records = journal.read_frames(run_id)
+    finally:
+        try:
+            if camera is not None:
+                close_camera(camera, opener)
+        finally:
+            rig.close()
+    stamps = rig.stamps if path == "gpio" else opener.stamps
+    lateness, handoff, lost = match_stamps(records, stamps, interval_ns)
+    statuses: dict[str, int] = {}
+    for record in records:
+        statuses[record.status] = statuses.get(record.status, 0) + 1
+    return Block(
+        path=path,
+        frames=len(records),
+        lateness_ns=lateness,
+        handoff_ns=handoff,
+        lost=lost,
+        statuses=statuses,
+        files=sum(1 for record in records if record.file),
+        end_s=(watcher.ended_ns - max(r.due_ns for r in records)) / NS_PER_S,
+    )
+
+
+def block_order(pairs: int) -> list[str]:
+    """gpio, usb, usb, gpio, gpio, usb, …: each path goes first as often as the other."""
+    order: list[str] = []
+    for index in range(pairs):
+        order += list(PATHS) if index % 2 == 0 else list(reversed(PATHS))
+    return order
+
+
+def split_frames(frames: int, most: int) -> list[int]:
+    """``frames`` spread evenly over as few parts as hold at most ``most`` each."""
+    count = -(-frames // most)
+    return [frames // count + (1 if i < frames % count else 0) for i in range(count)]
+
+
+def bench_latency(
+    root: Path, condition: str, frames: int, interval_ns: int, block_frames: int
+) -> list[Latency]:
+    """Both paths at one interval in one condition, alternating runs; pooled per path."""
+    done: dict[str, list[Block]] = {path: [] for path in PATHS}
+    sizes = split_frames(frames, block_frames)
+    shown: list[str] = []
+    case = f"{format_duration(interval_ns)}-{condition}"
+    for index, path in enumerate(block_order(len(sizes))):
+        size = sizes[len(done[path])]
+        block = run_block(root, f"{case}-{index:02d}-{path}", path, size, interval_ns)
+        done[path].append(block)
+        p99 = percentile([v / 1000 for v in block.lateness_ns], 99)
+        text = f"{path} p99 {fmt(p99):>8} µs"
+        if block.lost:
+            text += f" (lost {block.lost}: {block.statuses})"
+        shown.append(text)
+        if len(shown) == len(PATHS):
+            number = len(done[path])
+            print(
+                f"      runs {number:2}/{len(sizes)} ({size} frames): {' · '.join(shown)}",
+                flush=True,
+            )
+            shown = []
+    return [Latency.pooled(interval_ns, condition, path, done[path]) for path in PATHS]
+
+
+# -- (2) throughput ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Side:
+    """One side of the throughput comparison: lapse, or the bare loop at one timeout."""
+
+    name: str
+    timeout_ms: int | None
+    """The bare loop's ``wait_for_event`` timeout; None for lapse."""
+
+
+@dataclass
+class Round:
+    """One throughput round of one side: timed frames and the seconds they took."""
+
+    round: int
+    side: str
+    frames: int
+    seconds: float
+    sessions: int
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else math.nan
+
+
+def segments(frames: int) -> list[int]:
+    """Timed frames per session; each session also takes :data:`WARM_UP_FRAMES` untimed."""
+    return split_frames(frames, SESSION_FILES - WARM_UP_FRAMES - 1)  # one capture to spare
+
+
+def check_saved(folder: Path, expected: int, side: str) -> None:
+    """Every frame (warm-ups included) is a whole file in ``folder``."""
+    saved = [p for p in folder.iterdir() if p.name.startswith("frame-")]
+    whole = [p for p in saved if p.suffix == ".jpg" and p.stat().st_size == len(SAMPLE_JPEG)]
+    if len(whole) != expected or len(saved) != expected:
+        raise RuntimeError(f"{side} left {len(whole)} whole files of {len(saved)}, not {expected}")
+
+
+def time_session(one: Callable[[int], None], first: int, timed: int) -> tuple[int, float]:
+    """Warm-up frames, then ``timed`` frames on the clock; (next frame number, seconds)."""
+    k = first
+    for _ in range(WARM_UP_FRAMES):
+        one(k)
+        k += 1
+    began = time.perf_counter()
+    for _ in range(timed):
+        one(k)
+        k += 1
+    return k, time.perf_counter() - began
+
+
+def bare_frame(gp: Any, camera: Any, folder: Path, k: int, timeout_ms: int) -> None:
+    """One frame the bare way: trigger, wait for FILE_ADDED, download, save durably."""
+    camera.trigger_capture()
+    deadline = time.monotonic() + FRAME_WAIT_S
+    while True:
+        kind, data = camera.wait_for_event(timeout_ms)
+        if kind == gp.GP_EVENT_FILE_ADDED:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bare loop: no file for frame {k}")
+    file = camera.file_get(data.folder, data.name, gp.GP_FILE_TYPE_NORMAL)
+    payload = bytes(memoryview(file.get_data_and_size()))
+    stem, _, extension = data.name.rpartition(".")
+    # The same write as lapse's (.part, fsync, rename, fsync the folder): only the
+    # camera handling differs between the two sides.
+    save_file(folder, f"frame-{k:06d}-{stem}.{extension.lower()}", payload, reserve_bytes=0)
+
+
+def bare_session(
+    gp: Any, folder: Path, first: int, timed: int, timeout_ms: int
+) -> tuple[int, float]:
+    """One gphoto2 session (open and close untimed); (next frame number, seconds timed).
+
+    The camera object dies on return: the virtual camera starts afresh (its
+    store empty) only once the previous session's object is gone.
+    """
+    camera = gp.Camera()
+    camera.init()
+    try:
+        return time_session(
+            partial(bare_frame, gp, camera, folder, timeout_ms=timeout_ms), first, timed
+        )
+    finally:
+        camera.exit()
+
+
+def bare_round(side: Side, number: int, folder: Path, frames: int) -> Round:
+    """Plain python-gphoto2, one session per segment."""
+    import gphoto2 as gp  # after use_virtual_camera
+
+    assert side.timeout_ms is not None
+    folder.mkdir(parents=True)
+    k, seconds = 0, 0.0
+    parts = segments(frames)
+    for timed in parts:
+        k, took = bare_session(gp, folder, k, timed, side.timeout_ms)
+        seconds += took
+    check_saved(folder, k, side.name)
+    return Round(number, side.name, frames, seconds, len(parts))
+
+
+def lapse_frame(camera: UsbCamera, events: queue.SimpleQueue[CameraEvent], k: int) -> None:
+    """One frame as the engine gives it (shutter on, then off); back once its file is saved."""
+    camera.shutter(k, True)
+    camera.shutter(k, False)
+    deadline = time.monotonic() + FRAME_WAIT_S
+    while True:
+        try:
+            event = events.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError(f"lapse: no file for frame {k}") from None
+        if isinstance(event, FileSaved) and event.frame == k:
+            return
+        if isinstance(event, FrameFailed) and event.frame == k:
+            raise RuntimeError(f"lapse failed frame {k}: {event.message}")
+
+
+def lapse_session(folder: Path, first: int, timed: int) -> tuple[int, float]:
+    """One camera thread and session (start, prepare, begin, end, close untimed);
+    (next frame number, seconds timed)."""
+    opener = SessionOpener()
+    camera = UsbCamera(CameraConfig(trigger="usb"), opener, virtual=True)
+    events: queue.SimpleQueue[CameraEvent] = queue.SimpleQueue()
+    try:
+        camera.prepare(Settings(interval_ns=THROUGHPUT_INTERVAL_NS))
+        camera.begin_run(folder, events.put)
+        done = time_session(partial(lapse_frame, camera, events), first, timed)
+        camera.end_run()
+        return done
+    finally:
+        close_camera(camera, opener)
+
+
+def lapse_round(side: Side, number: int, folder: Path, frames: int) -> Round:
+    """lapse's camera thread, one per segment."""
+    folder.mkdir(parents=True)
+    k, seconds = 0, 0.0
+    parts = segments(frames)
+    for timed in parts:
+        k, took = lapse_session(folder, k, timed)
+        seconds += took
+    check_saved(folder, k, side.name)
+    return Round(number, side.name, frames, seconds, len(parts))
+
+
+def bench_throughput(
+    root: Path, sides: Sequence[Side], rounds: int, frames: int
+) -> tuple[list[Round], list[str]]:
+    """Every side once per round; the order rotates from round to round."""
+    results: list[Round] = []
+    failures: list[str] = []
+    for number in range(1, rounds + 1):
+        turn = (number - 1) % len(sides)
+        shown: list[str] = []
+        for side in [*sides[turn:], *sides[:turn]]:
+            folder = root / f"throughput-{number:02d}-{side.name.replace(' ', '-')}"
+            try:
+                if side.timeout_ms is None:
+                    result = lapse_round(side, number, folder, frames)
+                else:
+                    result = bare_round(side, number, folder, frames)
+            except (RuntimeError, OSError, LapseError) as error:
+                failures.append(f"throughput round {number} {side.name}: {error}")
+                shown.append(f"{side.name} failed: {error}")
+                continue
+            results.append(result)
+            shown.append(f"{side.name} {result.fps:.2f}")
+        print(f"    round {number} (frames/s): " + " · ".join(shown), flush=True)
+    return results, failures
+
+
+def fps_of(results: Sequence[Round], side: str) -> list[float]:
+    """Frames per second of every round of one side, in round order."""
+    return [r.fps for r in results if r.side == side]
+
+
+# -- report ------------------------------------------------------------------------------------
+HEADER = (
+    "interval",
+    "condition",
+    "path",
+    "n",
+    "p50 µs",
+    "p90 µs",
+    "p99 µs",
+    "max µs",
+    "lost",
+    "handoff p50/p99 µs",
+    "files",
+    "end s",
+)
+
+
+def print_latency_table(results: Sequence[Latency]) -> None:
+    """One row per interval × condition × path."""
+    rows = [HEADER] + [
+        (
+            format_duration(r.interval_ns),
+            r.condition,
+            r.path,
+            str(r.n),
+            fmt(r.p50_us),
+            fmt(r.p90_us),
+            fmt(r.p99_us),
+            fmt(r.max_us),
+            str(r.lost),
+            f"{fmt(r.handoff_p50_us)} / {fmt(r.handoff_p99_us)}",
+            f"{r.files}/{r.n + r.lost}" if r.path == "usb" else "–",
+            fmt(r.end_s, 2),
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    for index, row in enumerate(rows):
+        cells = [
+            cell.ljust(width) if column < 3 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  " + "  ".join(cells).rstrip())
+        if index == 0:
+            print("  " + "  ".join("-" * width for width in widths))
+
+
+def find(results: Sequence[Latency], case: str, path: str) -> Latency | None:
+    """One path's pooled figures in one case (interval and condition), if measured."""
+    return next((r for r in results if r.case == case and r.path == path), None)
+
+
+def p99_difference(results: Sequence[Latency], case: str) -> float | None:
+    """usb p99 − gpio p99 (µs) in one case, if both were measured."""
+    usb, gpio = find(results, case, "usb"), find(results, case, "gpio")
+    if usb is None or gpio is None or math.isnan(usb.p99_us) or math.isnan(gpio.p99_us):
+        return None
+    return usb.p99_us - gpio.p99_us
+
+
+def targets(
+    latency: Sequence[Latency],
+    cases: Sequence[str],
+    rounds: Sequence[Round],
+    baseline: str | None,
+) -> list[Check]:
+    """The issue's two targets: the first per case measured, the second unless skipped
+    (``baseline`` None)."""
+    checks: list[Check] = []
+    for case in cases:
+        difference = p99_difference(latency, case)
+        usb = find(latency, case, "usb")
+        detail = "not measured"
+        if difference is not None and usb is not None:
+            detail = f"{fmt(difference)} µs (usb lost {usb.lost} of {usb.n + usb.lost})"
+        checks.append(
+            (
+                f"usb p99 − gpio p99 ≤ {P99_MARGIN_US / 1000:g} ms ({case})",
+                None if difference is None else difference <= P99_MARGIN_US,
+                detail,
+            )
+        )
+    if baseline is None:
+        return checks
+    name = f"lapse throughput ≥ {THROUGHPUT_RATIO:g}× the bare gphoto2 loop ({baseline})"
+    bare, lapse = fps_of(rounds, baseline), fps_of(rounds, "lapse")
+    if bare and lapse:
+        ratio = median(lapse) / median(bare)
+        detail = f"{ratio:.3f} (median {median(lapse):.2f} vs {median(bare):.2f} frames/s)"
+        checks.append((name, ratio >= THROUGHPUT_RATIO, detail))
+    else:
+        checks.append((name, None, "not measured"))
+    return checks
+
+
+# -- main --------------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/camera.py", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--frames", type=int, default=300, help="latency: frames per path and case (300)"
+    )
+    parser.add_argument(
+        "--interval",
+        default="150ms,80ms",
+        help="latency: the interval(s), comma-separated (150ms,80ms)",
+    )
+    parser.add_argument(
+        "--block-frames",
+        type=int,
+        default=SESSION_FILES - 1,
+        help=f"latency: most frames per run (≤ {SESSION_FILES}, default {SESSION_FILES - 1})",
+    )
+    parser.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="latency: conditions, comma-separated (idle,loaded)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="throughput: rounds (5)")
+    parser.add_argument(
+        "--throughput-frames",
+        type=int,
+        default=200,
+        help="throughput: timed frames per side and round (200)",
+    )
+    parser.add_argument(
+        "--bare-timeout-ms",
+        type=int,
+        default=FILE_EVENT_MS,
+        help="throughput: the target baseline's wait_for_event timeout"
+        f" ({FILE_EVENT_MS}: lapse's FILE_EVENT_MS)",
+    )
+    parser.add_argument(
+        "--also-bare",
+        default="0,10",
+        help="throughput: informative baselines at these timeouts, comma-separated (0,10;"
+        " the target's own is not repeated); empty for none",
+    )
+    parser.add_argument(
+        "--skip", choices=("latency", "throughput"), help="leave one of the two benchmarks out"
+    )
+    parser.add_argument(
+        "--no-rt", action="store_true", help="do not ask for SCHED_FIFO (the daemon does)"
+    )
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="a quick smoke run: 50 frames at 150ms idle, 2 rounds of 30 frames",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = parser.parse_args(argv)
+    if args.short:
+        args.frames, args.interval, args.conditions = 50, "150ms", "idle"
+        args.rounds, args.throughput_frames = 2, 30
+    try:
+        args.intervals_ns = [
+            parse_duration(text.strip()) for text in args.interval.split(",") if text.strip()
+        ]
+    except DurationError as error:
+        parser.error(str(error))
+    if not args.intervals_ns:
+        parser.error("--interval needs at least one duration")
+    if args.frames < 20:
+        parser.error("--frames must be at least 20")
+    if not 1 <= args.block_frames <= SESSION_FILES:
+        parser.error(f"--block-frames must be 1 to {SESSION_FILES} (the virtual camera's store)")
+    if args.rounds < 1 or args.throughput_frames < 1 or args.bare_timeout_ms < 0:
+        parser.error("--rounds, --throughput-frames and --bare-timeout-ms must be positive")
+    try:
+        also = [int(text) for text in args.also_bare.split(",") if text.strip()]
+    except ValueError:
+        parser.error("--also-bare takes whole milliseconds, comma-separated")
+    if any(value < 0 for value in also):
+        parser.error("--also-bare takes whole milliseconds ≥ 0")
+    args.sides = [Side(f"bare T={args.bare_timeout_ms}ms", args.bare_timeout_ms)]
+    args.sides += [
+        Side(f"bare T={t}ms", t) for t in dict.fromkeys(also) if t != args.bare_timeout_ms
+    ]
+    args.sides.append(Side("lapse", None))
+    args.condition_list = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    unknown = set(args.condition_list) - set(CONDITIONS)
+    if unknown or not args.condition_list:
+        parser.error(f"--conditions takes {', '.join(CONDITIONS)}")
+    return args
+
+
+@contextlib.contextmanager
+def ordinary_scheduling() -> Iterator[None]:
+    """SCHED_OTHER for this thread for the block, then its policy back.
+
+    A child process inherits the policy of the thread that starts it: a CPU
+    hog started from a SCHED_FIFO thread would be a real-time busy loop that
+    starves every thread of its priority (and everything at SCHED_OTHER).
+    """
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    if policy == os.SCHED_OTHER:
+        yield
+        return
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
+@contextlib.contextmanager
+def condition_context(processes: Processes, condition: str) -> Iterator[str]:
+    """Nothing for idle; two SCHED_OTHER CPU hogs (killed on the way out, always) for loaded."""
+    if condition != "loaded":
+        yield "nothing else running"
+        return
+    with contextlib.ExitStack() as stack:
+        with ordinary_scheduling():
+            hogs = stack.enter_context(cpu_hogs(processes, 2))
+        policies = {policy for hog in hogs for _, policy, _ in thread_policies(hog.pid)}
+        if policies != {"SCHED_OTHER"}:
+            raise RuntimeError(f"the CPU hogs run at {', '.join(sorted(policies))}")
+        pids = ", ".join(str(hog.pid) for hog in hogs)
+        yield f"2 × `python -c '{HOG_CODE}'` at SCHED_OTHER running (pids {pids})"
+
+
+def libgphoto2_version() -> str:
+    """python-gphoto2's and libgphoto2's versions (imports gphoto2: after the virtual camera)."""
+    import gphoto2 as gp
+
+    library = gp.gp_library_version(gp.GP_VERSION_SHORT)
+    return f"python-gphoto2 {gp.__version__}, libgphoto2 {library[0] if library else '?'}"
+
+
+def print_throughput(rounds: Sequence[Round], sides: Sequence[Side]) -> dict[str, float | None]:
+    """Per-round figures and medians of every side; returns lapse / side for each bare side."""
+    print("Throughput (frames/s, per round; closed loop, timed frames only):")
+    width = max(len(side.name) for side in sides)
+    for side in sides:
+        values = fps_of(rounds, side.name)
+        shown = "  ".join(f"{value:6.2f}" for value in values)
+        print(f"  {side.name:{width}}  {shown}   median {fmt(median(values), 2)}")
+    lapse = fps_of(rounds, "lapse")
+    ratios: dict[str, float | None] = {}
+    for side in sides:
+        bare = fps_of(rounds, side.name)
+        if side.timeout_ms is None:
+            continue
+        ratios[side.name] = median(lapse) / median(bare) if bare and lapse else None
+        shown = "n/a" if ratios[side.name] is None else f"{ratios[side.name]:.3f}"
+        print(f"  lapse / {side.name} (medians): {shown}")
+    return ratios
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    exit_on_signals()
+    processes = Processes()
+    latency: list[Latency] = []
+    rounds: list[Round] = []
+    failures: list[str] = []
+    intervals = ", ".join(format_duration(ns) for ns in args.intervals_ns)
+    print(
+        f"lapse camera benchmark: latency {args.frames} frames per path at {intervals}"
+        f" ({', '.join(args.condition_list)}; alternating runs of ≤ {args.block_frames});"
+        f" throughput {args.rounds} rounds × {args.throughput_frames} frames per side"
+    )
+    print(host_line())
+    with temp_dir("lapse-camera-", args.keep) as root:
+        # Before anything imports gphoto2: libgphoto2 reads these when it first lists ports.
+        use_virtual_camera(root / "virtual-camera")
+        print(
+            f"virtual camera: {libgphoto2_version()}; serving lapse's {len(SAMPLE_JPEG)}-byte"
+            f" sample JPEG from {root / 'virtual-camera'}"
+        )
+        realtime = False if args.no_rt else request_realtime_priority(SUPPORT_PRIORITY)
+        if realtime:
+            print(
+                f"scheduling: SCHED_FIFO {SUPPORT_PRIORITY} for every thread of this process"
+                f" (as lapse daemon), the timing thread SCHED_FIFO {TIMING_PRIORITY}"
+            )
+        else:
+            print("scheduling: SCHED_OTHER" + (" (--no-rt)" if args.no_rt else " (not allowed)"))
+        if args.keep:
+            print(f"keeping {root}")
+        print()
+        cases: list[str] = []
+        try:
+            if args.skip != "latency":
+                print("[1] due → hardware call: gpio (entry to set_line) vs usb (entry to trigger)")
+                for condition in args.condition_list:
+                    with condition_context(processes, condition) as what:
+                        print(f"  [{condition}] {what}", flush=True)
+                        for interval_ns in args.intervals_ns:
+                            case = f"{format_duration(interval_ns)} {condition}"
+                            cases.append(case)
+                            print(f"    interval {format_duration(interval_ns)}")
+                            try:
+                                latency += bench_latency(
+                                    root, condition, args.frames, interval_ns, args.block_frames
+                                )
+                            except (RuntimeError, OSError, LapseError) as error:
+                                print(f"      failed: {error}")
+                                failures.append(f"latency {case}: {error}")
+                print()
+            if args.skip != "throughput":
+                print(
+                    "[2] capture-and-download throughput, closed loop, idle: bare python-gphoto2"
+                    " (wait_for_event T) vs lapse's camera thread"
+                )
+                rounds, lost = bench_throughput(
+                    root, args.sides, args.rounds, args.throughput_frames
+                )
+                failures += lost
+                print()
+        except KeyboardInterrupt:
+            print("\ninterrupted: every process this benchmark started is being ended.")
+            processes.stop_all()
+            return 130
+        finally:
+            processes.stop_all()
+
+    if latency:
+        print("Due → hardware call (µs): gpio = entry to set_line(shutter, on) − due_ns;")
+        print("usb = entry to session.trigger() − due_ns; handoff = that stamp − fired_ns;")
+        print("files = frames whose record names a file; end s = median, last due → run ended.")
+        print_latency_table(latency)
+        for case in cases:
+            difference = p99_difference(latency, case)
+            shown = "n/a" if difference is None else f"{fmt(difference)} µs"
+            print(f"  p99 usb − gpio ({case}): {shown}")
+        print()
+    ratios: dict[str, float | None] = {}
+    if rounds:
+        ratios = print_throughput(rounds, args.sides)
+        print()
+    baseline = None if args.skip == "throughput" else args.sides[0].name
+    checks = targets(latency, cases, rounds, baseline)
+    print("Targets:")
+    print_targets(checks)
+    for failure in failures:
+        print(f"  ERROR {failure}")
+
+    if args.json is not None:
+        report = {
+            "settings": {
+                "frames": args.frames,
+                "intervals_ns": args.intervals_ns,
+                "block_frames": args.block_frames,
+                "conditions": args.condition_list,
+                "rounds": args.rounds,
+                "throughput_frames": args.throughput_frames,
+                "sides": [asdict(side) for side in args.sides],
+                "throughput_interval_ns": THROUGHPUT_INTERVAL_NS,
+                "file_event_ms": FILE_EVENT_MS,
+                "realtime": realtime,
+            },
+            "host": host_info(),
+            "latency": [asdict(r) for r in latency],
+            "p99_usb_minus_gpio_us": {case: p99_difference(latency, case) for case in cases},
+            "throughput": [{**asdict(r), "fps": r.fps} for r in rounds],
+            "throughput_medians": {
+                side.name: median(fps_of(rounds, side.name)) if rounds else None
+                for side in args.sides
+            },
+            "throughput_ratios_lapse_over": ratios,
+            "targets": target_records(checks),
+            "errors": failures,
+        }
+        write_report(args.json, report)
+    return exit_status(checks, failures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
