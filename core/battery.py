@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from core.durations import NS_PER_S
 from core.errors import ConfigError
 from core.led import led_changes
 from core.plan import Plan
+from core.toml_text import toml_key, toml_value
 
 NS_PER_HOUR = 3600 * NS_PER_S
 
@@ -326,12 +326,12 @@ class BatteryConfig:
         if not isinstance(data, Mapping):
             raise ConfigError(
                 "battery must be a table, written [battery] on a line of its own;"
-                f" got {_show(data)}"
+                f" got {toml_value(data)}"
             )
         for key in data:
             if key not in BATTERY_KEYS:
                 raise ConfigError(
-                    f"battery.{_bare(key)} is not a known key;"
+                    f"battery.{toml_key(key)} is not a known key;"
                     f" known keys are {', '.join(BATTERY_KEYS)}"
                 )
         defaults = cls()
@@ -373,7 +373,8 @@ def _number(key: str, value: Any, low: float, high: float, unit: str) -> float:
     ):
         limit = f"{int(high):,}" if high == int(high) else f"{high:g}"
         raise _invalid(
-            key, f"must be a number of {unit} above {low:g} and up to {limit}, got {_show(value)}"
+            key,
+            f"must be a number of {unit} above {low:g} and up to {limit}, got {toml_value(value)}",
         )
     return float(value)
 
@@ -381,14 +382,14 @@ def _number(key: str, value: Any, low: float, high: float, unit: str) -> float:
 def _whole(key: str, value: Any, low: int, high: int, what: str) -> int:
     # bool is a subclass of int: `cells = true` must not read as 1.
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _invalid(key, f"must be {what} from {low} to {high}, got {_show(value)}")
+        raise _invalid(key, f"must be {what} from {low} to {high}, got {toml_value(value)}")
     return value
 
 
 def _read_source(value: Any) -> str:
     if not isinstance(value, str) or value not in SOURCES:
-        allowed = ", ".join(_show(name) for name in SOURCES)
-        raise _invalid("source", f"must be one of {allowed}, got {_show(value)}")
+        allowed = ", ".join(toml_value(name) for name in SOURCES)
+        raise _invalid("source", f"must be one of {allowed}, got {toml_value(value)}")
     return value
 
 
@@ -404,7 +405,7 @@ def _read_sysfs_name(value: Any) -> str:
         raise _invalid(
             "sysfs_name",
             'must be the name of a folder in /sys/class/power_supply, such as "BAT0";'
-            f" got {_show(value)}",
+            f" got {toml_value(value)}",
         )
     return value
 
@@ -435,31 +436,8 @@ _BATTERY_READERS: dict[str, Any] = {
 }
 
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _bare(key: Any) -> str:
-    """A key as TOML spells it: bare when it can be, else quoted."""
-    if not isinstance(key, str):
-        return repr(key)
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it in TOML, on one line (as core.config shows them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return repr(value)
-
-
 def _show_address(value: Any) -> str:
     """An I²C address in hex, as datasheets and i2cdetect print it."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return f"0x{value:02X}"
-    return _show(value)
+    return toml_value(value)

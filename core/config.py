@@ -23,9 +23,7 @@ The layout, every table and key optional::
 
 from __future__ import annotations
 
-import datetime
 import json
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -38,6 +36,7 @@ from core.camera import TRIGGERS, CameraConfig
 from core.durations import MINUTE_NS, NS_PER_S, format_duration, parse_duration
 from core.errors import ConfigError, DurationError, SettingsError
 from core.settings import SETTING_KEYS, Settings
+from core.toml_text import toml_key, toml_value
 
 BACKENDS = ("auto", "gpio", "sim")
 
@@ -243,10 +242,7 @@ def _run_key_message(key: str, text: str) -> tuple[str, str]:
 def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
     _check_known(table, HARDWARE_KEYS, prefix="hardware", what="key")
     defaults = HardwareConfig()
-    backend = table.get("backend", defaults.backend)
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        allowed = ", ".join(_show(name) for name in BACKENDS)
-        raise _Invalid("hardware.backend", f"must be one of {allowed}, got {_show(backend)}")
+    backend = _choice(table, "hardware", "backend", defaults.backend, BACKENDS)
     pins: dict[str, int] = {}
     for name in PIN_KEYS:
         pin = table.get(name, getattr(defaults, name))
@@ -254,7 +250,7 @@ def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
         if isinstance(pin, bool) or not isinstance(pin, int) or not MIN_PIN <= pin <= MAX_PIN:
             raise _Invalid(
                 f"hardware.{name}",
-                f"must be a GPIO number {MIN_PIN}–{MAX_PIN}, got {_show(pin)}",
+                f"must be a GPIO number {MIN_PIN}–{MAX_PIN}, got {toml_value(pin)}",
             )
         pins[name] = pin
         clash = pin_clash(pins)
@@ -266,9 +262,7 @@ def _read_hardware(table: Mapping[str, Any]) -> HardwareConfig:
                 f"is GPIO {pin}, already used by hardware.{other}{default};"
                 f" the four pins {', '.join(PIN_KEYS)} must be distinct",
             )
-    active_high = table.get("active_high", defaults.active_high)
-    if not isinstance(active_high, bool):
-        raise _Invalid("hardware.active_high", f"must be true or false, got {_show(active_high)}")
+    active_high = _flag(table, "hardware", "active_high", defaults.active_high)
     return HardwareConfig(backend=backend, active_high=active_high, **pins)
 
 
@@ -287,22 +281,17 @@ def camera_to_dict(camera: CameraConfig) -> dict[str, Any]:
 def _read_camera(table: Mapping[str, Any]) -> CameraConfig:
     _check_known(table, CAMERA_KEYS, prefix="camera", what="key")
     defaults = CameraConfig()
-    trigger = table.get("trigger", defaults.trigger)
-    if not isinstance(trigger, str) or trigger not in TRIGGERS:
-        allowed = ", ".join(_show(name) for name in TRIGGERS)
-        raise _Invalid("camera.trigger", f"must be one of {allowed}, got {_show(trigger)}")
-    flags: dict[str, bool] = {}
-    for name in ("download", "wired"):
-        value = table.get(name, getattr(defaults, name))
-        if not isinstance(value, bool):
-            raise _Invalid(f"camera.{name}", f"must be true or false, got {_show(value)}")
-        flags[name] = value
+    trigger = _choice(table, "camera", "trigger", defaults.trigger, TRIGGERS)
+    flags = {
+        name: _flag(table, "camera", name, getattr(defaults, name))
+        for name in ("download", "wired")
+    }
     speed = table.get("shutter_speed", defaults.shutter_speed)
     if not isinstance(speed, str) or not speed.isprintable():
         raise _Invalid(
             "camera.shutter_speed",
             'must be one of the camera\'s shutter speeds such as "1/125", or "";'
-            f" got {_show(speed)}",
+            f" got {toml_value(speed)}",
         )
     timeout_ns = defaults.call_timeout_ns
     if "call_timeout" in table:
@@ -317,14 +306,15 @@ def _read_camera(table: Mapping[str, Any]) -> CameraConfig:
         except DurationError:
             raise _Invalid(
                 "camera.call_timeout",
-                f'must be a duration such as "10s" ({limits}), got {_show(raw)}',
+                f'must be a duration such as "10s" ({limits}), got {toml_value(raw)}',
             ) from None
         if not MIN_CALL_TIMEOUT_NS <= timeout_ns <= MAX_CALL_TIMEOUT_NS:
-            raise _Invalid("camera.call_timeout", f"must be {limits}, got {_show(raw)}")
+            raise _Invalid("camera.call_timeout", f"must be {limits}, got {toml_value(raw)}")
     reserve = table.get("reserve_mb", defaults.reserve_mb)
     if isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 1_000_000:
         raise _Invalid(
-            "camera.reserve_mb", f"must be a whole number of megabytes from 0, got {_show(reserve)}"
+            "camera.reserve_mb",
+            f"must be a whole number of megabytes from 0, got {toml_value(reserve)}",
         )
     return CameraConfig(
         trigger=trigger,
@@ -348,31 +338,52 @@ def _read_ui(table: Mapping[str, Any]) -> UiConfig:
     defaults = UiConfig()
     theme = table.get("theme", defaults.theme)
     if not isinstance(theme, str) or not theme.strip():
-        raise _Invalid("ui.theme", f'must be a theme name such as "default", got {_show(theme)}')
+        raise _Invalid(
+            "ui.theme", f'must be a theme name such as "default", got {toml_value(theme)}'
+        )
     keys = table.get("keys", defaults.keys)
     if not isinstance(keys, Mapping):
         raise _Invalid(
             "ui.keys",
-            f'must be a table of binding id = key, such as start = "s"; got {_show(keys)}',
+            f'must be a table of binding id = key, such as start = "s"; got {toml_value(keys)}',
         )
     for binding, key in keys.items():
         if not isinstance(binding, str) or not binding.strip():
             raise _Invalid(
-                f"ui.keys.{_bare(binding)}", "is not a binding id; use a name such as start"
+                f"ui.keys.{toml_key(binding)}", "is not a binding id; use a name such as start"
             )
         if not isinstance(key, str) or not key.strip():
             raise _Invalid(
-                f"ui.keys.{_bare(binding)}",
-                f'must be a key such as "s" or "ctrl+s", got {_show(key)}',
+                f"ui.keys.{toml_key(binding)}",
+                f'must be a key such as "s" or "ctrl+s", got {toml_value(key)}',
             )
     return UiConfig(theme=theme, keys=dict(keys))
+
+
+def _choice(
+    table: Mapping[str, Any], prefix: str, key: str, default: str, choices: tuple[str, ...]
+) -> str:
+    """``table[key]`` (or ``default``), which must be one of ``choices``."""
+    value = table.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(toml_value(name) for name in choices)
+        raise _Invalid(f"{prefix}.{key}", f"must be one of {allowed}, got {toml_value(value)}")
+    return value
+
+
+def _flag(table: Mapping[str, Any], prefix: str, key: str, default: bool) -> bool:
+    """``table[key]`` (or ``default``), which must be true or false."""
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise _Invalid(f"{prefix}.{key}", f"must be true or false, got {toml_value(value)}")
+    return value
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, Mapping):
         raise _Invalid(
-            name, f"must be a table, written [{name}] on a line of its own; got {_show(table)}"
+            name, f"must be a table, written [{name}] on a line of its own; got {toml_value(table)}"
         )
     return table
 
@@ -382,36 +393,11 @@ def _check_known(
 ) -> None:
     for key in table:
         if key not in known:
-            dotted = _bare(key) if prefix is None else f"{prefix}.{_bare(key)}"
+            dotted = toml_key(key) if prefix is None else f"{prefix}.{toml_key(key)}"
             names = (
                 ", ".join(f"[{name}]" for name in known) if what == "table" else ", ".join(known)
             )
             raise _Invalid(dotted, f"is not a known {what}; known {what}s are {names}")
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _bare(key: str) -> str:
-    """A key as TOML spells it: bare when it can be, else quoted (keeps the message one line)."""
-    if not isinstance(key, str):
-        return repr(key)
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it in TOML, on one line."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return repr(value)
 
 
 def _message(path: Path, text: str) -> str:

@@ -457,8 +457,9 @@ class UsbCamera:
         reserve = self.config.reserve_mb * 1_000_000
         try:
             # Look before the transfer too: a full disk should not cost a download.
-            if self._free(folder) < reserve:
-                raise DiskFull(full_message(self._free(folder), reserve))
+            available = self._free(folder)
+            if available < reserve:
+                raise DiskFull(full_message(available, reserve))
             session = self._require_session()
             data = self._call_retrying(session.download, camera_folder, name)
             target = save_file(

@@ -1,0 +1,38 @@
+"""Keys and values written back the way a photographer typed them in TOML.
+
+Every config message names the key and shows the value as the file has it,
+on one line; the ``[battery]`` table (``core.battery``) and the other tables
+(``core.config``) say them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: Any) -> str:
+    """A key as TOML spells it: bare when it can be, else quoted (keeps the message one line)."""
+    if not isinstance(key, str):
+        return repr(key)
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def toml_value(value: Any) -> str:
+    """A value as the user wrote it in TOML, on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
