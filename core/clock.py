@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -46,15 +47,34 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock:
-    """The machine's monotonic clock."""
+Sleep = Callable[[threading.Event, float], bool]
+"""Wait on an event for up to a number of seconds; True if it was set (``threading.Event.wait``)."""
 
-    def __init__(self, spin_ns: int = SPIN_NS) -> None:
+
+class SystemClock:
+    """The machine's monotonic clock.
+
+    A precise wait sleeps until ``spin_ns`` before its deadline and then spins
+    on the clock, because a sleeping thread wakes up to a millisecond late on a
+    loaded Pi while a spinning one sees the deadline within a clock read. The
+    time source and the sleep are parameters so that a test can check this
+    mechanism on simulated time, not with a stopwatch.
+    """
+
+    def __init__(
+        self,
+        spin_ns: int = SPIN_NS,
+        *,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        sleep: Sleep = threading.Event.wait,
+    ) -> None:
         self.spin_ns = spin_ns
+        self._monotonic_ns = monotonic_ns
+        self._sleep = sleep
         self._boot_id: str | None = None
 
     def now_ns(self) -> int:
-        return time.monotonic_ns()
+        return self._monotonic_ns()
 
     def wall_ns(self) -> int:
         return time.time_ns()
@@ -74,16 +94,18 @@ class SystemClock:
         self, deadline_ns: int, cancel: threading.Event | None = None, *, precise: bool = False
     ) -> bool:
         event = cancel if cancel is not None else threading.Event()
+        now_ns, sleep = self._monotonic_ns, self._sleep
         wake_at = deadline_ns - (self.spin_ns if precise else 0)
         while True:
-            now = time.monotonic_ns()
+            # A sleep may end early (a signal, a coarse timer): sleep again until wake_at.
+            now = now_ns()
             if now >= wake_at:
                 break
-            if event.wait((wake_at - now) / 1e9):
+            if sleep(event, (wake_at - now) / 1e9):
                 return False
         if event.is_set():
             return False
-        while time.monotonic_ns() < deadline_ns:
+        while now_ns() < deadline_ns:
             pass
         return True
 

@@ -30,7 +30,13 @@ class MissedPolicy(enum.Enum):
 
 @dataclass(frozen=True)
 class Grid:
-    """Frame k opens at ``anchor_ns + k·interval·(1 + ppm/10⁶)``: computed, never summed."""
+    """Where each frame's shutter falls: ``due(k) = anchor_ns + ⌊k·period⌋`` whole ns.
+
+    ``period = interval_ns·(1 + clock_ppm/10⁶)`` is kept as an exact fraction
+    (a trim makes it a non-whole number of nanoseconds), and each due time is
+    computed from k, never summed from the one before: no rounding error
+    builds up over 10⁷ frames, and the result is always rounded down.
+    """
 
     anchor_ns: int
     interval_ns: int
@@ -42,7 +48,7 @@ class Grid:
         return self.interval_ns * (1 + Fraction(str(self.clock_ppm)) / 1_000_000)
 
     def due_ns(self, frame: int) -> int:
-        """Monotonic ns at which frame ``frame``'s shutter is due to open."""
+        """Monotonic ns at which frame ``frame``'s shutter is due: ``anchor_ns + ⌊k·period⌋``."""
         period = self._period
         return self.anchor_ns + (frame * period.numerator) // period.denominator
 

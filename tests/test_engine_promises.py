@@ -1,0 +1,240 @@
+"""The engine's timing promises, each checked by its mechanism rather than a stopwatch.
+
+- A lead step (power, focus) that stalls past the shutter's due time costs
+  that frame, logged ``missed`` with its reason; the shutter never opens off
+  the grid, and the next frame is on it.
+- The last stretch before a precise deadline is spun, not slept: the shutter
+  never opens early and is not at the mercy of a late wake-up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from core.clock import SPIN_NS, FakeClock, SystemClock
+from core.config import HardwareConfig
+from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
+from core.engine import REACHED_LATE, Engine, EngineExit
+from core.events import EdgeDone, EngineEvent, FrameDone
+from core.plan import Line, make_plan
+from core.scheduler import Grid, Scheduler
+from core.settings import Settings
+from hw.gpio_rig import GpioRig
+from hw.sim import make_sim_rig
+
+# -- a lead step that stalls ---------------------------------------------------------
+
+
+class StallingRig:
+    """The simulated rig (gpiozero mock pins), with one switching of ``line`` that takes
+    until ``stall_until(due)``: a driver or relay that hangs, which mock pins cannot do."""
+
+    def __init__(self, clock: FakeClock, line: Line, on_call: int, until_ns: int) -> None:
+        self.sim: GpioRig = make_sim_rig(HardwareConfig())
+        self.clock = clock
+        self.line = line
+        self.on_call = on_call
+        self.until_ns = until_ns
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sim, name)
+
+    def set_line(self, line: Line, on: bool) -> None:
+        self.sim.set_line(line, on)
+        if line is self.line and on:
+            self.calls += 1
+            if self.calls == self.on_call:
+                self.clock.advance(self.until_ns - self.clock.now_ns())
+
+    def shutter_openings(self) -> int:
+        pin = self.sim.pin_factory.pin(HardwareConfig().shutter_pin)
+        return sum(1 for _, level in pin.states if level)
+
+
+def run_with_stall(line: Line, stall_past_due_ns: int) -> tuple[Grid, StallingRig, list]:
+    """Six frames of a 10 s powered run; frame 2's ``line`` step stalls until its
+    shutter's due time plus ``stall_past_due_ns``."""
+    clock = FakeClock()
+    settings = Settings(interval_ns=10 * NS_PER_S, power=True, frames=6)
+    plan = make_plan(settings)
+    grid = Grid(clock.now_ns() + plan.lead_ns + NS_PER_S, settings.interval_ns)
+    rig = StallingRig(clock, line, on_call=3, until_ns=grid.due_ns(2) + stall_past_due_ns)
+    events: list[EngineEvent] = []
+    engine = Engine(rig, clock, Scheduler(plan, grid, frames=6), events.append)  # type: ignore[arg-type]
+    assert engine.run() is EngineExit.COMPLETE
+    rig.sim.close()
+    return grid, rig, events
+
+
+@pytest.mark.parametrize("line", [Line.POWER, Line.FOCUS])
+def test_a_lead_step_that_stalls_past_the_shutter_costs_that_frame_only(line: Line) -> None:
+    grid, rig, events = run_with_stall(line, stall_past_due_ns=1)
+    frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    assert sorted(frames) == list(range(6)), "every slot reported once"
+    late = frames[2]
+    assert (late.status, late.fired_ns, late.error) == ("missed", None, REACHED_LATE)
+    for frame in (0, 1, 3, 4, 5):
+        assert (frames[frame].status, frames[frame].fired_ns) == ("ok", grid.due_ns(frame))
+    # The shutter never opened for frame 2, not even late: five openings, each on the grid.
+    openings = [e for e in events if isinstance(e, EdgeDone) and e.line is Line.SHUTTER and e.on]
+    assert [(e.frame, e.at_ns) for e in openings] == [
+        (frame, grid.due_ns(frame)) for frame in (0, 1, 3, 4, 5)
+    ]
+    assert rig.shutter_openings() == 5, "the mock shutter pin went high five times"
+
+
+def test_a_stall_that_ends_exactly_at_the_due_time_still_fires() -> None:
+    grid, rig, events = run_with_stall(Line.FOCUS, stall_past_due_ns=0)
+    frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    assert all(frames[k].status == "ok" for k in range(6))
+    assert frames[2].fired_ns == grid.due_ns(2)
+    assert rig.shutter_openings() == 6
+
+
+# -- the spin before a precise deadline ----------------------------------------------
+
+
+@dataclass
+class SimulatedTime:
+    """A monotonic clock that moves only when read or slept on.
+
+    Each read costs ``read_ns`` (a spin's polling step); each sleep ends
+    ``wake_late_ns`` after the time asked for, like a kernel wake-up on a
+    loaded machine; or, ``cut_short``, halfway there (a signal).
+    """
+
+    now: int = 10**12
+    read_ns: int = 1_000
+    wake_late_ns: int = 1_500_000
+    cut_short: bool = False
+    reads: int = 0
+    sleeps: list[tuple[int, int]] = field(default_factory=list)
+    """(when the sleep began, when it was asked to end)."""
+
+    def monotonic_ns(self) -> int:
+        self.now += self.read_ns
+        self.reads += 1
+        return self.now
+
+    def sleep(self, event: threading.Event, seconds: float) -> bool:
+        asked_end = self.now + round(seconds * 1e9)
+        self.sleeps.append((self.now, asked_end))
+        if self.cut_short:
+            self.now += (asked_end - self.now) // 2
+        else:
+            self.now = asked_end + self.wake_late_ns
+        return event.is_set()
+
+
+def simulated_clock(**time_settings: Any) -> tuple[SystemClock, SimulatedTime]:
+    sim = SimulatedTime(**time_settings)
+    return SystemClock(monotonic_ns=sim.monotonic_ns, sleep=sim.sleep), sim
+
+
+def test_a_precise_wait_sleeps_to_the_spin_window_then_spins_to_the_deadline() -> None:
+    clock, sim = simulated_clock()
+    deadline = sim.now + 50 * NS_PER_MS
+    assert clock.wait_until(deadline, precise=True)
+    # The sleep was asked to end where the spin begins, not at the deadline ...
+    assert sim.sleeps[-1][1] == deadline - SPIN_NS
+    reads_after_sleep = sim.reads
+    # ... woke 1.5 ms late, still inside the window, and the spin took it from there:
+    # the wait ended on the first clock read at or after the deadline.
+    assert deadline <= sim.now < deadline + sim.read_ns, "never early, and not a wake-up late"
+    assert reads_after_sleep > (SPIN_NS - sim.wake_late_ns) // sim.read_ns // 2, "it spun"
+
+
+def test_an_ordinary_wait_only_sleeps() -> None:
+    clock, sim = simulated_clock()
+    deadline = sim.now + 50 * NS_PER_MS
+    assert clock.wait_until(deadline, precise=False)
+    assert sim.sleeps[-1][1] == deadline
+    assert sim.now >= deadline + sim.wake_late_ns, "no spin: the wake-up's lateness shows"
+    assert sim.reads <= 4
+
+
+def test_a_sleep_cut_short_is_slept_again_never_early() -> None:
+    clock, sim = simulated_clock(cut_short=True)
+    deadline = sim.now + 50 * NS_PER_MS
+    assert clock.wait_until(deadline, precise=False)
+    assert len(sim.sleeps) > 1
+    assert sim.now >= deadline
+
+
+def test_a_cancelled_wait_returns_false_without_spinning() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    clock, sim = simulated_clock()
+    assert not clock.wait_until(sim.now + 50 * NS_PER_MS, cancel, precise=True)
+    assert sim.reads <= 2
+
+
+def test_the_real_clock_never_returns_before_a_precise_deadline() -> None:
+    clock = SystemClock()
+    for _ in range(20):
+        deadline = time.monotonic_ns() + 3 * NS_PER_MS
+        assert clock.wait_until(deadline, precise=True)
+        assert time.monotonic_ns() >= deadline
+
+
+class WaitLog:
+    """A fake clock that remembers each wait the engine asks for."""
+
+    def __init__(self) -> None:
+        self.fake = FakeClock()
+        self.waits: list[tuple[int, bool]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fake, name)
+
+    def wait_until(
+        self, deadline_ns: int, cancel: threading.Event | None = None, *, precise: bool = False
+    ) -> bool:
+        self.waits.append((deadline_ns, precise))
+        return self.fake.wait_until(deadline_ns, cancel, precise=precise)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Settings(interval_ns=MINUTE_NS, power=True, frames=3),
+        Settings(interval_ns=100 * NS_PER_MS, frames=3),  # LED steps crowd the spin window
+        Settings(interval_ns=10 * NS_PER_MS, frames=3),  # focus comes 0.67 ms before it
+        Settings(interval_ns=30 * NS_PER_S, exposure_ns=20 * NS_PER_S, frames=3),  # bulb
+    ],
+    ids=["1min-powered", "100ms", "10ms", "bulb-20s"],
+)
+def test_the_engine_spins_for_every_shutter_and_everything_just_before_it(
+    settings: Settings,
+) -> None:
+    clock = WaitLog()
+    plan = make_plan(settings)
+    grid = Grid(clock.now_ns() + plan.lead_ns + NS_PER_S, settings.interval_ns)
+    rig = make_sim_rig(HardwareConfig())
+    engine = Engine(rig, clock, Scheduler(plan, grid, frames=3), lambda event: None)  # type: ignore[arg-type]
+    engine.run()
+    rig.close()
+    precise_at = {at for at, precise in clock.waits if precise}
+    shutter_times = set()
+    for frame in range(3):
+        due = grid.due_ns(frame)
+        assert due in precise_at, f"frame {frame}'s shutter was slept to, not spun for"
+        slept = [at for at, precise in clock.waits if due - SPIN_NS < at < due and not precise]
+        assert not slept, f"a step in the spin window before frame {frame} was slept to"
+        shutter_times.add(due)
+        if plan.bulb:
+            assert due + plan.release_ns in precise_at, "a bulb's release is spun for too"
+            shutter_times.add(due + plan.release_ns)
+    far = [
+        precise
+        for at, precise in clock.waits
+        if all(abs(at - when) > SPIN_NS for when in shutter_times)
+    ]
+    assert not any(far), "steps far from a shutter sleep: no CPU spent spinning"
+    assert far or settings.interval_ns < 100 * NS_PER_MS, "at 10 ms every step is near one"
