@@ -189,6 +189,7 @@ class _ActiveRun:
             )
             self._remember(record)
             for news in self._early.pop(record.frame, ()):
+                self._count_file(news)
                 record = self._amended(record, news)
             records.append(record)
             self._count(record)
@@ -260,9 +261,7 @@ class _ActiveRun:
         if amended == record:
             return []
         counts = self.counts
-        if isinstance(news, FileSaved) and news.size > 0:
-            counts.files += 1
-            counts.file_bytes += news.size
+        self._count_file(news)
         setattr(counts, record.status, getattr(counts, record.status) - 1)
         setattr(counts, amended.status, getattr(counts, amended.status) + 1)
         if counts.last is not None and counts.last.frame == amended.frame:
@@ -270,6 +269,12 @@ class _ActiveRun:
         self._recent[amended.frame] = amended
         records.append(amended)
         return [protocol.event("frame", self._frame_data(amended))]
+
+    def _count_file(self, news: FileSaved | FrameFailed) -> None:
+        """Files downloaded and their bytes, whether the news came before its frame or after."""
+        if isinstance(news, FileSaved) and news.size > 0:
+            self.counts.files += 1
+            self.counts.file_bytes += news.size
 
     @staticmethod
     def _amended(record: FrameRecord, news: FileSaved | FrameFailed) -> FrameRecord:
