@@ -376,12 +376,13 @@ def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -
     rig = StampingRig(make_sim_rig(HardwareConfig()))
     opener = SessionOpener()
     camera: UsbCamera | None = None
+    clock = SystemClock()
     try:
         if path == "usb":
-            camera = UsbCamera(CameraConfig(trigger="usb"), opener, virtual=True)
+            camera = UsbCamera(CameraConfig(trigger="usb"), opener, clock=clock, virtual=True)
         journal = Journal(root / name)
         watcher = RunWatcher()
-        controller = RunController(rig, SystemClock(), journal, watcher, camera=camera)
+        controller = RunController(rig, clock, journal, watcher, camera=camera)
         status = controller.start(Settings(interval_ns=interval_ns, frames=frames))
         run_id = status["run"]
         if not watcher.ended.wait(frames * interval_ns / NS_PER_S + 60):
@@ -573,7 +574,7 @@ def lapse_session(folder: Path, first: int, timed: int) -> tuple[int, float]:
     """One camera thread and session (start, prepare, begin, end, close untimed);
     (next frame number, seconds timed)."""
     opener = SessionOpener()
-    camera = UsbCamera(CameraConfig(trigger="usb"), opener, virtual=True)
+    camera = UsbCamera(CameraConfig(trigger="usb"), opener, clock=SystemClock(), virtual=True)
     events: queue.SimpleQueue[CameraEvent] = queue.SimpleQueue()
     try:
         camera.prepare(Settings(interval_ns=THROUGHPUT_INTERVAL_NS))

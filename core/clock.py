@@ -1,18 +1,25 @@
 """Clocks: the monotonic nanosecond time everything is scheduled on.
 
 ``SystemClock`` sleeps until shortly before a deadline and then spins, so a
-shutter lands within microseconds; ``FakeClock`` jumps straight to each
-deadline, so a 30-day run takes a second of test time. Nothing else in
-``core`` calls ``time``.
+shutter lands within microseconds. :class:`core.fake_clock.FakeClock` moves
+time only when every thread that takes part waits, so a 30-day run takes a
+second of test time and a camera that hangs for 30 s takes none.
+
+Threads that wait on time (the timing thread, the journal thread, the
+camera's threads) get their events, queues and threads from their clock:
+on the system clock these are the standard library's, on the fake clock
+they tell it when a thread waits and when it is woken. Nothing else in
+``core`` or ``hw.camera`` calls ``time``.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 SPIN_NS = 2_000_000
 """How long before a precise deadline the sleep ends and the spin begins.
@@ -22,8 +29,41 @@ enough that one spin per frame costs nothing at long intervals.
 """
 
 
+class Event(Protocol):
+    """What a clock's :meth:`Clock.event` gives: the part of ``threading.Event`` lapse uses."""
+
+    def set(self) -> None:
+        """Wake every thread waiting on the event, and every later one at once."""
+        ...
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` was called."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set or ``timeout`` seconds on the clock passed; whether it is set."""
+        ...
+
+
+class Queue(Protocol):
+    """What a clock's :meth:`Clock.queue` gives: the part of ``queue.SimpleQueue`` lapse uses."""
+
+    def put(self, item: Any) -> None:
+        """Add ``item``; never blocks."""
+        ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """The oldest item; :class:`queue.Empty` after ``timeout`` seconds on the clock."""
+        ...
+
+    def get_nowait(self) -> Any:
+        """The oldest item, or :class:`queue.Empty` at once."""
+        ...
+
+
 class Clock(Protocol):
-    """Time for the engine: monotonic ns for scheduling, wall ns for display."""
+    """Time for the engine and the threads around it: monotonic ns for scheduling,
+    wall ns for display, and the primitives their threads wait with."""
 
     def now_ns(self) -> int:
         """Monotonic time in nanoseconds."""
@@ -38,7 +78,7 @@ class Clock(Protocol):
         ...
 
     def wait_until(
-        self, deadline_ns: int, cancel: threading.Event | None = None, *, precise: bool = False
+        self, deadline_ns: int, cancel: Event | None = None, *, precise: bool = False
     ) -> bool:
         """Return at ``deadline_ns`` or later, never earlier; False if ``cancel`` was set.
 
@@ -46,9 +86,30 @@ class Clock(Protocol):
         """
         ...
 
+    def event(self) -> Event:
+        """A new event whose waits are measured on this clock."""
+        ...
 
-Sleep = Callable[[threading.Event, float], bool]
-"""Wait on an event for up to a number of seconds; True if it was set (``threading.Event.wait``)."""
+    def queue(self) -> Queue:
+        """A new unbounded queue whose waits are measured on this clock."""
+        ...
+
+    def start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        """Start ``target`` on a new daemon thread that takes part in this clock's time."""
+        ...
+
+
+def sleep_ns(clock: Clock, duration_ns: int) -> None:
+    """Let ``duration_ns`` pass on ``clock`` (a retry's back-off, a camera that takes time)."""
+    clock.wait_until(clock.now_ns() + duration_ns)
+
+
+Sleep = Callable[[Event, float], bool]
+"""Wait on an event for up to a number of seconds; True if it was set."""
+
+
+def _event_wait(event: Event, seconds: float) -> bool:
+    return event.wait(seconds)
 
 
 class SystemClock:
@@ -66,7 +127,7 @@ class SystemClock:
         spin_ns: int = SPIN_NS,
         *,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
-        sleep: Sleep = threading.Event.wait,
+        sleep: Sleep = _event_wait,
     ) -> None:
         self.spin_ns = spin_ns
         self._monotonic_ns = monotonic_ns
@@ -91,7 +152,7 @@ class SystemClock:
         return self._boot_id
 
     def wait_until(
-        self, deadline_ns: int, cancel: threading.Event | None = None, *, precise: bool = False
+        self, deadline_ns: int, cancel: Event | None = None, *, precise: bool = False
     ) -> bool:
         event = cancel if cancel is not None else threading.Event()
         now_ns, sleep = self._monotonic_ns, self._sleep
@@ -109,42 +170,16 @@ class SystemClock:
             pass
         return True
 
+    def event(self) -> threading.Event:
+        return threading.Event()
 
-class FakeClock:
-    """A clock that jumps to each deadline: long runs in no time.
+    def queue(self) -> queue.SimpleQueue[Any]:
+        return queue.SimpleQueue()
 
-    ``advance`` lets a fake device take time (a camera busy for 2 minutes).
-    """
-
-    def __init__(self, start_ns: int = 1_000_000_000_000, wall_start_ns: int | None = None) -> None:
-        self._now = start_ns
-        wall = 1_800_000_000 * 10**9 if wall_start_ns is None else wall_start_ns
-        self._wall_offset = wall - start_ns
-        self._lock = threading.Lock()
-        self.boot = "fake-boot"
-
-    def now_ns(self) -> int:
-        return self._now
-
-    def wall_ns(self) -> int:
-        return self._now + self._wall_offset
-
-    def boot_id(self) -> str:
-        return self.boot
-
-    def advance(self, ns: int) -> None:
-        """Move time forward by ``ns`` (never back)."""
-        with self._lock:
-            self._now += max(0, ns)
-
-    def wait_until(
-        self, deadline_ns: int, cancel: threading.Event | None = None, *, precise: bool = False
-    ) -> bool:
-        if cancel is not None and cancel.is_set():
-            return False
-        with self._lock:
-            self._now = max(self._now, deadline_ns)
-        return True
+    def start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
 
 
 def wall_iso(wall_ns: int) -> str:

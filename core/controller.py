@@ -88,8 +88,9 @@ class _ActiveRun:
         self.scheduler = scheduler
         self.counts = counts
         self.resumed = resumed
-        self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.cancel = threading.Event()
+        clock = controller.clock
+        self.events = clock.queue()
+        self.cancel = clock.event()
         self.cancel_means: str | None = "stopped"
         self.engine = Engine(
             controller.rig,
@@ -103,16 +104,16 @@ class _ActiveRun:
         # (the camera thread can fail a frame before the engine has reported it).
         self._recent: dict[int, FrameRecord] = {}
         self._early: dict[int, list[FileSaved | FrameFailed]] = {}
-        self.timing = threading.Thread(target=self._time, name="lapse-timing", daemon=True)
-        self.journal = threading.Thread(target=self._journal, name="lapse-journal", daemon=True)
         self.ended = threading.Event()
+        """Set once the run has ended and its journal is closed (waited on by stop)."""
 
     def start(self) -> None:
         camera = self.controller.camera
         if camera is not None:
             camera.begin_run(self.info.path, self.events.put)
-        self.journal.start()
-        self.timing.start()
+        clock = self.controller.clock
+        clock.start_thread(self._journal, "lapse-journal")
+        clock.start_thread(self._time, "lapse-timing")
 
     # -- timing thread ------------------------------------------------------
     def _time(self) -> None:

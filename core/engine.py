@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import enum
 import os
-import threading
 from collections.abc import Callable
 
 from core.camera import Camera
-from core.clock import SPIN_NS, Clock
+from core.clock import SPIN_NS, Clock, Event
 from core.durations import NS_PER_MS
 from core.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
 from core.plan import Line
@@ -46,7 +45,7 @@ class Engine:
         clock: Clock,
         scheduler: Scheduler,
         emit: Callable[[EngineEvent], None],
-        cancel: threading.Event | None = None,
+        cancel: Event | None = None,
         camera: Camera | None = None,
     ) -> None:
         self.rig = rig
@@ -55,7 +54,7 @@ class Engine:
         self.clock = clock
         self.scheduler = scheduler
         self.emit = emit
-        self.cancel = cancel if cancel is not None else threading.Event()
+        self.cancel = cancel if cancel is not None else clock.event()
         self._held: list[EngineEvent] | None = None
 
     def run(self) -> EngineExit:

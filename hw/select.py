@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.camera import Camera, CameraConfig
+from core.clock import Clock
 from core.config import BACKENDS, HardwareConfig
 from core.errors import ConfigError, RigError
 from core.rig import Rig
@@ -88,7 +89,7 @@ CAMERA_ENV_CHOICES = ("usb", "virtual")
 
 
 def build_camera(
-    camera: CameraConfig, rig: Rig, state_dir: Path, environ: Mapping[str, str]
+    camera: CameraConfig, rig: Rig, state_dir: Path, environ: Mapping[str, str], clock: Clock
 ) -> Camera | None:
     """The USB camera ``camera`` asks for, or None when ``camera.trigger`` is ``off``.
 
@@ -106,7 +107,7 @@ def build_camera(
     from hw.camera import open_camera
 
     folder = state_dir / VIRTUAL_CAMERA_FOLDER if virtual else None
-    return open_camera(camera, virtual_folder=folder)
+    return open_camera(camera, clock, virtual_folder=folder)
 
 
 def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tuple[str, str]:

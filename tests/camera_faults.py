@@ -1,14 +1,20 @@
-"""A fault-injecting wrapper around libgphoto2's virtual camera.
+"""A fault-injecting wrapper around libgphoto2's virtual camera, in fake time.
 
 The virtual camera is real libgphoto2 (PTP over the wheel's vusb driver); it
 cannot be made to hang, report busy or vanish on demand, so this wrapper does
 that around it, keyed on the frame the camera thread is working on.
+
+Everything runs on a :class:`FakeClock`: the camera thread, its I/O thread
+and the wrapper's hangs wait on it, so a call that hangs for 30 s costs no
+real time and every test sees the same order of events on every run. A
+look for new files that finds none takes its timeout on the clock, as it
+would on a real camera.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import shutil
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,15 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from core.camera import CameraConfig, CameraEvent
+from core.clock import Event, sleep_ns
+from core.durations import NS_PER_MS
+from core.fake_clock import FakeClock
 from hw.camera.base import CallError, Session
 from hw.camera.usb_camera import UsbCamera
-from hw.camera.virtual import use_virtual_camera
+from hw.camera.virtual import use_virtual_camera, wheel_folder
 
 
 @dataclass
 class World:
     """What the camera does, frame by frame; the test sets it up, the wrapper obeys."""
 
+    clock: FakeClock = field(default_factory=FakeClock)
+    """The time everything here runs on."""
     frame: int | None = None
     """The frame the camera thread is on (set as it takes each shutter)."""
     gone: Callable[[int | None], bool] = lambda frame: False
@@ -36,13 +47,16 @@ class World:
     busy_answers: dict[int, int] = field(default_factory=dict)
     """Frame → how many times its trigger is answered "busy" first."""
     rename: Callable[[str], str] | None = None
-    triggers: list[tuple[int | None, float]] = field(default_factory=list)
-    """(frame, monotonic time) of every trigger call that reached the camera."""
+    triggers: list[tuple[int | None, int]] = field(default_factory=list)
+    """(frame, the clock's ns) of every trigger call that reached the camera."""
     opens: int = 0
     shots: deque[int] = field(default_factory=deque)
     """Shutter-line openings the camera has yet to "take" (see :class:`OptoLink`)."""
-    release: threading.Event = field(default_factory=threading.Event)
+    release: Event = field(init=False)
     """Set at the end of a test to let a hung call return."""
+
+    def __post_init__(self) -> None:
+        self.release = self.clock.event()
 
     def check(self) -> None:
         if self.gone(self.frame):
@@ -78,9 +92,9 @@ class FaultySession:
         left = world.busy_answers.get(world.frame, 0) if world.frame is not None else 0
         if left:
             world.busy_answers[world.frame] = left - 1  # type: ignore[index]
-            world.triggers.append((world.frame, time.monotonic()))
+            world.triggers.append((world.frame, world.clock.now_ns()))
             raise CallError("busy", "the camera was busy while triggering the shutter")
-        world.triggers.append((world.frame, time.monotonic()))
+        world.triggers.append((world.frame, world.clock.now_ns()))
         self.inner.trigger()
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
@@ -90,6 +104,9 @@ class FaultySession:
             self.world.shots.popleft()
             self.inner.trigger()
         files = self.inner.new_files(timeout_ms)
+        if not files:
+            # libgphoto2 waited for an event that did not come: that wait takes time.
+            sleep_ns(self.world.clock, timeout_ms * NS_PER_MS)
         rename = self.world.rename
         if rename is None:
             return files
@@ -148,9 +165,24 @@ class WatchedCamera(UsbCamera):
         super()._shutter(job)
 
 
-def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: Any) -> WatchedCamera:
-    """A camera thread on the virtual camera (serving JPEGs from ``folder``), with faults."""
+def fresh_virtual_camera(folder: Path) -> None:
+    """Point libgphoto2 at a virtual camera of its own, with an empty card.
+
+    The virtual camera counts its captures in a variable of its port library
+    and declares its card full after 26 per process; a fresh copy of that
+    library (loaded anew from another path) starts again from zero, so every
+    test, and every repeat of it in one process, gets the whole card.
+    """
     use_virtual_camera(folder)
+    port_library = folder.parent / f"{folder.name}-vusb"
+    shutil.copytree(wheel_folder() / "vusb", port_library, dirs_exist_ok=True)
+    os.environ["IOLIBS"] = str(port_library)
+
+
+def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: Any) -> WatchedCamera:
+    """A camera thread on a fresh virtual camera (serving JPEGs from ``folder``), with
+    faults, on the world's clock."""
+    fresh_virtual_camera(folder)
     from hw.camera.session import open_session
 
     def open_faulty() -> Session:
@@ -158,7 +190,7 @@ def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: An
         world.check()
         return FaultySession(open_session(), world)
 
-    return WatchedCamera(world, config, open_faulty, virtual=True, **kwargs)
+    return WatchedCamera(world, config, open_faulty, clock=world.clock, virtual=True, **kwargs)
 
 
 def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.clock import FakeClock
+from core.fake_clock import FakeClock
 from core.plan import Line
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.camera import CameraChanged, CameraConfig, FileSaved
+from core.clock import sleep_ns
 from core.durations import NS_PER_MS, NS_PER_S
 from core.settings import Settings
 from hw.camera.files import DiskFull, safe_file_name, save_file
@@ -67,11 +67,12 @@ def test_a_hostile_name_from_the_camera_lands_safely(tmp_path: Path) -> None:
     run.mkdir()
     events: list[Any] = []
     try:
-        camera.prepare(Settings(interval_ns=NS_PER_S))
-        camera.begin_run(run, events.append)
-        camera.shutter(0, True)
-        camera.shutter(0, False)
-        camera.end_run()
+        with world.clock.taking_part():
+            camera.prepare(Settings(interval_ns=NS_PER_S))
+            camera.begin_run(run, events.append)
+            camera.shutter(0, True)
+            camera.shutter(0, False)
+            camera.end_run()
     finally:
         camera.close()
     saved = events_of(FileSaved, events)
@@ -93,26 +94,33 @@ def test_a_full_disk_pauses_downloads_and_never_the_trigger(tmp_path: Path) -> N
     run = tmp_path / "run"
     run.mkdir()
     events: list[Any] = []
+    clock = world.clock
+    # This thread scripts the camera in the clock's time: 200 ms between frames, and time
+    # moves only while it waits on the clock.
     try:
-        camera.prepare(Settings(interval_ns=200 * NS_PER_MS))
-        camera.begin_run(run, events.append)
-        for frame in range(4):
-            camera.shutter(frame, True)
-            camera.shutter(frame, False)
-            time.sleep(0.2)
-        # Every trigger reached the camera although nothing could be saved.
-        assert [frame for frame, _ in world.triggers] == [0, 1, 2, 3]
-        assert events_of(FileSaved, events) == []
-        status = camera.status()
-        assert status["downloads"] == "paused" and "disk is full" in status["paused"]
-        assert status["waiting"] == 4
-        paused = events_of(CameraChanged, events)
-        assert paused and paused[0].fault and "disk is full" in paused[0].message
-        free["bytes"] = 10_000_000_000  # room again
-        deadline = time.monotonic() + 10
-        while len(events_of(FileSaved, events)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        camera.end_run()
+        with clock.taking_part():
+            camera.prepare(Settings(interval_ns=200 * NS_PER_MS))
+            camera.begin_run(run, events.append)
+            for frame in range(4):
+                camera.shutter(frame, True)
+                camera.shutter(frame, False)
+                sleep_ns(clock, 200 * NS_PER_MS)
+            # Every trigger reached the camera although nothing could be saved.
+            assert [frame for frame, _ in world.triggers] == [0, 1, 2, 3]
+            assert events_of(FileSaved, events) == []
+            status = camera.status()
+            assert status["downloads"] == "paused" and "disk is full" in status["paused"]
+            assert status["waiting"] == 4
+            paused = events_of(CameraChanged, events)
+            assert paused and paused[0].fault and "disk is full" in paused[0].message
+            free["bytes"] = 10_000_000_000  # room again
+            room_at = clock.now_ns()
+            while len(events_of(FileSaved, events)) < 4:
+                assert clock.now_ns() - room_at < 10 * NS_PER_S, "the files were not fetched"
+                sleep_ns(clock, 50 * NS_PER_MS)
+            # They waited for the next look for room (disk_retry_s), no longer.
+            assert clock.now_ns() - room_at <= 100 * NS_PER_MS
+            camera.end_run()
     finally:
         camera.close()
     assert [event.frame for event in events_of(FileSaved, events)] == [0, 1, 2, 3]

@@ -3,10 +3,10 @@
 import itertools
 import random
 
-from core.clock import FakeClock
 from core.durations import MINUTE_NS, NS_PER_S, parse_duration
 from core.engine import Engine, EngineExit
 from core.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.fake_clock import FakeClock
 from core.plan import Line, make_plan
 from core.scheduler import Grid, Scheduler
 from core.settings import Settings

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 import pytest
 from gpiozero import OutputDevice
 
-from core.clock import FakeClock
 from core.config import HardwareConfig
 from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.engine import Engine, EngineExit
 from core.events import EdgeDone, EngineEvent, Fault, FrameDone
+from core.fake_clock import FakeClock
 from core.led import led_changes, led_level
 from core.plan import Edge, Line, make_plan
 from core.scheduler import LED_GUARD_NS, Grid, Scheduler, Step

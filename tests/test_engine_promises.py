@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from core.clock import SPIN_NS, FakeClock, SystemClock
+from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
 from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.engine import REACHED_LATE, Engine, EngineExit
 from core.events import EdgeDone, EngineEvent, FrameDone
+from core.fake_clock import FakeClock
 from core.plan import Line, make_plan
 from core.scheduler import Grid, Scheduler
 from core.settings import Settings

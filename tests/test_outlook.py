@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from core.battery import BatteryModel, BatteryReading
-from core.clock import FakeClock
 from core.durations import MINUTE_NS, NS_PER_S
 from core.errors import BatteryError
+from core.fake_clock import FakeClock
 from core.outlook import READ_EVERY_NS, Outlook
 from core.plan import make_plan
 from core.settings import Settings

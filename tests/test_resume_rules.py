@@ -24,10 +24,11 @@ import pytest
 
 from core import protocol
 from core.camera import CameraEvent, FileSaved, FrameFailed, Report
-from core.clock import FakeClock, wall_iso
+from core.clock import wall_iso
 from core.config import HardwareConfig
 from core.controller import DOWN_REASON, RunController
 from core.durations import MINUTE_NS, NS_PER_S
+from core.fake_clock import FakeClock
 from core.journal import FrameRecord, Journal
 from core.settings import Settings
 from hw.sim import make_sim_rig

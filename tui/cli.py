@@ -171,6 +171,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
 
     config = _config(paths)
     configure_logging()
+    clock = SystemClock()
 
     def make_rig():  # type: ignore[no-untyped-def]
         from hw.select import build_rig  # the composition root is where hw is allowed
@@ -180,7 +181,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
     def make_camera(rig):  # type: ignore[no-untyped-def]
         from hw.select import build_camera
 
-        return build_camera(config.camera, rig, paths.state_dir, env)
+        return build_camera(config.camera, rig, paths.state_dir, env, clock)
 
     def make_battery():  # type: ignore[no-untyped-def]
         from hw.battery_readers import open_battery_reader, read_pi_model
@@ -195,7 +196,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
     reserve = max(DEFAULT_RESERVE_BYTES, config.camera.reserve_mb * 1_000_000)
     run_daemon(
         make_rig,
-        SystemClock(),
+        clock,
         paths,
         make_camera=make_camera,
         make_battery=make_battery,

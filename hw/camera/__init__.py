@@ -9,11 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.camera import CameraConfig
+from core.clock import Clock
 from hw.camera.usb_camera import UsbCamera
 
 
-def open_camera(config: CameraConfig, *, virtual_folder: Path | None = None) -> UsbCamera:
-    """The camera ``config`` asks for, on its own thread; the camera itself may still be away.
+def open_camera(
+    config: CameraConfig, clock: Clock, *, virtual_folder: Path | None = None
+) -> UsbCamera:
+    """The camera ``config`` asks for, on its own thread timed by ``clock``; the camera
+    itself may still be away.
 
     With ``virtual_folder`` it is libgphoto2's virtual camera serving JPEGs
     from that folder (the simulated rig).
@@ -26,4 +30,4 @@ def open_camera(config: CameraConfig, *, virtual_folder: Path | None = None) -> 
         use_real_cameras()
     from hw.camera.session import open_session
 
-    return UsbCamera(config, open_session, virtual=virtual_folder is not None)
+    return UsbCamera(config, open_session, clock=clock, virtual=virtual_folder is not None)

@@ -14,21 +14,19 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from core.camera import CameraChanged, CameraConfig, CameraEvent, FileSaved, FrameFailed, Report
+from core.clock import Clock, sleep_ns
 from core.durations import NS_PER_S, format_duration
 from core.errors import CameraError
 from core.settings import Settings
 from hw.camera.base import CallError, Session
-from hw.camera.bounded import BoundedCaller
+from hw.camera.bounded import BoundedCaller, Reply
 from hw.camera.files import (
     DiskFull,
     FreeBytes,
@@ -71,10 +69,10 @@ class _Shutter:
 
 @dataclass(frozen=True)
 class _Call:
-    """Run ``action`` on the camera thread and hand its result to ``future``."""
+    """Run ``action`` on the camera thread and hand its result to ``reply``."""
 
     action: Callable[[], Any]
-    future: Future[Any]
+    reply: Reply[Any]
 
 
 class _Close:
@@ -89,6 +87,7 @@ class UsbCamera:
         config: CameraConfig,
         open_session: Callable[[], Session],
         *,
+        clock: Clock,
         virtual: bool = False,
         free: FreeBytes = free_bytes,
         disk_retry_s: float = DISK_RETRY_S,
@@ -102,8 +101,10 @@ class UsbCamera:
         self._free = free
         self._disk_retry_s = disk_retry_s
         self._idle_s = idle_s
-        self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S)
-        self._jobs: queue.SimpleQueue[_Shutter | _Call | _Close] = queue.SimpleQueue()
+        self._clock = clock
+        self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S, clock)
+        self._jobs = clock.queue()
+        """_Shutter, _Call and _Close jobs, taken in order by the camera thread."""
         # Everything below belongs to the camera thread, except _status (under _lock).
         self._session: Session | None = None
         self._prepared: Settings | None = None
@@ -142,8 +143,7 @@ class UsbCamera:
             "bulb": None,
             "shutter_speed": None,
         }
-        self._thread = threading.Thread(target=self._loop, name="lapse-camera", daemon=True)
-        self._thread.start()
+        self._thread = clock.start_thread(self._loop, "lapse-camera")
 
     # -- the Camera protocol: any thread ----------------------------------------------
     @property
@@ -161,11 +161,11 @@ class UsbCamera:
         Queued, not awaited: the run's first shutter is already counting down,
         and the camera thread takes its jobs in order, so this comes first.
         """
-        self._jobs.put(_Call(lambda: self._begin(folder, report), Future()))
+        self._jobs.put(_Call(lambda: self._begin(folder, report), Reply(self._clock)))
 
     def shutter(self, frame: int, on: bool) -> None:
         """The engine's shutter edge: queued for the camera thread, never waits."""
-        self._jobs.put(_Shutter(frame, on, time.monotonic()))
+        self._jobs.put(_Shutter(frame, on, self._now()))
 
     def end_run(self) -> None:
         """Collect and download what the last frames produced (bounded), then stop reporting."""
@@ -192,17 +192,18 @@ class UsbCamera:
         self._calls.close()
 
     # -- the camera thread -----------------------------------------------------------
+    def _now(self) -> float:
+        """The clock's monotonic time in seconds: the camera's waits are seconds long."""
+        return self._clock.now_ns() / NS_PER_S
+
     def _on_thread(self, action: Callable[[], T], doing: str) -> T:
-        future: Future[T] = Future()
-        self._jobs.put(_Call(action, future))
+        reply: Reply[T] = Reply(self._clock)
+        self._jobs.put(_Call(action, reply))
         # Room for a few bounded calls and the busy retries: never forever.
         bound = 4 * self._calls.timeout_s + sum(BUSY_BACKOFF_S) + 5.0
-        try:
-            return future.result(bound)
-        except FutureTimeout:
-            raise CameraError(
-                f"the camera thread did not finish {doing} within {bound:.0f}s"
-            ) from None
+        if not reply.wait(bound):
+            raise CameraError(f"the camera thread did not finish {doing} within {bound:.0f}s")
+        return reply.result()
 
     def _loop(self) -> None:
         self._connect_quietly()
@@ -226,12 +227,7 @@ class UsbCamera:
         self._drop_session()
 
     def _run_call(self, job: _Call) -> None:
-        if not job.future.set_running_or_notify_cancel():
-            return
-        try:
-            job.future.set_result(job.action())
-        except BaseException as error:
-            job.future.set_exception(error)
+        job.reply.run(job.action)
 
     def _wait_s(self) -> float:
         if self._look_now:
@@ -241,7 +237,7 @@ class UsbCamera:
                 # The wait inside libgphoto2 is the pause, when one fits before the trigger.
                 return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
             return POLL_S
-        return max(0.0, min(self._idle_s, self._next_idle - time.monotonic()))
+        return max(0.0, min(self._idle_s, self._next_idle - self._now()))
 
     def _look_timeout_ms(self) -> int:
         """How long a look for new files may wait in libgphoto2: never into the next trigger.
@@ -253,12 +249,12 @@ class UsbCamera:
             return FILE_EVENT_MS
         if self._next_trigger is None:
             return 0  # the run's first trigger is not yet placed
-        room_s = self._next_trigger - time.monotonic() - TRIGGER_GUARD_S
+        room_s = self._next_trigger - self._now() - TRIGGER_GUARD_S
         return max(0, min(FILE_EVENT_MS, int(room_s * 1000 / 2)))
 
     def _between_jobs(self) -> None:
         self._look_now = False
-        now = time.monotonic()
+        now = self._now()
         if self._report is None and now >= self._next_idle:
             # Idle: show a camera that was plugged in, and its battery.
             self._next_idle = now + self._idle_s
@@ -274,7 +270,7 @@ class UsbCamera:
         self._collect_files(self._look_timeout_ms())
         if self._waiting:
             self._download_next()
-            self._look_now = bool(self._waiting) and time.monotonic() >= self._paused_until
+            self._look_now = bool(self._waiting) and self._now() >= self._paused_until
 
     # -- preparing and running --------------------------------------------------------
     def _prepare(self, settings: Settings) -> None:
@@ -348,10 +344,10 @@ class UsbCamera:
 
     def _end(self) -> None:
         """Take in the last frames' files, within about two call bounds."""
-        deadline = time.monotonic() + 2 * self._calls.timeout_s
-        while self._session is not None and time.monotonic() < deadline:
+        deadline = self._now() + 2 * self._calls.timeout_s
+        while self._session is not None and self._now() < deadline:
             if self._waiting:
-                if time.monotonic() < self._paused_until:
+                if self._now() < self._paused_until:
                     break  # the disk is full: they stay on the camera
                 self._download_next()
             elif self._still_owed():
@@ -367,7 +363,7 @@ class UsbCamera:
             self._look_now = True
             if self._prepared is not None:
                 self._next_trigger = job.queued + self._prepared.interval_ns / NS_PER_S
-            now = time.monotonic()
+            now = self._now()
             if now >= self._next_battery:
                 # Reading settings can take a real camera half a second: do it now,
                 # when the next trigger is a whole interval away.
@@ -378,11 +374,11 @@ class UsbCamera:
         if self._drives_line:
             # The opto line fired (or holds) the shutter: USB only fetches the files.
             if job.on and (self._session is not None or self._connect_for_frame()):
-                self._owed[job.frame] = time.monotonic()
+                self._owed[job.frame] = self._now()
             return
         if not job.on and not self._bulb_over_usb:
             return  # the camera timed the exposure itself
-        if job.on and time.monotonic() - job.queued > self._stale_s:
+        if job.on and self._now() - job.queued > self._stale_s:
             self._frame_failed(
                 job.frame, "missed", "the camera was still busy with an earlier call"
             )
@@ -398,7 +394,7 @@ class UsbCamera:
             else:
                 self._call_retrying(session.trigger)
             if job.on:
-                self._owed[job.frame] = time.monotonic()
+                self._owed[job.frame] = self._now()
         except CallError as error:
             what = "the shutter did not open" if job.on else "the shutter did not close"
             self._frame_failed(job.frame, "error", f"{what}: {error}")
@@ -407,7 +403,7 @@ class UsbCamera:
     def _still_owed(self) -> bool:
         """Whether a recent frame's file is still to come; a file that never comes (a
         camera that saves to its card only) is given up on after two call bounds."""
-        oldest = time.monotonic() - 2 * self._calls.timeout_s
+        oldest = self._now() - 2 * self._calls.timeout_s
         for frame in [frame for frame, since in self._owed.items() if since < oldest]:
             del self._owed[frame]
         return bool(self._owed)
@@ -440,7 +436,7 @@ class UsbCamera:
         return frame
 
     def _download_next(self) -> None:
-        if time.monotonic() < self._paused_until:
+        if self._now() < self._paused_until:
             return
         frame, camera_folder, name = self._waiting[0]
         report, folder = self._report, self._folder
@@ -494,7 +490,7 @@ class UsbCamera:
         report(FileSaved(frame=frame, file=target.name, size=len(data)))
 
     def _pause(self, message: str) -> None:
-        self._paused_until = time.monotonic() + self._disk_retry_s
+        self._paused_until = self._now() + self._disk_retry_s
         if self.status()["paused"] != message:
             self._set_status(paused=message, downloads="paused")
             self._emit(CameraChanged(message=message, fault=True))
@@ -566,7 +562,7 @@ class UsbCamera:
                 if error.kind != "busy" or wait is None:
                     raise
                 log.info("camera busy; retrying in %gs", wait)
-                time.sleep(wait)
+                sleep_ns(self._clock, round(wait * NS_PER_S))
         raise AssertionError("unreachable")
 
     def _lost(self, message: str) -> None:
