@@ -87,9 +87,13 @@ async def test_power_toggles_and_an_impossible_start_is_refused(lapse: Lapse) ->
         assert screen.preview_settings().power
         assert load_config(lapse.config).run.power
         await pilot.press("d")
-        await pilot.pause(0.3)
-        message = str(screen.query_one("#message").render())
-        assert "needs an interval of at least 10s" in message
+        await wait_until(
+            pilot,
+            lambda: (
+                "needs an interval of at least 10s" in str(screen.query_one("#message").render())
+            ),
+            what="the refusal",
+        )
         assert app.status.get("state") != "running"
         assert lapse.client().request("status")["state"] == "idle"
         await pilot.press("c")
@@ -229,5 +233,9 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
         await wait_until(pilot, lambda: app.status.get("state") == "stopped", what="the stop")
     # At 40×15 there is no line to spare: the camera line is hidden.
     async with make_app(lapse).run_test(size=(40, 15)) as pilot:
-        await pilot.pause(0.2)
+        # Once the daemon's status (with its camera) is in, the line stays hidden.
+        await wait_until(
+            pilot, lambda: pilot.app.status.get("camera") is not None, what="the camera's status"
+        )
+        await pilot.pause()
         assert not pilot.app.screen.query_one("#camera", Static).display

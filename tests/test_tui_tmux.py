@@ -99,8 +99,14 @@ def test_two_tuis_show_the_same_run_and_quitting_one_changes_nothing(lapse: Laps
     try:
         seen = [int(t.wait_for(r"frame (\d+) of ∞").group(1)) for t in (first, second)]
         first.keys("q")  # the first one quits; the run goes on
-        later = int(second.wait_for(rf"frame ({max(seen) + 2}|{max(seen) + 3}) of ∞").group(1))
-        assert later >= max(seen) + 2
+        # Frames go on: the counter reaches two past what either showed (it may skip
+        # numbers between two looks at the screen on a loaded machine).
+        deadline = time.monotonic() + 20
+        later = max(seen)
+        while later < max(seen) + 2:
+            assert time.monotonic() < deadline, f"the run stopped at {later}:\n{second.screen()}"
+            later = int(second.wait_for(r"frame (\d+) of ∞").group(1))
+            time.sleep(0.1)
     finally:
         first.kill()
         second.kill()
