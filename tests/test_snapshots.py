@@ -213,9 +213,11 @@ Known = Callable[[str, str, str], str | bool]
 """Given a screen (state, size, theme): why a check fails on it today, or False."""
 
 
-def screens(*, states: tuple[str, ...] = tuple(STATUSES), xfail: Known | None = None) -> list[Any]:
-    """Every screen of ``states`` as a parameter; ``xfail(state, size, theme)`` gives a reason
-    for the screens where the check fails today, or None."""
+def on_screens(
+    *, states: tuple[str, ...] = tuple(STATUSES), xfail: Known | None = None
+) -> pytest.MarkDecorator:
+    """Run a check on every screen of ``states``, each a parameter (``state``, ``size``,
+    ``theme``); ``xfail`` says why it fails on a screen today, marking that screen alone."""
     params = []
     for state in states:
         for size in SIZES:
@@ -228,20 +230,14 @@ def screens(*, states: tuple[str, ...] = tuple(STATUSES), xfail: Known | None = 
                     else []
                 )
                 params.append(pytest.param(state, size, theme, marks=marks))
-    return params
+    return pytest.mark.parametrize(("state", "size", "theme"), params)
 
 
-SCREENS = ("state", "size", "theme")
-
-
-@pytest.mark.parametrize(
-    SCREENS,
-    screens(
-        xfail=lambda state, size, theme: (
-            state == "running"
-            and "a running screen's switches keep the config's 1 min; the run goes every 10s"
-        )
-    ),
+@on_screens(
+    xfail=lambda state, size, theme: (
+        state == "running"
+        and "a running screen's switches keep the config's 1 min; the run goes every 10s"
+    )
 )
 async def test_the_switches_show_the_interval(state: str, size: str, theme: str) -> None:
     """Idle: the config's 1 min, the next run's. Running: the run's own 10 s."""
@@ -250,14 +246,11 @@ async def test_the_switches_show_the_interval(state: str, size: str, theme: str)
     assert screen.switches() == expected
 
 
-@pytest.mark.parametrize(
-    SCREENS,
-    screens(
-        xfail=lambda state, size, theme: (
-            theme == "lapse-console"
-            and 'console theme: PowerToggle renders "POWER [off]" as markup, so "[off]" vanishes'
-        )
-    ),
+@on_screens(
+    xfail=lambda state, size, theme: (
+        theme == "lapse-console"
+        and 'console theme: PowerToggle renders "POWER [off]" as markup, so "[off]" vanishes'
+    )
 )
 async def test_power_says_on_or_off(state: str, size: str, theme: str) -> None:
     """Idle: the config's off. Running: the run's on (it has camera power)."""
@@ -267,27 +260,22 @@ async def test_power_says_on_or_off(state: str, size: str, theme: str) -> None:
     assert screen.row("POWER").startswith(f"POWER {left}{word:^3}{right}")
 
 
-@pytest.mark.parametrize(
-    SCREENS,
-    screens(
-        states=("running",),
-        xfail=lambda state, size, theme: (
-            size == "40x15"
-            and 'cut off at 40 columns: "elapsed 1min11s · left 38min41s · late 4us" ends "· late"'
-        ),
+@on_screens(
+    states=("running",),
+    xfail=lambda state, size, theme: (
+        size == "40x15"
+        and 'cut off at 40 columns: "elapsed 1min11s · left 38min41s · late 4us" ends "· late"'
     ),
 )
 async def test_the_run_lines_are_whole(state: str, size: str, theme: str) -> None:
+    """The second line of the run ends with how late the last frame was: 4 µs."""
     screen = await rendered(state, size, theme)
     assert screen.row("elapsed ") == "elapsed 1min11s · left 38min41s · late 4us"
 
 
-@pytest.mark.parametrize(
-    SCREENS,
-    screens(
-        xfail=lambda state, size, theme: (
-            size == "40x15" and 'cut off at 40 columns: the footer shows "b Un" for "b Unit"'
-        ),
+@on_screens(
+    xfail=lambda state, size, theme: (
+        size == "40x15" and 'cut off at 40 columns: the footer shows "b Un" for "b Unit"'
     ),
 )
 async def test_the_footer_keys_are_whole(state: str, size: str, theme: str) -> None:
