@@ -285,8 +285,14 @@ SOURCES = ("auto", "sysfs", "ina219", "model")
 INA219_ADDRESSES = range(0x40, 0x50)
 """The sixteen addresses an INA219's A0/A1 pins can select."""
 MAX_CAPACITY_MAH = 1_000_000.0
+MIN_PI_MA = 10.0
+"""No Pi draws less (a Zero idles near 100 mA); a smaller figure is a slip such as amps for
+mA, and a draw near zero would make the model's battery last too long to count."""
 MAX_PI_MA = 10_000.0
 MAX_I2C_BUS = 255
+MIN_SHUNT_OHMS = 0.001
+"""A milliohm, the smallest shunt sold for an INA219; below it a reading's current is
+out of all proportion (infinite for the tiniest figures)."""
 MAX_SHUNT_OHMS = 100.0
 MAX_CELLS = 8
 
@@ -363,20 +369,32 @@ def _invalid(key: str, reason: str) -> ConfigError:
     return ConfigError(f"battery.{key} {reason}")
 
 
-def _number(key: str, value: Any, low: float, high: float, unit: str) -> float:
-    """A finite number with ``low < value <= high``; TOML's integers count as numbers."""
+def _number(
+    key: str, value: Any, low: float, high: float, unit: str, *, above_low: bool = False
+) -> float:
+    """A finite number from ``low`` (or, ``above_low``, above it) to ``high``.
+
+    TOML's integers count as numbers.
+    """
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or not low < value <= high
+        or not (low < value if above_low else low <= value)
+        or not value <= high
     ):
-        limit = f"{int(high):,}" if high == int(high) else f"{high:g}"
-        raise _invalid(
-            key,
-            f"must be a number of {unit} above {low:g} and up to {limit}, got {toml_value(value)}",
+        limits = (
+            f"above {_figure(low)} and up to {_figure(high)}"
+            if above_low
+            else f"from {_figure(low)} to {_figure(high)}"
         )
+        raise _invalid(key, f"must be a number of {unit} {limits}, got {toml_value(value)}")
     return float(value)
+
+
+def _figure(number: float) -> str:
+    """``1,000,000`` or ``0.001``: a limit as a person writes it."""
+    return f"{int(number):,}" if number == int(number) else f"{number:g}"
 
 
 def _whole(key: str, value: Any, low: int, high: int, what: str) -> int:
@@ -426,12 +444,16 @@ def _read_address(value: Any) -> int:
 
 _BATTERY_READERS: dict[str, Any] = {
     "source": _read_source,
-    "capacity_mah": lambda value: _number("capacity_mah", value, 0, MAX_CAPACITY_MAH, "mAh"),
-    "pi_model_ma": lambda value: _number("pi_model_ma", value, 0, MAX_PI_MA, "mA"),
+    "capacity_mah": lambda value: _number(
+        "capacity_mah", value, 0, MAX_CAPACITY_MAH, "mAh", above_low=True
+    ),
+    "pi_model_ma": lambda value: _number("pi_model_ma", value, MIN_PI_MA, MAX_PI_MA, "mA"),
     "sysfs_name": _read_sysfs_name,
     "i2c_bus": lambda value: _whole("i2c_bus", value, 0, MAX_I2C_BUS, "an I²C bus number"),
     "i2c_address": _read_address,
-    "shunt_ohms": lambda value: _number("shunt_ohms", value, 0, MAX_SHUNT_OHMS, "ohms"),
+    "shunt_ohms": lambda value: _number(
+        "shunt_ohms", value, MIN_SHUNT_OHMS, MAX_SHUNT_OHMS, "ohms"
+    ),
     "cells": lambda value: _whole("cells", value, 1, MAX_CELLS, "a number of Li-ion cells"),
 }
 

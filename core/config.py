@@ -99,6 +99,8 @@ CAMERA_KEYS: tuple[str, ...] = (
 )
 MIN_CALL_TIMEOUT_NS = 1 * NS_PER_S
 MAX_CALL_TIMEOUT_NS = 300 * NS_PER_S
+MAX_RESERVE_MB = 1_000_000
+"""A terabyte: more than any card a Pi boots from."""
 
 
 def pin_clash(pins: Mapping[str, int]) -> tuple[str, str] | None:
@@ -311,10 +313,15 @@ def _read_camera(table: Mapping[str, Any]) -> CameraConfig:
         if not MIN_CALL_TIMEOUT_NS <= timeout_ns <= MAX_CALL_TIMEOUT_NS:
             raise _Invalid("camera.call_timeout", f"must be {limits}, got {toml_value(raw)}")
     reserve = table.get("reserve_mb", defaults.reserve_mb)
-    if isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 1_000_000:
+    if (
+        isinstance(reserve, bool)
+        or not isinstance(reserve, int)
+        or not 0 <= reserve <= MAX_RESERVE_MB
+    ):
         raise _Invalid(
             "camera.reserve_mb",
-            f"must be a whole number of megabytes from 0, got {toml_value(reserve)}",
+            f"must be a whole number of megabytes from 0 to {MAX_RESERVE_MB:,},"
+            f" got {toml_value(reserve)}",
         )
     return CameraConfig(
         trigger=trigger,

@@ -92,6 +92,21 @@ def parse_duration(text: str) -> int:
     return total
 
 
+def parse_signed_duration(text: str) -> int:
+    """:func:`parse_duration`, with a leading minus read as a negative duration.
+
+    For a value with a range: ``"-1s"`` then reaches the range check, which
+    says what is allowed, instead of being "not a duration".
+    """
+    stripped = text.strip() if isinstance(text, str) else text
+    if isinstance(stripped, str) and stripped.startswith("-"):
+        try:
+            return -parse_duration(stripped[1:])
+        except DurationError:
+            raise DurationError(f"{text!r} is not a duration: use {DURATION_HELP}") from None
+    return parse_duration(text)
+
+
 def format_duration(ns: int) -> str:
     """Spell ``ns`` exactly and shortly: ``90 s`` → ``"1min30s"``, 0 → ``"0s"``."""
     if ns == 0:

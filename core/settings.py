@@ -11,9 +11,10 @@ from core.durations import (
     NS_PER_MS,
     NS_PER_S,
     format_duration,
-    parse_duration,
+    parse_signed_duration,
 )
 from core.errors import DurationError, SettingsError
+from core.toml_text import toml_value
 
 MIN_INTERVAL_NS = 10 * NS_PER_MS
 MAX_INTERVAL_NS = 365 * DAY_NS
@@ -69,13 +70,14 @@ class Settings:
             )
         _check_range("focus lead", self.focus_lead_ns, 0, MAX_FOCUS_LEAD_NS, duration=True)
         ppm = self.clock_ppm
+        limits = f"between -{MAX_CLOCK_PPM:g} and +{MAX_CLOCK_PPM:g} ppm"
         if isinstance(ppm, bool) or not isinstance(ppm, int | float) or not math.isfinite(ppm):
-            raise SettingsError("clock trim must be a number of parts per million")
-        if abs(ppm) > MAX_CLOCK_PPM:
             raise SettingsError(
-                f"clock trim must be between -{MAX_CLOCK_PPM:g} and +{MAX_CLOCK_PPM:g} ppm,"
-                f" got {ppm:g}"
+                f"clock trim must be a number of parts per million {limits}, got {toml_value(ppm)}"
             )
+        if abs(ppm) > MAX_CLOCK_PPM:
+            # Shown exactly: 500.00000000000006 rounded to "500" would read as allowed.
+            raise SettingsError(f"clock trim must be {limits}, got {toml_value(ppm)}")
         return self
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -133,7 +135,7 @@ def _duration(key: str, field: str) -> Any:
         if not isinstance(value, str):
             raise SettingsError(f'{key} must be a duration in quotes, such as "10s"; got {value!r}')
         try:
-            return {field: parse_duration(value)}
+            return {field: parse_signed_duration(value)}
         except DurationError as error:
             raise SettingsError(f"{key}: {error}") from None
 
@@ -146,7 +148,7 @@ def _exposure(value: Any) -> dict[str, Any]:
     if not isinstance(value, str):
         raise SettingsError(f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}')
     try:
-        return {"exposure_ns": parse_duration(value)}
+        return {"exposure_ns": parse_signed_duration(value)}
     except DurationError:
         raise SettingsError(
             f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}'

@@ -17,6 +17,10 @@ from core.battery import (
     BATTERY_KEYS,
     DEFAULT_PI_MA,
     LI_ION_CURVE,
+    MAX_CAPACITY_MAH,
+    MAX_PI_MA,
+    MIN_PI_MA,
+    MIN_SHUNT_OHMS,
     NS_PER_HOUR,
     BatteryConfig,
     BatteryModel,
@@ -306,6 +310,25 @@ def test_ina219_shunt_and_cells_scale_the_figures() -> None:
     assert reading.lasts_ns == pytest.approx(2 * NS_PER_HOUR)
 
 
+def test_ina219_on_the_smallest_shunt_allowed_reads_a_number() -> None:
+    # The fullest shunt register, -327.68 mV, across a milliohm: 327.68 A, absurd but finite.
+    # Below the floor the current overflowed to infinity, and the time left to zero.
+    chip = {0x01: 0x8000, 0x02: bus_register(7.6)}
+    reading = Ina219Battery(BusFactory({0x42: chip}), 0x42, MIN_SHUNT_OHMS).read()
+    assert reading.current_ma == pytest.approx(327_680.0)
+    assert reading.lasts_ns is not None and reading.lasts_ns > 0
+
+
+@pytest.mark.parametrize("pi_ma", [MIN_PI_MA, MAX_PI_MA])
+@pytest.mark.parametrize("capacity", [math.nextafter(0.0, 1.0), MAX_CAPACITY_MAH])
+def test_the_model_at_the_ends_of_its_config_says_how_long(pi_ma: float, capacity: float) -> None:
+    # A draw near zero made the time left too large for an integer: OverflowError, no reading.
+    config = BatteryConfig.from_dict({"pi_model_ma": pi_ma, "capacity_mah": capacity})
+    reading = ModelBattery(config.model()).read()
+    assert reading.percent == 100.0
+    assert reading.lasts_ns == int(capacity / pi_ma * NS_PER_HOUR)
+
+
 def test_ina219_with_no_chip_raises_and_reopens_next_time() -> None:
     factory = BusFactory({0x40: ina219(7.6, -0.05)})
     reader = Ina219Battery(factory, 0x42, bus=3)
@@ -529,7 +552,8 @@ BAD_VALUES = [
     ("capacity_mah", math.inf, "got inf"),
     ("capacity_mah", math.nan, "got nan"),
     ("capacity_mah", 2_000_000, "up to 1,000,000, got 2000000"),
-    ("pi_model_ma", 0, "must be a number of mA above 0 and up to 10,000, got 0"),
+    ("pi_model_ma", 0, "must be a number of mA from 10 to 10,000, got 0"),
+    ("pi_model_ma", 0.5, "got 0.5"),  # amps, not mA
     ("pi_model_ma", "fast", 'got "fast"'),
     ("sysfs_name", "", 'must be the name of a folder in /sys/class/power_supply, such as "BAT0"'),
     ("sysfs_name", "../../etc", 'got "../../etc"'),
@@ -544,7 +568,8 @@ BAD_VALUES = [
     ("i2c_address", -1, "got -1"),
     ("i2c_address", False, "got false"),
     ("i2c_address", "0x42", 'got "0x42"; write it without quotes, as i2c_address = 0x42'),
-    ("shunt_ohms", 0, "must be a number of ohms above 0 and up to 100, got 0"),
+    ("shunt_ohms", 0, "must be a number of ohms from 0.001 to 100, got 0"),
+    ("shunt_ohms", 1e-300, "got 1e-300"),
     ("shunt_ohms", -0.1, "got -0.1"),
     ("shunt_ohms", [0.1], "got an array"),
     ("cells", 0, "must be a number of Li-ion cells from 1 to 8, got 0"),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.camera import CameraChanged, CameraConfig, FileSaved
 from core.clock import sleep_ns
 from core.durations import NS_PER_MS, NS_PER_S
-from core.settings import Settings
-from hw.camera.files import DiskFull, safe_file_name, save_file
+from core.settings import MAX_FRAMES, Settings
+from hw.camera.files import PART_SUFFIX, DiskFull, safe_file_name, save_file
 from tests.camera_faults import World, events_of, faulty_camera
 
 HOSTILE = [
@@ -37,6 +42,70 @@ def test_a_hostile_camera_name_stays_inside_the_run_folder(tmp_path: Path, name:
     assert safe.isprintable() and safe.isascii() and len(safe) < 80
     path = save_file(tmp_path, safe, b"data", reserve_bytes=0)
     assert path.parent == tmp_path and path.read_bytes() == b"data"
+
+
+# The camera's extension is the one part of its name that survives to the end of
+# lapse's; each of these must end as a short extension of letters and digits.
+HOSTILE_EXTENSIONS = [
+    # (the camera's name, lapse's name for frame 7)
+    ("DSC_0001.\x1b[31mJPG", "frame-000007-DSC_0001.bin"),  # an escape sequence
+    ("DSC_0001.JPG\x1b[0m", "frame-000007-DSC_0001.bin"),
+    ("DSC_0001.J/PG", "frame-000007-PG.bin"),  # a slash: only the last part is a name
+    ("DSC_0001.J\\PG", "frame-000007-PG.bin"),  # a backslash, the same on some cards
+    ("DSC_0001.", "frame-000007-DSC_0001.bin"),  # a dot and nothing after it
+    ("DSC_0001..", "frame-000007-DSC_0001.bin"),
+    ("DSC_0001...JPG", "frame-000007-DSC_0001.jpg"),
+    ("DSC_0001.J.P.G", "frame-000007-DSC_0001_J_P.g"),
+    (".JPG", "frame-000007.jpg"),  # all extension, no stem
+    (".", "frame-000007.bin"),
+    ("DSC_0001." + "J" * 300, "frame-000007-DSC_0001.bin"),  # over-long
+    ("DSC_0001.JPEG2", "frame-000007-DSC_0001.jpeg2"),  # five is the longest kept
+    ("DSC_0001.JPEG20", "frame-000007-DSC_0001.bin"),
+    ("DSC_0001.ＪＰＧ", "frame-000007-DSC_0001.jpg"),  # fullwidth letters fold to ASCII
+    ("DSC_0001.日本", "frame-000007-DSC_0001.bin"),  # nothing ASCII in it
+    ("DSC_0001.ÉTÉ", "frame-000007-DSC_0001.ete"),
+    ("DSC_0001.J\u202ePG", "frame-000007-DSC_0001.jpg"),  # a right-to-left override
+    ("DSC_0001.JPG\x00", "frame-000007-DSC_0001.bin"),  # NUL
+    ("DSC_0001.\x00", "frame-000007-DSC_0001.bin"),
+    ("DSC_0001.JP G", "frame-000007-DSC_0001.bin"),  # a space
+    ("DSC_0001.JPG\n", "frame-000007-DSC_0001.bin"),
+    ("DSC_0001", "frame-000007-DSC_0001.bin"),  # no extension at all
+    ("DSC_0001.part", "frame-000007-DSC_0001.bin"),  # lapse's own mark of an unfinished file
+    ("DSC_0001.PART", "frame-000007-DSC_0001.bin"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), HOSTILE_EXTENSIONS)
+def test_a_hostile_extension_ends_as_a_plain_one(tmp_path: Path, name: str, expected: str) -> None:
+    assert safe_file_name(7, name) == expected
+    path = save_file(tmp_path, expected, b"data", reserve_bytes=0)
+    assert path == tmp_path / expected and os.listdir(tmp_path) == [expected]
+
+
+SAFE_NAME = re.compile(r"frame-(\d{6,})(-[A-Za-z0-9_-]+)?\.[a-z0-9]{1,5}")
+"""The shape of every name lapse makes: ``frame-000042-DSC_0042.jpg``."""
+
+extensions = st.one_of(st.text(), st.sampled_from(["JPG", "nef", "part", "PART", "", "."]))
+camera_names = st.one_of(
+    st.text(),
+    # Names with a dot, so the part after it (the extension) gets arbitrary text too.
+    st.tuples(st.text(), extensions).map(".".join),
+    st.tuples(st.text(max_size=8), st.text(max_size=8), st.text(max_size=8)).map("/.".join),
+)
+
+
+@given(frame=st.integers(0, MAX_FRAMES), name=camera_names)
+def test_any_camera_name_ends_as_a_plain_name_inside_the_folder(frame: int, name: str) -> None:
+    safe = safe_file_name(frame, name)
+    assert safe.isascii() and safe.isprintable(), safe
+    assert "/" not in safe and "\\" not in safe and safe not in (".", "..")
+    assert safe.startswith(f"frame-{frame:06d}")
+    assert not safe.endswith(PART_SUFFIX), "a finished file never looks unfinished"
+    assert SAFE_NAME.fullmatch(safe), safe
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_file(Path(folder), safe, b"data", reserve_bytes=0)
+        assert path == Path(folder) / safe
+        assert os.listdir(folder) == [safe]
 
 
 def test_names_keep_what_is_useful() -> None:

@@ -14,7 +14,10 @@ GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
     [
         (["--interval", "0"], "interval must be between 10ms and 365d, got 0s"),
         (["--interval", "banana"], "'banana' is not a duration: use a duration such as 500ms"),
-        (["--interval", "10s", "--frames", "-1"], "frames must be 0 (until stopped) or more"),
+        (
+            ["--interval", "10s", "--frames", "-1"],
+            "frames must be between 0 (until stopped) and 100,000,000, got -1",
+        ),
         (["--interval", "10s", "--frames", "ten"], "'ten' is not a number of frames"),
         (["--interval", "1min", "--exposure", "2min"], "the longest is 56s"),
         (

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -368,7 +371,8 @@ BAD_FILES = [
     ("[run]\nframes = 2.5\n", "run.frames", "whole number"),
     ('[run]\npower = "yes"\n', "run.power", "true or false"),
     ("[run]\npower = 1\n", "run.power", "true or false"),
-    ('[run]\ndelay = "-1s"\n', "run.delay", "duration"),
+    ('[run]\ndelay = "-1s"\n', "run.delay", "between 0s and 365d, got -1s"),
+    ('[run]\ndelay = "--1s"\n', "run.delay", "'--1s' is not a duration"),
     ('[run]\nexposure = "long"\n', "run.exposure", "pulse"),
     ('[run]\nexposure = "2d"\n', "run.exposure", "1d"),
     ('[run]\nfocus_lead = "20s"\n', "run.focus_lead", "10s"),
@@ -458,31 +462,65 @@ def test_file_that_is_not_utf8(config_path: Path) -> None:
     assert config_path.read_bytes() == before
 
 
-def test_unreadable_file(config_path: Path) -> None:
-    write(config_path, FULL_FILE)
-    config_path.chmod(0)
+def read_config(path: Path) -> str:
+    """``"loaded"``, or the text of the :class:`ConfigError` that reading ``path`` raised."""
     try:
-        if os.access(config_path, os.R_OK):
-            pytest.skip("permissions are not enforced for this user (root?)")
-        with pytest.raises(ConfigError) as caught:
-            load_config(config_path)
-        assert_one_line_naming(str(caught.value), config_path, "permission denied")
+        load_config(path)
+    except ConfigError as error:
+        return str(error)
+    return "loaded"
+
+
+def read_config_as_nobody(path: Path) -> str:
+    """:func:`read_config` in a child process that drops root for the user ``nobody``.
+
+    Root reads any file whatever its mode, so as root the test reads as
+    someone else; a forked child needs nothing of the checkout on disk.
+    """
+    try:
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+    except KeyError:
+        uid = gid = 65534
+    # Read once as root first: what reading imports lazily (the utf-8-sig codec) comes
+    # from a standard library that nobody may not be allowed to read.
+    read_config(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.write(write_end, read_config(path).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        said = pipe.read().decode()
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0, "the child could not read as nobody"
+    return said
+
+
+def test_unreadable_file() -> None:
+    read = read_config_as_nobody if os.geteuid() == 0 else read_config
+    # A folder of its own that anyone may pass through, so only the file's mode decides.
+    folder = Path(tempfile.mkdtemp(prefix="lapse-config-"))
+    try:
+        folder.chmod(0o711)
+        path = write(folder / "config.toml", FULL_FILE)
+        path.chmod(0o644)
+        assert read(path) == "loaded", "the reader can read the file when its mode allows"
+        path.chmod(0)
+        assert_one_line_naming(read(path), path, "permission denied")
+        path.chmod(0o600)
+        assert path.read_text(encoding="utf-8") == FULL_FILE
     finally:
-        config_path.chmod(0o600)
-    assert config_path.read_text(encoding="utf-8") == FULL_FILE
-
-
-def test_unreadable_file_simulated(config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real check above is skipped when the tests run as root.
-    write(config_path, FULL_FILE)
-
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
-
-    monkeypatch.setattr(Path, "read_bytes", denied)
-    with pytest.raises(ConfigError) as caught:
-        load_config(config_path)
-    assert_one_line_naming(str(caught.value), config_path, "permission denied")
+        shutil.rmtree(folder)
 
 
 def test_path_that_is_a_directory(config_path: Path) -> None:

@@ -8,24 +8,26 @@ itself would. So the tests read its output as well as its status.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.system_tools import require_tool
+
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("lapse-daemon.service", "lapse-kiosk.service")
 INSTALLED_LAPSE = "/opt/lapse/.venv/bin/lapse"
 """Where install.sh puts the command the units run."""
 
-SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or (
-    "/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None
-)
-needs_systemd_analyze = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (Debian package: systemd)"
-)
+
+@pytest.fixture
+def systemd_analyze() -> str:
+    """The program that verifies units: skipped without it, failed under CI."""
+    # Debian installs it in /usr/bin, which a restricted PATH may leave out.
+    return require_tool("systemd-analyze", "systemd", also=("/usr/bin",))
+
 
 COMPLAINT = re.compile(
     r"unknown (key|section|lvalue)|failed|ignoring|not executable|invalid|missing", re.I
@@ -56,11 +58,10 @@ def runnable_copy(unit: str, folder: Path) -> Path:
     return path
 
 
-def verify(*units: Path) -> tuple[int, str]:
+def verify(systemd_analyze: str, *units: Path) -> tuple[int, str]:
     """``systemd-analyze verify`` on ``units``: its status and everything it said."""
-    assert SYSTEMD_ANALYZE is not None
     result = subprocess.run(
-        [SYSTEMD_ANALYZE, "verify", *map(str, units)],
+        [systemd_analyze, "verify", *map(str, units)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -73,15 +74,13 @@ def complaints(output: str) -> list[str]:
     return [line for line in output.splitlines() if COMPLAINT.search(line)]
 
 
-@needs_systemd_analyze
-def test_both_units_verify_cleanly(tmp_path: Path) -> None:
+def test_both_units_verify_cleanly(tmp_path: Path, systemd_analyze: str) -> None:
     units = [runnable_copy(unit, tmp_path) for unit in UNITS]
-    status, output = verify(*units)
+    status, output = verify(systemd_analyze, *units)
     assert status == 0, output
     assert complaints(output) == [], output
 
 
-@needs_systemd_analyze
 @pytest.mark.parametrize(
     ("mistake", "said"),
     [
@@ -89,11 +88,13 @@ def test_both_units_verify_cleanly(tmp_path: Path) -> None:
         (("Restart=always", "Restart=alwayz"), "Failed to parse"),
     ],
 )
-def test_verify_catches_a_mistake(tmp_path: Path, mistake: tuple[str, str], said: str) -> None:
+def test_verify_catches_a_mistake(
+    tmp_path: Path, systemd_analyze: str, mistake: tuple[str, str], said: str
+) -> None:
     """The test above can fail: a misspelt key or value is reported, though verify exits 0."""
     unit = runnable_copy("lapse-kiosk.service", tmp_path)
     unit.write_text(unit.read_text().replace(*mistake, 1))
-    _status, output = verify(unit)
+    _status, output = verify(systemd_analyze, unit)
     assert said in output
     assert complaints(output) != []
 

@@ -9,6 +9,7 @@ from core.durations import (
     format_approx,
     format_duration,
     parse_duration,
+    parse_signed_duration,
     preset_for,
 )
 from core.errors import DurationError
@@ -41,6 +42,19 @@ def test_nonsense_is_refused_with_examples(text: str) -> None:
 @given(st.integers(min_value=0, max_value=400 * 86_400 * 10**9))
 def test_format_parses_back_exactly(ns: int) -> None:
     assert parse_duration(format_duration(ns)) == ns
+
+
+@given(st.integers(min_value=-400 * 86_400 * 10**9, max_value=400 * 86_400 * 10**9))
+def test_a_signed_duration_parses_back_exactly(ns: int) -> None:
+    # A value with a range reads "-1ns" as what it says, so its range check can answer.
+    assert parse_signed_duration(format_duration(ns)) == ns
+
+
+@pytest.mark.parametrize("text", ["--1s", "-", "- banana", "-10"])
+def test_a_signed_duration_refuses_nonsense_in_its_own_words(text: str) -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_signed_duration(text)
+    assert str(caught.value).startswith(f"{text!r} is not a duration: use a duration such as")
 
 
 def test_sixteen_presets_from_two_switches() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -12,8 +11,13 @@ import time
 import pytest
 
 from tests.conftest import Lapse
+from tests.system_tools import require_tool
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+@pytest.fixture(autouse=True)
+def tmux_installed() -> str:
+    """Every test here drives tmux: skipped without it, failed under CI."""
+    return require_tool("tmux", "tmux")
 
 
 class Tmux:

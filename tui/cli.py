@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
 from core.config import Config, load_config
-from core.durations import format_approx, format_duration, parse_duration
+from core.durations import format_approx, format_duration, parse_signed_duration
 from core.errors import (
     ConfigError,
     DurationError,
@@ -44,9 +44,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+# Durations and counts out of range (a negative one included) are left to
+# Settings.validated, whose message names the range.
 def _duration_arg(text: str) -> int:
     try:
-        return parse_duration(text)
+        return parse_signed_duration(text)
     except DurationError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -55,7 +57,7 @@ def _exposure_arg(text: str) -> int | None:
     if text.strip().lower() == "pulse":
         return None
     try:
-        return parse_duration(text)
+        return parse_signed_duration(text)
     except DurationError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
@@ -69,8 +71,6 @@ def _count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of frames: use a whole number, 0 runs until stopped"
         ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"frames must be 0 (until stopped) or more, got {value}")
     return value
 
 

@@ -38,7 +38,9 @@ def safe_file_name(frame: int, camera_name: str) -> str:
 
     Only the last component of the camera's name is kept, and of it only
     letters, digits, ``_`` and ``-``; control characters and path separators
-    (of either kind) can never reach the file system.
+    (of either kind) can never reach the file system. The extension is one to
+    five letters and digits, else ``bin``, and never ``part``: that is the mark
+    of a file still being written.
     """
     # Strip folders the Windows way too: a name like "..\\..\\x" means the same to some cards.
     base = PureWindowsPath(PurePosixPath(camera_name).name).name
@@ -48,6 +50,9 @@ def safe_file_name(frame: int, camera_name: str) -> str:
         stem, extension = base, ""
     stem = _UNSAFE.sub("_", stem).strip("_-")[:MAX_STEM]
     extension = extension.lower() if _EXTENSION.fullmatch(extension) else "bin"
+    if f".{extension}" == PART_SUFFIX:
+        # A finished file named like an unfinished one would be taken for a torn download.
+        extension = "bin"
     name = f"frame-{frame:06d}"
     if stem:
         name += f"-{stem}"
