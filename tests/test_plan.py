@@ -1,5 +1,8 @@
 """Phase plans for every preset and for random settings (DESIGN §4)."""
 
+import math
+from fractions import Fraction
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -7,7 +10,7 @@ from hypothesis import strategies as st
 from core.durations import NS_PER_S, PRESETS, parse_duration
 from core.errors import PlanError, SettingsError
 from core.led import FOCUS_FLASHES, led_changes, led_level
-from core.plan import MIN_POWER_INTERVAL_NS, Edge, Line, make_plan
+from core.plan import MIN_POWER_INTERVAL_NS, SAVE_TIME_NS, Edge, Line, make_plan
 from core.settings import MAX_FOCUS_LEAD_NS, MIN_INTERVAL_NS, Settings
 
 S = NS_PER_S
@@ -28,6 +31,31 @@ def check_plan_shape(settings: Settings) -> None:
     assert not plan.line_is_on(Line.SHUTTER, plan.release_ns)
     if settings.exposure_ns is not None:
         assert plan.release_ns == settings.exposure_ns
+    if settings.power:
+        # The camera is powered through the exposure and until it has saved the frame.
+        assert plan.power_on_ns is not None and plan.power_off_ns is not None
+        assert plan.power_off_ns >= plan.release_ns + scaled(SAVE_TIME_NS, settings.interval_ns)
+        assert plan.line_is_on(Line.POWER, plan.release_ns - 1)
+
+
+def scaled(duration_ns: int, interval_ns: int) -> int:
+    """A lead as the plan compresses it: in proportion below a minute, rounded down."""
+    return math.floor(duration_ns * Fraction(min(interval_ns, 60 * S), 60 * S))
+
+
+@pytest.mark.parametrize("interval", [10 * S, 30 * S, 60 * S, 120 * S, 3_600 * S])
+@pytest.mark.parametrize("power", [False, True], ids=["no-power", "power"])
+def test_the_longest_exposure_fits_and_a_nanosecond_more_does_not(
+    interval: int, power: bool
+) -> None:
+    lead = scaled(14 * S if power else 4 * S, interval)
+    save = scaled(3 * S, interval) if power else 0
+    longest = interval - lead - save
+    settings = Settings(interval_ns=interval, power=power, exposure_ns=longest)
+    check_plan_shape(settings)
+    assert make_plan(settings).release_ns == longest
+    with pytest.raises(PlanError, match="longest is"):
+        make_plan(settings.with_changes(exposure_ns=longest + 1))
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.label)
