@@ -137,3 +137,17 @@ def lapse() -> Iterator[Lapse]:
     finally:
         installation.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC for the test: run ids and wall times can be asserted."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()

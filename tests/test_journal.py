@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,18 +36,8 @@ WALL_NS = 1_750_000_000 * NS_PER_S  # 2025-06-15T15:06:40Z
 SETTINGS = Settings(interval_ns=10 * NS_PER_S, power=True, frames=240)
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Run ids come from local time: pin the zone so they can be asserted."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+# Run ids come from local time: pin the zone (tests/conftest.py) so they can be asserted.
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def make_run(journal: Journal, created_wall_ns: int = WALL_NS, **changes: object) -> RunWriter:

@@ -12,10 +12,8 @@ in fake time, with the boot id and both clocks injected.
 
 from __future__ import annotations
 
-import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,17 +39,8 @@ ANCHOR_WALL = 1_800_000_000 * NS_PER_S
 """Frame 0's wall time."""
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+# Run ids come from local time: pin the zone (tests/conftest.py) so they can be asserted.
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def interrupted_run(journal: Journal, fired: int, frames: int = 10) -> str:
