@@ -240,6 +240,29 @@ def stop_daemon(processes: Processes, handle: DaemonHandle) -> int | None:
         handle.log_file.close()
 
 
+# -- byte-code -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bytecode:
+    """Where a Python child keeps its byte-code: ``cache``, warm once a run wrote it, or
+    (``write`` False, an empty ``cache``) nowhere at all: a cold start compiles everything.
+
+    The environment may say ``PYTHONDONTWRITEBYTECODE=1``; lapse's own modules (an
+    editable install) would then compile at every start while the packages come
+    precompiled, which is neither how an installed lapse starts nor a cold start.
+    """
+
+    cache: Path
+    write: bool = True
+
+    def apply(self, env: Mapping[str, str]) -> dict[str, str]:
+        """``env`` with ``PYTHONPYCACHEPREFIX`` (and ``PYTHONDONTWRITEBYTECODE``) set so."""
+        found = {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        found["PYTHONPYCACHEPREFIX"] = str(self.cache)
+        if not self.write:
+            found["PYTHONDONTWRITEBYTECODE"] = "1"
+        return found
+
+
 # -- a run through the command line, and its journal -----------------------------------------
 def start_run(env: Mapping[str, str], interval_ns: int, frames: int = 0) -> tuple[str, str]:
     """``lapse run --interval I --frames N`` against the daemon of ``env``: (run id, its line).
@@ -552,9 +575,11 @@ Check = tuple[str, bool | None, str]
 """A target: its name, passed (None when it could not be checked), the figures behind it."""
 
 
-def bench_parser(prog: str, doc: str | None, conditions: bool = False) -> argparse.ArgumentParser:
-    """The argument parser every benchmark starts from: ``--json``, ``--keep``
-    and, with ``conditions``, ``--conditions idle,loaded``."""
+def bench_parser(
+    prog: str, doc: str | None, conditions: bool = False, parts: Sequence[str] = ()
+) -> argparse.ArgumentParser:
+    """The argument parser every benchmark starts from: ``--json``, ``--keep``;
+    with ``conditions``, ``--conditions idle,loaded``; with ``parts``, ``--parts``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=doc.split("\n\n")[0] if doc else None,
@@ -568,6 +593,13 @@ def bench_parser(prog: str, doc: str | None, conditions: bool = False) -> argpar
             default=",".join(CONDITIONS),
             type=lambda text: parse_choices(text, CONDITIONS, "--conditions"),
             help="idle, loaded (two CPU hogs), or both (default idle,loaded)",
+        )
+    if parts:
+        parser.add_argument(
+            "--parts",
+            default=",".join(parts),
+            type=lambda text: parse_choices(text, parts, "--parts"),
+            help=f"which parts to run, comma-separated (default {','.join(parts)})",
         )
     return parser
 

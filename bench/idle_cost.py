@@ -11,14 +11,17 @@
     same clock, when the reply is read), ≥ 10 times, a fresh state folder
     each; median and p90; target 0.5 s. Baselines measured the same way,
     interleaved: ``python -c pass`` (spawn to exit) and a minimal asyncio
-    unix-socket server (spawn to its first answer).
+    unix-socket server (spawn to its first answer). Byte-code as in (c),
+    after an untimed warm-up round.
 (c) Import: what ``lapse daemon`` imports before it answers on the socket.
     ``lapse daemon`` runs under ``python -X importtime``; the imports counted
     are the lines it writes to stderr before its "ready on" log line (the
     daemon logs it just before its event loop starts answering clients; both
     go to the same stderr, in order). The figure is the sum of the top-level
     lines' cumulative times (interpreter start-up included: site, encodings);
-    median of ≥ 10 runs, byte-code cached (a warm-up run first). Target
+    median of ≥ 10 runs, byte-code cached in a private ``PYTHONPYCACHEPREFIX``
+    written by a warm-up run (as an installed lapse starts, whatever
+    ``PYTHONDONTWRITEBYTECODE`` the environment says). Target
     < 50 ms. Baseline, measured the same way: the minimal asyncio server,
     up to its own "ready" line. Also shown: the median run's own-time split
     into lapse's modules, the standard library and third-party packages, and
@@ -43,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     PYTHON,
+    Bytecode,
     Processes,
     Report,
     Series,
@@ -50,7 +54,6 @@ from bench._common import (
     clock_ticks,
     daemon_env,
     lapse_command,
-    parse_choices,
     parse_one_duration,
     print_shares,
     read_journal,
@@ -156,10 +159,10 @@ def time_until_hello(
         processes.stop(child)
 
 
-def time_until_exit(processes: Processes, argv: Sequence[str]) -> float:
+def time_until_exit(processes: Processes, argv: Sequence[str], env: dict[str, str]) -> float:
     """Seconds from spawning ``argv`` to its exit."""
     began = time.monotonic()
-    child = processes.spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = processes.spawn(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         child.wait(30)
         return time.monotonic() - began
@@ -167,23 +170,25 @@ def time_until_exit(processes: Processes, argv: Sequence[str]) -> float:
         processes.stop(child)
 
 
-def bench_readiness(processes: Processes, repeats: int) -> list[Series]:
-    """``lapse daemon`` to hello, interleaved with the two baselines."""
+def bench_readiness(processes: Processes, repeats: int, bytecode: Bytecode) -> list[Series]:
+    """``lapse daemon`` to hello, interleaved with the two baselines (after a warm-up round)."""
     daemon = Series("lapse daemon: spawn → hello answered")
     server = Series("baseline: minimal asyncio server: spawn → hello answered")
     bare = Series("baseline: python -c pass: spawn → exit")
-    for index in range(repeats):
+    for index in range(-1, repeats):  # -1: the warm-up that writes the byte-code caches
         with temp_dir("lapse-ready-") as root:
-            env = daemon_env(root)
-            daemon.samples.append(
-                time_until_hello(processes, [*lapse_command(), "daemon"], root / "s.sock", env)
-            )
+            env = bytecode.apply(daemon_env(root))
+            lapse = time_until_hello(processes, [*lapse_command(), "daemon"], root / "s.sock", env)
         with temp_dir("lapse-ready-") as root:
             sock = root / "s.sock"
-            server.samples.append(
-                time_until_hello(processes, [PYTHON, "-c", HELLO_SERVER_CODE, str(sock)], sock, env)
-            )
-        bare.samples.append(time_until_exit(processes, [PYTHON, "-c", "pass"]))
+            argv = [PYTHON, "-c", HELLO_SERVER_CODE, str(sock)]
+            minimal = time_until_hello(processes, argv, sock, env)
+        nothing = time_until_exit(processes, [PYTHON, "-c", "pass"], env)
+        if index < 0:
+            continue
+        daemon.samples.append(lapse)
+        server.samples.append(minimal)
+        bare.samples.append(nothing)
         print(
             f"    {index + 1:2}/{repeats}: lapse {daemon.samples[-1] * 1000:6.1f} ms,"
             f" server {server.samples[-1] * 1000:6.1f} ms, pass {bare.samples[-1] * 1000:6.1f} ms",
@@ -294,12 +299,12 @@ class ImportFigures:
         return sorted(self.samples_ms)[len(self.samples_ms) // 2]
 
 
-def bench_imports(processes: Processes, repeats: int) -> list[ImportFigures]:
+def bench_imports(processes: Processes, repeats: int, bytecode: Bytecode) -> list[ImportFigures]:
     """The daemon's imports before ready, and the minimal server's, interleaved."""
     runs: dict[str, list[ImportRun]] = {"lapse daemon": [], "baseline: minimal asyncio server": []}
     for index in range(-1, repeats):  # -1: the warm-up that writes the byte-code caches
         with temp_dir("lapse-import-") as root:
-            env = daemon_env(root)
+            env = bytecode.apply(daemon_env(root))
             daemon = server_imports(processes, lapse_daemon_script(), root / "s.sock", env)
         with temp_dir("lapse-import-") as root:
             sock = root / "s.sock"
@@ -330,7 +335,7 @@ def bench_imports(processes: Processes, repeats: int) -> list[ImportFigures]:
 
 # -- the benchmark -------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = bench_parser("bench/idle_cost.py", __doc__)
+    parser = bench_parser("bench/idle_cost.py", __doc__, parts=PARTS)
     parser.add_argument(
         "--seconds", type=float, default=130.0, help="CPU measuring window (default 130, ≥ 120)"
     )
@@ -339,12 +344,6 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     )
     parser.add_argument(
         "--interval", type=parse_one_duration, default="1min", help="the idle run's interval"
-    )
-    parser.add_argument(
-        "--parts",
-        type=lambda text: parse_choices(text, PARTS, "--parts"),
-        default=",".join(PARTS),
-        help="which parts to run (default cpu,ready,import)",
     )
     parser.add_argument(
         "--short",
@@ -383,7 +382,7 @@ def measure(processes: Processes, report: Report, args: Any) -> None:
 
     if "ready" in args.parts:
         print(f"\n(b) readiness: spawn → socket answers hello, {args.repeats} times each")
-        timings = bench_readiness(processes, args.repeats)
+        timings = bench_readiness(processes, args.repeats, args.bytecode)
         print(f"    {'':<58} {'median':>8} {'p90':>8}")
         for timing in timings:
             print(f"    {timing.name:<58} {timing.median * 1000:6.1f}ms {timing.p90 * 1000:6.1f}ms")
@@ -402,7 +401,7 @@ def measure(processes: Processes, report: Report, args: Any) -> None:
             f"\n(c) imports before the server is ready (python -X importtime, up to its"
             f" {READY_MARK.strip()!r} line), median of {args.repeats} runs"
         )
-        imports = bench_imports(processes, args.repeats)
+        imports = bench_imports(processes, args.repeats, args.bytecode)
         for figures in imports:
             origin = ", ".join(f"{k} {v:.1f}" for k, v in figures.by_origin_ms.items())
             heaviest = ", ".join(f"{name} {ms:.1f}" for name, ms in figures.heaviest)
@@ -425,9 +424,16 @@ def measure(processes: Processes, report: Report, args: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_benchmark(
-        TITLE, args.json, lambda processes, report: measure(processes, report, args)
-    )
+
+    def body(processes: Processes, report: Report) -> None:
+        # Every Python started for (b) and (c) keeps its byte-code here: warm once the
+        # warm-up round wrote it, whatever PYTHONDONTWRITEBYTECODE the environment says.
+        with temp_dir("lapse-pyc-", args.keep) as cache:
+            args.bytecode = Bytecode(cache)
+            print(f"byte-code: every Python started caches it in {cache} (PYTHONPYCACHEPREFIX)")
+            measure(processes, report, args)
+
+    return run_benchmark(TITLE, args.json, body)
 
 
 if __name__ == "__main__":

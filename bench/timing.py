@@ -66,15 +66,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     PYTHON,
+    DaemonHandle,
     Processes,
     Report,
     bench_parser,
@@ -387,10 +388,27 @@ class DaemonRun:
         ]
 
 
+class MoreClients(Protocol):
+    """Clients beside the two subscribers (the TUI benchmark's TUIs)."""
+
+    def attach(self, handle: DaemonHandle) -> None:
+        """Connect to the daemon of ``handle``; the run starts once this returns."""
+        ...
+
+    def detach(self, handle: DaemonHandle) -> None:
+        """The run has ended: look, then hang up (the daemon is still up)."""
+        ...
+
+
 def daemon_run(
-    processes: Processes, interval_ns: int, frames: int, keep: bool, hardware: str = "sim"
+    processes: Processes,
+    interval_ns: int,
+    frames: int,
+    keep: bool,
+    hardware: str = "sim",
+    more: MoreClients | None = None,
 ) -> DaemonRun:
-    """A daemon with two subscribers, one ``lapse run``; its journal and edge events."""
+    """A daemon with two subscribers (and ``more``), one ``lapse run``; its journal and edges."""
     with temp_dir("lapse-bench-", keep) as root:
         handle = start_daemon(processes, root, daemon_env(root, hardware=hardware))
         subscribers: list[Subscriber] = []
@@ -402,6 +420,8 @@ def daemon_run(
             for subscriber in subscribers:
                 if not subscriber.subscribed.wait(15) or subscriber.error:
                     raise RuntimeError(f"{subscriber.name} could not subscribe: {subscriber.error}")
+            if more is not None:
+                more.attach(handle)
             run_id, _ = start_run(handle.env, interval_ns, frames)
             deadline = time.monotonic() + frames * interval_ns / 1e9 + 30
             time.sleep(min(1.0, frames * interval_ns / 2e9))
@@ -416,6 +436,8 @@ def daemon_run(
             if problems:
                 raise RuntimeError("; ".join(problems) + f"\n{handle.last_words()}")
             records = read_journal(handle.state_dir, run_id)
+            if more is not None:
+                more.detach(handle)
         finally:
             for subscriber in subscribers:
                 subscriber.stopping.set()
@@ -432,10 +454,15 @@ def daemon_run(
 
 
 def bench_lapse(
-    processes: Processes, condition: str, interval_ns: int, frames: int, keep: bool
+    processes: Processes,
+    condition: str,
+    interval_ns: int,
+    frames: int,
+    keep: bool,
+    more: MoreClients | None = None,
 ) -> list[Figures]:
     """lapse's lateness to the write returned (the target's) and to ``fired_ns`` (information)."""
-    run = daemon_run(processes, interval_ns, frames, keep)
+    run = daemon_run(processes, interval_ns, frames, keep, more=more)
     fired = run.fired()
     written = [f.written_ns - f.due_ns for f in fired if f.status == "ok" and f.written_ns]
     not_fired = sum(1 for f in fired if f.status != "ok")
@@ -445,7 +472,11 @@ def bench_lapse(
         "journal_records": len(run.records),
         "not_fired": not_fired,
         "no_edge_event": no_edge,
-        "statuses": sorted({r["status"] for r in run.records}),
+        "not_ok": [
+            f"frame {r['frame']} {r['status']}: {r.get('error')}"
+            for r in run.records
+            if r["status"] != "ok"
+        ],
         "realtime_threads": run.realtime_threads,
         "events_per_subscriber": run.events_per_subscriber,
         "final_state": run.final_state,
@@ -578,7 +609,7 @@ def print_spin(pairs: Sequence[tuple[SpinRun, SpinRun]]) -> list[dict[str, Any]]
 HEADER = ("condition", "method", "n", "p50 µs", "p99 µs", "max µs", "drift µs", "early", "missed")
 
 
-def print_figures(results: Sequence[Figures]) -> None:
+def print_figures(results: Sequence[Figures], spans: Mapping[str, str] = SPANS) -> None:
     """The figures, one row per condition × method, then what each method measures."""
     rows = [
         (
@@ -597,7 +628,7 @@ def print_figures(results: Sequence[Figures]) -> None:
     print_table(HEADER, rows, left=2)
     print("  From → to, per method (every stamp is CLOCK_MONOTONIC):")
     for method in dict.fromkeys(r.method for r in results):
-        print(f"    {method}: {SPANS[method]}")
+        print(f"    {method}: {spans[method]}")
     print("  drift: median lateness of the last tenth of the run minus that of the first tenth.")
     print("  missed: not fired (missed/error) or no record of the write (no edge event).")
 
@@ -613,44 +644,51 @@ def same_policy_reference(lapse: Figures | None) -> str:
     return CYCLICTEST_FIFO if f"SCHED_FIFO {TIMING_PRIORITY}" in threads else CYCLICTEST_OTHER
 
 
-def timing_checks(report: Report, results: Sequence[Figures], conditions: Sequence[str]) -> None:
-    """The timing targets for lapse's figures (due → write returned)."""
+def timing_checks(
+    report: Report, results: Sequence[Figures], conditions: Sequence[str], prefix: str = ""
+) -> None:
+    """The timing targets for lapse's figures (due → write returned); ``prefix`` names the case."""
+
+    def check(name: str, passed: bool | None, detail: str) -> None:
+        report.check(prefix + name, passed, detail)
+
     for condition in conditions:
         lapse = find(results, condition, LAPSE)
-        report.check(
+        check(
             f"lapse never fires early ({condition})",
             None if lapse is None else lapse.early == 0,
             "not measured" if lapse is None else f"{lapse.early} early of {lapse.n}",
         )
-        report.check(
+        check(
             f"lapse misses no frame ({condition})",
             None if lapse is None else lapse.missed == 0,
             "not measured"
             if lapse is None
             else f"{lapse.extra['not_fired']} not fired, {lapse.extra['no_edge_event']} with no"
-            f" edge event, of {lapse.extra['journal_records']}",
+            f" edge event, of {lapse.extra['journal_records']}"
+            + "".join(f"; {line}" for line in lapse.extra["not_ok"][:3]),
         )
     idle, loaded = find(results, "idle", LAPSE), find(results, "loaded", LAPSE)
     reference_name = same_policy_reference(idle)
     reference = find(results, "idle", reference_name)
     name = f"idle p99 ≤ {IDLE_P99_CYCLICTEST_FACTOR:g}× {reference_name} p99 (same policy)"
     if idle is None or reference is None:
-        report.check(name, None, "not measured")
+        check(name, None, "not measured")
     else:
         limit = IDLE_P99_CYCLICTEST_FACTOR * reference.p99_us
-        report.check(name, idle.p99_us <= limit, f"{fmt(idle.p99_us)} µs vs {fmt(limit)} µs")
-    report.check(
+        check(name, idle.p99_us <= limit, f"{fmt(idle.p99_us)} µs vs {fmt(limit)} µs")
+    check(
         f"idle p99 ≤ {IDLE_P99_LIMIT_US:g} µs",
         None if idle is None else idle.p99_us <= IDLE_P99_LIMIT_US,
         "not measured" if idle is None else f"{fmt(idle.p99_us)} µs",
     )
     drift = math.nan if idle is None else idle.drift_us
-    report.check(
+    check(
         f"idle |drift| < {IDLE_DRIFT_LIMIT_US:g} µs",
         None if math.isnan(drift) else abs(drift) < IDLE_DRIFT_LIMIT_US,
         "not measured" if math.isnan(drift) else f"{fmt(drift)} µs",
     )
-    report.check(
+    check(
         f"loaded p99 < {LOADED_P99_LIMIT_US:g} µs",
         None if loaded is None else loaded.p99_us < LOADED_P99_LIMIT_US,
         "not measured" if loaded is None else f"{fmt(loaded.p99_us)} µs",
