@@ -277,6 +277,8 @@ class Block:
     lost: int
     """Frames with no hardware call stamped (skipped, dropped or failed)."""
     statuses: dict[str, int]
+    not_ok: list[str]
+    """Each frame whose record is not ``ok``: its number, status and the journal's reason."""
     files: int
     """Frames whose journal record names a downloaded file (usb only)."""
     end_s: float
@@ -409,6 +411,7 @@ def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -
         handoff_ns=handoff,
         lost=lost,
         statuses=statuses,
+        not_ok=[f"frame {r.frame} {r.status}: {r.error}" for r in records if r.status != "ok"],
         files=sum(1 for record in records if record.file),
         end_s=(watcher.ended_ns - max(r.due_ns for r in records)) / NS_PER_S,
     )
@@ -443,7 +446,7 @@ def bench_latency(
         p99 = percentile([v / 1000 for v in block.lateness_ns], 99)
         text = f"{path} p99 {fmt(p99):>8} µs"
         if block.lost:
-            text += f" (lost {block.lost}: {block.statuses})"
+            text += f" (lost {block.lost}: {'; '.join(block.not_ok) or block.statuses})"
         shown.append(text)
         if len(shown) == len(PATHS):
             number = len(done[path])
