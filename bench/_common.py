@@ -576,10 +576,18 @@ Check = tuple[str, bool | None, str]
 
 
 def bench_parser(
-    prog: str, doc: str | None, conditions: bool = False, parts: Sequence[str] = ()
+    prog: str,
+    doc: str | None,
+    conditions: bool = False,
+    parts: Sequence[str] = (),
+    interval: str | None = None,
+    frames: int | None = None,
+    scope: str = "",
 ) -> argparse.ArgumentParser:
     """The argument parser every benchmark starts from: ``--json``, ``--keep``;
-    with ``conditions``, ``--conditions idle,loaded``; with ``parts``, ``--parts``."""
+    with ``conditions``, ``--conditions idle,loaded``; with ``parts``, ``--parts``;
+    with ``interval`` and ``frames``, the run's ``--interval`` and ``--frames`` (their
+    help starts with ``scope``, the part they belong to)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=doc.split("\n\n")[0] if doc else None,
@@ -600,6 +608,17 @@ def bench_parser(
             default=",".join(parts),
             type=lambda text: parse_choices(text, parts, "--parts"),
             help=f"which parts to run, comma-separated (default {','.join(parts)})",
+        )
+    if interval is not None:
+        parser.add_argument(
+            "--interval",
+            type=parse_one_duration,
+            default=interval,
+            help=f"{scope}the run's interval (default {interval})",
+        )
+    if frames is not None:
+        parser.add_argument(
+            "--frames", type=int, default=frames, help=f"{scope}frames (default {frames})"
         )
     return parser
 
@@ -675,9 +694,10 @@ class Report:
 
 
 def run_benchmark(
-    title: str, json_path: Path | None, body: Callable[[Processes, Report], None]
+    title: str, args: argparse.Namespace, measure: Callable[[Processes, Report, Any], None]
 ) -> int:
-    """Print the header, run ``body``, end every child process, print the report.
+    """Print the header, run ``measure``, end every child process, print the report
+    (and write ``args.json`` when given).
 
     Ctrl-C, SIGTERM and SIGHUP end the children and exit 130; the figures
     measured so far are not reported.
@@ -688,10 +708,10 @@ def run_benchmark(
     print(title)
     print(host_line())
     try:
-        body(processes, report)
+        measure(processes, report, args)
     except KeyboardInterrupt:
         print("\ninterrupted: every process this benchmark started is being ended.")
         return 130
     finally:
         processes.stop_all()
-    return report.finish(json_path)
+    return report.finish(args.json)

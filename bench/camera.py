@@ -993,10 +993,7 @@ def measure_latency(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_benchmark(
-        TITLE, args.json, lambda processes, report: measure(processes, report, args)
-    )
+    return run_benchmark(TITLE, parse_args(argv), measure)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ from bench._common import (
     clock_ticks,
     daemon_env,
     lapse_command,
-    parse_one_duration,
     print_shares,
     read_journal,
     run_benchmark,
@@ -335,15 +334,12 @@ def bench_imports(processes: Processes, repeats: int, bytecode: Bytecode) -> lis
 
 # -- the benchmark -------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = bench_parser("bench/idle_cost.py", __doc__, parts=PARTS)
+    parser = bench_parser("bench/idle_cost.py", __doc__, parts=PARTS, interval="1min")
     parser.add_argument(
         "--seconds", type=float, default=130.0, help="CPU measuring window (default 130, ≥ 120)"
     )
     parser.add_argument(
         "--repeats", type=int, default=10, help="readiness and import runs (default 10, ≥ 10)"
-    )
-    parser.add_argument(
-        "--interval", type=parse_one_duration, default="1min", help="the idle run's interval"
     )
     parser.add_argument(
         "--short",
@@ -354,6 +350,15 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     if not args.short and (args.seconds < MIN_SECONDS or args.repeats < MIN_REPEATS):
         parser.error(f"--seconds must be ≥ {MIN_SECONDS:g} and --repeats ≥ {MIN_REPEATS}")
     return args
+
+
+def measure_with_cache(processes: Processes, report: Report, args: Any) -> None:
+    """:func:`measure`, every Python it starts keeping its byte-code in a private cache:
+    warm once the warm-up rounds wrote it, whatever PYTHONDONTWRITEBYTECODE says."""
+    with temp_dir("lapse-pyc-", args.keep) as cache:
+        args.bytecode = Bytecode(cache)
+        print(f"byte-code: every Python started caches it in {cache} (PYTHONPYCACHEPREFIX)")
+        measure(processes, report, args)
 
 
 def measure(processes: Processes, report: Report, args: Any) -> None:
@@ -423,17 +428,7 @@ def measure(processes: Processes, report: Report, args: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-
-    def body(processes: Processes, report: Report) -> None:
-        # Every Python started for (b) and (c) keeps its byte-code here: warm once the
-        # warm-up round wrote it, whatever PYTHONDONTWRITEBYTECODE the environment says.
-        with temp_dir("lapse-pyc-", args.keep) as cache:
-            args.bytecode = Bytecode(cache)
-            print(f"byte-code: every Python started caches it in {cache} (PYTHONPYCACHEPREFIX)")
-            measure(processes, report, args)
-
-    return run_benchmark(TITLE, args.json, body)
+    return run_benchmark(TITLE, parse_args(argv), measure_with_cache)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,6 @@ from bench._common import (
     drift_ns,
     fmt,
     parse_durations,
-    parse_one_duration,
     percentile,
     print_table,
     read_journal,
@@ -697,11 +696,7 @@ def timing_checks(
 
 # -- the benchmark -------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = bench_parser("bench/timing.py", __doc__, conditions=True)
-    parser.add_argument("--frames", type=int, default=400, help="frames per method (default 400)")
-    parser.add_argument(
-        "--interval", type=parse_one_duration, default="50ms", help="the period (default 50ms)"
-    )
+    parser = bench_parser("bench/timing.py", __doc__, conditions=True, interval="50ms", frames=400)
     parser.add_argument(
         "--install",
         action="store_true",
@@ -873,10 +868,16 @@ def measure_loopback_on_pi(processes: Processes, report: Report, args: Any) -> N
         report.check(name, passed, detail)
 
 
+def measure(processes: Processes, report: Report, args: Any) -> None:
+    """The timing methods and the spin's cost; with ``--loopback``, the loopback only."""
+    if args.loopback is not None:
+        measure_loopback_on_pi(processes, report, args)
+    else:
+        measure_timing(processes, report, args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    body = measure_loopback_on_pi if args.loopback is not None else measure_timing
-    return run_benchmark(TITLE, args.json, lambda processes, report: body(processes, report, args))
+    return run_benchmark(TITLE, parse_args(argv), measure)
 
 
 if __name__ == "__main__":

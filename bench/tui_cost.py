@@ -670,7 +670,15 @@ def bench_timing(
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = bench_parser("bench/tui_cost.py", __doc__, conditions=True, parts=PARTS)
+    parser = bench_parser(
+        "bench/tui_cost.py",
+        __doc__,
+        conditions=True,
+        parts=PARTS,
+        interval="50ms",
+        frames=400,
+        scope="(3) ",
+    )
     parser.add_argument("--cycles", type=int, default=1, help="(1) run cycles per window (1)")
     parser.add_argument(
         "--cpu-interval", type=parse_one_duration, default="1min", help="(1) the run's interval"
@@ -683,10 +691,6 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     )
     parser.add_argument(
         "--poll-ms", type=float, default=5.0, help="(2) sleep between two captures (default 5)"
-    )
-    parser.add_argument("--frames", type=int, default=400, help="(3) frames (default 400)")
-    parser.add_argument(
-        "--interval", type=parse_one_duration, default="50ms", help="(3) the run's interval"
     )
     parser.add_argument(
         "--short", action="store_true", help="allow --repeats < 10 (trying the script out)"
@@ -755,10 +759,7 @@ def measure(processes: Processes, report: Report, args: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_benchmark(
-        TITLE, args.json, lambda processes, report: measure(processes, report, args)
-    )
+    return run_benchmark(TITLE, parse_args(argv), measure)
 
 
 if __name__ == "__main__":
