@@ -16,27 +16,29 @@ Two facts about the virtual camera shape the method:
 - its store is "full" after 26 captures in one session, so every run or
   segment below opens a fresh session (≤ 25 captures each), untimed.
 
-(1) Due time → hardware call, per frame (µs: p50/p90/p99/max), two paths in
+(1) Due time → hardware call returned, per frame (µs: p50/p90/p99/max), two paths in
     the same invocation, in alternating runs of ≤ 25 frames (gpio, usb, usb,
     gpio, …), at each ``--interval`` and in each condition (idle; loaded =
     two CPU-bound processes, started at SCHED_OTHER as any other program):
 
     - **gpio**: camera trigger ``off``; the engine switches the shutter line.
-      Stamped: ``time.monotonic_ns()`` on entry to the rig's
-      ``set_line(SHUTTER, on=True)`` (a thin wrapper around the GpioRig),
-      minus the frame's ``due_ns`` from the journal.
+      From: the frame's ``due_ns`` (journal). To: ``time.monotonic_ns()``
+      when the rig's ``set_line(SHUTTER, on=True)`` returned (a thin wrapper
+      around the GpioRig stamps it).
     - **usb**: camera trigger ``usb``; the engine hands the edge to the camera
       thread, which calls the session's ``trigger()`` (``trigger_capture``) on
-      its bounded-call I/O thread. Stamped: ``time.monotonic_ns()`` on entry
-      to ``trigger()`` (a thin wrapper around the session ``open_session``
-      returns), minus the frame's ``due_ns``.
+      its bounded-call I/O thread. From: the frame's ``due_ns``. To:
+      ``time.monotonic_ns()`` when ``trigger()`` returned (a thin wrapper
+      around the session ``open_session`` returns stamps it): the camera has
+      taken the trigger.
 
-    Both stamps are "the moment the hardware call is entered", on the clock
+    Both stamps are "the moment the hardware call returned", on the clock
     the engine schedules on (``SystemClock.now_ns`` is ``time.monotonic_ns``).
-    A frame with no stamp (skipped, dropped as stale, failed) is counted as
-    ``lost`` and left out of the percentiles. ``handoff`` = stamp − the
-    engine's ``fired_ns`` (taken just before it calls the rig or the camera).
-    Target, per interval and condition: usb p99 − gpio p99 ≤ 1 ms. Also
+    A frame with no stamp (skipped, dropped as stale, failed) is ``lost``: it
+    is left out of the percentiles and fails the verdict. ``handoff`` = stamp
+    − the engine's ``fired_ns`` (taken just before it calls the rig or the
+    camera). Targets, per interval and condition: usb p99 − gpio p99 ≤ 1 ms;
+    no frame lost on either path. Also
     shown: how many usb frames got a file in the journal, and how long after
     the last frame's due time the run ended (the camera fetches the last files).
 
@@ -47,7 +49,10 @@ Two facts about the virtual camera shape the method:
     take longer than the interval leaves (DESIGN §11: 0.1–1.5 s).
 
 (2) Capture-and-download throughput (frames/s), closed loop, sides alternating
-    in rotating order per round:
+    in rotating order per round, twice: with lapse's 947-byte sample JPEG in
+    the virtual camera's folder, and with a 25 MB JPEG (24 megapixels of
+    noise at quality 95, made with Pillow), so that the download and the
+    fsync of a real camera's file size are in the figure:
 
     - **bare**: plain python-gphoto2 in this thread: ``trigger_capture()``;
       ``wait_for_event(T)`` until ``GP_EVENT_FILE_ADDED`` (TIMEOUT and other
@@ -61,30 +66,34 @@ Two facts about the virtual camera shape the method:
       soon as the previous frame's ``FileSaved`` has arrived.
 
     Each session takes 1 untimed warm-up frame, then ≤ 24 timed ones; frames/s
-    = timed frames / their summed time. The target's baseline uses T = lapse's
+    = timed frames / their summed time, from ``time.perf_counter()`` before
+    the first timed trigger to after the last timed file is saved (bare: its
+    ``save_file`` returned; lapse: its ``FileSaved`` event taken from the
+    queue), summed over the sessions. The target's baseline uses T = lapse's
     own ``FILE_EVENT_MS`` (10 ms), so both sides may skip ahead by as much;
     ``--also-bare`` adds baselines at other T for information (default 0 and
     10: T = 0 is a busy loop that sees each file exactly when it is dated,
     never early).
-    Target: median lapse frames/s ≥ 0.9 × the baseline's median.
+    Target, for each file size: median lapse frames/s ≥ 0.9 × the baseline's median.
 
 This is a shared, noisy machine: read medians and percentiles, and run it
 twice. Run from the repo root:
-``/work/venv/bin/python bench/camera.py [--short] [--json FILE]``.
+``.venv/bin/python bench/camera.py [--short] [--json FILE]`` (the 25 MB part
+needs Pillow: ``.venv/bin/pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import contextlib
+import io
 import math
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -93,42 +102,37 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
-    HOG_CODE,
-    Check,
     Processes,
-    cpu_hogs,
-    exit_on_signals,
-    exit_status,
+    Report,
+    bench_parser,
+    condition_context,
     fmt,
-    host_info,
-    host_line,
     median,
+    parse_durations,
     percentile,
-    print_targets,
-    target_records,
+    print_table,
+    run_benchmark,
     temp_dir,
-    thread_policies,
-    write_report,
 )
 from core import protocol
 from core.camera import CameraConfig, CameraEvent, FileSaved, FrameFailed
 from core.clock import SystemClock
 from core.config import HardwareConfig
 from core.controller import RunController
-from core.durations import NS_PER_S, format_duration, parse_duration
+from core.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.engine import SUPPORT_PRIORITY, TIMING_PRIORITY, request_realtime_priority
-from core.errors import DurationError, LapseError
+from core.errors import LapseError
 from core.journal import FrameRecord, Journal
 from core.plan import Line
 from core.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.files import save_file
 from hw.camera.usb_camera import FILE_EVENT_MS, UsbCamera
-from hw.camera.virtual import SAMPLE_JPEG, use_virtual_camera
+from hw.camera.virtual import SAMPLE_JPEG, SAMPLE_NAME, use_virtual_camera
 from hw.gpio_rig import GpioRig
 from hw.sim import make_sim_rig
 
-CONDITIONS = ("idle", "loaded")
+TITLE = "lapse camera benchmark"
 PATHS = ("gpio", "usb")
 ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
 
@@ -149,7 +153,7 @@ FRAME_WAIT_S = 5.0
 
 # -- stamping wrappers ------------------------------------------------------------------------
 class StampingRig:
-    """The simulated GpioRig, stamping entry to every ``set_line(SHUTTER, True)``."""
+    """The simulated GpioRig, stamping when every ``set_line(SHUTTER, True)`` returned."""
 
     def __init__(self, inner: GpioRig) -> None:
         self.inner = inner
@@ -158,9 +162,9 @@ class StampingRig:
         self.stamps: list[int] = []
 
     def set_line(self, line: Line, on: bool) -> None:
+        self.inner.set_line(line, on)
         if on and line is Line.SHUTTER:
             self.stamps.append(time.monotonic_ns())
-        self.inner.set_line(line, on)
 
     def set_led(self, level: float) -> None:
         self.inner.set_led(level)
@@ -176,7 +180,7 @@ class StampingRig:
 
 
 class StampingSession:
-    """A :class:`Session` passing through to gphoto2, stamping entry to ``trigger()``."""
+    """A :class:`Session` passing through to gphoto2, stamping when ``trigger()`` returned."""
 
     def __init__(self, inner: Session, stamps: list[int], closed: threading.Event) -> None:
         self._inner: Session | None = inner
@@ -191,8 +195,8 @@ class StampingSession:
         return self._inner
 
     def trigger(self) -> None:
-        self.stamps.append(time.monotonic_ns())
         self.inner.trigger()
+        self.stamps.append(time.monotonic_ns())
 
     def battery(self) -> str | None:
         return self.inner.battery()
@@ -273,6 +277,8 @@ class Block:
     lost: int
     """Frames with no hardware call stamped (skipped, dropped or failed)."""
     statuses: dict[str, int]
+    not_ok: list[str]
+    """Each frame whose record is not ``ok``: its number, status and the journal's reason."""
     files: int
     """Frames whose journal record names a downloaded file (usb only)."""
     end_s: float
@@ -406,6 +412,7 @@ def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -
         handoff_ns=handoff,
         lost=lost,
         statuses=statuses,
+        not_ok=[f"frame {r.frame} {r.status}: {r.error}" for r in records if r.status != "ok"],
         files=sum(1 for record in records if record.file),
         end_s=(watcher.ended_ns - max(r.due_ns for r in records)) / NS_PER_S,
     )
@@ -440,7 +447,7 @@ def bench_latency(
         p99 = percentile([v / 1000 for v in block.lateness_ns], 99)
         text = f"{path} p99 {fmt(p99):>8} µs"
         if block.lost:
-            text += f" (lost {block.lost}: {block.statuses})"
+            text += f" (lost {block.lost}: {'; '.join(block.not_ok) or block.statuses})"
         shown.append(text)
         if len(shown) == len(PATHS):
             number = len(done[path])
@@ -453,6 +460,61 @@ def bench_latency(
 
 
 # -- (2) throughput ----------------------------------------------------------------------------
+LARGE_BYTES = 25_000_000
+"""The large file: 25 MB, a 24-megapixel camera's JPEG at high quality."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The one file the virtual camera serves for every capture of a throughput phase."""
+
+    name: str
+    file_name: str
+    data: bytes
+
+
+def large_jpeg(at_least: int = LARGE_BYTES) -> bytes:
+    """A real JPEG of at least ``at_least`` bytes: 3:2 random noise at quality 95 (Pillow).
+
+    Noise does not compress, so its size is known from a small probe; the full
+    image is enlarged until it is big enough.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        raise RuntimeError(
+            "the 25 MB JPEG needs Pillow: .venv/bin/pip install -e '.[bench]'"
+        ) from None
+
+    def encode(width: int) -> bytes:
+        height = width * 2 // 3
+        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=95)
+        return out.getvalue()
+
+    per_pixel = len(encode(600)) / (600 * 400)
+    width = math.ceil(math.sqrt(at_least / per_pixel * 3 / 2))
+    data = encode(width)
+    # One correction from the full image's own bytes per pixel, then grow until enough.
+    width = math.ceil(width * math.sqrt(at_least * 1.002 / len(data)))
+    while len(data := encode(width)) < at_least:
+        width = math.ceil(width * 1.005)
+    return data
+
+
+def serve(folder: Path, payload: Payload) -> None:
+    """Make ``payload`` the only file in the virtual camera's folder.
+
+    The virtual camera lists its folder when a session opens, so the next
+    session hands out this file for every capture.
+    """
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
+    (folder / payload.file_name).write_bytes(payload.data)
+
+
 @dataclass(frozen=True)
 class Side:
     """One side of the throughput comparison: lapse, or the bare loop at one timeout."""
@@ -468,6 +530,7 @@ class Round:
 
     round: int
     side: str
+    payload: str
     frames: int
     seconds: float
     sessions: int
@@ -482,10 +545,10 @@ def segments(frames: int) -> list[int]:
     return split_frames(frames, SESSION_FILES - WARM_UP_FRAMES - 1)  # one capture to spare
 
 
-def check_saved(folder: Path, expected: int, side: str) -> None:
-    """Every frame (warm-ups included) is a whole file in ``folder``."""
+def check_saved(folder: Path, expected: int, size: int, side: str) -> None:
+    """Every frame (warm-ups included) is a whole file of ``size`` bytes in ``folder``."""
     saved = [p for p in folder.iterdir() if p.name.startswith("frame-")]
-    whole = [p for p in saved if p.suffix == ".jpg" and p.stat().st_size == len(SAMPLE_JPEG)]
+    whole = [p for p in saved if p.suffix == ".jpg" and p.stat().st_size == size]
     if len(whole) != expected or len(saved) != expected:
         raise RuntimeError(f"{side} left {len(whole)} whole files of {len(saved)}, not {expected}")
 
@@ -539,7 +602,7 @@ def bare_session(
         camera.exit()
 
 
-def bare_round(side: Side, number: int, folder: Path, frames: int) -> Round:
+def bare_round(side: Side, number: int, folder: Path, frames: int, payload: Payload) -> Round:
     """Plain python-gphoto2, one session per segment."""
     import gphoto2 as gp  # after use_virtual_camera
 
@@ -550,8 +613,8 @@ def bare_round(side: Side, number: int, folder: Path, frames: int) -> Round:
     for timed in parts:
         k, took = bare_session(gp, folder, k, timed, side.timeout_ms)
         seconds += took
-    check_saved(folder, k, side.name)
-    return Round(number, side.name, frames, seconds, len(parts))
+    check_saved(folder, k, len(payload.data), side.name)
+    return Round(number, side.name, payload.name, frames, seconds, len(parts))
 
 
 def lapse_frame(camera: UsbCamera, events: queue.SimpleQueue[CameraEvent], k: int) -> None:
@@ -586,7 +649,7 @@ def lapse_session(folder: Path, first: int, timed: int) -> tuple[int, float]:
         close_camera(camera, opener)
 
 
-def lapse_round(side: Side, number: int, folder: Path, frames: int) -> Round:
+def lapse_round(side: Side, number: int, folder: Path, frames: int, payload: Payload) -> Round:
     """lapse's camera thread, one per segment."""
     folder.mkdir(parents=True)
     k, seconds = 0, 0.0
@@ -594,42 +657,55 @@ def lapse_round(side: Side, number: int, folder: Path, frames: int) -> Round:
     for timed in parts:
         k, took = lapse_session(folder, k, timed)
         seconds += took
-    check_saved(folder, k, side.name)
-    return Round(number, side.name, frames, seconds, len(parts))
+    check_saved(folder, k, len(payload.data), side.name)
+    return Round(number, side.name, payload.name, frames, seconds, len(parts))
 
 
 def bench_throughput(
-    root: Path, sides: Sequence[Side], rounds: int, frames: int
-) -> tuple[list[Round], list[str]]:
-    """Every side once per round; the order rotates from round to round."""
+    root: Path,
+    camera_folder: Path,
+    payload: Payload,
+    sides: Sequence[Side],
+    rounds: int,
+    frames: int,
+    report: Report,
+) -> list[Round]:
+    """Every side once per round, the camera serving ``payload``; the order rotates.
+
+    Each round's files are deleted once checked: 25 MB frames add up.
+    """
+    serve(camera_folder, payload)
     results: list[Round] = []
-    failures: list[str] = []
     for number in range(1, rounds + 1):
         turn = (number - 1) % len(sides)
         shown: list[str] = []
         for side in [*sides[turn:], *sides[:turn]]:
-            folder = root / f"throughput-{number:02d}-{side.name.replace(' ', '-')}"
+            folder = (
+                root / f"throughput-{len(payload.data)}-{number:02d}-{side.name.replace(' ', '-')}"
+            )
             try:
                 if side.timeout_ms is None:
-                    result = lapse_round(side, number, folder, frames)
+                    result = lapse_round(side, number, folder, frames, payload)
                 else:
-                    result = bare_round(side, number, folder, frames)
+                    result = bare_round(side, number, folder, frames, payload)
             except (RuntimeError, OSError, LapseError) as error:
-                failures.append(f"throughput round {number} {side.name}: {error}")
+                report.fail(f"throughput ({payload.name}) round {number} {side.name}: {error}")
                 shown.append(f"{side.name} failed: {error}")
                 continue
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
             results.append(result)
             shown.append(f"{side.name} {result.fps:.2f}")
         print(f"    round {number} (frames/s): " + " · ".join(shown), flush=True)
-    return results, failures
+    return results
 
 
-def fps_of(results: Sequence[Round], side: str) -> list[float]:
-    """Frames per second of every round of one side, in round order."""
-    return [r.fps for r in results if r.side == side]
+def fps_of(results: Sequence[Round], side: str, payload: str) -> list[float]:
+    """Frames per second of every round of one side with one payload, in round order."""
+    return [r.fps for r in results if r.side == side and r.payload == payload]
 
 
-# -- report ------------------------------------------------------------------------------------
+# -- report --------------------------------------------------------------------------------------
 HEADER = (
     "interval",
     "condition",
@@ -648,7 +724,7 @@ HEADER = (
 
 def print_latency_table(results: Sequence[Latency]) -> None:
     """One row per interval × condition × path."""
-    rows = [HEADER] + [
+    rows = [
         (
             format_duration(r.interval_ns),
             r.condition,
@@ -665,15 +741,7 @@ def print_latency_table(results: Sequence[Latency]) -> None:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    for index, row in enumerate(rows):
-        cells = [
-            cell.ljust(width) if column < 3 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  " + "  ".join(cells).rstrip())
-        if index == 0:
-            print("  " + "  ".join("-" * width for width in widths))
+    print_table(HEADER, rows, left=3)
 
 
 def find(results: Sequence[Latency], case: str, path: str) -> Latency | None:
@@ -689,51 +757,64 @@ def p99_difference(results: Sequence[Latency], case: str) -> float | None:
     return usb.p99_us - gpio.p99_us
 
 
-def targets(
-    latency: Sequence[Latency],
-    cases: Sequence[str],
-    rounds: Sequence[Round],
-    baseline: str | None,
-) -> list[Check]:
-    """The issue's two targets: the first per case measured, the second unless skipped
-    (``baseline`` None)."""
-    checks: list[Check] = []
+def latency_checks(report: Report, latency: Sequence[Latency], cases: Sequence[str]) -> None:
+    """Per case: usb p99 within 1 ms of gpio's, and no frame lost on either path."""
     for case in cases:
         difference = p99_difference(latency, case)
-        usb = find(latency, case, "usb")
-        detail = "not measured"
-        if difference is not None and usb is not None:
-            detail = f"{fmt(difference)} µs (usb lost {usb.lost} of {usb.n + usb.lost})"
-        checks.append(
-            (
-                f"usb p99 − gpio p99 ≤ {P99_MARGIN_US / 1000:g} ms ({case})",
-                None if difference is None else difference <= P99_MARGIN_US,
-                detail,
-            )
+        report.check(
+            f"usb p99 − gpio p99 ≤ {P99_MARGIN_US / 1000:g} ms ({case})",
+            None if difference is None else difference <= P99_MARGIN_US,
+            "not measured" if difference is None else f"{fmt(difference)} µs",
         )
-    if baseline is None:
-        return checks
-    name = f"lapse throughput ≥ {THROUGHPUT_RATIO:g}× the bare gphoto2 loop ({baseline})"
-    bare, lapse = fps_of(rounds, baseline), fps_of(rounds, "lapse")
+        for path in PATHS:
+            found = find(latency, case, path)
+            report.check(
+                f"{path}: no frame lost ({case})",
+                None if found is None else found.lost == 0,
+                "not measured"
+                if found is None
+                else f"{found.lost} lost (skipped, stale or failed) of {found.n + found.lost}",
+            )
+
+
+def print_throughput(
+    report: Report, rounds: Sequence[Round], sides: Sequence[Side], payload: Payload
+) -> None:
+    """Per-round figures and medians of every side; lapse / each bare side; the target."""
+    print(f"Throughput, {payload.name} (frames/s, per round; closed loop, timed frames only):")
+    width = max(len(side.name) for side in sides)
+    for side in sides:
+        values = fps_of(rounds, side.name, payload.name)
+        shown = "  ".join(f"{value:6.2f}" for value in values)
+        print(f"  {side.name:{width}}  {shown}   median {fmt(median(values), 2)}")
+    lapse = fps_of(rounds, "lapse", payload.name)
+    for side in sides:
+        bare = fps_of(rounds, side.name, payload.name)
+        if side.timeout_ms is not None and bare and lapse:
+            print(f"  lapse / {side.name} (medians): {median(lapse) / median(bare):.3f}")
+    baseline = sides[0].name
+    name = (
+        f"lapse throughput ≥ {THROUGHPUT_RATIO:g}× the bare gphoto2 loop"
+        f" ({baseline}, {payload.name})"
+    )
+    bare = fps_of(rounds, baseline, payload.name)
     if bare and lapse:
         ratio = median(lapse) / median(bare)
         detail = f"{ratio:.3f} (median {median(lapse):.2f} vs {median(bare):.2f} frames/s)"
-        checks.append((name, ratio >= THROUGHPUT_RATIO, detail))
+        report.check(name, ratio >= THROUGHPUT_RATIO, detail)
     else:
-        checks.append((name, None, "not measured"))
-    return checks
+        report.check(name, None, "not measured")
 
 
 # -- main --------------------------------------------------------------------------------------
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="bench/camera.py", description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = bench_parser("bench/camera.py", __doc__, conditions=True)
     parser.add_argument(
         "--frames", type=int, default=300, help="latency: frames per path and case (300)"
     )
     parser.add_argument(
         "--interval",
+        type=parse_durations,
         default="150ms,80ms",
         help="latency: the interval(s), comma-separated (150ms,80ms)",
     )
@@ -743,17 +824,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=SESSION_FILES - 1,
         help=f"latency: most frames per run (≤ {SESSION_FILES}, default {SESSION_FILES - 1})",
     )
-    parser.add_argument(
-        "--conditions",
-        default=",".join(CONDITIONS),
-        help="latency: conditions, comma-separated (idle,loaded)",
-    )
     parser.add_argument("--rounds", type=int, default=5, help="throughput: rounds (5)")
     parser.add_argument(
         "--throughput-frames",
         type=int,
         default=200,
-        help="throughput: timed frames per side and round (200)",
+        help="throughput: timed frames per side and round, sample JPEG (200)",
+    )
+    parser.add_argument(
+        "--large-frames",
+        type=int,
+        default=46,
+        help="throughput: timed frames per side and round, 25 MB JPEG (46; 0 skips it)",
     )
     parser.add_argument(
         "--bare-timeout-ms",
@@ -777,22 +859,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--short",
         action="store_true",
-        help="a quick smoke run: 50 frames at 150ms idle, 2 rounds of 30 frames",
+        help="a quick smoke run: 50 frames at 150ms idle, 2 rounds of 30 (and 10 large) frames",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     if args.short:
-        args.frames, args.interval, args.conditions = 50, "150ms", "idle"
-        args.rounds, args.throughput_frames = 2, 30
-    try:
-        args.intervals_ns = [
-            parse_duration(text.strip()) for text in args.interval.split(",") if text.strip()
-        ]
-    except DurationError as error:
-        parser.error(str(error))
-    if not args.intervals_ns:
-        parser.error("--interval needs at least one duration")
+        args.frames, args.interval, args.conditions = 50, [150 * NS_PER_MS], ["idle"]
+        args.rounds, args.throughput_frames, args.large_frames = 2, 30, 10
     if args.frames < 20:
         parser.error("--frames must be at least 20")
     if not 1 <= args.block_frames <= SESSION_FILES:
@@ -810,46 +882,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         Side(f"bare T={t}ms", t) for t in dict.fromkeys(also) if t != args.bare_timeout_ms
     ]
     args.sides.append(Side("lapse", None))
-    args.condition_list = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    unknown = set(args.condition_list) - set(CONDITIONS)
-    if unknown or not args.condition_list:
-        parser.error(f"--conditions takes {', '.join(CONDITIONS)}")
     return args
-
-
-@contextlib.contextmanager
-def ordinary_scheduling() -> Iterator[None]:
-    """SCHED_OTHER for this thread for the block, then its policy back.
-
-    A child process inherits the policy of the thread that starts it: a CPU
-    hog started from a SCHED_FIFO thread would be a real-time busy loop that
-    starves every thread of its priority (and everything at SCHED_OTHER).
-    """
-    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
-    if policy == os.SCHED_OTHER:
-        yield
-        return
-    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    try:
-        yield
-    finally:
-        os.sched_setscheduler(0, policy, param)
-
-
-@contextlib.contextmanager
-def condition_context(processes: Processes, condition: str) -> Iterator[str]:
-    """Nothing for idle; two SCHED_OTHER CPU hogs (killed on the way out, always) for loaded."""
-    if condition != "loaded":
-        yield "nothing else running"
-        return
-    with contextlib.ExitStack() as stack:
-        with ordinary_scheduling():
-            hogs = stack.enter_context(cpu_hogs(processes, 2))
-        policies = {policy for hog in hogs for _, policy, _ in thread_policies(hog.pid)}
-        if policies != {"SCHED_OTHER"}:
-            raise RuntimeError(f"the CPU hogs run at {', '.join(sorted(policies))}")
-        pids = ", ".join(str(hog.pid) for hog in hogs)
-        yield f"2 × `python -c '{HOG_CODE}'` at SCHED_OTHER running (pids {pids})"
 
 
 def libgphoto2_version() -> str:
@@ -860,47 +893,18 @@ def libgphoto2_version() -> str:
     return f"python-gphoto2 {gp.__version__}, libgphoto2 {library[0] if library else '?'}"
 
 
-def print_throughput(rounds: Sequence[Round], sides: Sequence[Side]) -> dict[str, float | None]:
-    """Per-round figures and medians of every side; returns lapse / side for each bare side."""
-    print("Throughput (frames/s, per round; closed loop, timed frames only):")
-    width = max(len(side.name) for side in sides)
-    for side in sides:
-        values = fps_of(rounds, side.name)
-        shown = "  ".join(f"{value:6.2f}" for value in values)
-        print(f"  {side.name:{width}}  {shown}   median {fmt(median(values), 2)}")
-    lapse = fps_of(rounds, "lapse")
-    ratios: dict[str, float | None] = {}
-    for side in sides:
-        bare = fps_of(rounds, side.name)
-        if side.timeout_ms is None:
-            continue
-        ratios[side.name] = median(lapse) / median(bare) if bare and lapse else None
-        shown = "n/a" if ratios[side.name] is None else f"{ratios[side.name]:.3f}"
-        print(f"  lapse / {side.name} (medians): {shown}")
-    return ratios
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    exit_on_signals()
-    processes = Processes()
-    latency: list[Latency] = []
-    rounds: list[Round] = []
-    failures: list[str] = []
-    intervals = ", ".join(format_duration(ns) for ns in args.intervals_ns)
+def measure(processes: Processes, report: Report, args: Any) -> None:
+    """Latency in each condition and interval, then throughput with each file size."""
+    intervals = ", ".join(format_duration(ns) for ns in args.interval)
     print(
-        f"lapse camera benchmark: latency {args.frames} frames per path at {intervals}"
-        f" ({', '.join(args.condition_list)}; alternating runs of ≤ {args.block_frames});"
-        f" throughput {args.rounds} rounds × {args.throughput_frames} frames per side"
+        f"latency {args.frames} frames per path at {intervals} ({', '.join(args.conditions)};"
+        f" alternating runs of ≤ {args.block_frames}); throughput {args.rounds} rounds ×"
+        f" {args.throughput_frames} frames (sample) and × {args.large_frames} frames (25 MB)"
     )
-    print(host_line())
     with temp_dir("lapse-camera-", args.keep) as root:
         # Before anything imports gphoto2: libgphoto2 reads these when it first lists ports.
-        use_virtual_camera(root / "virtual-camera")
-        print(
-            f"virtual camera: {libgphoto2_version()}; serving lapse's {len(SAMPLE_JPEG)}-byte"
-            f" sample JPEG from {root / 'virtual-camera'}"
-        )
+        camera_folder = use_virtual_camera(root / "virtual-camera")
+        print(f"virtual camera: {libgphoto2_version()}; its folder {camera_folder}")
         realtime = False if args.no_rt else request_realtime_priority(SUPPORT_PRIORITY)
         if realtime:
             print(
@@ -909,94 +913,88 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("scheduling: SCHED_OTHER" + (" (--no-rt)" if args.no_rt else " (not allowed)"))
-        if args.keep:
-            print(f"keeping {root}")
+        report.data["settings"] = {
+            key: value for key, value in vars(args).items() if key not in ("json", "sides")
+        } | {"sides": [asdict(side) for side in args.sides], "realtime": realtime}
         print()
-        cases: list[str] = []
-        try:
-            if args.skip != "latency":
-                print("[1] due → hardware call: gpio (entry to set_line) vs usb (entry to trigger)")
-                for condition in args.condition_list:
-                    with condition_context(processes, condition) as what:
-                        print(f"  [{condition}] {what}", flush=True)
-                        for interval_ns in args.intervals_ns:
-                            case = f"{format_duration(interval_ns)} {condition}"
-                            cases.append(case)
-                            print(f"    interval {format_duration(interval_ns)}")
-                            try:
-                                latency += bench_latency(
-                                    root, condition, args.frames, interval_ns, args.block_frames
-                                )
-                            except (RuntimeError, OSError, LapseError) as error:
-                                print(f"      failed: {error}")
-                                failures.append(f"latency {case}: {error}")
+        if args.skip != "latency":
+            sample = Payload(f"{len(SAMPLE_JPEG)}-byte sample", SAMPLE_NAME, SAMPLE_JPEG)
+            serve(camera_folder, sample)
+            latency, cases = measure_latency(processes, report, root, args)
+            if latency:
+                print("Due → hardware call returned (µs): gpio = set_line(shutter, on) returned −")
+                print("due_ns; usb = session.trigger() returned − due_ns; handoff = that stamp −")
+                print("fired_ns; files = frames whose record names a file; end s = median, last")
+                print("due → run ended; lost = frames with no stamp (skipped, stale or failed).")
+                print_latency_table(latency)
+                for case in cases:
+                    difference = p99_difference(latency, case)
+                    shown = "n/a" if difference is None else f"{fmt(difference)} µs"
+                    print(f"  p99 usb − gpio ({case}): {shown}")
                 print()
-            if args.skip != "throughput":
+            report.data["latency"] = [asdict(r) for r in latency]
+            latency_checks(report, latency, cases)
+        if args.skip != "throughput":
+            payloads = [
+                (
+                    Payload(f"{len(SAMPLE_JPEG)}-byte sample", SAMPLE_NAME, SAMPLE_JPEG),
+                    args.throughput_frames,
+                )
+            ]
+            if args.large_frames:
+                try:
+                    data = large_jpeg()
+                except RuntimeError as error:
+                    report.fail(str(error))
+                else:
+                    payloads.append(
+                        (
+                            Payload(f"{len(data) / 1e6:.1f} MB JPEG", "large.jpg", data),
+                            args.large_frames,
+                        )
+                    )
+            report.data["throughput"] = []
+            for payload, frames in payloads:
                 print(
-                    "[2] capture-and-download throughput, closed loop, idle: bare python-gphoto2"
-                    " (wait_for_event T) vs lapse's camera thread"
+                    f"[2] capture-and-download throughput, closed loop, idle, {payload.name}:"
+                    " bare python-gphoto2 (wait_for_event T) vs lapse's camera thread"
                 )
-                rounds, lost = bench_throughput(
-                    root, args.sides, args.rounds, args.throughput_frames
+                rounds = bench_throughput(
+                    root, camera_folder, payload, args.sides, args.rounds, frames, report
                 )
-                failures += lost
                 print()
-        except KeyboardInterrupt:
-            print("\ninterrupted: every process this benchmark started is being ended.")
-            processes.stop_all()
-            return 130
-        finally:
-            processes.stop_all()
+                print_throughput(report, rounds, args.sides, payload)
+                print()
+                report.data["throughput"] += [asdict(r) | {"fps": r.fps} for r in rounds]
 
-    if latency:
-        print("Due → hardware call (µs): gpio = entry to set_line(shutter, on) − due_ns;")
-        print("usb = entry to session.trigger() − due_ns; handoff = that stamp − fired_ns;")
-        print("files = frames whose record names a file; end s = median, last due → run ended.")
-        print_latency_table(latency)
-        for case in cases:
-            difference = p99_difference(latency, case)
-            shown = "n/a" if difference is None else f"{fmt(difference)} µs"
-            print(f"  p99 usb − gpio ({case}): {shown}")
-        print()
-    ratios: dict[str, float | None] = {}
-    if rounds:
-        ratios = print_throughput(rounds, args.sides)
-        print()
-    baseline = None if args.skip == "throughput" else args.sides[0].name
-    checks = targets(latency, cases, rounds, baseline)
-    print("Targets:")
-    print_targets(checks)
-    for failure in failures:
-        print(f"  ERROR {failure}")
 
-    if args.json is not None:
-        report = {
-            "settings": {
-                "frames": args.frames,
-                "intervals_ns": args.intervals_ns,
-                "block_frames": args.block_frames,
-                "conditions": args.condition_list,
-                "rounds": args.rounds,
-                "throughput_frames": args.throughput_frames,
-                "sides": [asdict(side) for side in args.sides],
-                "throughput_interval_ns": THROUGHPUT_INTERVAL_NS,
-                "file_event_ms": FILE_EVENT_MS,
-                "realtime": realtime,
-            },
-            "host": host_info(),
-            "latency": [asdict(r) for r in latency],
-            "p99_usb_minus_gpio_us": {case: p99_difference(latency, case) for case in cases},
-            "throughput": [{**asdict(r), "fps": r.fps} for r in rounds],
-            "throughput_medians": {
-                side.name: median(fps_of(rounds, side.name)) if rounds else None
-                for side in args.sides
-            },
-            "throughput_ratios_lapse_over": ratios,
-            "targets": target_records(checks),
-            "errors": failures,
-        }
-        write_report(args.json, report)
-    return exit_status(checks, failures)
+def measure_latency(
+    processes: Processes, report: Report, root: Path, args: Any
+) -> tuple[list[Latency], list[str]]:
+    """[1]: both paths at every interval in every condition."""
+    print("[1] due → hardware call returned: gpio (set_line) vs usb (trigger_capture)")
+    latency: list[Latency] = []
+    cases: list[str] = []
+    for condition in args.conditions:
+        with condition_context(processes, condition) as what:
+            print(f"  [{condition}] {what}", flush=True)
+            for interval_ns in args.interval:
+                case = f"{format_duration(interval_ns)} {condition}"
+                cases.append(case)
+                print(f"    interval {format_duration(interval_ns)}")
+                try:
+                    latency += bench_latency(
+                        root, condition, args.frames, interval_ns, args.block_frames
+                    )
+                except (RuntimeError, OSError, LapseError) as error:
+                    print(f"      failed: {error}")
+                    report.fail(f"latency {case}: {error}")
+    print()
+    return latency, cases
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_benchmark(TITLE, parse_args(argv), measure)
 
 
 if __name__ == "__main__":

@@ -1,102 +1,175 @@
-"""Shutter timing: lapse's daemon against cyclictest and a naive sleep loop.
+"""Shutter timing: how late lapse's shutter output switches, against baselines doing the same.
 
-One invocation measures, at one interval (50 ms by default) for N frames
-(400 by default), in two conditions — idle, and with two CPU-bound processes
-running — three ways of hitting a periodic deadline:
+Every figure is a lateness per frame: from the moment a shot was due to the
+moment its output write had returned, both on CLOCK_MONOTONIC. Each method
+runs at one interval (50 ms by default) for N frames (400 by default), in
+two conditions (idle; loaded = two CPU-bound processes), side by side in one
+invocation:
 
-(a) ``cyclictest`` (Debian's rt-tests) at the same period: the reference for
-    what this kernel gives a thread that sleeps to absolute deadlines. It
-    measures per-wake-up latency only; it has no notion of drift.
-(b) a naive loop in a subprocess, ``t = monotonic(); shoot(); sleep(I)``, as
-    Pi time-lapse scripts do: each shot's lateness against the ideal grid
-    t0 + k·I grows, and that growth is the drift.
-(c) lapse's daemon on the simulated rig with two clients subscribed, running
-    ``lapse run --interval I --frames N``: lateness is ``fired_ns − due_ns``
-    from the run's journal.
+- **lapse**: ``lapse daemon`` on the simulated rig (gpiozero ``MockFactory``
+  pins) with two clients subscribed, running ``lapse run --interval I
+  --frames N``. From: the frame's ``due_ns`` (journal; the grid's
+  ``anchor + floor(k·period)``). To: ``at_ns`` of the shutter-on ``edge``
+  event (the engine's ``EdgeDone``, stamped with ``SystemClock.now_ns()``
+  after ``rig.set_line`` returned).
+- **lapse: told to switch** (for information): from ``due_ns`` to the
+  journal's ``fired_ns``, stamped just before the output call.
+- **careful loop**, at SCHED_OTHER and at lapse's SCHED_FIFO 10: Python that
+  sleeps to absolute deadlines ``anchor + k·I`` (never waking early) and then
+  switches a gpiozero ``DigitalOutputDevice`` on a ``MockFactory`` pin, the
+  simulated rig's own kind of write. From: ``anchor + k·I``. To:
+  ``time.monotonic_ns()`` after ``on()`` returned.
+- **naive loop**: Python that sleeps the interval after each shot (``on();
+  off(); sleep(I)``), as Pi time-lapse scripts do. From: ``t0 + k·I`` (t0 read
+  before the first shot). To: ``time.monotonic_ns()`` after ``on()`` returned.
+- **cyclictest** (rt-tests), at lapse's SCHED_FIFO 10 and at SCHED_OTHER:
+  the kernel's floor for a thread that sleeps to absolute deadlines. From: its
+  absolute deadline (``clock_nanosleep(TIMER_ABSTIME)``). To: its
+  ``clock_gettime(CLOCK_MONOTONIC)`` after the wake-up. It has no output to
+  write, so it is the floor, not a peer. Run with ``--default-system`` (it
+  leaves ``/dev/cpu_dma_latency`` alone, as lapse does) and no ``mlockall``
+  (lapse locks no memory).
 
-Then it checks the targets: lapse never early; idle p99 ≤ 2× cyclictest's p99
-and ≤ 250 µs; idle drift < 20 µs; loaded p99 < 1 ms.
+Drift, for every method: median lateness of the last tenth of the run minus
+that of the first tenth. A frame lapse did not fire (``missed``, ``error``),
+or fired with no shutter edge event, counts against it.
 
-Run from the repo root: ``/work/venv/bin/python bench/timing.py [--install] [--json FILE]``.
+Then the final spin's cost: ``SystemClock`` spins the last ``SPIN_NS`` before
+a precise deadline. lapse's engine runs in this process on the simulated rig
+at 10 ms, 50 ms and 1 s, once with the spin and once with ``spin_ns=0``, on
+a timing thread at SCHED_FIFO 10 as in the daemon. Its CPU is
+``time.thread_time_ns()`` (CLOCK_THREAD_CPUTIME_ID) read on the timing thread
+just before ``Engine.run()`` and just after it returns; the spin's cost is the
+difference, per frame and as a share of one core.
+
+Targets: lapse never early; 0 frames missed; idle p99 ≤ 2× cyclictest's p99 at
+the policy of lapse's timing thread, and ≤ 250 µs; idle |drift| < 20 µs;
+loaded p99 < 1 ms.
+
+``--loopback IN_PIN`` (on a Pi, with the shutter output wired to IN_PIN)
+measures instead from ``due_ns`` to the physical edge, stamped by the kernel
+(see bench/loopback.py), for a ``lapse daemon`` on real GPIO.
+
+Run from the repo root: ``.venv/bin/python bench/timing.py [--install] [--json FILE]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
-    HOG_CODE,
     PYTHON,
     DaemonHandle,
     Processes,
-    cpu_hogs,
-    exit_on_signals,
-    exit_status,
+    Report,
+    bench_parser,
+    condition_context,
+    daemon_env,
+    drift_ns,
     fmt,
-    host_info,
-    host_line,
-    lapse_command,
-    median,
+    parse_durations,
     percentile,
-    print_targets,
+    print_table,
+    read_journal,
+    run_benchmark,
     start_daemon,
+    start_run,
     stop_daemon,
-    target_records,
     temp_dir,
     thread_policies,
     wait_for_hello,
-    write_report,
 )
+from bench.loopback import Fired, LoopbackFigures, loopback_checks, measure_loopback
 from core.client import Client
-from core.durations import format_duration, parse_duration
-from core.errors import DurationError
+from core.clock import SPIN_NS, SystemClock
+from core.config import HardwareConfig
+from core.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.engine import TIMING_PRIORITY, Engine, request_realtime_priority
+from core.events import EdgeDone, FrameDone
+from core.plan import Line, make_plan
+from core.scheduler import Grid, Scheduler
+from core.settings import Settings
+from hw.sim import make_sim_rig
 
+TITLE = "lapse timing benchmark"
 ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
-CONDITIONS = ("idle", "loaded")
-RT_PRIORITY = 80
-"""cyclictest's SCHED_FIFO priority with ``--rt`` (the rt-tests documentation's usual choice)."""
 
-# Targets from the issue.
+# Targets.
 IDLE_P99_LIMIT_US = 250.0
 IDLE_P99_CYCLICTEST_FACTOR = 2.0
 IDLE_DRIFT_LIMIT_US = 20.0
 LOADED_P99_LIMIT_US = 1000.0
 
-NAIVE_CODE = """\
-import json, sys, time
-interval_s = int(sys.argv[1]) / 1e9
-frames = int(sys.argv[2])
-shots = []
-pin = [0]
+LAPSE = "lapse"
+LAPSE_TOLD = "lapse: told to switch"
+CYCLICTEST_FIFO = f"cyclictest FIFO {TIMING_PRIORITY}"
+CYCLICTEST_OTHER = "cyclictest default"
+CAREFUL_FIFO = f"careful loop FIFO {TIMING_PRIORITY}"
+CAREFUL_OTHER = "careful loop default"
+NAIVE = "naive loop default"
 
-def shoot():
-    pin[0] ^= 1  # where a script would pulse a GPIO line
+SPANS = {
+    LAPSE: "due_ns (journal) → shutter-on edge event at_ns (after rig.set_line returned)",
+    LAPSE_TOLD: "due_ns → journal fired_ns (just before the output call; information)",
+    CAREFUL_FIFO: "anchor + k·I → monotonic_ns() after MockFactory pin on() returned",
+    CAREFUL_OTHER: "anchor + k·I → monotonic_ns() after MockFactory pin on() returned",
+    NAIVE: "t0 + k·I → monotonic_ns() after MockFactory pin on() returned",
+    CYCLICTEST_FIFO: "absolute deadline → clock_gettime after the wake-up (no output write)",
+    CYCLICTEST_OTHER: "absolute deadline → clock_gettime after the wake-up (no output write)",
+}
+"""What each method's lateness is measured from and to."""
 
-for _ in range(frames):
-    t = time.monotonic_ns()
-    shoot()
-    shots.append(t)
-    time.sleep(interval_s)
-print(json.dumps(shots))
+LOOP_CODE = """\
+import json, os, sys, time
+from gpiozero import DigitalOutputDevice
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+interval_ns, frames, kind, priority = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
+                                       int(sys.argv[4]))
+if priority:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+# The simulated rig's own kind of output: a gpiozero device on a MockFactory pin.
+shutter = DigitalOutputDevice(21, initial_value=False,
+                              pin_factory=MockFactory(pin_class=MockPWMPin))
+due, done = [], []
+if kind == "naive":
+    t0 = time.monotonic_ns()
+    for k in range(frames):
+        due.append(t0 + k * interval_ns)
+        shutter.on()
+        done.append(time.monotonic_ns())
+        shutter.off()
+        time.sleep(interval_ns / 1e9)
+else:
+    anchor = time.monotonic_ns() + 100_000_000
+    for k in range(frames):
+        deadline = anchor + k * interval_ns
+        while (left := deadline - time.monotonic_ns()) > 0:
+            time.sleep(left / 1e9)
+        shutter.on()
+        done.append(time.monotonic_ns())
+        shutter.off()
+        due.append(deadline)
+print(json.dumps([due, done]))
 """
-"""The naive loop of Pi time-lapse scripts: sleep the interval after each shot."""
+"""The Python baselines: ``naive`` sleeps the interval after each shot, ``careful``
+sleeps to absolute deadlines; both write the same kind of pin as lapse's simulated rig."""
 
 
 @dataclass
@@ -109,17 +182,17 @@ class Figures:
     p50_us: float
     p99_us: float
     max_us: float
-    drift_us: float | None = None
-    early: int | None = None
-    missed: int | None = None
-    note: str = ""
+    drift_us: float
+    early: int
+    missed: int
+    """Frames the method did not fire, or fired with no record of the write."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_ns(
-        cls, condition: str, method: str, lateness_ns: Sequence[int], **kwargs: Any
+        cls, condition: str, method: str, lateness_ns: Sequence[int], missed: int = 0, **extra: Any
     ) -> Figures:
-        """Figures from per-frame lateness in ns."""
+        """Figures from per-frame lateness in ns, in frame order."""
         values = [value / 1000 for value in lateness_ns]
         return cls(
             condition=condition,
@@ -128,11 +201,14 @@ class Figures:
             p50_us=percentile(values, 50),
             p99_us=percentile(values, 99),
             max_us=max(values) if values else math.nan,
-            **kwargs,
+            drift_us=drift_ns(values),
+            early=sum(1 for value in values if value < 0),
+            missed=missed,
+            extra=extra,
         )
 
 
-# -- (a) cyclictest ----------------------------------------------------------------------------
+# -- cyclictest ----------------------------------------------------------------------------------
 CYCLICTEST_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/sbin", "/bin")
 
 
@@ -175,32 +251,33 @@ def package_version(name: str) -> str | None:
 _SAMPLE = re.compile(r"^\s*(\d+):\s*(\d+):\s*(-?\d+)\s*$")
 
 
-def cyclictest_argv(path: str, interval_ns: int, frames: int, rt: bool) -> list[str]:
-    """One thread, the same period, mlockall, and per-sample output (``-v``).
+def cyclictest_argv(path: str, interval_ns: int, frames: int, fifo: bool) -> list[str]:
+    """One thread at the period, per-sample output in ns, the policy always named.
 
-    rt-tests 2.x defaults to SCHED_FIFO even with ``-p0`` ("defaulting realtime
-    priority to 2"), so the policy is always named: ``other`` at priority 0, or
-    ``fifo`` at :data:`RT_PRIORITY` with ``--rt``.
+    rt-tests 2.x defaults to SCHED_FIFO even with ``-p0``, so ``--policy`` is
+    given: ``fifo`` at lapse's :data:`TIMING_PRIORITY`, or ``other`` at 0.
     """
-    priority, policy = (RT_PRIORITY, "fifo") if rt else (0, "other")
+    priority, policy = (TIMING_PRIORITY, "fifo") if fifo else (0, "other")
     return [
         path,
         "-t1",
         f"-i{interval_ns // 1000}",
         "-d0",
         f"-l{frames}",
-        "-m",
         f"-p{priority}",
         f"--policy={policy}",
+        "--default-system",
+        "-N",
         "-q",
         "-v",
     ]
 
 
 def bench_cyclictest(
-    processes: Processes, condition: str, argv: list[str], frames: int, interval_ns: int
+    processes: Processes, condition: str, method: str, argv: list[str], interval_ns: int
 ) -> Figures:
-    """Run cyclictest and take every sample's latency from its ``-v`` output."""
+    """Run cyclictest and take every sample's latency (ns, ``-N``) from its ``-v`` output."""
+    frames = int(next(arg for arg in argv if arg.startswith("-l"))[2:])
     child = processes.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = child.communicate(timeout=frames * interval_ns / 1e9 + 60)
@@ -211,23 +288,22 @@ def bench_cyclictest(
         raise RuntimeError(
             f"cyclictest failed (status {child.returncode}): {err.strip() or out[-300:]}"
         )
-    said = [*out.splitlines(), *err.splitlines()]
-    notes = [line.strip() for line in said if line.strip() and not _SAMPLE.match(line)]
-    notes = [note for note in notes if not note.startswith(("Max CPUs", "Online CPUs"))]
-    return Figures.from_ns(
-        condition,
-        "cyclictest",
-        [us * 1000 for us in samples],
-        note="per-wake-up latency to absolute deadlines; no drift concept",
-        extra={"said": notes[:4]} if notes else {},
-    )
+    return Figures.from_ns(condition, method, samples, missed=max(0, frames - len(samples)))
 
 
-# -- (b) the naive loop ------------------------------------------------------------------------
-def bench_naive(processes: Processes, condition: str, interval_ns: int, frames: int) -> Figures:
-    """The sleep-after-shot loop in a fresh interpreter; lateness against t0 + k·I."""
+# -- the Python loops ----------------------------------------------------------------------------
+def bench_loop(
+    processes: Processes,
+    condition: str,
+    method: str,
+    kind: str,
+    priority: int,
+    interval_ns: int,
+    frames: int,
+) -> Figures:
+    """A naive or careful loop in a fresh interpreter at ``priority`` (0: SCHED_OTHER)."""
     child = processes.spawn(
-        [PYTHON, "-c", NAIVE_CODE, str(interval_ns), str(frames)],
+        [PYTHON, "-c", LOOP_CODE, str(interval_ns), str(frames), kind, str(priority)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -237,22 +313,12 @@ def bench_naive(processes: Processes, condition: str, interval_ns: int, frames: 
     finally:
         processes.stop(child)
     if child.returncode != 0:
-        raise RuntimeError(f"the naive loop failed: {err.strip()}")
-    shots: list[int] = json.loads(out)
-    t0 = shots[0]
-    lateness = [shot - (t0 + k * interval_ns) for k, shot in enumerate(shots)]
-    return Figures.from_ns(
-        condition,
-        "naive sleep loop",
-        lateness,
-        drift_us=(lateness[-1] - lateness[0]) / 1000,
-        early=sum(1 for value in lateness if value < 0),
-        missed=0,
-        note="lateness against t0 + k·I grows by the loop's overhead each shot",
-    )
+        raise RuntimeError(f"the {kind} loop failed: {err.strip()}")
+    due, done = json.loads(out)
+    return Figures.from_ns(condition, method, [d - t for d, t in zip(done, due, strict=True)])
 
 
-# -- (c) lapse ---------------------------------------------------------------------------------
+# -- lapse's daemon ------------------------------------------------------------------------------
 class Subscriber(threading.Thread):
     """A client that subscribes and reads every event until the run ends."""
 
@@ -263,9 +329,8 @@ class Subscriber(threading.Thread):
         self.ended = threading.Event()
         self.stopping = threading.Event()
         self.events = 0
-        self.frames = 0
         self.shutter_on: dict[int, int] = {}
-        """Frame → ``at_ns`` of its shutter-on edge event (after the output was switched)."""
+        """Frame → ``at_ns`` of its shutter-on edge event (after the output write returned)."""
         self.run_id: str | None = None
         self.final_state: str | None = None
         self.error: str | None = None
@@ -292,9 +357,7 @@ class Subscriber(threading.Thread):
     def _take(self, name: str, data: dict[str, Any]) -> bool:
         """Count one event; True once the run has ended."""
         self.events += 1
-        if name == "frame":
-            self.frames += 1
-        elif name == "edge" and data.get("line") == "shutter" and data.get("on"):
+        if name == "edge" and data.get("line") == "shutter" and data.get("on"):
             self.shutter_on[int(data["frame"])] = int(data["at_ns"])
         elif name == "state":
             state, run = data.get("state"), data.get("run")
@@ -306,54 +369,47 @@ class Subscriber(threading.Thread):
         return False
 
 
-def start_run(
-    processes: Processes, handle: DaemonHandle, interval_ns: int, frames: int
-) -> tuple[str, str]:
-    """``lapse run --interval I --frames N`` against the daemon; returns (run id, its line)."""
-    argv = [
-        *lapse_command(),
-        "run",
-        "--interval",
-        format_duration(interval_ns),
-        "--frames",
-        str(frames),
-    ]
-    child = processes.spawn(
-        argv, env=handle.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        out, err = child.communicate(timeout=60)
-    finally:
-        processes.stop(child)
-    if child.returncode != 0:
-        raise RuntimeError(f"`lapse run` failed (status {child.returncode}): {err.strip()}")
-    match = re.search(r"Run (\S+) started", out)
-    if match is None:
-        raise RuntimeError(f"`lapse run` said something unexpected: {out.strip()}")
-    return match[1], out.strip().splitlines()[0]
+@dataclass
+class DaemonRun:
+    """One run of a ``lapse daemon``: its journal and the edges a subscriber saw."""
+
+    records: list[dict[str, Any]]
+    shutter_on: dict[int, int]
+    realtime_threads: list[str]
+    events_per_subscriber: list[int]
+    final_state: str | None
+
+    def fired(self) -> list[Fired]:
+        """Each frame: due, when its shutter-on write returned (None: no edge event), status."""
+        return [
+            Fired(r["frame"], r["due_ns"], self.shutter_on.get(r["frame"]), r["status"])
+            for r in self.records
+        ]
 
 
-def read_journal(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
-    """The run's frame records, in frame order."""
-    path = state_dir / "runs" / run_id / "frames.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return sorted(records, key=lambda record: record["frame"])
+class MoreClients(Protocol):
+    """Clients beside the two subscribers (the TUI benchmark's TUIs)."""
+
+    def attach(self, handle: DaemonHandle) -> None:
+        """Connect to the daemon of ``handle``; the run starts once this returns."""
+        ...
+
+    def detach(self, handle: DaemonHandle) -> None:
+        """The run has ended: look, then hang up (the daemon is still up)."""
+        ...
 
 
-def tenth_drift_ns(lateness: Sequence[int]) -> float:
-    """Median lateness of the last tenth minus the median of the first tenth."""
-    if not lateness:
-        return math.nan
-    tenth = max(1, len(lateness) // 10)
-    return median(lateness[-tenth:]) - median(lateness[:tenth])
-
-
-def bench_lapse(
-    processes: Processes, condition: str, interval_ns: int, frames: int, keep: bool
-) -> list[Figures]:
-    """A daemon on the simulated rig, two subscribers, one run; figures from the journal."""
+def daemon_run(
+    processes: Processes,
+    interval_ns: int,
+    frames: int,
+    keep: bool,
+    hardware: str = "sim",
+    more: MoreClients | None = None,
+) -> DaemonRun:
+    """A daemon with two subscribers (and ``more``), one ``lapse run``; its journal and edges."""
     with temp_dir("lapse-bench-", keep) as root:
-        handle = start_daemon(processes, root)
+        handle = start_daemon(processes, root, daemon_env(root, hardware=hardware))
         subscribers: list[Subscriber] = []
         try:
             wait_for_hello(handle)
@@ -363,7 +419,9 @@ def bench_lapse(
             for subscriber in subscribers:
                 if not subscriber.subscribed.wait(15) or subscriber.error:
                     raise RuntimeError(f"{subscriber.name} could not subscribe: {subscriber.error}")
-            run_id, started = start_run(processes, handle, interval_ns, frames)
+            if more is not None:
+                more.attach(handle)
+            run_id, _ = start_run(handle.env, interval_ns, frames)
             deadline = time.monotonic() + frames * interval_ns / 1e9 + 30
             time.sleep(min(1.0, frames * interval_ns / 2e9))
             policies = thread_policies(handle.pid)
@@ -377,65 +435,182 @@ def bench_lapse(
             if problems:
                 raise RuntimeError("; ".join(problems) + f"\n{handle.last_words()}")
             records = read_journal(handle.state_dir, run_id)
+            if more is not None:
+                more.detach(handle)
         finally:
             for subscriber in subscribers:
                 subscriber.stopping.set()
-            status = stop_daemon(processes, handle)
+            stop_daemon(processes, handle)
             for subscriber in subscribers:
                 subscriber.join(5)
+    return DaemonRun(
+        records=records,
+        shutter_on=subscribers[0].shutter_on,
+        realtime_threads=[f"{p} {prio}" for _, p, prio in policies if p != "SCHED_OTHER"],
+        events_per_subscriber=[s.events for s in subscribers],
+        final_state=subscribers[0].final_state,
+    )
 
-    fired = [record for record in records if record.get("fired_ns") is not None]
-    lateness = [record["fired_ns"] - record["due_ns"] for record in fired]
-    missed = sum(1 for record in records if record["status"] == "missed")
-    errors = sum(1 for record in records if record["status"] == "error")
-    fifo = [
-        f"tid {tid} {policy} {prio}" for tid, policy, prio in policies if policy != "SCHED_OTHER"
-    ]
+
+def bench_lapse(
+    processes: Processes,
+    condition: str,
+    interval_ns: int,
+    frames: int,
+    keep: bool,
+    more: MoreClients | None = None,
+) -> list[Figures]:
+    """lapse's lateness to the write returned (the target's) and to ``fired_ns`` (information)."""
+    run = daemon_run(processes, interval_ns, frames, keep, more=more)
+    fired = run.fired()
+    written = [f.written_ns - f.due_ns for f in fired if f.status == "ok" and f.written_ns]
+    not_fired = sum(1 for f in fired if f.status != "ok")
+    no_edge = sum(1 for f in fired if f.status == "ok" and f.written_ns is None)
+    told = [r["fired_ns"] - r["due_ns"] for r in run.records if r.get("fired_ns") is not None]
     extra = {
-        "run": run_id,
-        "journal_records": len(records),
-        "errors": errors,
-        "final_state": subscribers[0].final_state,
-        "events_per_subscriber": [s.events for s in subscribers],
-        "frame_events_per_subscriber": [s.frames for s in subscribers],
-        "realtime_threads": fifo,
-        "daemon_exit_status": status,
-        "started": started,
-        "kept": str(root) if keep else None,
+        "journal_records": len(run.records),
+        "not_fired": not_fired,
+        "no_edge_event": no_edge,
+        "not_ok": [
+            f"frame {r['frame']} {r['status']}: {r.get('error')}"
+            for r in run.records
+            if r["status"] != "ok"
+        ],
+        "realtime_threads": run.realtime_threads,
+        "events_per_subscriber": run.events_per_subscriber,
+        "final_state": run.final_state,
     }
-    journal = Figures.from_ns(
-        condition,
-        "lapse daemon",
-        lateness,
-        drift_us=tenth_drift_ns(lateness) / 1000,
-        early=sum(1 for value in lateness if value < 0),
-        missed=missed,
-        note="fired_ns − due_ns from frames.jsonl",
-        extra=extra,
-    )
-    # The edge event's at_ns is taken after the rig switched the shutter output: the
-    # lateness of the output itself, as far as the daemon can see it.
-    edges = subscribers[0].shutter_on
-    edge_lateness = [edges[r["frame"]] - r["due_ns"] for r in fired if r["frame"] in edges]
-    edge = Figures.from_ns(
-        condition,
-        "lapse (output switched)",
-        edge_lateness,
-        drift_us=tenth_drift_ns(edge_lateness) / 1000,
-        early=sum(1 for value in edge_lateness if value < 0),
-        missed=missed,
-        note="shutter-on edge event at_ns − due_ns (after rig.set_line); informative",
-    )
-    return [journal, edge]
+    return [
+        Figures.from_ns(condition, LAPSE, written, missed=not_fired + no_edge, **extra),
+        Figures.from_ns(condition, LAPSE_TOLD, told, missed=not_fired),
+    ]
 
 
-# -- report ------------------------------------------------------------------------------------
+# -- the spin's cost -----------------------------------------------------------------------------
+SPIN_INTERVALS = "10ms,50ms,1s"
+
+
+@dataclass
+class SpinRun:
+    """The engine on its timing thread for one run, with or without the final spin."""
+
+    interval_ns: int
+    spin_ns: int
+    frames: int
+    cpu_ns: int
+    """The timing thread's CLOCK_THREAD_CPUTIME_ID across ``Engine.run()``."""
+    realtime: bool
+    lateness_ns: list[int]
+    """due → shutter-on ``EdgeDone.at_ns`` per frame."""
+    not_fired: int
+
+
+def spin_run(interval_ns: int, frames: int, spin_ns: int) -> SpinRun:
+    """lapse's engine on the simulated rig in this process, as the daemon runs it."""
+    rig = make_sim_rig(HardwareConfig())
+    settings = Settings(interval_ns=interval_ns, frames=frames)
+    plan = make_plan(settings)
+    clock = SystemClock(spin_ns)
+    grid = Grid(clock.now_ns() + plan.lead_ns + 50 * NS_PER_MS, interval_ns)
+    events: queue.SimpleQueue[object] = queue.SimpleQueue()
+    engine = Engine(rig, clock, Scheduler(plan, grid, frames=frames), events.put)
+    measured: dict[str, Any] = {}
+
+    def timing_thread() -> None:
+        measured["realtime"] = request_realtime_priority(TIMING_PRIORITY)
+        began = time.thread_time_ns()
+        engine.run()
+        measured["cpu_ns"] = time.thread_time_ns() - began
+
+    thread = threading.Thread(target=timing_thread, name="lapse-timing")
+    try:
+        thread.start()
+        thread.join()
+    finally:
+        rig.close()
+    written: dict[int, int] = {}
+    lateness: list[int] = []
+    not_fired = 0
+    while not events.empty():
+        event = events.get()
+        if isinstance(event, EdgeDone) and event.line is Line.SHUTTER and event.on:
+            written[event.frame] = event.at_ns
+        elif isinstance(event, FrameDone):
+            if event.status == "ok" and event.frame in written:
+                lateness.append(written[event.frame] - event.due_ns)
+            else:
+                not_fired += 1
+    return SpinRun(
+        interval_ns, spin_ns, frames, measured["cpu_ns"], measured["realtime"], lateness, not_fired
+    )
+
+
+def bench_spin(intervals: Sequence[int], seconds: float) -> list[tuple[SpinRun, SpinRun]]:
+    """At each interval, a run with the spin and one without, back to back."""
+    pairs: list[tuple[SpinRun, SpinRun]] = []
+    for interval_ns in intervals:
+        frames = max(20, round(seconds * NS_PER_S / interval_ns))
+        print(f"  {format_duration(interval_ns)} × {frames} frames …", end="", flush=True)
+        began = time.monotonic()
+        with_spin = spin_run(interval_ns, frames, SPIN_NS)
+        without = spin_run(interval_ns, frames, 0)
+        pairs.append((with_spin, without))
+        print(f" done in {time.monotonic() - began:.1f} s")
+    return pairs
+
+
+def print_spin(pairs: Sequence[tuple[SpinRun, SpinRun]]) -> list[dict[str, Any]]:
+    """The spin's CPU per frame and as a share of one core, and what it buys in lateness."""
+    header = ("interval", "frames", "CPU/frame spin", "no spin", "spin costs", "% of a core")
+    header += ("p99 µs spin", "no spin")
+    rows, found = [], []
+    for spin, plain in pairs:
+        per_frame = (spin.cpu_ns - plain.cpu_ns) / spin.frames
+        percent = per_frame / spin.interval_ns * 100
+        p99 = percentile([v / 1000 for v in spin.lateness_ns], 99)
+        p99_plain = percentile([v / 1000 for v in plain.lateness_ns], 99)
+        rows.append(
+            (
+                format_duration(spin.interval_ns),
+                str(spin.frames),
+                f"{spin.cpu_ns / spin.frames / 1000:.0f} µs",
+                f"{plain.cpu_ns / plain.frames / 1000:.0f} µs",
+                f"{per_frame / 1000:.0f} µs",
+                f"{percent:.2f}",
+                fmt(p99),
+                fmt(p99_plain),
+            )
+        )
+        found.append(
+            {
+                "interval_ns": spin.interval_ns,
+                "with_spin": asdict(spin) | {"lateness_ns": None},
+                "without_spin": asdict(plain) | {"lateness_ns": None},
+                "spin_cpu_ns_per_frame": per_frame,
+                "spin_percent_of_one_core": percent,
+                "p99_us_with_spin": p99,
+                "p99_us_without_spin": p99_plain,
+            }
+        )
+    print_table(header, rows)
+    realtime = all(run.realtime for pair in pairs for run in pair)
+    policy = f"SCHED_FIFO {TIMING_PRIORITY}" if realtime else "SCHED_OTHER"
+    print(
+        "  CPU: time.thread_time_ns() on the timing thread just before Engine.run() and just"
+        f" after it returned;\n  the timing thread at {policy}. spin costs = (with − without)"
+        " / frames; % of a core = that / interval.\n  p99: due → shutter-on EdgeDone.at_ns,"
+        f" with the {SPIN_NS / 1e6:g} ms spin and without."
+    )
+    return found
+
+
+# -- report --------------------------------------------------------------------------------------
 HEADER = ("condition", "method", "n", "p50 µs", "p99 µs", "max µs", "drift µs", "early", "missed")
 
 
-def print_table(results: Sequence[Figures]) -> None:
-    """The figures, one row per condition × method."""
-    rows = [HEADER] + [
+def print_figures(results: Sequence[Figures], spans: Mapping[str, str] = SPANS) -> None:
+    """The figures, one row per condition × method, then what each method measures."""
+    rows = [
         (
             r.condition,
             r.method,
@@ -444,20 +619,17 @@ def print_table(results: Sequence[Figures]) -> None:
             fmt(r.p99_us),
             fmt(r.max_us),
             fmt(r.drift_us),
-            fmt(r.early),
-            fmt(r.missed),
+            str(r.early),
+            str(r.missed),
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    for index, row in enumerate(rows):
-        cells = [
-            cell.ljust(width) if column < 2 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  ".join(cells).rstrip())
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
+    print_table(HEADER, rows, left=2)
+    print("  From → to, per method (every stamp is CLOCK_MONOTONIC):")
+    for method in dict.fromkeys(r.method for r in results):
+        print(f"    {method}: {spans[method]}")
+    print("  drift: median lateness of the last tenth of the run minus that of the first tenth.")
+    print("  missed: not fired (missed/error) or no record of the write (no edge event).")
 
 
 def find(results: Sequence[Figures], condition: str, method: str) -> Figures | None:
@@ -465,255 +637,247 @@ def find(results: Sequence[Figures], condition: str, method: str) -> Figures | N
     return next((r for r in results if r.condition == condition and r.method == method), None)
 
 
-def ratios(results: Sequence[Figures]) -> dict[str, float | None]:
-    """lapse p99 / cyclictest p99, per condition."""
-    found: dict[str, float | None] = {}
-    for condition in CONDITIONS:
-        lapse = find(results, condition, "lapse daemon")
-        reference = find(results, condition, "cyclictest")
-        if lapse is None or reference is None or reference.p99_us <= 0:
-            found[condition] = None
-        else:
-            found[condition] = lapse.p99_us / reference.p99_us
-    return found
+def same_policy_reference(lapse: Figures | None) -> str:
+    """The cyclictest row at the policy the daemon's timing thread ran at."""
+    threads = [] if lapse is None else lapse.extra.get("realtime_threads", [])
+    return CYCLICTEST_FIFO if f"SCHED_FIFO {TIMING_PRIORITY}" in threads else CYCLICTEST_OTHER
 
 
-def targets(results: Sequence[Figures]) -> list[tuple[str, bool | None, str]]:
-    """(target, passed or None when it could not be checked, the figures behind it)."""
-    checks: list[tuple[str, bool | None, str]] = []
-    idle = find(results, "idle", "lapse daemon")
-    loaded = find(results, "loaded", "lapse daemon")
-    reference = find(results, "idle", "cyclictest")
-    for condition, lapse in (("idle", idle), ("loaded", loaded)):
-        checks.append(
-            (
-                f"lapse never fires early ({condition})",
-                None if lapse is None else lapse.early == 0,
-                "not measured" if lapse is None else f"{lapse.early} early of {lapse.n}",
-            )
+def timing_checks(
+    report: Report, results: Sequence[Figures], conditions: Sequence[str], prefix: str = ""
+) -> None:
+    """The timing targets for lapse's figures (due → write returned); ``prefix`` names the case."""
+
+    def check(name: str, passed: bool | None, detail: str) -> None:
+        report.check(prefix + name, passed, detail)
+
+    for condition in conditions:
+        lapse = find(results, condition, LAPSE)
+        check(
+            f"lapse never fires early ({condition})",
+            None if lapse is None else lapse.early == 0,
+            "not measured" if lapse is None else f"{lapse.early} early of {lapse.n}",
         )
-        # A skipped slot never enters the lateness figures, so count it on its own.
-        checks.append(
-            (
-                f"lapse misses no frame ({condition})",
-                None if lapse is None else lapse.missed == 0,
-                "not measured" if lapse is None else f"{lapse.missed} missed of {lapse.n}",
-            )
+        check(
+            f"lapse misses no frame ({condition})",
+            None if lapse is None else lapse.missed == 0,
+            "not measured"
+            if lapse is None
+            else f"{lapse.extra['not_fired']} not fired, {lapse.extra['no_edge_event']} with no"
+            f" edge event, of {lapse.extra['journal_records']}"
+            + "".join(f"; {line}" for line in lapse.extra["not_ok"][:3]),
         )
+    idle, loaded = find(results, "idle", LAPSE), find(results, "loaded", LAPSE)
+    reference_name = same_policy_reference(idle)
+    reference = find(results, "idle", reference_name)
+    name = f"idle p99 ≤ {IDLE_P99_CYCLICTEST_FACTOR:g}× {reference_name} p99 (same policy)"
     if idle is None or reference is None:
-        why = "cyclictest not measured" if idle is not None else "not measured"
-        checks.append((f"idle p99 ≤ {IDLE_P99_CYCLICTEST_FACTOR:g}× cyclictest p99", None, why))
+        check(name, None, "not measured")
     else:
         limit = IDLE_P99_CYCLICTEST_FACTOR * reference.p99_us
-        checks.append(
-            (
-                f"idle p99 ≤ {IDLE_P99_CYCLICTEST_FACTOR:g}× cyclictest p99",
-                idle.p99_us <= limit,
-                f"{fmt(idle.p99_us)} µs vs {fmt(limit)} µs",
-            )
-        )
-    checks.append(
-        (
-            f"idle p99 ≤ {IDLE_P99_LIMIT_US:g} µs",
-            None if idle is None else idle.p99_us <= IDLE_P99_LIMIT_US,
-            "not measured" if idle is None else f"{fmt(idle.p99_us)} µs",
-        )
+        check(name, idle.p99_us <= limit, f"{fmt(idle.p99_us)} µs vs {fmt(limit)} µs")
+    check(
+        f"idle p99 ≤ {IDLE_P99_LIMIT_US:g} µs",
+        None if idle is None else idle.p99_us <= IDLE_P99_LIMIT_US,
+        "not measured" if idle is None else f"{fmt(idle.p99_us)} µs",
     )
-    drift = None if idle is None else idle.drift_us
-    checks.append(
-        (
-            f"idle |drift| < {IDLE_DRIFT_LIMIT_US:g} µs",
-            None if drift is None or math.isnan(drift) else abs(drift) < IDLE_DRIFT_LIMIT_US,
-            "not measured" if drift is None else f"{fmt(drift)} µs",
-        )
+    drift = math.nan if idle is None else idle.drift_us
+    check(
+        f"idle |drift| < {IDLE_DRIFT_LIMIT_US:g} µs",
+        None if math.isnan(drift) else abs(drift) < IDLE_DRIFT_LIMIT_US,
+        "not measured" if math.isnan(drift) else f"{fmt(drift)} µs",
     )
-    checks.append(
-        (
-            f"loaded p99 < {LOADED_P99_LIMIT_US:g} µs",
-            None if loaded is None else loaded.p99_us < LOADED_P99_LIMIT_US,
-            "not measured" if loaded is None else f"{fmt(loaded.p99_us)} µs",
-        )
+    check(
+        f"loaded p99 < {LOADED_P99_LIMIT_US:g} µs",
+        None if loaded is None else loaded.p99_us < LOADED_P99_LIMIT_US,
+        "not measured" if loaded is None else f"{fmt(loaded.p99_us)} µs",
     )
-    return checks
 
 
-# -- main --------------------------------------------------------------------------------------
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="bench/timing.py", description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
-    parser.add_argument("--frames", type=int, default=400, help="frames per method (default 400)")
-    parser.add_argument("--interval", default="50ms", help="the period (default 50ms)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+# -- the benchmark -------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = bench_parser("bench/timing.py", __doc__, conditions=True, interval="50ms", frames=400)
     parser.add_argument(
         "--install",
         action="store_true",
-        help="apt-get install -y rt-tests when cyclictest is missing",
+        help="apt-get install -y rt-tests if cyclictest is missing",
     )
     parser.add_argument(
-        "--rt", action="store_true", help=f"run cyclictest at SCHED_FIFO {RT_PRIORITY}, not 0"
+        "--spin-intervals",
+        type=lambda text: parse_durations(text) if text.strip() else [],
+        default=SPIN_INTERVALS,
+        help=f"intervals of the spin-cost runs (default {SPIN_INTERVALS}); empty: skip",
     )
     parser.add_argument(
-        "--conditions",
-        default=",".join(CONDITIONS),
-        help="which conditions to run, comma-separated (default idle,loaded)",
+        "--spin-seconds",
+        type=float,
+        default=10.0,
+        help="each spin-cost run lasts about this long, at least 20 frames (default 10)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the daemons' temp folders")
+    parser.add_argument(
+        "--loopback",
+        type=int,
+        metavar="IN_PIN",
+        help="on a Pi: measure to the physical edge on IN_PIN, wired to the shutter output",
+    )
     args = parser.parse_args(argv)
-    try:
-        args.interval_ns = parse_duration(args.interval)
-    except DurationError as error:
-        parser.error(str(error))
     if args.frames < 20:
         parser.error("--frames must be at least 20 (drift compares tenths)")
-    args.condition_list = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    unknown = set(args.condition_list) - set(CONDITIONS)
-    if unknown or not args.condition_list:
-        parser.error(f"--conditions takes {', '.join(CONDITIONS)}")
     return args
 
 
-@contextlib.contextmanager
-def condition_context(processes: Processes, condition: str) -> Iterator[str]:
-    """Nothing for idle; two CPU hogs (killed on the way out, always) for loaded."""
-    if condition == "loaded":
-        with cpu_hogs(processes, 2) as hogs:
-            pids = ", ".join(str(hog.pid) for hog in hogs)
-            yield f"2 × `python -c '{HOG_CODE}'` running (pids {pids})"
+def measure_timing(processes: Processes, report: Report, args: Any) -> None:
+    """Every method in every condition, then the spin's cost."""
+    interval_ns, frames = args.interval, args.frames
+    print(f"interval {format_duration(interval_ns)}, {frames} frames per method")
+    cyclictest = find_cyclictest()
+    if cyclictest is None and args.install:
+        cyclictest = install_cyclictest()
+    if cyclictest is None:
+        print("cyclictest (Debian package rt-tests) is missing: --install installs it.")
+        report.fail("cyclictest is not installed: the reference is not measured")
     else:
-        yield "nothing else running"
+        version = package_version("rt-tests") or "unknown version"
+        shown = " ".join(cyclictest_argv(cyclictest, interval_ns, frames, True))
+        print(f"cyclictest: rt-tests {version}; {shown}")
+    steps: list[tuple[str, Callable[[str], Figures | list[Figures]]]] = []
+    if cyclictest is not None:
+        for method, fifo in ((CYCLICTEST_FIFO, True), (CYCLICTEST_OTHER, False)):
+            argv = cyclictest_argv(cyclictest, interval_ns, frames, fifo)
+            steps.append(
+                (
+                    method,
+                    lambda c, m=method, a=argv: bench_cyclictest(processes, c, m, a, interval_ns),
+                )
+            )
+    for method, kind, priority in (
+        (CAREFUL_FIFO, "careful", TIMING_PRIORITY),
+        (CAREFUL_OTHER, "careful", 0),
+        (NAIVE, "naive", 0),
+    ):
+        steps.append(
+            (
+                method,
+                lambda c, m=method, k=kind, p=priority: bench_loop(
+                    processes, c, m, k, p, interval_ns, frames
+                ),
+            )
+        )
+    steps.append((LAPSE, lambda c: bench_lapse(processes, c, interval_ns, frames, args.keep)))
+
+    results: list[Figures] = []
+    for condition in args.conditions:
+        with condition_context(processes, condition) as what:
+            print(f"\n[{condition}] {what}")
+            for name, step in steps:
+                began = time.monotonic()
+                print(f"  {name} …", end="", flush=True)
+                try:
+                    found = step(condition)
+                except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
+                    print(f" failed: {error}")
+                    report.fail(f"{condition} {name}: {error}")
+                    continue
+                print(f" done in {time.monotonic() - began:.1f} s")
+                results.extend(found if isinstance(found, list) else [found])
+                if name == LAPSE:
+                    extra = results[-2].extra
+                    threads = ", ".join(extra["realtime_threads"]) or "none (all SCHED_OTHER)"
+                    print(f"    daemon real-time threads: {threads}; run {extra['final_state']}")
+    print()
+    print_figures(results)
+    for condition in args.conditions:
+        lapse = find(results, condition, LAPSE)
+        reference = find(results, condition, same_policy_reference(lapse))
+        if lapse is not None and reference is not None and reference.p99_us > 0:
+            print(
+                f"  lapse p99 / {reference.method} p99 ({condition}):"
+                f" {lapse.p99_us / reference.p99_us:.2f}"
+            )
+    report.data["interval_ns"], report.data["frames"] = interval_ns, frames
+    report.data["results"] = [asdict(r) for r in results]
+    timing_checks(report, results, args.conditions)
+
+    if args.spin_intervals:
+        print(
+            f"\nThe final spin's cost (SPIN_NS = {SPIN_NS / 1e6:g} ms):"
+            " lapse's engine in this process, on the simulated rig"
+        )
+        try:
+            pairs = bench_spin(args.spin_intervals, args.spin_seconds)
+        except (RuntimeError, OSError) as error:
+            report.fail(f"spin cost: {error}")
+        else:
+            report.data["spin"] = print_spin(pairs)
+
+
+def measure_loopback_on_pi(processes: Processes, report: Report, args: Any) -> None:
+    """Due time → the physical edge on ``--loopback IN_PIN``, for a daemon on real GPIO."""
+    try:
+        from gpiozero.pins.lgpio import LGPIOFactory
+    except ImportError as error:
+        report.fail(f"the loopback needs lgpio (sudo apt install python3-lgpio): {error}")
+        return
+    interval_ns, frames, in_pin = args.interval, args.frames, args.loopback
+    shutter = HardwareConfig().shutter_pin
+    print(
+        f"loopback: shutter GPIO {shutter} wired to GPIO {in_pin}; interval"
+        f" {format_duration(interval_ns)}, {frames} frames; a lapse daemon on real GPIO"
+    )
+    factory = LGPIOFactory()
+    results: list[LoopbackFigures] = []
+    try:
+        for condition in args.conditions:
+            with condition_context(processes, condition) as what:
+                print(f"\n[{condition}] {what}", flush=True)
+
+                def drive() -> list[Fired]:
+                    return daemon_run(processes, interval_ns, frames, args.keep, "gpio").fired()
+
+                try:
+                    results.append(measure_loopback(factory, in_pin, drive, interval_ns, condition))
+                except (RuntimeError, OSError) as error:
+                    report.fail(f"loopback {condition}: {error}")
+    finally:
+        factory.close()
+    header = ("condition", "from → to", "n", "p50 µs", "p99 µs", "max µs", "drift µs")
+    rows = []
+    for figures in results:
+        for span, values in (
+            ("due → edge (kernel stamp)", figures.due_to_edge_ns),
+            ("due → write returned", figures.due_to_write_ns),
+            ("write returned → edge", figures.write_to_edge_ns),
+        ):
+            stats = figures.stats_us(values)
+            rows.append(
+                (
+                    figures.condition,
+                    span,
+                    str(len(values)),
+                    *(fmt(stats[key]) for key in ("p50", "p99", "max", "drift")),
+                )
+            )
+    print()
+    print_table(header, rows, left=2)
+    print(
+        "  due: the journal's due_ns; write returned: the shutter-on edge event's at_ns;\n"
+        "  edge: the input's when_changed ticks (the kernel's CLOCK_MONOTONIC line-event stamp)."
+    )
+    report.data["loopback"] = [asdict(figures) for figures in results]
+    for name, passed, detail in loopback_checks(results):
+        report.check(name, passed, detail)
+
+
+def measure(processes: Processes, report: Report, args: Any) -> None:
+    """The timing methods and the spin's cost; with ``--loopback``, the loopback only."""
+    if args.loopback is not None:
+        measure_loopback_on_pi(processes, report, args)
+    else:
+        measure_timing(processes, report, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    exit_on_signals()
-    interval_ns, frames = args.interval_ns, args.frames
-    processes = Processes()
-    results: list[Figures] = []
-    failures: list[str] = []
-    print(f"lapse timing benchmark: interval {format_duration(interval_ns)}, {frames} frames")
-    print(host_line())
-
-    cyclictest = find_cyclictest()
-    if cyclictest is None:
-        print("note: cyclictest (Debian package rt-tests) is not installed.")
-        if args.install:
-            cyclictest = install_cyclictest()
-            print(f"  {'installed: ' + cyclictest if cyclictest else 'still missing'}")
-        else:
-            print("  reported as missing; run with --install to apt-get install rt-tests.")
-    ct_argv = cyclictest_argv(cyclictest, interval_ns, frames, args.rt) if cyclictest else None
-    if ct_argv is not None:
-        policy = f"SCHED_FIFO {RT_PRIORITY}" if args.rt else "SCHED_OTHER, priority 0"
-        version = package_version("rt-tests") or "unknown version"
-        print(f"cyclictest: rt-tests {version}; {' '.join(ct_argv)}")
-        print(f"  mlockall (-m), {policy}; one thread; clock_nanosleep to absolute deadlines.")
-        print("  cyclictest has no drift concept: it measures each wake-up against its deadline.")
-    print()
-
-    try:
-        for condition in args.condition_list:
-            with condition_context(processes, condition) as what:
-                print(f"[{condition}] {what}")
-                steps: list[tuple[str, Callable[[], Figures | list[Figures]]]] = []
-                if ct_argv is not None:
-                    steps.append(
-                        (
-                            "cyclictest",
-                            partial(
-                                bench_cyclictest, processes, condition, ct_argv, frames, interval_ns
-                            ),
-                        )
-                    )
-                steps.append(
-                    (
-                        "naive sleep loop",
-                        partial(bench_naive, processes, condition, interval_ns, frames),
-                    )
-                )
-                steps.append(
-                    (
-                        "lapse daemon",
-                        partial(bench_lapse, processes, condition, interval_ns, frames, args.keep),
-                    )
-                )
-                for name, step in steps:
-                    began = time.monotonic()
-                    print(f"  {name} …", end="", flush=True)
-                    try:
-                        outcome = step()
-                    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
-                        print(f" failed: {error}")
-                        failures.append(f"{condition} {name}: {error}")
-                        continue
-                    print(f" done in {time.monotonic() - began:.1f} s")
-                    found = outcome if isinstance(outcome, list) else [outcome]
-                    results.extend(found)
-                    for figures in found:
-                        extra = figures.extra
-                        if "realtime_threads" in extra:
-                            threads = extra["realtime_threads"] or ["none (all SCHED_OTHER)"]
-                            print(f"    daemon real-time threads: {', '.join(threads)}")
-                            if extra.get("kept"):
-                                print(f"    kept {extra['kept']}")
-                            print(
-                                f"    events read per subscriber: {extra['events_per_subscriber']}"
-                                f" (frame events {extra['frame_events_per_subscriber']});"
-                                f" run {extra['final_state']}, errors {extra['errors']}"
-                            )
-                        if extra.get("said"):
-                            print(f"    cyclictest said: {' | '.join(extra['said'])}")
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process this benchmark started is being ended.")
-        processes.stop_all()
-        return 130
-    finally:
-        processes.stop_all()
-
-    print()
-    print_table(results)
-    print()
-    print("Lateness: how long after its deadline each wake-up / shot / shutter came.")
-    print("drift: naive = last shot's offset from the grid minus the first's;")
-    print("       lapse = median of the last tenth minus median of the first tenth.")
-    print("'lapse (output switched)' uses the shutter edge event's at_ns (after the rig call).")
-    print()
-    found_ratios = ratios(results)
-    for condition in CONDITIONS:
-        ratio = found_ratios[condition]
-        shown = "n/a (not measured)" if ratio is None else f"{ratio:.3g}"
-        print(f"lapse p99 / cyclictest p99 ({condition}): {shown}")
-    print()
-    checks = targets(results)
-    print("Targets:")
-    print_targets(checks)
-    for condition in CONDITIONS:
-        lapse = find(results, condition, "lapse daemon")
-        if lapse is not None and lapse.missed:
-            print(
-                f"  note  lapse missed {lapse.missed} frame(s) {condition}: a missed frame is"
-                " not in the lateness figures above (not a target of the issue)"
-            )
-    for failure in failures:
-        print(f"  ERROR {failure}")
-
-    if args.json is not None:
-        report = {
-            "interval_ns": interval_ns,
-            "frames": frames,
-            "host": host_info(),
-            "cyclictest": {
-                "argv": ct_argv,
-                "version": package_version("rt-tests") if ct_argv else None,
-                "rt": args.rt,
-            },
-            "results": [asdict(r) for r in results],
-            "ratios_p99_lapse_over_cyclictest": found_ratios,
-            "targets": target_records(checks),
-            "errors": failures,
-        }
-        write_report(args.json, report)
-    return exit_status(checks, failures)
+    return run_benchmark(TITLE, parse_args(argv), measure)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ class EdgeDone:
     line: Line
     on: bool
     at_ns: int
-    """Monotonic ns at which the output was switched."""
+    """Monotonic ns just after the output call returned (``rig.set_line``, or the camera's
+    ``shutter`` in usb mode)."""
 
 
 @dataclass(frozen=True)

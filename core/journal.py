@@ -108,7 +108,9 @@ class FrameRecord:
     due_ns: int
     """Monotonic ns at which the shutter was due to open (on the boot that wrote the line)."""
     fired_ns: int | None
-    """Monotonic ns at which the shutter output was switched on; None when missed."""
+    """Monotonic ns at which the shutter output was told to switch on: stamped just before
+    the output call (``rig.set_line``), or before the USB trigger was handed to the camera's
+    thread; None when missed. When that call returned is the ``edge`` event's ``at_ns``."""
     wall: str
     """Wall time of the slot, ISO-8601 with zone (:func:`core.clock.wall_iso`)."""
     status: str
