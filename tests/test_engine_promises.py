@@ -8,7 +8,8 @@
 - No event is handed to the journal and socket threads in the quiet window
   just before a shutter: it waits until the shutter has opened.
 - The last stretch before a precise deadline is spun, not slept: the shutter
-  never opens early and is not at the mercy of a late wake-up.
+  never opens early and is not at the mercy of a late wake-up; a stop is
+  honoured even when no sleep is left before the deadline.
 """
 
 from __future__ import annotations
@@ -226,6 +227,19 @@ def test_a_cancelled_wait_returns_false_without_spinning() -> None:
     clock, sim = simulated_clock()
     assert not clock.wait_until(sim.now + 50 * NS_PER_MS, cancel, precise=True)
     assert sim.reads <= 2
+
+
+@pytest.mark.parametrize("before_deadline_ns", [-1, 0, SPIN_NS // 2], ids=["past", "now", "spin"])
+def test_a_cancel_is_honoured_when_no_sleep_is_left(before_deadline_ns: int) -> None:
+    # A stop that came while the engine was held up, or in the spin window itself: the
+    # wait says it was cancelled, so no shutter opens after the run was stopped.
+    cancel = threading.Event()
+    cancel.set()
+    clock, sim = simulated_clock()
+    deadline = sim.now + before_deadline_ns
+    assert not clock.wait_until(deadline, cancel, precise=True)
+    assert sim.sleeps == [], "no sleep was left in which to notice the stop"
+    assert not clock.wait_until(deadline, cancel)
 
 
 def test_the_real_clock_never_returns_before_a_precise_deadline() -> None:

@@ -5,7 +5,8 @@ in fake time, with the boot id and both clocks injected.
   wall clock now says.
 - Resumed on another boot, the monotonic clock has restarted: the grid is
   re-anchored through the wall clock, ``anchor = now_mono − (now_wall −
-  anchor_wall)``, so frame k keeps its wall time.
+  anchor_wall)``, so frame k keeps its wall time. Without a boot id, every
+  start counts as a new boot.
 - Later lines for older frames (a camera's files or failures, after newer
   frames fired) leave the newest frame, the resume point and the counts right;
   a later line for the newest frame shows in the status's last frame.
@@ -24,9 +25,10 @@ from typing import Any
 
 import pytest
 
+from core import clock as clock_module
 from core import protocol
 from core.camera import CameraEvent, FileSaved, FrameFailed, Report
-from core.clock import wall_iso
+from core.clock import SystemClock, wall_iso
 from core.config import HardwareConfig
 from core.controller import DOWN_REASON, RunController
 from core.durations import MINUTE_NS, NS_PER_S
@@ -122,6 +124,22 @@ def test_after_a_reboot_the_grid_is_re_anchored_through_the_wall_clock(tmp_path:
     assert [(r.status, r.error) for r in records[3:6]] == [("missed", DOWN_REASON)] * 3
     assert all(r.status == "ok" and r.fired_ns == r.due_ns for r in records[6:])
     assert journal.get_run(run_id).state == "finished"
+
+
+def test_without_a_boot_id_every_start_counts_as_a_new_boot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No /proc/sys/kernel/random/boot_id (a container, an odd kernel): a daemon cannot tell
+    # a restart from a reboot, so it must take each start for a reboot and re-anchor
+    # through the wall clock. Trusting a stale monotonic anchor would move the grid.
+    def no_boot_id(*args: object, **kwargs: object) -> Any:
+        raise FileNotFoundError("/proc/sys/kernel/random/boot_id")
+
+    monkeypatch.setattr(clock_module, "open", no_boot_id, raising=False)
+    clock = SystemClock()
+    first = clock.boot_id()
+    assert first == clock.boot_id(), "one daemon keeps its id"
+    assert SystemClock().boot_id() != first, "the next daemon's start is another boot"
 
 
 @pytest.mark.parametrize("wall_error_ns", [0, 3_600 * NS_PER_S, -86_400 * NS_PER_S])
