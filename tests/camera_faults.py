@@ -47,6 +47,11 @@ class World:
     busy_answers: dict[int, int] = field(default_factory=dict)
     """Frame → how many times its trigger is answered "busy" first."""
     rename: Callable[[str], str] | None = None
+    late_files: Callable[[int | None], bool] = lambda frame: False
+    """While true for the frame the camera thread is on, new files are held back and handed
+    over at a later look (a camera slow to save: files come after the next trigger)."""
+    raw_and_jpeg: bool = False
+    """Each shot is two files of one stem, a RAW and then the virtual camera's JPEG."""
     triggers: list[tuple[int | None, int]] = field(default_factory=list)
     """(frame, the clock's ns) of every trigger call that reached the camera."""
     opens: int = 0
@@ -74,6 +79,7 @@ class FaultySession:
         self.world = world
         self.model = inner.model
         self._real_names: dict[str, str] = {}
+        self._held: list[tuple[str, str]] = []
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
@@ -103,17 +109,28 @@ class FaultySession:
             # The opto line fired the shutter: the virtual camera takes the picture now.
             self.world.shots.popleft()
             self.inner.trigger()
-        files = self.inner.new_files(timeout_ms)
+        world = self.world
+        self._held += self.inner.new_files(timeout_ms)
+        files: list[tuple[str, str]] = []
+        if not world.late_files(world.frame):
+            files, self._held = self._held, []
         if not files:
             # libgphoto2 waited for an event that did not come: that wait takes time.
-            sleep_ns(self.world.clock, timeout_ms * NS_PER_MS)
-        rename = self.world.rename
-        if rename is None:
-            return files
-        renamed = []
+            sleep_ns(world.clock, timeout_ms * NS_PER_MS)
+        shown_files = []
         for folder, name in files:
+            if world.raw_and_jpeg:
+                raw = name.rpartition(".")[0] + ".nef"
+                self._real_names[raw] = name  # the RAW is fetched as the JPEG's bytes
+                shown_files.append((folder, raw))
+            shown_files.append((folder, name))
+        rename = world.rename
+        if rename is None:
+            return shown_files
+        renamed = []
+        for folder, name in shown_files:
             shown = rename(name)
-            self._real_names[shown] = name
+            self._real_names[shown] = self._real_names.get(name, name)
             renamed.append((folder, shown))
         return renamed
 
