@@ -28,7 +28,7 @@ import pytest
 from core import clock as clock_module
 from core import protocol
 from core.camera import CameraEvent, FileSaved, FrameFailed, Report
-from core.clock import SystemClock, wall_iso
+from core.clock import SystemClock, sleep_ns, wall_iso
 from core.config import HardwareConfig
 from core.controller import DOWN_REASON, RunController
 from core.durations import MINUTE_NS, NS_PER_S
@@ -44,6 +44,9 @@ ANCHOR = 7_000 * NS_PER_S
 """Frame 0's monotonic time on the boot that started the run."""
 ANCHOR_WALL = 1_800_000_000 * NS_PER_S
 """Frame 0's wall time."""
+REAL_GUARD_S = 30.0
+"""Real seconds a test waits for a thread that should finish at once: a guard against a
+hang, never a measure of speed."""
 
 
 # Run ids come from local time: pin the zone (tests/conftest.py) so they can be asserted.
@@ -368,3 +371,42 @@ def test_a_frame_count_that_cannot_be_is_refused_and_changes_nothing(
     status = daemon.finish()
     assert (status["state"], status["ok"]) == ("finished", 4)
     assert journal.get_run(started["run"]).settings.frames == 4
+
+
+class SlowToFinishCamera(LateCamera):
+    """A camera that takes 2 s of the clock's time to take in the last files of a run."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(news_after=-1, news=[], last_news=[])
+        self.clock = clock
+
+    def end_run(self) -> None:
+        sleep_ns(self.clock, 2 * NS_PER_S)
+        super().end_run()
+
+
+def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_path: Path) -> None:
+    # stop() waits for the run's threads to finish, and they finish on the clock's time (the
+    # camera fetching the last files): the wait must be one the clock sees, or time stands
+    # still for a thread taking part and the stop never returns.
+    journal = Journal(tmp_path)
+    clock = FakeClock()
+    daemon = Daemon(journal, clock, camera=SlowToFinishCamera(clock))
+    stopped: list[dict[str, Any]] = []
+    stop_at: list[int] = []
+
+    def steps() -> None:
+        with clock.taking_part():
+            started = daemon.controller.start(Settings(interval_ns=NS_PER_S))
+            clock.wait_until(started["anchor_ns"] + 2 * NS_PER_S + NS_PER_S // 2)
+            stop_at.append(clock.now_ns())
+            stopped.append(daemon.controller.stop())
+
+    thread = threading.Thread(target=steps, name="test-stopper", daemon=True)
+    thread.start()
+    thread.join(REAL_GUARD_S)
+    assert not thread.is_alive(), "stop() never returned: it waited where the clock cannot see"
+    (status,) = stopped
+    assert (status["state"], status["ok"]) == ("stopped", 3)
+    assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"
+    daemon.rig.close()
