@@ -204,7 +204,11 @@ def test_a_cancel_from_a_thread_outside_the_clock_is_seen() -> None:
     # it), keeps time from jumping to the engine's deadline meanwhile.
     busy = clock.start_thread(blocker.wait, "busy")
     thread = clock.start_thread(engine, "engine")
-    time.sleep(0.05)
+    # Set only once the engine waits: set before, it would be seen without any polling.
+    guard = time.monotonic() + REAL_GUARD_S
+    while not clock._waiters:
+        assert time.monotonic() < guard, "the engine never waited"
+        time.sleep(0.001)
     cancel.set()
     thread.join(REAL_GUARD_S)
     assert result == [False]
