@@ -9,7 +9,13 @@ Threads that wait on time (the timing thread, the journal thread, the
 camera's threads) get their events, queues and threads from their clock:
 on the system clock these are the standard library's, on the fake clock
 they tell it when a thread waits and when it is woken. Nothing else in
-``core`` or ``hw.camera`` calls ``time``.
+``hw.camera`` or in the daemon's part of ``core`` calls ``time``; the one
+exception in ``core`` is the client (``core.client``), which waits in real
+time for a daemon process it has just started.
+
+A thread that takes part in a :class:`core.fake_clock.FakeClock` must wait
+only through the clock: a wait the clock cannot see (a ``threading.Event``,
+a ``join``) counts as work, and holds fake time still until it ends.
 """
 
 from __future__ import annotations

@@ -104,8 +104,10 @@ class _ActiveRun:
         # (the camera thread can fail a frame before the engine has reported it).
         self._recent: dict[int, FrameRecord] = {}
         self._early: dict[int, list[FileSaved | FrameFailed]] = {}
-        self.ended = threading.Event()
-        """Set once the run has ended and its journal is closed (waited on by stop)."""
+        self.ended = clock.event()
+        """Set once the run has ended and its journal is closed (waited on by stop). The
+        clock's: the run ends on the clock's time (the camera fetching the last files), so
+        a fake clock must see stop waiting, or it would hold time still for ever."""
 
     def start(self) -> None:
         camera = self.controller.camera

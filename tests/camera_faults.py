@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ class World:
     busy_answers: dict[int, int] = field(default_factory=dict)
     """Frame → how many times its trigger is answered "busy" first."""
     rename: Callable[[str], str] | None = None
+    late_files: Callable[[int | None], bool] = lambda frame: False
+    """While true for the frame the camera thread is on, new files are held back and handed
+    over at a later look (a camera slow to save: files come after the next trigger)."""
+    raw_and_jpeg: bool = False
+    """Each shot is two files of one stem, a RAW and then the virtual camera's JPEG."""
     triggers: list[tuple[int | None, int]] = field(default_factory=list)
     """(frame, the clock's ns) of every trigger call that reached the camera."""
     opens: int = 0
@@ -74,6 +80,7 @@ class FaultySession:
         self.world = world
         self.model = inner.model
         self._real_names: dict[str, str] = {}
+        self._held: list[tuple[str, str]] = []
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
@@ -103,17 +110,28 @@ class FaultySession:
             # The opto line fired the shutter: the virtual camera takes the picture now.
             self.world.shots.popleft()
             self.inner.trigger()
-        files = self.inner.new_files(timeout_ms)
+        world = self.world
+        self._held += self.inner.new_files(timeout_ms)
+        files: list[tuple[str, str]] = []
+        if not world.late_files(world.frame):
+            files, self._held = self._held, []
         if not files:
             # libgphoto2 waited for an event that did not come: that wait takes time.
-            sleep_ns(self.world.clock, timeout_ms * NS_PER_MS)
-        rename = self.world.rename
-        if rename is None:
-            return files
-        renamed = []
+            sleep_ns(world.clock, timeout_ms * NS_PER_MS)
+        shown_files = []
         for folder, name in files:
+            if world.raw_and_jpeg:
+                raw = name.rpartition(".")[0] + ".nef"
+                self._real_names[raw] = name  # the RAW is fetched as the JPEG's bytes
+                shown_files.append((folder, raw))
+            shown_files.append((folder, name))
+        rename = world.rename
+        if rename is None:
+            return shown_files
+        renamed = []
+        for folder, name in shown_files:
             shown = rename(name)
-            self._real_names[shown] = name
+            self._real_names[shown] = self._real_names.get(name, name)
             renamed.append((folder, shown))
         return renamed
 
@@ -191,6 +209,36 @@ def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: An
         return FaultySession(open_session(), world)
 
     return WatchedCamera(world, config, open_faulty, clock=world.clock, virtual=True, **kwargs)
+
+
+REAL_GUARD_S = 60.0
+"""Real seconds :func:`script` waits for its steps: a guard against a hang, never a measure
+of speed (the steps take no real time to speak of)."""
+
+
+def script(clock: FakeClock, steps: Callable[[], None]) -> None:
+    """Run ``steps`` (a test scripting a camera) on a thread taking part in ``clock``'s time.
+
+    Fake time stands still while a thread taking part works: a camera thread that loops
+    without ever waiting would hold it still for ever, and a test waiting on the clock
+    with it. So the steps run on a thread of their own, and a hang is a failure here
+    rather than a test that never ends. What the steps raise is raised again.
+    """
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with clock.taking_part():
+                steps()
+        except BaseException as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=run, name="test-script", daemon=True)
+    thread.start()
+    thread.join(REAL_GUARD_S)
+    assert not thread.is_alive(), "the steps never finished: fake time stood still"
+    if raised:
+        raise raised[0]
 
 
 def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:

@@ -28,8 +28,9 @@ from core.battery import (
     li_ion_percent,
     pi_draw_ma,
 )
-from core.durations import HOUR_NS, MINUTE_NS
+from core.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.errors import BatteryError, ConfigError
+from core.led import led_level
 from core.plan import make_plan
 from core.settings import Settings
 from hw.battery_readers import (
@@ -361,6 +362,34 @@ def test_open_smbus_errors_are_battery_errors(monkeypatch: pytest.MonkeyPatch) -
 def test_importing_the_readers_loads_no_bus_library() -> None:
     report = probe(["hw.battery_readers"], forbidden=("smbus2", "gpiozero", "textual", "gphoto2"))
     assert report["forbidden"] == {}, culprits(report["forbidden"])
+
+
+# --- the model -------------------------------------------------------------------
+
+
+def test_the_model_counts_the_pi_each_line_and_the_led_for_the_time_each_is_on() -> None:
+    # README: the model takes the Pi's draw, and the opto and LED currents for the time
+    # each is on. A powered minute: power -14 s … +46 s, focus -4 s … +3 s and shutter
+    # 0 … +3 s are 70 s of opto current; the LED counts at the brightness it shows,
+    # integrated here from its own function in 1 ms steps (each of its changes in a
+    # powered minute falls on a whole millisecond).
+    plan = make_plan(Settings(interval_ns=MINUTE_NS, power=True))
+    model = BatteryModel(pi_ma=400.0, opto_ma=10.0, led_ma=15.0)
+    first, last = plan.edges[0].offset_ns, plan.edges[-1].offset_ns
+    led_ns = sum(led_level(plan, t) for t in range(first, last, NS_PER_MS)) * NS_PER_MS
+    assert 0 < led_ns < 70 * NS_PER_S
+    expected = (400.0 * MINUTE_NS + 10.0 * 70 * NS_PER_S + 15.0 * led_ns) / NS_PER_HOUR
+    assert model.charge_per_cycle_mah(plan) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_model_never_reads_below_empty() -> None:
+    plan = make_plan(Settings(interval_ns=MINUTE_NS, power=True))
+    model = BatteryModel(capacity_mah=1000.0)
+    full = model.estimate(plan, running_ns=0, frames_left=None)
+    assert full.percent == 100.0 and full.lasts_ns is not None
+    spent = model.estimate(plan, running_ns=2 * full.lasts_ns, frames_left=10)
+    assert (spent.percent, spent.lasts_ns) == (0.0, 0)
+    assert spent.outlasts_battery
 
 
 # --- the model as a reader -----------------------------------------------------

@@ -11,6 +11,7 @@ the same events in the same order.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,69 @@ def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig
     assert [r.file is not None for r in records] == [True, False, True, True]
     news = " ".join(m["message"] for m in rig.edges("camera"))
     assert "frame 1's file stays on the camera" in news
+
+
+def shots_by_frame(folder: Path) -> dict[int, list[str]]:
+    """Frame → the names its files had on the camera (``GPH_0101.jpg``), from the run folder."""
+    shots: dict[int, list[str]] = {}
+    for path in sorted(folder.glob("frame-*")):
+        match = re.fullmatch(r"frame-(\d{6})-(.+)", path.name)
+        assert match, path.name
+        shots.setdefault(int(match[1]), []).append(match[2])
+    return shots
+
+
+def test_files_that_come_after_the_next_trigger_go_to_their_own_frames(make_rig: Any) -> None:
+    # The camera is slow to save frames 1 and 2: their files (a RAW and a JPEG each) come
+    # only after frame 3's trigger. Each file still lands as its own frame's, and the
+    # looks for them never hold up a trigger.
+    world = World(late_files=lambda frame: frame in (1, 2), raw_and_jpeg=True)
+    rig = make_rig(world, usb())
+    run_id, records = rig.run(5)
+    assert_on_the_grid(records, 5)
+    assert [r.status for r in records] == ["ok"] * 5
+    shots = shots_by_frame(rig.journal.get_run(run_id).path)
+    assert sorted(shots) == list(range(5))
+    numbers = []
+    for frame, names in shots.items():
+        # One shot per frame: its RAW and its JPEG, of one stem.
+        stems = {name.rpartition(".")[0] for name in names}
+        assert len(stems) == 1 and sorted(n.rpartition(".")[2] for n in names) == ["jpg", "nef"]
+        numbers.append(int(stems.pop().rpartition("_")[2]))
+        assert records[frame].file == f"frame-{frame:06d}-{names[0].rpartition('.')[0]}.jpg"
+    assert numbers == sorted(numbers), f"later frames, later shots: {numbers}"
+    # Every trigger reached the camera at its slot: no look ran into one.
+    assert world.triggers == [(r.frame, r.due_ns) for r in records]
+
+
+def test_a_trigger_taken_more_than_half_an_interval_late_is_missed_not_fired(
+    make_rig: Any,
+) -> None:
+    # Frame 2's trigger is answered "busy" four times: the retries (0.05 + 0.1 + 0.2 +
+    # 0.4 s) take the camera thread 0.75 s past frame 2's slot. Frame 3's trigger, waiting
+    # meanwhile, is then 0.35 s late: more than half the 0.4 s interval, so it is logged
+    # missed rather than fired on the heels of frame 2's.
+    world = World(busy_answers={2: 4})
+    rig = make_rig(world, usb())
+    _run_id, records = rig.run(6)
+    assert_on_the_grid(records, 6)
+    assert [r.status for r in records] == ["ok", "ok", "ok", "missed", "ok", "ok"]
+    assert "still busy with an earlier call" in (records[3].error or "")
+    assert [frame for frame, _ in world.triggers] == [0, 1, 2, 2, 2, 2, 2, 4, 5]
+
+
+def test_a_camera_that_hangs_for_a_while_is_used_again_once_it_answers(make_rig: Any) -> None:
+    # Frame 2's trigger hangs for 1.9 s against a 1.1 s bound. The frames the camera is
+    # stuck for cost frames; once the hung call has returned, the camera is opened again
+    # and the run's later frames are taken, with their files.
+    world = World(hang_trigger_at=2, hang_s=1.9)
+    config = CameraConfig(trigger="usb", call_timeout_ns=1_100 * NS_PER_MS)
+    rig = make_rig(world, config)
+    _run_id, records = rig.run(12)
+    assert_on_the_grid(records, 12)
+    statuses = [r.status for r in records]
+    assert statuses[:2] == ["ok", "ok"] and "ok" not in statuses[2:7], statuses
+    assert statuses[7:] == ["ok"] * 5, statuses
+    assert all(r.file is not None for r in records[7:])
+    assert world.opens >= 2, "the camera was opened again"
+    assert rig.controller.status()["fault"] is None

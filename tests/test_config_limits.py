@@ -95,6 +95,17 @@ def test_a_config_key_keeps_its_range(tmp_path: Path, limit: Limit, which: str) 
     assert f"got {text}" in message or f'got "{text}"' in message, message
 
 
+@pytest.mark.parametrize("spelled_zero", ["0s", "0ms", "0h"])
+def test_a_zero_exposure_is_refused_not_taken_for_a_pulse(
+    tmp_path: Path, spelled_zero: str
+) -> None:
+    # A bulb time of nothing is a slip, not a way of saying "pulse": refused with the range.
+    path = tmp_path / "config.toml"
+    path.write_text(f'[run]\nexposure = "{spelled_zero}"\n')
+    with pytest.raises(ConfigError, match=r"run\.exposure must be between 1ms and 1d, got 0s"):
+        load_config(path)
+
+
 def test_every_numeric_key_has_a_row() -> None:
     # A key added to a table later must be placed: in LIMITS, or here as not a number.
     not_numbers = {

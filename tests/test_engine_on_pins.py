@@ -229,6 +229,17 @@ def test_the_led_guard_keeps_the_led_lit_into_a_short_exposure() -> None:
     assert bench.history(LED) == [0, 0.25, 0, 0.5, 0, 0.75, 0, 1.0, 0]
 
 
+@pytest.mark.parametrize("interval_ns", [100 * NS_PER_MS, MINUTE_NS])
+def test_no_focus_lead_never_presses_focus(interval_ns: int) -> None:
+    # focus_lead = "0s" is for a camera that must not focus (manual focus, or an AF that
+    # hunts in the dark): the focus line stays released, even while the shutter is open.
+    bench = Bench(Settings(interval_ns=interval_ns, focus_lead_ns=0), frames=3)
+    assert bench.run() is EngineExit.COMPLETE
+    assert bench.history(Line.FOCUS) == [0]
+    assert bench.history(Line.SHUTTER) == [0, *[1, 0] * 3]
+    assert not [e for e in bench.edges_done() if e.line is Line.FOCUS]
+
+
 @pytest.mark.parametrize("settings", PLANS)
 def test_active_low_inverts_every_pin(settings: Settings) -> None:
     high, low = Bench(settings, frames=2), Bench(settings, frames=2, active_high=False)

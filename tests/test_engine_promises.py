@@ -3,8 +3,13 @@
 - A lead step (power, focus) that stalls past the shutter's due time costs
   that frame, logged ``missed`` with its reason; the shutter never opens off
   the grid, and the next frame is on it.
+- A slot's wall time is the slot's: a shutter slow to switch is stamped when
+  it was told to, and a missed slot at its due time, not when it was given up.
+- No event is handed to the journal and socket threads in the quiet window
+  just before a shutter: it waits until the shutter has opened.
 - The last stretch before a precise deadline is spun, not slept: the shutter
-  never opens early and is not at the mercy of a late wake-up.
+  never opens early and is not at the mercy of a late wake-up; a stop is
+  honoured even when no sleep is left before the deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import pytest
 from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
 from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.engine import REACHED_LATE, Engine, EngineExit
+from core.engine import QUIET_NS, REACHED_LATE, Engine, EngineExit
 from core.events import EdgeDone, EngineEvent, FrameDone
 from core.fake_clock import FakeClock
 from core.plan import Line, make_plan
@@ -88,6 +93,8 @@ def test_a_lead_step_that_stalls_past_the_shutter_costs_that_frame_only(line: Li
         (frame, grid.due_ns(frame)) for frame in (0, 1, 3, 4, 5)
     ]
     assert rig.shutter_openings() == 5, "the mock shutter pin went high five times"
+    # The missed slot is logged at its own wall time, not at the moment it was given up.
+    assert late.wall_ns == rig.clock.wall_ns() - rig.clock.now_ns() + grid.due_ns(2)
 
 
 def test_a_stall_that_ends_exactly_at_the_due_time_still_fires() -> None:
@@ -96,6 +103,52 @@ def test_a_stall_that_ends_exactly_at_the_due_time_still_fires() -> None:
     assert all(frames[k].status == "ok" for k in range(6))
     assert frames[2].fired_ns == grid.due_ns(2)
     assert rig.shutter_openings() == 6
+
+
+def test_a_shutter_slow_to_switch_is_stamped_when_it_was_told_to() -> None:
+    # Frame 2's shutter output takes 300 ms to switch (a driver that hangs): the journal's
+    # fired_ns and wall both say when the output was told to switch, the slot's time.
+    grid, rig, events = run_with_stall(Line.SHUTTER, stall_past_due_ns=300 * NS_PER_MS)
+    frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    wall_offset = rig.clock.wall_ns() - rig.clock.now_ns()
+    for frame in range(6):
+        assert frames[frame].status == "ok"
+        assert frames[frame].fired_ns == grid.due_ns(frame)
+        assert frames[frame].wall_ns == grid.due_ns(frame) + wall_offset, frame
+
+
+def test_no_event_is_handed_over_in_the_quiet_window_before_a_shutter() -> None:
+    # Handing an event over wakes the journal and socket threads; in the last QUIET_NS
+    # before a shutter they would take the GIL the timing thread needs. At 100 ms the
+    # focus edge comes 6.7 ms before each shutter: its event waits until the shutter.
+    clock = FakeClock()
+    settings = Settings(interval_ns=100 * NS_PER_MS, frames=3)
+    plan = make_plan(settings)
+    assert 0 < plan.lead_ns < QUIET_NS
+    grid = Grid(clock.now_ns() + NS_PER_S, settings.interval_ns)
+    handed: list[tuple[int, EngineEvent]] = []
+    rig = make_sim_rig(HardwareConfig())
+    engine = Engine(
+        rig,
+        clock,
+        Scheduler(plan, grid, frames=3),
+        lambda event: handed.append((clock.now_ns(), event)),
+    )
+    assert engine.run() is EngineExit.COMPLETE
+    rig.close()
+    for frame in range(3):
+        due = grid.due_ns(frame)
+        inside = [event for at, event in handed if due - QUIET_NS < at < due]
+        assert inside == [], f"handed over in the quiet window before frame {frame}: {inside}"
+    focus_on = [
+        (at, event.at_ns)
+        for at, event in handed
+        if isinstance(event, EdgeDone) and event.line is Line.FOCUS and event.on
+    ]
+    assert [handed_at for handed_at, _ in focus_on] == [grid.due_ns(k) for k in range(3)]
+    assert [done_at for _, done_at in focus_on] == [
+        grid.due_ns(k) + plan.edges[0].offset_ns for k in range(3)
+    ], "the event still carries the time the focus line switched"
 
 
 # -- the spin before a precise deadline ----------------------------------------------
@@ -174,6 +227,19 @@ def test_a_cancelled_wait_returns_false_without_spinning() -> None:
     clock, sim = simulated_clock()
     assert not clock.wait_until(sim.now + 50 * NS_PER_MS, cancel, precise=True)
     assert sim.reads <= 2
+
+
+@pytest.mark.parametrize("before_deadline_ns", [-1, 0, SPIN_NS // 2], ids=["past", "now", "spin"])
+def test_a_cancel_is_honoured_when_no_sleep_is_left(before_deadline_ns: int) -> None:
+    # A stop that came while the engine was held up, or in the spin window itself: the
+    # wait says it was cancelled, so no shutter opens after the run was stopped.
+    cancel = threading.Event()
+    cancel.set()
+    clock, sim = simulated_clock()
+    deadline = sim.now + before_deadline_ns
+    assert not clock.wait_until(deadline, cancel, precise=True)
+    assert sim.sleeps == [], "no sleep was left in which to notice the stop"
+    assert not clock.wait_until(deadline, cancel)
 
 
 def test_the_real_clock_never_returns_before_a_precise_deadline() -> None:

@@ -32,6 +32,14 @@ def test_a_lone_thread_jumps_straight_to_its_deadline() -> None:
     assert clock.wall_ns() - clock.now_ns() == 1_800_000_000 * NS_PER_S
 
 
+def test_advance_never_moves_time_back() -> None:
+    clock = FakeClock(start_ns=100)
+    clock.advance(-50)
+    assert clock.now_ns() == 100
+    clock.advance(50)
+    assert clock.now_ns() == 150
+
+
 def test_time_stands_still_while_a_thread_taking_part_works() -> None:
     clock = FakeClock(start_ns=0)
     working = threading.Event()
@@ -56,6 +64,36 @@ def test_time_stands_still_while_a_thread_taking_part_works() -> None:
     thread.join(REAL_GUARD_S)
     assert done.is_set() and seen == [0], "time moved while the worker was busy"
     assert waiter_woke == [NS_PER_MS]
+
+
+def test_a_thread_outside_the_clock_waits_for_the_threads_taking_part() -> None:
+    # A test's own thread waiting on the clock moves time only once every thread taking
+    # part waits too: it must not jump while the clock's own threads are busy.
+    clock = FakeClock(start_ns=0)
+    working, go = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def worker() -> None:
+        working.set()
+        assert go.wait(REAL_GUARD_S)  # busy outside the clock, as far as it can tell
+        seen.append(clock.now_ns())
+
+    clock.start_thread(worker, "worker")
+    assert working.wait(REAL_GUARD_S)
+    woke: list[int] = []
+    outsider = threading.Thread(
+        target=lambda: (clock.wait_until(NS_PER_S), woke.append(clock.now_ns())), daemon=True
+    )
+    outsider.start()
+    # Let the worker go once the outsider waits on the clock (or, wrongly, has jumped).
+    guard = time.monotonic() + REAL_GUARD_S
+    while not woke and not clock._waiters:
+        assert time.monotonic() < guard, "the outsider never waited"
+        time.sleep(0.001)
+    go.set()
+    outsider.join(REAL_GUARD_S)
+    assert seen == [0], "time moved while the worker was busy"
+    assert woke == [NS_PER_S]
 
 
 def test_time_jumps_to_the_earliest_deadline_among_the_waiters() -> None:
@@ -166,7 +204,11 @@ def test_a_cancel_from_a_thread_outside_the_clock_is_seen() -> None:
     # it), keeps time from jumping to the engine's deadline meanwhile.
     busy = clock.start_thread(blocker.wait, "busy")
     thread = clock.start_thread(engine, "engine")
-    time.sleep(0.05)
+    # Set only once the engine waits: set before, it would be seen without any polling.
+    guard = time.monotonic() + REAL_GUARD_S
+    while not clock._waiters:
+        assert time.monotonic() < guard, "the engine never waited"
+        time.sleep(0.001)
     cancel.set()
     thread.join(REAL_GUARD_S)
     assert result == [False]

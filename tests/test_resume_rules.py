@@ -5,9 +5,14 @@ in fake time, with the boot id and both clocks injected.
   wall clock now says.
 - Resumed on another boot, the monotonic clock has restarted: the grid is
   re-anchored through the wall clock, ``anchor = now_mono − (now_wall −
-  anchor_wall)``, so frame k keeps its wall time.
+  anchor_wall)``, so frame k keeps its wall time. Without a boot id, every
+  start counts as a new boot.
 - Later lines for older frames (a camera's files or failures, after newer
-  frames fired) leave the newest frame, the resume point and the counts right.
+  frames fired) leave the newest frame, the resume point and the counts right;
+  a later line for the newest frame shows in the status's last frame.
+- A run's first frame gets its whole lead; once the last shutter of a counted
+  run has opened, the status names no next frame; a frame count that is not
+  above the slots already begun, or out of range, is refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from typing import Any
 
 import pytest
 
+from core import clock as clock_module
 from core import protocol
 from core.camera import CameraEvent, FileSaved, FrameFailed, Report
-from core.clock import wall_iso
+from core.clock import SystemClock, sleep_ns, wall_iso
 from core.config import HardwareConfig
 from core.controller import DOWN_REASON, RunController
 from core.durations import MINUTE_NS, NS_PER_S
+from core.errors import SettingsError
 from core.fake_clock import FakeClock
 from core.journal import FrameRecord, Journal
-from core.settings import Settings
+from core.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 
 INTERVAL = MINUTE_NS
@@ -37,6 +44,9 @@ ANCHOR = 7_000 * NS_PER_S
 """Frame 0's monotonic time on the boot that started the run."""
 ANCHOR_WALL = 1_800_000_000 * NS_PER_S
 """Frame 0's wall time."""
+REAL_GUARD_S = 30.0
+"""Real seconds a test waits for a thread that should finish at once: a guard against a
+hang, never a measure of speed."""
 
 
 # Run ids come from local time: pin the zone (tests/conftest.py) so they can be asserted.
@@ -117,6 +127,22 @@ def test_after_a_reboot_the_grid_is_re_anchored_through_the_wall_clock(tmp_path:
     assert [(r.status, r.error) for r in records[3:6]] == [("missed", DOWN_REASON)] * 3
     assert all(r.status == "ok" and r.fired_ns == r.due_ns for r in records[6:])
     assert journal.get_run(run_id).state == "finished"
+
+
+def test_without_a_boot_id_every_start_counts_as_a_new_boot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No /proc/sys/kernel/random/boot_id (a container, an odd kernel): a daemon cannot tell
+    # a restart from a reboot, so it must take each start for a reboot and re-anchor
+    # through the wall clock. Trusting a stale monotonic anchor would move the grid.
+    def no_boot_id(*args: object, **kwargs: object) -> Any:
+        raise FileNotFoundError("/proc/sys/kernel/random/boot_id")
+
+    monkeypatch.setattr(clock_module, "open", no_boot_id, raising=False)
+    clock = SystemClock()
+    first = clock.boot_id()
+    assert first == clock.boot_id(), "one daemon keeps its id"
+    assert SystemClock().boot_id() != first, "the next daemon's start is another boot"
 
 
 @pytest.mark.parametrize("wall_error_ns", [0, 3_600 * NS_PER_S, -86_400 * NS_PER_S])
@@ -245,3 +271,142 @@ def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_pat
     assert records[7].file == "frame-000007-DSC_0007.jpg"
     assert (status["ok"], status["missed"], status["errors"]) == (13, 0, 1)
     assert journal.frame_counts(run_id) == {"ok": 13, "missed": 0, "error": 1}
+
+
+@pytest.mark.parametrize(
+    "news",
+    [
+        FileSaved(frame=3, file="frame-000003-DSC_0003.jpg", size=500),
+        FrameFailed(frame=3, status="error", message="the camera lost frame 3"),
+    ],
+    ids=["file", "failed"],
+)
+def test_a_later_line_for_the_newest_frame_shows_in_the_status(
+    tmp_path: Path, news: CameraEvent
+) -> None:
+    # The last frame's file (or its failure) comes as the run ends: the status's last
+    # frame, which `lapse status` and the screens show, is the journal's last line for it.
+    journal = Journal(tmp_path)
+    camera = LateCamera(news_after=-1, news=[], last_news=[news])
+    daemon = Daemon(journal, FakeClock(), camera=camera)
+    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=4))["run"]
+    status = daemon.finish()
+    newest = journal.last_frame(run_id)
+    assert newest is not None and newest.frame == 3
+    assert status["last_frame"] == newest.to_dict()
+    assert (newest.file, newest.status) == (
+        (news.file, "ok") if isinstance(news, FileSaved) else (None, "error")
+    )
+
+
+# -- a run's start, status and changes -------------------------------------------------
+
+
+def edges_of(daemon: Daemon, line: str, on: bool) -> dict[int, int]:
+    """Frame → the clock's time at which ``line`` was switched ``on``, from the events."""
+    return {
+        m["data"]["frame"]: m["data"]["at_ns"]
+        for m in daemon.published
+        if m.get("event") == "edge" and m["data"]["line"] == line and m["data"]["on"] is on
+    }
+
+
+def test_the_first_frame_gets_its_whole_lead(tmp_path: Path) -> None:
+    # Camera power comes on 14 s before every shutter of a powered minute, the first
+    # one included: the first shutter waits for its lead, it never finds the camera asleep.
+    journal = Journal(tmp_path)
+    clock = FakeClock()
+    daemon = Daemon(journal, clock)
+    started = clock.now_ns()
+    run_id = daemon.controller.start(Settings(interval_ns=MINUTE_NS, power=True, frames=2))["run"]
+    daemon.finish()
+    records = journal.read_frames(run_id)
+    assert [r.status for r in records] == ["ok", "ok"]
+    power_on = edges_of(daemon, "power", True)
+    focus_on = edges_of(daemon, "focus", True)
+    for record in records:
+        assert power_on[record.frame] == record.due_ns - 14 * NS_PER_S
+        assert focus_on[record.frame] == record.due_ns - 4 * NS_PER_S
+    assert power_on[0] > started
+
+
+def test_after_the_last_shutter_of_a_counted_run_no_next_frame_is_named(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    clock = FakeClock()
+    daemon = Daemon(journal, clock)
+    # This thread takes part in the clock's time, so it can look in at a moment of it.
+    with clock.taking_part():
+        started = daemon.controller.start(Settings(interval_ns=MINUTE_NS, power=True, frames=2))
+        anchor = started["anchor_ns"]
+        clock.wait_until(anchor + 10 * NS_PER_S)  # frame 0 fired; frame 1 is next
+        between = daemon.controller.status()
+        clock.wait_until(anchor + MINUTE_NS + 10 * NS_PER_S)  # frame 1 fired; power still on
+        after_last = daemon.controller.status()
+    daemon.finish()
+    assert (between["next_frame"], between["next_due_ns"]) == (1, anchor + MINUTE_NS)
+    assert after_last["state"] == "running", "the last frame's power-off is still to come"
+    assert (after_last["next_frame"], after_last["next_due_ns"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "frames", [3, 2, -1, MAX_FRAMES + 1], ids=["begun", "fewer", "-1", "max+1"]
+)
+def test_a_frame_count_that_cannot_be_is_refused_and_changes_nothing(
+    tmp_path: Path, frames: int
+) -> None:
+    journal = Journal(tmp_path)
+    clock = FakeClock()
+    daemon = Daemon(journal, clock)
+    with clock.taking_part():
+        started = daemon.controller.start(Settings(interval_ns=MINUTE_NS, frames=10))
+        run = journal.get_run(started["run"])
+        before = run.run_file.read_bytes()
+        # Frames 0, 1 and 2 have begun: frame 2's shutter opened a second ago.
+        clock.wait_until(started["anchor_ns"] + 2 * MINUTE_NS + NS_PER_S)
+        with pytest.raises(SettingsError, match="frames must be"):
+            daemon.controller.update({"frames": frames})
+        assert run.run_file.read_bytes() == before
+        assert daemon.controller.status()["frames"] == 10
+        daemon.controller.update({"frames": 4})  # one more than begun: allowed
+    status = daemon.finish()
+    assert (status["state"], status["ok"]) == ("finished", 4)
+    assert journal.get_run(started["run"]).settings.frames == 4
+
+
+class SlowToFinishCamera(LateCamera):
+    """A camera that takes 2 s of the clock's time to take in the last files of a run."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(news_after=-1, news=[], last_news=[])
+        self.clock = clock
+
+    def end_run(self) -> None:
+        sleep_ns(self.clock, 2 * NS_PER_S)
+        super().end_run()
+
+
+def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_path: Path) -> None:
+    # stop() waits for the run's threads to finish, and they finish on the clock's time (the
+    # camera fetching the last files): the wait must be one the clock sees, or time stands
+    # still for a thread taking part and the stop never returns.
+    journal = Journal(tmp_path)
+    clock = FakeClock()
+    daemon = Daemon(journal, clock, camera=SlowToFinishCamera(clock))
+    stopped: list[dict[str, Any]] = []
+    stop_at: list[int] = []
+
+    def steps() -> None:
+        with clock.taking_part():
+            started = daemon.controller.start(Settings(interval_ns=NS_PER_S))
+            clock.wait_until(started["anchor_ns"] + 2 * NS_PER_S + NS_PER_S // 2)
+            stop_at.append(clock.now_ns())
+            stopped.append(daemon.controller.stop())
+
+    thread = threading.Thread(target=steps, name="test-stopper", daemon=True)
+    thread.start()
+    thread.join(REAL_GUARD_S)
+    assert not thread.is_alive(), "stop() never returned: it waited where the clock cannot see"
+    (status,) = stopped
+    assert (status["state"], status["ok"]) == ("stopped", 3)
+    assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"
+    daemon.rig.close()
