@@ -95,7 +95,9 @@ class FakeClock:
         if cancel.is_set():
             return False
         with self._mutex:
-            self._block(deadline_ns, cancel.is_set, poll=not isinstance(cancel, _FakeEvent))
+            # Only this clock's own events wake a waiter when set; poll any other.
+            ours = isinstance(cancel, _FakeEvent) and cancel._clock is self
+            self._block(deadline_ns, cancel.is_set, poll=not ours)
         return not cancel.is_set()
 
     # -- what threads wait with --------------------------------------------------------
@@ -122,7 +124,13 @@ class FakeClock:
                     self._settle()
 
         thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            with self._mutex:  # it never ran: do not hold time for it
+                self._busy -= 1
+                self._settle()
+            raise
         return thread
 
     @contextlib.contextmanager

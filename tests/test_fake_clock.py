@@ -232,3 +232,39 @@ def test_a_thread_taking_part_holds_time_until_it_waits() -> None:
         assert [ticks.get(timeout=10) for _ in range(3)] == [NS_PER_S, 2 * NS_PER_S, 3 * NS_PER_S]
     with pytest.raises(RuntimeError), clock.taking_part(), clock.taking_part():
         pass
+
+
+def test_a_cancel_event_of_another_fake_clock_is_still_seen() -> None:
+    clock, other = FakeClock(start_ns=0), FakeClock(start_ns=0)
+    cancel = other.event()  # its set() tells the other clock, not this one
+    blocker = threading.Event()
+    result: list[bool] = []
+    waiting = threading.Event()
+
+    def engine() -> None:
+        waiting.set()
+        result.append(clock.wait_until(3_600 * NS_PER_S, cancel))
+
+    busy = clock.start_thread(blocker.wait, "busy")  # holds this clock's time still
+    thread = clock.start_thread(engine, "engine")
+    assert waiting.wait(REAL_GUARD_S)
+    cancel.set()
+    thread.join(REAL_GUARD_S)
+    assert result == [False]
+    blocker.set()
+    busy.join(REAL_GUARD_S)
+
+
+def test_a_thread_that_cannot_start_does_not_hold_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(start_ns=0)
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError):
+        clock.start_thread(lambda: None, "never")
+    monkeypatch.undo()
+    waiter = clock.start_thread(lambda: clock.wait_until(NS_PER_S), "waiter")
+    waiter.join(REAL_GUARD_S)
+    assert clock.now_ns() == NS_PER_S, "time moved: nobody was counted busy for the failed start"
