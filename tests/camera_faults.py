@@ -26,6 +26,7 @@ from core.camera import CameraConfig, CameraEvent
 from core.clock import Event, sleep_ns
 from core.durations import NS_PER_MS
 from core.fake_clock import FakeClock
+from core.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
@@ -243,3 +244,23 @@ def script(clock: FakeClock, steps: Callable[[], None]) -> None:
 
 def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:
     return [event for event in events if isinstance(event, kind)]
+
+
+def shoot(
+    camera: UsbCamera,
+    clock: FakeClock,
+    folder: Path,
+    events: list[Any],
+    *,
+    frames: int,
+    interval_ns: int,
+) -> None:
+    """Prepare a run into ``folder`` and fire frames 0..frames−1 as the engine would, one
+    shutter press and release every ``interval_ns`` on ``clock``; call it from a thread
+    taking part in that clock (:func:`script`)."""
+    camera.prepare(Settings(interval_ns=interval_ns))
+    camera.begin_run(folder, events.append)
+    for frame in range(frames):
+        camera.shutter(frame, True)
+        camera.shutter(frame, False)
+        sleep_ns(clock, interval_ns)

@@ -19,7 +19,7 @@ from core.durations import NS_PER_MS, NS_PER_S
 from core.settings import MAX_FRAMES, Settings
 from hw.camera import files
 from hw.camera.files import PART_SUFFIX, DiskFull, safe_file_name, save_file
-from tests.camera_faults import World, events_of, faulty_camera, script
+from tests.camera_faults import World, events_of, faulty_camera, script, shoot
 
 HOSTILE = [
     "../../etc/passwd",
@@ -169,12 +169,7 @@ def test_a_full_disk_pauses_downloads_and_never_the_trigger(tmp_path: Path) -> N
     # The steps script the camera in the clock's time: 200 ms between frames, and time
     # moves only while they wait on the clock.
     def steps() -> None:
-        camera.prepare(Settings(interval_ns=200 * NS_PER_MS))
-        camera.begin_run(run, events.append)
-        for frame in range(4):
-            camera.shutter(frame, True)
-            camera.shutter(frame, False)
-            sleep_ns(clock, 200 * NS_PER_MS)
+        shoot(camera, clock, run, events, frames=4, interval_ns=200 * NS_PER_MS)
         # Every trigger reached the camera although nothing could be saved.
         assert [frame for frame, _ in world.triggers] == [0, 1, 2, 3]
         assert events_of(FileSaved, events) == []
@@ -221,12 +216,7 @@ def test_a_run_that_ends_on_a_full_disk_ends_at_once_and_leaves_the_files_on_the
     took: list[int] = []
 
     def steps() -> None:
-        camera.prepare(Settings(interval_ns=200 * NS_PER_MS))
-        camera.begin_run(run, events.append)
-        for frame in range(3):
-            camera.shutter(frame, True)
-            camera.shutter(frame, False)
-            sleep_ns(clock, 200 * NS_PER_MS)
+        shoot(camera, clock, run, events, frames=3, interval_ns=200 * NS_PER_MS)
         assert camera.status()["waiting"] == 3
         ending = clock.now_ns()
         camera.end_run()
