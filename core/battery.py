@@ -24,7 +24,7 @@ from core.durations import NS_PER_S
 from core.errors import ConfigError
 from core.led import led_changes
 from core.plan import Plan
-from core.toml_text import toml_key, toml_value
+from core.toml_text import limit_figure, toml_key, toml_value
 
 NS_PER_HOUR = 3600 * NS_PER_S
 
@@ -384,17 +384,12 @@ def _number(
         or not value <= high
     ):
         limits = (
-            f"above {_figure(low)} and up to {_figure(high)}"
+            f"above {limit_figure(low)} and up to {limit_figure(high)}"
             if above_low
-            else f"from {_figure(low)} to {_figure(high)}"
+            else f"from {limit_figure(low)} to {limit_figure(high)}"
         )
         raise _invalid(key, f"must be a number of {unit} {limits}, got {toml_value(value)}")
     return float(value)
-
-
-def _figure(number: float) -> str:
-    """``1,000,000`` or ``0.001``: a limit as a person writes it."""
-    return f"{int(number):,}" if number == int(number) else f"{number:g}"
 
 
 def _whole(key: str, value: Any, low: int, high: int, what: str) -> int:

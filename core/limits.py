@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from core import battery, config, settings
 from core.durations import format_duration
+from core.toml_text import limit_figure
 
 
 class Kind(StrEnum):
@@ -48,7 +49,7 @@ class Limit:
             return format_duration(int(value))
         if self.kind is Kind.ADDRESS:
             return f"0x{int(value):02X}"
-        text = f"{int(value):,}" if value == int(value) else f"{value:g}"
+        text = limit_figure(value)
         # A range across zero says the sign of both ends: -500 … +500.
         return f"+{text}" if self.low < 0 < value else text
 

@@ -23,6 +23,11 @@ def toml_key(key: Any) -> str:
     return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
 
 
+def limit_figure(number: float) -> str:
+    """A limit as a person writes it in a message or the README: ``1,000,000`` or ``0.001``."""
+    return f"{int(number):,}" if number == int(number) else f"{number:g}"
+
+
 def toml_value(value: Any) -> str:
     """A value as the user wrote it in TOML, on one line."""
     if isinstance(value, bool):
