@@ -118,18 +118,13 @@ class FakeClock:
             try:
                 target()
             finally:
-                with self._mutex:
-                    self._participants.discard(me)
-                    self._busy -= 1
-                    self._settle()
+                self._leave(me)
 
         thread = threading.Thread(target=run, name=name, daemon=True)
         try:
             thread.start()
         except BaseException:
-            with self._mutex:  # it never ran: do not hold time for it
-                self._busy -= 1
-                self._settle()
+            self._leave(None)  # it never ran: do not hold time for it
             raise
         return thread
 
@@ -151,10 +146,15 @@ class FakeClock:
         try:
             yield
         finally:
-            with self._mutex:
-                self._participants.discard(me)
-                self._busy -= 1
-                self._settle()
+            self._leave(me)
+
+    def _leave(self, thread_id: int | None) -> None:
+        """A thread stops taking part (it ended, or left ``taking_part``): time may move."""
+        with self._mutex:
+            if thread_id is not None:
+                self._participants.discard(thread_id)
+            self._busy -= 1
+            self._settle()
 
     # -- the machinery, always under self._mutex---------------------------------------
     def _deadline_after(self, timeout_s: float | None) -> int | None:
