@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,36 +209,6 @@ def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: An
         return FaultySession(open_session(), world)
 
     return WatchedCamera(world, config, open_faulty, clock=world.clock, virtual=True, **kwargs)
-
-
-REAL_GUARD_S = 60.0
-"""Real seconds :func:`script` waits for its steps: a guard against a hang, never a measure
-of speed (the steps take no real time to speak of)."""
-
-
-def script(clock: FakeClock, steps: Callable[[], None]) -> None:
-    """Run ``steps`` (a test scripting a camera) on a thread taking part in ``clock``'s time.
-
-    Fake time stands still while a thread taking part works: a camera thread that loops
-    without ever waiting would hold it still for ever, and a test waiting on the clock
-    with it. So the steps run on a thread of their own, and a hang is a failure here
-    rather than a test that never ends. What the steps raise is raised again.
-    """
-    raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with clock.taking_part():
-                steps()
-        except BaseException as error:
-            raised.append(error)
-
-    thread = threading.Thread(target=run, name="test-script", daemon=True)
-    thread.start()
-    thread.join(REAL_GUARD_S)
-    assert not thread.is_alive(), "the steps never finished: fake time stood still"
-    if raised:
-        raise raised[0]
 
 
 def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:

@@ -12,14 +12,12 @@ the same events in the same order.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core import protocol
 from core.camera import CameraConfig
 from core.config import HardwareConfig
 from core.controller import RunController
@@ -28,11 +26,9 @@ from core.journal import FrameRecord, Journal
 from core.settings import Settings
 from hw.sim import make_sim_rig
 from tests.camera_faults import OptoLink, World, faulty_camera
+from tests.fake_time import Published
 
 INTERVAL_NS = 400 * NS_PER_MS
-RUN_END_WAIT_S = 60.0
-"""Real seconds a test waits for a run to end before it fails: a guard against a hang,
-never a measure of speed (the run itself takes no real time to speak of)."""
 
 
 class Rig:
@@ -45,32 +41,21 @@ class Rig:
         self.rig = OptoLink(self.sim, world)
         self.camera = faulty_camera(world, config, tmp_path / "virtual-camera", **camera)
         self.journal = Journal(tmp_path / "state")
-        self.published: list[dict[str, Any]] = []
-        self._ended = threading.Event()
-        self.ended_ns: int | None = None
-        """The clock's time when the run ended."""
+        # These runs end only by finishing: a stop would be a failure, not an end.
+        self.published = Published(self.clock, ends=("finished",))
         self.controller = RunController(
-            self.rig, self.clock, self.journal, self._publish, camera=self.camera
+            self.rig, self.clock, self.journal, self.published, camera=self.camera
         )
-
-    def _publish(self, message: bytes) -> None:
-        decoded = protocol.decode(message)
-        self.published.append(decoded)
-        finished = decoded.get("event") == "state" and decoded["data"]["state"] == "finished"
-        if finished and self.ended_ns is None:
-            # The first "finished": later states (the camera's news after the run) repeat it.
-            self.ended_ns = self.clock.now_ns()
-            self._ended.set()
 
     def run(self, frames: int) -> tuple[str, list[FrameRecord]]:
         # Time waits for this thread while it starts the run, then runs on without it.
         with self.clock.taking_part():
             status = self.controller.start(Settings(interval_ns=INTERVAL_NS, frames=frames))
-        assert self._ended.wait(RUN_END_WAIT_S), "the run did not end by itself"
+        self.published.wait_for_end()
         return status["run"], self.journal.read_frames(status["run"])
 
     def edges(self, kind: str) -> list[dict[str, Any]]:
-        return [m["data"] for m in self.published if m.get("event") == kind]
+        return self.published.data(kind)
 
     def close(self) -> None:
         self.world.release.set()
@@ -121,8 +106,8 @@ def test_a_trigger_that_hangs_30s_delays_no_frame_and_ends_nothing(make_rig: Any
     rig = make_rig(world, usb())
     started = world.clock.now_ns()
     run_id, records = rig.run(8)
-    assert rig.ended_ns is not None
-    took = (rig.ended_ns - started) / NS_PER_S
+    assert rig.published.ended_ns is not None
+    took = (rig.published.ended_ns - started) / NS_PER_S
     # The engine reached every slot on time, and the run ended long before the hang did.
     assert_on_the_grid(records, 8)
     assert took < 15, f"the run waited for the hung camera ({took:.1f}s)"

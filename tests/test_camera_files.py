@@ -19,7 +19,8 @@ from core.durations import NS_PER_MS, NS_PER_S
 from core.settings import MAX_FRAMES, Settings
 from hw.camera import files
 from hw.camera.files import PART_SUFFIX, DiskFull, safe_file_name, save_file
-from tests.camera_faults import World, events_of, faulty_camera, script, shoot
+from tests.camera_faults import World, events_of, faulty_camera, shoot
+from tests.fake_time import script
 
 HOSTILE = [
     "../../etc/passwd",

@@ -17,7 +17,6 @@ in fake time, with the boot id and both clocks injected.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 import pytest
 
 from core import clock as clock_module
-from core import protocol
 from core.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.clock import SystemClock, sleep_ns, wall_iso
 from core.config import HardwareConfig
@@ -37,6 +35,7 @@ from core.fake_clock import FakeClock
 from core.journal import FrameRecord, Journal
 from core.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
+from tests.fake_time import Published, script
 
 INTERVAL = MINUTE_NS
 SETTINGS = Settings(interval_ns=INTERVAL, frames=10)
@@ -44,10 +43,6 @@ ANCHOR = 7_000 * NS_PER_S
 """Frame 0's monotonic time on the boot that started the run."""
 ANCHOR_WALL = 1_800_000_000 * NS_PER_S
 """Frame 0's wall time."""
-REAL_GUARD_S = 30.0
-"""Real seconds a test waits for a thread that should finish at once: a guard against a
-hang, never a measure of speed."""
-
 
 # Run ids come from local time: pin the zone (tests/conftest.py) so they can be asserted.
 pytestmark = pytest.mark.usefixtures("utc")
@@ -83,18 +78,11 @@ class Daemon:
 
     def __init__(self, journal: Journal, clock: FakeClock, camera: Any = None) -> None:
         self.rig = make_sim_rig(HardwareConfig())
-        self.published: list[dict[str, Any]] = []
-        self._ended = threading.Event()
-        self.controller = RunController(self.rig, clock, journal, self._publish, camera=camera)
-
-    def _publish(self, message: bytes) -> None:
-        decoded = protocol.decode(message)
-        self.published.append(decoded)
-        if decoded.get("event") == "state" and decoded["data"]["state"] in ("finished", "stopped"):
-            self._ended.set()
+        self.published = Published(clock)
+        self.controller = RunController(self.rig, clock, journal, self.published, camera=camera)
 
     def finish(self) -> dict[str, Any]:
-        assert self._ended.wait(30), "the run did not end"
+        self.published.wait_for_end()
         self.rig.close()
         return self.controller.status()
 
@@ -236,7 +224,7 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     assert status["last_frame"]["frame"] == 11, "the newest frame, not the last line's"
     assert journal.last_frame(run_id).frame == 11
     # Every frame event a client saw carries counts that agree with the journal at the end.
-    frames_seen = [m["data"] for m in daemon.published if m.get("event") == "frame"]
+    frames_seen = daemon.published.data("frame")
     assert (frames_seen[-1]["ok"], frames_seen[-1]["errors"]) == (11, 1)
     assert frames_seen[-1]["files"] == 3
     assert records[9].file == "frame-000009-DSC_0009.jpg"
@@ -305,9 +293,9 @@ def test_a_later_line_for_the_newest_frame_shows_in_the_status(
 def edges_of(daemon: Daemon, line: str, on: bool) -> dict[int, int]:
     """Frame → the clock's time at which ``line`` was switched ``on``, from the events."""
     return {
-        m["data"]["frame"]: m["data"]["at_ns"]
-        for m in daemon.published
-        if m.get("event") == "edge" and m["data"]["line"] == line and m["data"]["on"] is on
+        edge["frame"]: edge["at_ns"]
+        for edge in daemon.published.data("edge")
+        if edge["line"] == line and edge["on"] is on
     }
 
 
@@ -396,16 +384,12 @@ def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_pat
     stop_at: list[int] = []
 
     def steps() -> None:
-        with clock.taking_part():
-            started = daemon.controller.start(Settings(interval_ns=NS_PER_S))
-            clock.wait_until(started["anchor_ns"] + 2 * NS_PER_S + NS_PER_S // 2)
-            stop_at.append(clock.now_ns())
-            stopped.append(daemon.controller.stop())
+        started = daemon.controller.start(Settings(interval_ns=NS_PER_S))
+        clock.wait_until(started["anchor_ns"] + 2 * NS_PER_S + NS_PER_S // 2)
+        stop_at.append(clock.now_ns())
+        stopped.append(daemon.controller.stop())
 
-    thread = threading.Thread(target=steps, name="test-stopper", daemon=True)
-    thread.start()
-    thread.join(REAL_GUARD_S)
-    assert not thread.is_alive(), "stop() never returned: it waited where the clock cannot see"
+    script(clock, steps)  # fails, rather than hangs, if stop() never returns
     (status,) = stopped
     assert (status["state"], status["ok"]) == ("stopped", 3)
     assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"

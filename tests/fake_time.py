@@ -1,0 +1,69 @@
+"""Helpers for tests that run the daemon's side in fake time (core.fake_clock)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from core import protocol
+from core.fake_clock import FakeClock
+
+REAL_GUARD_S = 60.0
+"""Real seconds a test waits for fake-time work to end: a guard against a hang, never a
+measure of speed (the work takes no real time to speak of)."""
+
+
+def script(clock: FakeClock, steps: Callable[[], None]) -> None:
+    """Run ``steps`` (a test scripting a run or a camera) on a thread taking part in
+    ``clock``'s time.
+
+    Fake time stands still while a thread taking part works: a camera thread that loops
+    without ever waiting would hold it still for ever, and a test waiting on the clock
+    with it. So the steps run on a thread of their own, and a hang is a failure here
+    rather than a test that never ends. What the steps raise is raised again.
+    """
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with clock.taking_part():
+                steps()
+        except BaseException as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=run, name="test-script", daemon=True)
+    thread.start()
+    thread.join(REAL_GUARD_S)
+    assert not thread.is_alive(), "the steps never finished: fake time stood still"
+    if raised:
+        raise raised[0]
+
+
+class Published:
+    """A controller's ``publish``: keeps every message, decoded, and notes when the run
+    first reached one of ``ends`` (later states repeat it, with the camera's news)."""
+
+    def __init__(self, clock: FakeClock, ends: Iterable[str] = ("finished", "stopped")) -> None:
+        self.clock = clock
+        self.ends = frozenset(ends)
+        self.messages: list[dict[str, Any]] = []
+        self.ended_ns: int | None = None
+        """The clock's time when the run first ended."""
+        self._ended = threading.Event()
+
+    def __call__(self, message: bytes) -> None:
+        decoded = protocol.decode(message)
+        self.messages.append(decoded)
+        ended = decoded.get("event") == "state" and decoded["data"]["state"] in self.ends
+        if ended and self.ended_ns is None:
+            self.ended_ns = self.clock.now_ns()
+            self._ended.set()
+
+    def wait_for_end(self) -> None:
+        """Return once the run has ended; fail after :data:`REAL_GUARD_S` real seconds."""
+        assert self._ended.wait(REAL_GUARD_S), "the run did not end by itself"
+
+    def data(self, event: str) -> list[dict[str, Any]]:
+        """The data of every message of kind ``event`` (``"edge"``, ``"camera"``…)."""
+        return [m["data"] for m in self.messages if m.get("event") == event]
