@@ -31,6 +31,7 @@ onto the monotonic clock, and refuses a stamp on neither.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench._common import Check, drift_ns, fmt, percentile
+from core.events import EdgeDone, FrameDone
+from core.plan import Line
 
 TICK_WINDOW_NS = 10_000_000_000
 """A callback runs this long after its edge at most; a stamp further back is on another clock."""
@@ -119,6 +122,27 @@ class Fired:
     """When the shutter-on write returned (``EdgeDone.at_ns``); None if it did not fire."""
     status: str
     """The journal's status: ``ok``, ``missed`` or ``error``."""
+
+    @property
+    def lateness_ns(self) -> int | None:
+        """due → the write returned, for a frame that fired; None otherwise."""
+        if self.status != "ok" or self.written_ns is None:
+            return None
+        return self.written_ns - self.due_ns
+
+
+def fired_from_engine(events: queue.SimpleQueue[object]) -> list[Fired]:
+    """The frames an engine in this process reported on ``events`` (its ``emit``), each
+    with its shutter-on ``EdgeDone.at_ns``, as a daemon's journal and edge events give them."""
+    written: dict[int, int] = {}
+    frames: list[FrameDone] = []
+    while not events.empty():
+        event = events.get()
+        if isinstance(event, EdgeDone) and event.line is Line.SHUTTER and event.on:
+            written[event.frame] = event.at_ns
+        elif isinstance(event, FrameDone):
+            frames.append(event)
+    return [Fired(f.frame, f.due_ns, written.get(f.frame), f.status) for f in frames]
 
 
 @dataclass

@@ -95,14 +95,19 @@ from bench._common import (
     thread_policies,
     wait_for_hello,
 )
-from bench.loopback import Fired, LoopbackFigures, loopback_checks, measure_loopback
+from bench.loopback import (
+    Fired,
+    LoopbackFigures,
+    fired_from_engine,
+    loopback_checks,
+    measure_loopback,
+)
 from core.client import Client
 from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
 from core.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.engine import TIMING_PRIORITY, Engine, request_realtime_priority
-from core.events import EdgeDone, FrameDone
-from core.plan import Line, make_plan
+from core.plan import make_plan
 from core.scheduler import Grid, Scheduler
 from core.settings import Settings
 from hw.sim import make_sim_rig
@@ -528,18 +533,9 @@ def spin_run(interval_ns: int, frames: int, spin_ns: int) -> SpinRun:
         thread.join()
     finally:
         rig.close()
-    written: dict[int, int] = {}
-    lateness: list[int] = []
-    not_fired = 0
-    while not events.empty():
-        event = events.get()
-        if isinstance(event, EdgeDone) and event.line is Line.SHUTTER and event.on:
-            written[event.frame] = event.at_ns
-        elif isinstance(event, FrameDone):
-            if event.status == "ok" and event.frame in written:
-                lateness.append(written[event.frame] - event.due_ns)
-            else:
-                not_fired += 1
+    fired = [frame.lateness_ns for frame in fired_from_engine(events)]
+    lateness = [late for late in fired if late is not None]
+    not_fired = len(fired) - len(lateness)
     return SpinRun(
         interval_ns, spin_ns, frames, measured["cpu_ns"], measured["realtime"], lateness, not_fired
     )

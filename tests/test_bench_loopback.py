@@ -17,6 +17,7 @@ from gpiozero.pins.mock import MockConnectedPin, MockFactory
 from bench.loopback import (
     ClockMismatch,
     Fired,
+    fired_from_engine,
     loopback_checks,
     match_edges,
     measure_loopback,
@@ -26,8 +27,7 @@ from core.clock import SystemClock
 from core.config import HardwareConfig
 from core.durations import NS_PER_MS
 from core.engine import Engine
-from core.events import EdgeDone, FrameDone
-from core.plan import Line, make_plan
+from core.plan import make_plan
 from core.scheduler import Grid, Scheduler
 from core.settings import Settings
 from hw.gpio_rig import GpioRig
@@ -55,15 +55,7 @@ def engine_drive(rig: GpioRig) -> list[Fired]:
     grid = Grid(clock.now_ns() + plan.lead_ns + 20 * NS_PER_MS, INTERVAL_NS)
     events: queue.SimpleQueue[object] = queue.SimpleQueue()
     Engine(rig, clock, Scheduler(plan, grid, frames=FRAMES), events.put).run()
-    written: dict[int, int] = {}
-    frames: list[FrameDone] = []
-    while not events.empty():
-        event = events.get()
-        if isinstance(event, EdgeDone) and event.line is Line.SHUTTER and event.on:
-            written[event.frame] = event.at_ns
-        elif isinstance(event, FrameDone):
-            frames.append(event)
-    return [Fired(f.frame, f.due_ns, written.get(f.frame), f.status) for f in frames]
+    return fired_from_engine(events)
 
 
 def test_a_wired_input_measures_each_frame_from_the_callbacks_ticks() -> None:
