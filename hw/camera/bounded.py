@@ -30,24 +30,13 @@ class Reply(Generic[T]):
         self._value: T | None = None
         self._error: BaseException | None = None
 
-    def resolve(self, value: T) -> None:
-        """Hand over the value and wake the waiter."""
-        self._value = value
-        self._done.set()
-
-    def fail(self, error: BaseException) -> None:
-        """Hand over an exception for the waiter to raise."""
-        self._error = error
-        self._done.set()
-
     def run(self, function: Callable[..., T], *args: Any) -> None:
-        """Run ``function(*args)`` here and hand over what it returns or raises."""
+        """Run ``function(*args)`` here, hand over what it returns or raises, wake the waiter."""
         try:
-            value = function(*args)
+            self._value = function(*args)
         except BaseException as error:  # handed to the caller, who decides
-            self.fail(error)
-        else:
-            self.resolve(value)
+            self._error = error
+        self._done.set()
 
     @property
     def done(self) -> bool:
