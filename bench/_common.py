@@ -37,8 +37,8 @@ if str(REPO_ROOT) not in sys.path:
 
 # These need the repo root on sys.path.
 from core.client import daemon_answers  # noqa: E402
-from core.durations import format_duration, parse_duration  # noqa: E402
-from core.errors import DurationError  # noqa: E402
+from core.model.durations import format_duration, parse_duration  # noqa: E402
+from core.model.errors import DurationError  # noqa: E402
 
 PYTHON = sys.executable
 """The interpreter every Python child runs under: the same one as the benchmark."""

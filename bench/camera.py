@@ -114,17 +114,17 @@ from bench._common import (
     run_benchmark,
     temp_dir,
 )
-from core import protocol
-from core.camera import CameraConfig, CameraEvent, FileSaved, FrameFailed
 from core.clock import SystemClock
 from core.config import HardwareConfig
-from core.controller import RunController
-from core.durations import NS_PER_MS, NS_PER_S, format_duration
-from core.engine import SUPPORT_PRIORITY, TIMING_PRIORITY, request_realtime_priority
-from core.errors import LapseError
+from core.daemon.controller import RunController
+from core.daemon.engine import SUPPORT_PRIORITY, TIMING_PRIORITY, request_realtime_priority
 from core.journal import FrameRecord, Journal
-from core.plan import Line
-from core.settings import Settings
+from core.model import protocol
+from core.model.camera import CameraConfig, CameraEvent, FileSaved, FrameFailed
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.errors import LapseError
+from core.model.plan import Line
+from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.files import save_file
 from hw.camera.usb_camera import FILE_EVENT_MS, UsbCamera

@@ -66,7 +66,7 @@ from bench._common import (
     wait_for_hello,
 )
 from core.client import daemon_answers
-from core.durations import format_duration
+from core.model.durations import format_duration
 
 TITLE = "lapse idle-cost benchmark"
 CPU_LIMIT_PERCENT = 0.2

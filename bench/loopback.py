@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench._common import Check, drift_ns, fmt, percentile
-from core.events import EdgeDone, FrameDone
-from core.plan import Line
+from core.model.events import EdgeDone, FrameDone
+from core.model.plan import Line
 
 TICK_WINDOW_NS = 10_000_000_000
 """A callback runs this long after its edge at most; a stamp further back is on another clock."""

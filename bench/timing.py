@@ -105,11 +105,11 @@ from bench.loopback import (
 from core.client import Client
 from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
-from core.durations import NS_PER_MS, NS_PER_S, format_duration
-from core.engine import TIMING_PRIORITY, Engine, request_realtime_priority
-from core.plan import make_plan
-from core.scheduler import Grid, Scheduler
-from core.settings import Settings
+from core.daemon.engine import TIMING_PRIORITY, Engine, request_realtime_priority
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.plan import make_plan
+from core.model.scheduler import Grid, Scheduler
+from core.model.settings import Settings
 from hw.sim import make_sim_rig
 
 TITLE = "lapse timing benchmark"

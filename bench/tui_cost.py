@@ -96,9 +96,9 @@ from bench.timing import (
     timing_checks,
 )
 from core.client import Client
-from core.durations import format_duration
-from core.errors import LapseError
-from core.scheduler import Grid
+from core.model.durations import format_duration
+from core.model.errors import LapseError
+from core.model.scheduler import Grid
 
 TITLE = "lapse TUI-cost benchmark"
 CPU_FACTOR_LIMIT = 2.0

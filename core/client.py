@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core import protocol
-from core.errors import DaemonUnavailable, LapseError, ProtocolError
+from core.model import protocol
+from core.model.errors import DaemonUnavailable, LapseError, ProtocolError
 from core.paths import Paths
 
 

@@ -27,12 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-SPIN_NS = 2_000_000
-"""How long before a precise deadline the sleep ends and the spin begins.
-
-Longer than a wake-up is late on a loaded Pi (about 1 ms at p99) and short
-enough that one spin per frame costs nothing at long intervals.
-"""
+from core.model.scheduler import SPIN_NS
 
 
 class Event(Protocol):

@@ -6,14 +6,14 @@ the reason, and is never overwritten by defaults.
 
 The layout, every table and key optional::
 
-    [run]           # the keys of core.settings.SETTING_KEYS
+    [run]           # the keys of core.model.settings.SETTING_KEYS
     interval = "1min"
     [hardware]
     backend = "auto"
     focus_pin = 20
     [camera]        # a USB camera (hw/camera); trigger = "off" needs none
     trigger = "usb"
-    [battery]       # core.battery.BatteryConfig: which monitor, the model's figures
+    [battery]       # core.model.battery.BatteryConfig: which monitor, the model's figures
     source = "auto"
     [ui]
     theme = "default"
@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import write_atomic
-from core.battery import BatteryConfig
-from core.camera import TRIGGERS, CameraConfig
-from core.durations import MINUTE_NS, NS_PER_S, format_duration, parse_duration
-from core.errors import ConfigError, DurationError, SettingsError
-from core.settings import SETTING_KEYS, Settings
-from core.toml_text import toml_key, toml_value
+from core.model.battery import BatteryConfig
+from core.model.camera import TRIGGERS, CameraConfig
+from core.model.durations import MINUTE_NS, NS_PER_S, format_duration, parse_duration
+from core.model.errors import ConfigError, DurationError, SettingsError
+from core.model.settings import SETTING_KEYS, Settings
+from core.model.toml_text import toml_key, toml_value
 
 BACKENDS = ("auto", "gpio", "sim")
 

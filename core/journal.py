@@ -36,9 +36,9 @@ from typing import Any
 
 from core.atomic import fsync_directory, write_atomic
 from core.clock import wall_iso
-from core.durations import NS_PER_S
-from core.errors import LapseError
-from core.settings import Settings
+from core.model.durations import NS_PER_S
+from core.model.errors import LapseError
+from core.model.settings import Settings
 
 FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error")
 """``ok``: the shutter fired; ``missed``: the slot was skipped; ``error``: it went wrong."""

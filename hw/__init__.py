@@ -1,4 +1,4 @@
-"""Real and simulated hardware behind :class:`core.rig.Rig`.
+"""Real and simulated hardware behind :class:`core.model.rig.Rig`.
 
 gpiozero outputs (on real pins or on gpiozero's ``MockFactory`` pins for the
 simulated rig), and later the gphoto2 camera, battery readers and GPIO inputs.

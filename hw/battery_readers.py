@@ -1,6 +1,6 @@
 """Battery readers: the kernel's power-supply class, an INA219 on a UPS HAT, and the model.
 
-Each implements :class:`core.battery.BatteryReader`. :func:`open_battery_reader`
+Each implements :class:`core.model.battery.BatteryReader`. :func:`open_battery_reader`
 picks one from the ``[battery]`` table; with ``source = "auto"`` it takes the
 first that answers. Importing this module is cheap: smbus2 is imported only
 when an I²C bus is opened.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from core.battery import (
+from core.model.battery import (
     NS_PER_HOUR,
     SOURCES,
     BatteryConfig,
@@ -24,7 +24,7 @@ from core.battery import (
     hours_ns,
     li_ion_percent,
 )
-from core.errors import BatteryError, ConfigError
+from core.model.errors import BatteryError, ConfigError
 from hw.select import MODEL_FILES
 
 POWER_SUPPLY_DIR = Path("sys/class/power_supply")
@@ -122,7 +122,7 @@ class SysfsBattery:
         raise BatteryError(f"the kernel reports no battery in /{POWER_SUPPLY_DIR}")
 
     def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
-        """The battery now (see :meth:`core.battery.BatteryReader.read`)."""
+        """The battery now (see :meth:`core.model.battery.BatteryReader.read`)."""
         folder = self.folder()
         source = f"sysfs {folder.name}"
         capacity = _read_int(folder / "capacity")
@@ -259,7 +259,7 @@ class Ina219Battery:
     the power-on configuration already measures both continuously. The
     current is worked out here (shunt volts ÷ ohms), so the calibration
     register does not matter either. The charge comes from the per-cell
-    voltage on :data:`core.battery.LI_ION_CURVE`.
+    voltage on :data:`core.model.battery.LI_ION_CURVE`.
 
     Current flowing into the pack reads positive on the Waveshare HATs
     (their own examples and Home Assistant integrations take a positive
@@ -291,7 +291,7 @@ class Ina219Battery:
         return _swap_bytes(self._bus.read_word_data(self.address, register))
 
     def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
-        """The battery now (see :meth:`core.battery.BatteryReader.read`).
+        """The battery now (see :meth:`core.model.battery.BatteryReader.read`).
 
         ``average_ma`` is not needed: the INA219 measures the current.
         """

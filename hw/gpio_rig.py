@@ -23,8 +23,8 @@ from gpiozero import (
 from gpiozero.pins import Factory
 
 from core.config import HardwareConfig, pin_clash
-from core.errors import RigError
-from core.plan import Line
+from core.model.errors import RigError
+from core.model.plan import Line
 
 LED = "led"
 """Key of the status LED in :attr:`GpioRig.devices`; the lines are keyed by their :class:`Line`."""

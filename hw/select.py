@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.camera import Camera, CameraConfig
 from core.clock import Clock
 from core.config import BACKENDS, HardwareConfig
-from core.errors import ConfigError, RigError
-from core.rig import Rig
+from core.model.camera import Camera, CameraConfig
+from core.model.errors import ConfigError, RigError
+from core.model.rig import Rig
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory

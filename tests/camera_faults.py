@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.camera import CameraConfig, CameraEvent
 from core.clock import Event, sleep_ns
-from core.durations import NS_PER_MS
 from core.fake_clock import FakeClock
-from core.settings import Settings
+from core.model.camera import CameraConfig, CameraEvent
+from core.model.durations import NS_PER_MS
+from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder

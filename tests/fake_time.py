@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core import protocol
 from core.fake_clock import FakeClock
+from core.model import protocol
 
 REAL_GUARD_S = 60.0
 """Real seconds a test waits for fake-time work to end: a guard against a hang, never a

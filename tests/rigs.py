@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.fake_clock import FakeClock
-from core.plan import Line
+from core.model.plan import Line
 
 
 @dataclass

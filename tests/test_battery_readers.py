@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.battery import (
+from core.model.battery import (
     BATTERY_KEYS,
     DEFAULT_PI_MA,
     LI_ION_CURVE,
@@ -28,11 +28,11 @@ from core.battery import (
     li_ion_percent,
     pi_draw_ma,
 )
-from core.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.errors import BatteryError, ConfigError
-from core.led import led_level
-from core.plan import make_plan
-from core.settings import Settings
+from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S
+from core.model.errors import BatteryError, ConfigError
+from core.model.led import led_level
+from core.model.plan import make_plan
+from core.model.settings import Settings
 from hw.battery_readers import (
     Ina219Battery,
     ModelBattery,

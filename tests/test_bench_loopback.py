@@ -25,11 +25,11 @@ from bench.loopback import (
 )
 from core.clock import SystemClock
 from core.config import HardwareConfig
-from core.durations import NS_PER_MS
-from core.engine import Engine
-from core.plan import make_plan
-from core.scheduler import Grid, Scheduler
-from core.settings import Settings
+from core.daemon.engine import Engine
+from core.model.durations import NS_PER_MS
+from core.model.plan import make_plan
+from core.model.scheduler import Grid, Scheduler
+from core.model.settings import Settings
 from hw.gpio_rig import GpioRig
 
 IN_PIN = 26

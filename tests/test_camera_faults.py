@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from core.camera import CameraConfig
 from core.config import HardwareConfig
-from core.controller import RunController
-from core.durations import NS_PER_MS, NS_PER_S
+from core.daemon.controller import RunController
 from core.journal import FrameRecord, Journal
-from core.settings import Settings
+from core.model.camera import CameraConfig
+from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.settings import Settings
 from hw.sim import make_sim_rig
 from tests.camera_faults import OptoLink, World, faulty_camera
 from tests.fake_time import Published

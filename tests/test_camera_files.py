@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.camera import CameraChanged, CameraConfig, FileSaved
 from core.clock import sleep_ns
-from core.durations import NS_PER_MS, NS_PER_S
-from core.settings import MAX_FRAMES, Settings
+from core.model.camera import CameraChanged, CameraConfig, FileSaved
+from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.settings import MAX_FRAMES, Settings
 from hw.camera import files
 from hw.camera.files import PART_SUFFIX, DiskFull, safe_file_name, save_file
 from tests.camera_faults import World, events_of, faulty_camera, shoot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gphoto2 as gp
 import pytest
 
-from core.durations import NS_PER_MS, NS_PER_S
+from core.model.durations import NS_PER_MS, NS_PER_S
 from hw.camera.session import call_error
 from hw.camera.speeds import speed_ns
 

@@ -15,9 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import settings as run_limits
-from core.battery import BatteryConfig
-from core.camera import CameraConfig
 from core.config import (
     BACKENDS,
     Config,
@@ -28,9 +25,12 @@ from core.config import (
     load_config,
     save_config,
 )
-from core.durations import NS_PER_MS, NS_PER_S
-from core.errors import ConfigError, SettingsError
-from core.settings import SETTING_KEYS, Settings
+from core.model import settings as run_limits
+from core.model.battery import BatteryConfig
+from core.model.camera import CameraConfig
+from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.errors import ConfigError, SettingsError
+from core.model.settings import SETTING_KEYS, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

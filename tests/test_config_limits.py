@@ -1,6 +1,6 @@
 """Every numeric setting keeps its documented range, in the config file and on the command line.
 
-Each key of ``core.limits.LIMITS`` is accepted at both ends of its range and
+Each key of ``core.model.limits.LIMITS`` is accepted at both ends of its range and
 refused just outside them with one line that names the key, the range and
 what was given; the README's Configuration block states the same ranges; and
 ``lapse run``'s flags keep the run's ranges (exit 2, one line, no traceback).
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from core.config import Config, config_to_dict, load_config
-from core.durations import format_duration
-from core.errors import ConfigError
-from core.limits import LIMITS, Kind, Limit
-from core.settings import Settings
+from core.model.durations import format_duration
+from core.model.errors import ConfigError
+from core.model.limits import LIMITS, Kind, Limit
+from core.model.settings import Settings
 from tests.conftest import REPO, Lapse
 from tui import cli
 

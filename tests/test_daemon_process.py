@@ -7,7 +7,7 @@ import socket
 import threading
 
 from core.client import Client
-from core.durations import parse_duration
+from core.model.durations import parse_duration
 from tests.conftest import Lapse
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.durations import (
+from core.model.durations import (
     PRESETS,
     format_approx,
     format_duration,
@@ -12,7 +12,7 @@ from core.durations import (
     parse_signed_duration,
     preset_for,
 )
-from core.errors import DurationError
+from core.model.errors import DurationError
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,13 @@
 import itertools
 import random
 
-from core.durations import MINUTE_NS, NS_PER_S, parse_duration
-from core.engine import Engine, EngineExit
-from core.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.daemon.engine import Engine, EngineExit
 from core.fake_clock import FakeClock
-from core.plan import Line, make_plan
-from core.scheduler import Grid, Scheduler
-from core.settings import Settings
+from core.model.durations import MINUTE_NS, NS_PER_S, parse_duration
+from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.model.plan import Line, make_plan
+from core.model.scheduler import Grid, Scheduler
+from core.model.settings import Settings
 from tests.rigs import RecordingRig
 
 

@@ -16,14 +16,14 @@ import pytest
 from gpiozero import OutputDevice
 
 from core.config import HardwareConfig
-from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.engine import Engine, EngineExit
-from core.events import EdgeDone, EngineEvent, Fault, FrameDone
+from core.daemon.engine import Engine, EngineExit
 from core.fake_clock import FakeClock
-from core.led import led_changes, led_level
-from core.plan import Edge, Line, make_plan
-from core.scheduler import LED_GUARD_NS, Grid, Scheduler, Step
-from core.settings import Settings
+from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
+from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone
+from core.model.led import led_changes, led_level
+from core.model.plan import Edge, Line, make_plan
+from core.model.scheduler import LED_GUARD_NS, Grid, Scheduler, Step
+from core.model.settings import Settings
 from hw.gpio_rig import LED, GpioRig
 from hw.sim import make_sim_rig
 

@@ -23,13 +23,13 @@ import pytest
 
 from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
-from core.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.engine import QUIET_NS, REACHED_LATE, Engine, EngineExit
-from core.events import EdgeDone, EngineEvent, FrameDone
+from core.daemon.engine import QUIET_NS, REACHED_LATE, Engine, EngineExit
 from core.fake_clock import FakeClock
-from core.plan import Line, make_plan
-from core.scheduler import Grid, Scheduler
-from core.settings import Settings
+from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
+from core.model.events import EdgeDone, EngineEvent, FrameDone
+from core.model.plan import Line, make_plan
+from core.model.scheduler import Grid, Scheduler
+from core.model.settings import Settings
 from hw.gpio_rig import GpioRig
 from hw.sim import make_sim_rig
 

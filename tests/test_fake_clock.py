@@ -15,8 +15,8 @@ import time
 import pytest
 
 from core.clock import sleep_ns
-from core.durations import NS_PER_MS, NS_PER_S
 from core.fake_clock import FakeClock
+from core.model.durations import NS_PER_MS, NS_PER_S
 
 REAL_GUARD_S = 30.0
 """How long a test waits in real time for threads that should finish at once: a guard

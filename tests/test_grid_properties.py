@@ -16,10 +16,10 @@ from fractions import Fraction
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from core.durations import DAY_NS, NS_PER_MS
-from core.plan import make_plan
-from core.scheduler import FrameDue, Grid, RunComplete, Scheduler, SlotsMissed
-from core.settings import Settings
+from core.model.durations import DAY_NS, NS_PER_MS
+from core.model.plan import make_plan
+from core.model.scheduler import FrameDue, Grid, RunComplete, Scheduler, SlotsMissed
+from core.model.settings import Settings
 
 NANO_PPM = 10**15
 """The trim's resolution here: 10⁻⁹ ppm, one part in 10¹⁵ of the period."""

@@ -15,8 +15,8 @@ from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from core.config import HardwareConfig
-from core.errors import RigError
-from core.plan import Line
+from core.model.errors import RigError
+from core.model.plan import Line
 from hw.gpio_rig import LED, GpioRig
 
 PINS = {Line.FOCUS: 20, Line.SHUTTER: 21, Line.POWER: 16, LED: 12}

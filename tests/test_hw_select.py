@@ -10,9 +10,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from core.config import HardwareConfig
-from core.errors import ConfigError, RigError
-from core.plan import Line
-from core.rig import Rig
+from core.model.errors import ConfigError, RigError
+from core.model.plan import Line
+from core.model.rig import Rig
 from hw.gpio_rig import GpioRig
 from hw.select import NO_GPIO_NOTICE, build_rig, machine_has_gpio, make_pin_factory
 from hw.sim import make_sim_rig

@@ -81,7 +81,7 @@ def probe(modules: list[str], forbidden: tuple[str, ...] = HEAVY) -> dict:
 
 
 def culprits(forbidden: dict[str, dict[str, str]]) -> str:
-    """``importing core.engine loaded gpiozero (imported by core.led)``, for each."""
+    """``importing core.daemon.engine loaded gpiozero (imported by core.model.led)``, for each."""
     return "; ".join(
         f"importing {module} loaded {package} (imported by {importer})"
         for module, heavy in forbidden.items()
@@ -99,7 +99,13 @@ def test_core_and_every_core_module_load_nothing_heavy(core_report: dict) -> Non
     report = core_report
     imported = report["imported"]
     # Not vacuous: the walk found the package's modules.
-    assert {"core", "core.engine", "core.scheduler", "core.config", "core.daemon"} <= set(imported)
+    assert {
+        "core",
+        "core.daemon.engine",
+        "core.model.scheduler",
+        "core.config",
+        "core.daemon.process",
+    } <= set(imported)
     assert len(imported) >= 15, imported
     assert report["forbidden"] == {}, culprits(report["forbidden"])
 
@@ -120,10 +126,10 @@ def test_the_command_line_loads_no_ui_or_hardware_at_import() -> None:
 
 def test_the_probe_catches_a_heavy_import() -> None:
     """The checks above can fail: a module that pulls in gpiozero is named with it."""
-    report = probe(["core.plan", "gpiozero.pins.mock"])
+    report = probe(["core.model.plan", "gpiozero.pins.mock"])
     assert report["forbidden"] == {"gpiozero.pins.mock": {"gpiozero": "__main__"}}
     assert "gpiozero" in report["outside_stdlib"]
-    report = probe(["core.plan", "hw.sim"])
+    report = probe(["core.model.plan", "hw.sim"])
     assert report["forbidden"] == {"hw.sim": {"gpiozero": "hw.sim"}}
     assert culprits(report["forbidden"]) == (
         "importing hw.sim loaded gpiozero (imported by hw.sim)"

@@ -18,8 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.clock import wall_iso
-from core.durations import NS_PER_S
-from core.errors import LapseError
 from core.journal import (
     AMEND_WINDOW,
     FRAME_KEYS,
@@ -30,7 +28,9 @@ from core.journal import (
     RunWriter,
     parse_frame_line,
 )
-from core.settings import Settings
+from core.model.durations import NS_PER_S
+from core.model.errors import LapseError
+from core.model.settings import Settings
 
 WALL_NS = 1_750_000_000 * NS_PER_S  # 2025-06-15T15:06:40Z
 SETTINGS = Settings(interval_ns=10 * NS_PER_S, power=True, frames=240)

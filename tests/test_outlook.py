@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.battery import BatteryModel, BatteryReading
-from core.durations import MINUTE_NS, NS_PER_S
-from core.errors import BatteryError
+from core.daemon.outlook import READ_EVERY_NS, Outlook
 from core.fake_clock import FakeClock
-from core.outlook import READ_EVERY_NS, Outlook
-from core.plan import make_plan
-from core.settings import Settings
+from core.model.battery import BatteryModel, BatteryReading
+from core.model.durations import MINUTE_NS, NS_PER_S
+from core.model.errors import BatteryError
+from core.model.plan import make_plan
+from core.model.settings import Settings
 from tests.conftest import Lapse
 
 

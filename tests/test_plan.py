@@ -7,11 +7,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.durations import NS_PER_S, PRESETS, parse_duration
-from core.errors import PlanError, SettingsError
-from core.led import FOCUS_FLASHES, led_changes, led_level
-from core.plan import MIN_POWER_INTERVAL_NS, SAVE_TIME_NS, Edge, Line, make_plan
-from core.settings import MAX_FOCUS_LEAD_NS, MIN_INTERVAL_NS, Settings
+from core.model.durations import NS_PER_S, PRESETS, parse_duration
+from core.model.errors import PlanError, SettingsError
+from core.model.led import FOCUS_FLASHES, led_changes, led_level
+from core.model.plan import MIN_POWER_INTERVAL_NS, SAVE_TIME_NS, Edge, Line, make_plan
+from core.model.settings import MAX_FOCUS_LEAD_NS, MIN_INTERVAL_NS, Settings
 
 S = NS_PER_S
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.battery import BatteryModel, BatteryReading
-from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S
-from core.plan import make_plan
-from core.planner import DEFAULT_RESERVE_BYTES, assess_run, format_bytes
-from core.settings import Settings
+from core.model.battery import BatteryModel, BatteryReading
+from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S
+from core.model.plan import make_plan
+from core.model.planner import DEFAULT_RESERVE_BYTES, assess_run, format_bytes
+from core.model.settings import Settings
 
 THIRTY_S = 30 * NS_PER_S
 MB = 1_000_000

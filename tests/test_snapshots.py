@@ -25,7 +25,7 @@ from rich.cells import cell_len
 from textual.pilot import Pilot
 
 from core.config import Config
-from core.durations import NS_PER_S, PRESET_VALUES
+from core.model.durations import NS_PER_S, PRESET_VALUES
 from themes import THEMES
 from themes.glyphs import Glyphs
 from tui.app import LapseApp

@@ -7,7 +7,7 @@ import time
 from textual.widgets import Static
 
 from core.config import load_config
-from core.durations import PRESETS
+from core.model.durations import PRESETS
 from core.paths import resolve_paths
 from tests.conftest import Lapse
 from tui.app import LapseApp

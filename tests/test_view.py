@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from core.battery import BatteryModel
-from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx, parse_duration
-from core.led import led_level
-from core.plan import Line, make_plan
-from core.settings import Settings
-from core.timeline import cycle_position, layout_cycle
+from core.model.battery import BatteryModel
+from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx, parse_duration
+from core.model.led import led_level
+from core.model.plan import Line, make_plan
+from core.model.settings import Settings
+from core.model.timeline import cycle_position, layout_cycle
 from tui.view import (
     approx_change_in_ns,
     battery_change_in_ns,

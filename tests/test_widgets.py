@@ -13,12 +13,12 @@ from textual.containers import Horizontal
 from textual.geometry import Region
 from textual.widget import Widget
 
-from core.battery import BatteryEstimate
 from core.config import Config
-from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S
-from core.plan import Line, Plan, make_plan
-from core.settings import Settings
-from core.timeline import layout_cycle
+from core.model.battery import BatteryEstimate
+from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S
+from core.model.plan import Line, Plan, make_plan
+from core.model.settings import Settings
+from core.model.timeline import layout_cycle
 from themes.glyphs import CONSOLE, UNICODE
 from themes.names import THEME_VARIABLES
 from tui.app import LapseApp

@@ -13,12 +13,12 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from core.battery import BatteryModel
 from core.client import DaemonRefused
 from core.config import Config, UiConfig, save_config
-from core.errors import ConfigError, DaemonUnavailable, LapseError
 from core.journal import Journal
-from core.settings import Settings
+from core.model.battery import BatteryModel
+from core.model.errors import ConfigError, DaemonUnavailable, LapseError
+from core.model.settings import Settings
 from themes import THEMES, config_name, glyphs_for, next_theme, theme_from_config
 from themes.glyphs import Glyphs
 from themes.names import THEME_VARIABLES

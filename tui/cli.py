@@ -16,17 +16,17 @@ from typing import Any, NoReturn
 
 from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
 from core.config import Config, load_config
-from core.durations import format_approx, format_duration, parse_signed_duration
-from core.errors import (
+from core.journal import FrameRecord, Journal, RunInfo
+from core.model.durations import format_approx, format_duration, parse_signed_duration
+from core.model.errors import (
     ConfigError,
     DurationError,
     LapseError,
     SettingsError,
 )
-from core.journal import FrameRecord, Journal, RunInfo
+from core.model.plan import make_plan
+from core.model.settings import Settings
 from core.paths import Paths, resolve_paths
-from core.plan import make_plan
-from core.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
@@ -166,8 +166,8 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
     import logging
 
     from core.clock import SystemClock
-    from core.daemon import configure_logging, run_daemon
-    from core.planner import DEFAULT_RESERVE_BYTES
+    from core.daemon.process import configure_logging, run_daemon
+    from core.model.planner import DEFAULT_RESERVE_BYTES
 
     config = _config(paths)
     configure_logging()
@@ -207,7 +207,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
 
 def _release(paths: Paths, env: Mapping[str, str]) -> int:
     """Drive every output inactive: a Pi GPIO keeps its last level after a ``kill -9``."""
-    from core.daemon import hold_daemon_lock
+    from core.daemon.process import hold_daemon_lock
     from hw.select import build_rig
 
     config = _config(paths)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from core.client import Client, ensure_daemon
-from core.errors import DaemonUnavailable
+from core.model.errors import DaemonUnavailable
 from core.paths import Paths
 
 

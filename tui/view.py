@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.battery import BatteryEstimate, BatteryModel, BatteryReading
-from core.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
-from core.errors import LapseError
-from core.led import led_changes, led_level
-from core.plan import Line, Plan, make_plan
-from core.planner import DEFAULT_RESERVE_BYTES, assess_run
-from core.scheduler import Grid
-from core.settings import Settings
-from core.timeline import cycle_position
+from core.model.battery import BatteryEstimate, BatteryModel, BatteryReading
+from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
+from core.model.errors import LapseError
+from core.model.led import led_changes, led_level
+from core.model.plan import Line, Plan, make_plan
+from core.model.planner import DEFAULT_RESERVE_BYTES, assess_run
+from core.model.scheduler import Grid
+from core.model.settings import Settings
+from core.model.timeline import cycle_position
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.camera import CameraConfig
 from core.clock import Clock
+from core.model.camera import CameraConfig
 from hw.camera.usb_camera import UsbCamera
 
 

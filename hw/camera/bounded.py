@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from core.clock import Clock
-from core.durations import NS_PER_S
+from core.model.durations import NS_PER_S
 from hw.camera.base import CallError
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from core.durations import NS_PER_S
+from core.model.durations import NS_PER_S
 
 _SPEED = re.compile(r'\s*(\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?\s*(?:s|sec|")?\s*', re.I)
 

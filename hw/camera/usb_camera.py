@@ -1,6 +1,6 @@
 """The USB camera: one thread owns it, every call is bounded, faults cost frames only.
 
-:class:`UsbCamera` implements :class:`core.camera.Camera`. Its thread
+:class:`UsbCamera` implements :class:`core.model.camera.Camera`. Its thread
 (``lapse-camera``) takes jobs from a queue the timing thread only ever puts
 on, so a camera that is slow, busy, hung or unplugged never delays a GPIO
 edge or the socket. Between jobs it collects new files from the camera and
@@ -20,11 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.camera import CameraChanged, CameraConfig, CameraEvent, FileSaved, FrameFailed, Report
 from core.clock import Clock, sleep_ns
-from core.durations import NS_PER_S, format_duration
-from core.errors import CameraError
-from core.settings import Settings
+from core.model.camera import (
+    CameraChanged,
+    CameraConfig,
+    CameraEvent,
+    FileSaved,
+    FrameFailed,
+    Report,
+)
+from core.model.durations import NS_PER_S, format_duration
+from core.model.errors import CameraError
+from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
 from hw.camera.files import (
@@ -80,7 +87,7 @@ class _Close:
 
 
 class UsbCamera:
-    """A camera over USB, on its own thread (see :class:`core.camera.Camera`)."""
+    """A camera over USB, on its own thread (see :class:`core.model.camera.Camera`)."""
 
     def __init__(
         self,

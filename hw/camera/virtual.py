@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from core.atomic import write_atomic
-from core.errors import CameraError
+from core.model.errors import CameraError
 
 SAMPLE_NAME = "lapse-sample.jpg"
 # A 160×120 JPEG (a dusk gradient with a yellow block) that lapse made for the

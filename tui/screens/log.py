@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from core.durations import format_approx, format_duration
 from core.journal import FrameRecord, RunInfo
+from core.model.durations import format_approx, format_duration
 from tui.keys import LOG_KEYS, bindings
 
 MAX_ROWS = 2000

@@ -12,10 +12,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from core.durations import PRESET_UNITS, PRESET_VALUES, Preset, format_duration, preset_for
-from core.errors import LapseError
-from core.plan import make_plan
-from core.settings import Settings
+from core.model.durations import PRESET_UNITS, PRESET_VALUES, Preset, format_duration, preset_for
+from core.model.errors import LapseError
+from core.model.plan import make_plan
+from core.model.settings import Settings
 from tui.keys import MAIN_KEYS, bindings
 from tui.view import RunView, battery_change_in_ns, build_view
 from tui.widgets.battery import BatteryGauge

@@ -17,10 +17,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.durations import NS_PER_MS, NS_PER_S, format_duration
-from core.errors import LapseError
-from core.plan import make_plan
-from core.settings import Settings
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.errors import LapseError
+from core.model.plan import make_plan
+from core.model.settings import Settings
 from themes import THEMES, config_name
 from tui.keys import SETTINGS_KEYS, bindings
 

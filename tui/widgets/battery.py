@@ -12,8 +12,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from core.battery import BatteryEstimate
-from core.durations import format_approx
+from core.model.battery import BatteryEstimate
+from core.model.durations import format_approx
 from themes.glyphs import UNICODE, Glyphs
 
 MAX_BAR = 20

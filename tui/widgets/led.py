@@ -50,7 +50,7 @@ class LedLamp(Widget):
     """
 
     level: reactive[float] = reactive(0.0)
-    """Brightness 0..1, as ``core.led.led_level`` gives it; clamped into that range."""
+    """Brightness 0..1, as ``core.model.led.led_level`` gives it; clamped into that range."""
     phase: reactive[str] = reactive("off", layout=True)
     """The word beside the lamp: what the rig is doing (``off``, ``focus``, ``open``, ``power``)."""
     glyphs: reactive[Glyphs] = reactive(UNICODE)

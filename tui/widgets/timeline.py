@@ -14,8 +14,8 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from core.plan import Line, Plan
-from core.timeline import CycleLayout, layout_cycle
+from core.model.plan import Line, Plan
+from core.model.timeline import CycleLayout, layout_cycle
 from themes.glyphs import UNICODE, Glyphs
 from tui.widgets.led import led_glyph_index
 

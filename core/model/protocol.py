@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import ProtocolError
+from core.model.errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 64 * 1024

@@ -12,13 +12,13 @@ import enum
 import os
 from collections.abc import Callable
 
-from core.camera import Camera
 from core.clock import SPIN_NS, Clock, Event
-from core.durations import NS_PER_MS
-from core.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
-from core.plan import Line
-from core.rig import Rig
-from core.scheduler import FrameDue, RunComplete, Scheduler, SlotsMissed, Step
+from core.model.camera import Camera
+from core.model.durations import NS_PER_MS
+from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
+from core.model.plan import Line
+from core.model.rig import Rig
+from core.model.scheduler import FrameDue, RunComplete, Scheduler, SlotsMissed, Step
 
 
 class EngineExit(enum.Enum):

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.durations import NS_PER_S
-from core.settings import Settings
+from core.model.durations import NS_PER_S
+from core.model.settings import Settings
 
 TRIGGERS = ("off", "gpio", "usb")
 """``off``: no camera over USB (the GPIO lines only); ``gpio``: the lines fire the
@@ -101,7 +101,7 @@ class Camera(Protocol):
 
     def prepare(self, settings: Settings) -> None:
         """Get ready for a run: the camera answers, its shutter speed is set, the
-        exposure can be timed. Bounded in time; raises :class:`core.errors.CameraError`
+        exposure can be timed. Bounded in time; raises :class:`core.model.errors.CameraError`
         with a message for the photographer when the run cannot be done."""
         ...
 

@@ -6,15 +6,15 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from core.durations import (
+from core.model.durations import (
     DAY_NS,
     NS_PER_MS,
     NS_PER_S,
     format_duration,
     parse_signed_duration,
 )
-from core.errors import DurationError, SettingsError
-from core.toml_text import toml_value
+from core.model.errors import DurationError, SettingsError
+from core.model.toml_text import toml_value
 
 MIN_INTERVAL_NS = 10 * NS_PER_MS
 MAX_INTERVAL_NS = 365 * DAY_NS

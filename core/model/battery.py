@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
-from core.durations import NS_PER_S
-from core.errors import ConfigError
-from core.led import led_changes
-from core.plan import Plan
-from core.toml_text import limit_figure, toml_key, toml_value
+from core.model.durations import NS_PER_S
+from core.model.errors import ConfigError
+from core.model.led import led_changes
+from core.model.plan import Plan
+from core.model.toml_text import limit_figure, toml_key, toml_value
 
 NS_PER_HOUR = 3600 * NS_PER_S
 
@@ -269,7 +269,7 @@ class BatteryReader(Protocol):
         when the measurement says nothing (no current sensor, a reading of
         zero). ``running_ns`` is how long the run has drawn that: only the
         model, which measures nothing, needs it to know what is used.
-        Raises :class:`core.errors.BatteryError` when the device cannot be read.
+        Raises :class:`core.model.errors.BatteryError` when the device cannot be read.
         """
         ...
 

@@ -18,18 +18,18 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from core.battery import BatteryModel, BatteryReader
-from core.camera import Camera
 from core.clock import Clock
-from core.controller import RunController
-from core.engine import SUPPORT_PRIORITY, request_realtime_priority
-from core.errors import LapseError
+from core.daemon.controller import RunController
+from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
+from core.daemon.outlook import Outlook
+from core.daemon.server import Server
 from core.journal import Journal
-from core.outlook import Outlook
+from core.model.battery import BatteryModel, BatteryReader
+from core.model.camera import Camera
+from core.model.errors import LapseError
+from core.model.planner import DEFAULT_RESERVE_BYTES
+from core.model.rig import Rig
 from core.paths import Paths
-from core.planner import DEFAULT_RESERVE_BYTES
-from core.rig import Rig
-from core.server import Server
 
 log = logging.getLogger("lapse.daemon")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

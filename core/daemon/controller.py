@@ -20,19 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core import protocol
-from core.camera import Camera, CameraChanged, FileSaved, FrameFailed
 from core.clock import Clock, wall_iso
-from core.durations import NS_PER_MS, format_duration
-from core.engine import Engine, EngineExit, request_realtime_priority
-from core.errors import LapseError, SettingsError
-from core.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.daemon.engine import Engine, EngineExit, request_realtime_priority
+from core.daemon.outlook import Outlook
 from core.journal import AMEND_WINDOW, FrameRecord, Journal, RunInfo, RunWriter
-from core.outlook import Outlook
-from core.plan import Plan, make_plan
-from core.rig import Rig
-from core.scheduler import Grid, Scheduler
-from core.settings import Settings
+from core.model import protocol
+from core.model.camera import Camera, CameraChanged, FileSaved, FrameFailed
+from core.model.durations import NS_PER_MS, format_duration
+from core.model.errors import LapseError, SettingsError
+from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.model.plan import Plan, make_plan
+from core.model.rig import Rig
+from core.model.scheduler import Grid, Scheduler
+from core.model.settings import Settings
 
 START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""

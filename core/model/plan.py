@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from core.durations import NS_PER_MS, NS_PER_S, format_duration
-from core.errors import PlanError
-from core.settings import Settings
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.errors import PlanError
+from core.model.settings import Settings
 
 REFERENCE_INTERVAL_NS = 60 * NS_PER_S
 """At and above this interval the leads are used as they are."""

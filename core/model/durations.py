@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.errors import DurationError
+from core.model.errors import DurationError
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
-from core.clock import SPIN_NS
-from core.led import led_changes
-from core.plan import Edge, Line, Plan
+from core.model.led import led_changes
+from core.model.plan import Edge, Line, Plan
 
+SPIN_NS = 2_000_000
+"""How long before a precise deadline the sleep ends and the spin begins.
+
+Longer than a wake-up is late on a loaded Pi (about 1 ms at p99) and short
+enough that one spin per frame costs nothing at long intervals.
+"""
 LED_GUARD_NS = SPIN_NS
 """LED changes inside the spin window before a shutter are dropped: the timing
 thread spins there for the shutter, and the LED goes full on at it anyway."""

@@ -8,8 +8,8 @@ blink while only the camera is powered. The same function drives gpiozero's
 
 from __future__ import annotations
 
-from core.durations import NS_PER_MS, NS_PER_S
-from core.plan import Plan
+from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.plan import Plan
 
 FOCUS_FLASHES = 4
 POWER_BLINK_PERIOD_NS = 2 * NS_PER_S

@@ -1,7 +1,7 @@
 """The range of every numeric config key, in one table.
 
-Each reader checks its own keys (``core.settings``, ``core.config``,
-``core.battery``) against the constants named here; this table is what the
+Each reader checks its own keys (``core.model.settings``, ``core.config``,
+``core.model.battery``) against the constants named here; this table is what the
 README's Configuration block states, and the tests hold both the readers and
 the README to it.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core import battery, config, settings
-from core.durations import format_duration
-from core.toml_text import limit_figure
+from core import config
+from core.model import battery, settings
+from core.model.durations import format_duration
+from core.model.toml_text import limit_figure
 
 
 class Kind(StrEnum):

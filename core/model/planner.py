@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.durations import format_approx
-from core.settings import Settings
+from core.model.durations import format_approx
+from core.model.settings import Settings
 
 DEFAULT_RESERVE_BYTES = 50_000_000
 """Free space the journal keeps for itself, never counted as room for frames."""

@@ -2,7 +2,7 @@
 
 A battery monitor on I²C or sysfs is read at most every :data:`READ_EVERY_NS`,
 however often clients ask for ``status``; the free space likewise. The
-planner (:func:`core.planner.assess_run`) turns both into warnings.
+planner (:func:`core.model.planner.assess_run`) turns both into warnings.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from core.battery import BatteryModel, BatteryReader, BatteryReading
 from core.clock import Clock
-from core.durations import NS_PER_S
-from core.errors import BatteryError
-from core.plan import Plan
-from core.planner import assess_run
-from core.settings import Settings
+from core.model.battery import BatteryModel, BatteryReader, BatteryReading
+from core.model.durations import NS_PER_S
+from core.model.errors import BatteryError
+from core.model.plan import Plan
+from core.model.planner import assess_run
+from core.model.settings import Settings
 
 READ_EVERY_NS = 10 * NS_PER_S
 

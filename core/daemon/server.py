@@ -16,10 +16,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from core import protocol
-from core.controller import RunController
-from core.errors import LapseError, ProtocolError
-from core.settings import Settings
+from core.daemon.controller import RunController
+from core.model import protocol
+from core.model.errors import LapseError, ProtocolError
+from core.model.settings import Settings
 
 log = logging.getLogger("lapse.daemon")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.durations import format_approx
-from core.led import POWER_BLINK_LEVEL, led_changes, led_level
-from core.plan import Line, Plan
+from core.model.durations import format_approx
+from core.model.led import POWER_BLINK_LEVEL, led_changes, led_level
+from core.model.plan import Line, Plan
 
 MIN_BREAK_COLUMNS = 5
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.plan import Line
+from core.model.plan import Line
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.plan import Line
+from core.model.plan import Line
 
 
 class Rig(Protocol):
