@@ -19,6 +19,7 @@ from typing import Any
 
 from core.model import protocol
 from core.model.errors import DaemonUnavailable, LapseError, ProtocolError
+from core.model.settings import Settings
 from core.paths import Paths
 
 
@@ -35,7 +36,7 @@ class Client:
         self._sock: socket.socket | None = None
         self._buffer = b""
         self._ids = itertools.count(1)
-        self._events: deque[dict[str, Any]] = deque()
+        self._events: deque[protocol.Event] = deque()
 
     def connect(self) -> Client:
         """Connect, or raise :class:`DaemonUnavailable`."""
@@ -70,28 +71,46 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def request(self, cmd: str, **args: Any) -> Any:
-        """Send a command and return its result; events that arrive meanwhile are kept."""
+    def request(self, command: protocol.Command) -> Any:
+        """Send a command and return its answer (``command.answer``); events that arrive
+        meanwhile are kept for :meth:`events`. :class:`DaemonRefused` carries a refusal."""
         sock = self._require()
         request_id = next(self._ids)
-        sock.sendall(protocol.request(cmd, request_id, **args))
+        sock.sendall(protocol.encode_request(command, request_id))
         while True:
-            message = self._read_message()
-            if "event" in message:
-                self._events.append(message)
+            envelope = self._read(command.answer)
+            if envelope.event is not None:
+                self._events.append(envelope.event)
                 continue
-            if message.get("id") != request_id:
+            reply = envelope.reply
+            if reply is None or reply.id != request_id:
                 continue
-            if message.get("ok"):
-                return message.get("result")
-            raise DaemonRefused(str(message.get("error", "the daemon refused")))
+            if reply.error is not None:
+                raise DaemonRefused(reply.error)
+            return reply.result
 
-    def subscribe(self) -> dict[str, Any]:
-        """Ask for events; returns the current status."""
-        return self.request("subscribe")
+    def hello(self) -> protocol.HelloReply:
+        """Who answers."""
+        return self.request(protocol.Hello())
 
-    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Yield events as ``{"event": name, "data": {...}}`` until the daemon hangs up.
+    def status(self) -> protocol.Status:
+        """The daemon's status now."""
+        return self.request(protocol.GetStatus())
+
+    def subscribe(self) -> protocol.Subscribed:
+        """Ask for events; returns the current status and the running run's plan."""
+        return self.request(protocol.Subscribe())
+
+    def start(self, settings: Settings) -> protocol.Status:
+        """Start a run; the status once it is placed on the grid."""
+        return self.request(protocol.Start(settings))
+
+    def stop(self) -> protocol.Status:
+        """Stop the run; returns once every output is released."""
+        return self.request(protocol.Stop())
+
+    def events(self, timeout: float | None = None) -> Iterator[protocol.Event]:
+        """Yield events until the daemon hangs up.
 
         With ``timeout``, a quiet spell of that many seconds raises ``TimeoutError``.
         """
@@ -100,9 +119,9 @@ class Client:
         while True:
             while self._events:
                 yield self._events.popleft()
-            message = self._read_message()
-            if "event" in message:
-                yield message
+            envelope = self._read(None)
+            if envelope.event is not None:
+                yield envelope.event
 
     def _require(self) -> socket.socket:
         if self._sock is None:
@@ -110,7 +129,7 @@ class Client:
         assert self._sock is not None
         return self._sock
 
-    def _read_message(self) -> dict[str, Any]:
+    def _read(self, answers: type | None) -> protocol.Envelope:
         sock = self._require()
         while b"\n" not in self._buffer:
             try:
@@ -126,16 +145,16 @@ class Client:
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
-            return protocol.decode(line)
+            return protocol.decode(line, answers)
         except ProtocolError as error:
             raise DaemonUnavailable(f"the daemon sent something unreadable: {error}") from None
 
 
-def daemon_answers(socket_path: Path, timeout: float = 2.0) -> dict[str, Any] | None:
+def daemon_answers(socket_path: Path, timeout: float = 2.0) -> protocol.HelloReply | None:
     """The daemon's ``hello``, or None when nothing answers."""
     try:
         with Client(socket_path, timeout=timeout).connect() as client:
-            return client.request("hello")
+            return client.hello()
     except (DaemonUnavailable, TimeoutError, OSError):
         return None
 
@@ -146,7 +165,7 @@ def ensure_daemon(
     *,
     wait_s: float = 10.0,
     sleep: Callable[[float], None] | None = None,
-) -> dict[str, Any]:
+) -> protocol.HelloReply:
     """Return the running daemon's ``hello``, starting ``command`` in the background first
     if none answers. Raises :class:`DaemonUnavailable` with the daemon's last words if it
     does not come up.
@@ -188,5 +207,5 @@ def last_words(log: Path, lines: int = 3) -> str:
 
 
 def as_json(data: Any) -> str:
-    """Stable JSON for ``--json`` output."""
-    return json.dumps(data, indent=2, sort_keys=True)
+    """Stable JSON for ``--json`` output: the contract's structures as on the wire."""
+    return json.dumps(protocol.to_wire(data), indent=2, sort_keys=True)

@@ -24,9 +24,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.model.durations import wall_iso  # noqa: F401 - the journal's import until it moves
 from core.model.scheduler import SPIN_NS
 
 
@@ -183,8 +183,3 @@ class SystemClock:
         return thread
 
 
-def wall_iso(wall_ns: int) -> str:
-    """ISO-8601 with the local zone, to the microsecond: for journals and display."""
-    seconds, rest = divmod(wall_ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC).astimezone().replace(microsecond=rest // 1000)
-    return moment.isoformat(timespec="microseconds")

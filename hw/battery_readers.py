@@ -1,4 +1,4 @@
-"""Battery readers: the kernel's power-supply class, an INA219 on a UPS HAT, and the model.
+"""Battery monitors: the kernel's power-supply class and an INA219 on a UPS HAT.
 
 Each implements :class:`core.model.battery.BatteryReader`. :func:`open_battery_reader`
 picks one from the ``[battery]`` table; with ``source = "auto"`` it takes the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -121,7 +122,7 @@ class SysfsBattery:
                 return folder
         raise BatteryError(f"the kernel reports no battery in /{POWER_SUPPLY_DIR}")
 
-    def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
+    def read(self, average_ma: float | None = None) -> BatteryReading:
         """The battery now (see :meth:`core.model.battery.BatteryReader.read`)."""
         folder = self.folder()
         source = f"sysfs {folder.name}"
@@ -290,7 +291,7 @@ class Ina219Battery:
             self._bus = self.bus_factory(self.bus_number)
         return _swap_bytes(self._bus.read_word_data(self.address, register))
 
-    def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
+    def read(self, average_ma: float | None = None) -> BatteryReading:
         """The battery now (see :meth:`core.model.battery.BatteryReader.read`).
 
         ``average_ma`` is not needed: the INA219 measures the current.
@@ -350,35 +351,14 @@ class Ina219Battery:
                 bus.close()
 
 
-class ModelBattery:
-    """The model as a reader: full at the start, drained by the plan's average draw.
+@dataclass(frozen=True)
+class OpenedBattery:
+    """What :func:`open_battery_reader` found."""
 
-    As the TUI has always estimated it: the charge used is the average draw
-    times ``running_ns``; nothing is measured.
-    """
-
-    def __init__(self, model: BatteryModel, *, reason: str | None = None) -> None:
-        self.model = model
-        self.reason = reason
-        """Why the model is used when ``auto`` found no monitor (for logs and status)."""
-        self.name = "model"
-
-    def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
-        """The modelled battery after ``running_ns`` at ``average_ma`` (the Pi alone if None)."""
-        draw = average_ma if average_ma is not None else self.model.pi_ma
-        used = draw * running_ns / NS_PER_HOUR
-        left = max(0.0, self.model.capacity_mah - used)
-        # The same sums as BatteryModel.estimate, so the gauge reads the same either way.
-        lasts_ns = int(left / draw * NS_PER_HOUR) if draw > 0 else None
-        return BatteryReading(
-            percent=100.0 * left / self.model.capacity_mah,
-            source="model",
-            lasts_ns=lasts_ns,
-            draw_ma=draw,
-        )
-
-    def close(self) -> None:
-        """Nothing to release."""
+    reader: BatteryReader | None
+    """The monitor to read; None: none is fitted or asked for, the daemon uses the model."""
+    why_model: str | None = None
+    """Why ``auto`` fell back to the model (every monitor's answer), for the daemon's log."""
 
 
 def open_battery_reader(
@@ -386,22 +366,22 @@ def open_battery_reader(
     *,
     root: Path = Path("/"),
     bus_factory: BusFactory | None = None,
-) -> BatteryReader:
-    """The reader ``config.source`` asks for.
+) -> OpenedBattery:
+    """The monitor ``config.source`` asks for.
 
     ``auto`` reads each monitor once and takes the first that answers: a
-    battery the kernel knows, then an INA219, then the model (whose
-    ``reason`` says why). A named source is returned without a trial read:
-    a HAT may answer later, and each read says what is wrong meanwhile.
-    ``root`` is where sysfs and the device tree are looked for and
-    ``bus_factory`` opens an I²C bus (fakes in tests).
+    battery the kernel knows, then an INA219, else none (the model, with
+    the reasons). A named source is returned without a trial read: a HAT
+    may answer later, and each read says what is wrong meanwhile. ``model``
+    asks for no monitor. ``root`` is where sysfs and the device tree are
+    looked for and ``bus_factory`` opens an I²C bus (fakes in tests).
     """
     if config.source not in SOURCES:
         allowed = ", ".join(SOURCES)
         raise ConfigError(f"battery.source must be one of {allowed}, not {config.source!r}")
-    model = config.model(read_pi_model(root))
     if config.source == "model":
-        return ModelBattery(model)
+        return OpenedBattery(None)
+    model = config.model(read_pi_model(root))
     sysfs = SysfsBattery(root, config.sysfs_name, model=model)
     ina219 = Ina219Battery(
         bus_factory or open_smbus,
@@ -412,9 +392,9 @@ def open_battery_reader(
         bus=config.i2c_bus,
     )
     if config.source == "sysfs":
-        return sysfs
+        return OpenedBattery(sysfs)
     if config.source == "ina219":
-        return ina219
+        return OpenedBattery(ina219)
     reasons: list[str] = []
     for reader in (sysfs, ina219):
         try:
@@ -423,5 +403,5 @@ def open_battery_reader(
             reader.close()
             reasons.append(str(error))
             continue
-        return reader
-    return ModelBattery(model, reason="no battery monitor answered: " + "; ".join(reasons))
+        return OpenedBattery(reader)
+    return OpenedBattery(None, "no battery monitor answered: " + "; ".join(reasons))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TypeVar
 
 from core.fake_clock import FakeClock
 from core.model import protocol
+from core.model.run_state import RunState
+
+E = TypeVar("E")
 
 REAL_GUARD_S = 60.0
 """Real seconds a test waits for fake-time work to end: a guard against a hang, never a
@@ -41,21 +44,27 @@ def script(clock: FakeClock, steps: Callable[[], None]) -> None:
 
 
 class Published:
-    """A controller's ``publish``: keeps every message, decoded, and notes when the run
-    first reached one of ``ends`` (later states repeat it, with the camera's news)."""
+    """A controller's ``publish``: keeps every event as a client would read it (encoded to
+    a line and decoded again), and notes when the run first reached one of ``ends``
+    (later states repeat it, with the camera's news)."""
 
-    def __init__(self, clock: FakeClock, ends: Iterable[str] = ("finished", "stopped")) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        ends: Iterable[RunState] = (RunState.FINISHED, RunState.STOPPED),
+    ) -> None:
         self.clock = clock
         self.ends = frozenset(ends)
-        self.messages: list[dict[str, Any]] = []
+        self.events: list[protocol.Event] = []
         self.ended_ns: int | None = None
         """The clock's time when the run first ended."""
         self._ended = threading.Event()
 
-    def __call__(self, message: bytes) -> None:
-        decoded = protocol.decode(message)
-        self.messages.append(decoded)
-        ended = decoded.get("event") == "state" and decoded["data"]["state"] in self.ends
+    def __call__(self, event: protocol.Event) -> None:
+        decoded = protocol.decode(protocol.encode_event(event)).event
+        assert decoded == event, "an event did not survive the wire"
+        self.events.append(decoded)
+        ended = isinstance(decoded, protocol.StateEvent) and decoded.status.state in self.ends
         if ended and self.ended_ns is None:
             self.ended_ns = self.clock.now_ns()
             self._ended.set()
@@ -64,6 +73,6 @@ class Published:
         """Return once the run has ended; fail after :data:`REAL_GUARD_S` real seconds."""
         assert self._ended.wait(REAL_GUARD_S), "the run did not end by itself"
 
-    def data(self, event: str) -> list[dict[str, Any]]:
-        """The data of every message of kind ``event`` (``"edge"``, ``"camera"``…)."""
-        return [m["data"] for m in self.messages if m.get("event") == event]
+    def of(self, kind: type[E]) -> list[E]:
+        """Every event of class ``kind`` (``protocol.EdgeEvent``, ``protocol.CameraEvent``…)."""
+        return [event for event in self.events if isinstance(event, kind)]

@@ -35,7 +35,6 @@ from core.model.plan import make_plan
 from core.model.settings import Settings
 from hw.battery_readers import (
     Ina219Battery,
-    ModelBattery,
     SysfsBattery,
     open_battery_reader,
     open_smbus,
@@ -325,7 +324,7 @@ def test_ina219_on_the_smallest_shunt_allowed_reads_a_number() -> None:
 def test_the_model_at_the_ends_of_its_config_says_how_long(pi_ma: float, capacity: float) -> None:
     # A draw near zero made the time left too large for an integer: OverflowError, no reading.
     config = BatteryConfig.from_dict({"pi_model_ma": pi_ma, "capacity_mah": capacity})
-    reading = ModelBattery(config.model()).read()
+    reading = config.model().estimate(None, running_ns=0, frames_left=None)
     assert reading.percent == 100.0
     assert reading.lasts_ns == int(capacity / pi_ma * NS_PER_HOUR)
 
@@ -392,24 +391,12 @@ def test_the_model_never_reads_below_empty() -> None:
     assert spent.outlasts_battery
 
 
-# --- the model as a reader -----------------------------------------------------
-
-
-def test_model_reader_gives_the_same_estimate_as_the_model() -> None:
-    model = BatteryModel(capacity_mah=5000.0)
-    plan = make_plan(Settings(interval_ns=MINUTE_NS, power=True))
-    average = model.average_ma(plan)
-    reading = ModelBattery(model).read(average, running_ns=3 * HOUR_NS)
-    expected = model.estimate(plan, running_ns=3 * HOUR_NS, frames_left=100)
-    assert reading.estimate(100 * MINUTE_NS) == expected
-    assert not reading.estimate(None).outlasts_battery  # until stopped: information only
-
-
-def test_model_reader_without_a_plan_drains_at_the_pis_draw() -> None:
-    reader = ModelBattery(BatteryModel(capacity_mah=1000.0, pi_ma=500.0))
-    assert reader.read().lasts_ns == 2 * HOUR_NS
-    assert reader.read().percent == 100.0
-    spent = reader.read(running_ns=5 * HOUR_NS)
+def test_the_model_without_a_plan_drains_at_the_pis_draw() -> None:
+    # With no run the daemon's figure is the Pi alone: full, lasting capacity ÷ draw.
+    model = BatteryModel(capacity_mah=1000.0, pi_ma=500.0)
+    idle = model.estimate(None, running_ns=0, frames_left=None)
+    assert (idle.percent, idle.lasts_ns, idle.needs_ns) == (100.0, 2 * HOUR_NS, None)
+    spent = model.estimate(None, running_ns=5 * HOUR_NS, frames_left=None)
     assert (spent.percent, spent.lasts_ns) == (0.0, 0)
 
 
@@ -430,8 +417,8 @@ def test_reading_estimate_carries_voltage_and_charging() -> None:
 def test_auto_prefers_a_sysfs_battery(tmp_path: Path) -> None:
     power_supply(tmp_path, "BAT0", type="Battery", status="Discharging", capacity=40)
     factory = BusFactory({0x42: ina219(7.6, -0.05)})
-    reader = open_battery_reader(BatteryConfig(), root=tmp_path, bus_factory=factory)
-    assert isinstance(reader, SysfsBattery)
+    opened = open_battery_reader(BatteryConfig(), root=tmp_path, bus_factory=factory)
+    assert isinstance(opened.reader, SysfsBattery) and opened.why_model is None
     assert factory.opened == []  # the INA219 was never asked
 
 
@@ -439,45 +426,48 @@ def test_auto_takes_the_ina219_when_sysfs_has_no_battery(tmp_path: Path) -> None
     power_supply(tmp_path, "AC", type="Mains", online=1)
     factory = BusFactory({0x41: ina219(7.6, -0.05)})
     config = BatteryConfig(i2c_address=0x41, i2c_bus=4, cells=2, capacity_mah=3000.0)
-    reader = open_battery_reader(config, root=tmp_path, bus_factory=factory)
+    reader = open_battery_reader(config, root=tmp_path, bus_factory=factory).reader
     assert isinstance(reader, Ina219Battery)
     assert reader.name == "ina219 0x41 on I²C bus 4"
     assert factory.opened == [4]
     assert reader.read().lasts_ns == pytest.approx(2.55 * NS_PER_HOUR)
 
 
-def test_auto_falls_back_to_the_model_for_this_pi(tmp_path: Path) -> None:
+def test_auto_falls_back_to_the_model_and_says_why(tmp_path: Path) -> None:
     device_tree(tmp_path, "Raspberry Pi Zero 2 W Rev 1.0")
     factory = BusFactory({})
-    reader = open_battery_reader(
+    opened = open_battery_reader(
         BatteryConfig(capacity_mah=2400.0), root=tmp_path, bus_factory=factory
     )
-    assert isinstance(reader, ModelBattery)
-    assert reader.model == BatteryModel(capacity_mah=2400.0, pi_ma=120.0)
-    assert reader.reason is not None
-    assert "lists no power supplies" in reader.reason
-    assert "no INA219 at 0x42 on I²C bus 1" in reader.reason
+    assert opened.reader is None  # the daemon's model stands in
+    assert opened.why_model is not None
+    assert "lists no power supplies" in opened.why_model
+    assert "no INA219 at 0x42 on I²C bus 1" in opened.why_model
     assert factory.buses[0].closed  # the failed probe let go of the bus
-    overridden = open_battery_reader(
-        BatteryConfig(pi_model_ma=90.0), root=tmp_path, bus_factory=factory
+    # The model the daemon then uses is this Pi's (what `lapse daemon` builds).
+    assert BatteryConfig(capacity_mah=2400.0).model(read_pi_model(tmp_path)) == BatteryModel(
+        capacity_mah=2400.0, pi_ma=120.0
     )
-    assert isinstance(overridden, ModelBattery)
-    assert overridden.model.pi_ma == 90.0
+    assert BatteryConfig(pi_model_ma=90.0).model(read_pi_model(tmp_path)).pi_ma == 90.0
 
 
 def test_a_named_source_is_used_without_a_trial_read(tmp_path: Path) -> None:
     factory = BusFactory({})
-    sysfs = open_battery_reader(BatteryConfig(source="sysfs", sysfs_name="BAT7"), root=tmp_path)
+    sysfs = open_battery_reader(
+        BatteryConfig(source="sysfs", sysfs_name="BAT7"), root=tmp_path
+    ).reader
     assert isinstance(sysfs, SysfsBattery)
     with pytest.raises(BatteryError, match="BAT7"):
         sysfs.read()
-    chip = open_battery_reader(BatteryConfig(source="ina219"), root=tmp_path, bus_factory=factory)
+    chip = open_battery_reader(
+        BatteryConfig(source="ina219"), root=tmp_path, bus_factory=factory
+    ).reader
     assert isinstance(chip, Ina219Battery)
     assert factory.opened == []
     power_supply(tmp_path, "BAT0", type="Battery", status="Discharging", capacity=40)
     model = open_battery_reader(BatteryConfig(source="model"), root=tmp_path)
-    assert isinstance(model, ModelBattery)
-    assert model.model.pi_ma == DEFAULT_PI_MA  # no device tree: the default board
+    assert model.reader is None and model.why_model is None  # asked for: nothing to explain
+    assert BatteryConfig().model(read_pi_model(tmp_path)).pi_ma == DEFAULT_PI_MA
 
 
 def test_an_unknown_source_built_in_code_is_refused(tmp_path: Path) -> None:

@@ -23,10 +23,12 @@ from core.daemon.controller import RunController
 from core.journal import FrameRecord, Journal
 from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.protocol import CameraEvent, EdgeEvent
+from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.sim import make_sim_rig
 from tests.camera_faults import OptoLink, World, faulty_camera
-from tests.fake_time import Published
+from tests.fake_time import E, Published
 
 INTERVAL_NS = 400 * NS_PER_MS
 
@@ -42,7 +44,7 @@ class Rig:
         self.camera = faulty_camera(world, config, tmp_path / "virtual-camera", **camera)
         self.journal = Journal(tmp_path / "state")
         # These runs end only by finishing: a stop would be a failure, not an end.
-        self.published = Published(self.clock, ends=("finished",))
+        self.published = Published(self.clock, ends=(RunState.FINISHED,))
         self.controller = RunController(
             self.rig, self.clock, self.journal, self.published, camera=self.camera
         )
@@ -52,10 +54,11 @@ class Rig:
         with self.clock.taking_part():
             status = self.controller.start(Settings(interval_ns=INTERVAL_NS, frames=frames))
         self.published.wait_for_end()
-        return status["run"], self.journal.read_frames(status["run"])
+        assert status.run is not None
+        return status.run.id, self.journal.read_frames(status.run.id)
 
-    def edges(self, kind: str) -> list[dict[str, Any]]:
-        return self.published.data(kind)
+    def events(self, kind: type[E]) -> list[E]:
+        return self.published.of(kind)
 
     def close(self) -> None:
         self.world.release.set()
@@ -120,8 +123,8 @@ def test_a_trigger_that_hangs_30s_delays_no_frame_and_ends_nothing(make_rig: Any
     assert all("has not answered for" in (r.error or "") for r in records[4:])
     assert all(r.file is None for r in records[2:])
     # The GPIO lines kept their rhythm: a focus edge for every frame, on pins.
-    focus_on = [e for e in rig.edges("edge") if e["line"] == "focus" and e["on"]]
-    assert [e["frame"] for e in focus_on] == list(range(8))
+    focus_on = [e for e in rig.events(EdgeEvent) if e.line == "focus" and e.on]
+    assert [e.frame for e in focus_on] == list(range(8))
     assert rig.journal.get_run(run_id).state == "finished"
 
 
@@ -131,15 +134,15 @@ def test_a_download_that_hangs_leaves_the_gpio_shutter_on_time(make_rig: Any) ->
     _run_id, records = rig.run(8)
     assert_on_the_grid(records, 8)
     assert [r.status for r in records] == ["ok"] * 8  # the opto line fired every frame
-    shutter = [e for e in rig.edges("edge") if e["line"] == "shutter" and e["on"]]
-    assert [e["frame"] for e in shutter] == list(range(8))
+    shutter = [e for e in rig.events(EdgeEvent) if e.line == "shutter" and e.on]
+    assert [e.frame for e in shutter] == list(range(8))
     pin = rig.sim.pin_factory.pin(21)
     assert sum(1 for _, level in pin.states if level) >= 8
     # Frame 0's file came over USB; frame 1's download hung, and the camera is out
     # until that call returns: those frames' files stay on its card.
     assert records[0].file is not None and records[0].file.startswith("frame-000000-")
     assert all(record.file is None for record in records[1:])
-    assert "did not answer within 1s" in " ".join(m["message"] for m in rig.edges("camera"))
+    assert "did not answer within 1s" in " ".join(m.message for m in rig.events(CameraEvent))
 
 
 def test_gpio_mode_downloads_what_the_line_fired(make_rig: Any) -> None:
@@ -175,12 +178,12 @@ def test_a_camera_that_vanishes_for_5_frames_and_returns(make_rig: Any) -> None:
             assert record.file is None
             assert "camera" in (record.error or "") or "cable" in (record.error or ""), record
     # The UI was told when it went and when it came back, in that order.
-    news = [(m["fault"], m["message"]) for m in rig.edges("camera")]
+    news = [(m.fault, m.message) for m in rig.events(CameraEvent)]
     gone_at = next(i for i, (fault, _) in enumerate(news) if fault)
     back_at = next(i for i, (fault, m) in enumerate(news) if not fault and "back" in m)
     assert gone_at < back_at
     assert rig.journal.get_run(run_id).state == "finished"
-    assert rig.controller.status()["fault"] is None
+    assert rig.controller.status().fault is None
 
 
 def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig: Any) -> None:
@@ -188,7 +191,7 @@ def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig
     _run_id, records = rig.run(4)
     assert [r.status for r in records] == ["ok"] * 4  # the frame was taken; its file is on the card
     assert [r.file is not None for r in records] == [True, False, True, True]
-    news = " ".join(m["message"] for m in rig.edges("camera"))
+    news = " ".join(m.message for m in rig.events(CameraEvent))
     assert "frame 1's file stays on the camera" in news
 
 
@@ -255,4 +258,4 @@ def test_a_camera_that_hangs_for_a_while_is_used_again_once_it_answers(make_rig:
     assert statuses[7:] == ["ok"] * 5, statuses
     assert all(r.file is not None for r in records[7:])
     assert world.opens >= 2, "the camera was opened again"
-    assert rig.controller.status()["fault"] is None
+    assert rig.controller.status().fault is None

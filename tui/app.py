@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
@@ -16,7 +16,7 @@ from textual.binding import Binding
 from core.client import DaemonRefused
 from core.config import Config, UiConfig, save_config
 from core.journal import Journal
-from core.model.battery import BatteryModel
+from core.model import protocol
 from core.model.errors import ConfigError, DaemonUnavailable, LapseError
 from core.model.settings import Settings
 from themes import THEMES, config_name, glyphs_for, next_theme, theme_from_config
@@ -51,7 +51,6 @@ class LapseApp(App[None]):
         kiosk: bool = False,
         clock: Callable[[], int] = time.monotonic_ns,
         theme_name: str | None = None,
-        battery: BatteryModel | None = None,
         journal: Journal | None = None,
     ) -> None:
         super().__init__()
@@ -61,12 +60,16 @@ class LapseApp(App[None]):
         """Where choices are saved; None never saves (a config that failed to load)."""
         self.kiosk = kiosk
         self.clock = clock
-        self.battery = battery or BatteryModel()
         self.journal = journal
         """The runs on disk, for the log screen (None: not on this machine)."""
-        self.status: dict[str, Any] = {"state": "idle"}
-        """The daemon's last status, kept current by events."""
-        self.hello: dict[str, Any] | None = None
+        self.status: protocol.Status | None = None
+        """The daemon's last status, kept current by events; None before the first."""
+        self.plan: protocol.PlanEvent | None = None
+        """The plan of the run going, as the daemon sent it."""
+        self.preview: protocol.RunPreview | None = None
+        """The daemon's word on the battery and the disk for the switches' settings."""
+        self._preview_asked: Settings | None = None
+        self.hello: protocol.HelloReply | None = None
         self.skew_ns = 0
         """Daemon monotonic time minus ours (both CLOCK_MONOTONIC on one machine: ~0)."""
         self.link_error: str | None = None
@@ -113,7 +116,7 @@ class LapseApp(App[None]):
                 hello = self.link.connect()
                 self.post_message(LinkChanged(hello))
                 for event in self.link.events():
-                    self.post_message(DaemonEvent(event["event"], event["data"]))
+                    self.post_message(DaemonEvent(event))
             except (DaemonUnavailable, OSError, LapseError) as error:
                 if not self._leaving.is_set():
                     self.post_message(LinkChanged(None, str(error)))
@@ -130,25 +133,26 @@ class LapseApp(App[None]):
         self.refresh_screens()
 
     def on_daemon_event(self, message: DaemonEvent) -> None:
-        data = message.data
-        if message.name == "state":
-            self.status = data
-            if "now_ns" in data:
-                self.skew_ns = data["now_ns"] - self.clock()
-        elif message.name in ("frame", "missed"):
-            self.status = {**self.status, **{k: data[k] for k in ("ok", "missed", "errors")}}
-            last = self.status.get("last_frame")
-            # A camera's later news about an older frame must not take the count back.
-            if message.name == "frame" and (not last or data["frame"] >= last["frame"]):
-                self.status["last_frame"] = data
-            camera = self.status.get("camera")
-            if camera and "files" in data:
-                self.status["camera"] = {**camera, "saved": data["files"]}
-        elif message.name == "fault":
-            self.status = {**self.status, "fault": data.get("message")}
-        else:
-            return  # an edge: the timeline draws the plan against the clock, not events
+        event = message.event
+        status = self.status
+        match event:
+            case protocol.StateEvent():
+                self.status = event.status
+                self.skew_ns = event.status.now_ns - self.clock()
+            case protocol.PlanEvent():
+                self.plan = event
+            case protocol.FrameEvent() | protocol.MissedEvent() if status is not None:
+                self.status = status.with_frame(event)
+            case protocol.FaultEvent() if status is not None:
+                self.status = replace(status, fault=event.message)
+            case _:
+                return  # an edge: the timeline draws the plan against the clock, not events
         self.refresh_screens()
+
+    @property
+    def live(self) -> bool:
+        """A run is being carried (starting, waiting or running): the switches are locked."""
+        return self.status is not None and self.status.state.live
 
     def refresh_screens(self) -> None:
         """Tell the visible screen the status changed (screens pull what they need)."""
@@ -162,28 +166,50 @@ class LapseApp(App[None]):
 
     # -- commands ---------------------------------------------------------------------------
     @work(thread=True, group="commands", exit_on_error=False)
-    def send(self, cmd: str, **args: Any) -> None:
+    def send(self, command: protocol.Command) -> None:
         """Send a command in a thread; the answer comes back as :class:`CommandDone`."""
         try:
-            result = self.link.command(cmd, **args)
+            result = self.link.command(command)
         except (DaemonRefused, LapseError, OSError) as error:
-            self.post_message(CommandDone(cmd, error=str(error)))
+            self.post_message(CommandDone(command.name, error=str(error)))
         else:
-            self.post_message(CommandDone(cmd, result=result))
+            self.post_message(CommandDone(command.name, result=result))
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def ask_preview(self, settings: Settings) -> None:
+        """Ask the daemon whether battery and disk last a run of ``settings``; quietly, as
+        the switches turn: a daemon that cannot answer leaves the gauge at "unknown"."""
+        try:
+            result = self.link.command(protocol.Preview(settings))
+        except (DaemonRefused, LapseError, OSError):
+            result = None
+        if settings == self._preview_asked:  # else a newer question's answer is coming
+            self.post_message(CommandDone(protocol.Preview.name, result=result))
+
+    def want_preview(self, settings: Settings) -> None:
+        """Have :attr:`preview` follow ``settings`` (asked again when the status changes)."""
+        self._preview_asked = settings
+        self.ask_preview(settings)
 
     def on_command_done(self, message: CommandDone) -> None:
         if message.error:
             self.notify(message.error, severity="error", timeout=6)
             return
-        if isinstance(message.result, dict) and "state" in message.result:
+        if message.cmd == protocol.Preview.name:
+            self.preview = message.result
+            screen = self.screen
+            if hasattr(screen, "preview_changed"):
+                screen.preview_changed()
+            return
+        if isinstance(message.result, protocol.Status):
             self.status = message.result
             self.refresh_screens()
 
     def start_run(self, settings: Settings) -> None:
-        self.send("start", settings=settings.to_dict())
+        self.send(protocol.Start(settings))
 
     def stop_run(self) -> None:
-        self.send("stop")
+        self.send(protocol.Stop())
 
     # -- config -------------------------------------------------------------------------------
     def save_choices(self, *, run: Settings | None = None, ui: UiConfig | None = None) -> None:

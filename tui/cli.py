@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
 from core.config import Config, load_config
 from core.journal import FrameRecord, Journal, RunInfo
+from core.model import protocol
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
     ConfigError,
@@ -25,11 +26,11 @@ from core.model.errors import (
     SettingsError,
 )
 from core.model.plan import make_plan
+from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
 _UNSET: Any = object()
 
 
@@ -186,11 +187,10 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
     def make_battery():  # type: ignore[no-untyped-def]
         from hw.battery_readers import open_battery_reader, read_pi_model
 
-        reader = open_battery_reader(config.battery)
-        reason = getattr(reader, "reason", None)
-        if reason:
-            logging.getLogger("lapse.daemon").info("battery: the model (%s)", reason)
-        return reader, config.battery.model(read_pi_model())
+        opened = open_battery_reader(config.battery)
+        if opened.why_model:
+            logging.getLogger("lapse.daemon").info("battery: the model (%s)", opened.why_model)
+        return opened.reader, config.battery.model(read_pi_model())
 
     # Downloads pause at the camera's reserve: the planner counts the same room.
     reserve = max(DEFAULT_RESERVE_BYTES, config.camera.reserve_mb * 1_000_000)
@@ -254,7 +254,6 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
         config_path,
         kiosk=kiosk,
         theme_name=theme,
-        battery=config.battery.model(),
         journal=Journal(paths.state_dir),
     )
     app.run()
@@ -279,16 +278,16 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     with Client(paths.socket).connect() as client:
         if args.wait:
             client.subscribe()
-        status = client.request("start", settings=settings.to_dict())
+        status = client.start(settings)
         print(_started_line(status))
-        for warning in (status.get("outlook") or {}).get("warnings", ()):
+        for warning in status.outlook.warnings if status.outlook else ():
             print(f"Warning: {warning}")
-        if hello.get("notice"):
-            print(f"Note: {hello['notice']}")
-        if not args.wait:
+        if hello.notice:
+            print(f"Note: {hello.notice}")
+        if not args.wait or status.run is None:
             return EXIT_OK
         try:
-            return _follow(client, status["run"])
+            return _follow(client, status.run.id, status.run.settings.frames)
         except KeyboardInterrupt:
             print("Detached; the run goes on (`lapse stop` ends it).")
             return EXIT_INTERRUPTED
@@ -314,38 +313,51 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
     return base.with_changes(**changes)
 
 
-def _started_line(status: dict[str, Any]) -> str:
-    settings = status["settings"]
-    frames = status["frames"]
-    count = f"{frames} frames" if frames else "until stopped"
-    power = "camera power on" if settings["power"] else "camera power off"
-    wait = format_approx(max(0, status["next_due_ns"] - status["now_ns"]))
+def _started_line(status: protocol.Status) -> str:
+    run = status.run
+    assert run is not None  # a start answers with its run
+    settings = run.settings
+    count = f"{settings.frames} frames" if settings.frames else "until stopped"
+    power = "camera power on" if settings.power else "camera power off"
+    due = run.next_due_ns if run.next_due_ns is not None else run.anchor_ns
+    wait = format_approx(max(0, due - status.now_ns))
     return (
-        f"Run {status['run']} started: every {settings['interval']}, {count}, {power};"
+        f"Run {run.id} started: every {format_duration(settings.interval_ns)}, {count}, {power};"
         f" first shutter in {wait}."
     )
 
 
-def _follow(client: Client, run_id: str) -> int:
-    """Print one line per frame until the run ends; the exit status tells how it ended."""
-    for message in client.events():
-        name, data = message["event"], message["data"]
-        if name == "frame" and data.get("run") == run_id:
-            print(frame_line(FrameRecord.from_dict(data), data.get("frames", 0)), flush=True)
-        elif name == "missed" and data.get("run") == run_id:
-            span = (
-                f"frame {data['first']}"
-                if data["first"] == data["last"]
-                else (f"frames {data['first']}–{data['last']}")
-            )
-            print(f"{span} missed: {data['reason']}", flush=True)
-        elif name == "fault":
-            print(f"fault: {data['message']}", flush=True)
-        elif name == "camera":
-            print(f"{data['message']}", flush=True)
-        elif name == "state" and data.get("run") == run_id and data["state"] in ENDED_STATES:
-            print(_ended_line(data))
-            return EXIT_OK if data["state"] in ("finished", "stopped") else EXIT_FAILED
+def _follow(client: Client, run_id: str, frames: int) -> int:
+    """Print one line per frame until the run ends; the exit status tells how it ended.
+
+    ``frames`` is the run's frame count, followed as an ``update`` changes it.
+    """
+    for event in client.events():
+        match event:
+            case protocol.FrameEvent(run=run) if run == run_id:
+                print(frame_line(event.record, frames), flush=True)
+            case protocol.MissedEvent(run=run) if run == run_id:
+                span = (
+                    f"frame {event.first}"
+                    if event.first == event.last
+                    else f"frames {event.first}–{event.last}"
+                )
+                print(f"{span} missed: {event.reason}", flush=True)
+            case protocol.FaultEvent():
+                print(f"fault: {event.message}", flush=True)
+            case protocol.CameraEvent():
+                print(event.message, flush=True)
+            case protocol.StateEvent(status=status) if (
+                status.run is not None and status.run.id == run_id
+            ):
+                frames = status.run.settings.frames
+                if not status.state.live:
+                    print(_ended_line(status))
+                    return (
+                        EXIT_OK
+                        if status.state.ended and status.state is not RunState.FAILED
+                        else EXIT_FAILED
+                    )
     return EXIT_FAILED
 
 
@@ -372,10 +384,12 @@ def _due_clock(record: FrameRecord) -> str:
     return moment.strftime("%H:%M:%S.%f")
 
 
-def _ended_line(status: dict[str, Any]) -> str:
+def _ended_line(status: protocol.Status) -> str:
+    run = status.run
+    counts = run.counts if run is not None else protocol.Counts()
     return (
-        f"Run {status['run']} {status['state']}: {status.get('ok', 0)} ok,"
-        f" {status.get('missed', 0)} missed, {status.get('errors', 0)} errors."
+        f"Run {run.id if run else '?'} {status.state}: {counts.ok} ok,"
+        f" {counts.missed} missed, {counts.errors} errors."
     )
 
 
@@ -407,90 +421,92 @@ def _status(args: argparse.Namespace, paths: Paths) -> int:
             print(f"  last run {latest.id}: {latest.state}.")
         return EXIT_OK
     with Client(paths.socket).connect() as client:
-        status = client.request("status")
+        status = client.status()
     if args.json:
-        print(as_json({"daemon": True, **status}))
+        print(as_json({"daemon": True, **protocol.to_wire(status)}))
         return EXIT_OK
     for line in status_lines(status):
         print(line)
     return EXIT_OK
 
 
-def status_lines(status: dict[str, Any]) -> list[str]:
+def status_lines(status: protocol.Status) -> list[str]:
     """The daemon's status for people, a few lines."""
-    state = status["state"]
-    rig = "simulated rig" if status.get("simulated") else status.get("rig", "")
-    if state == "idle":
-        lines = [f"lapse: idle ({rig})."]
-    elif state == "running":
-        settings = status["settings"]
-        frames = status["frames"]
+    state = status.state
+    rig = "simulated rig" if status.simulated else status.rig
+    run = status.run
+    if run is None:
+        lines = [f"lapse: {state} ({rig})."]
+    elif state.live:
+        settings = run.settings.to_dict()
+        frames = run.settings.frames
         of = f" of {frames}" if frames else ""
+        counts = run.counts
         lines = [
-            f"lapse: running run {status['run']} ({rig})"
-            + (", resumed after an interruption" if status.get("resumed") else ""),
+            f"lapse: {state} run {run.id} ({rig})"
+            + (", resumed after an interruption" if run.resumed else ""),
             f"  every {settings['interval']}, camera power {'on' if settings['power'] else 'off'},"
             f" exposure {settings['exposure']}",
-            f"  frames: {status['ok']} ok{of}, {status['missed']} missed,"
-            f" {status['errors']} errors",
+            f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors",
         ]
-        if status.get("next_due_ns") is not None:
-            wait = format_approx(max(0, status["next_due_ns"] - status["now_ns"]))
-            lines.append(f"  next shutter: frame {status['next_frame']} in {wait}")
+        if run.next_due_ns is not None:
+            wait = format_approx(max(0, run.next_due_ns - status.now_ns))
+            lines.append(f"  next shutter: frame {run.next_frame} in {wait}")
     else:
+        counts = run.counts
         lines = [
-            f"lapse: run {status['run']} {state}: {status.get('ok', 0)} ok,"
-            f" {status.get('missed', 0)} missed, {status.get('errors', 0)} errors ({rig})."
+            f"lapse: run {run.id} {state}: {counts.ok} ok,"
+            f" {counts.missed} missed, {counts.errors} errors ({rig})."
         ]
-    last = status.get("last_frame")
-    if last:
-        record = FrameRecord.from_dict(last)
-        late = format_approx(record.lateness_ns) + " late" if record.lateness_ns is not None else ""
-        lines.append(f"  last frame: {record.frame} {record.status} {late}".rstrip())
-    if status.get("camera"):
-        lines.append(camera_line(status["camera"]))
-    if status.get("battery"):
-        lines.append(battery_line(status["battery"]))
-    outlook = status.get("outlook") or {}
-    lines += [f"  warning: {text}" for text in outlook.get("warnings", ())]
-    lines += [f"  note: {text}" for text in outlook.get("notes", ())]
-    if status.get("fault"):
-        lines.append(f"  fault: {status['fault']}")
-    if status.get("notice"):
-        lines.append(f"  note: {status['notice']}")
+    last = None if run is None else run.last_frame
+    if last is not None:
+        late = format_approx(last.lateness_ns) + " late" if last.lateness_ns is not None else ""
+        lines.append(f"  last frame: {last.frame} {last.status} {late}".rstrip())
+    if status.camera is not None:
+        lines.append(camera_line(status.camera))
+    if status.battery is not None:
+        lines.append(battery_line(status.battery, status.now_ns))
+    if status.outlook is not None:
+        lines += [f"  warning: {text}" for text in status.outlook.warnings]
+        lines += [f"  note: {text}" for text in status.outlook.notes]
+    if status.fault:
+        lines.append(f"  fault: {status.fault}")
+    if status.notice:
+        lines.append(f"  note: {status.notice}")
     return lines
 
 
-def battery_line(battery: dict[str, Any]) -> str:
+def battery_line(battery: protocol.BatteryStatus, now_ns: int) -> str:
     """``  battery: 82% (sysfs BAT0, 7.90 V), lasts about 9h40min`` or why it cannot be read."""
-    if battery.get("error"):
-        return f"  battery ({battery.get('source')}): could not read it: {battery['error']}"
-    details = [str(battery.get("source"))]
-    if battery.get("voltage_v") is not None:
-        details.append(f"{battery['voltage_v']:.2f} V")
-    line = f"  battery: {battery['percent']:.0f}% ({', '.join(details)})"
-    if battery.get("charging"):
+    if battery.error:
+        return f"  battery ({battery.source}): could not read it: {battery.error}"
+    shown = battery.at(now_ns)
+    details = [shown.source]
+    if shown.voltage_v is not None:
+        details.append(f"{shown.voltage_v:.2f} V")
+    line = f"  battery: {shown.percent:.0f}% ({', '.join(details)})"
+    if shown.charging:
         return line + ", on external power"
-    if battery.get("lasts_ns") is not None:
-        line += f", lasts about {format_approx(battery['lasts_ns'])}"
+    if shown.lasts_ns is not None:
+        line += f", lasts about {format_approx(shown.lasts_ns)}"
     return line
 
 
-def camera_line(camera: dict[str, Any]) -> str:
+def camera_line(camera: protocol.CameraStatus) -> str:
     """``  camera (usb): Nikon DSC D3400, battery 75%, 12 files saved`` or why it is away."""
-    head = f"  camera ({camera['trigger']}"
-    head += ", virtual): " if camera.get("virtual") else "): "
-    if not camera.get("connected"):
-        return head + f"not connected ({camera.get('fault') or 'looking for it'})"
-    parts = [camera.get("model") or "unknown model"]
-    if camera.get("battery"):
-        parts.append(f"battery {camera['battery']}")
-    if camera.get("downloads") == "off":
+    head = f"  camera ({camera.trigger}"
+    head += ", virtual): " if camera.virtual else "): "
+    if not camera.connected:
+        return head + f"not connected ({camera.fault or 'looking for it'})"
+    parts = [camera.model or "unknown model"]
+    if camera.battery:
+        parts.append(f"battery {camera.battery}")
+    if camera.downloads == "off":
         parts.append("files kept on the card")
     else:
-        parts.append(f"{camera.get('saved', 0)} files saved")
-    if camera.get("paused"):
-        parts.append(f"downloads paused: {camera['paused']}")
+        parts.append(f"{camera.saved} files saved")
+    if camera.paused:
+        parts.append(f"downloads paused: {camera.paused}")
     return head + ", ".join(parts)
 
 
@@ -524,10 +540,11 @@ def _stop(args: argparse.Namespace, paths: Paths) -> int:
         print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
         return EXIT_OK
     with Client(paths.socket, timeout=30).connect() as client:
-        status = client.request("stop")
+        status = client.stop()
+    counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
-        f"Stopped run {status.get('run')}: {status.get('ok', 0)} frames ok,"
-        f" {status.get('missed', 0)} missed; every output is released."
+        f"Stopped run {status.run.id if status.run else '?'}: {counts.ok} frames ok,"
+        f" {counts.missed} missed; every output is released."
     )
     return EXIT_OK
 

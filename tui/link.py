@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from core.client import Client, ensure_daemon
+from core.model import protocol
 from core.model.errors import DaemonUnavailable
 from core.paths import Paths
 
@@ -19,19 +20,20 @@ from core.paths import Paths
 class Link(Protocol):
     """What the app needs from the daemon."""
 
-    def connect(self) -> dict[str, Any]:
+    def connect(self) -> protocol.HelloReply:
         """Make sure a daemon answers (starting one if need be); return its hello."""
         ...
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Subscribe and yield events; the first is a ``state`` event with the status.
+    def events(self) -> Iterator[protocol.Event]:
+        """Subscribe and yield events; the first is a state event with the status, then the
+        running run's plan if there is one.
 
         Ends (or raises :class:`DaemonUnavailable`) when the daemon goes away.
         """
         ...
 
-    def command(self, cmd: str, **args: Any) -> Any:
-        """Send one command on its own connection and return the result."""
+    def command(self, command: protocol.Command) -> Any:
+        """Send one command on its own connection and return its answer."""
         ...
 
     def close(self) -> None:
@@ -49,13 +51,13 @@ class SocketLink:
         self._listening: Client | None = None
         self._closed = threading.Event()
 
-    def connect(self) -> dict[str, Any]:
+    def connect(self) -> protocol.HelloReply:
         if self.daemon_command is None:
             with Client(self.paths.socket, timeout=5).connect() as client:
-                return client.request("hello")
+                return client.hello()
         return ensure_daemon(self.paths, self.daemon_command)
 
-    def events(self) -> Iterator[dict[str, Any]]:
+    def events(self) -> Iterator[protocol.Event]:
         if self._closed.is_set():
             return
         client = Client(self.paths.socket, timeout=10).connect()
@@ -64,8 +66,10 @@ class SocketLink:
             client.close()
             return
         try:
-            status = client.subscribe()
-            yield {"event": "state", "data": status}
+            subscribed = client.subscribe()
+            yield protocol.StateEvent(subscribed.status)
+            if subscribed.plan is not None:
+                yield subscribed.plan
             yield from client.events(timeout=None)
         finally:
             self._listening = None
@@ -82,9 +86,9 @@ class SocketLink:
         """True once :meth:`close` was called: the app is going."""
         return self._closed.is_set()
 
-    def command(self, cmd: str, **args: Any) -> Any:
+    def command(self, command: protocol.Command) -> Any:
         with Client(self.paths.socket, timeout=30).connect() as client:
-            return client.request(cmd, **args)
+            return client.request(command)
 
 
 __all__ = ["DaemonUnavailable", "Link", "SocketLink"]

@@ -6,27 +6,28 @@ from typing import Any
 
 from textual.message import Message
 
+from core.model import protocol
+
 
 class DaemonEvent(Message):
-    """An event from the daemon: ``state``, ``frame``, ``missed``, ``edge`` or ``fault``."""
+    """An event from the daemon (:data:`core.model.protocol.EVENTS`)."""
 
-    def __init__(self, name: str, data: dict[str, Any]) -> None:
+    def __init__(self, event: protocol.Event) -> None:
         super().__init__()
-        self.name = name
-        self.data = data
+        self.event = event
 
 
 class LinkChanged(Message):
     """The connection to the daemon came up (``hello``) or went down (``error``)."""
 
-    def __init__(self, hello: dict[str, Any] | None, error: str | None = None) -> None:
+    def __init__(self, hello: protocol.HelloReply | None, error: str | None = None) -> None:
         super().__init__()
         self.hello = hello
         self.error = error
 
 
 class CommandDone(Message):
-    """A command sent to the daemon finished: its result, or the daemon's refusal."""
+    """A command sent to the daemon finished: its answer, or the daemon's refusal."""
 
     def __init__(self, cmd: str, result: Any = None, error: str | None = None) -> None:
         super().__init__()

@@ -1,6 +1,7 @@
 """What the main screen shows, derived from the daemon's status and the time.
 
-Pure functions of plain data, so the figures are tested without a screen.
+Pure functions of the contract's structures (:mod:`core.model.protocol`), so
+the figures are tested without a screen or a daemon.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-from core.model.battery import BatteryEstimate, BatteryModel, BatteryReading
+from core.model.battery import BatteryEstimate
 from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.model.errors import LapseError
 from core.model.led import led_changes, led_level
 from core.model.plan import Line, Plan, make_plan
-from core.model.planner import DEFAULT_RESERVE_BYTES, assess_run
+from core.model.protocol import BatteryStatus, CameraStatus, PlanEvent, RunPreview, Status
 from core.model.scheduler import Grid
 from core.model.settings import Settings
 from core.model.timeline import cycle_position
@@ -145,23 +145,6 @@ def battery_change_in_ns(
     return min((wait for wait in waits if wait is not None), default=None)
 
 
-def run_settings(status: dict[str, Any]) -> Settings | None:
-    """The settings of the run in ``status``, if it names one."""
-    raw = status.get("settings")
-    if not raw:
-        return None
-    try:
-        return _settings_from(tuple(sorted(raw.items())))
-    except LapseError:
-        return None
-
-
-# The screen asks several times a second; a run's settings and plan never change.
-@lru_cache(maxsize=8)
-def _settings_from(items: tuple[tuple[str, Any], ...]) -> Settings:
-    return Settings.from_dict(dict(items))
-
-
 @lru_cache(maxsize=8)
 def plan_for(settings: Settings) -> Plan:
     """The plan of ``settings`` (cached: the same settings always give the same plan)."""
@@ -180,71 +163,67 @@ def phase_at(plan: Plan, offset_ns: int) -> str:
 
 
 def build_view(
-    status: dict[str, Any],
+    status: Status | None,
     now_ns: int,
     preview: Settings,
-    battery: BatteryModel,
+    *,
+    plan: PlanEvent | None = None,
+    outlook: RunPreview | None = None,
 ) -> RunView:
-    """Everything the main screen draws, for the daemon time ``now_ns``."""
-    state = status.get("state", "idle")
-    settings = run_settings(status) if state == "running" else None
-    if settings is None:
-        return _idle_view(status, state, preview, battery)
-    plan = plan_for(settings)
-    anchor = status["anchor_ns"]
+    """Everything the main screen draws, for the daemon time ``now_ns``.
+
+    ``plan`` is the running run's (the daemon sends it once per run), ``outlook``
+    the daemon's answer about a run of the ``preview`` settings.
+    """
+    run = status.run if status is not None and status.state.live else None
+    if status is None or run is None:
+        return _idle_view(status, preview, outlook)
+    settings = run.settings
+    # The daemon sends the plan once per run; until it is here, the same pure function.
+    run_plan = plan.plan if plan is not None and plan.run == run.id else plan_for(settings)
+    anchor = run.anchor_ns
     grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
     frames = settings.frames
-    done = 0 if not status.get("last_frame") else status["last_frame"]["frame"] + 1
+    last = run.last_frame
+    done = 0 if last is None else last.frame + 1
     of = str(frames) if frames else "∞"
     frame_text = f"frame {done} of {of}"
-    next_due = status.get("next_due_ns")
     next_text = ""
     countdown: int | None = None
-    if next_due is not None:
+    if run.next_due_ns is not None:
         next_frame = grid.first_frame_due_at_or_after(now_ns)
         if not frames or next_frame < frames:
             countdown = max(0, grid.due_ns(next_frame) - now_ns)
             next_text = f"next in {format_approx(countdown)}"
-    started = anchor - plan.lead_ns
-    if now_ns < anchor:
-        state = "waiting"
+    started = anchor - run_plan.lead_ns
     elapsed_text = f"elapsed {format_approx(max(0, now_ns - started))}"
+    end: int | None = None
     if frames:
-        end = grid.due_ns(frames - 1) + plan.release_ns
+        end = grid.due_ns(frames - 1) + run_plan.release_ns
         remaining_text = f"left {format_approx(max(0, end - now_ns))}"
-        frames_left: int | None = max(0, frames - done)
     else:
         remaining_text = "until stopped"
-        frames_left = None
-    last = status.get("last_frame")
     late_text = ""
-    if last and last.get("lateness_ns") is not None:
-        late_text = f"late {format_approx(last['lateness_ns'])}"
-    elif last:
-        late_text = f"last {last['status']}"
-    frame, offset = cycle_position(now_ns, anchor, settings.interval_ns, plan.lead_ns)
+    if last is not None and last.lateness_ns is not None:
+        late_text = f"late {format_approx(last.lateness_ns)}"
+    elif last is not None:
+        late_text = f"last {last.status}"
+    frame, offset = cycle_position(now_ns, anchor, settings.interval_ns, run_plan.lead_ns)
     if frames and frame >= frames:
         offset = None
-    level = 0.0 if offset is None else led_level(plan, offset)
-    phase = "off" if offset is None else phase_at(plan, offset)
+    level = 0.0 if offset is None else led_level(run_plan, offset)
+    phase = "off" if offset is None else phase_at(run_plan, offset)
     estimate = battery_estimate(
-        status,
-        battery,
-        plan,
-        running_ns=max(0, now_ns - started),
-        frames_left=frames_left,
-        needs_ns=None if not frames else max(0, end - now_ns),
+        status.battery, now_ns, needs_ns=None if end is None else max(0, end - now_ns)
     )
     texts: list[int | None] = []
-    # Before the cycle starts "elapsed" stays at zero; "waiting" holds until the shutter.
+    # Before the cycle starts "elapsed" stays at zero.
     if now_ns < started:
         texts.append(started - now_ns)
     else:
         texts.append(approx_change_in_ns(now_ns - started, falling=False))
-    if frames:
+    if end is not None:
         texts.append(approx_change_in_ns(max(0, end - now_ns), falling=True))
-    if now_ns < anchor:
-        texts.append(anchor - now_ns)
     texts_wait = min((wait for wait in texts if wait is not None), default=None)
     if countdown is not None:
         # At zero the countdown moves on to the next frame (or ends) right after.
@@ -255,51 +234,51 @@ def build_view(
             texts_wait = beat
     led_change_at = None
     if offset is not None:
-        led_change_at = now_ns + next_led_change_ns(plan, offset) - offset
+        led_change_at = now_ns + next_led_change_ns(run_plan, offset) - offset
+    outlook_now = status.outlook
     return RunView(
-        state=state,
+        state=status.state.value,
         frame_text=frame_text,
         next_text=next_text,
         elapsed_text=elapsed_text,
         remaining_text=remaining_text,
         late_text=late_text,
-        fault=status.get("fault"),
-        plan=plan,
+        fault=status.fault,
+        plan=run_plan,
         offset_ns=offset,
         led=level,
         phase=phase,
         battery=estimate,
         texts_change_at_ns=None if texts_wait is None else now_ns + texts_wait,
         led_change_at_ns=led_change_at,
-        battery_drains=estimate.source == "model" and now_ns >= started,
-        camera_text=camera_text(status.get("camera")),
-        disk_warning=_running_disk_warning(status),
+        battery_drains=estimate is not None
+        and status.battery is not None
+        and status.battery.draining
+        and now_ns >= started,
+        camera_text=camera_text(status.camera),
+        disk_warning=_disk_warning(outlook_now.disk_short, outlook_now.warnings)
+        if outlook_now is not None
+        else None,
     )
 
 
-def _idle_view(
-    status: dict[str, Any], state: str, preview: Settings, battery: BatteryModel
-) -> RunView:
+def _idle_view(status: Status | None, preview: Settings, outlook: RunPreview | None) -> RunView:
     try:
         plan: Plan | None = plan_for(preview)
     except LapseError:
         plan = None
     counts = ""
-    if state != "idle" and status.get("run"):
-        counts = f"last run {status.get('ok', 0)} ok, {status.get('missed', 0)} missed"
-    frames = preview.frames
-    estimate = (
-        None
-        if plan is None
-        else battery_estimate(
-            status,
-            battery,
-            plan,
-            running_ns=0,
-            frames_left=frames if frames else None,
-            needs_ns=frames * preview.interval_ns + preview.delay_ns if frames else None,
+    run = None if status is None else status.run
+    state = "idle" if status is None else status.state.value
+    if status is not None and run is not None:
+        counts = f"last run {run.counts.ok} ok, {run.counts.missed} missed"
+    estimate = None
+    disk_warning = None
+    if plan is not None and outlook is not None:
+        estimate = battery_estimate(
+            outlook.battery, outlook.battery.at_ns, needs_ns=outlook.outlook.needs_ns
         )
-    )
+        disk_warning = _disk_warning(outlook.outlook.disk_short, outlook.outlook.warnings)
     return RunView(
         state=state,
         frame_text=counts or "no run",
@@ -307,74 +286,55 @@ def _idle_view(
         elapsed_text="",
         remaining_text="",
         late_text="",
-        fault=status.get("fault"),
+        fault=None if status is None else status.fault,
         plan=plan,
         offset_ns=None,
         led=0.0,
         phase="off",
         battery=estimate,
-        camera_text=camera_text(status.get("camera")),
-        disk_warning=_preview_disk_warning(status, preview),
+        camera_text=camera_text(None if status is None else status.camera),
+        disk_warning=disk_warning,
     )
 
 
 def battery_estimate(
-    status: dict[str, Any],
-    model: BatteryModel,
-    plan: Plan,
-    *,
-    running_ns: int,
-    frames_left: int | None,
-    needs_ns: int | None,
-) -> BatteryEstimate:
-    """What the gauge shows: the daemon's battery monitor when one answers, else the model.
-
-    The model is worked out here rather than taken from the daemon's status,
-    so the gauge drains with the clock between status events.
-    """
-    reading = status.get("battery")
-    if reading and not reading.get("error") and reading.get("source") != "model":
-        fields = {key: value for key, value in reading.items() if key != "error"}
-        try:
-            return BatteryReading(**fields).estimate(needs_ns)
-        except TypeError:
-            pass  # a daemon of another version: fall back to the model
-    return model.estimate(plan, running_ns=running_ns, frames_left=frames_left)
+    battery: BatteryStatus | None, now_ns: int, *, needs_ns: int | None
+) -> BatteryEstimate | None:
+    """What the gauge shows: the daemon's battery figure at ``now_ns`` (a draining model
+    falls with the clock between status events) against what the run still needs.
+    None when the daemon could not read its monitor (``lapse status`` says why)."""
+    if battery is None or battery.error is not None:
+        return None
+    shown = battery.at(now_ns)
+    return BatteryEstimate(
+        percent=shown.percent,
+        lasts_ns=shown.lasts_ns,
+        needs_ns=needs_ns,
+        average_ma=shown.draw_ma or 0.0,
+        source=shown.source,
+        voltage_v=shown.voltage_v,
+        charging=shown.charging,
+    )
 
 
-def camera_text(camera: dict[str, Any] | None) -> str:
+def camera_text(camera: CameraStatus | None) -> str:
     """One line about the USB camera; empty when there is none."""
-    if not camera:
+    if camera is None:
         return ""
-    if not camera.get("connected"):
-        return f"camera: not connected ({camera.get('fault') or 'looking for it'})"
-    parts = [f"camera: {camera.get('model') or 'connected'}"]
-    if camera.get("battery"):
-        parts.append(f"battery {camera['battery']}")
-    if camera.get("paused"):
+    if not camera.connected:
+        return f"camera: not connected ({camera.fault or 'looking for it'})"
+    parts = [f"camera: {camera.model or 'connected'}"]
+    if camera.battery:
+        parts.append(f"battery {camera.battery}")
+    if camera.paused:
         parts.append("downloads paused")
-    elif camera.get("downloads") == "off":
+    elif camera.downloads == "off":
         parts.append("files on the card")
     else:
-        parts.append(f"{camera.get('saved', 0)} saved")
+        parts.append(f"{camera.saved} saved")
     return " · ".join(parts)
 
 
-def _running_disk_warning(status: dict[str, Any]) -> str | None:
-    outlook = status.get("outlook") or {}
-    warnings = outlook.get("warnings") or []
+def _disk_warning(disk_short: bool, warnings: tuple[str, ...]) -> str | None:
     # The planner puts the battery's warning first and the disk's last.
-    return warnings[-1] if outlook.get("disk_short") and warnings else None
-
-
-def _preview_disk_warning(status: dict[str, Any], preview: Settings) -> str | None:
-    disk = status.get("disk") or {}
-    if disk.get("free_bytes") is None:
-        return None
-    outlook = assess_run(
-        preview,
-        free_bytes=disk["free_bytes"],
-        average_file_bytes=disk.get("average_file_bytes"),
-        reserve_bytes=disk.get("reserve_bytes", DEFAULT_RESERVE_BYTES),
-    )
-    return outlook.warnings[-1] if outlook.disk_short else None
+    return warnings[-1] if disk_short and warnings else None

@@ -1,24 +1,26 @@
 """The battery and the disk as the daemon reports them, and whether they last the run.
 
-A battery monitor on I²C or sysfs is read at most every :data:`READ_EVERY_NS`,
-however often clients ask for ``status``; the free space likewise. The
-planner (:func:`core.model.planner.assess_run`) turns both into warnings.
+The battery figure every client shows is made here, once: a battery monitor
+on I²C or sysfs when one is fitted, read at most every :data:`READ_EVERY_NS`
+however often clients ask, else the model of the Pi the daemon runs on,
+drained by the run's plan. The free space is cached likewise. The planner
+(:func:`core.model.planner.assess_run`) turns both into warnings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from core.clock import Clock
-from core.model.battery import BatteryModel, BatteryReader, BatteryReading
+from core.model.battery import BatteryModel, BatteryReader, battery_status
 from core.model.durations import NS_PER_S
 from core.model.errors import BatteryError
 from core.model.plan import Plan
 from core.model.planner import assess_run
+from core.model.protocol import BatteryStatus, DiskStatus, RunPreview, Status
 from core.model.settings import Settings
 
 READ_EVERY_NS = 10 * NS_PER_S
@@ -37,37 +39,39 @@ class Outlook:
         reserve_bytes: int,
     ) -> None:
         self.reader = reader
+        """The battery monitor; None: the model stands in for one."""
         self.model = model
         self.folder = folder
         """Where frames are saved: the disk whose free space counts."""
         self.clock = clock
         self.reserve_bytes = reserve_bytes
         self._lock = threading.Lock()
-        self._battery: tuple[int, dict[str, Any] | None] | None = None
+        self._reading: tuple[int, float | None, BatteryStatus] | None = None
+        """When the monitor was last read, for which average draw, and what it said."""
         self._disk: tuple[int, int | None] | None = None
 
-    def battery(self, plan: Plan | None, running_ns: int) -> dict[str, Any] | None:
-        """The latest reading as plain data (``error`` says why it could not be read)."""
-        if self.reader is None:
-            return None
+    def battery(self, plan: Plan | None, *, running_ns: int, draining: bool) -> BatteryStatus:
+        """The battery now, running ``plan`` for ``running_ns`` (None: no run, the Pi alone).
+
+        ``draining`` says the model's figures fall with time from now on (a run going).
+        """
         now = self.clock.now_ns()
+        if self.reader is None:
+            estimate = self.model.estimate(plan, running_ns=running_ns, frames_left=None)
+            return battery_status(estimate, at_ns=now, draining=draining)
+        average = None if plan is None else self.model.average_ma(plan)
         with self._lock:
-            cached = self._battery
-            if (
-                cached is not None
-                and now - cached[0] < READ_EVERY_NS
-                and self.reader.name != "model"
-            ):
-                return cached[1]
-            average = None if plan is None else self.model.average_ma(plan)
+            cached = self._reading
+            # A monitor without a current sensor works out what is left from the plan's
+            # draw, so a reading is only reused for the same draw.
+            if cached is not None and now - cached[0] < READ_EVERY_NS and cached[1] == average:
+                return cached[2]
             try:
-                reading: BatteryReading | None = self.reader.read(average, running_ns=running_ns)
+                reading = battery_status(self.reader.read(average), at_ns=now, draining=False)
             except BatteryError as error:
-                data: dict[str, Any] | None = {"error": str(error), "source": self.reader.name}
-            else:
-                data = {**asdict(reading), "error": None} if reading is not None else None
-            self._battery = (now, data)
-            return data
+                reading = BatteryStatus(source=self.reader.name, at_ns=now, error=str(error))
+            self._reading = (now, average, reading)
+            return reading
 
     def free_bytes(self) -> int | None:
         """Free space where the frames go; None when it cannot be told."""
@@ -86,34 +90,35 @@ class Outlook:
 
     def report(
         self,
-        settings: Settings | None,
+        status: Status,
         plan: Plan | None,
-        *,
-        frames_done: int,
-        running_ns: int,
         average_file_bytes: float | None,
-    ) -> dict[str, Any]:
-        """``battery``, ``disk`` and, for a run, ``outlook``: the keys ``status`` carries."""
-        battery = self.battery(plan, running_ns)
-        free = self.free_bytes()
-        report: dict[str, Any] = {
-            "battery": battery,
-            "disk": {
-                "free_bytes": free,
-                "reserve_bytes": self.reserve_bytes,
-                "average_file_bytes": average_file_bytes,
-            },
-        }
-        if settings is not None:
-            figures = None
-            if battery is not None and battery.get("error") is None:
-                figures = BatteryReading(**{k: v for k, v in battery.items() if k != "error"})
-            report["outlook"] = assess_run(
-                settings,
-                frames_done=frames_done,
-                battery=figures,
-                free_bytes=free,
+        *,
+        running_ns: int = 0,
+    ) -> Status:
+        """``status`` with its battery, disk and, for a live run, its outlook."""
+        run = status.run if status.state.live else None
+        battery = self.battery(plan, running_ns=running_ns, draining=run is not None)
+        disk = DiskStatus(self.free_bytes(), self.reserve_bytes, average_file_bytes)
+        outlook = None
+        if run is not None:
+            outlook = assess_run(
+                run.settings,
+                frames_done=run.counts.done,
+                battery=None if battery.error else battery,
+                free_bytes=disk.free_bytes,
                 average_file_bytes=average_file_bytes,
                 reserve_bytes=self.reserve_bytes,
-            ).to_dict()
-        return report
+            )
+        return dataclasses.replace(status, battery=battery, disk=disk, outlook=outlook)
+
+    def preview(self, settings: Settings, plan: Plan) -> RunPreview:
+        """What a run of ``settings`` would meet if it started now."""
+        battery = self.battery(plan, running_ns=0, draining=False)
+        outlook = assess_run(
+            settings,
+            battery=None if battery.error else battery,
+            free_bytes=self.free_bytes(),
+            reserve_bytes=self.reserve_bytes,
+        )
+        return RunPreview(battery=battery, outlook=outlook)

@@ -72,7 +72,7 @@ def run_daemon(
     never touches the pins the first one owns. It returns the rig and a notice
     to show (the rig is simulated) or None. ``make_camera``, given the rig,
     returns the USB camera to use, or None for the GPIO lines only;
-    ``make_battery`` the battery monitor (None: none) and the battery model.
+    ``make_battery`` the battery monitor (None: the model stands in) and the model.
     ``reserve_bytes`` of the disk are never counted as room for frames.
     """
     lock = hold_daemon_lock(paths)
@@ -142,13 +142,12 @@ async def _serve(
             log.error("could not resume the interrupted run: %s", error)
         else:
             if resumed is not None:
-                log.info("resumed run %s at frame %s", resumed["run"], resumed["next_frame"])
+                log.info("resumed run %s at frame %s", resumed.id, resumed.next_frame)
         ready = f"ready on {paths.socket}; rig: {rig.description}"
         if camera is not None:
             shown = camera.status()
             ready += f"; camera ({camera.trigger}): {shown['model'] or shown['fault'] or 'looking'}"
-        if outlook.reader is not None:
-            ready += f"; battery: {outlook.reader.name}"
+        ready += f"; battery: {outlook.reader.name if outlook.reader else 'the model'}"
         log.info("%s", ready)
         if on_ready is not None:
             on_ready(ready)

@@ -2,8 +2,9 @@
 
 It runs on the main thread's asyncio loop and never touches the hardware:
 commands go to the :class:`RunController`; events come back from the
-controller's journal thread through :meth:`Server.publish`. A slow or dead
-client is dropped, never waited for.
+controller's journal thread through :meth:`Server.publish`. The contract's
+structures (:mod:`core.model.protocol`) are turned into bytes here and only
+here. A slow or dead client is dropped, never waited for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 from core.daemon.controller import RunController
 from core.model import protocol
 from core.model.errors import LapseError, ProtocolError
-from core.model.settings import Settings
 
 log = logging.getLogger("lapse.daemon")
 
@@ -63,11 +63,12 @@ class Server:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
 
-    def publish(self, message: bytes) -> None:
-        """Send ``message`` to every subscriber; callable from any thread."""
+    def publish(self, event: protocol.Event) -> None:
+        """Send ``event`` to every subscriber; callable from any thread."""
         loop = self.loop
         if loop is None or loop.is_closed():
             return
+        message = protocol.encode_event(event)  # once, however many subscribers
         with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
             loop.call_soon_threadsafe(self._broadcast, message)
 
@@ -89,7 +90,7 @@ class Server:
                     line = await reader.readline()
                 except ValueError:
                     # Longer than MAX_LINE_BYTES: answer, then hang up; the rest is unframed.
-                    writer.write(protocol.error_reply(None, "message too long"))
+                    writer.write(protocol.encode_refusal(None, "message too long"))
                     break
                 if not line:
                     break
@@ -107,49 +108,47 @@ class Server:
         try:
             request = protocol.decode_request(line)
         except ProtocolError as error:
-            return protocol.error_reply(protocol.request_id_of(line), str(error))
+            return protocol.encode_refusal(protocol.request_id_of(line), str(error))
+        name = request.command.name
         try:
-            result = await self._run_command(request, writer)
+            result = await self._run_command(request.command, writer)
         except LapseError as error:
-            return protocol.error_reply(request.id, str(error))
+            return protocol.encode_refusal(request.id, str(error))
         except OSError as error:  # the journal's disk: say so, keep serving
             where = f" ({error.filename})" if error.filename else ""
-            return protocol.error_reply(
-                request.id, f"{request.cmd} failed: {error.strerror or error}{where}"
+            return protocol.encode_refusal(
+                request.id, f"{name} failed: {error.strerror or error}{where}"
             )
         except Exception as error:  # a bug must not cost the other clients or the run
-            log.exception("command %s failed", request.cmd)
-            return protocol.error_reply(request.id, f"{request.cmd} failed inside lapse: {error!r}")
-        return protocol.reply(request.id, result)
+            log.exception("command %s failed", name)
+            return protocol.encode_refusal(request.id, f"{name} failed inside lapse: {error!r}")
+        return protocol.encode_reply(request.id, result)
 
-    async def _run_command(self, request: protocol.Request, writer: asyncio.StreamWriter) -> Any:
+    async def _run_command(self, command: protocol.Command, writer: asyncio.StreamWriter) -> Any:
         controller = self.controller
-        args = request.args
-        if request.cmd == "hello":
-            return {
-                "pid": os.getpid(),
-                "protocol": protocol.PROTOCOL_VERSION,
-                "rig": controller.rig.description,
-                "simulated": controller.rig.simulated,
-                "notice": controller.notice,
-            }
-        if request.cmd == "status":
-            return controller.status()
-        if request.cmd == "subscribe":
-            self._subscribers.add(writer)
-            return controller.status()
-        if request.cmd == "start":
-            raw = args.get("settings")
-            if not isinstance(raw, dict):
-                raise ProtocolError('start needs args.settings, e.g. {"interval": "10s"}')
-            settings = Settings.from_dict(raw)
-            # A camera may take a few bounded calls to get ready: keep serving meanwhile.
-            return await asyncio.get_running_loop().run_in_executor(
-                None, controller.start, settings
-            )
-        if request.cmd == "stop":
-            # Joining the threads takes a moment; the loop keeps serving meanwhile.
-            return await asyncio.get_running_loop().run_in_executor(None, controller.stop)
-        if request.cmd == "update":
-            return controller.update(args)
-        raise ProtocolError(f"unknown command {request.cmd!r}")  # decode_request prevents this
+        loop = asyncio.get_running_loop()
+        match command:
+            case protocol.Hello():
+                return protocol.HelloReply(
+                    pid=os.getpid(),
+                    protocol=protocol.PROTOCOL_VERSION,
+                    rig=controller.rig.description,
+                    simulated=controller.rig.simulated,
+                    notice=controller.notice,
+                )
+            case protocol.GetStatus():
+                return controller.status()
+            case protocol.Subscribe():
+                self._subscribers.add(writer)
+                return controller.subscribed()
+            case protocol.Start(settings=settings):
+                # A camera may take a few bounded calls to get ready: keep serving meanwhile.
+                return await loop.run_in_executor(None, controller.start, settings)
+            case protocol.Stop():
+                # Joining the threads takes a moment; the loop keeps serving meanwhile.
+                return await loop.run_in_executor(None, controller.stop)
+            case protocol.Update(frames=frames):
+                return controller.update(frames)
+            case protocol.Preview(settings=settings):
+                return controller.preview(settings)
+        raise ProtocolError(f"unknown command {command!r}")  # decode_request prevents this

@@ -24,6 +24,7 @@ from core.model.durations import NS_PER_S
 from core.model.errors import ConfigError
 from core.model.led import led_changes
 from core.model.plan import Plan
+from core.model.protocol import BatteryStatus
 from core.model.toml_text import limit_figure, toml_key, toml_value
 
 NS_PER_HOUR = 3600 * NS_PER_S
@@ -69,16 +70,17 @@ class BatteryModel:
             _AVERAGES[(self, plan)] = cached
         return cached
 
-    def estimate(self, plan: Plan, *, running_ns: int, frames_left: int | None) -> BatteryEstimate:
-        """The battery after ``running_ns`` of this plan, full at the start.
-
-        ``frames_left`` is None for a run until stopped.
+    def estimate(
+        self, plan: Plan | None, *, running_ns: int, frames_left: int | None
+    ) -> BatteryEstimate:
+        """The battery after ``running_ns`` of this plan (None: the Pi alone, no run), full
+        at the start. ``frames_left`` is None for a run until stopped.
         """
-        average = self.average_ma(plan)
+        average = self.pi_ma if plan is None else self.average_ma(plan)
         used = average * running_ns / NS_PER_HOUR
         left = max(0.0, self.capacity_mah - used)
         lasts_ns = int(left / average * NS_PER_HOUR) if average > 0 else None
-        needs_ns = None if frames_left is None else frames_left * plan.interval_ns
+        needs_ns = None if frames_left is None or plan is None else frames_left * plan.interval_ns
         return BatteryEstimate(
             percent=100.0 * left / self.capacity_mah,
             lasts_ns=lasts_ns,
@@ -254,22 +256,37 @@ class BatteryReading:
         )
 
 
+def battery_status(
+    figures: BatteryReading | BatteryEstimate, *, at_ns: int, draining: bool
+) -> BatteryStatus:
+    """A monitor's reading or the model's estimate as the status every client shows."""
+    return BatteryStatus(
+        source=figures.source,
+        percent=figures.percent,
+        lasts_ns=figures.lasts_ns,
+        draw_ma=figures.draw_ma if isinstance(figures, BatteryReading) else figures.average_ma,
+        voltage_v=figures.voltage_v,
+        current_ma=figures.current_ma if isinstance(figures, BatteryReading) else None,
+        charging=figures.charging,
+        at_ns=at_ns,
+        draining=draining,
+    )
+
+
 class BatteryReader(Protocol):
-    """A source of battery readings; ``hw.battery_readers`` has the real ones and the model."""
+    """A battery monitor (``hw.battery_readers``); with none, the daemon uses the model."""
 
     name: str
     """What it reads, for screens and logs (``"sysfs"``, ``"ina219 0x42 on I²C bus 1"``)."""
 
-    def read(self, average_ma: float | None = None, *, running_ns: int = 0) -> BatteryReading:
+    def read(self, average_ma: float | None = None) -> BatteryReading:
         """The battery now.
 
         ``average_ma`` is the model's average draw for the plan being run
         (:meth:`BatteryModel.average_ma`), or None with no plan (the Pi's own
         draw is assumed). A device that measures its current uses it only
         when the measurement says nothing (no current sensor, a reading of
-        zero). ``running_ns`` is how long the run has drawn that: only the
-        model, which measures nothing, needs it to know what is used.
-        Raises :class:`core.model.errors.BatteryError` when the device cannot be read.
+        zero). Raises :class:`core.model.errors.BatteryError` when the device cannot be read.
         """
         ...
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from core.model.errors import DurationError
 
@@ -174,3 +175,10 @@ def preset_for(interval_ns: int) -> Preset | None:
         if preset.interval_ns == interval_ns:
             return preset
     return None
+
+
+def wall_iso(wall_ns: int) -> str:
+    """ISO-8601 with the local zone, to the microsecond: for journals and display."""
+    seconds, rest = divmod(wall_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).astimezone().replace(microsecond=rest // 1000)
+    return moment.isoformat(timespec="microseconds")

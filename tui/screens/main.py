@@ -147,19 +147,20 @@ class MainScreen(Screen[None]):
         if not self._ready:
             return  # on_mount draws it all
         app = self.app
-        running = app.status.get("state") == "running"
+        status = app.status
+        running = app.live
         for switch in self.query(RotarySwitch):
             switch.enabled = not running
         self.query_one(PowerToggle).enabled = not running
-        if running:
-            settings = app.status.get("settings", {})
-            self.query_one(PowerToggle).on = bool(settings.get("power"))
+        if status is not None and status.run is not None and running:
+            self.query_one(PowerToggle).on = status.run.settings.power
         glyphs = app.glyphs
         for widget in self.query("RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"):
             widget.glyphs = glyphs  # type: ignore[attr-defined]
         # Every status event lands here: the banner is touched only when it changes,
         # as a Static's update lays the whole screen out again.
-        simulated = bool((app.hello or app.status).get("simulated"))
+        shown = app.hello or status
+        simulated = shown is not None and shown.simulated
         self._set_text("#banner", "SIMULATED HARDWARE: no camera fires" if simulated else "")
         banner = self.query_one("#banner", Static)
         if banner.display != simulated:
@@ -167,7 +168,14 @@ class MainScreen(Screen[None]):
         message = app.link_error and f"daemon: {app.link_error}"
         if message:
             self.show_message(message)
+        if not running:
+            app.want_preview(self.preview_settings())  # the disk or battery may have moved
         self.update_view()
+
+    def preview_changed(self) -> None:
+        """The daemon answered about the switches' settings: draw the gauge and warnings."""
+        if self._ready:
+            self.update_view()
 
     def update_view(self) -> RunView:
         """Draw the run as it is now, texts included, and sleep until the next change."""
@@ -179,7 +187,7 @@ class MainScreen(Screen[None]):
         app = self.app
         now = app.daemon_now()
         preview = self._preview or self.preview_settings()
-        view = build_view(app.status, now, preview, app.battery)
+        view = build_view(app.status, now, preview, plan=app.plan, outlook=app.preview)
         if texts:
             # A figure under a minute is drawn to a tenth but moves on at its whole
             # seconds: a cursor or LED wake-up in between leaves the words alone.
@@ -258,10 +266,11 @@ class MainScreen(Screen[None]):
         else:
             self.show_message("")
         self.app.save_choices(run=settings)
+        self.app.want_preview(settings)
         self.update_view()
 
     def _locked(self) -> bool:
-        if self.app.status.get("state") == "running":
+        if self.app.live:
             self.show_message(INTERVAL_LOCKED)
             self.app.bell()
             return True
@@ -295,7 +304,7 @@ class MainScreen(Screen[None]):
 
     def action_start_stop(self) -> None:
         """D or Enter: start a run with what the switches say, or stop the one going."""
-        if self.app.status.get("state") == "running":
+        if self.app.live:
             self.show_message("Stopping…")
             self.app.stop_run()
             return

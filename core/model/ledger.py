@@ -1,0 +1,239 @@
+"""A run's bookkeeping, sans IO: what the engine and the camera report goes in, the
+journal lines to append and the events to send come out.
+
+The ledger keeps the counts, the last frame, the fault to show and the files
+saved. It decides what a camera's news about a frame means: a file for a
+frame already journaled is a later line for it; news that comes before its
+frame's own line (the camera thread can beat the journal thread) waits for
+that line; news about a frame more than :data:`AMEND_WINDOW` slots old is
+dropped, as the journal's readers rely on. It never touches a file, a socket
+or a clock: :class:`~core.daemon.controller.RunController` feeds it on the
+journal thread and carries out what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from core.journal import AMEND_WINDOW, FrameRecord
+from core.model.camera import CameraChanged, FileSaved, FrameFailed
+from core.model.durations import wall_iso
+from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
+from core.model.protocol import (
+    CameraEvent,
+    Counts,
+    EdgeEvent,
+    Event,
+    FaultEvent,
+    FrameEvent,
+    MissedEvent,
+)
+from core.model.scheduler import Grid
+
+CameraNews = FileSaved | FrameFailed
+"""What the camera says about one frame after the engine fired it."""
+Report = FrameDone | SlotsSkipped | EdgeDone | Fault | FileSaved | FrameFailed | CameraChanged
+"""Everything the run's threads put on its queue for the ledger."""
+
+
+@dataclass
+class Entries:
+    """What one report asks for: lines to append to the journal, events to send."""
+
+    records: list[FrameRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    status_changed: bool = False
+    """Something ``status`` shows beyond the counts changed (a slot was first reached, the
+    camera came or went): clients need a fresh status."""
+
+    def extend(self, other: Entries) -> None:
+        """Add ``other``'s lines and events after these."""
+        self.records += other.records
+        self.events += other.events
+        self.status_changed = self.status_changed or other.status_changed
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a resumed run starts from."""
+
+    anchor_ns: int
+    """Frame 0's shutter-open on this boot's monotonic clock."""
+    next_frame: int
+    """The first slot not yet in the journal."""
+
+
+def resume_point(
+    *,
+    anchor_ns: int,
+    anchor_wall_ns: int,
+    run_boot_id: str,
+    boot_id: str,
+    now_ns: int,
+    wall_ns: int,
+    last: FrameRecord | None,
+) -> Resume:
+    """The grid a run resumes on: the same boot keeps its monotonic anchor; after a reboot
+    the monotonic clock restarted, so the anchor is carried over through the wall clock."""
+    if run_boot_id != boot_id:
+        anchor_ns = now_ns - (wall_ns - anchor_wall_ns)
+    return Resume(anchor_ns, 0 if last is None else last.frame + 1)
+
+
+class RunLedger:
+    """One run's counts and recent frames; see the module's docstring."""
+
+    def __init__(
+        self,
+        run_id: str,
+        grid: Grid,
+        *,
+        counts: Counts | None = None,
+        last: FrameRecord | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.grid = grid
+        self.counts = counts or Counts()
+        self.last = last
+        """The newest slot's record."""
+        self.fault: str | None = None
+        """What went wrong that the photographer should see; None when all is well."""
+        self.camera_fault = False
+        """The fault shown is the camera's, so the camera's "back again" clears it."""
+        self.file_bytes = 0
+        """Bytes of the files saved: with ``counts.files``, the size of a frame."""
+        self._recent: dict[int, FrameRecord] = {}
+        self._early: dict[int, list[CameraNews]] = {}
+
+    @property
+    def average_file_bytes(self) -> float | None:
+        """The average size of the files downloaded so far; None before the first."""
+        return self.file_bytes / self.counts.files if self.counts.files else None
+
+    def camera_fault_at_start(self, message: str) -> None:
+        """The camera could not be readied for a resumed run: shown until it is back."""
+        self.fault, self.camera_fault = message, True
+
+    def take(self, report: Report) -> Entries:
+        """Account for one report from the engine or the camera."""
+        if isinstance(report, FrameDone):
+            return self._frame_done(report)
+        if isinstance(report, FileSaved | FrameFailed):
+            return self._camera_news(report)
+        if isinstance(report, SlotsSkipped):
+            return self._slots_skipped(report)
+        if isinstance(report, CameraChanged):
+            if report.fault:
+                self.fault, self.camera_fault = report.message, True
+            elif self.camera_fault:
+                self.fault, self.camera_fault = None, False
+            return Entries(
+                events=[CameraEvent(message=report.message, fault=report.fault)],
+                status_changed=True,
+            )
+        if isinstance(report, EdgeDone):
+            event = EdgeEvent(report.frame, report.line.value, report.on, report.at_ns)
+            return Entries(events=[event])
+        self.fault = report.message
+        return Entries(events=[FaultEvent(message=report.message, frame=report.frame)])
+
+    def journal_failed(self, error: OSError) -> Event:
+        """The lines of the last report could not be written: shown as the fault."""
+        self.fault = f"could not write the journal: {error}"
+        return FaultEvent(message=self.fault)
+
+    # -- reports ----------------------------------------------------------------------------
+    def _frame_done(self, done: FrameDone) -> Entries:
+        first = self.last is None
+        record = FrameRecord(
+            frame=done.frame,
+            due_ns=done.due_ns,
+            fired_ns=done.fired_ns,
+            wall=wall_iso(done.wall_ns),
+            status=done.status,
+            error=done.error,
+        )
+        self._remember(record)
+        for news in self._early.pop(record.frame, ()):
+            self._count_file(news)
+            record = _amended(record, news)
+        self._recent[record.frame] = record
+        self._count(record, +1)
+        self.last = record
+        return Entries(
+            records=[record],
+            events=[FrameEvent(self.run_id, record, self.counts)],
+            status_changed=first,
+        )
+
+    def _slots_skipped(self, skipped: SlotsSkipped) -> Entries:
+        first = self.last is None
+        records = []
+        for frame in range(skipped.first, skipped.last + 1):
+            due = self.grid.due_ns(frame)
+            record = FrameRecord(
+                frame=frame,
+                due_ns=due,
+                fired_ns=None,
+                wall=wall_iso(skipped.noticed_wall_ns - (skipped.noticed_ns - due)),
+                status="missed",
+                error=skipped.reason,
+            )
+            records.append(record)
+            self._count(record, +1)
+            self.last = record
+        event = MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
+        return Entries(records=records, events=[event], status_changed=first)
+
+    def _camera_news(self, news: CameraNews) -> Entries:
+        """A later line for a frame: the file the camera saved, or that it failed the frame."""
+        record = self._recent.get(news.frame)
+        if record is None:
+            newest = max(self._recent, default=news.frame)
+            if news.frame > newest - AMEND_WINDOW:
+                self._early.setdefault(news.frame, []).append(news)
+            return Entries()  # else too old to complete (the journal's AMEND_WINDOW)
+        amended = _amended(record, news)
+        if amended == record:
+            return Entries()
+        self._count_file(news)
+        self._count(record, -1)
+        self._count(amended, +1)
+        if self.last is not None and self.last.frame == amended.frame:
+            self.last = amended
+        self._recent[amended.frame] = amended
+        return Entries(
+            records=[amended], events=[FrameEvent(self.run_id, amended, self.counts)]
+        )
+
+    # -- counting ----------------------------------------------------------------------------
+    def _count(self, record: FrameRecord, step: int) -> None:
+        counts = self.counts
+        if record.status == "ok":
+            counts = replace(counts, ok=counts.ok + step)
+        elif record.status == "missed":
+            counts = replace(counts, missed=counts.missed + step)
+        else:
+            counts = replace(counts, errors=counts.errors + step)
+        self.counts = counts
+
+    def _count_file(self, news: CameraNews) -> None:
+        """Files downloaded and their bytes, whether the news came before its frame or after."""
+        if isinstance(news, FileSaved) and news.size > 0:
+            self.counts = replace(self.counts, files=self.counts.files + 1)
+            self.file_bytes += news.size
+
+    def _remember(self, record: FrameRecord) -> None:
+        self._recent[record.frame] = record
+        for old in [frame for frame in self._recent if frame <= record.frame - AMEND_WINDOW]:
+            del self._recent[old]
+        for old in [frame for frame in self._early if frame <= record.frame - AMEND_WINDOW]:
+            del self._early[old]
+
+
+def _amended(record: FrameRecord, news: CameraNews) -> FrameRecord:
+    if isinstance(news, FileSaved):
+        return replace(record, file=news.file)
+    if news.status == "missed":
+        return replace(record, status="missed", fired_ns=None, error=news.message)
+    return replace(record, status="error", error=news.message)
