@@ -175,8 +175,8 @@ def test_a_full_disk_pauses_downloads_and_never_the_trigger(tmp_path: Path) -> N
         assert [frame for frame, _ in world.triggers] == [0, 1, 2, 3]
         assert events_of(FileSaved, events) == []
         status = camera.status()
-        assert status["downloads"] == "paused" and "disk is full" in status["paused"]
-        assert status["waiting"] == 4
+        assert status.downloads == "paused" and "disk is full" in (status.paused or "")
+        assert status.waiting == 4
         paused = events_of(CameraChanged, events)
         assert paused and paused[0].fault and "disk is full" in paused[0].message
         free["bytes"] = 10_000_000_000  # room again
@@ -194,7 +194,7 @@ def test_a_full_disk_pauses_downloads_and_never_the_trigger(tmp_path: Path) -> N
         camera.close()
     assert [event.frame for event in events_of(FileSaved, events)] == [0, 1, 2, 3]
     assert len(list(run.iterdir())) == 4
-    assert camera.status()["downloads"] == "on"
+    assert camera.status().downloads == "on"
     resumed = [e for e in events_of(CameraChanged, events) if not e.fault]
     assert resumed and "resumed" in resumed[-1].message
 
@@ -218,7 +218,7 @@ def test_a_run_that_ends_on_a_full_disk_ends_at_once_and_leaves_the_files_on_the
 
     def steps() -> None:
         shoot(camera, clock, run, events, frames=3, interval_ns=200 * NS_PER_MS)
-        assert camera.status()["waiting"] == 3
+        assert camera.status().waiting == 3
         ending = clock.now_ns()
         camera.end_run()
         took.append(clock.now_ns() - ending)

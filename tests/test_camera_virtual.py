@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.model.protocol import EdgeEvent, StateEvent
+from core.model.settings import Settings
 from hw.camera.virtual import SAMPLE_JPEG
 from tests.conftest import Lapse
 
@@ -80,16 +82,16 @@ def test_usb_bulb_falls_back_to_the_wired_shutter_line(lapse: Lapse) -> None:
     with lapse.client() as client:
         client.subscribe()
         with lapse.client() as starter:
-            starter.request("start", settings={"interval": "1s", "exposure": "300ms", "frames": 2})
-        held: list[dict] = []
-        for message in client.events(timeout=30):
-            if message["event"] == "edge" and message["data"]["line"] == "shutter":
-                held.append(message["data"])
-            if message["event"] == "state" and message["data"]["state"] == "finished":
+            starter.start(Settings.from_dict({"interval": "1s", "exposure": "300ms", "frames": 2}))
+        held: list[EdgeEvent] = []
+        for event in client.events(timeout=30):
+            if isinstance(event, EdgeEvent) and event.line == "shutter":
+                held.append(event)
+            if isinstance(event, StateEvent) and event.status.state == "finished":
                 break
     # The shutter line was held for the exposure, on the simulated pins.
-    opens = [e["at_ns"] for e in held if e["on"]]
-    closes = [e["at_ns"] for e in held if not e["on"]]
+    opens = [e.at_ns for e in held if e.on]
+    closes = [e.at_ns for e in held if not e.on]
     assert len(opens) == len(closes) == 2
     for opened, closed in zip(opens, closes, strict=True):
         assert closed - opened > 290_000_000  # at_ns is stamped after each switch

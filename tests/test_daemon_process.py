@@ -8,14 +8,24 @@ import threading
 
 from core.client import Client
 from core.model.durations import parse_duration
+from core.model.protocol import Counts, EdgeEvent, Event, FrameEvent, StateEvent, Update
+from core.model.run_state import RunState
+from core.model.settings import Settings
 from tests.conftest import Lapse
 
 
-def collect(client: Client, until_state: set[str], out: list[dict]) -> None:
-    for message in client.events(timeout=30):
-        out.append(message)
-        if message["event"] == "state" and message["data"]["state"] in until_state:
+def collect(client: Client, until_state: set[RunState], out: list[Event]) -> None:
+    for event in client.events(timeout=30):
+        out.append(event)
+        if isinstance(event, StateEvent) and event.status.state in until_state:
             return
+
+
+def counts(lapse: Lapse) -> Counts:
+    """The daemon's counts for its run, asked on a connection of their own."""
+    run = lapse.client().status().run
+    assert run is not None
+    return run.counts
 
 
 def test_two_subscribers_see_every_frame_and_a_quitter_changes_nothing(lapse: Lapse) -> None:
@@ -23,20 +33,21 @@ def test_two_subscribers_see_every_frame_and_a_quitter_changes_nothing(lapse: La
     first, second, quitter = lapse.client(), lapse.client(), lapse.client()
     for client in (first, second, quitter):
         client.subscribe()
-    seen: tuple[list[dict], list[dict]] = ([], [])
+    seen: tuple[list[Event], list[Event]] = ([], [])
     readers = [
-        threading.Thread(target=collect, args=(c, {"finished"}, out))
+        threading.Thread(target=collect, args=(c, {RunState.FINISHED}, out))
         for c, out in zip((first, second), seen, strict=True)
     ]
     for reader in readers:
         reader.start()
     with lapse.client() as starter:
-        status = starter.request("start", settings={"interval": "100ms", "frames": 15})
-    run_id = status["run"]
+        status = starter.start(Settings.from_dict({"interval": "100ms", "frames": 15}))
+    assert status.run is not None
+    run_id = status.run.id
     # The quitter reads two frames and hangs up mid-run.
     frames_read = 0
-    for message in quitter.events(timeout=30):
-        if message["event"] == "frame":
+    for event in quitter.events(timeout=30):
+        if isinstance(event, FrameEvent):
             frames_read += 1
             if frames_read == 2:
                 break
@@ -45,10 +56,10 @@ def test_two_subscribers_see_every_frame_and_a_quitter_changes_nothing(lapse: La
         reader.join(60)
         assert not reader.is_alive()
     for out in seen:
-        frames = [m["data"] for m in out if m["event"] == "frame"]
-        assert [f["frame"] for f in frames] == list(range(15))
-        assert all(f["status"] == "ok" and f["run"] == run_id for f in frames)
-        edges = {(m["data"]["line"], m["data"]["on"]) for m in out if m["event"] == "edge"}
+        frames = [event for event in out if isinstance(event, FrameEvent)]
+        assert [f.record.frame for f in frames] == list(range(15))
+        assert all(f.record.status == "ok" and f.run == run_id for f in frames)
+        edges = {(e.line, e.on) for e in out if isinstance(e, EdgeEvent)}
         assert ("shutter", True) in edges and ("focus", False) in edges
     records = lapse.journal.read_frames(run_id)
     assert [r.status for r in records] == ["ok"] * 15
@@ -61,7 +72,9 @@ def test_two_subscribers_see_every_frame_and_a_quitter_changes_nothing(lapse: La
 def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: Lapse) -> None:
     lapse.start_daemon()
     with lapse.client() as starter:
-        run_id = starter.request("start", settings={"interval": "100ms", "frames": 0})["run"]
+        started = starter.start(Settings.from_dict({"interval": "100ms", "frames": 0}))
+    assert started.run is not None
+    run_id = started.run.id
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.settimeout(10)
     raw.connect(str(lapse.socket))
@@ -70,21 +83,23 @@ def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: La
         b"hello there\n",
         b"\xff\xfe\x00garbage\n",
         b"[1, 2, 3]\n",
-        b'{"v": 1, "id": 5, "cmd": "launch-rockets"}\n',
+        b'{"v": 2, "id": 5, "cmd": "launch-rockets"}\n',
         b'{"v": 99, "id": 6, "cmd": "status"}\n',
-        b'{"v": 1, "id": 7, "cmd": "start", "args": {"settings": {"interval": "banana"}}}\n',
-        b'{"v": 1, "id": 8, "cmd": "start", "args": {"settings": {"interval": "1s"}}}\n',
-        b'{"v": 1, "id": 9, "cmd": "update", "args": {"interval": "5s"}}\n',
-        b'{"v": 1, "id": 10, "cmd": "status", "args": [1]}\n',
-        b'{"v": 1, "id": 12, "cmd": "update", "args": {}}\n',
-        b'{"v": 1, "id": 13, "cmd": "update", "args": {"frames": "ten"}}\n',
-        b'{"v": 1, "id": 14, "cmd": "start", "args": {}}\n',
+        b'{"v": 2, "id": 7, "cmd": "start", "args": {"settings": {"interval": "banana"}}}\n',
+        b'{"v": 2, "id": 8, "cmd": "start", "args": {"settings": {"interval": "1s"}}}\n',
+        b'{"v": 2, "id": 9, "cmd": "update", "args": {"interval": "5s"}}\n',
+        b'{"v": 2, "id": 10, "cmd": "status", "args": [1]}\n',
+        b'{"v": 2, "id": 12, "cmd": "update", "args": {}}\n',
+        b'{"v": 2, "id": 13, "cmd": "update", "args": {"frames": "ten"}}\n',
+        b'{"v": 2, "id": 14, "cmd": "start", "args": {}}\n',
+        b'{"v": 2, "id": 15, "cmd": "status", "args": {"verbose": true}}\n',
+        b'{"v": 1, "id": 16, "cmd": "status"}\n',
     ]
     replies = []
     for line in bad_messages:
         raw.sendall(line)
         replies.append(json.loads(reader.readline()))
-    assert all(reply["ok"] is False and reply["v"] == 1 for reply in replies)
+    assert all(reply["ok"] is False and reply["v"] == 2 for reply in replies)
     errors = [reply["error"] for reply in replies]
     assert "not a JSON message" in errors[0]
     assert "unknown command 'launch-rockets'" in errors[3] and replies[3]["id"] == 5
@@ -93,15 +108,18 @@ def test_malformed_and_unknown_messages_get_errors_and_the_run_goes_on(lapse: La
     assert "a run is already going" in errors[6]
     assert "cannot change during a run" in errors[7]
     assert "args must be a JSON object" in errors[8]
-    assert "update needs frames" in errors[9]
+    assert 'update needs args.frames, e.g. {"frames": 500}' in errors[9]
     assert "frames must be a whole number" in errors[10]
     assert "start needs args.settings" in errors[11]
+    assert "status args has no verbose; it takes nothing" in errors[12]
+    assert "protocol version 1 is not spoken here; use 2" in errors[13]  # an older client
     # The same connection still works, and the run went on undisturbed.
-    raw.sendall(b'{"v": 1, "id": 11, "cmd": "status"}\n')
+    raw.sendall(b'{"v": 2, "id": 11, "cmd": "status"}\n')
     status = json.loads(reader.readline())["result"]
-    assert status["state"] == "running" and status["run"] == run_id
-    before = status["ok"]
-    lapse.wait_for(lambda: lapse.client().request("status")["ok"] >= before + 3, what="more frames")
+    # Its first slot may not be reached yet: waiting, then running.
+    assert status["state"] in ("waiting", "running") and status["run"]["id"] == run_id
+    before = status["run"]["counts"]["ok"]
+    lapse.wait_for(lambda: counts(lapse).ok >= before + 3, what="more frames")
     raw.close()
     records = lapse.journal.read_frames(run_id)
     assert all(r.status == "ok" for r in records)
@@ -112,9 +130,9 @@ def test_lapse_stop_ends_the_run_and_releases_every_output(lapse: Lapse) -> None
     # A powered 10 s plan keeps power and focus on for a long stretch of the cycle.
     started = lapse.cli("run", "--interval", "10s", "--power")
     assert started.returncode == 0, started.stderr
-    status_now = lambda: lapse.client().request("status")  # noqa: E731
+    status_now = lambda: lapse.client().status()  # noqa: E731
     on = lapse.wait_for(
-        lambda: any(v > 0 for k, v in status_now()["outputs"].items() if k != "led"),
+        lambda: any(v > 0 for k, v in status_now().outputs.items() if k != "led"),
         what="an output to come on",
     )
     assert on
@@ -122,9 +140,9 @@ def test_lapse_stop_ends_the_run_and_releases_every_output(lapse: Lapse) -> None
     assert stopped.returncode == 0, stopped.stderr
     assert "every output is released" in stopped.stdout
     status = status_now()
-    assert status["state"] == "stopped"
-    assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
-    assert lapse.journal.get_run(status["run"]).state == "stopped"
+    assert status.state == "stopped" and status.run is not None
+    assert status.outputs == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+    assert lapse.journal.get_run(status.run.id).state == "stopped"
     again = lapse.cli("stop")
     assert again.returncode == 1 and "no run is going" in again.stderr
 
@@ -151,23 +169,28 @@ def test_run_wait_starts_a_daemon_and_prints_a_line_per_frame(lapse: Lapse) -> N
     assert lines[-1].endswith("finished: 4 ok, 0 missed, 0 errors.")
     status = lapse.cli("status", "--json")
     data = json.loads(status.stdout)
-    assert data["daemon"] is True and data["state"] == "finished" and data["ok"] == 4
+    assert data["daemon"] is True and data["state"] == "finished"
+    assert data["run"]["counts"]["ok"] == 4
 
 
 def test_update_changes_the_frame_count_of_a_running_run(lapse: Lapse) -> None:
     lapse.start_daemon()
     with lapse.client() as client:
         client.subscribe()
-        run_id = client.request("start", settings={"interval": "100ms", "frames": 0})["run"]
-        lapse.wait_for(lambda: lapse.client().request("status")["ok"] >= 2, what="frames")
-        updated = client.request("update", frames=lapse.client().request("status")["ok"] + 5)
-        assert updated["frames"] > 0
+        started = client.start(Settings.from_dict({"interval": "100ms", "frames": 0}))
+        assert started.run is not None
+        run_id = started.run.id
+        lapse.wait_for(lambda: counts(lapse).ok >= 2, what="frames")
+        updated = client.request(Update(frames=counts(lapse).ok + 5))
+        assert updated.run is not None
+        frames = updated.run.settings.frames
+        assert frames > 0
         ended = None
-        for message in client.events(timeout=30):
-            if message["event"] == "state" and message["data"]["state"] == "finished":
-                ended = message["data"]
+        for event in client.events(timeout=30):
+            if isinstance(event, StateEvent) and event.status.state == "finished":
+                ended = event.status
                 break
-    assert ended is not None and ended["run"] == run_id
+    assert ended is not None and ended.run is not None and ended.run.id == run_id
     info = lapse.journal.get_run(run_id)
-    assert info.settings.frames == updated["frames"]
-    assert len(lapse.journal.read_frames(run_id)) == updated["frames"]
+    assert info.settings.frames == frames
+    assert len(lapse.journal.read_frames(run_id)) == frames

@@ -42,8 +42,9 @@ def test_kill_9_mid_run_resumes_the_same_run_and_logs_the_gap(lapse: Lapse) -> N
     restarted_at = time.monotonic_ns()
     lapse.start_daemon()
     resumed_at = time.monotonic_ns()
-    status = lapse.client().request("status")
-    assert status["state"] == "running" and status["run"] == run_id and status["resumed"]
+    status = lapse.client().status()
+    assert status.state == "running" and status.run is not None
+    assert status.run.id == run_id and status.run.resumed
     lapse.wait_for(
         lambda: sum(r.status == "ok" for r in frames(lapse, run_id)) >= len(before) + 2,
         what="two frames after the restart",
@@ -80,8 +81,8 @@ def test_sigterm_leaves_a_resumable_run_with_the_shutter_released(lapse: Lapse) 
     assert f"run {run_id} was interrupted; it resumes when the daemon starts" in status.stdout
 
     lapse.start_daemon()
-    resumed = lapse.client().request("status")
-    assert resumed["run"] == run_id and resumed["resumed"]
+    resumed = lapse.client().status().run
+    assert resumed is not None and resumed.id == run_id and resumed.resumed
     count = len(frames(lapse, run_id))
     lapse.wait_for(lambda: len(frames(lapse, run_id)) > count + 1, what="frames after resume")
     assert lapse.cli("stop").returncode == 0
@@ -102,4 +103,4 @@ def test_a_counted_run_that_ended_while_down_is_finished_on_restart(lapse: Lapse
     )
     records = check_grid(lapse, run_id)
     assert len(records) == 8 and records[-1].status == "missed"
-    assert lapse.client().request("status")["state"] == "finished"
+    assert lapse.client().status().state == "finished"

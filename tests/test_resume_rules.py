@@ -33,6 +33,7 @@ from core.journal import FrameRecord, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import SettingsError
+from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, Status
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
@@ -90,7 +91,7 @@ class Daemon:
 def resume(journal: Journal, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
     daemon = Daemon(journal, clock)
     resumed = daemon.controller.resume()
-    assert resumed is not None and resumed["resumed"]
+    assert resumed is not None and resumed.resumed
     return resumed, daemon.finish()
 
 
@@ -105,7 +106,7 @@ def test_after_a_reboot_the_grid_is_re_anchored_through_the_wall_clock(tmp_path:
     clock.boot = "boot-B"
     new_anchor = clock.now_ns() - (clock.wall_ns() - ANCHOR_WALL)
     resumed, _ = resume(journal, clock)
-    assert resumed["anchor_ns"] == new_anchor
+    assert resumed.anchor_ns == new_anchor
     records = journal.read_frames(run_id)
     assert [r.frame for r in records] == list(range(10))
     for record in records[3:]:
@@ -144,7 +145,7 @@ def test_on_the_same_boot_the_monotonic_anchor_stands_whatever_the_wall_clock_sa
     clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR) + wall_error_ns)
     clock.boot = "boot-A"
     resumed, _ = resume(journal, clock)
-    assert resumed["anchor_ns"] == ANCHOR
+    assert resumed.anchor_ns == ANCHOR
     records = journal.read_frames(run_id)
     assert [r.due_ns for r in records] == [ANCHOR + k * INTERVAL for k in range(10)]
     assert [r.status for r in records] == ["ok"] * 3 + ["missed"] * 3 + ["ok"] * 4
@@ -187,8 +188,8 @@ class LateCamera:
                 self.report(event)
         self.report = None
 
-    def status(self) -> dict[str, Any]:
-        return {"connected": True}
+    def status(self) -> CameraStatus:
+        return CameraStatus(trigger="gpio", connected=True)
 
     def watch(self, changed: Callable[[], None]) -> None:
         pass
@@ -212,7 +213,7 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     )
     clock = FakeClock()
     daemon = Daemon(journal, clock, camera=camera)
-    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=12))["run"]
+    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=12)).run.id
     status = daemon.finish()
     records = journal.read_frames(run_id)
     assert [r.frame for r in records] == list(range(12))
@@ -220,13 +221,13 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     assert (records[8].status, records[8].error) == ("error", "the camera lost frame 8")
     counts = journal.frame_counts(run_id)
     assert counts == {"ok": 11, "missed": 0, "error": 1}
-    assert (status["ok"], status["missed"], status["errors"]) == (11, 0, 1)
-    assert status["last_frame"]["frame"] == 11, "the newest frame, not the last line's"
+    assert (status.run.counts.ok, status.run.counts.missed, status.run.counts.errors) == (11, 0, 1)
+    assert status.run.last_frame.frame == 11, "the newest frame, not the last line's"
     assert journal.last_frame(run_id).frame == 11
     # Every frame event a client saw carries counts that agree with the journal at the end.
-    frames_seen = daemon.published.data("frame")
-    assert (frames_seen[-1]["ok"], frames_seen[-1]["errors"]) == (11, 1)
-    assert frames_seen[-1]["files"] == 3
+    frames_seen = daemon.published.of(FrameEvent)
+    assert (frames_seen[-1].counts.ok, frames_seen[-1].counts.errors) == (11, 1)
+    assert frames_seen[-1].counts.files == 3
     assert records[9].file == "frame-000009-DSC_0009.jpg"
 
 
@@ -257,7 +258,7 @@ def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_pat
     assert [r.frame for r in new_lines] == [11, 12, 13], "resumed after the newest frame"
     assert [r.status for r in records[11:]] == ["ok"] * 3
     assert records[7].file == "frame-000007-DSC_0007.jpg"
-    assert (status["ok"], status["missed"], status["errors"]) == (13, 0, 1)
+    assert (status.run.counts.ok, status.run.counts.missed, status.run.counts.errors) == (13, 0, 1)
     assert journal.frame_counts(run_id) == {"ok": 13, "missed": 0, "error": 1}
 
 
@@ -277,11 +278,11 @@ def test_a_later_line_for_the_newest_frame_shows_in_the_status(
     journal = Journal(tmp_path)
     camera = LateCamera(news_after=-1, news=[], last_news=[news])
     daemon = Daemon(journal, FakeClock(), camera=camera)
-    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=4))["run"]
+    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=4)).run.id
     status = daemon.finish()
     newest = journal.last_frame(run_id)
     assert newest is not None and newest.frame == 3
-    assert status["last_frame"] == newest.to_dict()
+    assert status.run.last_frame == newest
     assert (newest.file, newest.status) == (
         (news.file, "ok") if isinstance(news, FileSaved) else (None, "error")
     )
@@ -293,9 +294,9 @@ def test_a_later_line_for_the_newest_frame_shows_in_the_status(
 def edges_of(daemon: Daemon, line: str, on: bool) -> dict[int, int]:
     """Frame → the clock's time at which ``line`` was switched ``on``, from the events."""
     return {
-        edge["frame"]: edge["at_ns"]
-        for edge in daemon.published.data("edge")
-        if edge["line"] == line and edge["on"] is on
+        edge.frame: edge.at_ns
+        for edge in daemon.published.of(EdgeEvent)
+        if edge.line == line and edge.on is on
     }
 
 
@@ -306,7 +307,7 @@ def test_the_first_frame_gets_its_whole_lead(tmp_path: Path) -> None:
     clock = FakeClock()
     daemon = Daemon(journal, clock)
     started = clock.now_ns()
-    run_id = daemon.controller.start(Settings(interval_ns=MINUTE_NS, power=True, frames=2))["run"]
+    run_id = daemon.controller.start(Settings(interval_ns=MINUTE_NS, power=True, frames=2)).run.id
     daemon.finish()
     records = journal.read_frames(run_id)
     assert [r.status for r in records] == ["ok", "ok"]
@@ -325,15 +326,15 @@ def test_after_the_last_shutter_of_a_counted_run_no_next_frame_is_named(tmp_path
     # This thread takes part in the clock's time, so it can look in at a moment of it.
     with clock.taking_part():
         started = daemon.controller.start(Settings(interval_ns=MINUTE_NS, power=True, frames=2))
-        anchor = started["anchor_ns"]
+        anchor = started.run.anchor_ns
         clock.wait_until(anchor + 10 * NS_PER_S)  # frame 0 fired; frame 1 is next
         between = daemon.controller.status()
         clock.wait_until(anchor + MINUTE_NS + 10 * NS_PER_S)  # frame 1 fired; power still on
         after_last = daemon.controller.status()
     daemon.finish()
-    assert (between["next_frame"], between["next_due_ns"]) == (1, anchor + MINUTE_NS)
-    assert after_last["state"] == "running", "the last frame's power-off is still to come"
-    assert (after_last["next_frame"], after_last["next_due_ns"]) == (None, None)
+    assert (between.run.next_frame, between.run.next_due_ns) == (1, anchor + MINUTE_NS)
+    assert after_last.state == "running", "the last frame's power-off is still to come"
+    assert (after_last.run.next_frame, after_last.run.next_due_ns) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -347,18 +348,18 @@ def test_a_frame_count_that_cannot_be_is_refused_and_changes_nothing(
     daemon = Daemon(journal, clock)
     with clock.taking_part():
         started = daemon.controller.start(Settings(interval_ns=MINUTE_NS, frames=10))
-        run = journal.get_run(started["run"])
+        run = journal.get_run(started.run.id)
         before = run.run_file.read_bytes()
         # Frames 0, 1 and 2 have begun: frame 2's shutter opened a second ago.
-        clock.wait_until(started["anchor_ns"] + 2 * MINUTE_NS + NS_PER_S)
+        clock.wait_until(started.run.anchor_ns + 2 * MINUTE_NS + NS_PER_S)
         with pytest.raises(SettingsError, match="frames must be"):
-            daemon.controller.update({"frames": frames})
+            daemon.controller.update(frames)
         assert run.run_file.read_bytes() == before
-        assert daemon.controller.status()["frames"] == 10
-        daemon.controller.update({"frames": 4})  # one more than begun: allowed
+        assert daemon.controller.status().run.settings.frames == 10
+        daemon.controller.update(4)  # one more than begun: allowed
     status = daemon.finish()
-    assert (status["state"], status["ok"]) == ("finished", 4)
-    assert journal.get_run(started["run"]).settings.frames == 4
+    assert (status.state, status.run.counts.ok) == ("finished", 4)
+    assert journal.get_run(started.run.id).settings.frames == 4
 
 
 class SlowToFinishCamera(LateCamera):
@@ -380,17 +381,17 @@ def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_pat
     journal = Journal(tmp_path)
     clock = FakeClock()
     daemon = Daemon(journal, clock, camera=SlowToFinishCamera(clock))
-    stopped: list[dict[str, Any]] = []
+    stopped: list[Status] = []
     stop_at: list[int] = []
 
     def steps() -> None:
         started = daemon.controller.start(Settings(interval_ns=NS_PER_S))
-        clock.wait_until(started["anchor_ns"] + 2 * NS_PER_S + NS_PER_S // 2)
+        clock.wait_until(started.run.anchor_ns + 2 * NS_PER_S + NS_PER_S // 2)
         stop_at.append(clock.now_ns())
         stopped.append(daemon.controller.stop())
 
     script(clock, steps)  # fails, rather than hangs, if stop() never returns
     (status,) = stopped
-    assert (status["state"], status["ok"]) == ("stopped", 3)
+    assert (status.state, status.run.counts.ok) == ("stopped", 3)
     assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"
     daemon.rig.close()

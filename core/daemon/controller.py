@@ -33,7 +33,6 @@ from core.model.events import Fault, SlotsSkipped
 from core.model.ledger import Entries, RunLedger, resume_point
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
-    CameraStatus,
     Counts,
     Event,
     PlanEvent,
@@ -415,7 +414,7 @@ class RunController:
         now = self.clock.now_ns()
         with self._lock:
             state, run, last = self._state, self._run, self._last
-        camera = None if self.camera is None else CameraStatus(**self.camera.status())
+        camera = None if self.camera is None else self.camera.status()
         run_status = None if run is None else run.status(now, live=state.live)
         fault = run.ledger.fault if run is not None else None if last is None else last.fault
         status = Status(

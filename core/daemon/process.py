@@ -146,7 +146,7 @@ async def _serve(
         ready = f"ready on {paths.socket}; rig: {rig.description}"
         if camera is not None:
             shown = camera.status()
-            ready += f"; camera ({camera.trigger}): {shown['model'] or shown['fault'] or 'looking'}"
+            ready += f"; camera ({camera.trigger}): {shown.model or shown.fault or 'looking'}"
         ready += f"; battery: {outlook.reader.name if outlook.reader else 'the model'}"
         log.info("%s", ready)
         if on_ready is not None:

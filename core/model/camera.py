@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from core.model.durations import NS_PER_S
+from core.model.protocol import CameraStatus
 from core.model.settings import Settings
 
 TRIGGERS = ("off", "gpio", "usb")
@@ -119,8 +120,8 @@ class Camera(Protocol):
         """Stop reporting; files still pending stay on the camera. Bounded in time."""
         ...
 
-    def status(self) -> dict[str, Any]:
-        """Plain data for ``status``: model, battery, connected, fault, downloads."""
+    def status(self) -> CameraStatus:
+        """What ``status`` shows of the camera: model, battery, connected, fault, downloads."""
         ...
 
     def watch(self, changed: Callable[[], None]) -> None:

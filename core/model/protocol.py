@@ -319,6 +319,7 @@ class Start:
 
     name: ClassVar[str] = "start"
     answer: ClassVar[type] = Status
+    example: ClassVar[str] = '{"settings": {"interval": "10s", "frames": 240}}'
     settings: Settings
 
 
@@ -340,6 +341,7 @@ class Update:
         "{} cannot change during a run (the grid would move); stop and start a new run."
         " Only frames can change now"
     )
+    example: ClassVar[str] = '{"frames": 500}'
     frames: int
 
 
@@ -349,6 +351,7 @@ class Preview:
 
     name: ClassVar[str] = "preview"
     answer: ClassVar[type] = RunPreview
+    example: ClassVar[str] = Start.example
     settings: Settings
 
 
@@ -582,10 +585,13 @@ def decode_request(line: bytes) -> Request:
     args = message.get("args", {})
     if not isinstance(args, dict):
         raise ProtocolError("args must be a JSON object")
-    unknown = sorted(set(args) - {f.name for f in dataclasses.fields(command)})
+    declared = dataclasses.fields(command)
+    unknown = sorted(set(args) - {f.name for f in declared})
     template = getattr(command, "unknown_args", None)
     if unknown and template is not None:
         raise ProtocolError(template.format(", ".join(unknown)))
+    for missing in (f.name for f in declared if f.name not in args):
+        raise ProtocolError(f"{name} needs args.{missing}, e.g. {command.example}")
     return Request(from_wire(command, args, f"{name} args"), request_id)
 
 

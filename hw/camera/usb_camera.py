@@ -31,6 +31,7 @@ from core.model.camera import (
 )
 from core.model.durations import NS_PER_S, format_duration
 from core.model.errors import CameraError
+from core.model.protocol import CameraStatus
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
@@ -187,10 +188,10 @@ class UsbCamera:
         shows something new: connected, model, battery, a fault, paused downloads."""
         self._watcher = changed
 
-    def status(self) -> dict[str, Any]:
-        """Plain data for ``status``: trigger, model, battery, fault, downloads."""
+    def status(self) -> CameraStatus:
+        """What ``status`` shows of the camera: trigger, model, battery, fault, downloads."""
         with self._lock:
-            return dict(self._status)
+            return CameraStatus(**self._status)
 
     def close(self) -> None:
         """Let go of the camera; returns within about one call bound even if it hangs."""
@@ -392,7 +393,7 @@ class UsbCamera:
             return
         if self._session is None and not self._connect_for_frame():
             if job.on:
-                self._frame_failed(job.frame, "error", self.status()["fault"] or "no camera")
+                self._frame_failed(job.frame, "error", self.status().fault or "no camera")
             return
         session = self._require_session()
         try:
@@ -498,12 +499,12 @@ class UsbCamera:
 
     def _pause(self, message: str) -> None:
         self._paused_until = self._now() + self._disk_retry_s
-        if self.status()["paused"] != message:
+        if self.status().paused != message:
             self._set_status(paused=message, downloads="paused")
             self._emit(CameraChanged(message=message, fault=True))
 
     def _resume_downloads(self) -> None:
-        if self.status()["paused"] is not None:
+        if self.status().paused is not None:
             self._set_status(paused=None, downloads="on")
             self._emit(CameraChanged(message="downloads resumed: the disk has room", fault=False))
 
@@ -512,7 +513,7 @@ class UsbCamera:
         """Open the camera; :class:`CallError` if it cannot be."""
         session = self._calls.call(self._open_session)
         self._session = session
-        was_fault = self.status()["fault"]
+        was_fault = self.status().fault
         self._set_status(connected=True, model=session.model, fault=None)
         self._read_battery()
         if self._prepared is not None:
@@ -584,7 +585,7 @@ class UsbCamera:
             self._set_status(connected=False)
 
     def _fault(self, message: str) -> None:
-        if self.status()["fault"] != message:
+        if self.status().fault != message:
             self._set_status(fault=message)
             log.warning("camera: %s", message)
             self._emit(CameraChanged(message=f"camera: {message}", fault=True))
