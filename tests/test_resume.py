@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from core.journal import FrameRecord
+from core.model.records import FrameRecord
 from tests.conftest import Lapse
 
 

@@ -28,11 +28,13 @@ from core import clock as clock_module
 from core.clock import SystemClock, sleep_ns, wall_iso
 from core.config import HardwareConfig
 from core.daemon.controller import DOWN_REASON, RunController
+from core.daemon.journal_writer import create_run, open_run
 from core.fake_clock import FakeClock
-from core.journal import FrameRecord, Journal
+from core.journal import Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import SettingsError
+from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
@@ -50,7 +52,8 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 def interrupted_run(journal: Journal, fired: int, frames: int = 10) -> str:
     """What a daemon killed mid-run leaves: an active run with frames 0..fired−1 on record."""
-    with journal.create_run(
+    with create_run(
+        journal,
         settings=SETTINGS.with_changes(frames=frames),
         anchor_ns=ANCHOR,
         anchor_wall_ns=ANCHOR_WALL,
@@ -233,7 +236,7 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
 def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     run_id = interrupted_run(journal, fired=11, frames=14)
-    with journal.open_run(run_id) as writer:
+    with open_run(journal, run_id) as writer:
         # The camera's news for frames 7 and 8 came after frame 10 fired; then the daemon died.
         older = {record.frame: record for record in journal.read_frames(run_id)}
         writer.append(

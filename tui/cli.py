@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
 from core.config import Config, load_config
-from core.journal import FrameRecord, Journal, RunInfo
+from core.journal import Journal, RunInfo
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
     ConfigError,
@@ -25,6 +25,7 @@ from core.model.errors import (
     SettingsError,
 )
 from core.model.plan import make_plan
+from core.model.records import FrameRecord
 from core.model.settings import Settings
 from core.paths import Paths, resolve_paths
 
@@ -519,7 +520,9 @@ def _stop(args: argparse.Namespace, paths: Paths) -> int:
         # Stopped here, the interrupted run will not resume when a daemon starts.
         import time
 
-        with journal.open_run(active.id) as writer:
+        from core.daemon.journal_writer import open_run
+
+        with open_run(journal, active.id) as writer:
             writer.finish("stopped", "stopped while the daemon was not running", time.time_ns())
         print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
         return EXIT_OK

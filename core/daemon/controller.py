@@ -22,14 +22,16 @@ from typing import Any
 
 from core.clock import Clock, wall_iso
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
+from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.outlook import Outlook
-from core.journal import AMEND_WINDOW, FrameRecord, Journal, RunInfo, RunWriter
+from core.journal import Journal, RunInfo
 from core.model import protocol
 from core.model.camera import Camera, CameraChanged, FileSaved, FrameFailed
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
 from core.model.plan import Plan, make_plan
+from core.model.records import AMEND_WINDOW, FrameRecord
 from core.model.rig import Rig
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings
@@ -405,7 +407,8 @@ class RunController:
                 now = self.clock.now_ns()
                 anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
                 anchor_wall = self.clock.wall_ns() + (anchor - now)
-                writer = self.journal.create_run(
+                writer = create_run(
+                    self.journal,
                     settings=settings,
                     anchor_ns=anchor,
                     anchor_wall_ns=anchor_wall,
@@ -455,7 +458,7 @@ class RunController:
                 frames=info.settings.frames,
                 next_frame=0 if last is None else last.frame + 1,
             )
-            writer = self.journal.open_run(info.id)
+            writer = open_run(self.journal, info.id)
             run = _ActiveRun(self, info, writer, plan, scheduler, counts, True)
             if camera_fault is not None:
                 counts.fault, counts.camera_fault = camera_fault, True
