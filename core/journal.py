@@ -37,6 +37,8 @@ from core.model.settings import Settings
 
 RUN_STATES: tuple[str, ...] = ("active", "finished", "stopped", "failed")
 """``active`` runs are the ones a restarted daemon resumes; the others have ended."""
+STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
+"""The end reason of a run that ``lapse stop`` ended while no daemon carried it."""
 
 RUNS_FOLDER = "runs"
 RUN_FILE = "run.toml"

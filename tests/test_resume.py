@@ -5,8 +5,13 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
+from core.client import daemon_answers
+from core.journal import STOPPED_WHILE_DOWN
 from core.model.records import FrameRecord
 from tests.conftest import Lapse
+from tui import cli
 
 
 def frames(lapse: Lapse, run_id: str) -> list[FrameRecord]:
@@ -103,3 +108,74 @@ def test_a_counted_run_that_ended_while_down_is_finished_on_restart(lapse: Lapse
     records = check_grid(lapse, run_id)
     assert len(records) == 8 and records[-1].status == "missed"
     assert lapse.client().request("status")["state"] == "finished"
+
+
+def interrupted(lapse: Lapse) -> str:
+    """A run with a few frames whose daemon was killed: it is left active."""
+    daemon = lapse.start_daemon()
+    started = lapse.cli("run", "--interval", "1s")
+    assert started.returncode == 0, started.stderr
+    run_id = lapse.journal.active_run().id
+    lapse.wait_for(lambda: len(frames(lapse, run_id)) >= 2, what="two frames")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    return run_id
+
+
+def test_stop_without_a_daemon_ends_the_run_through_one_that_never_resumes_it(
+    lapse: Lapse,
+) -> None:
+    run_id = interrupted(lapse)
+    frames_file = lapse.journal.get_run(run_id).frames_path
+    before = frames_file.read_bytes()
+    time.sleep(1.5)  # a slot passes while nothing runs: a resume would log it missed
+    stopped = lapse.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == (
+        f"Stopped run {run_id} (the daemon was not running; no output was on).\n"
+    )
+    info = lapse.journal.get_run(run_id)
+    assert (info.state, info.end_reason) == ("stopped", STOPPED_WHILE_DOWN)
+    assert frames_file.read_bytes() == before, "no frame line, not even a missed one"
+    # The daemon `lapse stop` started did it, and serves on like any other.
+    status = lapse.client().request("status")
+    assert (status["state"], status["run"], status["ok"]) == (
+        "stopped",
+        run_id,
+        lapse.journal.frame_counts(run_id)["ok"],
+    )
+    assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+    said = (lapse.state_dir / "daemon.log").read_text()
+    assert f"run {run_id} recorded as stopped" in said and "resumed run" not in said
+    again = lapse.cli("run", "--interval", "200ms", "--frames", "2", "--wait")
+    assert again.returncode == 0, again.stderr
+    assert lapse.journal.get_run(run_id).state == "stopped"
+    assert frames_file.read_bytes() == before
+
+
+def test_stop_asks_a_daemon_that_came_up_meanwhile_to_stop_the_run(
+    lapse: Lapse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = interrupted(lapse)
+    lapse.start_daemon()  # another client's daemon: it resumes the run
+    assert lapse.client().request("status")["state"] == "running"
+    # `lapse stop` looked a moment before that daemon answered, and found none.
+    monkeypatch.setattr(cli, "daemon_answers", lambda *args, **kwargs: None)
+    assert cli.main(["stop"], environ=lapse.env) == 0
+    said = capsys.readouterr()
+    assert said.out.startswith(f"Stopped run {run_id}: "), said
+    assert said.out.endswith("every output is released.\n")
+    info = lapse.journal.get_run(run_id)
+    assert (info.state, info.end_reason) == ("stopped", "stopped by the photographer")
+    status = lapse.client().request("status")
+    assert status["state"] == "stopped"
+    assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+    assert not (lapse.state_dir / "daemon.log").exists(), "no second daemon was started"
+
+
+def test_stop_without_a_daemon_or_a_run_starts_no_daemon(lapse: Lapse) -> None:
+    stopped = lapse.cli("stop")
+    assert stopped.returncode == 1
+    assert stopped.stderr == "lapse: no run is going (the daemon is not running)\n"
+    assert daemon_answers(lapse.socket) is None
+    assert not (lapse.state_dir / "daemon.log").exists()

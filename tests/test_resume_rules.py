@@ -30,7 +30,7 @@ from core.config import HardwareConfig
 from core.daemon.controller import DOWN_REASON, RunController
 from core.daemon.journal_writer import create_run, open_run
 from core.fake_clock import FakeClock
-from core.journal import Journal
+from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import SettingsError
@@ -396,4 +396,41 @@ def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_pat
     (status,) = stopped
     assert (status["state"], status["ok"]) == ("stopped", 3)
     assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"
+    daemon.rig.close()
+
+
+def test_an_interrupted_run_ended_instead_of_resumed_fires_nothing(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    run_id = interrupted_run(journal, fired=3)
+    frames_file = journal.get_run(run_id).frames_path
+    lines_before = frames_file.read_bytes()
+    # Frames 3–5 were due while the daemon was down and frame 6 is 20 s away: a resume
+    # would log three missed slots and fire frame 6.
+    now = ANCHOR + 6 * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    daemon = Daemon(journal, clock)
+    ended = daemon.controller.end_interrupted(STOPPED_WHILE_DOWN)
+    assert ended is not None and ended.id == run_id
+    info = journal.get_run(run_id)
+    assert (info.state, info.end_reason) == ("stopped", STOPPED_WHILE_DOWN)
+    assert info.ended == wall_iso(clock.wall_ns())
+    assert frames_file.read_bytes() == lines_before, "no frame line, not even a missed one"
+    status = daemon.controller.status()
+    assert (status["state"], status["run"], status["ok"], status["missed"]) == (
+        "stopped",
+        run_id,
+        3,
+        0,
+    )
+    assert status["last_frame"]["frame"] == 2
+    assert daemon.published.data("state")[-1]["state"] == "stopped", "clients are told"
+    assert daemon.published.data("edge") == [] and daemon.published.data("frame") == []
+    hardware = HardwareConfig()
+    for pin in (hardware.focus_pin, hardware.shutter_pin, hardware.power_pin, hardware.led_pin):
+        levels = [state.state for state in daemon.rig.pin_factory.pin(pin).states]
+        assert not any(levels), f"pin {pin} was driven to {levels}"
+    # Ended for good: neither this daemon nor the next one takes it up again.
+    assert daemon.controller.end_interrupted(STOPPED_WHILE_DOWN) is None
+    assert daemon.controller.resume() is None
     daemon.rig.close()

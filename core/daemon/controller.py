@@ -479,6 +479,27 @@ class RunController:
         self._publish_state()
         return run.status()
 
+    def end_interrupted(self, reason: str) -> RunInfo | None:
+        """Record the journal's active run, if any, as stopped for ``reason`` instead of
+        resuming it; returns the run as it ended, or None when there was none.
+
+        Nothing fires: no output, no camera, no frame line. Status then shows the run
+        stopped, with the frames it had.
+        """
+        info = self.journal.active_run()
+        if info is None:
+            return None
+        with self._lock:
+            self._refuse_if_running()
+            with open_run(self.journal, info.id) as writer:
+                writer.finish("stopped", reason, self.clock.wall_ns())
+            counts = _Counts(last=self.journal.last_frame(info.id))
+            for status, count in self.journal.frame_counts(info.id).items():
+                setattr(counts, status, count)
+            self._last = (writer.info, counts, "stopped")
+        self._publish_state()
+        return writer.info
+
     def stop(self) -> dict[str, Any]:
         """Stop the run; returns when every output is released and the journal closed."""
         with self._lock:
