@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import time
 
@@ -122,6 +124,15 @@ def interrupted(lapse: Lapse) -> str:
     return run_id
 
 
+def in_this_process(lapse: Lapse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process's environment the installation's, for ``cli.main`` run here:
+    a daemon it starts takes its environment from this process."""
+    for key in set(os.environ) - set(lapse.env):
+        monkeypatch.delenv(key)
+    for key, value in lapse.env.items():
+        monkeypatch.setenv(key, value)
+
+
 def test_stop_without_a_daemon_ends_the_run_through_one_that_never_resumes_it(
     lapse: Lapse,
 ) -> None:
@@ -161,7 +172,8 @@ def test_stop_asks_a_daemon_that_came_up_meanwhile_to_stop_the_run(
     assert lapse.client().request("status")["state"] == "running"
     # `lapse stop` looked a moment before that daemon answered, and found none.
     monkeypatch.setattr(cli, "daemon_answers", lambda *args, **kwargs: None)
-    assert cli.main(["stop"], environ=lapse.env) == 0
+    in_this_process(lapse, monkeypatch)
+    assert cli.main(["stop"]) == 0
     said = capsys.readouterr()
     assert said.out.startswith(f"Stopped run {run_id}: "), said
     assert said.out.endswith("every output is released.\n")
@@ -179,3 +191,20 @@ def test_stop_without_a_daemon_or_a_run_starts_no_daemon(lapse: Lapse) -> None:
     assert stopped.stderr == "lapse: no run is going (the daemon is not running)\n"
     assert daemon_answers(lapse.socket) is None
     assert not (lapse.state_dir / "daemon.log").exists()
+
+
+def test_stop_says_why_when_the_daemon_it_started_could_not_end_the_run(
+    lapse: Lapse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = interrupted(lapse)
+    monkeypatch.setattr(cli, "STOP_WAIT_S", 1.0)
+    in_this_process(lapse, monkeypatch)
+    # Something else holds the run's frames file: the new daemon cannot take the run over.
+    with open(lapse.journal.get_run(run_id).frames_path, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli.main(["stop"]) == 1
+    said = capsys.readouterr()
+    assert said.err.startswith(f"lapse: run {run_id} neither resumed nor ended; "), said
+    assert f"run {run_id} is being written by another lapse daemon" in said.err
+    assert said.err.count("\n") == 1 and "Traceback" not in said.err
+    assert lapse.journal.get_run(run_id).state == "active", "left for the next daemon"

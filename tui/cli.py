@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
+from core.client import (
+    Client,
+    DaemonRefused,
+    as_json,
+    daemon_answers,
+    ensure_daemon,
+    last_words,
+)
 from core.config import Config, load_config
 from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo
 from core.model.durations import format_approx, format_duration, parse_signed_duration
@@ -561,7 +568,7 @@ def _stop_interrupted(paths: Paths) -> int:
                 return _stop_running(client)
             if time.monotonic() > deadline:
                 return _fail(
-                    f"run {active.id} neither resumed nor ended; `lapse status` tells more",
+                    f"run {active.id} neither resumed nor ended; {last_words(paths.daemon_log)}",
                     EXIT_FAILED,
                 )
             time.sleep(0.05)
