@@ -40,8 +40,12 @@ class Lapse:
         return Path(self.env["LAPSE_CONFIG"])
 
     @property
+    def state_dir(self) -> Path:
+        return Path(self.env["LAPSE_STATE_DIR"])
+
+    @property
     def journal(self) -> Journal:
-        return Journal(Path(self.env["LAPSE_STATE_DIR"]))
+        return Journal(self.state_dir)
 
     def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run the real ``lapse`` command line."""

@@ -20,10 +20,11 @@ import pytest
 
 from core.config import HardwareConfig
 from core.daemon.controller import RunController
-from core.journal import FrameRecord, Journal
+from core.journal import Journal
 from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.protocol import CameraEvent, EdgeEvent
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.sim import make_sim_rig

@@ -1,16 +1,20 @@
-"""Import hygiene (DESIGN §2): ``core`` is standard library only, and the daemon starts lean.
+"""Import hygiene (DESIGN §2): ``core`` is standard library only, the daemon starts lean,
+and only the daemon writes the journal.
 
-Each check imports in a fresh interpreter, so what this test process has
+Each import check imports in a fresh interpreter, so what this test process has
 already loaded (gpiozero for the rig tests, say) cannot hide or fake a
-result. ``hw.select`` is checked in test_hw_select.py.
+result. ``hw.select`` is checked in test_hw_select.py. Who may import the
+journal's writer is read from the source, without importing anything.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -134,3 +138,81 @@ def test_the_probe_catches_a_heavy_import() -> None:
     assert culprits(report["forbidden"]) == (
         "importing hw.sim loaded gpiozero (imported by hw.sim)"
     )
+
+
+WRITER = "core.daemon.journal_writer"
+"""Creates, reopens, appends to and ends runs: the daemon's alone."""
+
+
+def imported_modules(source: str, package: str) -> Iterator[tuple[int, str]]:
+    """``(line, module)`` for every import in ``source``, lazy ones inside functions too.
+
+    ``from a.b import c`` names both ``a.b`` and ``a.b.c``, since ``c`` may be a module;
+    a relative import is resolved against ``package``, the file's (``"tui.screens"``).
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = parts[: len(parts) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield node.lineno, module
+            for alias in node.names:
+                yield node.lineno, f"{module}.{alias.name}"
+
+
+def imports_writer(module: str) -> bool:
+    """True for the writer's module or anything inside it."""
+    return module == WRITER or module.startswith(WRITER + ".")
+
+
+def client_sources() -> list[Path]:
+    """The interface, the command line and every module of ``core`` outside the daemon."""
+    daemon = ROOT / "core" / "daemon"
+    core = [path for path in (ROOT / "core").rglob("*.py") if daemon not in path.parents]
+    return sorted((ROOT / "tui").rglob("*.py")) + sorted(core)
+
+
+def test_only_the_daemon_imports_the_journal_writer() -> None:
+    sources = client_sources()
+    # Not vacuous: the readers and the command line are among them, the daemon is not.
+    assert {ROOT / "tui" / "cli.py", ROOT / "tui" / "screens" / "log.py"} <= set(sources)
+    assert {ROOT / "core" / "journal.py", ROOT / "core" / "client.py"} <= set(sources)
+    assert ROOT / "core" / "daemon" / "controller.py" not in sources
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sources
+        for line, module in imported_modules(
+            path.read_text(encoding="utf-8"), ".".join(path.relative_to(ROOT).parent.parts)
+        )
+        if imports_writer(module)
+    ]
+    assert found == [], "only the daemon writes the journal"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import core.daemon.journal_writer",
+        "import core.daemon.journal_writer as writer",
+        "from core.daemon import journal_writer",
+        "from core.daemon.journal_writer import open_run",
+        "def stop():\n    from core.daemon.journal_writer import open_run",
+        "from .daemon import journal_writer",
+        "from ..daemon.journal_writer import open_run",
+    ],
+)
+def test_the_writer_check_sees_every_way_of_importing_it(source: str) -> None:
+    # As written in core/client.py, or (the "..") in a module of core.model.
+    package = "core.model" if source.startswith("from ..") else "core"
+    code = f"from core.journal import Journal\n{source}\n"
+    assert any(imports_writer(module) for _, module in imported_modules(code, package))
+
+
+def test_the_writer_check_lets_the_readers_and_the_rest_of_the_daemon_through() -> None:
+    code = "import core.journal\nfrom core.daemon import controller\nfrom . import journal\n"
+    modules = [module for _, module in imported_modules(code, "core")]
+    assert "core.daemon.controller" in modules and "core.journal" in modules
+    assert not any(imports_writer(module) for module in modules)

@@ -11,6 +11,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,18 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.clock import wall_iso
-from core.journal import (
+from core.daemon.journal_writer import RunWriter, create_run, open_run
+from core.journal import Journal, RunInfo
+from core.model.durations import NS_PER_S
+from core.model.errors import LapseError
+from core.model.records import (
     AMEND_WINDOW,
     FRAME_KEYS,
     FRAME_STATUSES,
     FrameRecord,
-    Journal,
-    RunInfo,
-    RunWriter,
     parse_frame_line,
 )
-from core.model.durations import NS_PER_S
-from core.model.errors import LapseError
 from core.model.settings import Settings
 
 WALL_NS = 1_750_000_000 * NS_PER_S  # 2025-06-15T15:06:40Z
@@ -50,7 +50,7 @@ def make_run(journal: Journal, created_wall_ns: int = WALL_NS, **changes: object
         "rig": "simulated: focus 20, shutter 21, power 16, LED 12",
     }
     arguments.update(changes)
-    return journal.create_run(**arguments)  # type: ignore[arg-type]
+    return create_run(journal, **arguments)  # type: ignore[arg-type]
 
 
 def frame(k: int, status: str = "ok", **changes: object) -> FrameRecord:
@@ -228,7 +228,11 @@ def test_a_failed_run_toml_write_leaves_no_half_made_run(
 
 
 def test_core_journal_does_not_import_tomli_w() -> None:
-    code = "import sys, core.journal; assert 'tomli_w' not in sys.modules, 'tomli_w loaded'"
+    # Not the reader, nor the writer until it first writes a run.toml.
+    code = (
+        "import sys, core.journal, core.daemon.journal_writer;"
+        " assert 'tomli_w' not in sys.modules, 'tomli_w loaded'"
+    )
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
@@ -319,7 +323,7 @@ def test_a_missing_frames_file_reads_as_no_frames(tmp_path: Path) -> None:
     info.frames_path.unlink()
     assert journal.read_frames(info.id) == []
     assert journal.last_frame(info.id) is None
-    with journal.open_run(info.id) as writer:
+    with open_run(journal, info.id) as writer:
         writer.append([frame(0)])
     assert journal.read_frames(info.id) == [frame(0)]
 
@@ -351,7 +355,7 @@ def test_resuming_cuts_the_torn_fragment_before_appending(tmp_path: Path) -> Non
         info = writer.info
     fragment = frame(2).to_json().encode()[:40]
     write_torn_tail(info.frames_path, fragment)
-    with journal.open_run(info.id) as writer:
+    with open_run(journal, info.id) as writer:
         assert writer.dropped_bytes == len(fragment)
         writer.append([frame(2, "missed"), frame(3)])
     expected = [frame(0), frame(1), frame(2, "missed"), frame(3)]
@@ -369,7 +373,7 @@ def test_a_whole_record_missing_only_its_newline_is_kept(tmp_path: Path) -> None
     write_torn_tail(info.frames_path, frame(1).to_json().encode())
     assert journal.read_frames(info.id) == [frame(0), frame(1)]
     assert journal.last_frame(info.id) == frame(1)
-    with journal.open_run(info.id) as writer:
+    with open_run(journal, info.id) as writer:
         assert writer.dropped_bytes == 0
         writer.append([frame(2)])
     assert journal.read_frames(info.id) == [frame(0), frame(1), frame(2)]
@@ -382,7 +386,7 @@ def test_a_file_that_is_only_a_fragment_is_cut_to_nothing(tmp_path: Path) -> Non
     write_torn_tail(info.frames_path, b'{"frame":0,"due')
     assert journal.read_frames(info.id) == []
     assert journal.last_frame(info.id) is None
-    with journal.open_run(info.id) as writer:
+    with open_run(journal, info.id) as writer:
         assert writer.dropped_bytes == 15
         writer.append([frame(0)])
     assert info.frames_path.read_bytes() == frame(0).to_json().encode() + b"\n"
@@ -448,7 +452,7 @@ def test_last_frame_reads_only_the_tail_of_a_large_file(
 
     # Resuming also finds the torn tail from the end.
     read_sizes.clear()
-    with journal.open_run(info.id) as writer:
+    with open_run(journal, info.id) as writer:
         assert writer.dropped_bytes == len(b"torn tail without a newl")
     assert 0 < sum(read_sizes) <= 64 * 1024
     monkeypatch.undo()
@@ -577,7 +581,12 @@ def test_an_unknown_run_is_a_clear_error(tmp_path: Path, run_id: str) -> None:
     with make_run(journal):
         pass
     message = "no run named .*; `lapse log` lists the runs"
-    for call in (journal.get_run, journal.read_frames, journal.last_frame, journal.open_run):
+    for call in (
+        journal.get_run,
+        journal.read_frames,
+        journal.last_frame,
+        partial(open_run, journal),
+    ):
         with pytest.raises(LapseError, match=message):
             call(run_id)
 
@@ -587,16 +596,16 @@ def test_only_an_active_run_can_be_reopened(tmp_path: Path) -> None:
     with make_run(journal) as writer:
         writer.finish("stopped", "stopped from the CLI", WALL_NS)
     with pytest.raises(LapseError, match="already ended"):
-        journal.open_run(writer.info.id)
+        open_run(journal, writer.info.id)
 
 
 def test_a_run_has_one_writer_at_a_time(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     writer = make_run(journal)
     with pytest.raises(LapseError, match="another lapse daemon"):
-        journal.open_run(writer.info.id)
+        open_run(journal, writer.info.id)
     writer.close()
-    with journal.open_run(writer.info.id) as again:
+    with open_run(journal, writer.info.id) as again:
         assert again.info == writer.info
 
 
@@ -686,7 +695,7 @@ def test_a_cut_at_any_byte_reads_as_a_prefix_and_resumes_cleanly(
         assert journal.last_frame(info.id) == (read[-1] if read else None)
 
         extra = replace(extra, frame=read[-1].frame + 1 if read else 0)
-        with journal.open_run(info.id) as writer:
+        with open_run(journal, info.id) as writer:
             writer.append([extra])
         assert journal.read_frames(info.id) == [*read, extra]
         scan = journal.scan_frames(info.id)

@@ -28,12 +28,14 @@ from core import clock as clock_module
 from core.clock import SystemClock, sleep_ns, wall_iso
 from core.config import HardwareConfig
 from core.daemon.controller import DOWN_REASON, RunController
+from core.daemon.journal_writer import create_run, open_run
 from core.fake_clock import FakeClock
-from core.journal import FrameRecord, Journal
+from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import SettingsError
-from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, Status
+from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, StateEvent, Status
+from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
@@ -51,7 +53,8 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 def interrupted_run(journal: Journal, fired: int, frames: int = 10) -> str:
     """What a daemon killed mid-run leaves: an active run with frames 0..fired−1 on record."""
-    with journal.create_run(
+    with create_run(
+        journal,
         settings=SETTINGS.with_changes(frames=frames),
         anchor_ns=ANCHOR,
         anchor_wall_ns=ANCHOR_WALL,
@@ -234,7 +237,7 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
 def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     run_id = interrupted_run(journal, fired=11, frames=14)
-    with journal.open_run(run_id) as writer:
+    with open_run(journal, run_id) as writer:
         # The camera's news for frames 7 and 8 came after frame 10 fired; then the daemon died.
         older = {record.frame: record for record in journal.read_frames(run_id)}
         writer.append(
@@ -394,4 +397,38 @@ def test_a_stop_from_a_thread_taking_part_returns_once_the_run_has_ended(tmp_pat
     (status,) = stopped
     assert (status.state, status.run.counts.ok) == ("stopped", 3)
     assert clock.now_ns() >= stop_at[0] + 2 * NS_PER_S, "the camera's last files were awaited"
+    daemon.rig.close()
+
+
+def test_an_interrupted_run_ended_instead_of_resumed_fires_nothing(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    run_id = interrupted_run(journal, fired=3)
+    frames_file = journal.get_run(run_id).frames_path
+    lines_before = frames_file.read_bytes()
+    # Frames 3–5 were due while the daemon was down and frame 6 is 20 s away: a resume
+    # would log three missed slots and fire frame 6.
+    now = ANCHOR + 6 * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    daemon = Daemon(journal, clock)
+    ended = daemon.controller.end_interrupted(STOPPED_WHILE_DOWN)
+    assert ended is not None and ended.id == run_id
+    info = journal.get_run(run_id)
+    assert (info.state, info.end_reason) == ("stopped", STOPPED_WHILE_DOWN)
+    assert info.ended == wall_iso(clock.wall_ns())
+    assert frames_file.read_bytes() == lines_before, "no frame line, not even a missed one"
+    status = daemon.controller.status()
+    assert status.state == "stopped" and status.run is not None
+    assert (status.run.id, status.run.counts.ok, status.run.counts.missed) == (run_id, 3, 0)
+    assert status.run.last_frame is not None and status.run.last_frame.frame == 2
+    states = daemon.published.of(StateEvent)
+    assert states[-1].status.state == "stopped", "clients are told"
+    assert daemon.published.of(EdgeEvent) == [] and daemon.published.of(FrameEvent) == []
+    hardware = HardwareConfig()
+    for pin in (hardware.focus_pin, hardware.shutter_pin, hardware.power_pin, hardware.led_pin):
+        levels = [state.state for state in daemon.rig.pin_factory.pin(pin).states]
+        assert not any(levels), f"pin {pin} was driven to {levels}"
+    # Ended for good: neither this daemon nor the next one takes it up again.
+    assert daemon.controller.end_interrupted(STOPPED_WHILE_DOWN) is None
+    assert daemon.controller.resume() is None
     daemon.rig.close()

@@ -14,9 +14,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from core.client import Client, DaemonRefused, as_json, daemon_answers, ensure_daemon
+from core.client import (
+    Client,
+    DaemonRefused,
+    as_json,
+    daemon_answers,
+    ensure_daemon,
+    last_words,
+)
 from core.config import Config, load_config
-from core.journal import FrameRecord, Journal, RunInfo
+from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo
 from core.model import protocol
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
@@ -26,11 +33,15 @@ from core.model.errors import (
     SettingsError,
 )
 from core.model.plan import make_plan
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_INTERRUPTED = "--stop-interrupted"
+STOP_WAIT_S = 30.0
+"""How long ``lapse stop`` waits for the daemon it started to have ended the run."""
 _UNSET: Any = object()
 
 
@@ -94,7 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--kiosk", action="store_true", help="for a screen at boot: the TUI never quits"
     )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
-    commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
+    daemon = commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
+    daemon.add_argument(
+        STOP_INTERRUPTED,
+        action="store_true",
+        help="record an interrupted run as stopped instead of resuming it"
+        " (how `lapse stop` ends a run when no daemon runs)",
+    )
     commands.add_parser(
         "release", help="drive every output inactive (when no daemon runs; for ExecStopPost)"
     )
@@ -134,7 +151,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command is None:
             return _tui(paths, env, kiosk=args.kiosk)
         if args.command == "daemon":
-            return _daemon(paths, env)
+            return _daemon(paths, env, stop_interrupted=args.stop_interrupted)
         if args.command == "release":
             return _release(paths, env)
         if args.command == "web":
@@ -163,7 +180,7 @@ def _config(paths: Paths) -> Config:
 
 
 # -- lapse daemon ------------------------------------------------------------------
-def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
+def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = False) -> int:
     import logging
 
     from core.clock import SystemClock
@@ -201,6 +218,7 @@ def _daemon(paths: Paths, env: Mapping[str, str]) -> int:
         make_camera=make_camera,
         make_battery=make_battery,
         reserve_bytes=reserve if config.camera.enabled else DEFAULT_RESERVE_BYTES,
+        stop_interrupted=stop_interrupted,
     )
     return EXIT_OK
 
@@ -528,24 +546,53 @@ def _run_json(info: RunInfo | None, journal: Journal) -> dict[str, Any] | None:
 # -- lapse stop ---------------------------------------------------------------------------
 def _stop(args: argparse.Namespace, paths: Paths) -> int:
     if daemon_answers(paths.socket) is None:
-        journal = Journal(paths.state_dir)
-        active = journal.active_run()
-        if active is None:
-            return _fail("no run is going (the daemon is not running)", EXIT_FAILED)
-        # Stopped here, the interrupted run will not resume when a daemon starts.
-        import time
-
-        with journal.open_run(active.id) as writer:
-            writer.finish("stopped", "stopped while the daemon was not running", time.time_ns())
-        print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
-        return EXIT_OK
+        return _stop_interrupted(paths)
     with Client(paths.socket, timeout=30).connect() as client:
-        status = client.stop()
+        return _stop_running(client)
+
+
+def _stop_running(client: Client) -> int:
+    status = client.stop()
     counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
         f"Stopped run {status.run.id if status.run else '?'}: {counts.ok} frames ok,"
         f" {counts.missed} missed; every output is released."
     )
+    return EXIT_OK
+
+
+def _stop_interrupted(paths: Paths) -> int:
+    """End the run a daemon left active, through a daemon started to record it stopped.
+
+    Only the daemon writes the journal, and one started this way fires nothing for the
+    run. Another client may have started a daemon meanwhile that resumes the run: then
+    that one is asked to stop it.
+    """
+    import time
+
+    journal = Journal(paths.state_dir)
+    active = journal.active_run()
+    if active is None:
+        return _fail("no run is going (the daemon is not running)", EXIT_FAILED)
+    ensure_daemon(paths, [*daemon_command(), STOP_INTERRUPTED])
+    deadline = time.monotonic() + STOP_WAIT_S
+    with Client(paths.socket, timeout=30).connect() as client:
+        # A daemon that resumes the run answers before it has resumed it: until the
+        # run is live or has ended, it is on its way to one or the other.
+        while (info := journal.get_run(active.id)).state == "active":
+            status = client.status()
+            if status.state.live and status.run is not None and status.run.id == active.id:
+                return _stop_running(client)
+            if time.monotonic() > deadline:
+                return _fail(
+                    f"run {active.id} neither resumed nor ended; {last_words(paths.daemon_log)}",
+                    EXIT_FAILED,
+                )
+            time.sleep(0.05)
+    if info.end_reason == STOPPED_WHILE_DOWN:
+        print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
+    else:
+        print(f"Run {active.id} had already ended: {info.state} ({info.end_reason}).")
     return EXIT_OK
 
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from core.clock import Clock
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
+from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.outlook import Outlook
-from core.journal import Journal, RunInfo, RunWriter
+from core.journal import Journal, RunInfo
 from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
@@ -42,6 +43,7 @@ from core.model.protocol import (
     Status,
     Subscribed,
 )
+from core.model.records import FrameRecord
 from core.model.rig import Rig
 from core.model.run_state import RunState, advance
 from core.model.scheduler import Grid, Scheduler
@@ -273,7 +275,8 @@ class RunController:
                 now = self.clock.now_ns()
                 anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
                 anchor_wall = self.clock.wall_ns() + (anchor - now)
-                writer = self.journal.create_run(
+                writer = create_run(
+                    self.journal,
                     settings=settings,
                     anchor_ns=anchor,
                     anchor_wall_ns=anchor_wall,
@@ -313,9 +316,10 @@ class RunController:
                 camera_fault = f"camera: {error}"
         with self._lock:
             self._refuse_if_live()
+            if self._state is RunState.IDLE:
+                self._move(RunState.INTERRUPTED)  # as the last daemon left it
             plan = make_plan(info.settings)
-            last = self.journal.last_frame(info.id)
-            counts = self.journal.frame_counts(info.id)
+            counts, last = self._journaled_counts(info)
             point = resume_point(
                 anchor_ns=info.anchor_ns,
                 anchor_wall_ns=info.anchor_wall_ns,
@@ -329,17 +333,10 @@ class RunController:
             scheduler = Scheduler(
                 plan, grid, frames=info.settings.frames, next_frame=point.next_frame
             )
-            ledger = RunLedger(
-                info.id,
-                grid,
-                counts=Counts(
-                    ok=counts["ok"], missed=counts["missed"], errors=counts["error"]
-                ),
-                last=last,
-            )
+            ledger = RunLedger(info.id, grid, counts=counts, last=last)
             if camera_fault is not None:
                 ledger.camera_fault_at_start(camera_fault)
-            writer = self.journal.open_run(info.id)
+            writer = open_run(self.journal, info.id)
             run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=True)
             # Slots lost while down are logged with their true reason before the engine starts.
             gap = scheduler.skip_past(self.clock.now_ns())
@@ -359,6 +356,26 @@ class RunController:
         self.publish(run.plan_event())
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
+
+    def end_interrupted(self, reason: str) -> RunInfo | None:
+        """Record the journal's active run, if any, as stopped for ``reason`` instead of
+        resuming it; returns the run as it ended, or None when there was none.
+
+        Nothing fires: no output, no camera, no frame line. Status then shows the run
+        stopped, with the frames it had.
+        """
+        info = self.journal.active_run()
+        if info is None:
+            return None
+        with self._lock:
+            self._refuse_if_live()
+            self._move(RunState.INTERRUPTED)
+            with open_run(self.journal, info.id) as writer:
+                writer.finish(RunState.STOPPED.value, reason, self.clock.wall_ns())
+            self._last = _LastRun(self._journaled_status(writer.info), fault=None)
+            self._move(RunState.STOPPED)
+        self._publish_state()
+        return writer.info
 
     def stop(self) -> Status:
         """Stop the run; returns when every output is released and the journal closed."""
@@ -440,6 +457,25 @@ class RunController:
         )
 
     # -- internals -----------------------------------------------------------------
+    def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
+        """A run's counts and newest frame as its journal has them."""
+        counts = self.journal.frame_counts(info.id)
+        return (
+            Counts(ok=counts["ok"], missed=counts["missed"], errors=counts["error"]),
+            self.journal.last_frame(info.id),
+        )
+
+    def _journaled_status(self, info: RunInfo) -> RunStatus:
+        """A run that is not going, as its journal has it."""
+        counts, last = self._journaled_counts(info)
+        return RunStatus(
+            id=info.id,
+            settings=info.settings,
+            anchor_ns=info.anchor_ns,
+            counts=counts,
+            last_frame=last,
+        )
+
     def _move(self, state: RunState) -> None:
         """Change state through the table (called with the lock held)."""
         self._state = advance(self._state, state)

@@ -1,9 +1,10 @@
 """The daemon's process: the one owner of the hardware (DESIGN §1, §10).
 
 :func:`run_daemon` takes a ready-built rig (the composition root builds it
-from config), holds the daemon lock, resumes an interrupted run, serves the
-socket, and on SIGTERM, SIGINT or SIGHUP releases every output and leaves the
-run resumable. A Python exception anywhere still releases the outputs.
+from config), holds the daemon lock, resumes an interrupted run (or, asked to,
+records it as stopped without firing anything), serves the socket, and on
+SIGTERM, SIGINT or SIGHUP releases every output and leaves the run resumable.
+A Python exception anywhere still releases the outputs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.daemon.controller import RunController
 from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.daemon.outlook import Outlook
 from core.daemon.server import Server
-from core.journal import Journal
+from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.battery import BatteryModel, BatteryReader
 from core.model.camera import Camera
 from core.model.errors import LapseError
@@ -64,6 +65,7 @@ def run_daemon(
     make_camera: Callable[[Rig], Camera | None] | None = None,
     make_battery: Callable[[], tuple[BatteryReader | None, BatteryModel]] | None = None,
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+    stop_interrupted: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
@@ -74,6 +76,7 @@ def run_daemon(
     returns the USB camera to use, or None for the GPIO lines only;
     ``make_battery`` the battery monitor (None: the model stands in) and the model.
     ``reserve_bytes`` of the disk are never counted as room for frames.
+    With ``stop_interrupted`` an interrupted run is recorded as stopped, not resumed.
     """
     lock = hold_daemon_lock(paths)
     try:
@@ -89,7 +92,9 @@ def run_daemon(
             camera = make_camera(rig) if make_camera is not None else None
             reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
-            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, on_ready))
+            asyncio.run(
+                _serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, on_ready)
+            )
         finally:
             try:
                 _release_and_close(rig)
@@ -117,6 +122,7 @@ async def _serve(
     clock: Clock,
     paths: Paths,
     notice: str | None,
+    stop_interrupted: bool,
     on_ready: Callable[[str], None] | None,
 ) -> None:
     loop = asyncio.get_running_loop()
@@ -133,16 +139,15 @@ async def _serve(
         camera=camera,
         outlook=outlook,
     )
+    if stop_interrupted:
+        # Before the socket answers: the client that asked finds the run stopped
+        # when it first hears from this daemon, never running.
+        _stop_interrupted(controller)
     server = Server(controller, paths.socket)
     await server.start()
     try:
-        try:
-            resumed = controller.resume()
-        except (LapseError, OSError) as error:
-            log.error("could not resume the interrupted run: %s", error)
-        else:
-            if resumed is not None:
-                log.info("resumed run %s at frame %s", resumed.id, resumed.next_frame)
+        if not stop_interrupted:
+            _resume(controller)
         ready = f"ready on {paths.socket}; rig: {rig.description}"
         if camera is not None:
             shown = camera.status()
@@ -159,6 +164,28 @@ async def _serve(
         for signum in STOP_SIGNALS:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
+
+
+def _resume(controller: RunController) -> None:
+    try:
+        resumed = controller.resume()
+    except (LapseError, OSError) as error:
+        log.error("could not resume the interrupted run: %s", error)
+    else:
+        if resumed is not None:
+            log.info("resumed run %s at frame %s", resumed.id, resumed.next_frame)
+
+
+def _stop_interrupted(controller: RunController) -> None:
+    try:
+        ended = controller.end_interrupted(STOPPED_WHILE_DOWN)
+    except (LapseError, OSError) as error:
+        log.error("could not record the interrupted run as stopped: %s", error)
+    else:
+        if ended is not None:
+            log.info(
+                "run %s recorded as stopped (%s); it does not resume", ended.id, STOPPED_WHILE_DOWN
+            )
 
 
 def configure_logging() -> None:

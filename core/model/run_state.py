@@ -57,21 +57,25 @@ ENDED = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.FAILED})
 JOURNAL_STATES: tuple[str, ...] = (ACTIVE, *(state.value for state in RunState if state.ended))
 """Every state ``run.toml`` can hold."""
 
-_AFTER_A_RUN = frozenset({RunState.IDLE, RunState.INTERRUPTED, *ENDED})
+_BEFORE = frozenset({RunState.IDLE, RunState.INTERRUPTED, *ENDED})
+"""The resting states a start can come from, and go back to when it fails."""
 
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {
-    # A start from rest; a resume places the grid straight away (waiting or running).
-    **{
-        state: frozenset({RunState.STARTING, RunState.WAITING, RunState.RUNNING})
-        for state in _AFTER_A_RUN
-    },
-    # The camera refused: back to what was before (the table allows any resting state).
-    RunState.STARTING: frozenset({RunState.WAITING, *_AFTER_A_RUN}),
+    # At rest the daemon starts a run, or finds one its last life left active.
+    RunState.IDLE: frozenset({RunState.STARTING, RunState.INTERRUPTED}),
+    # An interrupted run resumes on its grid (waiting for its first slot, or running)
+    # or is stopped without resuming (``lapse stop`` while no daemon ran).
+    RunState.INTERRUPTED: frozenset(
+        {RunState.STARTING, RunState.WAITING, RunState.RUNNING, RunState.STOPPED}
+    ),
+    **{state: frozenset({RunState.STARTING}) for state in ENDED},
+    # The camera was readied and the grid placed; or it refused: back to where it was.
+    RunState.STARTING: frozenset({RunState.WAITING, *_BEFORE}),
     RunState.WAITING: frozenset({RunState.RUNNING, RunState.INTERRUPTED, *ENDED}),
     RunState.RUNNING: frozenset({RunState.INTERRUPTED, *ENDED}),
 }
-"""From each state, the states it may move to. A resting state (idle, interrupted,
-ended) only moves when a run starts or resumes; a live one moves forward or ends."""
+"""From each state, the states it may move to. A live run moves forward or ends; an
+ended one only gives way to the next start."""
 
 
 class BadTransition(RuntimeError):

@@ -1,0 +1,266 @@
+"""The daemon's side of the journal: starting a run, reopening one, appending its frames.
+
+Only the daemon writes a journal (:mod:`core.journal` reads it, anywhere).
+``run.toml`` is only ever replaced whole through :func:`core.atomic.write_atomic`,
+so after a power cut it is the old or the new version. ``frames.jsonl`` gets one
+JSON object per line and per grid slot, appended through an ``O_APPEND``
+descriptor and fsynced once per batch; an exclusive ``flock`` keeps a second
+writer out. :func:`open_run` cuts a torn fragment off (a ``kill -9`` or a power
+cut mid-write) before a resumed run appends to the file again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from itertools import count
+from pathlib import Path
+
+from core.atomic import fsync_directory, write_atomic
+from core.clock import wall_iso
+from core.journal import RUN_STATES, Journal, RunInfo, segments_backwards
+from core.model.durations import NS_PER_S
+from core.model.errors import LapseError
+from core.model.records import FrameRecord, parse_frame_line
+from core.model.settings import Settings
+
+
+class RunWriter:
+    """Appends to one run's ``frames.jsonl`` and ends the run.
+
+    Holds an exclusive ``flock`` on the file for its lifetime, so a second
+    daemon cannot interleave lines with this one. Thread-safe; use it as a
+    context manager or call :meth:`close`.
+    """
+
+    def __init__(self, info: RunInfo, fd: int, dropped_bytes: int = 0) -> None:
+        self.info = info
+        """The run as its ``run.toml`` now says (updated by :meth:`finish`)."""
+        self.dropped_bytes = dropped_bytes
+        """Bytes of a torn last line cut off when the run was reopened (0: none)."""
+        self._fd: int | None = fd
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._fd is None
+
+    def append(self, records: Sequence[FrameRecord]) -> None:
+        """Write ``records`` as lines, then fsync once: the batch is durable on return.
+
+        If the write fails part-way (a full disk), the file is cut back to
+        where it was, so no torn line is left for the next append to glue onto.
+        """
+        if not records:
+            return
+        data = "".join(record.to_json() + "\n" for record in records).encode("ascii")
+        with self._lock:
+            fd = self._open_fd()
+            size_before = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size_before)
+                raise
+            os.fsync(fd)
+
+    def finish(self, state: str, reason: str, ended_wall_ns: int) -> None:
+        """End the run: rewrite ``run.toml`` atomically with ``state``, the time and ``reason``.
+
+        The first end wins: once the run has ended, further calls change
+        nothing, so a "failed" is never overwritten by the "stopped" of the
+        clean-up that follows. If the write fails, :attr:`info` is unchanged.
+        """
+        if state not in RUN_STATES or state == "active":
+            ended_states = ", ".join(s for s in RUN_STATES if s != "active")
+            raise ValueError(f"a run ends as one of {ended_states}, not {state!r}")
+        if not isinstance(reason, str):
+            raise ValueError(f"the end reason must be text, got {reason!r}")
+        with self._lock:
+            if self.info.state != "active":
+                return
+            ended = replace(
+                self.info, state=state, ended=wall_iso(ended_wall_ns), end_reason=reason
+            )
+            _write_run(ended)
+            self.info = ended
+
+    def update_settings(self, settings: Settings) -> RunInfo:
+        """Record settings changed during the run (its frame count) in ``run.toml``."""
+        with self._lock:
+            updated = replace(self.info, settings=settings)
+            _write_run(updated)
+            self.info = updated
+            return updated
+
+    def close(self) -> None:
+        """Close the file (and release the lock). Safe to call twice."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"the journal of run {self.info.id} is closed")
+        return self._fd
+
+
+def create_run(
+    journal: Journal,
+    *,
+    settings: Settings,
+    anchor_ns: int,
+    anchor_wall_ns: int,
+    boot_id: str,
+    created_wall_ns: int,
+    rig: str,
+) -> RunWriter:
+    """Start a new run: its folder, ``run.toml`` (state active) and an empty ``frames.jsonl``.
+
+    The id is the local creation time, ``YYYYMMDD-HHMMSS``, with ``-2``,
+    ``-3``… appended when that folder exists. Every new directory entry is
+    fsynced before this returns.
+    """
+    settings = settings.validated()
+    created = wall_iso(created_wall_ns)
+    base = datetime.fromtimestamp(created_wall_ns // NS_PER_S).strftime("%Y%m%d-%H%M%S")
+    # Check every field before anything touches the disk.
+    info = RunInfo(
+        id="",
+        path=journal.runs_dir,
+        state="active",
+        settings=settings,
+        anchor_ns=anchor_ns,
+        anchor_wall_ns=anchor_wall_ns,
+        boot_id=boot_id,
+        created=created,
+        rig=rig,
+    )
+    _make_dirs(journal.runs_dir)
+    for number in count(1):
+        run_id = base if number == 1 else f"{base}-{number}"
+        path = journal.runs_dir / run_id
+        try:
+            # mkdir is the claim: two creators in the same second cannot
+            # both get one id.
+            path.mkdir()
+        except FileExistsError:
+            continue
+        break
+    info = replace(info, id=run_id, path=path)
+    fd = None
+    try:
+        fd = _open_frames(info.frames_path, run_id, create=True)
+        os.fsync(fd)
+        # write_atomic fsyncs the run folder: that makes frames.jsonl's
+        # entry durable too.
+        _write_run(info)
+        fsync_directory(journal.runs_dir)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        # A folder without run.toml is skipped by readers anyway; tidy up.
+        with contextlib.suppress(OSError):
+            info.run_file.unlink(missing_ok=True)
+            info.frames_path.unlink(missing_ok=True)
+            path.rmdir()
+        raise
+    return RunWriter(info, fd)
+
+
+def open_run(journal: Journal, run_id: str) -> RunWriter:
+    """Reopen an active run to append to it (resume after a restart).
+
+    A torn last line is cut off first (see :attr:`RunWriter.dropped_bytes`).
+    Raises :class:`LapseError` for an unknown run or one that has ended.
+    """
+    info = journal.get_run(run_id)
+    if info.state != "active":
+        raise LapseError(
+            f"run {info.id} has already ended ({info.state}); only an active run resumes"
+        )
+    existed = info.frames_path.exists()
+    fd = _open_frames(info.frames_path, info.id, create=False)
+    try:
+        if not existed:
+            fsync_directory(info.path)
+        dropped = _repair_tail(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return RunWriter(info, fd, dropped)
+
+
+def _open_frames(path: Path, run_id: str, *, create: bool) -> int:
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT
+    if create:
+        flags |= os.O_EXCL
+    fd = os.open(path, flags, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LapseError(f"run {run_id} is being written by another lapse daemon") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _repair_tail(fd: int) -> int:
+    """Make the file end on a newline; return how many bytes of a torn line were cut."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
+    offset, line, terminated = next(segments_backwards(fd, size))
+    if terminated or not line:
+        return 0
+    try:
+        parse_frame_line(line)
+    except ValueError:
+        # A fragment: cut it, so the next record starts on a line of its own.
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+        return size - offset
+    # The whole record made it but its newline did not: keep the frame.
+    os.write(fd, b"\n")
+    os.fsync(fd)
+    return 0
+
+
+def _write_run(info: RunInfo) -> None:
+    # tomli_w is not in the standard library: only a writer of run.toml needs it.
+    import tomli_w
+
+    write_atomic(info.run_file, tomli_w.dumps(info.to_toml_dict()).encode("utf-8"))
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create ``directory`` and missing parents, fsyncing each new entry's parent."""
+    missing: list[Path] = []
+    probe = directory
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        fsync_directory(path.parent)
