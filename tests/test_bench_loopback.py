@@ -81,15 +81,21 @@ def test_a_wired_input_measures_each_frame_from_the_callbacks_ticks() -> None:
     finally:
         rig.close()
     assert figures.frames == FRAMES
-    assert figures.not_fired == figures.no_edge == figures.stray_edges == 0
-    assert len(ticks) == FRAMES  # one opening edge per frame, none for the releases
-    expected = [round(t * 1e9) - f.due_ns for t, f in zip(ticks, fired, strict=True)]
+    assert figures.no_edge == figures.stray_edges == 0
+    # The engine runs on the real clock: a loaded machine may let it miss a slot, which
+    # the figures count as not fired. What is checked is how each fired frame is measured.
+    opened = [frame for frame in fired if frame.status == "ok"]
+    assert len(opened) >= 2, f"too few frames fired to measure: {fired}"
+    assert figures.not_fired == FRAMES - len(opened)
+    assert len(ticks) == len(opened)  # one opening edge per frame, none for the releases
+    expected = [round(t * 1e9) - f.due_ns for t, f in zip(ticks, opened, strict=True)]
     assert figures.due_to_edge_ns == expected
     assert all(value >= 0 for value in figures.due_to_edge_ns)
     # A MockConnectedPin drives its input before its own state, inside the write:
     # the edge comes before the write returns.
     assert all(value <= 0 for value in figures.write_to_edge_ns)
-    assert all(passed is not False for _, passed, _ in loopback_checks([figures])[:2])
+    reached, early, _ = loopback_checks([figures])
+    assert reached[1] is (figures.not_fired == 0) and early[1] is True
 
 
 def test_no_edge_at_the_input_fails_the_measurement() -> None:
@@ -100,7 +106,8 @@ def test_no_edge_at_the_input_fails_the_measurement() -> None:
         )
     finally:
         rig.close()
-    assert figures.no_edge == FRAMES
+    # Every frame that fired (a loaded machine may miss one on the real clock) had no edge.
+    assert figures.no_edge == FRAMES - figures.not_fired >= 2
     assert figures.due_to_edge_ns == []
     reached, early, p99 = loopback_checks([figures])
     assert reached[1] is False
