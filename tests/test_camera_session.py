@@ -5,9 +5,9 @@ from __future__ import annotations
 import gphoto2 as gp
 import pytest
 
+from core.model.camera_policy import speed_ns
 from core.model.durations import NS_PER_MS, NS_PER_S
 from hw.camera.session import call_error
-from hw.camera.speeds import speed_ns
 
 
 @pytest.mark.parametrize(

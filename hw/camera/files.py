@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from core.atomic import fsync_directory
+from core.model.camera_policy import full_message, short_of_room
 
 PART_SUFFIX = ".part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -73,9 +74,9 @@ def save_file(
     with a final name is always whole. An existing file is never replaced: a
     second file of the same name gets ``-2``, ``-3``… before its extension.
     """
-    available = free(folder)
-    if available - len(data) < reserve_bytes:
-        raise DiskFull(full_message(available, reserve_bytes))
+    shortage = short_of_room(free(folder), reserve_bytes, len(data))
+    if shortage is not None:
+        raise DiskFull(shortage)
     target = _unused(folder / name)
     part = target.with_name(target.name + PART_SUFFIX)
     try:
@@ -103,11 +104,3 @@ def _unused(path: Path) -> Path:
         number += 1
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
     return candidate
-
-
-def full_message(available: int, reserve: int) -> str:
-    """What the UI says while downloads wait for room."""
-    return (
-        f"the disk is full ({available / 1e6:.0f} MB free, {reserve / 1e6:.0f} MB kept in"
-        " reserve): downloads wait and the frames stay on the camera"
-    )

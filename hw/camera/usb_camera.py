@@ -5,7 +5,9 @@
 on, so a camera that is slow, busy, hung or unplugged never delays a GPIO
 edge or the socket. Between jobs it collects new files from the camera and
 downloads them, one at a time so that a trigger never waits behind a queue
-of downloads.
+of downloads. What to do at each step (the shutter's route, a trigger too
+late to fire, the frame a file belongs to, retries, a full disk) it asks
+:mod:`core.model.camera_policy`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.clock import Clock, sleep_ns
+from core.model import camera_policy as policy
 from core.model.camera import (
     CameraChanged,
     CameraConfig,
@@ -29,21 +32,13 @@ from core.model.camera import (
     FrameFailed,
     Report,
 )
-from core.model.durations import NS_PER_S, format_duration
+from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import CameraError
 from core.model.protocol import CameraStatus
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
-from hw.camera.files import (
-    DiskFull,
-    FreeBytes,
-    free_bytes,
-    full_message,
-    safe_file_name,
-    save_file,
-)
-from hw.camera.speeds import speed_ns
+from hw.camera.files import DiskFull, FreeBytes, free_bytes, safe_file_name, save_file
 
 log = logging.getLogger("lapse.camera")
 T = TypeVar("T")
@@ -54,25 +49,19 @@ OWED_POLL_S = 0.02
 """How often, while a frame's file has not shown up yet: files are wanted before the next frame."""
 IDLE_S = 5.0
 """How often an idle daemon looks for a camera that is not connected, or reads its battery."""
-RUN_BATTERY_S = 60.0
+RUN_BATTERY_NS = 60 * NS_PER_S
 """How often a run reads the camera's battery: just after a shutter, far from the next."""
-BUSY_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
-"""Waits before each retry of a call the camera answered with "busy"."""
-DISK_RETRY_S = 10.0
-"""How often paused downloads look for free space again."""
 FILE_EVENT_MS = 10
 """The longest one look for new files waits in libgphoto2 for the camera's first event."""
-TRIGGER_GUARD_S = 0.003
+TRIGGER_GUARD_NS = 3 * NS_PER_MS
 """A look for files ends at least this long before the next trigger is due."""
-DOWNLOAD_TRIES = 3
-"""A file the camera will not hand over (deleted, unreadable) is left on it after this many."""
 
 
 @dataclass(frozen=True)
 class _Shutter:
     frame: int
     on: bool
-    queued: float
+    queued_ns: int
 
 
 @dataclass(frozen=True)
@@ -98,7 +87,7 @@ class UsbCamera:
         clock: Clock,
         virtual: bool = False,
         free: FreeBytes = free_bytes,
-        disk_retry_s: float = DISK_RETRY_S,
+        disk_retry_s: float = policy.DISK_RETRY_NS / NS_PER_S,
         idle_s: float = IDLE_S,
     ) -> None:
         if not config.enabled:
@@ -107,7 +96,6 @@ class UsbCamera:
         self.trigger = config.trigger
         self._open_session = open_session
         self._free = free
-        self._disk_retry_s = disk_retry_s
         self._idle_s = idle_s
         self._clock = clock
         self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S, clock)
@@ -116,24 +104,20 @@ class UsbCamera:
         # Everything below belongs to the camera thread, except _status (under _lock).
         self._session: Session | None = None
         self._prepared: Settings | None = None
-        self._bulb_over_usb = False
-        self._drives_line = config.trigger == "gpio"
-        self._stale_s = 5.0
+        self._route = policy.ShutterRoute.plain(config.trigger)
+        self._stale_ns = policy.UNPREPARED_STALE_NS
         self._folder: Path | None = None
         self._report: Report | None = None
-        self._frame: int | None = None
+        self._files = policy.FrameFiles(config.call_timeout_ns)
         self._waiting: deque[tuple[int | None, str, str]] = deque()
-        self._owed: dict[int, float] = {}
-        """Frames the camera took whose files have not shown up yet, and since when."""
-        self._paused_until = 0.0
-        self._failed_tries = 0
-        self._next_trigger: float | None = None
-        """When the next shutter is due (monotonic s): the last one plus the interval."""
-        self._last_file: tuple[str, int] | None = None
-        """The stem of the last new file and its frame: RAW + JPEG of one shot share both."""
+        """New files to take, in order: (their frame, the camera's folder, name)."""
+        self._pause = policy.DownloadPause(round(disk_retry_s * NS_PER_S))
+        self._tries = policy.DownloadTries()
+        self._next_trigger_ns: int | None = None
+        """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._look_now = False
-        self._next_idle = 0.0
-        self._next_battery = 0.0
+        self._next_idle_ns = 0
+        self._next_battery_ns = 0
         self._battery_due = False
         self._lock = threading.Lock()
         self._watcher: Callable[[], None] | None = None
@@ -157,7 +141,7 @@ class UsbCamera:
     @property
     def drives_shutter_line(self) -> bool:
         """Whether the engine should switch the GPIO shutter line too."""
-        return self._drives_line
+        return self._route.drives_line
 
     def prepare(self, settings: Settings) -> None:
         """Get the camera ready for ``settings``; :class:`CameraError` if it cannot be."""
@@ -173,7 +157,7 @@ class UsbCamera:
 
     def shutter(self, frame: int, on: bool) -> None:
         """The engine's shutter edge: queued for the camera thread, never waits."""
-        self._jobs.put(_Shutter(frame, on, self._now()))
+        self._jobs.put(_Shutter(frame, on, self._clock.now_ns()))
 
     def end_run(self) -> None:
         """Collect and download what the last frames produced (bounded), then stop reporting."""
@@ -200,15 +184,10 @@ class UsbCamera:
         self._calls.close()
 
     # -- the camera thread -----------------------------------------------------------
-    def _now(self) -> float:
-        """The clock's monotonic time in seconds: the camera's waits are seconds long."""
-        return self._clock.now_ns() / NS_PER_S
-
     def _on_thread(self, action: Callable[[], T], doing: str) -> T:
         reply: Reply[T] = Reply(self._clock)
         self._jobs.put(_Call(action, reply))
-        # Room for a few bounded calls and the busy retries: never forever.
-        bound = 4 * self._calls.timeout_s + sum(BUSY_BACKOFF_S) + 5.0
+        bound = policy.job_bound_ns(self.config.call_timeout_ns) / NS_PER_S
         if not reply.wait(bound):
             raise CameraError(f"the camera thread did not finish {doing} within {bound:.0f}s")
         return reply.result()
@@ -241,11 +220,11 @@ class UsbCamera:
         if self._look_now:
             return 0.0
         if self._report is not None and self._session is not None:
-            if self._still_owed():
+            if self._files.still_owed(self._clock.now_ns()):
                 # The wait inside libgphoto2 is the pause, when one fits before the trigger.
                 return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
             return POLL_S
-        return max(0.0, min(self._idle_s, self._next_idle - self._now()))
+        return max(0.0, min(self._idle_s, (self._next_idle_ns - self._clock.now_ns()) / NS_PER_S))
 
     def _look_timeout_ms(self) -> int:
         """How long a look for new files may wait in libgphoto2: never into the next trigger.
@@ -255,17 +234,17 @@ class UsbCamera:
         """
         if self._report is None:
             return FILE_EVENT_MS
-        if self._next_trigger is None:
+        if self._next_trigger_ns is None:
             return 0  # the run's first trigger is not yet placed
-        room_s = self._next_trigger - self._now() - TRIGGER_GUARD_S
-        return max(0, min(FILE_EVENT_MS, int(room_s * 1000 / 2)))
+        room_ns = self._next_trigger_ns - self._clock.now_ns() - TRIGGER_GUARD_NS
+        return max(0, min(FILE_EVENT_MS, room_ns // (2 * NS_PER_MS)))
 
     def _between_jobs(self) -> None:
         self._look_now = False
-        now = self._now()
-        if self._report is None and now >= self._next_idle:
+        now_ns = self._clock.now_ns()
+        if self._report is None and now_ns >= self._next_idle_ns:
             # Idle: show a camera that was plugged in, and its battery.
-            self._next_idle = now + self._idle_s
+            self._next_idle_ns = now_ns + round(self._idle_s * NS_PER_S)
             if self._session is None:
                 self._connect_quietly()
             else:
@@ -278,7 +257,7 @@ class UsbCamera:
         self._collect_files(self._look_timeout_ms())
         if self._waiting:
             self._download_next()
-            self._look_now = bool(self._waiting) and self._now() >= self._paused_until
+            self._look_now = bool(self._waiting) and not self._pause.holds(self._clock.now_ns())
 
     # -- preparing and running --------------------------------------------------------
     def _prepare(self, settings: Settings) -> None:
@@ -292,7 +271,7 @@ class UsbCamera:
             self._apply_settings(settings, strict=True)
         except CallError as error:
             raise CameraError(str(error)) from None
-        self._stale_s = max(0.05, settings.interval_ns / NS_PER_S / 2)
+        self._stale_ns = policy.stale_bound_ns(settings.interval_ns)
 
     def _apply_settings(self, settings: Settings, *, strict: bool) -> None:
         """Shutter speed, card and bulb route; ``strict`` refuses what cannot be done."""
@@ -301,64 +280,49 @@ class UsbCamera:
         speed = self.config.shutter_speed
         if speed:
             choices = self._call(session.shutter_speeds)
-            if speed not in choices:
-                raise CallError(
-                    "unsupported",
-                    f'camera.shutter_speed "{speed}" is not one of this camera\'s ({model}):'
-                    f" {', '.join(choices) or 'it offers none'}",
-                )
-            exposure = speed_ns(speed)
-            if strict and exposure is not None and exposure >= settings.interval_ns:
-                raise CallError(
-                    "unsupported",
-                    f"the camera's shutter speed {speed} does not fit in the interval"
-                    f" ({format_duration(settings.interval_ns)}); choose a faster speed"
-                    " or a longer interval",
-                )
+            interval_ns = settings.interval_ns if strict else None
+            refusal = policy.shutter_speed_refusal(
+                speed, choices, model=model, interval_ns=interval_ns
+            )
+            if refusal is not None:
+                raise CallError("unsupported", refusal.message)
             self._call(session.set_shutter_speed, speed)
             self._set_status(shutter_speed=speed)
         if not self.config.download:
             self._call(session.keep_on_card)
-        self._bulb_over_usb = False
-        self._drives_line = self.trigger == "gpio"
-        route: str | None = None
-        if settings.exposure_ns is not None:
-            route = "gpio"
-            if self.trigger == "usb":
-                if self._call(session.usb_bulb) is not None:
-                    self._call(session.prepare_bulb)
-                    self._bulb_over_usb, route = True, "usb"
-                elif self.config.wired:
-                    self._drives_line = True
-                else:
-                    raise CallError(
-                        "unsupported",
-                        f"this camera ({model}) cannot time a bulb exposure over USB: it has"
-                        " no Bulb shutter speed to hold open. Wire the shutter line and set"
-                        " camera.wired = true so lapse holds it on GPIO, or leave the exposure"
-                        " to the camera (exposure = pulse)",
-                    )
-        self._set_status(bulb=route)
+        # Until the camera has agreed to the new route, the run has the plain one.
+        self._route = policy.ShutterRoute.plain(self.trigger)
+        exposure_ns = settings.exposure_ns
+        usb_bulb = policy.asks_for_usb_bulb(self.trigger, exposure_ns) and (
+            self._call(session.usb_bulb) is not None
+        )
+        route = policy.shutter_route(
+            self.trigger, exposure_ns, usb_bulb=usb_bulb, wired=self.config.wired, model=model
+        )
+        if isinstance(route, policy.Refusal):
+            raise CallError("unsupported", route.message)
+        if route.bulb_over_usb:
+            self._call(session.prepare_bulb)
+        self._route = route
+        self._set_status(bulb=route.bulb)
 
     def _begin(self, folder: Path, report: Report) -> None:
         self._folder, self._report = folder, report
-        self._frame = None
-        self._next_trigger = None
-        self._last_file = None
+        self._next_trigger_ns = None
+        self._files.clear()
         self._waiting.clear()
-        self._owed.clear()
-        self._paused_until = 0.0
+        self._pause.clear()
         self._set_status(saved=0, waiting=0, paused=None)
 
     def _end(self) -> None:
         """Take in the last frames' files, within about two call bounds."""
-        deadline = self._now() + 2 * self._calls.timeout_s
-        while self._session is not None and self._now() < deadline:
+        deadline_ns = self._clock.now_ns() + 2 * self.config.call_timeout_ns
+        while self._session is not None and self._clock.now_ns() < deadline_ns:
             if self._waiting:
-                if self._now() < self._paused_until:
+                if self._pause.holds(self._clock.now_ns()):
                     break  # the disk is full: they stay on the camera
                 self._download_next()
-            elif self._still_owed():
+            elif self._files.still_owed(self._clock.now_ns()):
                 self._collect_files(timeout_ms=100)
             else:
                 break
@@ -367,29 +331,29 @@ class UsbCamera:
 
     def _shutter(self, job: _Shutter) -> None:
         if job.on:
-            self._frame = job.frame
+            self._files.shutter(job.frame)
             self._look_now = True
             if self._prepared is not None:
-                self._next_trigger = job.queued + self._prepared.interval_ns / NS_PER_S
-            now = self._now()
-            if now >= self._next_battery:
+                self._next_trigger_ns = job.queued_ns + self._prepared.interval_ns
+            now_ns = self._clock.now_ns()
+            if now_ns >= self._next_battery_ns:
                 # Reading settings can take a real camera half a second: do it now,
                 # when the next trigger is a whole interval away.
-                self._next_battery = now + RUN_BATTERY_S
+                self._next_battery_ns = now_ns + RUN_BATTERY_NS
                 self._battery_due = True
         if self._report is None:
             return
-        if self._drives_line:
-            # The opto line fired (or holds) the shutter: USB only fetches the files.
-            if job.on and (self._session is not None or self._connect_for_frame()):
-                self._owed[job.frame] = self._now()
+        age_ns = self._clock.now_ns() - job.queued_ns
+        action = policy.edge_action(self._route, on=job.on, age_ns=age_ns, stale_ns=self._stale_ns)
+        if action is policy.EdgeAction.NOTHING:
             return
-        if not job.on and not self._bulb_over_usb:
-            return  # the camera timed the exposure itself
-        if job.on and self._now() - job.queued > self._stale_s:
-            self._frame_failed(
-                job.frame, "missed", "the camera was still busy with an earlier call"
-            )
+        if action is policy.EdgeAction.MISSED:
+            self._frame_failed(job.frame, "missed", policy.MISSED_MESSAGE)
+            return
+        if action is policy.EdgeAction.WATCH:
+            # The opto line fired (or holds) the shutter: USB only fetches the files.
+            if self._session is not None or self._connect_for_frame():
+                self._files.owe(job.frame, self._clock.now_ns())
             return
         if self._session is None and not self._connect_for_frame():
             if job.on:
@@ -397,25 +361,16 @@ class UsbCamera:
             return
         session = self._require_session()
         try:
-            if self._bulb_over_usb:
+            if action is policy.EdgeAction.BULB:
                 self._call_retrying(session.bulb, job.on)
             else:
                 self._call_retrying(session.trigger)
             if job.on:
-                self._owed[job.frame] = self._now()
+                self._files.owe(job.frame, self._clock.now_ns())
         except CallError as error:
-            what = "the shutter did not open" if job.on else "the shutter did not close"
-            self._frame_failed(job.frame, "error", f"{what}: {error}")
+            self._frame_failed(job.frame, "error", policy.shutter_failure(job.on, str(error)))
 
     # -- files --------------------------------------------------------------------------
-    def _still_owed(self) -> bool:
-        """Whether a recent frame's file is still to come; a file that never comes (a
-        camera that saves to its card only) is given up on after two call bounds."""
-        oldest = self._now() - 2 * self._calls.timeout_s
-        for frame in [frame for frame, since in self._owed.items() if since < oldest]:
-            del self._owed[frame]
-        return bool(self._owed)
-
     def _collect_files(self, timeout_ms: int = FILE_EVENT_MS) -> None:
         session = self._session
         if session is None:
@@ -425,26 +380,12 @@ class UsbCamera:
         except CallError:
             return
         for folder, name in added:
-            self._waiting.append((self._frame_for(name), folder, name))
+            self._waiting.append((self._files.frame_for(name), folder, name))
         if added:
             self._set_status(waiting=len(self._waiting))
 
-    def _frame_for(self, name: str) -> int | None:
-        """The frame a new file belongs to: the oldest frame still owed one, since a
-        camera may hand over a shot's file after the next trigger; the frame of the
-        file before when both share a stem (RAW + JPEG of one shot)."""
-        stem = name.rpartition(".")[0] or name
-        if self._last_file is not None and self._last_file[0] == stem:
-            return self._last_file[1]
-        frame = min(self._owed, key=self._owed.__getitem__) if self._owed else self._frame
-        if frame is None:
-            return None
-        self._owed.pop(frame, None)
-        self._last_file = (stem, frame)
-        return frame
-
     def _download_next(self) -> None:
-        if self._now() < self._paused_until:
+        if self._pause.holds(self._clock.now_ns()):
             return
         frame, camera_folder, name = self._waiting[0]
         report, folder = self._report, self._folder
@@ -454,59 +395,52 @@ class UsbCamera:
             return
         if not self.config.download:
             self._waiting.popleft()
-            shown = "".join(ch for ch in f"{camera_folder}/{name}" if ch.isprintable())
-            report(FileSaved(frame=frame, file=f"card:{shown}", size=0))
+            report(policy.kept_on_card(frame, camera_folder, name))
             self._set_status(waiting=len(self._waiting))
             return
         reserve = self.config.reserve_mb * 1_000_000
         try:
             # Look before the transfer too: a full disk should not cost a download.
-            available = self._free(folder)
-            if available < reserve:
-                raise DiskFull(full_message(available, reserve))
+            shortage = policy.short_of_room(self._free(folder), reserve)
+            if shortage is not None:
+                raise DiskFull(shortage)
             session = self._require_session()
             data = self._call_retrying(session.download, camera_folder, name)
             target = save_file(
                 folder, safe_file_name(frame, name), data, reserve_bytes=reserve, free=self._free
             )
         except DiskFull as full:
-            self._pause(str(full))
+            self._pause_downloads(str(full))
             return
         except CallError as error:
-            if error.kind in ("busy", "unsupported", "failed"):
-                self._failed_tries += 1
-                if self._failed_tries >= DOWNLOAD_TRIES:
-                    self._failed_tries = 0
-                    self._waiting.popleft()
-                    self._set_status(waiting=len(self._waiting))
-                    self._emit(
-                        CameraChanged(
-                            message=f"camera: frame {frame}'s file stays on the camera: {error}",
-                            fault=True,
-                        )
-                    )
-            return  # otherwise the camera is away: the file waits for its return
+            # A camera that is away keeps its files for its return; others count as a try.
+            if self._tries.failed(error.kind):
+                self._waiting.popleft()
+                self._set_status(waiting=len(self._waiting))
+                self._emit(policy.left_on_camera(frame, str(error)))
+            return
         except OSError as error:
-            self._pause(f"downloads wait: could not write to {folder}: {error.strerror}")
+            self._pause_downloads(policy.unwritable_message(str(folder), str(error.strerror)))
             return
         self._waiting.popleft()
-        self._failed_tries = 0
+        self._tries.succeeded()
         self._resume_downloads()
         with self._lock:
             self._status["saved"] += 1
             self._status["waiting"] = len(self._waiting)
         report(FileSaved(frame=frame, file=target.name, size=len(data)))
 
-    def _pause(self, message: str) -> None:
-        self._paused_until = self._now() + self._disk_retry_s
-        if self.status().paused != message:
+    def _pause_downloads(self, message: str) -> None:
+        news = self._pause.pause(self._clock.now_ns(), message)
+        if news is not None:
             self._set_status(paused=message, downloads="paused")
-            self._emit(CameraChanged(message=message, fault=True))
+            self._emit(news)
 
     def _resume_downloads(self) -> None:
-        if self.status().paused is not None:
+        news = self._pause.resume()
+        if news is not None:
             self._set_status(paused=None, downloads="on")
-            self._emit(CameraChanged(message="downloads resumed: the disk has room", fault=False))
+            self._emit(news)
 
     # -- the session ---------------------------------------------------------------------
     def _connect(self) -> None:
@@ -557,21 +491,23 @@ class UsbCamera:
         try:
             return self._calls.call(function, *args)
         except CallError as error:
-            if error.kind in ("gone", "hung", "failed", "claimed"):
+            if policy.loses_camera(error.kind):
                 self._lost(str(error))
             raise
 
     def _call_retrying(self, function: Callable[..., T], *args: Any) -> T:
         """:meth:`_call`, with "busy" answers retried after a growing wait."""
-        for wait in (*BUSY_BACKOFF_S, None):
+        answers = 0
+        while True:
             try:
                 return self._call(function, *args)
             except CallError as error:
-                if error.kind != "busy" or wait is None:
+                answers += 1
+                wait_ns = policy.busy_retry_ns(error.kind, answers)
+                if wait_ns is None:
                     raise
-                log.info("camera busy; retrying in %gs", wait)
-                sleep_ns(self._clock, round(wait * NS_PER_S))
-        raise AssertionError("unreachable")
+                log.info("camera busy; retrying in %gs", wait_ns / NS_PER_S)
+                sleep_ns(self._clock, wait_ns)
 
     def _lost(self, message: str) -> None:
         self._drop_session()
