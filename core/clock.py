@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from core.model.durations import wall_iso  # noqa: F401 - the journal's import until it moves
 from core.model.scheduler import SPIN_NS
 
 

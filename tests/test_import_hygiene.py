@@ -216,3 +216,84 @@ def test_the_writer_check_lets_the_readers_and_the_rest_of_the_daemon_through() 
     modules = [module for _, module in imported_modules(code, "core")]
     assert "core.daemon.controller" in modules and "core.journal" in modules
     assert not any(imports_writer(module) for module in modules)
+
+
+# -- the pure model ---------------------------------------------------------------------
+MODEL = ROOT / "core" / "model"
+IMPURE_STDLIB = frozenset(
+    {
+        "os", "sys", "io", "time", "threading", "socket", "select", "selectors", "signal",
+        "subprocess", "asyncio", "queue", "multiprocessing", "concurrent", "shutil",
+        "tempfile", "glob", "fcntl", "pathlib", "logging", "random", "uuid",
+    }
+)  # fmt: skip
+"""Files, processes, threads, sockets, clocks and randomness: none of it in the model."""
+
+
+def type_checking_lines(source: str) -> set[int]:
+    """Lines inside ``if TYPE_CHECKING:`` blocks: imports for annotations only, never run."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            for inner in node.body:
+                lines.update(range(inner.lineno, (inner.end_lineno or inner.lineno) + 1))
+    return lines
+
+
+def impure_imports(source: str, package: str) -> list[tuple[int, str]]:
+    """The imports of ``source`` the pure model may not make: IO and time from the standard
+    library, anything outside it, and ``core`` outside ``core.model``."""
+    hidden = type_checking_lines(source)
+    found = []
+    for line, module in imported_modules(source, package):
+        top = module.partition(".")[0]
+        if line in hidden or top == "__future__":
+            continue
+        if top == "core":
+            allowed = module.startswith("core.model") or module == "core.model"
+        else:
+            allowed = top in sys.stdlib_module_names and top not in IMPURE_STDLIB
+        if not allowed:
+            found.append((line, module))
+    return found
+
+
+def test_the_model_does_no_io_reads_no_clock_and_needs_no_runtime() -> None:
+    sources = sorted(MODEL.glob("*.py"))
+    # Not vacuous: the grid, the ledger, the states and the contract are all here.
+    names = {path.stem for path in sources}
+    assert {"scheduler", "ledger", "run_state", "protocol", "camera_policy"} <= names
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sources
+        for line, module in impure_imports(path.read_text(encoding="utf-8"), "core.model")
+    ]
+    # Each import line is named once (``from a import b`` also yields ``a.b``).
+    assert sorted(set(found)) == [], "the model is plain logic: " + "; ".join(sorted(set(found)))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os",
+        "import time",
+        "from threading import Lock",
+        "from pathlib import Path",
+        "import gpiozero",
+        "from core.clock import SystemClock",
+        "from core import journal",
+        "from ..daemon import controller",
+        "def later():\n    import socket",
+    ],
+)
+def test_the_model_check_catches_io_time_and_the_runtime(source: str) -> None:
+    assert impure_imports(source, "core.model") != []
+
+
+def test_the_model_check_lets_plain_logic_and_annotations_through() -> None:
+    source = (
+        "from __future__ import annotations\nimport re\nfrom fractions import Fraction\n"
+        "from typing import TYPE_CHECKING\nfrom core.model.plan import Plan\n"
+        "from . import durations\nif TYPE_CHECKING:\n    from pathlib import Path\n"
+    )
+    assert impure_imports(source, "core.model") == []

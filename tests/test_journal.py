@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.clock import wall_iso
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.journal import Journal, RunInfo
-from core.model.durations import NS_PER_S
+from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import (
     AMEND_WINDOW,

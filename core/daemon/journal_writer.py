@@ -22,9 +22,8 @@ from itertools import count
 from pathlib import Path
 
 from core.atomic import fsync_directory, write_atomic
-from core.clock import wall_iso
 from core.journal import RUN_STATES, Journal, RunInfo, segments_backwards
-from core.model.durations import NS_PER_S
+from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import FrameRecord, parse_frame_line
 from core.model.settings import Settings

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.model.durations import NS_PER_S
 from core.model.protocol import CameraStatus
 from core.model.settings import Settings
+
+if TYPE_CHECKING:  # a folder is only named here; the camera thread writes to it
+    from pathlib import Path
 
 TRIGGERS = ("off", "gpio", "usb")
 """``off``: no camera over USB (the GPIO lines only); ``gpio``: the lines fire the

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from core.journal import AMEND_WINDOW, FrameRecord
 from core.model.camera import CameraChanged, FileSaved, FrameFailed
 from core.model.durations import wall_iso
 from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
@@ -28,6 +27,7 @@ from core.model.protocol import (
     FrameEvent,
     MissedEvent,
 )
+from core.model.records import AMEND_WINDOW, FrameRecord
 from core.model.scheduler import Grid
 
 CameraNews = FileSaved | FrameFailed

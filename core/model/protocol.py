@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar, TypeVar
 
-from core.journal import FrameRecord
 from core.model.errors import LapseError, ProtocolError
 from core.model.plan import Plan
 from core.model.planner import RunOutlook
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 

@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from core.journal import FrameRecord, RunInfo
+from core.journal import RunInfo
 from core.model.durations import format_approx, format_duration
+from core.model.records import FrameRecord
 from tui.keys import LOG_KEYS, bindings
 
 MAX_ROWS = 2000
