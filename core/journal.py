@@ -33,10 +33,9 @@ from core.model.records import (
     merge_frames,
     parse_frame_line,
 )
+from core.model.run_state import JOURNAL_STATES
 from core.model.settings import Settings
 
-RUN_STATES: tuple[str, ...] = ("active", "finished", "stopped", "failed")
-"""``active`` runs are the ones a restarted daemon resumes; the others have ended."""
 STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 """The end reason of a run that ``lapse stop`` ended while no daemon carried it."""
 
@@ -74,7 +73,7 @@ class RunInfo:
     path: Path
     """The run folder."""
     state: str
-    """One of :data:`RUN_STATES`."""
+    """One of :data:`JOURNAL_STATES`."""
     settings: Settings
     """The settings the run started with (and resumes with)."""
     anchor_ns: int
@@ -93,8 +92,9 @@ class RunInfo:
     """Why it ended: ``"all 240 frames taken"``, ``"stopped from the TUI"``…"""
 
     def __post_init__(self) -> None:
-        if self.state not in RUN_STATES:
-            raise ValueError(f"state must be one of {', '.join(RUN_STATES)}, got {self.state!r}")
+        if self.state not in JOURNAL_STATES:
+            allowed = ", ".join(JOURNAL_STATES)
+            raise ValueError(f"state must be one of {allowed}, got {self.state!r}")
         if not isinstance(self.settings, Settings):
             raise ValueError("settings must be a Settings")
         for name in ("anchor_ns", "anchor_wall_ns"):

@@ -22,11 +22,15 @@ from itertools import count
 from pathlib import Path
 
 from core.atomic import fsync_directory, write_atomic
-from core.journal import RUN_STATES, Journal, RunInfo, segments_backwards
+from core.journal import Journal, RunInfo, segments_backwards
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import FrameRecord, parse_frame_line
+from core.model.run_state import ENDED
 from core.model.settings import Settings
+
+ENDED_WORDS = tuple(sorted(state.value for state in ENDED))
+"""How ``run.toml`` says a run ended."""
 
 
 class RunWriter:
@@ -86,8 +90,8 @@ class RunWriter:
         nothing, so a "failed" is never overwritten by the "stopped" of the
         clean-up that follows. If the write fails, :attr:`info` is unchanged.
         """
-        if state not in RUN_STATES or state == "active":
-            ended_states = ", ".join(s for s in RUN_STATES if s != "active")
+        if state not in ENDED_WORDS:
+            ended_states = ", ".join(ENDED_WORDS)
             raise ValueError(f"a run ends as one of {ended_states}, not {state!r}")
         if not isinstance(reason, str):
             raise ValueError(f"the end reason must be text, got {reason!r}")
