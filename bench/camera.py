@@ -1,7 +1,7 @@
 """The USB camera path: trigger latency against the GPIO path, throughput against bare gphoto2.
 
 Everything runs in this one process on libgphoto2's own virtual camera (the
-``gphoto2`` wheel's vusb driver, DESIGN §9), with the daemon's side built as
+``gphoto2`` wheel's vusb driver, docs/architecture.md §10), with the daemon's side built as
 the daemon builds it: :class:`RunController` + the simulated rig (gpiozero
 mock pins) + :class:`SystemClock` + a :class:`Journal`, and for USB the real
 camera thread (:class:`UsbCamera`). As ``lapse daemon`` does (as root), the
@@ -46,7 +46,7 @@ Two facts about the virtual camera shape the method:
     frame's file (100 ms) is in before the next trigger: the camera thread is
     idle in its queue. At 80 ms every trigger comes while the thread is still
     looking for the previous frame's file, as with a real camera whose files
-    take longer than the interval leaves (DESIGN §11: 0.1–1.5 s).
+    take longer than the interval leaves (docs/architecture.md §10: 0.1–1.5 s).
 
 (2) Capture-and-download throughput (frames/s), closed loop, sides alternating
     in rotating order per round, twice: with lapse's 947-byte sample JPEG in
@@ -135,7 +135,6 @@ from hw.sim import make_sim_rig
 
 TITLE = "lapse camera benchmark"
 PATHS = ("gpio", "usb")
-ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
 
 # Targets from the issue.
 P99_MARGIN_US = 1000.0
@@ -362,19 +361,13 @@ class RunWatcher:
 
     def __init__(self) -> None:
         self.ended = threading.Event()
-        self.final_state: str | None = None
         self.ended_ns = 0
 
-    def __call__(self, message: bytes) -> None:
-        if b'"state"' not in message:
-            return
-        decoded = protocol.decode(message)
-        if decoded.get("event") != "state":
-            return
-        state = (decoded.get("data") or {}).get("state")
-        if state in ENDED_STATES:
+    def __call__(self, event: protocol.Event) -> None:
+        # A state with no run is the camera's news before the run begins.
+        status = event.status if isinstance(event, protocol.StateEvent) else None
+        if status is not None and status.run is not None and not status.state.live:
             self.ended_ns = time.monotonic_ns()
-            self.final_state = state
             self.ended.set()
 
 
@@ -391,7 +384,8 @@ def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -
         watcher = RunWatcher()
         controller = RunController(rig, clock, journal, watcher, camera=camera)
         status = controller.start(Settings(interval_ns=interval_ns, frames=frames))
-        run_id = status["run"]
+        assert status.run is not None
+        run_id = status.run.id
         if not watcher.ended.wait(frames * interval_ns / NS_PER_S + 60):
             raise RuntimeError(f"the {path} run did not end in time")
         records = journal.read_frames(run_id)

@@ -85,7 +85,8 @@ import asyncio, json, sys
 async def answer(reader, writer):
     while line := await reader.readline():
         request = json.loads(line)
-        reply = {"v": 1, "id": request.get("id"), "ok": True, "result": {"pid": 0}}
+        hello = {"pid": 0, "protocol": 2, "rig": "none", "simulated": True}
+        reply = {"v": 2, "id": request.get("id"), "ok": True, "result": hello}
         writer.write((json.dumps(reply) + "\\n").encode())
         await writer.drain()
     writer.close()

@@ -106,6 +106,7 @@ from core.client import Client
 from core.clock import SPIN_NS, SystemClock
 from core.config import HardwareConfig
 from core.daemon.engine import TIMING_PRIORITY, Engine, request_realtime_priority
+from core.model import protocol
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.plan import make_plan
 from core.model.scheduler import Grid, Scheduler
@@ -113,7 +114,6 @@ from core.model.settings import Settings
 from hw.sim import make_sim_rig
 
 TITLE = "lapse timing benchmark"
-ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
 
 # Targets.
 IDLE_P99_LIMIT_US = 250.0
@@ -347,8 +347,8 @@ class Subscriber(threading.Thread):
             self.subscribed.set()
             while not self.stopping.is_set():
                 try:
-                    for message in self.client.events(timeout=1.0):
-                        if self._take(message["event"], message.get("data") or {}):
+                    for event in self.client.events(timeout=1.0):
+                        if self._take(event):
                             return
                 except TimeoutError:
                     continue
@@ -359,17 +359,17 @@ class Subscriber(threading.Thread):
             self.ended.set()
             self.client.close()
 
-    def _take(self, name: str, data: dict[str, Any]) -> bool:
+    def _take(self, event: protocol.Event) -> bool:
         """Count one event; True once the run has ended."""
         self.events += 1
-        if name == "edge" and data.get("line") == "shutter" and data.get("on"):
-            self.shutter_on[int(data["frame"])] = int(data["at_ns"])
-        elif name == "state":
-            state, run = data.get("state"), data.get("run")
-            if state == "running" and run is not None:
+        if isinstance(event, protocol.EdgeEvent) and event.line == "shutter" and event.on:
+            self.shutter_on[event.frame] = event.at_ns
+        elif isinstance(event, protocol.StateEvent) and event.status.run is not None:
+            state, run = event.status.state, event.status.run.id
+            if state.live:
                 self.run_id = run
-            elif self.run_id is not None and run == self.run_id and state in ENDED_STATES:
-                self.final_state = state
+            elif self.run_id is not None and run == self.run_id:
+                self.final_state = state.value
                 return True
         return False
 

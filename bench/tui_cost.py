@@ -338,11 +338,13 @@ class CpuFigures:
         return self.total_percent / base if base else float("inf")
 
 
-def run_status(handle: DaemonHandle) -> dict[str, Any]:
-    """The daemon's ``status``."""
+def run_anchor_ns(handle: DaemonHandle) -> int:
+    """Where the daemon's run is anchored on the grid."""
     with Client(handle.socket, timeout=10).connect() as client:
-        status: dict[str, Any] = client.request("status")
-    return status
+        run = client.status().run
+    if run is None:
+        raise RuntimeError("the daemon carries no run")
+    return run.anchor_ns
 
 
 def next_window_start(grid: Grid, not_before_ns: int) -> int:
@@ -387,8 +389,7 @@ def bench_cpu(
             wait_for_hello(handle)
             _, line = start_run(handle.env, interval_ns)
             print(f"    {line}")
-            status = run_status(handle)
-            grid = Grid(status["anchor_ns"], interval_ns)
+            grid = Grid(run_anchor_ns(handle), interval_ns)
             base_env = bytecode.apply(tmux.env)
             base = tmux.start("label", [PYTHON, str(label), "1"], base_env, "label_app.py")
             wait_for_text(tmux, "label", base, LABEL_SEEN)
@@ -511,7 +512,7 @@ def daemon_with_run(processes: Processes, root: Path, bytecode: Bytecode) -> Ite
     try:
         wait_for_hello(handle)
         start_run(handle.env, 60 * 10**9)
-        first_shutter_ns = run_status(handle)["anchor_ns"]
+        first_shutter_ns = run_anchor_ns(handle)
         time.sleep(max(0.0, (first_shutter_ns - time.monotonic_ns()) / 1e9) + 0.2)
         yield handle
     finally:

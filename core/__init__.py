@@ -1,5 +1,6 @@
-"""lapse's pure model: time, settings, plans, scheduling, journal and protocol.
+"""lapse's core: the pure model (``core.model``), the daemon's runtime (``core.daemon``)
+and what the daemon and its clients share (clock, client, journal reader, config file).
 
-Standard library only (DESIGN.md §2): importing ``core`` never loads textual,
+Standard library only (docs/architecture.md §2): importing ``core`` never loads textual,
 gpiozero or gphoto2.
 """

@@ -1,6 +1,6 @@
 """A blocking client of the daemon, for the command line, scripts and the TUI's worker.
 
-It also starts a daemon when none answers (DESIGN §1): the command to run is
+It also starts a daemon when none answers (docs/architecture.md §1): the command to run is
 given by the caller, so ``core`` does not need to know how lapse was installed.
 """
 

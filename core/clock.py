@@ -180,5 +180,3 @@ class SystemClock:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         return thread
-
-

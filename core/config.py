@@ -47,7 +47,7 @@ MAX_PIN = 27
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """Which rig the daemon builds, and how it is wired (DESIGN §11 for the pins)."""
+    """Which rig the daemon builds, and how it is wired (docs/architecture.md §10 for the pins)."""
 
     backend: str = "auto"
     """``auto`` (GPIO when the machine has it, else simulated), ``gpio`` or ``sim``."""

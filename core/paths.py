@@ -1,4 +1,4 @@
-"""Where lapse keeps its config, its journal and its socket (DESIGN §8)."""
+"""Where lapse keeps its config, its journal and its socket (docs/architecture.md §1)."""
 
 from __future__ import annotations
 

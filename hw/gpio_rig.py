@@ -203,7 +203,7 @@ class GpioRig:
     def close(self) -> None:
         """Release, then give every pin back; idempotent, and every device is closed.
 
-        A released Pi GPIO keeps driving its last level (DESIGN §11), hence the
+        A released Pi GPIO keeps driving its last level (docs/architecture.md §10), hence the
         release first. Raises :class:`RigError` afterwards if any step failed.
         """
         if self._closed:

@@ -1,4 +1,4 @@
-"""The simulated rig: the real :class:`GpioRig` on gpiozero's mock pins (DESIGN §9).
+"""The simulated rig: the real :class:`GpioRig` on gpiozero's mock pins (docs/architecture.md §10).
 
 Nothing is faked by hand: the same gpiozero devices run on a ``MockFactory``
 whose pins record every level they are driven to, so a test (or the demo) can

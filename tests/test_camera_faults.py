@@ -1,4 +1,4 @@
-"""Camera faults cost frames, never the run or a GPIO edge (DESIGN §10).
+"""Camera faults cost frames, never the run or a GPIO edge (docs/architecture.md §9).
 
 The whole daemon side runs in this process: the real RunController and
 engine on the simulated rig (gpiozero mock pins), the real camera thread on

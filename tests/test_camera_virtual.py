@@ -1,7 +1,7 @@
 """The USB path end to end: a real daemon, real libgphoto2, its own virtual camera.
 
 ``LAPSE_HW=sim`` with ``camera.trigger = "usb"`` gives the daemon the gphoto2
-wheel's virtual camera (DESIGN §9): real PTP over the vusb port driver.
+wheel's virtual camera (docs/architecture.md §10): real PTP over the vusb port driver.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Bad input on the command line: status 2, one clear line, nothing changed (DESIGN §10)."""
+"""Bad input on the command line: status 2, one clear line, nothing changed.
+
+(docs/architecture.md §9)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A real daemon process on a real unix socket, with several clients (DESIGN §1, §7)."""
+"""A real daemon process on a real unix socket, with several clients.
+
+(docs/architecture.md §1, §6)
+"""
 
 from __future__ import annotations
 

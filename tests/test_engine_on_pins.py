@@ -396,7 +396,8 @@ def test_a_fault_in_the_rig_costs_one_frame_and_releases_everything(
 
 
 def test_a_shutter_that_failed_to_open_has_no_fired_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """fired_ns is when the shutter output was switched on (DESIGN §6): here it never was."""
+    """fired_ns is when the shutter output was switched on (docs/architecture.md §7):
+    here it never was."""
     bench = Bench(Settings(interval_ns=10 * NS_PER_S, power=True))
     fail_once(monkeypatch, bench.rig.devices[Line.SHUTTER])
     bench.run()

@@ -1,5 +1,5 @@
-"""Import hygiene (DESIGN §2): ``core`` is standard library only, the daemon starts lean,
-and only the daemon writes the journal.
+"""Import hygiene (docs/architecture.md §2): ``core`` is standard library only, the model
+is plain logic, the daemon starts lean, and only the daemon writes the journal.
 
 Each import check imports in a fresh interpreter, so what this test process has
 already loaded (gpiozero for the rig tests, say) cannot hide or fake a

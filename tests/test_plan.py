@@ -1,4 +1,4 @@
-"""Phase plans for every preset and for random settings (DESIGN §4)."""
+"""Phase plans for every preset and for random settings (docs/architecture.md §3)."""
 
 import math
 from fractions import Fraction

@@ -1,4 +1,7 @@
-"""Resume after the daemon dies: same run, same grid, the gap logged (DESIGN §6, §10)."""
+"""Resume after the daemon dies: same run, same grid, the gap logged.
+
+(docs/architecture.md §7, §9)
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A bare app that hosts the TUI's widgets under test at the small screen's 40×15 cells
-(DESIGN §11), and a reading of what they draw."""
+(docs/architecture.md §10), and a reading of what they draw."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``lapse`` command: the composition root (DESIGN §2, §8).
+"""The ``lapse`` command: the composition root (docs/architecture.md §1, §2).
 
 It reads the config, builds the rig for ``lapse daemon``, and talks to the
 daemon for everything else. Bad input exits with status 2 and one line that

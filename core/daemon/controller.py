@@ -187,9 +187,7 @@ class _ActiveRun:
     def _end(self, ended: _Ended) -> None:
         if ended.state.ended:
             try:
-                self.writer.finish(
-                    ended.state.value, ended.reason, self.controller.clock.wall_ns()
-                )
+                self.writer.finish(ended.state.value, ended.reason, self.controller.clock.wall_ns())
             except OSError as error:
                 self.ledger.fault = f"could not record the end of the run: {error}"
         self.writer.close()

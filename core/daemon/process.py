@@ -1,4 +1,4 @@
-"""The daemon's process: the one owner of the hardware (DESIGN §1, §10).
+"""The daemon's process: the one owner of the hardware (docs/architecture.md §1, §9).
 
 :func:`run_daemon` takes a ready-built rig (the composition root builds it
 from config), holds the daemon lock, resumes an interrupted run (or, asked to,

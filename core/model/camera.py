@@ -10,7 +10,7 @@ A camera is optional. When one is configured it plays two parts:
   reports what happened as :data:`CameraEvent` values, which the controller
   journals and sends to clients like the engine's own events.
 
-A camera fault costs frames, never the run (DESIGN §10).
+A camera fault costs frames, never the run (docs/architecture.md §9).
 """
 
 from __future__ import annotations

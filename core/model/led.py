@@ -1,4 +1,4 @@
-"""The status LED, derived from the plan and the time, never stored (DESIGN §4).
+"""The status LED, derived from the plan and the time, never stored (docs/architecture.md §3).
 
 Off when idle; during focus it flashes ``FOCUS_FLASHES`` times, each flash
 brighter than the last; steady full while the shutter is open; a dim slow

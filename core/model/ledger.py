@@ -202,9 +202,7 @@ class RunLedger:
         if self.last is not None and self.last.frame == amended.frame:
             self.last = amended
         self._recent[amended.frame] = amended
-        return Entries(
-            records=[amended], events=[FrameEvent(self.run_id, amended, self.counts)]
-        )
+        return Entries(records=[amended], events=[FrameEvent(self.run_id, amended, self.counts)])
 
     # -- counting ----------------------------------------------------------------------------
     def _count(self, record: FrameRecord, step: int) -> None:

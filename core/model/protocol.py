@@ -358,10 +358,7 @@ class Preview:
 Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview
 
 
-
-COMMANDS: dict[str, type[Command]] = {
-    command.name: command for command in typing.get_args(Command)
-}
+COMMANDS: dict[str, type[Command]] = {command.name: command for command in typing.get_args(Command)}
 """Every command by its wire name."""
 EVENTS: dict[str, type[Event]] = {event.name: event for event in typing.get_args(Event)}
 """Every event by its wire name."""

@@ -1,4 +1,4 @@
-"""libgphoto2's own virtual camera, for the simulated rig (DESIGN §9).
+"""libgphoto2's own virtual camera, for the simulated rig (docs/architecture.md §10).
 
 The ``gphoto2`` wheel ships a virtual USB port driver (``libgphoto2/vusb``)
 with a PTP camera behind it that serves the JPEGs in ``VCAMERADIR``. Both
