@@ -661,7 +661,6 @@ class Report:
     """What one benchmark found: its targets, its errors and the figures for ``--json``."""
 
     def __init__(self, title: str) -> None:
-        self.title = title
         self.checks: list[Check] = []
         self.failures: list[str] = []
         self.data: dict[str, Any] = {"benchmark": title, "argv": sys.argv, "host": host_info()}

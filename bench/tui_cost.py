@@ -53,7 +53,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -320,7 +320,6 @@ class CpuFigures:
     daemon_with: CpuShare
     tui: CpuShare
     baseline: CpuShare
-    frames_per_window: list[int] = field(default_factory=list)
 
     @property
     def daemon_extra_percent(self) -> float:

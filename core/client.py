@@ -22,6 +22,9 @@ from core.model.errors import DaemonUnavailable, LapseError, ProtocolError
 from core.model.settings import Settings
 from core.paths import Paths
 
+DAEMON_START_S = 10.0
+"""How long a daemon a client started has to answer before its log is shown instead."""
+
 
 class DaemonRefused(LapseError):
     """The daemon answered a command with an error (its message is for the user)."""
@@ -163,7 +166,6 @@ def ensure_daemon(
     paths: Paths,
     command: Sequence[str],
     *,
-    wait_s: float = 10.0,
     sleep: Callable[[float], None] | None = None,
 ) -> protocol.HelloReply:
     """Return the running daemon's ``hello``, starting ``command`` in the background first
@@ -186,7 +188,7 @@ def ensure_daemon(
             start_new_session=True,  # outlives this terminal and its SSH session
             env=os.environ.copy(),
         )
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic() + DAEMON_START_S
     while time.monotonic() < deadline:
         hello = daemon_answers(paths.socket, timeout=1.0)
         if hello is not None:

@@ -81,11 +81,6 @@ class SocketLink:
         if client is not None:
             client.shutdown()
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called: the app is going."""
-        return self._closed.is_set()
-
     def command(self, command: protocol.Command) -> Any:
         with Client(self.paths.socket, timeout=30).connect() as client:
             return client.request(command)

@@ -66,7 +66,6 @@ def run_daemon(
     make_battery: Callable[[], tuple[BatteryReader | None, BatteryModel]] | None = None,
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     stop_interrupted: bool = False,
-    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
@@ -92,9 +91,7 @@ def run_daemon(
             camera = make_camera(rig) if make_camera is not None else None
             reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
-            asyncio.run(
-                _serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, on_ready)
-            )
+            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted))
         finally:
             try:
                 _release_and_close(rig)
@@ -123,7 +120,6 @@ async def _serve(
     paths: Paths,
     notice: str | None,
     stop_interrupted: bool,
-    on_ready: Callable[[str], None] | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -154,8 +150,6 @@ async def _serve(
             ready += f"; camera ({camera.trigger}): {shown.model or shown.fault or 'looking'}"
         ready += f"; battery: {outlook.reader.name if outlook.reader else 'the model'}"
         log.info("%s", ready)
-        if on_ready is not None:
-            on_ready(ready)
         await stopping.wait()
         log.info("stopping: releasing the outputs; an active run resumes at the next start")
     finally:

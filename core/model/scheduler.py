@@ -7,7 +7,6 @@ with the current time and acts on the answers (trio and h11 style).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -24,13 +23,6 @@ enough that one spin per frame costs nothing at long intervals.
 LED_GUARD_NS = SPIN_NS
 """LED changes inside the spin window before a shutter are dropped: the timing
 thread spins there for the shutter, and the LED goes full on at it anyway."""
-
-
-class MissedPolicy(enum.Enum):
-    """What happens to a slot whose shutter time has passed before it could fire."""
-
-    SKIP = "skip"
-    """Log it ``missed`` and go on with the next slot on the grid: never early, never a burst."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,9 @@ class RunComplete:
 
 
 class Scheduler:
-    """Hands out frames in grid order and applies the missed-slot policy."""
+    """Hands out frames in grid order. A slot whose shutter time has passed before it could
+    fire is logged ``missed`` and the next slot on the grid follows: never early, never a
+    burst to catch up."""
 
     def __init__(
         self,
@@ -119,13 +113,11 @@ class Scheduler:
         *,
         frames: int = 0,
         next_frame: int = 0,
-        policy: MissedPolicy = MissedPolicy.SKIP,
     ) -> None:
         self.plan = plan
         self.grid = grid
         self.frames = frames
         """How many slots the run has; 0 is endless."""
-        self.policy = policy
         self._next = next_frame
         self.steps = self._frame_steps(plan)
         """The steps of every frame, in the order they must happen."""

@@ -28,12 +28,6 @@ class Span:
     end_ns: int
     compressed: bool
 
-    def offset_at(self, column: int) -> int:
-        """The offset in the middle of ``column``."""
-        columns = self.last - self.first + 1
-        width = self.end_ns - self.start_ns
-        return self.start_ns + (2 * (column - self.first) + 1) * width // (2 * columns)
-
     def column_of(self, offset_ns: int) -> int:
         columns = self.last - self.first + 1
         width = max(1, self.end_ns - self.start_ns)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-CALL_KINDS = ("busy", "gone", "claimed", "unsupported", "hung", "failed")
-
 
 class CallError(Exception):
     """A camera call failed; ``kind`` says what the camera thread should do about it.

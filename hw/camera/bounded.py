@@ -66,12 +66,6 @@ class BoundedCaller:
         # A daemon thread: a call stuck in libgphoto2 must never keep the process alive.
         clock.start_thread(self._serve, name)
 
-    @property
-    def hung(self) -> bool:
-        """True while a call that overran its bound has still not returned."""
-        overrun = self._overrun
-        return overrun is not None and not overrun.done
-
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` on the I/O thread and return its result.
 

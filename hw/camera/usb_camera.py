@@ -88,7 +88,6 @@ class UsbCamera:
         virtual: bool = False,
         free: FreeBytes = free_bytes,
         disk_retry_s: float = policy.DISK_RETRY_NS / NS_PER_S,
-        idle_s: float = IDLE_S,
     ) -> None:
         if not config.enabled:
             raise ValueError("UsbCamera needs camera.trigger gpio or usb")
@@ -96,7 +95,6 @@ class UsbCamera:
         self.trigger = config.trigger
         self._open_session = open_session
         self._free = free
-        self._idle_s = idle_s
         self._clock = clock
         self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S, clock)
         self._jobs = clock.queue()
@@ -224,7 +222,7 @@ class UsbCamera:
                 # The wait inside libgphoto2 is the pause, when one fits before the trigger.
                 return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
             return POLL_S
-        return max(0.0, min(self._idle_s, (self._next_idle_ns - self._clock.now_ns()) / NS_PER_S))
+        return max(0.0, min(IDLE_S, (self._next_idle_ns - self._clock.now_ns()) / NS_PER_S))
 
     def _look_timeout_ms(self) -> int:
         """How long a look for new files may wait in libgphoto2: never into the next trigger.
@@ -244,7 +242,7 @@ class UsbCamera:
         now_ns = self._clock.now_ns()
         if self._report is None and now_ns >= self._next_idle_ns:
             # Idle: show a camera that was plugged in, and its battery.
-            self._next_idle_ns = now_ns + round(self._idle_s * NS_PER_S)
+            self._next_idle_ns = now_ns + round(IDLE_S * NS_PER_S)
             if self._session is None:
                 self._connect_quietly()
             else:

@@ -24,8 +24,6 @@ from core.model.settings import Settings
 from themes import THEMES, config_name
 from tui.keys import SETTINGS_KEYS, bindings
 
-MINUTE = 60 * NS_PER_S
-
 
 @dataclass(frozen=True)
 class Choice:
