@@ -85,7 +85,7 @@ import asyncio, json, sys
 async def answer(reader, writer):
     while line := await reader.readline():
         request = json.loads(line)
-        hello = {"pid": 0, "protocol": 2, "rig": "none", "simulated": True}
+        hello = {"pid": 0, "rig": "none", "simulated": True}
         reply = {"v": 2, "id": request.get("id"), "ok": True, "result": hello}
         writer.write((json.dumps(reply) + "\\n").encode())
         await writer.drain()

@@ -131,7 +131,6 @@ class Server:
             case protocol.Hello():
                 return protocol.HelloReply(
                     pid=os.getpid(),
-                    protocol=protocol.PROTOCOL_VERSION,
                     rig=controller.rig.description,
                     simulated=controller.rig.simulated,
                     notice=controller.notice,

@@ -266,7 +266,6 @@ def battery_status(
         lasts_ns=figures.lasts_ns,
         draw_ma=figures.draw_ma if isinstance(figures, BatteryReading) else figures.average_ma,
         voltage_v=figures.voltage_v,
-        current_ma=figures.current_ma if isinstance(figures, BatteryReading) else None,
         charging=figures.charging,
         at_ns=at_ns,
         draining=draining,

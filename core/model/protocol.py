@@ -114,7 +114,6 @@ class BatteryStatus:
     or unknown."""
     draw_ma: float | None = None
     voltage_v: float | None = None
-    current_ma: float | None = None
     charging: bool | None = None
     """True while external power feeds the battery."""
     at_ns: int = 0
@@ -198,10 +197,9 @@ class RunPreview:
 
 @dataclass(frozen=True)
 class HelloReply:
-    """Who answers: the daemon's pid, its protocol and its rig."""
+    """Who answers: the daemon's pid and its rig (the version is every message's ``v``)."""
 
     pid: int
-    protocol: int
     rig: str
     simulated: bool
     notice: str | None = None
@@ -290,7 +288,7 @@ class Subscribed:
 # -- commands: what a client sends -----------------------------------------------------
 @dataclass(frozen=True)
 class Hello:
-    """Who is there: the daemon's pid, protocol and rig."""
+    """Who is there: the daemon's pid and rig."""
 
     name: ClassVar[str] = "hello"
     answer: ClassVar[type] = HelloReply
