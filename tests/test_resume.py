@@ -37,13 +37,7 @@ def check_grid(lapse: Lapse, run_id: str) -> list[FrameRecord]:
 
 
 def test_kill_9_mid_run_resumes_the_same_run_and_logs_the_gap(lapse: Lapse) -> None:
-    daemon = lapse.start_daemon()
-    started = lapse.cli("run", "--interval", "1s")
-    assert started.returncode == 0, started.stderr
-    run_id = lapse.journal.active_run().id
-    lapse.wait_for(lambda: len(frames(lapse, run_id)) >= 2, what="two frames")
-    daemon.send_signal(signal.SIGKILL)
-    daemon.wait()
+    run_id = interrupted(lapse)
     before = frames(lapse, run_id)
     killed_at = time.monotonic_ns()
     time.sleep(3.2)  # at least three slots pass while nothing runs
