@@ -23,7 +23,7 @@ import enum
 import json
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, TypeVar
 
@@ -524,7 +524,7 @@ class Envelope:
     """One decoded line from the daemon: an event, or the reply to a request."""
 
     event: Event | None = None
-    reply: Reply | None = field(default=None)
+    reply: Reply | None = None
 
 
 def _line(message: dict[str, Any]) -> bytes:
@@ -585,8 +585,9 @@ def decode_request(line: bytes) -> Request:
     template = getattr(command, "unknown_args", None)
     if unknown and template is not None:
         raise ProtocolError(template.format(", ".join(unknown)))
-    for missing in (f.name for f in declared if f.name not in args):
-        raise ProtocolError(f"{name} needs args.{missing}, e.g. {command.example}")
+    missing = [f.name for f in declared if f.name not in args]
+    if missing:
+        raise ProtocolError(f"{name} needs args.{missing[0]}, e.g. {command.example}")
     return Request(from_wire(command, args, f"{name} args"), request_id)
 
 
