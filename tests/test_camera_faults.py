@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from core.config import HardwareConfig
 from core.daemon.controller import RunController
 from core.journal import FrameRecord, Journal
 from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.hardware import HardwareConfig
 from core.model.settings import Settings
 from hw.sim import make_sim_rig
 from tests.camera_faults import OptoLink, World, faulty_camera

@@ -1,9 +1,10 @@
-"""The one checker every config table goes through (core.model.fields).
+"""The one checker every config table goes through (core.model.fields), and the names it checks.
 
 Each kind of field refuses a value of the wrong type and one out of range with
 one line naming the key, what is allowed and what was given; a table refuses
 keys it does not have with the list of those it has; choices list their
-values.
+values. The theme names and binding ids the ``[ui]`` table checks are the ones
+the themes and the TUI's key table are built from.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from core.model.fields import (
     Whole,
     Wording,
 )
+from core.model.ui import UI, BindingId, ThemeName, UiConfig
+from themes import CONFIG_NAMES, THEMES, theme_from_config
+from tui.keys import ALL_KEYS, APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS
 
 
 class Colour(StrEnum):
@@ -255,3 +259,35 @@ def test_write_reads_back_equal_and_leaves_unset_optional_keys_out() -> None:
     assert written["wait"] == "red" and written["colour"] == "red"
     assert type(written["colour"]) is str
     assert Sample(**WRITTEN.read(written)) == sample
+
+
+# --- the [ui] table's names ----------------------------------------------------------------------
+
+
+def test_an_unknown_theme_is_refused_with_the_theme_names() -> None:
+    assert refusal(UI, "theme", "sepia") == (
+        'ui.theme must be one of the theme names "default", "night-vision", "console", got "sepia"'
+    )
+
+
+@pytest.mark.parametrize("spelled", ["console", " Console ", "lapse-console", "LAPSE-CONSOLE"])
+def test_a_theme_is_read_as_the_tui_reads_it(spelled: str) -> None:
+    assert UI.read({"theme": spelled}) == {"theme": ThemeName.CONSOLE}
+    assert theme_from_config(spelled) == THEMES[ThemeName.CONSOLE.full_name].name
+
+
+def test_an_unknown_binding_id_is_refused_with_every_id() -> None:
+    message = refusal(UI, "keys", {"start": "s"})
+    assert message == (f"ui.keys.start is not a binding id; binding ids are {', '.join(BindingId)}")
+
+
+def test_each_theme_name_has_a_theme() -> None:
+    assert list(CONFIG_NAMES) == list(ThemeName)
+    assert set(CONFIG_NAMES.values()) == set(THEMES)
+    assert UiConfig().theme in CONFIG_NAMES
+
+
+def test_each_binding_id_has_its_keys_in_the_tui() -> None:
+    every = (*MAIN_KEYS, *APP_KEYS, *SETTINGS_KEYS, *LOG_KEYS, *HELP_KEYS)
+    assert {key.id for key in every} == set(BindingId)
+    assert sorted(key.id for key in ALL_KEYS) == sorted(BindingId)

@@ -26,13 +26,13 @@ import pytest
 
 from core import clock as clock_module
 from core.clock import SystemClock, sleep_ns, wall_iso
-from core.config import HardwareConfig
 from core.daemon.controller import DOWN_REASON, RunController
 from core.fake_clock import FakeClock
 from core.journal import FrameRecord, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import SettingsError
+from core.model.hardware import HardwareConfig
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
