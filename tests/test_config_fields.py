@@ -10,6 +10,7 @@ the themes and the TUI's key table are built from.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,7 @@ from core.model.fields import (
     Wording,
 )
 from core.model.ui import UI, BindingId, ThemeName, UiConfig
+from tests.conftest import REPO
 from themes import CONFIG_NAMES, THEMES, theme_from_config
 from tui.keys import ALL_KEYS, APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS
 
@@ -291,3 +293,12 @@ def test_each_binding_id_has_its_keys_in_the_tui() -> None:
     every = (*MAIN_KEYS, *APP_KEYS, *SETTINGS_KEYS, *LOG_KEYS, *HELP_KEYS)
     assert {key.id for key in every} == set(BindingId)
     assert sorted(key.id for key in ALL_KEYS) == sorted(BindingId)
+
+
+def test_the_readme_names_every_theme_and_binding_id() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    theme_line = next(line for line in section.splitlines() if line.startswith("theme = "))
+    assert theme_line.split("#", 1)[1].strip() == ", ".join(ThemeName)
+    named = re.findall(r"`(\w+)`", section.split("The binding ids", 1)[1])
+    assert named[: len(BindingId)] == list(BindingId)
