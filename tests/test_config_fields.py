@@ -142,6 +142,12 @@ def test_a_spoken_number_names_its_unit() -> None:
     assert refusal(SPOKEN, "level", 200) == "sample.level must be between 0 and 100 mA, got 200"
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_number_that_is_not_finite_is_not_a_number(value: float) -> None:
+    # Not "out of range": nan is neither above nor below anything.
+    assert refusal(SPOKEN, "level", value) == f"sample.level must be a number of mA, got {value!r}"
+
+
 @pytest.mark.parametrize(("value", "shown"), [(28, "28"), (-1, "-1"), ("x", '"x"'), (1.0, "1.0")])
 def test_a_pin_is_a_gpio_number(value: Any, shown: str) -> None:
     assert refusal(WRITTEN, "pin", value) == f"sample.pin must be a GPIO number 0–27, got {shown}"
