@@ -115,7 +115,6 @@ from bench._common import (
     temp_dir,
 )
 from core.clock import SystemClock
-from core.config import HardwareConfig
 from core.daemon.controller import RunController
 from core.daemon.engine import SUPPORT_PRIORITY, TIMING_PRIORITY, request_realtime_priority
 from core.journal import Journal
@@ -123,6 +122,7 @@ from core.model import protocol
 from core.model.camera import CameraConfig, CameraEvent, FileSaved, FrameFailed
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError
+from core.model.hardware import HardwareConfig
 from core.model.plan import Line
 from core.model.records import FrameRecord
 from core.model.settings import Settings

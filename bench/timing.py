@@ -104,10 +104,10 @@ from bench.loopback import (
 )
 from core.client import Client
 from core.clock import SPIN_NS, SystemClock
-from core.config import HardwareConfig
 from core.daemon.engine import TIMING_PRIORITY, Engine, request_realtime_priority
 from core.model import protocol
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.hardware import HardwareConfig
 from core.model.plan import make_plan
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings

@@ -17,11 +17,11 @@ from typing import Protocol
 
 from core.model.battery import (
     NS_PER_HOUR,
-    SOURCES,
     BatteryConfig,
     BatteryModel,
     BatteryReader,
     BatteryReading,
+    Source,
     hours_ns,
     li_ion_percent,
 )
@@ -376,8 +376,8 @@ def open_battery_reader(
     asks for no monitor. ``root`` is where sysfs and the device tree are
     looked for and ``bus_factory`` opens an I²C bus (fakes in tests).
     """
-    if config.source not in SOURCES:
-        allowed = ", ".join(SOURCES)
+    if config.source not in tuple(Source):
+        allowed = ", ".join(Source)
         raise ConfigError(f"battery.source must be one of {allowed}, not {config.source!r}")
     if config.source == "model":
         return OpenedBattery(None)

@@ -22,8 +22,8 @@ from gpiozero import (
 )
 from gpiozero.pins import Factory
 
-from core.config import HardwareConfig, pin_clash
 from core.model.errors import RigError
+from core.model.hardware import HardwareConfig, pin_clash
 from core.model.plan import Line
 
 LED = "led"

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.clock import Clock
-from core.config import BACKENDS, HardwareConfig
 from core.model.camera import Camera, CameraConfig
 from core.model.errors import ConfigError, RigError
+from core.model.hardware import Backend, HardwareConfig
 from core.model.rig import Rig
 
 if TYPE_CHECKING:
@@ -119,9 +119,9 @@ def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tup
             allowed = " or ".join(ENV_CHOICES)
             raise ConfigError(f"{ENV_VAR} must be {allowed}, not {override!r}")
         return override.lower(), f"{ENV_VAR}={override.lower()}"
-    if hardware.backend not in BACKENDS:
+    if hardware.backend not in tuple(Backend):
         raise ConfigError(
-            f"hardware.backend must be one of {', '.join(BACKENDS)}, not {hardware.backend!r}"
+            f"hardware.backend must be one of {', '.join(Backend)}, not {hardware.backend!r}"
         )
     return hardware.backend, f'hardware.backend = "{hardware.backend}"'
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from core.config import HardwareConfig
+from core.model.hardware import HardwareConfig
 from hw.gpio_rig import GpioRig
 
 

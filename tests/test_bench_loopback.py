@@ -24,9 +24,9 @@ from bench.loopback import (
     ticks_to_monotonic_ns,
 )
 from core.clock import SystemClock
-from core.config import HardwareConfig
 from core.daemon.engine import Engine
 from core.model.durations import NS_PER_MS
+from core.model.hardware import HardwareConfig
 from core.model.plan import make_plan
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings

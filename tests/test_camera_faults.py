@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from core.config import HardwareConfig
 from core.daemon.controller import RunController
 from core.journal import Journal
 from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.hardware import HardwareConfig
 from core.model.protocol import CameraEvent, EdgeEvent
 from core.model.records import FrameRecord
 from core.model.run_state import RunState

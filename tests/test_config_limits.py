@@ -18,7 +18,8 @@ import pytest
 from core.config import Config, config_to_dict, load_config
 from core.model.durations import format_duration
 from core.model.errors import ConfigError
-from core.model.limits import LIMITS, Kind, Limit
+from core.model.fields import Kind
+from core.model.limits import LIMITS, Limit
 from core.model.settings import Settings
 from tests.conftest import REPO, Lapse
 from tui import cli

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 import pytest
 from gpiozero import OutputDevice
 
-from core.config import HardwareConfig
 from core.daemon.engine import Engine, EngineExit
 from core.fake_clock import FakeClock
 from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone
+from core.model.hardware import HardwareConfig
 from core.model.led import led_changes, led_level
 from core.model.plan import Edge, Line, make_plan
 from core.model.scheduler import LED_GUARD_NS, Grid, Scheduler, Step

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from core.clock import SPIN_NS, SystemClock
-from core.config import HardwareConfig
 from core.daemon.engine import QUIET_NS, REACHED_LATE, Engine, EngineExit
 from core.fake_clock import FakeClock
 from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.model.events import EdgeDone, EngineEvent, FrameDone
+from core.model.hardware import HardwareConfig
 from core.model.plan import Line, make_plan
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings

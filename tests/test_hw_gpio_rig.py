@@ -14,8 +14,8 @@ import pytest
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from core.config import HardwareConfig
 from core.model.errors import RigError
+from core.model.hardware import HardwareConfig
 from core.model.plan import Line
 from hw.gpio_rig import LED, GpioRig
 

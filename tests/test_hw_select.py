@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from core.config import HardwareConfig
 from core.model.errors import ConfigError, RigError
+from core.model.hardware import HardwareConfig
 from core.model.plan import Line
 from core.model.rig import Rig
 from hw.gpio_rig import GpioRig

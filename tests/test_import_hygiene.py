@@ -121,6 +121,38 @@ def test_core_needs_nothing_outside_the_standard_library(core_report: dict) -> N
     )
 
 
+def test_core_knows_nothing_of_the_ui_code() -> None:
+    """The theme names and binding ids the config checks are the model's; the UI builds on them."""
+    report = probe(["core.*"], forbidden=("tui", "themes", "hw"))
+    assert report["forbidden"] == {}, culprits(report["forbidden"])
+
+
+def test_the_model_imports_nothing_of_the_runtime() -> None:
+    """``core.model`` is pure: no module of it imports the config file's reader, the daemon, …"""
+    code = textwrap.dedent(
+        """
+        import importlib, json, pkgutil, sys
+        import core.model
+
+        for info in pkgutil.walk_packages(core.model.__path__, "core.model."):
+            importlib.import_module(info.name)
+        ours = ("core", "tui", "themes", "hw", "bench")
+        outside = [
+            name for name in sys.modules
+            if name.partition(".")[0] in ours
+            and name not in ("core", "core.model")
+            and not name.startswith("core.model.")
+        ]
+        print(json.dumps(sorted(outside)))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
 def test_the_command_line_loads_no_ui_or_hardware_at_import() -> None:
     """``lapse daemon`` starts from tui.cli: textual and gpiozero would slow every start."""
     report = probe(["tui.cli"], forbidden=("textual", "gpiozero", "gphoto2"))

@@ -26,7 +26,6 @@ import pytest
 
 from core import clock as clock_module
 from core.clock import SystemClock, sleep_ns
-from core.config import HardwareConfig
 from core.daemon.controller import DOWN_REASON, RunController
 from core.daemon.journal_writer import create_run, open_run
 from core.fake_clock import FakeClock
@@ -34,6 +33,7 @@ from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
 from core.model.errors import SettingsError
+from core.model.hardware import HardwareConfig
 from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, StateEvent, Status
 from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from textual.widgets import Static
 
 from core.config import load_config
 from core.model.durations import PRESETS
+from core.model.ui import BindingId
 from core.paths import resolve_paths
 from tests.conftest import Lapse
+from tui import cli
 from tui.app import LapseApp
 from tui.link import SocketLink
 from tui.screens.main import INTERVAL_LOCKED, MainScreen
@@ -239,3 +242,51 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
         )
         await pilot.pause()
         assert not pilot.app.screen.query_one("#camera", Static).display
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            '[ui]\ntheme = "sepia"\n',
+            'ui.theme must be one of the theme names "default", "night-vision", "console",'
+            ' got "sepia"',
+        ),
+        (
+            '[ui.keys]\nstart = "s"\n',
+            f"ui.keys.start is not a binding id; binding ids are {', '.join(BindingId)}",
+        ),
+        ("[ui.keys]\nquit = 5\n", 'ui.keys.quit must be a key such as "s" or "ctrl+s", got 5'),
+    ],
+    ids=["unknown-theme", "unknown-binding-id", "bad-key"],
+)
+def test_lapse_opens_on_defaults_after_a_bad_ui_table(
+    lapse: Lapse,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    says: str,
+) -> None:
+    # The real entry, `lapse --kiosk` (so no daemon is started), with the app run headless.
+    lapse.config.write_text(text)
+    opened: list[tuple[str, dict[str, str], str, object]] = []
+    run = LapseApp.run
+
+    async def look_and_leave(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        app = pilot.app
+        opened.append(
+            (app.theme, dict(app.config.ui.keys), type(app.screen).__name__, app.config_path)
+        )
+        app.exit()
+
+    def headless(app: LapseApp) -> None:
+        run(app, headless=True, size=(40, 15), auto_pilot=look_and_leave)
+
+    monkeypatch.setattr(LapseApp, "run", headless)
+    assert cli.main(["--kiosk"], environ=lapse.env) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err.splitlines() == [f"lapse: config {lapse.config}: {says}; using defaults, not saving"]
+    assert opened == [("lapse-default", {}, "MainScreen", None)], "defaults, and nothing saved"
+    assert lapse.config.read_text() == text

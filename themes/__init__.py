@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from textual.theme import Theme
 
+from core.model.ui import ThemeName, theme_spelling
 from themes import console, default, night_vision
 from themes.glyphs import CONSOLE, UNICODE, Glyphs
 from themes.names import THEME_VARIABLES
@@ -24,20 +25,17 @@ __all__ = [
     "theme_variable_defaults",
 ]
 
-THEMES: dict[str, Theme] = {
-    module.THEME.name: module.THEME for module in (default, night_vision, console)
-}
+_MODULES = (default, night_vision, console)
+
+THEMES: dict[str, Theme] = {module.THEME.name: module.THEME for module in _MODULES}
 """Every lapse theme by its Textual name, in the order the theme key cycles through them."""
 
 THEME_NAMES: tuple[str, ...] = tuple(THEMES)
 """``("lapse-default", "lapse-night-vision", "lapse-console")``."""
 
-CONFIG_NAMES: dict[str, str] = {
-    "default": default.NAME,
-    "night-vision": night_vision.NAME,
-    "console": console.NAME,
-}
-"""What ``ui.theme`` in the config file says, and the Textual theme it means."""
+CONFIG_NAMES: dict[ThemeName, str] = {module.CONFIG_NAME: module.NAME for module in _MODULES}
+"""What ``ui.theme`` in the config file says, and the Textual theme it means: one a
+:class:`~core.model.ui.ThemeName`, the names the config reader takes."""
 
 CONSOLE_TERMS = frozenset({"linux", "linux-16color"})
 """``TERM`` values of the kernel's framebuffer console: 16 colours, a limited font."""
@@ -50,18 +48,18 @@ class UnknownTheme(ValueError):
 def theme_from_config(name: str) -> str:
     """The Textual theme for ``ui.theme``: ``"night-vision"`` → ``"lapse-night-vision"``.
 
-    A full theme name is accepted as it is. Anything else raises
+    Spelled as the config reader takes it (:func:`~core.model.ui.theme_spelling`):
+    any case, and a full theme name too. Anything else raises
     :class:`UnknownTheme`, whose message lists the choices.
     """
-    key = name.strip().lower()
-    if key in CONFIG_NAMES:
-        return CONFIG_NAMES[key]
-    if key in THEMES:
-        return key
+    wanted = theme_spelling(name)
+    for short, full in CONFIG_NAMES.items():
+        if short == wanted:
+            return full
     raise UnknownTheme(f"ui.theme: {name!r} is not a theme; use one of {', '.join(CONFIG_NAMES)}")
 
 
-def config_name(theme_name: str) -> str:
+def config_name(theme_name: str) -> ThemeName:
     """What ``ui.theme`` says for a Textual theme: ``"lapse-console"`` → ``"console"``."""
     for short, full in CONFIG_NAMES.items():
         if full == theme_name:

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 from textual.theme import Theme
 
-NAME = "lapse-console"
+from core.model.ui import ThemeName
+
+CONFIG_NAME = ThemeName.CONSOLE
+"""What ``ui.theme`` says for this theme."""
+NAME = CONFIG_NAME.full_name
 
 THEME = Theme(
     name=NAME,

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from textual.theme import Theme
 
-NAME = "lapse-default"
+from core.model.ui import ThemeName
+
+CONFIG_NAME = ThemeName.DEFAULT
+"""What ``ui.theme`` says for this theme."""
+NAME = CONFIG_NAME.full_name
 
 THEME = Theme(
     name=NAME,

@@ -18,7 +18,11 @@ from __future__ import annotations
 from textual.color import Color
 from textual.theme import Theme
 
-NAME = "lapse-night-vision"
+from core.model.ui import ThemeName
+
+CONFIG_NAME = ThemeName.NIGHT_VISION
+"""What ``ui.theme`` says for this theme."""
+NAME = CONFIG_NAME.full_name
 
 _BASE: dict[str, str] = {
     "primary": "#B00000",

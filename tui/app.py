@@ -14,11 +14,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from core.client import DaemonRefused
-from core.config import Config, UiConfig, save_config
+from core.config import Config, save_config
 from core.journal import Journal
 from core.model import protocol
 from core.model.errors import ConfigError, DaemonUnavailable, LapseError
 from core.model.settings import Settings
+from core.model.ui import UiConfig
 from themes import THEMES, config_name, glyphs_for, next_theme, theme_from_config
 from themes.glyphs import Glyphs
 from themes.names import THEME_VARIABLES

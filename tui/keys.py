@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.model.ui import BindingId
+
 
 @dataclass(frozen=True)
 class Key:
     """One binding: its id (the config key), default keys, action and help text."""
 
-    id: str
+    id: BindingId
     keys: str
     action: str
     description: str
@@ -23,50 +25,56 @@ class Key:
 # Keypad: A/B turn the switches, C toggles power, D starts and stops,
 # 1–4 pick a value and 5–8 a unit directly, * settings, # help, 0 log, 9 theme.
 MAIN_KEYS: tuple[Key, ...] = (
-    Key("start_stop", "d,enter", "start_stop", "Start/stop"),
-    Key("value_next", "a", "turn('value', 1)", "Value"),
-    Key("unit_next", "b", "turn('unit', 1)", "Unit"),
-    Key("power", "c,p", "toggle_power", "Power"),
-    Key("focus_next", "right,tab", "app.focus_next", "Next control", show=False),
-    Key("focus_previous", "left,shift+tab", "app.focus_previous", "Previous control", show=False),
-    Key("value_1", "1", "pick('value', 0)", "Value 1", show=False),
-    Key("value_3", "2", "pick('value', 1)", "Value 3", show=False),
-    Key("value_10", "3", "pick('value', 2)", "Value 10", show=False),
-    Key("value_30", "4", "pick('value', 3)", "Value 30", show=False),
-    Key("unit_s", "5", "pick('unit', 0)", "Seconds", show=False),
-    Key("unit_min", "6", "pick('unit', 1)", "Minutes", show=False),
-    Key("unit_h", "7", "pick('unit', 2)", "Hours", show=False),
-    Key("unit_days", "8", "pick('unit', 3)", "Days", show=False),
-    Key("settings", "asterisk,s", "app.open_settings", "Settings"),
-    Key("log", "0,l", "app.open_log", "Log"),
+    Key(BindingId.START_STOP, "d,enter", "start_stop", "Start/stop"),
+    Key(BindingId.VALUE_NEXT, "a", "turn('value', 1)", "Value"),
+    Key(BindingId.UNIT_NEXT, "b", "turn('unit', 1)", "Unit"),
+    Key(BindingId.POWER, "c,p", "toggle_power", "Power"),
+    Key(BindingId.FOCUS_NEXT, "right,tab", "app.focus_next", "Next control", show=False),
+    Key(
+        BindingId.FOCUS_PREVIOUS,
+        "left,shift+tab",
+        "app.focus_previous",
+        "Previous control",
+        show=False,
+    ),
+    Key(BindingId.VALUE_1, "1", "pick('value', 0)", "Value 1", show=False),
+    Key(BindingId.VALUE_3, "2", "pick('value', 1)", "Value 3", show=False),
+    Key(BindingId.VALUE_10, "3", "pick('value', 2)", "Value 10", show=False),
+    Key(BindingId.VALUE_30, "4", "pick('value', 3)", "Value 30", show=False),
+    Key(BindingId.UNIT_S, "5", "pick('unit', 0)", "Seconds", show=False),
+    Key(BindingId.UNIT_MIN, "6", "pick('unit', 1)", "Minutes", show=False),
+    Key(BindingId.UNIT_H, "7", "pick('unit', 2)", "Hours", show=False),
+    Key(BindingId.UNIT_DAYS, "8", "pick('unit', 3)", "Days", show=False),
+    Key(BindingId.SETTINGS, "asterisk,s", "app.open_settings", "Settings"),
+    Key(BindingId.LOG, "0,l", "app.open_log", "Log"),
 )
 
 APP_KEYS: tuple[Key, ...] = (
-    Key("help", "number_sign,question_mark,f1", "app.open_help", "Help"),
-    Key("theme", "9,t", "app.cycle_theme", "Theme"),
-    Key("quit", "q", "app.quit", "Quit"),
+    Key(BindingId.HELP, "number_sign,question_mark,f1", "app.open_help", "Help"),
+    Key(BindingId.THEME, "9,t", "app.cycle_theme", "Theme"),
+    Key(BindingId.QUIT, "q", "app.quit", "Quit"),
 )
 
-BACK_KEY = Key("back", "escape,asterisk", "app.pop_screen", "Back")
+BACK_KEY = Key(BindingId.BACK, "escape,asterisk", "app.pop_screen", "Back")
 
 SETTINGS_KEYS: tuple[Key, ...] = (
     BACK_KEY,
-    Key("setting_previous", "up,a", "move(-1)", "Previous"),
-    Key("setting_next", "down,b", "move(1)", "Next"),
-    Key("setting_less", "left,c", "step(-1)", "Less"),
-    Key("setting_more", "right,d", "step(1)", "More"),
-    Key("settings_save", "enter,number_sign", "save", "Save"),
+    Key(BindingId.SETTING_PREVIOUS, "up,a", "move(-1)", "Previous"),
+    Key(BindingId.SETTING_NEXT, "down,b", "move(1)", "Next"),
+    Key(BindingId.SETTING_LESS, "left,c", "step(-1)", "Less"),
+    Key(BindingId.SETTING_MORE, "right,d", "step(1)", "More"),
+    Key(BindingId.SETTINGS_SAVE, "enter,number_sign", "save", "Save"),
 )
 
 LOG_KEYS: tuple[Key, ...] = (
-    Key("back", "escape,asterisk", "back", "Back"),
-    Key("log_open", "enter,d", "open_run", "Open run"),
-    Key("log_up", "a", "cursor(-1)", "Up", show=False),
-    Key("log_down", "b", "cursor(1)", "Down", show=False),
+    Key(BindingId.BACK, "escape,asterisk", "back", "Back"),
+    Key(BindingId.LOG_OPEN, "enter,d", "open_run", "Open run"),
+    Key(BindingId.LOG_UP, "a", "cursor(-1)", "Up", show=False),
+    Key(BindingId.LOG_DOWN, "b", "cursor(1)", "Down", show=False),
 )
 
 HELP_KEYS: tuple[Key, ...] = (
-    Key("back", "escape,asterisk,number_sign,q", "app.pop_screen", "Back"),
+    Key(BindingId.BACK, "escape,asterisk,number_sign,q", "app.pop_screen", "Back"),
 )
 
 
@@ -80,4 +88,4 @@ def bindings(keys: tuple[Key, ...]) -> list:  # list[Binding]; typed loosely: te
 
 
 ALL_KEYS: tuple[Key, ...] = (*MAIN_KEYS, *APP_KEYS, *SETTINGS_KEYS[1:], *LOG_KEYS[1:], BACK_KEY)
-"""Every binding id a config may rebind, for validation and the help screen."""
+"""Every binding a config may rebind, one for each :class:`~core.model.ui.BindingId`."""

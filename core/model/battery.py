@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from core.model.durations import NS_PER_S
 from core.model.errors import ConfigError
+from core.model.fields import Address, Choice, Invalid, Kind, Number, Span, Table, Text, Whole
 from core.model.led import led_changes
 from core.model.plan import Plan
 from core.model.protocol import BatteryStatus
-from core.model.toml_text import limit_figure, toml_key, toml_value
 
 NS_PER_HOUR = 3600 * NS_PER_S
 
@@ -296,8 +296,17 @@ class BatteryReader(Protocol):
 
 # --- the [battery] config table ---------------------------------------------
 
-SOURCES = ("auto", "sysfs", "ina219", "model")
-"""``auto`` takes the first that answers: a sysfs battery, then an INA219, then the model."""
+
+class Source(StrEnum):
+    """Where the battery's charge is read from."""
+
+    AUTO = "auto"
+    """The first that answers: a sysfs battery, then an INA219, then the model."""
+    SYSFS = "sysfs"
+    INA219 = "ina219"
+    MODEL = "model"
+
+
 INA219_ADDRESSES = range(0x40, 0x50)
 """The sixteen addresses an INA219's A0/A1 pins can select."""
 MAX_CAPACITY_MAH = 1_000_000.0
@@ -317,8 +326,7 @@ MAX_CELLS = 8
 class BatteryConfig:
     """The ``[battery]`` table: which monitor to read, and the figures the model needs."""
 
-    source: str = "auto"
-    """One of :data:`SOURCES`."""
+    source: Source = Source.AUTO
     capacity_mah: float = 10_000.0
     """The battery's usable charge (a common 10 Ah power bank); the model's and the time
     left's basis when the device does not report its own."""
@@ -345,32 +353,14 @@ class BatteryConfig:
         and what is allowed. The message has no file name: the config reader
         puts ``config <path>:`` in front.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError(
-                "battery must be a table, written [battery] on a line of its own;"
-                f" got {toml_value(data)}"
-            )
-        for key in data:
-            if key not in BATTERY_KEYS:
-                raise ConfigError(
-                    f"battery.{toml_key(key)} is not a known key;"
-                    f" known keys are {', '.join(BATTERY_KEYS)}"
-                )
-        defaults = cls()
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            values[key] = _BATTERY_READERS[key](value)
-        merged = {name: values.get(name, getattr(defaults, name)) for name in BATTERY_KEYS}
-        return cls(**merged)
+        try:
+            return cls(**BATTERY.read(data))
+        except Invalid as invalid:
+            raise ConfigError(str(invalid)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The table as plain TOML values; unset optional keys are left out (TOML has no null)."""
-        data: dict[str, Any] = {}
-        for name in BATTERY_KEYS:
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        return data
+        return BATTERY.write(self)
 
     def model(self, pi_model: str | None = None) -> BatteryModel:
         """The model for this battery on the board named ``pi_model`` (the device tree's string)."""
@@ -378,99 +368,46 @@ class BatteryConfig:
         return BatteryModel(capacity_mah=self.capacity_mah, pi_ma=pi_ma)
 
 
-BATTERY_KEYS: tuple[str, ...] = tuple(f.name for f in fields(BatteryConfig))
-
-
-def _invalid(key: str, reason: str) -> ConfigError:
-    return ConfigError(f"battery.{key} {reason}")
-
-
-def _number(
-    key: str, value: Any, low: float, high: float, unit: str, *, above_low: bool = False
-) -> float:
-    """A finite number from ``low`` (or, ``above_low``, above it) to ``high``.
-
-    TOML's integers count as numbers.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not (low < value if above_low else low <= value)
-        or not value <= high
-    ):
-        limits = (
-            f"above {limit_figure(low)} and up to {limit_figure(high)}"
-            if above_low
-            else f"from {limit_figure(low)} to {limit_figure(high)}"
-        )
-        raise _invalid(key, f"must be a number of {unit} {limits}, got {toml_value(value)}")
-    return float(value)
-
-
-def _whole(key: str, value: Any, low: int, high: int, what: str) -> int:
-    # bool is a subclass of int: `cells = true` must not read as 1.
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _invalid(key, f"must be {what} from {low} to {high}, got {toml_value(value)}")
-    return value
-
-
-def _read_source(value: Any) -> str:
-    if not isinstance(value, str) or value not in SOURCES:
-        allowed = ", ".join(toml_value(name) for name in SOURCES)
-        raise _invalid("source", f"must be one of {allowed}, got {toml_value(value)}")
-    return value
-
-
-def _read_sysfs_name(value: Any) -> str:
+def _is_folder_name(text: str) -> bool:
     # A folder name only: a path could point the reader anywhere on the system.
-    if (
-        not isinstance(value, str)
-        or not value.strip()
-        or "/" in value
-        or value in (".", "..")
-        or not value.isprintable()
-    ):
-        raise _invalid(
+    return bool(text.strip()) and "/" not in text and text not in (".", "..") and text.isprintable()
+
+
+BATTERY = Table(
+    "battery",
+    (
+        Choice("source", choices=Source),
+        Number(
+            "capacity_mah",
+            range=Span(Kind.NUMBER, 0, MAX_CAPACITY_MAH, above_low=True, unit="mAh"),
+            what="a number of mAh",
+        ),
+        Number(
+            "pi_model_ma",
+            optional=True,
+            range=Span(Kind.NUMBER, MIN_PI_MA, MAX_PI_MA, unit="mA"),
+            what="a number of mA",
+        ),
+        Text(
             "sysfs_name",
-            'must be the name of a folder in /sys/class/power_supply, such as "BAT0";'
-            f" got {toml_value(value)}",
-        )
-    return value
-
-
-def _read_address(value: Any) -> int:
-    low, high = INA219_ADDRESSES[0], INA219_ADDRESSES[-1]
-    if isinstance(value, bool) or not isinstance(value, int) or value not in INA219_ADDRESSES:
-        hint = ""
-        if isinstance(value, str):
-            hint = "; write it without quotes, as i2c_address = 0x42"
-        raise _invalid(
+            optional=True,
+            what='the name of a folder in /sys/class/power_supply, such as "BAT0"',
+            accepts=_is_folder_name,
+        ),
+        Whole("i2c_bus", range=Span(Kind.WHOLE, 0, MAX_I2C_BUS), what="an I²C bus number"),
+        Address(
             "i2c_address",
-            f"must be an INA219 address from 0x{low:02X} to 0x{high:02X},"
-            f" got {_show_address(value)}{hint}",
-        )
-    return value
-
-
-_BATTERY_READERS: dict[str, Any] = {
-    "source": _read_source,
-    "capacity_mah": lambda value: _number(
-        "capacity_mah", value, 0, MAX_CAPACITY_MAH, "mAh", above_low=True
+            range=Span(Kind.ADDRESS, INA219_ADDRESSES[0], INA219_ADDRESSES[-1]),
+            what="an INA219 address",
+        ),
+        Number(
+            "shunt_ohms",
+            range=Span(Kind.NUMBER, MIN_SHUNT_OHMS, MAX_SHUNT_OHMS, unit="ohms"),
+            what="a number of ohms",
+        ),
+        Whole("cells", range=Span(Kind.WHOLE, 1, MAX_CELLS), what="a number of Li-ion cells"),
     ),
-    "pi_model_ma": lambda value: _number("pi_model_ma", value, MIN_PI_MA, MAX_PI_MA, "mA"),
-    "sysfs_name": _read_sysfs_name,
-    "i2c_bus": lambda value: _whole("i2c_bus", value, 0, MAX_I2C_BUS, "an I²C bus number"),
-    "i2c_address": _read_address,
-    "shunt_ohms": lambda value: _number(
-        "shunt_ohms", value, MIN_SHUNT_OHMS, MAX_SHUNT_OHMS, "ohms"
-    ),
-    "cells": lambda value: _whole("cells", value, 1, MAX_CELLS, "a number of Li-ion cells"),
-}
+)
+"""The ``[battery]`` table: one field a :class:`BatteryConfig` field."""
 
-
-def _show_address(value: Any) -> str:
-    """An I²C address in hex, as datasheets and i2cdetect print it."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return f"0x{value:02X}"
-    return toml_value(value)
+BATTERY_KEYS: tuple[str, ...] = BATTERY.keys

@@ -17,26 +17,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from core.model.durations import NS_PER_S
+from core.model.fields import Choice, Duration, Flag, Kind, Span, Table, Text, Whole
 from core.model.protocol import CameraStatus
 from core.model.settings import Settings
 
 if TYPE_CHECKING:  # a folder is only named here; the camera thread writes to it
     from pathlib import Path
 
-TRIGGERS = ("off", "gpio", "usb")
-"""``off``: no camera over USB (the GPIO lines only); ``gpio``: the lines fire the
-shutter and USB watches for and downloads new files; ``usb``: ``trigger_capture``."""
+
+class Trigger(StrEnum):
+    """How the camera's shutter is fired, and whether USB is used at all."""
+
+    OFF = "off"
+    """No camera over USB: the GPIO lines only."""
+    GPIO = "gpio"
+    """The lines fire the shutter; USB watches for and downloads new files."""
+    USB = "usb"
+    """``trigger_capture`` over USB."""
+
+
+MIN_CALL_TIMEOUT_NS = 1 * NS_PER_S
+MAX_CALL_TIMEOUT_NS = 300 * NS_PER_S
+MAX_RESERVE_MB = 1_000_000
+"""A terabyte: more than any card a Pi boots from."""
 
 
 @dataclass(frozen=True)
 class CameraConfig:
     """The ``[camera]`` table of the config file."""
 
-    trigger: str = "off"
-    """One of :data:`TRIGGERS`."""
+    trigger: Trigger = Trigger.OFF
     download: bool = True
     """Copy each frame into the run's folder; false keeps the files on the camera's card."""
     shutter_speed: str = ""
@@ -52,7 +66,34 @@ class CameraConfig:
     @property
     def enabled(self) -> bool:
         """True when a camera is to be opened at all."""
-        return self.trigger != "off"
+        return self.trigger != Trigger.OFF
+
+
+CAMERA = Table(
+    "camera",
+    (
+        Choice("trigger", choices=Trigger),
+        Flag("download"),
+        Text(
+            "shutter_speed",
+            what='one of the camera\'s shutter speeds such as "1/125", or ""',
+            accepts=str.isprintable,
+            tidy=str.strip,
+        ),
+        Flag("wired"),
+        Duration(
+            "call_timeout",
+            attr="call_timeout_ns",
+            range=Span(Kind.DURATION, MIN_CALL_TIMEOUT_NS, MAX_CALL_TIMEOUT_NS),
+        ),
+        Whole(
+            "reserve_mb",
+            range=Span(Kind.WHOLE, 0, MAX_RESERVE_MB),
+            what="a whole number of megabytes",
+        ),
+    ),
+)
+"""The ``[camera]`` table: one field a :class:`CameraConfig` field."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +133,7 @@ class Camera(Protocol):
     """What the daemon's run needs from a USB camera; ``hw.camera`` implements it."""
 
     trigger: str
-    """The configured trigger mode, one of :data:`TRIGGERS` but ``off``."""
+    """The configured trigger mode, a :class:`Trigger` but ``off``."""
 
     @property
     def drives_shutter_line(self) -> bool:

@@ -1,20 +1,29 @@
-"""A run's settings, validated at the edge with messages that name the limit."""
+"""A run's settings, validated at the edge with messages that name the limit.
+
+The ``[run]`` table of the config file and the settings on the socket are the
+same keys, declared once in :data:`RUN`.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 from typing import Any
 
-from core.model.durations import (
-    DAY_NS,
-    NS_PER_MS,
-    NS_PER_S,
-    format_duration,
-    parse_signed_duration,
+from core.model.durations import DAY_NS, NS_PER_MS, NS_PER_S
+from core.model.errors import SettingsError
+from core.model.fields import (
+    Duration,
+    Flag,
+    Invalid,
+    Kind,
+    Number,
+    Span,
+    Table,
+    UnknownKey,
+    Whole,
+    Wording,
 )
-from core.model.errors import DurationError, SettingsError
-from core.model.toml_text import toml_value
 
 MIN_INTERVAL_NS = 10 * NS_PER_MS
 MAX_INTERVAL_NS = 365 * DAY_NS
@@ -25,7 +34,12 @@ MAX_EXPOSURE_NS = 1 * DAY_NS
 MAX_FOCUS_LEAD_NS = 10 * NS_PER_S
 MAX_CLOCK_PPM = 500.0
 
-PULSE = "pulse"
+
+class Exposure(StrEnum):
+    """What ``exposure`` says instead of a bulb time."""
+
+    PULSE = "pulse"
+    """A short pulse: the camera times the exposure itself."""
 
 
 @dataclass(frozen=True)
@@ -54,30 +68,10 @@ class Settings:
 
     def validated(self) -> Settings:
         """Return self, or raise :class:`SettingsError` naming the field and its limit."""
-        _check_range("interval", self.interval_ns, MIN_INTERVAL_NS, MAX_INTERVAL_NS, duration=True)
-        if not isinstance(self.power, bool):
-            raise SettingsError("power must be true or false")
-        if isinstance(self.frames, bool) or not isinstance(self.frames, int):
-            raise SettingsError("frames must be a whole number (0 runs until stopped)")
-        if not 0 <= self.frames <= MAX_FRAMES:
-            raise SettingsError(
-                f"frames must be between 0 (until stopped) and {MAX_FRAMES:,}, got {self.frames}"
-            )
-        _check_range("delay", self.delay_ns, 0, MAX_DELAY_NS, duration=True)
-        if self.exposure_ns is not None:
-            _check_range(
-                "exposure", self.exposure_ns, MIN_EXPOSURE_NS, MAX_EXPOSURE_NS, duration=True
-            )
-        _check_range("focus lead", self.focus_lead_ns, 0, MAX_FOCUS_LEAD_NS, duration=True)
-        ppm = self.clock_ppm
-        limits = f"between -{MAX_CLOCK_PPM:g} and +{MAX_CLOCK_PPM:g} ppm"
-        if isinstance(ppm, bool) or not isinstance(ppm, int | float) or not math.isfinite(ppm):
-            raise SettingsError(
-                f"clock trim must be a number of parts per million {limits}, got {toml_value(ppm)}"
-            )
-        if abs(ppm) > MAX_CLOCK_PPM:
-            # Shown exactly: 500.00000000000006 rounded to "500" would read as allowed.
-            raise SettingsError(f"clock trim must be {limits}, got {toml_value(ppm)}")
+        try:
+            RUN.check(self)
+        except Invalid as invalid:
+            raise SettingsError(invalid.spoken) from None
         return self
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -86,15 +80,7 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """Human spellings, as written to config, run.toml and the socket."""
-        return {
-            "interval": format_duration(self.interval_ns),
-            "power": self.power,
-            "frames": self.frames,
-            "delay": format_duration(self.delay_ns),
-            "exposure": PULSE if self.exposure_ns is None else format_duration(self.exposure_ns),
-            "focus_lead": format_duration(self.focus_lead_ns),
-            "clock_ppm": float(self.clock_ppm),
-        }
+        return RUN.write(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Settings | None = None) -> Settings:
@@ -105,83 +91,62 @@ class Settings:
         """
         if not isinstance(data, dict):
             raise SettingsError("settings must be a table of names and values")
-        known = set(SETTING_KEYS)
-        for key in data:
-            if key not in known:
-                raise SettingsError(
-                    f"unknown setting {key!r}; known settings are {', '.join(SETTING_KEYS)}"
-                )
-        if base is None and "interval" not in data:
+        try:
+            values = RUN.read(data)
+        except UnknownKey as unknown:
+            raise SettingsError(
+                f"unknown setting {unknown.entry!r}; known settings are {', '.join(unknown.known)}"
+            ) from None
+        except Invalid as invalid:
+            raise SettingsError(invalid.spoken) from None
+        if base is None and "interval_ns" not in values:
             raise SettingsError('interval is required, e.g. interval = "10s"')
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            values.update(_READERS[key](value))
         start = base if base is not None else cls(interval_ns=values.pop("interval_ns"))
         return replace(start, **values).validated()
 
 
-def _check_range(name: str, value: int, low: int, high: int, *, duration: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingsError(f"{name} must be a duration")
-    if not low <= value <= high:
-        show = format_duration if duration else str
-        raise SettingsError(
-            f"{name} must be between {show(low)} and {show(high)}, got {show(value)}"
-        )
+RUN = Table(
+    "run",
+    (
+        Duration(
+            "interval",
+            attr="interval_ns",
+            range=Span(Kind.DURATION, MIN_INTERVAL_NS, MAX_INTERVAL_NS),
+        ),
+        Flag("power"),
+        Whole(
+            "frames",
+            range=Span(Kind.WHOLE, 0, MAX_FRAMES, low_note="(until stopped)"),
+            what="a whole number (0 runs until stopped)",
+        ),
+        Duration("delay", attr="delay_ns", range=Span(Kind.DURATION, 0, MAX_DELAY_NS)),
+        Duration(
+            "exposure",
+            attr="exposure_ns",
+            range=Span(Kind.DURATION, MIN_EXPOSURE_NS, MAX_EXPOSURE_NS),
+            what="a bulb time",
+            example="2s",
+            absent=Exposure.PULSE,
+        ),
+        Duration(
+            "focus_lead",
+            attr="focus_lead_ns",
+            said="focus lead",
+            range=Span(Kind.DURATION, 0, MAX_FOCUS_LEAD_NS),
+        ),
+        Number(
+            "clock_ppm",
+            said="clock trim",
+            range=Span(Kind.NUMBER, -MAX_CLOCK_PPM, MAX_CLOCK_PPM, unit="ppm"),
+            what="a number of parts per million such as 18.5",
+        ),
+    ),
+    wording=Wording.SPOKEN,
+)
+"""The ``[run]`` table, and the settings on the socket: one field a :class:`Settings` field."""
 
+SETTING_KEYS: tuple[str, ...] = RUN.keys
 
-def _duration(key: str, field: str) -> Any:
-    def read(value: Any) -> dict[str, Any]:
-        if not isinstance(value, str):
-            raise SettingsError(f'{key} must be a duration in quotes, such as "10s"; got {value!r}')
-        try:
-            return {field: parse_signed_duration(value)}
-        except DurationError as error:
-            raise SettingsError(f"{key}: {error}") from None
-
-    return read
-
-
-def _exposure(value: Any) -> dict[str, Any]:
-    if value == PULSE:
-        return {"exposure_ns": None}
-    if not isinstance(value, str):
-        raise SettingsError(f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}')
-    try:
-        return {"exposure_ns": parse_signed_duration(value)}
-    except DurationError:
-        raise SettingsError(
-            f'exposure must be "pulse" or a bulb time such as "2s"; got {value!r}'
-        ) from None
-
-
-def _boolean(value: Any) -> dict[str, Any]:
-    if not isinstance(value, bool):
-        raise SettingsError(f"power must be true or false, got {value!r}")
-    return {"power": value}
-
-
-def _frames(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingsError(f"frames must be a whole number (0 runs until stopped), got {value!r}")
-    return {"frames": value}
-
-
-def _ppm(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SettingsError(f"clock_ppm must be a number such as 18.5, got {value!r}")
-    return {"clock_ppm": float(value)}
-
-
-_READERS = {
-    "interval": _duration("interval", "interval_ns"),
-    "power": _boolean,
-    "frames": _frames,
-    "delay": _duration("delay", "delay_ns"),
-    "exposure": _exposure,
-    "focus_lead": _duration("focus_lead", "focus_lead_ns"),
-    "clock_ppm": _ppm,
-}
-SETTING_KEYS: tuple[str, ...] = tuple(_READERS)
-
-assert len(SETTING_KEYS) == len(fields(Settings)), "every Settings field has a reader"
+assert {entry.name for entry in RUN.fields} == {f.name for f in fields(Settings)}, (
+    "every Settings field is declared"
+)

@@ -1,8 +1,8 @@
 """Keys and values written back the way a photographer typed them in TOML.
 
 Every config message names the key and shows the value as the file has it,
-on one line; the ``[battery]`` table (``core.model.battery``) and the other tables
-(``core.config``) say them the same way.
+on one line; every table's messages come from the one checker,
+:mod:`core.model.fields`.
 """
 
 from __future__ import annotations
