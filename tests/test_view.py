@@ -144,6 +144,18 @@ def test_the_plan_of_a_run_is_the_daemons() -> None:
     assert other.plan == make_plan(SETTINGS_10S)
 
 
+def test_a_starting_run_is_not_drawn_from_the_last_one() -> None:
+    # While the camera gets ready the grid is not placed, and the status carries the
+    # last run: its frames and its plan are not the new run's.
+    last = running(1_000 * S, SETTINGS_10S, state=RunState.STOPPED)
+    assert last.run is not None
+    starting = idle(RunState.STARTING, run=last.run)
+    view = build_view(starting, 5_000 * S, PREVIEW)
+    assert view.state == "starting"
+    assert view.plan == make_plan(PREVIEW) and view.offset_ns is None
+    assert view.next_text == "" and view.elapsed_text == ""
+
+
 def test_cycle_position_and_layout_agree_on_the_shutter() -> None:
     plan = make_plan(Settings(interval_ns=parse_duration("1min"), power=True))
     anchor = 500 * S
