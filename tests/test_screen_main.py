@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from core.config import Config
@@ -19,7 +20,9 @@ from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.widget_app import rows
 from tui.app import LapseApp
-from tui.screens.main import MainScreen
+from tui.screens.main import INTERVAL_LOCKED, MainScreen
+from tui.widgets.power import PowerToggle
+from tui.widgets.rotary import RotarySwitch
 
 S = NS_PER_S
 
@@ -28,12 +31,13 @@ class QuietLink:
     """A daemon that reports one status, then says nothing until the app hangs up.
 
     Asked about a run of the switches' settings it answers as a daemon with no battery
-    monitor would; any other command fails the test.
+    monitor would; a stop is kept in :attr:`sent`; any other command fails the test.
     """
 
     def __init__(self, status: Status) -> None:
         self.status = status
         self.closed = threading.Event()
+        self.sent: list[protocol.Command] = []
 
     def connect(self) -> protocol.HelloReply:
         return protocol.HelloReply(pid=1, protocol=2, rig="simulated", simulated=True)
@@ -47,6 +51,9 @@ class QuietLink:
             battery = model_battery(command.settings, at_ns=self.status.now_ns, draining=False)
             outlook = assess_run(command.settings, battery=battery)
             return protocol.RunPreview(battery=battery, outlook=outlook)
+        if isinstance(command, protocol.Stop):
+            self.sent.append(command)
+            return self.status
         raise AssertionError(f"the test sent {command.name}")
 
     def close(self) -> None:
@@ -152,3 +159,33 @@ async def test_main_screen_wakes_only_for_what_it_shows() -> None:
         between = [t for t in woke_at if 5 * S <= t < 55 * S]
         assert 45 <= len(between) <= 60, len(between)
         assert len(woke_at) <= 100, len(woke_at)
+
+
+@pytest.mark.parametrize("state", [RunState.STARTING, RunState.WAITING])
+async def test_the_switches_lock_while_a_run_starts_or_waits(state: RunState) -> None:
+    """Not only a running run holds the switches: one starting or waiting for its first
+    frame does too, and D stops it rather than starting another."""
+    now = 5_000 * S
+    # Starting, the grid is not placed: the status still carries the run before (powered).
+    status = running_status(
+        state, Settings(interval_ns=10 * S, power=True), now + 10 * S, now_ns=now
+    )
+    link = QuietLink(status)
+    app = LapseApp(link, Config(), None, clock=lambda: now)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await until(pilot, lambda: app.status == status)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        assert not any(switch.enabled for switch in screen.query(RotarySwitch))
+        assert not screen.query_one(PowerToggle).enabled
+        # A waiting run shows its own power; the run before a starting one is not it.
+        assert screen.query_one(PowerToggle).on is (state is RunState.WAITING)
+        before = screen.preview_settings()
+        for key in ("a", "5", "c"):  # turn VALUE, pick seconds, toggle power
+            screen.show_message("")
+            await pilot.press(key)
+            assert INTERVAL_LOCKED in str(screen.query_one("#message").render()), key
+        assert screen.preview_settings() == before
+        await pilot.press("d")
+        await until(pilot, lambda: bool(link.sent))
+        assert link.sent == [protocol.Stop()]
