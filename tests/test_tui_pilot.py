@@ -7,13 +7,15 @@ import time
 from textual.widgets import Static
 
 from core.config import load_config
-from core.model.durations import PRESETS
+from core.model.durations import PRESETS, format_approx
+from core.model.protocol import BatteryStatus, Preview
 from core.model.run_state import RunState
 from core.paths import resolve_paths
 from tests.conftest import Lapse
 from tui.app import LapseApp
 from tui.link import SocketLink
 from tui.screens.main import INTERVAL_LOCKED, MainScreen
+from tui.widgets.battery import BatteryGauge
 from tui.widgets.power import PowerToggle
 from tui.widgets.rotary import RotarySwitch
 
@@ -254,3 +256,36 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
         )
         await pilot.pause()
         assert not pilot.app.screen.query_one("#camera", Static).display
+
+
+async def test_the_idle_gauge_is_the_daemons_word_on_the_switches(lapse: Lapse) -> None:
+    # The model with a small battery: an hour's interval lasts minutes longer than a minute's.
+    lapse.config.write_text('[battery]\nsource = "model"\ncapacity_mah = 1000.0\n')
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        gauge = screen.query_one(BatteryGauge)
+
+        def daemon_says() -> BatteryStatus:
+            """What the daemon answers about a run of the switches' settings."""
+            with lapse.client() as client:
+                return client.request(Preview(screen.preview_settings())).battery
+
+        def shows(battery: BatteryStatus) -> bool:
+            estimate = gauge.estimate
+            return (
+                estimate is not None
+                and (estimate.source, estimate.percent, estimate.lasts_ns)
+                == (battery.source, battery.percent, battery.lasts_ns)
+                and f"lasts {format_approx(battery.lasts_ns or 0)}" in str(gauge.render())
+            )
+
+        await pilot.press("c", "1", "6")  # camera power, every minute
+        minute = daemon_says()
+        await wait_until(pilot, lambda: shows(minute), what="the daemon's figure for 1 min")
+        await pilot.press("7")  # the UNIT switch to hours
+        hour = daemon_says()
+        assert format_approx(hour.lasts_ns or 0) != format_approx(minute.lasts_ns or 0)
+        await wait_until(pilot, lambda: shows(hour), what="the daemon's figure for 1 h")
