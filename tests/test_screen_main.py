@@ -6,34 +6,95 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+from textual.pilot import Pilot
+
 from core.config import Config
+from core.model import protocol
+from core.model.battery import BatteryModel, battery_status
 from core.model.durations import NS_PER_S
+from core.model.plan import make_plan
+from core.model.planner import assess_run
+from core.model.protocol import BatteryStatus, Counts, RunStatus, Status
+from core.model.run_state import RunState
+from core.model.settings import Settings
 from tests.widget_app import rows
 from tui.app import LapseApp
-from tui.screens.main import MainScreen
+from tui.screens.main import INTERVAL_LOCKED, MainScreen
+from tui.widgets.power import PowerToggle
+from tui.widgets.rotary import RotarySwitch
 
 S = NS_PER_S
 
 
 class QuietLink:
-    """A daemon that reports one status, then says nothing until the app hangs up."""
+    """A daemon that reports one status, then says nothing until the app hangs up.
 
-    def __init__(self, status: dict[str, Any]) -> None:
+    Asked about a run of the switches' settings it answers as a daemon with no battery
+    monitor would; a stop is kept in :attr:`sent`; any other command fails the test.
+    """
+
+    def __init__(self, status: Status) -> None:
         self.status = status
         self.closed = threading.Event()
+        self.sent: list[protocol.Command] = []
 
-    def connect(self) -> dict[str, Any]:
-        return {"pid": 1, "protocol": 1, "rig": "simulated", "simulated": True}
+    def connect(self) -> protocol.HelloReply:
+        return protocol.HelloReply(pid=1, protocol=2, rig="simulated", simulated=True)
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        yield {"event": "state", "data": self.status}
+    def events(self) -> Iterator[protocol.Event]:
+        yield protocol.StateEvent(self.status)
         self.closed.wait()
 
-    def command(self, cmd: str, **args: Any) -> Any:
-        raise AssertionError(f"the test sent {cmd}")
+    def command(self, command: protocol.Command) -> Any:
+        if isinstance(command, protocol.Preview):
+            battery = model_battery(command.settings, at_ns=self.status.now_ns, draining=False)
+            outlook = assess_run(command.settings, battery=battery)
+            return protocol.RunPreview(battery=battery, outlook=outlook)
+        if isinstance(command, protocol.Stop):
+            self.sent.append(command)
+            return self.status
+        raise AssertionError(f"the test sent {command.name}")
 
     def close(self) -> None:
         self.closed.set()
+
+
+def model_battery(settings: Settings, *, at_ns: int, draining: bool) -> BatteryStatus:
+    """A daemon's model figure, full at ``at_ns``, for a run of ``settings``."""
+    estimate = BatteryModel().estimate(make_plan(settings), running_ns=0, frames_left=None)
+    return battery_status(estimate, at_ns=at_ns, draining=draining)
+
+
+def running_status(
+    state: RunState, settings: Settings, anchor: int, *, now_ns: int, **extra: Any
+) -> Status:
+    """The daemon's status carrying a run of ``settings`` on the grid at ``anchor``."""
+    run = RunStatus(
+        id="r",
+        settings=settings,
+        anchor_ns=anchor,
+        counts=Counts(),
+        last_frame=None,
+        next_due_ns=anchor,
+    )
+    return Status(
+        state=state, now_ns=now_ns, rig="simulated", simulated=True, outputs={}, run=run, **extra
+    )
+
+
+async def until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
+    """Let the app run until ``done()`` (the link's thread delivers in its own time)."""
+    for _ in range(250):
+        if done():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the app never got there")
+
+
+def asking_preview(app: LapseApp) -> bool:
+    """True while the app waits for the daemon's word on the switches' settings."""
+    return any(worker.group == "preview" and not worker.is_finished for worker in app.workers)
 
 
 class HeldTimer:
@@ -52,34 +113,22 @@ async def test_main_screen_wakes_only_for_what_it_shows() -> None:
     """
     start = 5_000 * S
     anchor = start + 4 * S  # the first flash is now
-    settings = {
-        "interval": "1min",
-        "power": False,
-        "frames": 0,
-        "delay": "0s",
-        "exposure": "pulse",
-        "focus_lead": "4s",
-        "clock_ppm": 0.0,
-    }
-    status = {
-        "state": "running",
-        "run": "r",
-        "simulated": True,
-        "settings": settings,
-        "anchor_ns": anchor,
-        "now_ns": start,
-        "next_due_ns": anchor,
-        "ok": 0,
-        "missed": 0,
-        "errors": 0,
-    }
+    settings = Settings(interval_ns=60 * S, power=False, frames=0, focus_lead_ns=4 * S)
+    # The daemon's model drains while the run goes: the gauge falls with the clock.
+    status = running_status(
+        RunState.RUNNING,
+        settings,
+        anchor,
+        now_ns=start,
+        battery=model_battery(settings, at_ns=start, draining=True),
+    )
     clock = [start]
     app = LapseApp(QuietLink(status), Config(), None, clock=lambda: clock[0])
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(100):
-            if app.status.get("state") == "running":
-                break
-            await pilot.pause(0.02)
+        # Any question about the switches' settings, asked before the status came, is
+        # answered too: a late answer would redraw in the middle of the count below.
+        await until(pilot, lambda: app.status == status and not asking_preview(app))
+        await pilot.pause()
         screen = app.screen
         assert isinstance(screen, MainScreen)
         delays: list[float] = []
@@ -110,3 +159,33 @@ async def test_main_screen_wakes_only_for_what_it_shows() -> None:
         between = [t for t in woke_at if 5 * S <= t < 55 * S]
         assert 45 <= len(between) <= 60, len(between)
         assert len(woke_at) <= 100, len(woke_at)
+
+
+@pytest.mark.parametrize("state", [RunState.STARTING, RunState.WAITING])
+async def test_the_switches_lock_while_a_run_starts_or_waits(state: RunState) -> None:
+    """Not only a running run holds the switches: one starting or waiting for its first
+    frame does too, and D stops it rather than starting another."""
+    now = 5_000 * S
+    # Starting, the grid is not placed: the status still carries the run before (powered).
+    status = running_status(
+        state, Settings(interval_ns=10 * S, power=True), now + 10 * S, now_ns=now
+    )
+    link = QuietLink(status)
+    app = LapseApp(link, Config(), None, clock=lambda: now)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await until(pilot, lambda: app.status == status)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        assert not any(switch.enabled for switch in screen.query(RotarySwitch))
+        assert not screen.query_one(PowerToggle).enabled
+        # A waiting run shows its own power; the run before a starting one is not it.
+        assert screen.query_one(PowerToggle).on is (state is RunState.WAITING)
+        before = screen.preview_settings()
+        for key in ("a", "5", "c"):  # turn VALUE, pick seconds, toggle power
+            screen.show_message("")
+            await pilot.press(key)
+            assert INTERVAL_LOCKED in str(screen.query_one("#message").render()), key
+        assert screen.preview_settings() == before
+        await pilot.press("d")
+        await until(pilot, lambda: bool(link.sent))
+        assert link.sent == [protocol.Stop()]

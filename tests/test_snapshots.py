@@ -25,22 +25,26 @@ from rich.cells import cell_len
 from textual.pilot import Pilot
 
 from core.config import Config
+from core.journal import FrameRecord
+from core.model import protocol
+from core.model.battery import BatteryModel, battery_status
 from core.model.durations import NS_PER_S, PRESET_VALUES
+from core.model.plan import make_plan
+from core.model.planner import assess_run
+from core.model.run_state import RunState
+from core.model.settings import Settings
 from themes import THEMES
 from themes.glyphs import Glyphs
 from tui.app import LapseApp
 from tui.screens.main import UNIT_LABELS
 
 NOW = 5_000 * NS_PER_S
-HELLO = {"pid": 1, "protocol": 1, "rig": "simulated", "simulated": True, "notice": None}
-IDLE = {"state": "idle", "run": None, "now_ns": NOW, "simulated": True, "outputs": {}}
+HELLO = protocol.HelloReply(pid=1, protocol=2, rig="simulated", simulated=True)
+IDLE = protocol.Status(state=RunState.IDLE, now_ns=NOW, rig="simulated", simulated=True, outputs={})
 # A 10 s powered run, 1.2 s before frame 7's shutter: power and focus are on.
 ANCHOR = NOW - 7 * 10 * NS_PER_S + 1_200_000_000
-RUNNING = {
-    "state": "running",
-    "run": "20261121-081500",
-    "simulated": True,
-    "settings": {
+RUN_SETTINGS = Settings.from_dict(
+    {
         "interval": "10s",
         "power": True,
         "frames": 240,
@@ -48,50 +52,74 @@ RUNNING = {
         "exposure": "pulse",
         "focus_lead": "4s",
         "clock_ppm": 0.0,
-    },
-    "frames": 240,
-    "ok": 6,
-    "missed": 1,
-    "errors": 0,
-    "anchor_ns": ANCHOR,
-    "now_ns": NOW,
-    "next_frame": 7,
-    "next_due_ns": ANCHOR + 70 * NS_PER_S,
-    "last_frame": {
-        "frame": 6,
-        "due_ns": ANCHOR + 60 * NS_PER_S,
-        "fired_ns": ANCHOR + 60 * NS_PER_S + 4_000,
-        "wall": "2026-11-21T08:16:04.000004+00:00",
-        "status": "ok",
-        "file": None,
-        "error": None,
-        "lateness_ns": 4_000,
-    },
-    "fault": None,
-    "outputs": {},
-}
+    }
+)
+RUN_PLAN = make_plan(RUN_SETTINGS)
+RUNNING = protocol.Status(
+    state=RunState.RUNNING,
+    now_ns=NOW,
+    rig="simulated",
+    simulated=True,
+    outputs={},
+    run=protocol.RunStatus(
+        id="20261121-081500",
+        settings=RUN_SETTINGS,
+        anchor_ns=ANCHOR,
+        counts=protocol.Counts(ok=6, missed=1),
+        last_frame=FrameRecord(
+            frame=6,
+            due_ns=ANCHOR + 60 * NS_PER_S,
+            fired_ns=ANCHOR + 60 * NS_PER_S + 4_000,
+            wall="2026-11-21T08:16:04.000004+00:00",
+            status="ok",
+        ),
+        next_frame=7,
+        next_due_ns=ANCHOR + 70 * NS_PER_S,
+    ),
+    # No battery monitor: the daemon's model, drained since the run's first power-on.
+    battery=battery_status(
+        BatteryModel().estimate(
+            RUN_PLAN, running_ns=NOW - (ANCHOR - RUN_PLAN.lead_ns), frames_left=None
+        ),
+        at_ns=NOW,
+        draining=True,
+    ),
+)
+
+
+def preview(settings: Settings) -> protocol.RunPreview:
+    """The daemon's answer to ``Preview(settings)`` with no battery monitor: its model."""
+    estimate = BatteryModel().estimate(make_plan(settings), running_ns=0, frames_left=None)
+    battery = battery_status(estimate, at_ns=NOW, draining=False)
+    return protocol.RunPreview(battery=battery, outlook=assess_run(settings, battery=battery))
 
 
 class ReplayLink:
-    """A daemon that answers once with a recorded status and then says nothing."""
+    """A daemon that answers once with a recorded status and then says nothing; asked
+    about a run of the switches' settings, it answers as a daemon's model would."""
 
-    def __init__(self, status: dict[str, Any]) -> None:
+    def __init__(self, status: protocol.Status) -> None:
         self.status = status
 
-    def connect(self) -> dict[str, Any]:
+    def connect(self) -> protocol.HelloReply:
         return HELLO
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        yield {"event": "state", "data": self.status}
+    def events(self) -> Iterator[protocol.Event]:
+        yield protocol.StateEvent(self.status)
+        run = self.status.run
+        if run is not None and self.status.state.live:
+            yield protocol.PlanEvent(run=run.id, plan=make_plan(run.settings))
 
-    def command(self, cmd: str, **args: Any) -> Any:
-        raise AssertionError(f"a snapshot sent {cmd}")
+    def command(self, command: protocol.Command) -> Any:
+        if isinstance(command, protocol.Preview):
+            return preview(command.settings)
+        raise AssertionError(f"a snapshot sent {command.name}")
 
     def close(self) -> None:
         pass
 
 
-def make_app(status: dict[str, Any], theme: str) -> LapseApp:
+def make_app(status: protocol.Status, theme: str) -> LapseApp:
     config = Config()
     app = LapseApp(ReplayLink(status), config, None, clock=lambda: NOW, theme_name=theme)
     return app
@@ -154,15 +182,18 @@ def svg_rows(svg: str, width: int, height: int) -> list[str]:
     return ["".join(row) for row in grid]
 
 
-async def settle(pilot: Pilot[None], status: dict[str, Any]) -> Rendered:
-    """Wait until the screen shows ``status`` (the link's thread delivers it); read it back."""
+async def settle(pilot: Pilot[None], status: protocol.Status) -> Rendered:
+    """Wait until the screen shows ``status`` and, idle, the daemon's word on the switches'
+    settings (the link's thread delivers both); read it back."""
+    app = pilot.app
+    assert isinstance(app, LapseApp)
     for _ in range(100):
-        if pilot.app.status.get("state") == status["state"]:
+        if app.status == status and (
+            app.plan is not None if status.state.live else app.preview is not None
+        ):
             break
         await pilot.pause(0.02)
     await pilot.pause()
-    app = pilot.app
-    assert isinstance(app, LapseApp)
     shown = {}
     for _node, binding, _enabled, _tooltip in app.screen.active_bindings.values():
         if binding.show or binding.action == "command_palette":

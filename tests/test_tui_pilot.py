@@ -8,7 +8,9 @@ import pytest
 from textual.widgets import Static
 
 from core.config import load_config
-from core.model.durations import PRESETS
+from core.model.durations import PRESETS, format_approx
+from core.model.protocol import BatteryStatus, Preview
+from core.model.run_state import RunState
 from core.model.ui import BindingId
 from core.paths import resolve_paths
 from tests.conftest import Lapse
@@ -16,6 +18,7 @@ from tui import cli
 from tui.app import LapseApp
 from tui.link import SocketLink
 from tui.screens.main import INTERVAL_LOCKED, MainScreen
+from tui.widgets.battery import BatteryGauge
 from tui.widgets.power import PowerToggle
 from tui.widgets.rotary import RotarySwitch
 
@@ -39,6 +42,17 @@ async def wait_until(pilot, predicate, timeout: float = 20.0, what: str = "") ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+def state_of(app: LapseApp) -> RunState | None:
+    """The run's state as the app last heard it; None before the first status."""
+    return None if app.status is None else app.status.state
+
+
+def ok_frames(app: LapseApp) -> int:
+    """The frames the app has heard were taken in the run it shows."""
+    run = None if app.status is None else app.status.run
+    return 0 if run is None else run.counts.ok
 
 
 def main_screen(app: LapseApp) -> MainScreen:
@@ -97,8 +111,8 @@ async def test_power_toggles_and_an_impossible_start_is_refused(lapse: Lapse) ->
             ),
             what="the refusal",
         )
-        assert app.status.get("state") != "running"
-        assert lapse.client().request("status")["state"] == "idle"
+        assert not app.live
+        assert lapse.client().status().state is RunState.IDLE
         await pilot.press("c")
         assert not screen.query_one(PowerToggle).on
 
@@ -110,8 +124,8 @@ async def test_start_watch_frames_arrive_and_stop(lapse: Lapse) -> None:
         await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
         screen = main_screen(app)
         await pilot.press("1", "5", "d")  # 1 s, start
-        await wait_until(pilot, lambda: app.status.get("state") == "running", what="running")
-        await wait_until(pilot, lambda: app.status.get("ok", 0) >= 2, what="two frames")
+        await wait_until(pilot, lambda: state_of(app) is RunState.RUNNING, what="running")
+        await wait_until(pilot, lambda: ok_frames(app) >= 2, what="two frames")
         run_text = str(screen.query_one("#run").render())
         assert "frame " in run_text and "of ∞" in run_text
         # The interval is locked during the run, and the UI says so.
@@ -119,10 +133,11 @@ async def test_start_watch_frames_arrive_and_stop(lapse: Lapse) -> None:
         assert INTERVAL_LOCKED in str(screen.query_one("#message").render())
         assert screen.preview_settings().interval_ns == 10**9
         await pilot.press("d")
-        await wait_until(pilot, lambda: app.status.get("state") == "stopped", what="stopped")
-        status = lapse.client().request("status")
-        assert status["state"] == "stopped" and status["ok"] >= 2
-        assert status["outputs"] == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+        await wait_until(pilot, lambda: state_of(app) is RunState.STOPPED, what="stopped")
+        status = lapse.client().status()
+        assert status.state is RunState.STOPPED
+        assert status.run is not None and status.run.counts.ok >= 2
+        assert status.outputs == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
 
 
 async def test_screens_open_and_close_by_key(lapse: Lapse) -> None:
@@ -233,12 +248,14 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
             pilot, lambda: "2 saved" in str(camera.render()), what="files counted as they land"
         )
         await pilot.press("d")
-        await wait_until(pilot, lambda: app.status.get("state") == "stopped", what="the stop")
+        await wait_until(pilot, lambda: state_of(app) is RunState.STOPPED, what="the stop")
     # At 40×15 there is no line to spare: the camera line is hidden.
     async with make_app(lapse).run_test(size=(40, 15)) as pilot:
         # Once the daemon's status (with its camera) is in, the line stays hidden.
         await wait_until(
-            pilot, lambda: pilot.app.status.get("camera") is not None, what="the camera's status"
+            pilot,
+            lambda: pilot.app.status is not None and pilot.app.status.camera is not None,
+            what="the camera's status",
         )
         await pilot.pause()
         assert not pilot.app.screen.query_one("#camera", Static).display
@@ -290,3 +307,36 @@ def test_lapse_opens_on_defaults_after_a_bad_ui_table(
     assert err.splitlines() == [f"lapse: config {lapse.config}: {says}; using defaults, not saving"]
     assert opened == [("lapse-default", {}, "MainScreen", None)], "defaults, and nothing saved"
     assert lapse.config.read_text() == text
+
+
+async def test_the_idle_gauge_is_the_daemons_word_on_the_switches(lapse: Lapse) -> None:
+    # The model with a small battery: an hour's interval lasts minutes longer than a minute's.
+    lapse.config.write_text('[battery]\nsource = "model"\ncapacity_mah = 1000.0\n')
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        gauge = screen.query_one(BatteryGauge)
+
+        def daemon_says() -> BatteryStatus:
+            """What the daemon answers about a run of the switches' settings."""
+            with lapse.client() as client:
+                return client.request(Preview(screen.preview_settings())).battery
+
+        def shows(battery: BatteryStatus) -> bool:
+            estimate = gauge.estimate
+            return (
+                estimate is not None
+                and (estimate.source, estimate.percent, estimate.lasts_ns)
+                == (battery.source, battery.percent, battery.lasts_ns)
+                and f"lasts {format_approx(battery.lasts_ns or 0)}" in str(gauge.render())
+            )
+
+        await pilot.press("c", "1", "6")  # camera power, every minute
+        minute = daemon_says()
+        await wait_until(pilot, lambda: shows(minute), what="the daemon's figure for 1 min")
+        await pilot.press("7")  # the UNIT switch to hours
+        hour = daemon_says()
+        assert format_approx(hour.lasts_ns or 0) != format_approx(minute.lasts_ns or 0)
+        await wait_until(pilot, lambda: shows(hour), what="the daemon's figure for 1 h")

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from core.model.run_state import RunState
 from tests.conftest import Lapse
 from tests.system_tools import require_tool
 
@@ -114,4 +115,4 @@ def test_two_tuis_show_the_same_run_and_quitting_one_changes_nothing(lapse: Laps
     finally:
         first.kill()
         second.kill()
-    assert lapse.client().request("status")["state"] == "running"
+    assert lapse.client().status().state is RunState.RUNNING

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
-from core.model.battery import BatteryModel
+from core.journal import FrameRecord
+from core.model.battery import BatteryModel, battery_status
 from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx, parse_duration
 from core.model.led import led_level
 from core.model.plan import Line, make_plan
+from core.model.planner import assess_run
+from core.model.protocol import (
+    BatteryStatus,
+    CameraStatus,
+    Counts,
+    PlanEvent,
+    RunPreview,
+    RunStatus,
+    Status,
+)
+from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.timeline import cycle_position, layout_cycle
 from tui.view import (
@@ -24,36 +37,76 @@ S = NS_PER_S
 PREVIEW = Settings(interval_ns=10 * S)
 
 
-def running(anchor: int, settings: dict, **extra) -> dict:
-    base = {
-        "state": "running",
-        "run": "r",
-        "settings": settings,
-        "anchor_ns": anchor,
-        "next_due_ns": anchor,
-        "ok": 0,
-        "missed": 0,
-        "errors": 0,
+def idle(state: RunState = RunState.IDLE, **extra) -> Status:
+    """The daemon's status with no run going."""
+    return Status(state=state, now_ns=0, rig="simulated", simulated=True, outputs={}, **extra)
+
+
+def running(
+    anchor: int,
+    settings: Settings,
+    *,
+    state: RunState = RunState.RUNNING,
+    last_frame: FrameRecord | None = None,
+    **extra,
+) -> Status:
+    """The daemon's status of a run placed on the grid at ``anchor``."""
+    run = RunStatus(
+        id="r",
+        settings=settings,
+        anchor_ns=anchor,
+        counts=Counts(),
+        last_frame=last_frame,
+        next_due_ns=anchor,
+    )
+    return Status(
+        state=state, now_ns=anchor, rig="simulated", simulated=True, outputs={}, run=run, **extra
+    )
+
+
+def ok_frame(frame: int, due_ns: int, lateness_ns: int) -> FrameRecord:
+    return FrameRecord(
+        frame=frame,
+        due_ns=due_ns,
+        fired_ns=due_ns + lateness_ns,
+        wall="2026-11-21T08:16:04.000004+00:00",
+        status="ok",
+    )
+
+
+def model_battery(
+    settings: Settings, model: BatteryModel, *, running_ns: int, at_ns: int
+) -> BatteryStatus:
+    """The figure a daemon with no battery monitor reports for a run: its model, draining."""
+    estimate = model.estimate(make_plan(settings), running_ns=running_ns, frames_left=None)
+    return battery_status(estimate, at_ns=at_ns, draining=True)
+
+
+def preview_of(settings: Settings, battery: BatteryStatus, **disk) -> RunPreview:
+    """The daemon's answer to ``Preview(settings)``."""
+    return RunPreview(battery=battery, outlook=assess_run(settings, battery=battery, **disk))
+
+
+SETTINGS_10S = Settings.from_dict(
+    {
+        "interval": "10s",
+        "power": True,
+        "frames": 100,
+        "delay": "0s",
+        "exposure": "pulse",
+        "focus_lead": "4s",
+        "clock_ppm": 0.0,
     }
-    return {**base, **extra}
-
-
-SETTINGS_10S = {
-    "interval": "10s",
-    "power": True,
-    "frames": 100,
-    "delay": "0s",
-    "exposure": "pulse",
-    "focus_lead": "4s",
-    "clock_ppm": 0.0,
-}
+)
 
 
 def test_running_view_counts_and_times() -> None:
     anchor = 1_000 * S
-    last = {"frame": 6, "status": "ok", "lateness_ns": 4_000}
+    last = ok_frame(6, anchor + 60 * S, lateness_ns=4_000)
     now = anchor + 7 * 10 * S - S  # one second before frame 7's shutter
-    view = build_view(running(anchor, SETTINGS_10S, last_frame=last), now, PREVIEW, BatteryModel())
+    battery = model_battery(SETTINGS_10S, BatteryModel(), running_ns=69 * S, at_ns=now)
+    status = running(anchor, SETTINGS_10S, last_frame=last, battery=battery)
+    view = build_view(status, now, PREVIEW)
     assert view.state == "running"
     assert view.frame_text == "frame 7 of 100"
     assert view.next_text == "next in 1.0s"
@@ -68,10 +121,39 @@ def test_running_view_counts_and_times() -> None:
 
 def test_waiting_before_the_first_shutter_and_idle_preview() -> None:
     anchor = 1_000 * S
-    view = build_view(running(anchor, SETTINGS_10S), anchor - 5 * S, PREVIEW, BatteryModel())
+    # The daemon says "waiting" until the first slot is reached; the view shows its word.
+    waiting = running(anchor, SETTINGS_10S, state=RunState.WAITING)
+    view = build_view(waiting, anchor - 5 * S, PREVIEW)
     assert view.state == "waiting" and view.frame_text == "frame 0 of 100"
-    idle = build_view({"state": "idle"}, 0, PREVIEW, BatteryModel())
-    assert idle.state == "idle" and idle.plan == make_plan(PREVIEW) and idle.offset_ns is None
+    assert view.plan == make_plan(SETTINGS_10S), "the run's plan, not the switches'"
+    for status in (None, idle()):
+        shown = build_view(status, 0, PREVIEW)
+        assert shown.state == "idle" and shown.plan == make_plan(PREVIEW)
+        assert shown.offset_ns is None
+        assert shown.battery is None, "unknown until the daemon answers about the switches"
+
+
+def test_the_plan_of_a_run_is_the_daemons() -> None:
+    anchor = 1_000 * S
+    status = running(anchor, SETTINGS_10S)
+    sent = make_plan(SETTINGS_10S.with_changes(focus_lead_ns=2 * S))
+    view = build_view(status, anchor, PREVIEW, plan=PlanEvent(run="r", plan=sent))
+    assert view.plan == sent
+    # A plan of another run (the one before) is not this run's: the settings' plan is.
+    other = build_view(status, anchor, PREVIEW, plan=PlanEvent(run="before", plan=sent))
+    assert other.plan == make_plan(SETTINGS_10S)
+
+
+def test_a_starting_run_is_not_drawn_from_the_last_one() -> None:
+    # While the camera gets ready the grid is not placed, and the status carries the
+    # last run: its frames and its plan are not the new run's.
+    last = running(1_000 * S, SETTINGS_10S, state=RunState.STOPPED)
+    assert last.run is not None
+    starting = idle(RunState.STARTING, run=last.run)
+    view = build_view(starting, 5_000 * S, PREVIEW)
+    assert view.state == "starting"
+    assert view.plan == make_plan(PREVIEW) and view.offset_ns is None
+    assert view.next_text == "" and view.elapsed_text == ""
 
 
 def test_cycle_position_and_layout_agree_on_the_shutter() -> None:
@@ -141,13 +223,13 @@ def test_approx_change_under_a_minute_steps_on_whole_seconds() -> None:
 
 def test_between_frames_the_texts_change_once_a_second_on_the_countdown() -> None:
     anchor = 1_000 * S
-    settings = {**SETTINGS_10S, "interval": "1min", "power": False, "frames": 0}
+    settings = SETTINGS_10S.with_changes(interval_ns=MINUTE_NS, power=False, frames=0)
     status = running(anchor, settings)
     now = anchor + 20 * S + 300_000_000  # the break: 39.7 s before the next shutter
-    view = build_view(status, now, PREVIEW, BatteryModel())
+    view = build_view(status, now, PREVIEW)
     assert view.next_text == "next in 39.7s"
     assert view.texts_change_at_ns == anchor + 21 * S
-    later = build_view(status, anchor + 21 * S, PREVIEW, BatteryModel())
+    later = build_view(status, anchor + 21 * S, PREVIEW)
     assert later.next_text == "next in 39.0s"
     assert later.texts_change_at_ns == anchor + 22 * S
     # The LED stays off until the next cycle's first flash, 4 s before its shutter.
@@ -198,64 +280,109 @@ def test_battery_change_is_when_its_number_or_words_change() -> None:
 
 def test_a_battery_monitor_replaces_the_model() -> None:
     anchor = 1_000 * S
-    battery = {
-        "percent": 62.0, "source": "ina219 0x42", "voltage_v": 7.61, "current_ma": 480.0,
-        "charging": False, "lasts_ns": 5 * HOUR_NS, "draw_ma": 480.0, "error": None,
-    }  # fmt: skip
+    battery = BatteryStatus(
+        source="ina219 0x42", percent=62.0, lasts_ns=5 * HOUR_NS, draw_ma=480.0,
+        voltage_v=7.61, current_ma=480.0, charging=False, at_ns=anchor,
+    )  # fmt: skip
     status = running(anchor, SETTINGS_10S, battery=battery)
-    view = build_view(status, anchor + 5 * S, PREVIEW, BatteryModel())
+    view = build_view(status, anchor + 5 * S, PREVIEW)
     assert view.battery is not None
     assert (view.battery.source, view.battery.percent) == ("ina219 0x42", 62.0)
     assert view.battery.voltage_v == 7.61 and not view.battery_drains
     # 100 frames of 10 s need about 16 min: 5 h is plenty.
     assert not view.battery.outlasts_battery
-    # An unreadable monitor or the daemon's model: the screen's own model, which drains.
-    for other in ({"error": "no answer", "source": "ina219 0x42"}, {**battery, "source": "model"}):
-        view = build_view({**status, "battery": other}, anchor + 5 * S, PREVIEW, BatteryModel())
-        assert view.battery is not None and view.battery.source == "model"
+    # The daemon's model stands in for no monitor: it is shown as such, and drains.
+    model = model_battery(SETTINGS_10S, BatteryModel(), running_ns=0, at_ns=anchor)
+    view = build_view(replace(status, battery=model), anchor + 5 * S, PREVIEW)
+    assert view.battery is not None and view.battery.source == "model"
+    assert view.battery_drains
+    # A monitor the daemon could not read: no figure at all (lapse status says why).
+    unread = BatteryStatus(source="ina219 0x42", at_ns=anchor, error="no answer")
+    view = build_view(replace(status, battery=unread), anchor + 5 * S, PREVIEW)
+    assert view.battery is None and not view.battery_drains
+
+
+def test_a_draining_model_falls_with_the_clock_between_status_events() -> None:
+    anchor = 1_000 * S
+    model = BatteryModel(capacity_mah=2_000)
+    plan = make_plan(SETTINGS_10S)
+    started = anchor - plan.lead_ns
+    sent = anchor + 60 * S
+    battery = model_battery(SETTINGS_10S, model, running_ns=sent - started, at_ns=sent)
+    status = running(anchor, SETTINGS_10S, battery=battery)
+    first = build_view(status, sent, PREVIEW).battery
+    assert first is not None
+    assert (first.percent, first.lasts_ns) == (battery.percent, battery.lasts_ns)
+    # An hour on, with no status since: what the daemon's model would say by then.
+    view = build_view(status, sent + HOUR_NS, PREVIEW)
+    later = view.battery
+    expected = model.estimate(plan, running_ns=sent + HOUR_NS - started, frames_left=None)
+    assert later is not None and view.battery_drains
+    assert battery.lasts_ns is not None and expected.lasts_ns is not None
+    assert later.lasts_ns == battery.lasts_ns - HOUR_NS
+    assert later.lasts_ns == pytest.approx(expected.lasts_ns, abs=1)
+    assert later.percent == pytest.approx(expected.percent)
+    assert later.percent < first.percent
+    # A monitor's figure is what it read: it stays put until the next status.
+    monitor = BatteryStatus(source="sysfs BAT0", percent=80.0, lasts_ns=3 * HOUR_NS, at_ns=sent)
+    steady = replace(status, battery=monitor)
+    shown = [build_view(steady, now, PREVIEW) for now in (sent, sent + HOUR_NS)]
+    assert [(v.battery.percent, v.battery.lasts_ns) for v in shown if v.battery] == [
+        (80.0, 3 * HOUR_NS),
+        (80.0, 3 * HOUR_NS),
+    ]
+    assert not any(v.battery_drains for v in shown)
+
+
+def test_the_idle_gauge_is_the_daemons_preview() -> None:
+    counted = Settings(interval_ns=10 * S, frames=360)  # an hour of frames
+    estimate = BatteryModel().estimate(make_plan(counted), running_ns=0, frames_left=None)
+    battery = battery_status(estimate, at_ns=0, draining=False)
+    view = build_view(idle(), 5 * HOUR_NS, counted, outlook=preview_of(counted, battery))
+    assert view.battery is not None
+    assert (view.battery.source, view.battery.percent) == ("model", 100.0)
+    assert view.battery.lasts_ns == estimate.lasts_ns, "not drained by the clock"
+    assert view.battery.needs_ns == 360 * 10 * S
+    assert not view.battery_drains
 
 
 def test_on_external_power_the_battery_never_warns() -> None:
-    battery = {"percent": 100.0, "source": "sysfs BAT0", "charging": True, "lasts_ns": None}
-    view = build_view({"state": "idle", "battery": battery}, 0, PREVIEW, BatteryModel())
+    battery = BatteryStatus(source="sysfs BAT0", percent=100.0, charging=True, lasts_ns=None)
+    view = build_view(idle(), 0, PREVIEW, outlook=preview_of(PREVIEW, battery))
     assert view.battery is not None and view.battery.charging
     assert not view.battery.outlasts_battery
 
 
 def test_the_camera_line() -> None:
-    camera = {
-        "trigger": "usb", "connected": True, "model": "Nikon DSC D3400", "battery": "75%",
-        "downloads": "on", "paused": None, "saved": 12, "fault": None,
-    }  # fmt: skip
-    idle = {"state": "idle", "camera": camera}
-    assert build_view(idle, 0, PREVIEW, BatteryModel()).camera_text == (
+    camera = CameraStatus(
+        trigger="usb", connected=True, model="Nikon DSC D3400", battery="75%",
+        downloads="on", paused=None, saved=12, fault=None,
+    )  # fmt: skip
+    assert build_view(idle(camera=camera), 0, PREVIEW).camera_text == (
         "camera: Nikon DSC D3400 · battery 75% · 12 saved"
     )
-    paused = {**camera, "paused": "the disk is full", "downloads": "paused"}
-    assert build_view(
-        {"state": "idle", "camera": paused}, 0, PREVIEW, BatteryModel()
-    ).camera_text.endswith("downloads paused")
-    away = {**camera, "connected": False, "fault": "no camera answers over USB"}
-    assert build_view(
-        {"state": "idle", "camera": away}, 0, PREVIEW, BatteryModel()
-    ).camera_text == ("camera: not connected (no camera answers over USB)")
-    assert build_view({"state": "idle"}, 0, PREVIEW, BatteryModel()).camera_text == ""
+    paused = replace(camera, paused="the disk is full", downloads="paused")
+    assert build_view(idle(camera=paused), 0, PREVIEW).camera_text.endswith("downloads paused")
+    away = replace(camera, connected=False, fault="no camera answers over USB")
+    assert build_view(idle(camera=away), 0, PREVIEW).camera_text == (
+        "camera: not connected (no camera answers over USB)"
+    )
+    assert build_view(idle(), 0, PREVIEW).camera_text == ""
 
 
 def test_the_disk_warning_before_start_and_while_running() -> None:
     counted = Settings(interval_ns=10 * S, frames=1_000)
+    battery = BatteryStatus(source="sysfs BAT0", percent=100.0, charging=True)
     disk = {"free_bytes": 300_000_000, "reserve_bytes": 200_000_000, "average_file_bytes": 1e6}
-    idle = {"state": "stopped", "disk": disk}
-    warning = build_view(idle, 0, counted, BatteryModel()).disk_warning
+    short = preview_of(counted, battery, **disk)
+    warning = build_view(idle(RunState.STOPPED), 0, counted, outlook=short).disk_warning
     assert warning is not None and "the disk fills after about 100 more frames" in warning
-    roomy = {**disk, "free_bytes": 2_000_000_000}
-    assert (
-        build_view({"state": "idle", "disk": roomy}, 0, counted, BatteryModel()).disk_warning
-        is None
-    )
-    outlook = {"warnings": ["the battery lasts…", "the disk fills…"], "disk_short": True}
-    status = running(1_000 * S, SETTINGS_10S, outlook=outlook)
-    assert build_view(status, 1_000 * S, PREVIEW, BatteryModel()).disk_warning == "the disk fills…"
-    only_battery = {"warnings": ["the battery lasts…"], "disk_short": False}
+    roomy = preview_of(counted, battery, **{**disk, "free_bytes": 2_000_000_000})
+    assert build_view(idle(), 0, counted, outlook=roomy).disk_warning is None
+    outlook = assess_run(SETTINGS_10S)
+    both = replace(outlook, warnings=("the battery lasts…", "the disk fills…"), disk_short=True)
+    status = running(1_000 * S, SETTINGS_10S, outlook=both)
+    assert build_view(status, 1_000 * S, PREVIEW).disk_warning == "the disk fills…"
+    only_battery = replace(outlook, warnings=("the battery lasts…",), disk_short=False)
     status = running(1_000 * S, SETTINGS_10S, outlook=only_battery)
-    assert build_view(status, 1_000 * S, PREVIEW, BatteryModel()).disk_warning is None
+    assert build_view(status, 1_000 * S, PREVIEW).disk_warning is None

@@ -16,7 +16,15 @@ from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_ap
 from core.model.errors import LapseError
 from core.model.led import led_changes, led_level
 from core.model.plan import Line, Plan, make_plan
-from core.model.protocol import BatteryStatus, CameraStatus, PlanEvent, RunPreview, Status
+from core.model.protocol import (
+    BatteryStatus,
+    CameraStatus,
+    PlanEvent,
+    RunPreview,
+    RunStatus,
+    Status,
+)
+from core.model.run_state import RunState
 from core.model.scheduler import Grid
 from core.model.settings import Settings
 from core.model.timeline import cycle_position
@@ -162,6 +170,18 @@ def phase_at(plan: Plan, offset_ns: int) -> str:
     return "off"
 
 
+ON_THE_GRID = frozenset({RunState.WAITING, RunState.RUNNING})
+"""The states in which the status's run is the one going: its grid is placed."""
+
+
+def placed_run(status: Status | None) -> RunStatus | None:
+    """The run going on the grid; None with none, or while one is starting: until its
+    grid is placed, the status still carries the run before."""
+    if status is None or status.state not in ON_THE_GRID:
+        return None
+    return status.run
+
+
 def build_view(
     status: Status | None,
     now_ns: int,
@@ -175,7 +195,7 @@ def build_view(
     ``plan`` is the running run's (the daemon sends it once per run), ``outlook``
     the daemon's answer about a run of the ``preview`` settings.
     """
-    run = status.run if status is not None and status.state.live else None
+    run = placed_run(status)
     if status is None or run is None:
         return _idle_view(status, preview, outlook)
     settings = run.settings

@@ -17,7 +17,7 @@ from core.model.errors import LapseError
 from core.model.plan import make_plan
 from core.model.settings import Settings
 from tui.keys import MAIN_KEYS, bindings
-from tui.view import RunView, battery_change_in_ns, build_view
+from tui.view import RunView, battery_change_in_ns, build_view, placed_run
 from tui.widgets.battery import BatteryGauge
 from tui.widgets.led import LedLamp
 from tui.widgets.power import PowerToggle
@@ -152,8 +152,9 @@ class MainScreen(Screen[None]):
         for switch in self.query(RotarySwitch):
             switch.enabled = not running
         self.query_one(PowerToggle).enabled = not running
-        if status is not None and status.run is not None and running:
-            self.query_one(PowerToggle).on = status.run.settings.power
+        run = placed_run(status)
+        if run is not None:
+            self.query_one(PowerToggle).on = run.settings.power
         glyphs = app.glyphs
         for widget in self.query("RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"):
             widget.glyphs = glyphs  # type: ignore[attr-defined]
