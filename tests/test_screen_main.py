@@ -40,7 +40,7 @@ class QuietLink:
         self.sent: list[protocol.Command] = []
 
     def connect(self) -> protocol.HelloReply:
-        return protocol.HelloReply(pid=1, protocol=2, rig="simulated", simulated=True)
+        return protocol.HelloReply(pid=1, rig="simulated", simulated=True)
 
     def events(self) -> Iterator[protocol.Event]:
         yield protocol.StateEvent(self.status)

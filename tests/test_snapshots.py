@@ -39,7 +39,7 @@ from tui.app import LapseApp
 from tui.screens.main import UNIT_LABELS
 
 NOW = 5_000 * NS_PER_S
-HELLO = protocol.HelloReply(pid=1, protocol=2, rig="simulated", simulated=True)
+HELLO = protocol.HelloReply(pid=1, rig="simulated", simulated=True)
 IDLE = protocol.Status(state=RunState.IDLE, now_ns=NOW, rig="simulated", simulated=True, outputs={})
 # A 10 s powered run, 1.2 s before frame 7's shutter: power and focus are on.
 ANCHOR = NOW - 7 * 10 * NS_PER_S + 1_200_000_000

@@ -282,7 +282,7 @@ def test_a_battery_monitor_replaces_the_model() -> None:
     anchor = 1_000 * S
     battery = BatteryStatus(
         source="ina219 0x42", percent=62.0, lasts_ns=5 * HOUR_NS, draw_ma=480.0,
-        voltage_v=7.61, current_ma=480.0, charging=False, at_ns=anchor,
+        voltage_v=7.61, charging=False, at_ns=anchor,
     )  # fmt: skip
     status = running(anchor, SETTINGS_10S, battery=battery)
     view = build_view(status, anchor + 5 * S, PREVIEW)
