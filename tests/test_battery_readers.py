@@ -25,6 +25,7 @@ from core.model.battery import (
     BatteryConfig,
     BatteryModel,
     BatteryReading,
+    battery_status,
     li_ion_percent,
     pi_draw_ma,
 )
@@ -32,6 +33,7 @@ from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.model.errors import BatteryError, ConfigError
 from core.model.led import led_level
 from core.model.plan import make_plan
+from core.model.protocol import BatteryStatus
 from core.model.settings import Settings
 from hw.battery_readers import (
     Ina219Battery,
@@ -400,15 +402,26 @@ def test_the_model_without_a_plan_drains_at_the_pis_draw() -> None:
     assert (spent.percent, spent.lasts_ns) == (0.0, 0)
 
 
-def test_reading_estimate_carries_voltage_and_charging() -> None:
+def test_a_reading_becomes_the_status_every_client_shows() -> None:
+    # The daemon's one battery figure: a monitor's reading as read, never drained by time.
     reading = BatteryReading(
         percent=60.0, source="ina219 0x42", voltage_v=7.8, charging=False,
         lasts_ns=HOUR_NS, draw_ma=300.0,
     )  # fmt: skip
-    estimate = reading.estimate(2 * HOUR_NS)
-    assert (estimate.voltage_v, estimate.charging, estimate.average_ma) == (7.8, False, 300.0)
-    assert estimate.outlasts_battery
-    assert BatteryReading(percent=50.0, source="x").estimate(None).average_ma == 0.0
+    status = battery_status(reading, at_ns=5, draining=False)
+    assert status == BatteryStatus(
+        source="ina219 0x42", percent=60.0, lasts_ns=HOUR_NS, draw_ma=300.0, voltage_v=7.8,
+        charging=False, at_ns=5,
+    )  # fmt: skip
+    plan = make_plan(Settings(interval_ns=MINUTE_NS, power=True))
+    model = BatteryModel().estimate(plan, running_ns=HOUR_NS, frames_left=None)
+    modelled = battery_status(model, at_ns=5, draining=True)
+    assert (modelled.source, modelled.draw_ma, modelled.voltage_v) == (
+        "model",
+        model.average_ma,
+        None,
+    )
+    assert modelled.draining
 
 
 # --- choosing a reader --------------------------------------------------------

@@ -288,7 +288,7 @@ def test_a_battery_monitor_replaces_the_model() -> None:
     view = build_view(status, anchor + 5 * S, PREVIEW)
     assert view.battery is not None
     assert (view.battery.source, view.battery.percent) == ("ina219 0x42", 62.0)
-    assert view.battery.voltage_v == 7.61 and not view.battery_drains
+    assert view.battery.lasts_ns == 5 * HOUR_NS and not view.battery_drains
     # 100 frames of 10 s need about 16 min: 5 h is plenty.
     assert not view.battery.outlasts_battery
     # The daemon's model stands in for no monitor: it is shown as such, and drains.

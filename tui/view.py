@@ -332,7 +332,6 @@ def battery_estimate(
         needs_ns=needs_ns,
         average_ma=shown.draw_ma or 0.0,
         source=shown.source,
-        voltage_v=shown.voltage_v,
         charging=shown.charging,
     )
 

@@ -105,8 +105,6 @@ class BatteryEstimate:
     average_ma: float
     source: str
     """``model`` for the estimate; a reader's name otherwise."""
-    voltage_v: float | None = None
-    """The pack's voltage where a monitor measures it."""
     charging: bool | None = None
     """True while external power feeds the battery (see :attr:`BatteryReading.charging`)."""
 
@@ -243,18 +241,6 @@ class BatteryReading:
     draw_ma: float | None = None
     """The drain ``lasts_ns`` was worked out from: measured, or the model's average."""
 
-    def estimate(self, needs_ns: int | None) -> BatteryEstimate:
-        """This reading against a run that still needs ``needs_ns`` (None: until stopped)."""
-        return BatteryEstimate(
-            percent=self.percent,
-            lasts_ns=self.lasts_ns,
-            needs_ns=needs_ns,
-            average_ma=self.draw_ma if self.draw_ma is not None else 0.0,
-            source=self.source,
-            voltage_v=self.voltage_v,
-            charging=self.charging,
-        )
-
 
 def battery_status(
     figures: BatteryReading | BatteryEstimate, *, at_ns: int, draining: bool
@@ -265,7 +251,7 @@ def battery_status(
         percent=figures.percent,
         lasts_ns=figures.lasts_ns,
         draw_ma=figures.draw_ma if isinstance(figures, BatteryReading) else figures.average_ma,
-        voltage_v=figures.voltage_v,
+        voltage_v=figures.voltage_v if isinstance(figures, BatteryReading) else None,
         charging=figures.charging,
         at_ns=at_ns,
         draining=draining,

@@ -87,8 +87,6 @@ class MainScreen(Screen[None]):
         """The settings a start would use, as of the last full redraw."""
         self._notice: str | None = None
         """The fault or warning from the status that the message line shows now."""
-        self.next_wake_ns: int | None = None
-        """When the screen next redraws by itself (daemon time); None: only to recheck."""
 
     def on_mount(self) -> None:
         self._ready = True
@@ -134,7 +132,6 @@ class MainScreen(Screen[None]):
             late = CURSOR_STEP_NS if after is None else max(CURSOR_STEP_NS, (after - move) // 4)
             if soonest is None or soonest > due + late:
                 soonest = max(due, now_ns + CURSOR_STEP_NS)
-        self.next_wake_ns = soonest
         delay = RECHECK_S
         if soonest is not None:
             delay = min(RECHECK_S, max(FAST_TICK_S, (soonest - now_ns + TICK_MARGIN_NS) / 1e9))
