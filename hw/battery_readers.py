@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Protocol
 
 from core.model.battery import (
+    BATTERY,
     NS_PER_HOUR,
     BatteryConfig,
     BatteryModel,
     BatteryReader,
     BatteryReading,
-    Source,
     hours_ns,
     li_ion_percent,
 )
 from core.model.errors import BatteryError, ConfigError
+from core.model.fields import Invalid
 from hw.select import MODEL_FILES
 
 POWER_SUPPLY_DIR = Path("sys/class/power_supply")
@@ -376,9 +377,10 @@ def open_battery_reader(
     asks for no monitor. ``root`` is where sysfs and the device tree are
     looked for and ``bus_factory`` opens an I²C bus (fakes in tests).
     """
-    if config.source not in tuple(Source):
-        allowed = ", ".join(Source)
-        raise ConfigError(f"battery.source must be one of {allowed}, not {config.source!r}")
+    try:
+        BATTERY.check(config)  # a config built in code has not been through the file's check
+    except Invalid as invalid:
+        raise ConfigError(str(invalid)) from None
     if config.source == "model":
         return OpenedBattery(None)
     model = config.model(read_pi_model(root))

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from core.clock import Clock
 from core.model.camera import Camera, CameraConfig
 from core.model.errors import ConfigError, RigError
-from core.model.hardware import Backend, HardwareConfig
+from core.model.fields import Invalid
+from core.model.hardware import HARDWARE, HardwareConfig
 from core.model.rig import Rig
 
 if TYPE_CHECKING:
@@ -119,10 +120,10 @@ def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tup
             allowed = " or ".join(ENV_CHOICES)
             raise ConfigError(f"{ENV_VAR} must be {allowed}, not {override!r}")
         return override.lower(), f"{ENV_VAR}={override.lower()}"
-    if hardware.backend not in tuple(Backend):
-        raise ConfigError(
-            f"hardware.backend must be one of {', '.join(Backend)}, not {hardware.backend!r}"
-        )
+    try:
+        HARDWARE.check(hardware)  # a config built in code has not been through the file's check
+    except Invalid as invalid:
+        raise ConfigError(str(invalid)) from None
     return hardware.backend, f'hardware.backend = "{hardware.backend}"'
 
 

@@ -95,7 +95,9 @@ def test_config_backend_sim() -> None:
 
 
 def test_unknown_config_backend() -> None:
-    with pytest.raises(ConfigError, match=r"hardware.backend must be one of auto, gpio, sim"):
+    with pytest.raises(
+        ConfigError, match=r'hardware.backend must be one of "auto", "gpio", "sim", got "usb"'
+    ):
         build_rig(HardwareConfig(backend="usb"), {})
 
 
