@@ -250,11 +250,6 @@ class RunController:
         self._run: _ActiveRun | None = None
         self._last: _LastRun | None = None
 
-    @property
-    def state(self) -> RunState:
-        """Where the run is now."""
-        return self._state
-
     # -- commands --------------------------------------------------------------
     def start(self, settings: Settings) -> Status:
         """Start a new run now (after its delay); raise :class:`LapseError` if one is going."""
@@ -430,8 +425,13 @@ class RunController:
         with self._lock:
             state, run, last = self._state, self._run, self._last
         camera = None if self.camera is None else self.camera.status()
-        run_status = None if run is None else run.status(now, live=state.live)
-        fault = run.ledger.fault if run is not None else None if last is None else last.fault
+        if run is not None:
+            run_status: RunStatus | None = run.status(now, live=state.live)
+            fault = run.ledger.fault
+        elif last is not None and state is not RunState.STARTING:
+            run_status, fault = last.status, last.fault  # until the next run is placed
+        else:
+            run_status, fault = None, None
         status = Status(
             state=state,
             now_ns=now,
@@ -439,7 +439,7 @@ class RunController:
             simulated=self.rig.simulated,
             outputs=self.rig.outputs(),
             notice=self.notice,
-            run=run_status if run_status is not None else None if last is None else last.status,
+            run=run_status,
             fault=fault,
             camera=camera,
         )
@@ -451,7 +451,8 @@ class RunController:
             status,
             run.plan,
             run.ledger.average_file_bytes,
-            running_ns=max(0, now - run.scheduler.grid.anchor_ns),
+            # The battery drains from the first frame's first lead (power on, focus).
+            running_ns=max(0, now - (run.scheduler.grid.anchor_ns - run.plan.lead_ns)),
         )
 
     # -- internals -----------------------------------------------------------------
