@@ -282,12 +282,6 @@ async def test_close_removes_the_socket_and_hangs_up_on_subscribers(served: Serv
         await asyncio.open_unix_connection(str(served.path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Server.close says it hangs up on every client, but it closes only the"
-    " subscribers' connections; a client that never subscribed stays connected until"
-    " the loop ends (in the daemon, asyncio.run then cancels its handler)",
-)
 async def test_close_hangs_up_on_a_client_that_did_not_subscribe(served: Served) -> None:
     client = await served.connect()
     assert (await client.ask(Hello())).ok

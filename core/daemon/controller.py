@@ -281,16 +281,13 @@ class RunController:
                 scheduler = Scheduler(plan, grid, frames=settings.frames)
                 ledger = RunLedger(writer.info.id, grid)
                 run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=False)
-                self._run = run
-                self._move(RunState.WAITING)
-                run.start()
+                self._place(run, RunState.WAITING)
         except BaseException:
             with self._lock:
                 if self._state is RunState.STARTING:
                     self._move(before)
             self._publish_state()
             raise
-        self.publish(run.plan_event())
         self._publish_state()
         return self.status()
 
@@ -343,10 +340,7 @@ class RunController:
                         reason=DOWN_REASON,
                     )
                 )
-            self._run = run
-            self._move(RunState.WAITING if last is None else RunState.RUNNING)
-            run.start()
-        self.publish(run.plan_event())
+            self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
 
@@ -374,6 +368,8 @@ class RunController:
         """Stop the run; returns when every output is released and the journal closed."""
         with self._lock:
             run = self._run
+            if run is None and self._state is RunState.STARTING:
+                raise LapseError("a run is being started; stop it once it has started")
             if run is None:
                 raise LapseError("no run is going")
         run.cancel_means = RunState.STOPPED
@@ -478,6 +474,17 @@ class RunController:
     def _move(self, state: RunState) -> None:
         """Change state through the table (called with the lock held)."""
         self._state = advance(self._state, state)
+
+    def _place(self, run: _ActiveRun, state: RunState) -> None:
+        """Make ``run`` the current one and start its threads (called with the lock held).
+
+        Its plan goes out first, while the lock keeps every other state out: a client
+        never sees a state naming a run whose plan it has not had (the camera thread
+        publishes its news through status(), which waits for the lock)."""
+        self.publish(run.plan_event())
+        self._run = run
+        self._move(state)
+        run.start()
 
     def _refuse_if_live(self) -> None:
         if self._state is RunState.STARTING:

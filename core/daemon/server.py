@@ -34,6 +34,8 @@ class Server:
         self.controller = controller
         self.socket_path = socket_path
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
+        """Every connection being served: close hangs up on each."""
         self._subscribers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.AbstractServer | None = None
 
@@ -57,8 +59,9 @@ class Server:
         """Stop accepting, hang up on every client and remove the socket."""
         if self._server is not None:
             self._server.close()
-        for writer in list(self._subscribers):
+        for writer in list(self._clients):
             writer.close()
+        self._clients.clear()
         self._subscribers.clear()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
@@ -84,6 +87,7 @@ class Server:
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self._clients.add(writer)
         try:
             while True:
                 try:
@@ -101,6 +105,7 @@ class Server:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._clients.discard(writer)
             self._subscribers.discard(writer)
             writer.close()
 
