@@ -15,9 +15,10 @@ from core.model.battery import BatteryModel, battery_status
 from core.model.durations import NS_PER_S
 from core.model.plan import make_plan
 from core.model.planner import assess_run
-from core.model.protocol import BatteryStatus, Counts, RunStatus, Status
+from core.model.protocol import BatteryStatus, Status
 from core.model.run_state import RunState
 from core.model.settings import Settings
+from tests.statuses import running
 from tests.widget_app import rows
 from tui.app import LapseApp
 from tui.screens.main import INTERVAL_LOCKED, MainScreen
@@ -66,23 +67,6 @@ def model_battery(settings: Settings, *, at_ns: int, draining: bool) -> BatteryS
     return battery_status(estimate, at_ns=at_ns, draining=draining)
 
 
-def running_status(
-    state: RunState, settings: Settings, anchor: int, *, now_ns: int, **extra: Any
-) -> Status:
-    """The daemon's status carrying a run of ``settings`` on the grid at ``anchor``."""
-    run = RunStatus(
-        id="r",
-        settings=settings,
-        anchor_ns=anchor,
-        counts=Counts(),
-        last_frame=None,
-        next_due_ns=anchor,
-    )
-    return Status(
-        state=state, now_ns=now_ns, rig="simulated", simulated=True, outputs={}, run=run, **extra
-    )
-
-
 async def until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
     """Let the app run until ``done()`` (the link's thread delivers in its own time)."""
     for _ in range(250):
@@ -115,10 +99,9 @@ async def test_main_screen_wakes_only_for_what_it_shows() -> None:
     anchor = start + 4 * S  # the first flash is now
     settings = Settings(interval_ns=60 * S, power=False, frames=0, focus_lead_ns=4 * S)
     # The daemon's model drains while the run goes: the gauge falls with the clock.
-    status = running_status(
-        RunState.RUNNING,
-        settings,
+    status = running(
         anchor,
+        settings,
         now_ns=start,
         battery=model_battery(settings, at_ns=start, draining=True),
     )
@@ -166,9 +149,10 @@ async def test_the_switches_lock_while_a_run_starts_or_waits(state: RunState) ->
     """Not only a running run holds the switches: one starting or waiting for its first
     frame does too, and D stops it rather than starting another."""
     now = 5_000 * S
-    # Starting, the grid is not placed: the status still carries the run before (powered).
-    status = running_status(
-        state, Settings(interval_ns=10 * S, power=True), now + 10 * S, now_ns=now
+    # Starting, the grid is not placed: a run the status names (the daemon names none then)
+    # is not the one starting, and is never drawn as it.
+    status = running(
+        now + 10 * S, Settings(interval_ns=10 * S, power=True), state=state, now_ns=now
     )
     link = QuietLink(status)
     app = LapseApp(link, Config(), None, clock=lambda: now)
@@ -178,7 +162,7 @@ async def test_the_switches_lock_while_a_run_starts_or_waits(state: RunState) ->
         assert isinstance(screen, MainScreen)
         assert not any(switch.enabled for switch in screen.query(RotarySwitch))
         assert not screen.query_one(PowerToggle).enabled
-        # A waiting run shows its own power; the run before a starting one is not it.
+        # A waiting run shows its own power; a starting one has none to show yet.
         assert screen.query_one(PowerToggle).on is (state is RunState.WAITING)
         before = screen.preview_settings()
         for key in ("a", "5", "c"):  # turn VALUE, pick seconds, toggle power

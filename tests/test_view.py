@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from core.journal import FrameRecord
 from core.model.battery import BatteryModel, battery_status
 from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx, parse_duration
 from core.model.led import led_level
@@ -16,15 +15,15 @@ from core.model.planner import assess_run
 from core.model.protocol import (
     BatteryStatus,
     CameraStatus,
-    Counts,
     PlanEvent,
     RunPreview,
-    RunStatus,
     Status,
 )
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.timeline import cycle_position, layout_cycle
+from tests.statuses import running
 from tui.view import (
     approx_change_in_ns,
     battery_change_in_ns,
@@ -40,28 +39,6 @@ PREVIEW = Settings(interval_ns=10 * S)
 def idle(state: RunState = RunState.IDLE, **extra) -> Status:
     """The daemon's status with no run going."""
     return Status(state=state, now_ns=0, rig="simulated", simulated=True, outputs={}, **extra)
-
-
-def running(
-    anchor: int,
-    settings: Settings,
-    *,
-    state: RunState = RunState.RUNNING,
-    last_frame: FrameRecord | None = None,
-    **extra,
-) -> Status:
-    """The daemon's status of a run placed on the grid at ``anchor``."""
-    run = RunStatus(
-        id="r",
-        settings=settings,
-        anchor_ns=anchor,
-        counts=Counts(),
-        last_frame=last_frame,
-        next_due_ns=anchor,
-    )
-    return Status(
-        state=state, now_ns=anchor, rig="simulated", simulated=True, outputs={}, run=run, **extra
-    )
 
 
 def ok_frame(frame: int, due_ns: int, lateness_ns: int) -> FrameRecord:
