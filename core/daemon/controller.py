@@ -52,6 +52,23 @@ from core.model.settings import Settings
 START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""
 DOWN_REASON = "the daemon was not running"
+STOPPED_REASON = "stopped by the photographer"
+
+
+def unrecorded_end(state: RunState, error: OSError) -> str:
+    """The one line that says a run's end could not be written to ``run.toml``."""
+    why = error.strerror or str(error)
+    if state is RunState.STOPPED:
+        return (
+            f"the run stopped and every output is off, but the stop could not be recorded"
+            f" ({why}): a daemon started later would resume it; free some space in the"
+            f" state directory and run `lapse stop` again"
+        )
+    return (
+        f"the run ended ({state.value}) but that could not be recorded ({why}):"
+        f" a daemon started later would resume it; free some space and run `lapse stop`"
+    )
+
 
 Publish = Callable[[Event], None]
 
@@ -103,6 +120,8 @@ class _ActiveRun:
             self.cancel,
             camera=controller.camera,
         )
+        self.end_unrecorded: str | None = None
+        """Why the run's end could not be written to ``run.toml``: it stays active there."""
         self.ended = clock.event()
         """Set once the run has ended and its journal is closed (waited on by stop). The
         clock's: the run ends on the clock's time (the camera fetching the last files), so
@@ -138,7 +157,7 @@ class _ActiveRun:
                 _Ended(RunState.INTERRUPTED, "daemon shut down; the run resumes when it starts")
             )
         else:
-            self.events.put(_Ended(self.cancel_means, "stopped by the photographer"))
+            self.events.put(_Ended(self.cancel_means, STOPPED_REASON))
 
     # -- journal thread -----------------------------------------------------
     def _journal(self) -> None:
@@ -185,13 +204,18 @@ class _ActiveRun:
             self.controller._slot_reached_or_camera_changed(self)
 
     def _end(self, ended: _Ended) -> None:
-        if ended.state.ended:
+        state = ended.state
+        if state.ended:
             try:
-                self.writer.finish(ended.state.value, ended.reason, self.controller.clock.wall_ns())
+                self.writer.finish(state.value, ended.reason, self.controller.clock.wall_ns())
             except OSError as error:
-                self.ledger.fault = f"could not record the end of the run: {error}"
+                # run.toml still says active: the run is interrupted, not ended, and the
+                # next daemon would resume it. Said as it is, never as a stop.
+                self.end_unrecorded = unrecorded_end(state, error)
+                self.ledger.fault = self.end_unrecorded
+                state = RunState.INTERRUPTED
         self.writer.close()
-        self.controller._run_ended(self, ended.state)
+        self.controller._run_ended(self, state)
         self.ended.set()
 
     # -- status --------------------------------------------------------------
@@ -357,24 +381,37 @@ class RunController:
         with self._lock:
             self._refuse_if_live()
             self._move(RunState.INTERRUPTED)
-            with open_run(self.journal, info.id) as writer:
-                writer.finish(RunState.STOPPED.value, reason, self.clock.wall_ns())
-            self._last = _LastRun(self._journaled_status(writer.info), fault=None)
-            self._move(RunState.STOPPED)
+            ended = self._record_stopped(info, reason)
         self._publish_state()
-        return writer.info
+        return ended
 
     def stop(self) -> Status:
-        """Stop the run; returns when every output is released and the journal closed."""
+        """Stop the run; returns when every output is released and the stop is recorded.
+
+        Raises :class:`LapseError` when the stop could not be recorded in ``run.toml`` (a
+        full disk): the outputs are released all the same, and the run, still active in
+        the journal, is left interrupted; a later stop records it.
+        """
         with self._lock:
             run = self._run
             if run is None and self._state is RunState.STARTING:
                 raise LapseError("a run is being started; stop it once it has started")
-            if run is None:
+            if run is None and self._state is RunState.INTERRUPTED:
+                # A stop that could not be recorded left the run interrupted: record it now.
+                info = self.journal.active_run()
+                if info is None:
+                    raise LapseError("no run is going")
+                self._record_stopped(info, STOPPED_REASON)
+            elif run is None:
                 raise LapseError("no run is going")
+        if run is None:
+            self._publish_state()
+            return self.status()
         run.cancel_means = RunState.STOPPED
         run.cancel.set()
         run.ended.wait()
+        if run.end_unrecorded is not None:
+            raise LapseError(run.end_unrecorded)
         return self.status()
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -470,6 +507,20 @@ class RunController:
             counts=counts,
             last_frame=last,
         )
+
+    def _record_stopped(self, info: RunInfo, reason: str) -> RunInfo:
+        """Record the journal's active run ``info``, which no engine carries, as stopped for
+        ``reason`` (called with the lock held, in state interrupted); returns it as ended.
+
+        Raises :class:`LapseError` when ``run.toml`` cannot be written (a full disk)."""
+        with open_run(self.journal, info.id) as writer:
+            try:
+                writer.finish(RunState.STOPPED.value, reason, self.clock.wall_ns())
+            except OSError as error:
+                raise LapseError(unrecorded_end(RunState.STOPPED, error)) from None
+        self._last = _LastRun(self._journaled_status(writer.info), fault=None)
+        self._move(RunState.STOPPED)
+        return writer.info
 
     def _move(self, state: RunState) -> None:
         """Change state through the table (called with the lock held)."""

@@ -7,12 +7,19 @@ JSON object per line and per grid slot, appended through an ``O_APPEND``
 descriptor and fsynced once per batch; an exclusive ``flock`` keeps a second
 writer out. :func:`open_run` cuts a torn fragment off (a ``kill -9`` or a power
 cut mid-write) before a resumed run appends to the file again.
+
+A full disk must not keep a run's end from being recorded: the state directory
+keeps a :class:`SpaceReserve`, a small file that is deleted to make room when
+``run.toml`` cannot be written for want of space, and kept again when a run is
+created or resumed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -32,6 +39,70 @@ from core.model.settings import Settings
 ENDED_WORDS = tuple(sorted(state.value for state in ENDED))
 """How ``run.toml`` says a run ended."""
 
+RESERVE_FILE = "space-reserve"
+"""The reserve's name in the state directory."""
+RESERVE_BYTES = 256 * 1024
+"""Room kept for ``run.toml``: a few of its writes need a few KiB; the rest is margin for
+whatever else the disk holds (a filesystem's own blocks, a frame line or two)."""
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""The errors a full disk (or a full quota) gives."""
+
+log = logging.getLogger("lapse.daemon")
+
+
+class SpaceReserve:
+    """A file of :data:`RESERVE_BYTES` kept in the state directory, given up when a run's
+    ``run.toml`` cannot be written on a full disk.
+
+    Without it, a stop on a full disk could not be recorded: ``run.toml`` would
+    stay active and the next daemon would resume the run and fire the camera again.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / RESERVE_FILE
+
+    def keep(self) -> bool:
+        """Make sure the reserve is on the disk; False (and a line in the log) when it
+        cannot be: the run goes on, but a stop on a full disk may not be recorded."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                _allocate(fd, RESERVE_BYTES)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+            log.warning(
+                "could not keep %d KiB in reserve (%s): a stop on a full disk may not be recorded",
+                RESERVE_BYTES // 1024,
+                error.strerror or error,
+            )
+            return False
+        return True
+
+    def release(self) -> bool:
+        """Delete the reserve to make room; False when there was none to give up."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        log.warning("the disk is full: the space reserve was given up to record the run")
+        return True
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give ``fd`` ``size`` bytes of real blocks (a sparse file would free nothing)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as error:
+        if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        # A filesystem without fallocate: write the blocks.
+        os.pwrite(fd, bytes(size), 0)
+
 
 class RunWriter:
     """Appends to one run's ``frames.jsonl`` and ends the run.
@@ -41,11 +112,19 @@ class RunWriter:
     context manager or call :meth:`close`.
     """
 
-    def __init__(self, info: RunInfo, fd: int, dropped_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        info: RunInfo,
+        fd: int,
+        dropped_bytes: int = 0,
+        reserve: SpaceReserve | None = None,
+    ) -> None:
         self.info = info
         """The run as its ``run.toml`` now says (updated by :meth:`finish`)."""
         self.dropped_bytes = dropped_bytes
         """Bytes of a torn last line cut off when the run was reopened (0: none)."""
+        self.reserve = reserve
+        """Given up when ``run.toml`` cannot be written on a full disk."""
         self._fd: int | None = fd
         self._lock = threading.Lock()
 
@@ -88,7 +167,8 @@ class RunWriter:
 
         The first end wins: once the run has ended, further calls change
         nothing, so a "failed" is never overwritten by the "stopped" of the
-        clean-up that follows. If the write fails, :attr:`info` is unchanged.
+        clean-up that follows. On a full disk the space reserve is given up to make room;
+        if the write fails all the same, :attr:`info` is unchanged.
         """
         if state not in ENDED_WORDS:
             ended_states = ", ".join(ENDED_WORDS)
@@ -101,14 +181,14 @@ class RunWriter:
             ended = replace(
                 self.info, state=state, ended=wall_iso(ended_wall_ns), end_reason=reason
             )
-            _write_run(ended)
+            _write_run(ended, self.reserve)
             self.info = ended
 
     def update_settings(self, settings: Settings) -> RunInfo:
         """Record settings changed during the run (its frame count) in ``run.toml``."""
         with self._lock:
             updated = replace(self.info, settings=settings)
-            _write_run(updated)
+            _write_run(updated, self.reserve)
             self.info = updated
             return updated
 
@@ -139,7 +219,7 @@ def create_run(
 
     The id is the local creation time, ``YYYYMMDD-HHMMSS``, with ``-2``,
     ``-3``… appended when that folder exists. Every new directory entry is
-    fsynced before this returns.
+    fsynced before this returns. The state directory's space reserve is kept first.
     """
     settings = settings.validated()
     created = wall_iso(created_wall_ns)
@@ -157,6 +237,8 @@ def create_run(
         rig=rig,
     )
     _make_dirs(journal.runs_dir)
+    reserve = SpaceReserve(journal.state_dir)
+    reserve.keep()
     for number in count(1):
         run_id = base if number == 1 else f"{base}-{number}"
         path = journal.runs_dir / run_id
@@ -185,14 +267,15 @@ def create_run(
             info.frames_path.unlink(missing_ok=True)
             path.rmdir()
         raise
-    return RunWriter(info, fd)
+    return RunWriter(info, fd, reserve=reserve)
 
 
 def open_run(journal: Journal, run_id: str) -> RunWriter:
     """Reopen an active run to append to it (resume after a restart).
 
-    A torn last line is cut off first (see :attr:`RunWriter.dropped_bytes`).
-    Raises :class:`LapseError` for an unknown run or one that has ended.
+    A torn last line is cut off first (see :attr:`RunWriter.dropped_bytes`), and the
+    state directory's space reserve is kept. Raises :class:`LapseError` for an unknown
+    run or one that has ended.
     """
     info = journal.get_run(run_id)
     if info.state != "active":
@@ -208,7 +291,9 @@ def open_run(journal: Journal, run_id: str) -> RunWriter:
     except BaseException:
         os.close(fd)
         raise
-    return RunWriter(info, fd, dropped)
+    reserve = SpaceReserve(journal.state_dir)
+    reserve.keep()
+    return RunWriter(info, fd, dropped, reserve)
 
 
 def _open_frames(path: Path, run_id: str, *, create: bool) -> int:
@@ -248,11 +333,18 @@ def _repair_tail(fd: int) -> int:
     return 0
 
 
-def _write_run(info: RunInfo) -> None:
+def _write_run(info: RunInfo, reserve: SpaceReserve | None = None) -> None:
+    """Replace ``run.toml``; on a full disk give up ``reserve`` to make room, and try again."""
     # tomli_w is not in the standard library: only a writer of run.toml needs it.
     import tomli_w
 
-    write_atomic(info.run_file, tomli_w.dumps(info.to_toml_dict()).encode("utf-8"))
+    data = tomli_w.dumps(info.to_toml_dict()).encode("utf-8")
+    try:
+        write_atomic(info.run_file, data)
+    except OSError as error:
+        if error.errno not in NO_SPACE or reserve is None or not reserve.release():
+            raise
+        write_atomic(info.run_file, data)
 
 
 def _make_dirs(directory: Path) -> None:
