@@ -6,6 +6,11 @@ rig in fake time (docs/architecture.md §7, §9).
   resumes the run. A stop that cannot be recorded all the same is refused with one
   line (``lapse stop`` exits 1): the outputs are released, the run is left
   interrupted, and a stop once there is room records it.
+- Fired frames are never dropped from the journal: lines the journal cannot take wait
+  in memory and are written, in order and once each, when there is room (on the next
+  frame, or on a quiet timer when the next frame is far off); the fault is shown
+  meanwhile and cleared then. Beyond :data:`MAX_UNWRITTEN` lines the oldest are given
+  up and the fault says which; lines still waiting when the run ends are said lost.
 
 A disk cannot be filled and emptied on demand in a test, so :class:`FullDisk` makes the
 journal's writes fail with ENOSPC, as a full disk does, until the test makes room.
@@ -22,15 +27,17 @@ from typing import Any
 
 import pytest
 
+from core.daemon import controller as controller_module
 from core.daemon import journal_writer
-from core.daemon.controller import RunController
+from core.daemon.controller import JOURNAL_RETRY_S, RunController
 from core.daemon.journal_writer import RESERVE_BYTES, RESERVE_FILE, RunWriter, create_run, open_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
-from core.model.durations import NS_PER_S
+from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import LapseError
 from core.model.hardware import HardwareConfig
-from core.model.protocol import Status
+from core.model.protocol import FaultEvent, StateEvent, Status
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.sim import make_sim_rig
@@ -268,3 +275,174 @@ def test_lapse_stop_exits_1_with_one_line_when_the_stop_could_not_be_recorded(
     assert cli.main(["stop"], env) == 1
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"lapse: {said}\n")
+
+
+# -- fired frames are never dropped --------------------------------------------------------------
+def journaled(daemon: Daemon, run_id: str) -> list[int]:
+    """The frame of every line in the run's frames.jsonl, in file order."""
+    return [record.frame for record in daemon.journal.scan_frames(run_id).records]
+
+
+def test_frames_fired_on_a_full_disk_wait_and_are_written_in_order_once_there_is_room(
+    make_daemon: Callable[[], Daemon], clock: FakeClock, disk: FullDisk
+) -> None:
+    daemon = make_daemon()
+    controller = daemon.controller
+    seen: dict[str, Any] = {}
+
+    def steps() -> None:
+        started = controller.start(EVERY_SECOND)
+        assert started.run is not None
+        anchor, run_id = started.run.anchor_ns, started.run.id
+        clock.wait_until(anchor + 2 * NS_PER_S + NS_PER_S // 2)
+        disk.fill()
+        clock.wait_until(anchor + 40 * NS_PER_S + NS_PER_S // 2)
+        seen["full"] = (controller.status(), journaled(daemon, run_id))
+        disk.make_room()
+        clock.wait_until(anchor + 41 * NS_PER_S + NS_PER_S // 2)
+        seen["room"] = (controller.status(), journaled(daemon, run_id))
+        seen["stopped"] = controller.stop()
+
+    script(clock, steps)
+    full, on_disk = seen["full"]
+    assert on_disk == [0, 1, 2], "frames 3–40 wait in memory"
+    assert full.fault.startswith("could not write the journal: [Errno 28] No space left on device")
+    assert full.fault.endswith("; 38 frame lines wait in memory, written when there is room")
+    assert full.run.counts.ok == 41
+    room, on_disk = seen["room"]
+    assert room.fault is None, "the fault clears once every line is written"
+    assert on_disk == list(range(42)), "every frame once, in order"
+    stopped = seen["stopped"]
+    assert stopped.fault is None
+    assert journaled(daemon, stopped.run.id) == list(range(stopped.run.counts.ok))
+    faults = [event.message for event in daemon.published.of(FaultEvent)]
+    assert disk.failed_appends > 0 and len(faults) == disk.failed_appends
+    assert all(message.startswith("could not write the journal") for message in faults)
+    last_fault = max(i for i, e in enumerate(daemon.published.events) if isinstance(e, FaultEvent))
+    cleared = [
+        event
+        for event in daemon.published.events[last_fault:]
+        if isinstance(event, StateEvent) and event.status.fault is None
+    ]
+    assert cleared, "clients are told the fault is over"
+
+
+def test_at_a_long_interval_the_waiting_lines_are_written_before_the_next_frame(
+    make_daemon: Callable[[], Daemon], clock: FakeClock, disk: FullDisk
+) -> None:
+    daemon = make_daemon()
+    controller = daemon.controller
+    seen: dict[str, Any] = {}
+
+    def steps() -> None:
+        started = controller.start(Settings(interval_ns=MINUTE_NS))
+        assert started.run is not None
+        anchor, run_id = started.run.anchor_ns, started.run.id
+        clock.wait_until(anchor + 10 * NS_PER_S)
+        disk.fill()
+        clock.wait_until(anchor + MINUTE_NS + 10 * NS_PER_S)
+        seen["full"] = (controller.status().fault, journaled(daemon, run_id))
+        disk.make_room()
+        clock.wait_until(anchor + MINUTE_NS + 11 * NS_PER_S + round(JOURNAL_RETRY_S * NS_PER_S))
+        seen["room"] = (controller.status(), journaled(daemon, run_id))
+        controller.stop()
+
+    script(clock, steps)
+    fault, on_disk = seen["full"]
+    assert on_disk == [0] and fault.endswith(
+        "; 1 frame line waits in memory, written when there is room"
+    )
+    room, on_disk = seen["room"]
+    assert on_disk == [0, 1], "written by the quiet timer, before frame 2 is due"
+    assert room.fault is None and room.run.next_frame == 2
+
+
+def test_beyond_the_bound_the_oldest_waiting_lines_are_given_up_and_said(
+    make_daemon: Callable[[], Daemon],
+    clock: FakeClock,
+    disk: FullDisk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(controller_module, "MAX_UNWRITTEN", 5)
+    daemon = make_daemon()
+    controller = daemon.controller
+    seen: dict[str, Any] = {}
+
+    def steps() -> None:
+        started = controller.start(EVERY_SECOND)
+        assert started.run is not None
+        anchor, run_id = started.run.anchor_ns, started.run.id
+        clock.wait_until(anchor + 2 * NS_PER_S + NS_PER_S // 2)
+        disk.fill()
+        clock.wait_until(anchor + 12 * NS_PER_S + NS_PER_S // 2)
+        seen["full"] = controller.status().fault
+        disk.make_room()
+        clock.wait_until(anchor + 13 * NS_PER_S + NS_PER_S // 2)
+        seen["room"] = (controller.status().fault, journaled(daemon, run_id))
+        controller.stop()
+
+    script(clock, steps)
+    lost = "5 frame lines (frames 3–7) were lost: more than 5 waited"
+    assert seen["full"].endswith(
+        f"; 5 frame lines wait in memory, written when there is room; {lost}"
+    )
+    fault, on_disk = seen["room"]
+    assert fault == f"the journal is written again; {lost}", "what was lost is still said"
+    assert on_disk == [0, 1, 2, 8, 9, 10, 11, 12, 13]
+
+
+def test_lines_still_waiting_when_the_run_stops_are_said_lost(
+    make_daemon: Callable[[], Daemon], clock: FakeClock, disk: FullDisk
+) -> None:
+    daemon = make_daemon()
+
+    def stop_after_frames_on_a_full_disk(started: Status) -> Status:
+        assert started.run is not None
+        disk.fill()
+        clock.wait_until(started.run.anchor_ns + 5 * NS_PER_S + NS_PER_S // 2)
+        return daemon.controller.stop()
+
+    stopped = run_then(clock, daemon, stop_after_frames_on_a_full_disk)
+    assert stopped.state is RunState.STOPPED, "the stop is recorded (the reserve)"
+    assert stopped.fault == (
+        "the journal could not be written; 3 frame lines (frames 3–5) were lost:"
+        " the run ended before there was room"
+    )
+    assert journaled(daemon, stopped.run.id) == [0, 1, 2]
+
+
+def test_an_append_whose_fsync_fails_leaves_nothing_to_be_written_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path / "state")
+    writer = create_run(
+        journal,
+        settings=EVERY_SECOND,
+        anchor_ns=0,
+        anchor_wall_ns=1_800_000_000 * NS_PER_S,
+        boot_id="boot",
+        created_wall_ns=1_800_000_000 * NS_PER_S,
+        rig="simulated",
+    )
+    record = FrameRecord(
+        frame=0, due_ns=0, fired_ns=1, wall="2027-01-15T08:00:00+00:00", status="ok"
+    )
+    real_fsync = os.fsync
+    failures = [no_space("frames.jsonl")]
+
+    def fsync(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real_fsync(fd)
+
+    with writer:
+        monkeypatch.setattr(os, "fsync", fsync)
+        with pytest.raises(OSError, match="No space left"):
+            writer.append([record])
+        assert writer.info.frames_path.read_bytes() == b"", "cut back: the batch is tried again"
+        writer.append([record])
+    assert journaled_lines(writer.info.frames_path) == 1
+
+
+def journaled_lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines())

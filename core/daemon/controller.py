@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault, SlotsSkipped
-from core.model.ledger import Entries, RunLedger, resume_point
+from core.model.ledger import Dropped, Entries, RunLedger, resume_point
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
@@ -53,6 +54,11 @@ START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""
 DOWN_REASON = "the daemon was not running"
 STOPPED_REASON = "stopped by the photographer"
+MAX_UNWRITTEN = 20_000
+"""Frame lines kept in memory while the journal cannot be written (a full disk): days of
+frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
+JOURNAL_RETRY_S = 5.0
+"""While lines wait, the journal is tried again this often even when no frame fires."""
 
 
 def unrecorded_end(state: RunState, error: OSError) -> str:
@@ -120,6 +126,10 @@ class _ActiveRun:
             self.cancel,
             camera=controller.camera,
         )
+        self.unwritten: deque[FrameRecord] = deque()
+        """Lines the journal could not take yet (a full disk), oldest first."""
+        self.dropped: Dropped | None = None
+        """Lines given up since the journal last took every line."""
         self.end_unrecorded: str | None = None
         """Why the run's end could not be written to ``run.toml``: it stays active there."""
         self.ended = clock.event()
@@ -163,7 +173,12 @@ class _ActiveRun:
     def _journal(self) -> None:
         ended: _Ended | None = None
         while ended is None:
-            batch = [self.events.get()]
+            try:
+                # While lines wait for room, wake now and then to try again: at a long
+                # interval the next frame may be hours away.
+                batch = [self.events.get(timeout=JOURNAL_RETRY_S if self.unwritten else None)]
+            except queue.Empty:
+                batch = []
             while True:
                 try:
                     batch.append(self.events.get_nowait())
@@ -193,15 +208,41 @@ class _ActiveRun:
         entries = Entries()
         for report in batch:
             entries.extend(self.ledger.take(report))
-        if entries.records:
-            try:
-                self.writer.append(entries.records)
-            except OSError as error:
-                entries.events.append(self.ledger.journal_failed(error))
+        self.unwritten.extend(entries.records)
+        entries.extend(self._flush())
+        self._publish(entries)
+
+    def _publish(self, entries: Entries) -> None:
         for event in entries.events:
             self.controller.publish(event)
         if entries.status_changed:
             self.controller._slot_reached_or_camera_changed(self)
+
+    def _flush(self) -> Entries:
+        """Append every waiting line, in order; on failure keep them (the newest
+        :data:`MAX_UNWRITTEN`) for the next batch or the quiet timer."""
+        if not self.unwritten:
+            return Entries()
+        excess = len(self.unwritten) - MAX_UNWRITTEN
+        if excess > 0:
+            given_up = [self.unwritten.popleft() for _ in range(excess)]
+            self._give_up(given_up, f"more than {MAX_UNWRITTEN:,} waited")
+        try:
+            self.writer.append(list(self.unwritten))
+        except OSError as error:
+            event = self.ledger.journal_failed(error, len(self.unwritten), self.dropped)
+            return Entries(events=[event])
+        self.unwritten.clear()
+        dropped, self.dropped = self.dropped, None
+        return self.ledger.journal_written(dropped)
+
+    def _give_up(self, records: list[FrameRecord], why: str) -> Dropped:
+        """Count ``records`` as lost for ``why``; returns every loss since the journal last
+        took every line."""
+        frames = [record.frame for record in records]
+        loss = Dropped(len(records), min(frames), max(frames), why)
+        self.dropped = loss if self.dropped is None else self.dropped.plus(loss)
+        return self.dropped
 
     def _end(self, ended: _Ended) -> None:
         state = ended.state
@@ -212,8 +253,14 @@ class _ActiveRun:
                 # run.toml still says active: the run is interrupted, not ended, and the
                 # next daemon would resume it. Said as it is, never as a stop.
                 self.end_unrecorded = unrecorded_end(state, error)
-                self.ledger.fault = self.end_unrecorded
                 state = RunState.INTERRUPTED
+        # Once more: recording the end may have made room (the space reserve).
+        self._publish(self._flush())
+        if self.unwritten:
+            lost = self._give_up(list(self.unwritten), "the run ended before there was room")
+            self.ledger.journal_lost(lost)
+        if self.end_unrecorded is not None:
+            self.ledger.fault = self.end_unrecorded  # what matters most: the run is not over
         self.writer.close()
         self.controller._run_ended(self, state)
         self.ended.set()

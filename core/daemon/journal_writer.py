@@ -142,8 +142,9 @@ class RunWriter:
     def append(self, records: Sequence[FrameRecord]) -> None:
         """Write ``records`` as lines, then fsync once: the batch is durable on return.
 
-        If the write fails part-way (a full disk), the file is cut back to
-        where it was, so no torn line is left for the next append to glue onto.
+        If the write or the fsync fails (a full disk), the file is cut back to
+        where it was, so no torn line is left for the next append to glue onto,
+        and a batch tried again is never written twice.
         """
         if not records:
             return
@@ -156,11 +157,11 @@ class RunWriter:
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
+                os.fsync(fd)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size_before)
                 raise
-            os.fsync(fd)
 
     def finish(self, state: str, reason: str, ended_wall_ns: int) -> None:
         """End the run: rewrite ``run.toml`` atomically with ``state``, the time and ``reason``.

@@ -54,6 +54,36 @@ class Entries:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """Journal lines given up: too many waited for room on a full disk, or the run ended."""
+
+    lines: int
+    first: int
+    """The lowest frame among them."""
+    last: int
+    """The highest frame among them."""
+    why: str
+    """Why, as the photographer reads it: ``"more than 20,000 waited"``."""
+
+    def said(self) -> str:
+        """The whole loss in one phrase."""
+        frames = (
+            f"frame {self.first}" if self.first == self.last else f"frames {self.first}–{self.last}"
+        )
+        lines = "1 frame line" if self.lines == 1 else f"{self.lines:,} frame lines"
+        return f"{lines} ({frames}) {'was' if self.lines == 1 else 'were'} lost: {self.why}"
+
+    def plus(self, more: Dropped) -> Dropped:
+        """This loss and ``more``."""
+        return Dropped(
+            self.lines + more.lines,
+            min(self.first, more.first),
+            max(self.last, more.last),
+            self.why if more.why == self.why else f"{self.why}, then {more.why}",
+        )
+
+
+@dataclass(frozen=True)
 class Resume:
     """Where a resumed run starts from."""
 
@@ -104,6 +134,8 @@ class RunLedger:
         """Bytes of the files saved: with ``counts.files``, the size of a frame."""
         self._recent: dict[int, FrameRecord] = {}
         self._early: dict[int, list[CameraNews]] = {}
+        self._journal_fault: str | None = None
+        """The journal's fault, while its lines wait for room."""
 
     @property
     def average_file_bytes(self) -> float | None:
@@ -137,10 +169,35 @@ class RunLedger:
         self.fault = report.message
         return Entries(events=[FaultEvent(message=report.message, frame=report.frame)])
 
-    def journal_failed(self, error: OSError) -> Event:
-        """The lines of the last report could not be written: shown as the fault."""
-        self.fault = f"could not write the journal: {error}"
-        return FaultEvent(message=self.fault)
+    def journal_failed(
+        self, error: OSError, waiting: int = 0, dropped: Dropped | None = None
+    ) -> FaultEvent:
+        """The journal could not be written: ``waiting`` lines wait in memory for room,
+        ``dropped`` were given up. Shown as the fault until :meth:`journal_written`."""
+        message = f"could not write the journal: {error}"
+        if waiting:
+            lines = "1 frame line waits" if waiting == 1 else f"{waiting:,} frame lines wait"
+            message += f"; {lines} in memory, written when there is room"
+        if dropped is not None:
+            message += f"; {dropped.said()}"
+        self.fault = self._journal_fault = message
+        return FaultEvent(message=message)
+
+    def journal_written(self, dropped: Dropped | None) -> Entries:
+        """Every waiting line is written: the journal's fault is over, but what was
+        ``dropped`` on the way is still said."""
+        if self._journal_fault is None:
+            return Entries()
+        if self.fault == self._journal_fault:
+            self.fault = (
+                None if dropped is None else f"the journal is written again; {dropped.said()}"
+            )
+        self._journal_fault = None
+        return Entries(status_changed=True)
+
+    def journal_lost(self, lost: Dropped) -> None:
+        """Lines still waiting when the run ended are lost: shown as the fault."""
+        self.fault = self._journal_fault = f"the journal could not be written; {lost.said()}"
 
     # -- reports ----------------------------------------------------------------------------
     def _frame_done(self, done: FrameDone) -> Entries:
