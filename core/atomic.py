@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
 
+NOT_FOLLOWED = "is a symbolic link, and lapse does not follow links in its journal"
+"""Why a journal file or folder that is a symbolic link is refused (an ``OSError``'s
+``strerror``, so whoever says the error says this)."""
 
-def write_atomic(path: Path, data: bytes) -> None:
+
+def write_atomic(path: Path, data: bytes, *, follow_symlinks: bool = True) -> None:
     """Write ``data`` to ``path`` via a fsynced temporary file renamed over it.
 
-    The directory is fsynced too, so the rename itself survives a power cut.
+    The directory is fsynced too, so the rename itself survives a power cut. With
+    ``follow_symlinks`` a symlinked ``path`` is written through (a dotfiles manager's
+    config); without, a ``path`` or a folder that is a symbolic link is refused with an
+    ``OSError`` (``ELOOP``) and nothing is written.
     """
-    # Write through a symlink (a dotfiles manager's) rather than replacing it.
-    path = Path(path).resolve()
+    path = Path(path)
+    if follow_symlinks:
+        path = path.resolve()
+    else:
+        for checked in (path, path.parent):
+            if checked.is_symlink():
+                raise OSError(errno.ELOOP, NOT_FOLLOWED, str(checked))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(temporary, "wb") as file:
+        # A new file of our own, never something already at that name (a link planted
+        # there would be written through).
+        temporary.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(temporary, flags, 0o666), "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())

@@ -9,10 +9,16 @@ daemon writes.
 Readers never trust the file: a ``kill -9`` or a power cut can leave a torn
 last line (no ``\\n``), and a bad disk a corrupt line in the middle. Both are
 skipped, counted and reported, never raised.
+
+Nothing in the journal is reached through a symbolic link: a run folder,
+``run.toml`` or ``frames.jsonl`` that is one is refused (a list of runs skips
+the run and says so in the log), never followed.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
 import tomllib
@@ -22,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.atomic import NOT_FOLLOWED
 from core.model.errors import LapseError
 from core.model.records import (
     AMEND_WINDOW,
@@ -50,6 +57,29 @@ _TAIL_BLOCK = 8192
 # a leading letter or digit and no slash keep every id inside runs/.
 _RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,99}")
 _SUFFIXED_ID = re.compile(r"\d{8}-\d{6}-(\d+)")
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+log = logging.getLogger("lapse.journal")
+
+
+class LinkRefused(LapseError):
+    """A journal file or run folder is a symbolic link: lapse does not follow it."""
+
+
+def refuse_link(run_id: str, name: str) -> LinkRefused:
+    """The one line that refuses ``name`` (a file of run ``run_id``, or its folder)."""
+    return LinkRefused(f"run {run_id}: {name} {NOT_FOLLOWED}")
+
+
+def open_no_follow(path: Path, run_id: str) -> int:
+    """Open a run's file for reading; :class:`LinkRefused` when it is a symbolic link."""
+    try:
+        return os.open(path, _READ_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise refuse_link(run_id, path.name) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -150,8 +180,12 @@ class RunInfo:
 
 
 def _read_run(path: Path) -> RunInfo:
-    """Read ``path/run.toml``; OSError or ValueError (with the reason) when it cannot."""
-    data = tomllib.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    """Read ``path/run.toml``; OSError or ValueError (with the reason) when it cannot, and
+    :class:`LinkRefused` when it or its folder is a symbolic link."""
+    if path.is_symlink():
+        raise refuse_link(path.name, "its folder")
+    with os.fdopen(open_no_follow(path / RUN_FILE, path.name), encoding="utf-8") as file:
+        data = tomllib.loads(file.read())
     settings = data.get("settings")
     if not isinstance(settings, dict):
         raise ValueError("run.toml has no [settings] table")
@@ -220,7 +254,7 @@ def _read_at(fd: int, size: int, offset: int) -> bytes:
 def _last_record(path: Path) -> FrameRecord | None:
     """The newest slot's record, read from the end of the file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_no_follow(path, path.parent.name)
     except FileNotFoundError:
         return None
     newest: FrameRecord | None = None
@@ -262,6 +296,8 @@ class Journal:
                 continue
             try:
                 runs.append(_read_run(path))
+            except LinkRefused as refused:
+                log.warning("%s: left out", refused)
             except (OSError, ValueError):
                 continue
         runs.sort(key=RunInfo._sort_key, reverse=True)
@@ -272,6 +308,8 @@ class Journal:
         path = self._run_path(run_id)
         try:
             return _read_run(path)
+        except LinkRefused:
+            raise
         except (OSError, ValueError) as error:
             raise LapseError(f"run {run_id} cannot be read ({path / RUN_FILE}): {error}") from None
 
@@ -290,7 +328,7 @@ class Journal:
         records: list[FrameRecord] = []
         skipped: list[int] = []
         torn = False
-        for number, line, terminated in _lines(path):
+        for number, line, terminated in _lines(path, run_id):
             try:
                 records.append(parse_frame_line(line))
             except ValueError:
@@ -319,17 +357,20 @@ class Journal:
     def _run_path(self, run_id: str) -> Path:
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):
             path = self.runs_dir / run_id
+            if path.is_symlink():
+                raise refuse_link(run_id, "its folder")
             if path.is_dir():
                 return path
         raise LapseError(f"no run named {run_id!r}; `lapse log` lists the runs")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+def _lines(path: Path, run_id: str) -> Iterator[tuple[int, bytes, bool]]:
     """Yield ``(number, line, terminated)`` for each line of ``path``; none if it is missing."""
     try:
-        with open(path, "rb") as file:
-            for number, raw in enumerate(file, 1):
-                terminated = raw.endswith(b"\n")
-                yield number, raw[:-1] if terminated else raw, terminated
+        fd = open_no_follow(path, run_id)
     except FileNotFoundError:
         return
+    with os.fdopen(fd, "rb") as file:
+        for number, raw in enumerate(file, 1):
+            terminated = raw.endswith(b"\n")
+            yield number, raw[:-1] if terminated else raw, terminated

@@ -65,10 +65,10 @@ class FullDisk:
         real_write = journal_writer.write_atomic
         real_append = RunWriter.append
 
-        def write_atomic(path: Path, data: bytes) -> None:
+        def write_atomic(path: Path, data: bytes, **options: Any) -> None:
             if self.full and not (self.reserved and not self.reserve.exists()):
                 raise no_space(path)
-            real_write(path, data)
+            real_write(path, data, **options)
 
         def append(writer: RunWriter, records: Any) -> None:
             if self.full and records:

@@ -29,7 +29,7 @@ from itertools import count
 from pathlib import Path
 
 from core.atomic import fsync_directory, write_atomic
-from core.journal import Journal, RunInfo, segments_backwards
+from core.journal import FRAMES_FILE, Journal, RunInfo, refuse_link, segments_backwards
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import FrameRecord, parse_frame_line
@@ -253,7 +253,7 @@ def create_run(
     info = replace(info, id=run_id, path=path)
     fd = None
     try:
-        fd = _open_frames(info.frames_path, run_id, create=True)
+        fd = _open_frames(info.path, run_id, create=True)
         os.fsync(fd)
         # write_atomic fsyncs the run folder: that makes frames.jsonl's
         # entry durable too.
@@ -284,7 +284,7 @@ def open_run(journal: Journal, run_id: str) -> RunWriter:
             f"run {info.id} has already ended ({info.state}); only an active run resumes"
         )
     existed = info.frames_path.exists()
-    fd = _open_frames(info.frames_path, info.id, create=False)
+    fd = _open_frames(info.path, info.id, create=False)
     try:
         if not existed:
             fsync_directory(info.path)
@@ -297,11 +297,28 @@ def open_run(journal: Journal, run_id: str) -> RunWriter:
     return RunWriter(info, fd, dropped, reserve)
 
 
-def _open_frames(path: Path, run_id: str, *, create: bool) -> int:
-    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT
+def _open_frames(folder: Path, run_id: str, *, create: bool) -> int:
+    """Open the run's ``frames.jsonl`` to append, locked; a link (the folder or the file) is
+    refused with :class:`~core.journal.LinkRefused`, never followed."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT | os.O_NOFOLLOW
     if create:
         flags |= os.O_EXCL
-    fd = os.open(path, flags, 0o644)
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR) and folder.is_symlink():
+            raise refuse_link(run_id, "its folder") from None
+        raise
+    try:
+        # Opened inside the folder just checked: a folder swapped for a link meanwhile
+        # is not followed either.
+        fd = os.open(FRAMES_FILE, flags, 0o644, dir_fd=folder_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise refuse_link(run_id, FRAMES_FILE) from None
+        raise
+    finally:
+        os.close(folder_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -341,11 +358,11 @@ def _write_run(info: RunInfo, reserve: SpaceReserve | None = None) -> None:
 
     data = tomli_w.dumps(info.to_toml_dict()).encode("utf-8")
     try:
-        write_atomic(info.run_file, data)
+        write_atomic(info.run_file, data, follow_symlinks=False)
     except OSError as error:
         if error.errno not in NO_SPACE or reserve is None or not reserve.release():
             raise
-        write_atomic(info.run_file, data)
+        write_atomic(info.run_file, data, follow_symlinks=False)
 
 
 def _make_dirs(directory: Path) -> None:
