@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 from core.clock import Clock
@@ -30,7 +31,7 @@ from core.model.camera import Camera
 from core.model.errors import LapseError
 from core.model.planner import DEFAULT_RESERVE_BYTES
 from core.model.rig import Rig
-from core.paths import Paths
+from core.paths import Paths, socket_path_problem
 
 log = logging.getLogger("lapse.daemon")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -57,6 +58,13 @@ def hold_daemon_lock(paths: Paths) -> IO[str]:
     return lock
 
 
+def refuse_unusable_socket(path: Path) -> None:
+    """Raise :class:`LapseError` when ``path`` cannot be a socket (a file, a folder, too long)."""
+    problem = socket_path_problem(path)
+    if problem is not None:
+        raise LapseError(problem)
+
+
 def run_daemon(
     make_rig: Callable[[], tuple[Rig, str | None]],
     clock: Clock,
@@ -79,6 +87,8 @@ def run_daemon(
     """
     lock = hold_daemon_lock(paths)
     try:
+        # Before the rig: a daemon that cannot serve must not touch the pins.
+        refuse_unusable_socket(paths.socket)
         rig, notice = make_rig()
         if notice:
             log.warning("%s", notice)
