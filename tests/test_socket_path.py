@@ -1,22 +1,34 @@
-"""The daemon's socket path: a path that cannot be a socket (docs/architecture.md §1).
+"""The daemon's socket path: a path that cannot be a socket, and a socket another
+daemon answers on (docs/architecture.md §1).
 
 - A regular file, a directory or a path longer than a unix socket can have: the
   daemon refuses to start with one line naming the path and what is wrong (exit 1,
   no traceback) and leaves what is there as it was; a client says the same line.
+- A socket another daemon answers on (with a state directory of its own, hence a lock
+  of its own) is never removed as stale: the second daemon refuses to start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from core.client import daemon_answers
+from core.daemon.server import Server
+from core.model.errors import LapseError
+from core.model.protocol import Hello
 from core.paths import SOCKET_PATH_MAX_BYTES
-from tests.conftest import Lapse
+from tests.conftest import REPO, Lapse
+from tests.test_server import Connection, StandInController
 from tui.cli import main
 
 TOO_LONG = SOCKET_PATH_MAX_BYTES + 1
@@ -106,3 +118,54 @@ def test_a_path_of_the_longest_length_is_a_socket(lapse: Lapse) -> None:
     lapse.start_daemon()
     status = lapse.cli("status")
     assert status.returncode == 0 and "the daemon is not running" not in status.stdout
+
+
+def test_a_second_daemon_on_the_same_socket_leaves_the_first_answering(lapse: Lapse) -> None:
+    first = lapse.start_daemon()
+    before = daemon_answers(lapse.socket)
+    assert before is not None and before.pid == first.pid
+    # Another installation (its own state directory, so its own lock) told the same socket.
+    env = {**lapse.env, "LAPSE_STATE_DIR": str(lapse.root / "other-state")}
+    second = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "daemon"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    (line,) = second.stderr.strip().splitlines()
+    assert line == (
+        f"lapse: another lapse daemon answers on {lapse.socket};"
+        " stop it, or give this one another LAPSE_SOCKET"
+    )
+    after = daemon_answers(lapse.socket)
+    assert after is not None and after.pid == first.pid, "the first daemon's socket is gone"
+    assert first.poll() is None
+
+
+def test_a_stale_socket_is_still_replaced(lapse: Lapse) -> None:
+    # What a daemon killed with -9 leaves behind: a socket file nobody listens on.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stale:
+        stale.bind(str(lapse.socket))
+    process = lapse.start_daemon()
+    hello = daemon_answers(lapse.socket)
+    assert hello is not None and hello.pid == process.pid
+
+
+async def test_a_server_never_removes_a_socket_another_server_answers_on(tmp_path: Path) -> None:
+    path = tmp_path / "lapse.sock"
+    first = Server(StandInController(), path)  # type: ignore[arg-type]
+    await first.start()
+    try:
+        second = Server(StandInController(), path)  # type: ignore[arg-type]
+        with pytest.raises(LapseError, match=f"^another lapse daemon answers on {path};"):
+            await second.start()
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        connection = Connection(reader, writer)
+        assert (await connection.ask(Hello())).ok, "the first server still answers"
+        connection.close()
+    finally:
+        await first.close()

@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.daemon.controller import RunController
 from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.daemon.outlook import Outlook
-from core.daemon.server import Server
+from core.daemon.server import Server, refuse_if_answered
 from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.battery import BatteryModel, BatteryReader
 from core.model.camera import Camera
@@ -59,10 +59,13 @@ def hold_daemon_lock(paths: Paths) -> IO[str]:
 
 
 def refuse_unusable_socket(path: Path) -> None:
-    """Raise :class:`LapseError` when ``path`` cannot be a socket (a file, a folder, too long)."""
+    """Raise :class:`LapseError` when the daemon could not serve on ``path``: it cannot be
+    a socket (a file, a folder, too long), or another daemon answers there."""
     problem = socket_path_problem(path)
     if problem is not None:
         raise LapseError(problem)
+    if path.is_socket():
+        refuse_if_answered(path)
 
 
 def run_daemon(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,23 @@ log = logging.getLogger("lapse.daemon")
 
 MAX_CLIENT_BACKLOG = 1 << 20
 """A subscriber with this much unsent data is too slow to keep: it is dropped."""
+
+
+def refuse_if_answered(path: Path) -> None:
+    """Raise :class:`LapseError` when something listens on the unix socket ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a listener with a full backlog answers EAGAIN: still alive
+    try:
+        probe.connect(str(path))
+    except BlockingIOError:
+        pass
+    except OSError:
+        return  # refused, or gone: nobody listens
+    finally:
+        probe.close()
+    raise LapseError(
+        f"another lapse daemon answers on {path}; stop it, or give this one another LAPSE_SOCKET"
+    )
 
 
 class Server:
@@ -46,7 +64,10 @@ class Server:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(path.lstat().st_mode):
-                path.unlink()  # stale: the caller holds the daemon lock
+                # The daemon lock is per state directory: another installation's daemon
+                # may be listening here. Only a socket nobody answers on is stale.
+                refuse_if_answered(path)
+                path.unlink()
         old_umask = os.umask(0o117)  # born 0660: no window where others could connect
         try:
             self._server = await asyncio.start_unix_server(
