@@ -84,13 +84,18 @@ class Client:
         meanwhile are kept for :meth:`events`. :class:`DaemonRefused` carries a refusal."""
         sock = self._require()
         request_id = next(self._ids)
-        sock.sendall(protocol.encode_request(command, request_id))
+        # Hung up already: what it said first (too many clients) is read below.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(protocol.encode_request(command, request_id))
         while True:
             envelope = self._read(command.answer)
             if envelope.event is not None:
                 self._events.append(envelope.event)
                 continue
             reply = envelope.reply
+            if reply is not None and reply.id is None and reply.error is not None:
+                # Said to the connection, not to a request: why the daemon hangs up.
+                raise DaemonRefused(reply.error)
             if reply is None or reply.id != request_id:
                 continue
             if reply.error is not None:
