@@ -31,6 +31,9 @@ T = TypeVar("T")
 
 MAX_CLIENT_BACKLOG = 1 << 20
 """A subscriber with this much unsent data is too slow to keep: it is dropped."""
+MAX_TOTAL_BACKLOG = 1 << 24
+"""All subscribers' unsent data together: past it the furthest behind are dropped, so
+hundreds that never read cost this much memory, not hundreds of backlogs."""
 MAX_CLIENTS = 768
 """Connections served at once. A newcomer past it takes the place of the idlest
 connection that has not subscribed and has no command in hand: a place is made rather
@@ -157,13 +160,32 @@ class Server:
             loop.call_soon_threadsafe(self._broadcast, message)
 
     def _broadcast(self, message: bytes) -> None:
+        behind: list[tuple[int, asyncio.StreamWriter]] = []
+        total = 0
         for writer in list(self._subscribers):
             transport = writer.transport
             if transport.is_closing() or transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
-                self._subscribers.discard(writer)
-                writer.close()
+                self._drop(writer)
                 continue
             writer.write(message)
+            unsent = transport.get_write_buffer_size()
+            if unsent:
+                behind.append((unsent, writer))
+                total += unsent
+        if total <= MAX_TOTAL_BACKLOG:
+            return
+        # Furthest behind first: they hold the most and are the least likely to catch up.
+        for unsent, writer in sorted(behind, key=lambda pair: pair[0], reverse=True):
+            self._drop(writer)
+            total -= unsent
+            if total <= MAX_TOTAL_BACKLOG:
+                return
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        """Hang up on a subscriber too far behind and throw its unsent events away:
+        closing would keep them until it read them, which it may never do."""
+        self._subscribers.discard(writer)
+        writer.transport.abort()
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Say once per spell that accepting ran out of descriptors (asyncio says it at
