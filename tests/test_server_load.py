@@ -9,7 +9,8 @@ tests/test_server.py, and a real daemon with a thousand idle connections.
   (``lapse stop``) always finds a place.
 - A connection that says nothing and has not subscribed is closed after the idle
   timeout; a subscriber only listens and is never closed for its silence, nor is a
-  client whose command takes its time.
+  client whose command takes its time. One that asks and never reads its answers is
+  let go of entirely: its unread answers are thrown away with its descriptor.
 - Running out of file descriptors on accept is logged once per spell, and the
   server keeps serving.
 """
@@ -250,3 +251,21 @@ def test_more_idle_connections_than_files_allowed_do_not_keep_lapse_stop_out(lap
         for sock in idle:
             sock.close()
     assert lapse.client().status().state == "stopped"
+
+
+async def test_a_client_that_asks_and_never_reads_is_let_go_of_entirely(
+    make_served: Callable[..., Any],
+) -> None:
+    served = await make_served(idle_timeout_s=0.05)
+    glutton = await served.connect()
+    assert (await glutton.ask(Hello())).ok
+    (writer,) = served.server._clients
+    # Far more answers than the kernel's buffers and the transport's together hold.
+    await glutton.send(protocol.encode_request(GetStatus(), 2) * 4_000)
+    transport_socket = writer.transport.get_extra_info("socket")
+    for _ in range(int(WAIT_S / 0.01)):
+        if transport_socket.fileno() == -1:
+            break
+        await asyncio.sleep(0.01)
+    assert transport_socket.fileno() == -1, "its unread answers keep the descriptor open"
+    assert served.server._clients == {}

@@ -76,6 +76,15 @@ def refuse_if_answered(path: Path) -> None:
     )
 
 
+def _hang_up(writer: asyncio.StreamWriter) -> None:
+    """Close a connection; what the client has not read yet is thrown away, since waiting
+    for a client that does not read would keep its descriptor for ever."""
+    if writer.transport.get_write_buffer_size():
+        writer.transport.abort()
+    else:
+        writer.close()
+
+
 class _Peer:
     """What the cap needs to know of a connection being served."""
 
@@ -220,7 +229,7 @@ class Server:
         idlest.write(
             protocol.encode_refusal(None, "closed to make room for another client; connect again")
         )
-        idlest.close()
+        _hang_up(idlest)
         del self._clients[idlest]  # its own task ends on the hang-up
         return True
 
@@ -233,7 +242,7 @@ class Server:
         if not self._make_room():
             refusal = f"too many clients ({self.max_clients}); close one"
             writer.write(protocol.encode_refusal(None, refusal))
-            writer.close()
+            _hang_up(writer)
             return
         loop = asyncio.get_running_loop()
         peer = self._clients[writer] = _Peer(loop.time())
@@ -267,7 +276,7 @@ class Server:
             if self._clients.get(writer) is peer:
                 del self._clients[writer]
             self._subscribers.discard(writer)
-            writer.close()
+            _hang_up(writer)
 
     async def _quiet_bounded(self, writer: asyncio.StreamWriter, waiting: Awaitable[T]) -> T:
         """Wait for the client (a line, or room to send), for at most the idle timeout
