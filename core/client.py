@@ -20,7 +20,7 @@ from typing import Any
 from core.model import protocol
 from core.model.errors import DaemonUnavailable, LapseError, ProtocolError
 from core.model.settings import Settings
-from core.paths import Paths
+from core.paths import Paths, socket_path_problem
 
 DAEMON_START_S = 10.0
 """How long a daemon a client started has to answer before its log is shown instead."""
@@ -42,7 +42,12 @@ class Client:
         self._events: deque[protocol.Event] = deque()
 
     def connect(self) -> Client:
-        """Connect, or raise :class:`DaemonUnavailable`."""
+        """Connect, or raise :class:`DaemonUnavailable`; a path that cannot be a socket
+        raises :class:`LapseError` instead: no daemon could ever answer there, so none is
+        started."""
+        problem = socket_path_problem(self.socket_path)
+        if problem is not None:
+            raise LapseError(problem)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
@@ -79,13 +84,18 @@ class Client:
         meanwhile are kept for :meth:`events`. :class:`DaemonRefused` carries a refusal."""
         sock = self._require()
         request_id = next(self._ids)
-        sock.sendall(protocol.encode_request(command, request_id))
+        # Hung up already: what it said first (too many clients) is read below.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(protocol.encode_request(command, request_id))
         while True:
             envelope = self._read(command.answer)
             if envelope.event is not None:
                 self._events.append(envelope.event)
                 continue
             reply = envelope.reply
+            if reply is not None and reply.id is None and reply.error is not None:
+                # Said to the connection, not to a request: why the daemon hangs up.
+                raise DaemonRefused(reply.error)
             if reply is None or reply.id != request_id:
                 continue
             if reply.error is not None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+SOCKET_PATH_MAX_BYTES = 107
+"""The longest path a unix socket can have (Linux keeps 108 bytes, the last a NUL)."""
 
 
 @dataclass(frozen=True)
@@ -43,3 +48,28 @@ def resolve_paths(environ: Mapping[str, str]) -> Paths:
     else:
         socket = state_dir / "lapse.sock"
     return Paths(config=config.expanduser(), state_dir=state_dir.expanduser(), socket=socket)
+
+
+def socket_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the daemon's socket, in one line; None when it can.
+
+    A path too long to bind, or a file or folder already there (lapse never removes
+    one: only a stale socket is replaced). Said alike by the daemon and its clients.
+    """
+    size = len(os.fsencode(path))
+    if size > SOCKET_PATH_MAX_BYTES:
+        return (
+            f"the socket path {path} is too long for a unix socket"
+            f" ({size} bytes; at most {SOCKET_PATH_MAX_BYTES}); set LAPSE_SOCKET to a shorter one"
+        )
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # nothing there (yet): the daemon binds it, a client finds no daemon
+    if stat.S_ISSOCK(mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(mode) else "a file"
+    return (
+        f"the socket path {path} is {kind}, not a socket; lapse leaves it as it is:"
+        " move it, or set LAPSE_SOCKET to another path"
+    )

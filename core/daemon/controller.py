@@ -477,6 +477,15 @@ class RunController:
             if run is None:
                 raise LapseError("no run is going; settings are given with start")
             settings = run.info.settings.with_changes(frames=frames)
+            scheduler = run.scheduler
+            if scheduler.complete and self.clock.now_ns() >= scheduler.grid.due_ns(
+                scheduler.frames - 1
+            ):
+                # Past the last shutter the engine may have found the run complete and be
+                # ending it: a count changed now could be acknowledged and never taken.
+                # Before it, the engine has the last frame's steps to go and reads the
+                # count again after them.
+                raise LapseError(f"run {run.info.id} has taken its last frame; start a new run")
             if 0 < frames <= run.scheduler.next_frame:
                 raise SettingsError(
                     f"frames must be 0 (until stopped) or more than the"

@@ -17,20 +17,21 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 from core.clock import Clock
 from core.daemon.controller import RunController
 from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.daemon.outlook import Outlook
-from core.daemon.server import Server
+from core.daemon.server import Server, refuse_if_answered
 from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.battery import BatteryModel, BatteryReader
 from core.model.camera import Camera
 from core.model.errors import LapseError
 from core.model.planner import DEFAULT_RESERVE_BYTES
 from core.model.rig import Rig
-from core.paths import Paths
+from core.paths import Paths, socket_path_problem
 
 log = logging.getLogger("lapse.daemon")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -57,6 +58,16 @@ def hold_daemon_lock(paths: Paths) -> IO[str]:
     return lock
 
 
+def refuse_unusable_socket(path: Path) -> None:
+    """Raise :class:`LapseError` when the daemon could not serve on ``path``: it cannot be
+    a socket (a file, a folder, too long), or another daemon answers there."""
+    problem = socket_path_problem(path)
+    if problem is not None:
+        raise LapseError(problem)
+    if path.is_socket():
+        refuse_if_answered(path)
+
+
 def run_daemon(
     make_rig: Callable[[], tuple[Rig, str | None]],
     clock: Clock,
@@ -79,6 +90,8 @@ def run_daemon(
     """
     lock = hold_daemon_lock(paths)
     try:
+        # Before the rig: a daemon that cannot serve must not touch the pins.
+        refuse_unusable_socket(paths.socket)
         rig, notice = make_rig()
         if notice:
             log.warning("%s", notice)

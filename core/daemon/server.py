@@ -4,40 +4,126 @@ It runs on the main thread's asyncio loop and never touches the hardware:
 commands go to the :class:`RunController`; events come back from the
 controller's journal thread through :meth:`Server.publish`. The contract's
 structures (:mod:`core.model.protocol`) are turned into bytes here and only
-here. A slow or dead client is dropped, never waited for.
+here. A slow or dead client is dropped, never waited for, and idle ones cannot
+fill the daemon's places or its file descriptors (docs/architecture.md §6).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import resource
+import socket
 import stat
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.daemon.controller import RunController
 from core.model import protocol
 from core.model.errors import LapseError, ProtocolError
 
 log = logging.getLogger("lapse.daemon")
+T = TypeVar("T")
 
 MAX_CLIENT_BACKLOG = 1 << 20
 """A subscriber with this much unsent data is too slow to keep: it is dropped."""
+MAX_TOTAL_BACKLOG = 1 << 24
+"""All subscribers' unsent data together: past it the furthest behind are dropped, so
+hundreds that never read cost this much memory, not hundreds of backlogs."""
+MAX_CLIENTS = 768
+"""Connections served at once. A newcomer past it takes the place of the idlest
+connection that has not subscribed and has no command in hand: a place is made rather
+than kept in reserve, because idle connections would fill a reserve as well."""
+MAX_SUBSCRIBERS = 640
+"""Subscribers at once: fewer than :data:`MAX_CLIENTS`, so that a request (`lapse stop`)
+always finds a connection to take the place of."""
+FDS_KEPT = 128
+"""File descriptors left to the daemon's own files (journal, camera, pins, logs): the
+cap is lowered to fit under the process's limit, so clients alone never exhaust it."""
+IDLE_TIMEOUT_S = 60.0
+"""A connection that has not subscribed and sends nothing for this long is closed."""
+OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+"""What ``accept`` fails with when the process or the system is out of descriptors."""
+
+
+def fitted_cap(wanted: int) -> int:
+    """``wanted`` connections, or fewer when the limit on open files would not hold them
+    and :data:`FDS_KEPT` (half the limit at least stays the daemon's)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, max(soft - FDS_KEPT, soft // 2)))
+
+
+def refuse_if_answered(path: Path) -> None:
+    """Raise :class:`LapseError` when something listens on the unix socket ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a listener with a full backlog answers EAGAIN: still alive
+    try:
+        probe.connect(str(path))
+    except BlockingIOError:
+        pass
+    except OSError:
+        return  # refused, or gone: nobody listens
+    finally:
+        probe.close()
+    raise LapseError(
+        f"another lapse daemon answers on {path}; stop it, or give this one another LAPSE_SOCKET"
+    )
+
+
+def _hang_up(writer: asyncio.StreamWriter) -> None:
+    """Close a connection; what the client has not read yet is thrown away, since waiting
+    for a client that does not read would keep its descriptor for ever."""
+    if writer.transport.get_write_buffer_size():
+        writer.transport.abort()
+    else:
+        writer.close()
+
+
+class _Peer:
+    """What the cap needs to know of a connection being served."""
+
+    __slots__ = ("busy", "heard_at")
+
+    def __init__(self, heard_at: float) -> None:
+        self.heard_at = heard_at
+        """The loop's time when the client last sent a line or had its answer."""
+        self.busy = False
+        """A command of its is being answered: it is not idle, however long that takes."""
 
 
 class Server:
     """Answers commands and fans events out to subscribers."""
 
-    def __init__(self, controller: RunController, socket_path: Path) -> None:
+    def __init__(
+        self,
+        controller: RunController,
+        socket_path: Path,
+        *,
+        max_clients: int = MAX_CLIENTS,
+        max_subscribers: int = MAX_SUBSCRIBERS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
         self.controller = controller
         self.socket_path = socket_path
+        self.max_clients = fitted_cap(max_clients)
+        # One place at least is never a subscriber's, however low the file limit.
+        self.max_subscribers = min(max_subscribers, max(1, self.max_clients - 1))
+        self.idle_timeout_s = idle_timeout_s
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._clients: dict[asyncio.StreamWriter, _Peer] = {}
         """Every connection being served: close hangs up on each."""
         self._subscribers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.AbstractServer | None = None
+        self._out_of_fds = False
+        """Accepting failed for want of descriptors and has not succeeded since."""
+        self._asyncio_handler: Callable[..., object] | None = None
+        """The loop's exception handler before this server's, given back on close."""
 
     async def start(self) -> None:
         """Bind the socket (mode 0660) and begin accepting clients."""
@@ -46,7 +132,12 @@ class Server:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(path.lstat().st_mode):
-                path.unlink()  # stale: the caller holds the daemon lock
+                # The daemon lock is per state directory: another installation's daemon
+                # may be listening here. Only a socket nobody answers on is stale.
+                refuse_if_answered(path)
+                path.unlink()
+        self._asyncio_handler = self.loop.get_exception_handler()
+        self.loop.set_exception_handler(self._loop_exception)
         old_umask = os.umask(0o117)  # born 0660: no window where others could connect
         try:
             self._server = await asyncio.start_unix_server(
@@ -59,6 +150,8 @@ class Server:
         """Stop accepting, hang up on every client and remove the socket."""
         if self._server is not None:
             self._server.close()
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.set_exception_handler(self._asyncio_handler)
         for writer in list(self._clients):
             writer.close()
         self._clients.clear()
@@ -76,38 +169,121 @@ class Server:
             loop.call_soon_threadsafe(self._broadcast, message)
 
     def _broadcast(self, message: bytes) -> None:
+        behind: list[tuple[int, asyncio.StreamWriter]] = []
+        total = 0
         for writer in list(self._subscribers):
             transport = writer.transport
             if transport.is_closing() or transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
-                self._subscribers.discard(writer)
-                writer.close()
+                self._drop(writer)
                 continue
             writer.write(message)
+            unsent = transport.get_write_buffer_size()
+            if unsent:
+                behind.append((unsent, writer))
+                total += unsent
+        if total <= MAX_TOTAL_BACKLOG:
+            return
+        # Furthest behind first: they hold the most and are the least likely to catch up.
+        for unsent, writer in sorted(behind, key=lambda pair: pair[0], reverse=True):
+            self._drop(writer)
+            total -= unsent
+            if total <= MAX_TOTAL_BACKLOG:
+                return
+
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        """Hang up on a subscriber too far behind and throw its unsent events away:
+        closing would keep them until it read them, which it may never do."""
+        self._subscribers.discard(writer)
+        writer.transport.abort()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Say once per spell that accepting ran out of descriptors (asyncio says it at
+        every retry); anything else goes to asyncio's own handler."""
+        error = context.get("exception")
+        if not (isinstance(error, OSError) and error.errno in OUT_OF_FDS):
+            if self._asyncio_handler is not None:
+                self._asyncio_handler(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        if not self._out_of_fds:
+            self._out_of_fds = True
+            log.warning(
+                "out of file descriptors (%s): new clients wait until one closes;"
+                " the run and the clients connected go on",
+                error.strerror or error,
+            )
+
+    def _make_room(self) -> bool:
+        """Make a place for a newcomer if the cap is reached; False when none can be made."""
+        if len(self._clients) < self.max_clients:
+            return True
+        idle = [
+            (peer.heard_at, writer)
+            for writer, peer in self._clients.items()
+            if not peer.busy and writer not in self._subscribers
+        ]
+        if not idle:
+            return False
+        _, idlest = min(idle, key=lambda pair: pair[0])
+        idlest.write(
+            protocol.encode_refusal(None, "closed to make room for another client; connect again")
+        )
+        _hang_up(idlest)
+        del self._clients[idlest]  # its own task ends on the hang-up
+        return True
 
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self._clients.add(writer)
+        if self._out_of_fds:
+            self._out_of_fds = False
+            log.info("accepting clients again")
+        if not self._make_room():
+            refusal = f"too many clients ({self.max_clients}); close one"
+            writer.write(protocol.encode_refusal(None, refusal))
+            _hang_up(writer)
+            return
+        loop = asyncio.get_running_loop()
+        peer = self._clients[writer] = _Peer(loop.time())
         try:
             while True:
                 try:
-                    line = await reader.readline()
+                    line = await self._quiet_bounded(writer, reader.readline())
                 except ValueError:
                     # Longer than MAX_LINE_BYTES: answer, then hang up; the rest is unframed.
                     writer.write(protocol.encode_refusal(None, "message too long"))
+                    break
+                except TimeoutError:
+                    said = f"closed: nothing said for {self.idle_timeout_s:g}s"
+                    writer.write(protocol.encode_refusal(None, said))
                     break
                 if not line:
                     break
                 if not line.strip():
                     continue
-                writer.write(await self._answer(line, writer))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+                peer.busy = True
+                try:
+                    answer = await self._answer(line, writer)
+                finally:
+                    peer.busy = False
+                writer.write(answer)
+                await self._quiet_bounded(writer, writer.drain())
+                peer.heard_at = loop.time()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
-            self._clients.discard(writer)
+            if self._clients.get(writer) is peer:
+                del self._clients[writer]
             self._subscribers.discard(writer)
-            writer.close()
+            _hang_up(writer)
+
+    async def _quiet_bounded(self, writer: asyncio.StreamWriter, waiting: Awaitable[T]) -> T:
+        """Wait for the client (a line, or room to send), for at most the idle timeout
+        unless it has subscribed: a subscriber only listens."""
+        if writer in self._subscribers:
+            return await waiting
+        return await asyncio.wait_for(waiting, self.idle_timeout_s)
 
     async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> bytes:
         try:
@@ -143,6 +319,9 @@ class Server:
             case protocol.GetStatus():
                 return controller.status()
             case protocol.Subscribe():
+                cap = self.max_subscribers
+                if writer not in self._subscribers and len(self._subscribers) >= cap:
+                    raise LapseError(f"too many subscribers ({cap}); close one")
                 self._subscribers.add(writer)
                 return controller.subscribed()
             case protocol.Start(settings=settings):
