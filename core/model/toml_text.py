@@ -14,6 +14,20 @@ from collections.abc import Mapping
 from typing import Any
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+ECHO_CHARS = 80
+"""The most of a value a message shows: a 5 MB value makes a 5 MB line otherwise."""
+
+
+def cut(text: str) -> str:
+    """``text`` whole, or its first :data:`ECHO_CHARS` characters ending in an ellipsis."""
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def echo(value: Any) -> str:
+    """``repr(value)`` for a message, cut to about :data:`ECHO_CHARS` characters."""
+    if isinstance(value, str):
+        return repr(cut(value))  # the ellipsis inside the quotes: the text goes on
+    return cut(repr(value))
 
 
 def toml_key(key: Any) -> str:

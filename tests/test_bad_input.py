@@ -1,0 +1,116 @@
+"""Bad input, never a traceback: one clear line, exit status 2, nothing changed.
+
+Durations of thousands of digits or in other scripts' digits, TOML and JSON
+nested thousands deep, ports out of range, megabytes echoed into an error line,
+and a kiosk opened on a bad config (docs/architecture.md §9).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.model.durations import parse_duration, parse_signed_duration
+from core.model.errors import DurationError
+from tests.conftest import Lapse
+from tui import cli
+
+GOOD_CONFIG = b'[run]\ninterval = "10s"\n'
+
+
+def refused_in_one_line(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+) -> str:
+    """Run the real ``lapse`` entry on ``args``; it must refuse in one line with status 2.
+
+    The installation's variables are the process's too, so a daemon that bad input
+    wrongly let through would start in the test's own folder, not the user's.
+    """
+    for name, value in lapse.env.items():
+        monkeypatch.setenv(name, value)
+    before = lapse.config.read_bytes() if lapse.config.exists() else None
+    status = cli.main(list(args), environ=lapse.env)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert status == 2, err
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err[:500]
+    assert lines[0].startswith("lapse: ")
+    after = lapse.config.read_bytes() if lapse.config.exists() else None
+    assert after == before, "the config file is untouched"
+    assert not lapse.socket.exists(), "no daemon was started for bad input"
+    return lines[0]
+
+
+# -- durations ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 5000 + "s",
+        "1." + "5" * 5000 + "s",
+        "1" * 31 + "ns",
+    ],
+    ids=["whole", "fraction", "31-digits"],
+)
+def test_a_duration_of_thousands_of_digits_is_refused(text: str) -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_duration(text)
+    assert "digits" in str(caught.value)
+    with pytest.raises(DurationError):
+        parse_signed_duration("-" + text)
+
+
+def test_thirty_digits_are_still_read() -> None:
+    # The longest sensible spelling (nanoseconds in full, with zeros to spare) still reads.
+    assert parse_duration("0" * 20 + "1000000000ns") == 1_000_000_000
+    assert parse_duration("1." + "0" * 28 + "s") == 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["١٠s", "１０s", "१०s", "1٫5s", "10s١"],
+    ids=["arabic-indic", "fullwidth", "devanagari", "arabic-decimal", "trailing"],
+)
+def test_a_duration_takes_ascii_digits_only(text: str) -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_duration(text)
+    assert "is not a duration" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("9" * 5000 + "s", "too many digits"),
+        ("١٠s", "is not a duration"),
+        ("１０s", "is not a duration"),
+    ],
+    ids=["digits", "arabic-indic", "fullwidth"],
+)
+def test_lapse_run_refuses_such_an_interval(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    says: str,
+) -> None:
+    lapse.config.write_bytes(GOOD_CONFIG)
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", value)
+    assert says in line
+    assert len(line) < 300
+
+
+@pytest.mark.parametrize(
+    "value", ['"' + "9" * 5000 + 's"', '"١٠s"'], ids=["digits", "arabic-indic"]
+)
+def test_a_config_with_such_an_interval_is_refused(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    lapse.config.write_text(f"[run]\ninterval = {value}\n")
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s")
+    assert f"config {lapse.config}: run.interval" in line
