@@ -114,3 +114,29 @@ def test_a_config_with_such_an_interval_is_refused(
     lapse.config.write_text(f"[run]\ninterval = {value}\n")
     line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s")
     assert f"config {lapse.config}: run.interval" in line
+
+
+# -- the config file --------------------------------------------------------------------------
+DEEP = 5000
+BAD_CONFIGS = {
+    "nested-arrays": ("[run]\ninterval = " + "[" * DEEP + "]" * DEEP + "\n", "nested too deeply"),
+    "nested-tables": (
+        "[run]\ninterval = " + "{a = " * DEEP + "1" + "}" * DEEP + "\n",
+        "nested too deeply",
+    ),
+    "huge-number": ("[run]\nframes = " + "9" * 5000 + "\n", "too many digits"),
+}
+
+
+@pytest.mark.parametrize(("text", "says"), BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_a_config_nested_thousands_deep_is_refused(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    says: str,
+) -> None:
+    lapse.config.write_text(text)
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s")
+    assert line.startswith(f"lapse: config {lapse.config}: not valid TOML: ")
+    assert says in line
