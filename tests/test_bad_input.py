@@ -140,3 +140,34 @@ def test_a_config_nested_thousands_deep_is_refused(
     line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s")
     assert line.startswith(f"lapse: config {lapse.config}: not valid TOML: ")
     assert says in line
+
+
+# -- lapse web --port -------------------------------------------------------------------------
+@pytest.mark.parametrize("port", ["0", "65536", "70000", "-1", "http", "８０００", "9" * 5000])
+def test_lapse_web_refuses_a_port_out_of_range(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    port: str,
+) -> None:
+    from textual_serve.server import Server
+
+    def never(server: Server) -> None:
+        raise AssertionError(f"served on port {server.port}")
+
+    monkeypatch.setattr(Server, "serve", never)
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "web", "--port", port)
+    assert "a port from 1 to 65535" in line
+    assert len(line) < 300
+
+
+@pytest.mark.parametrize("port", ["1", "8000", "65535"])
+def test_lapse_web_takes_any_port_in_range(
+    lapse: Lapse, monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    from textual_serve.server import Server
+
+    served: list[int] = []
+    monkeypatch.setattr(Server, "serve", lambda server: served.append(server.port))
+    assert cli.main(["web", "--port", port], environ=lapse.env) == 0
+    assert served == [int(port)]

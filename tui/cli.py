@@ -36,6 +36,7 @@ from core.model.plan import make_plan
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
+from core.model.toml_text import echo
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -95,6 +96,16 @@ def _ppm_arg(text: str) -> float:
         ) from None
 
 
+def _port_arg(text: str) -> int:
+    # ASCII digits only, as in a duration: int() would also read "８０００".
+    digits = text.strip()
+    if digits.isascii() and digits.isdigit() and len(digits) <= 5 and 1 <= int(digits) <= 65535:
+        return int(digits)
+    raise argparse.ArgumentTypeError(
+        f"{echo(text)} is not a port: use a port from 1 to 65535, such as 8000"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lapse",
@@ -134,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable")
     commands.add_parser("stop", help="stop the run and release every output")
     web = commands.add_parser("web", help="serve the TUI to a browser on this machine")
-    web.add_argument("--port", type=int, default=8000, help="port on localhost (8000)")
+    web.add_argument("--port", type=_port_arg, default=8000, help="port on localhost (8000)")
     web.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     log = commands.add_parser("log", help="list runs, or the frames of one run")
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
