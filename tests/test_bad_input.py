@@ -171,3 +171,114 @@ def test_lapse_web_takes_any_port_in_range(
     monkeypatch.setattr(Server, "serve", lambda server: served.append(server.port))
     assert cli.main(["web", "--port", port], environ=lapse.env) == 0
     assert served == [int(port)]
+
+
+# -- megabytes echoed into an error line --------------------------------------------------------
+HUGE = "x" * 5_000_000
+ECHOED = "x" * 79 + "…"
+"""What a message shows of :data:`HUGE`: its first characters and an ellipsis."""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--interval", HUGE],
+        ["run", f"--interval={HUGE}"],
+        ["run", "--interval", "10s", "--frames", HUGE],
+        ["run", "--interval", "10s", "--exposure", HUGE],
+        ["run", "--interval", "10s", "--clock-ppm", HUGE],
+        ["run", "--interval", "10s", HUGE],
+        [HUGE],
+        ["web", "--port", HUGE],
+    ],
+    ids=["interval", "interval=", "frames", "exposure", "clock-ppm", "extra", "command", "port"],
+)
+def test_a_huge_argument_is_echoed_cut_short(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    lapse.config.write_bytes(GOOD_CONFIG)
+    line = refused_in_one_line(lapse, capsys, monkeypatch, *args)
+    assert len(line) < 400, line[:500]
+    assert ECHOED in line
+
+
+def test_a_huge_run_name_is_echoed_cut_short(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["log", HUGE], environ=lapse.env) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+    assert len(err) < 400 and ECHOED in err, err[:500]
+
+
+HUGE_CONFIGS = {
+    "duration": f'[run]\ninterval = "{HUGE}"\n',
+    "choice": f'[ui]\ntheme = "{HUGE}"\n',
+    "bare-key": f"[run]\n{HUGE} = 1\n",
+    "quoted-key": f'[run]\n"{HUGE} " = 1\n',
+    "table": f"[{HUGE}]\n",
+    "number": f'[run]\nframes = "{HUGE}"\n',
+}
+
+
+@pytest.mark.parametrize("text", HUGE_CONFIGS.values(), ids=HUGE_CONFIGS.keys())
+def test_a_huge_config_value_is_echoed_cut_short(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+) -> None:
+    lapse.config.write_text(text)
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s")
+    assert line.startswith(f"lapse: config {lapse.config}: ")
+    assert len(line) < 400, line[:500]
+    assert ECHOED in line
+
+
+# -- the socket -------------------------------------------------------------------------------
+def _start(settings: str) -> bytes:
+    return b'{"v": 2, "id": 7, "cmd": "start", "args": {"settings": ' + settings.encode() + b"}}\n"
+
+
+SOCKET_LINES = {
+    "nested-json": (b'{"v": 2, "id": 7, "cmd": "status", "args": ' + b"[" * DEEP, "not a JSON"),
+    "nested-settings": (_start('{"interval": ' + "[" * 900 + "]" * 900 + "}"), "interval"),
+    "digits": (_start('{"interval": "' + "9" * 5000 + 's"}'), "too many digits"),
+    "arabic-indic": (_start('{"interval": "١٠s"}'), "is not a duration"),
+    "long-value": (_start('{"interval": "' + "x" * 60_000 + '"}'), ECHOED),
+    "long-command": (b'{"v": 2, "id": 7, "cmd": "' + b"x" * 60_000 + b'"}', ECHOED),
+    "long-version": (b'{"v": "' + b"x" * 60_000 + b'", "id": 7}', ECHOED),
+    "long-frames": (
+        b'{"v": 2, "id": 7, "cmd": "update", "args": {"frames": "' + b"x" * 60_000 + b'"}}',
+        ECHOED,
+    ),
+    "long-key": (
+        b'{"v": 2, "id": 7, "cmd": "update", "args": {"' + b"x" * 60_000 + b'": 1}}',
+        ECHOED,
+    ),
+}
+
+
+def test_the_daemon_refuses_each_bad_line_in_one_short_line_and_goes_on(lapse: Lapse) -> None:
+    import json
+    import socket
+
+    lapse.start_daemon()
+    for name, (line, says) in SOCKET_LINES.items():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+            raw.settimeout(10)
+            raw.connect(str(lapse.socket))
+            raw.sendall(line.rstrip(b"\n") + b"\n")
+            answer = raw.makefile("rb").readline()
+        assert answer.endswith(b"\n") and len(answer) < 1000, (name, answer[:500])
+        reply = json.loads(answer)
+        assert reply["ok"] is False, name
+        assert says in reply["error"], (name, reply["error"])
+    # Nothing started, and the daemon answers as before.
+    assert lapse.journal.list_runs() == []
+    with lapse.client() as client:
+        assert not client.status().state.live
+    assert "Traceback" not in lapse.daemon_output()

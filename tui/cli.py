@@ -36,7 +36,7 @@ from core.model.plan import make_plan
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
-from core.model.toml_text import echo
+from core.model.toml_text import ECHO_CHARS, cut, echo
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -73,7 +73,7 @@ def _exposure_arg(text: str) -> int | None:
         return parse_signed_duration(text)
     except DurationError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
+            f"{echo(text)} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
         ) from None
 
 
@@ -82,7 +82,7 @@ def _count_arg(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of frames: use a whole number, 0 runs until stopped"
+            f"{echo(text)} is not a number of frames: use a whole number, 0 runs until stopped"
         ) from None
     return value
 
@@ -92,7 +92,7 @@ def _ppm_arg(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a clock trim: use parts per million, such as 18 or -3.5"
+            f"{echo(text)} is not a clock trim: use parts per million, such as 18 or -3.5"
         ) from None
 
 
@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the ``lapse`` command; returns the exit status."""
     env = os.environ if environ is None else environ
+    arguments = sys.argv[1:] if argv is None else argv
+
+    def fail(error: Exception, status: int) -> int:
+        return _fail(_cut_arguments(str(error), arguments), status)
+
     try:
         args = build_parser().parse_args(argv)
         paths = resolve_paths(env)
@@ -170,15 +175,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[args.command]
         return handler(args, paths)
     except UsageError as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except (ConfigError, SettingsError) as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except DaemonRefused as error:
-        return _fail(str(error), EXIT_FAILED)
+        return fail(error, EXIT_FAILED)
     except LapseError as error:
-        return _fail(str(error), EXIT_FAILED)
+        return fail(error, EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _cut_arguments(message: str, arguments: Sequence[str]) -> str:
+    """``message`` with every over-long command-line argument it repeats cut short.
+
+    argparse and the journal echo what was typed whole: a 5 MB argument would be a
+    5 MB error line.
+    """
+    for argument in sorted(arguments, key=len, reverse=True):
+        for value in (argument, argument.partition("=")[2]):
+            if len(value) > ECHO_CHARS:
+                message = message.replace(repr(value), echo(value)).replace(value, cut(value))
+    return message
 
 
 def _fail(message: str, status: int) -> int:

@@ -31,10 +31,11 @@ def echo(value: Any) -> str:
 
 
 def toml_key(key: Any) -> str:
-    """A key as TOML spells it: bare when it can be, else quoted (keeps the message one line)."""
+    """A key as TOML spells it: bare when it can be, else quoted (keeps the message one
+    line), cut to about :data:`ECHO_CHARS`."""
     if not isinstance(key, str):
-        return repr(key)
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+        return echo(key)
+    return cut(key) if _BARE_KEY.fullmatch(key) else json.dumps(cut(key), ensure_ascii=False)
 
 
 def limit_figure(number: float) -> str:
@@ -43,15 +44,15 @@ def limit_figure(number: float) -> str:
 
 
 def toml_value(value: Any) -> str:
-    """A value as the user wrote it in TOML, on one line."""
+    """A value as the user wrote it in TOML, on one line, cut to about :data:`ECHO_CHARS`."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(cut(value), ensure_ascii=False)
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, Mapping):
         return "a table"
     if isinstance(value, list):
         return "an array"
-    return repr(value)
+    return echo(value)
