@@ -282,3 +282,61 @@ def test_the_daemon_refuses_each_bad_line_in_one_short_line_and_goes_on(lapse: L
     with lapse.client() as client:
         assert not client.status().state.live
     assert "Traceback" not in lapse.daemon_output()
+
+
+# -- the kiosk --------------------------------------------------------------------------------
+KIOSK_CONFIGS = {
+    "not-toml": (b"[run\n", "not valid TOML"),
+    "unknown-key": (b"[run]\nshutter = 3\n", "run.shutter is not a known key"),
+    "nested-arrays": (BAD_CONFIGS["nested-arrays"][0].encode(), "nested too deeply"),
+    "nested-tables": (BAD_CONFIGS["nested-tables"][0].encode(), "nested too deeply"),
+    "huge-number": (BAD_CONFIGS["huge-number"][0].encode(), "too many digits"),
+    "digits": (b'[run]\ninterval = "' + b"9" * 5000 + b's"\n', "too many digits"),
+    "huge-value": (HUGE_CONFIGS["choice"].encode(), ECHOED),
+    "not-utf8": (b'[run]\ninterval = "10\xffs"\n', "not UTF-8"),
+}
+
+
+@pytest.mark.parametrize(("config", "says"), KIOSK_CONFIGS.values(), ids=KIOSK_CONFIGS.keys())
+def test_the_kiosk_shows_a_bad_config_on_its_screen_and_stays_open(
+    lapse: Lapse,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    config: bytes,
+    says: str,
+) -> None:
+    from textual.widgets import Static
+
+    from tui.app import LapseApp
+
+    # The daemon is systemd's and read a good config; then the file went bad.
+    lapse.config.write_bytes(GOOD_CONFIG)
+    lapse.start_daemon()
+    lapse.config.write_bytes(config)
+    seen: list[tuple[str, object, bool]] = []
+    run = LapseApp.run
+
+    async def look_and_leave(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        for _ in range(400):  # bounded: 20 s
+            if app.hello is not None and app.status is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        message = str(app.screen.query_one("#message", Static).render())
+        seen.append((message, app.config_path, app.is_running))
+        app.exit()
+
+    def headless(app: LapseApp) -> None:
+        run(app, headless=True, size=(200, 15), auto_pilot=look_and_leave)
+
+    monkeypatch.setattr(LapseApp, "run", headless)
+    assert cli.main(["--kiosk"], environ=lapse.env) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert len(err.splitlines()) == 1 and says in err, err[:500]
+    [(message, config_path, running)] = seen
+    assert message == err.strip().removeprefix("lapse: "), "the same line, on the screen"
+    assert says in message and len(message) < 400
+    assert config_path is None and running, "open on defaults, saving nothing"
+    assert lapse.config.read_bytes() == config

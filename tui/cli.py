@@ -283,11 +283,14 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
     from tui.app import LapseApp
     from tui.link import SocketLink
 
+    config_error = None
     try:
         config, config_path = _config(paths), paths.config
     except ConfigError as error:
-        # Open anyway, on defaults, and never save over the file the photographer must fix.
-        print(f"lapse: {error}; using defaults, not saving", file=sys.stderr)
+        # Open anyway, on defaults, and never save over the file the photographer must fix:
+        # a kiosk that exited would be restarted into the same error, over and over.
+        config_error = f"{error}; using defaults, not saving"
+        print(f"lapse: {config_error}", file=sys.stderr)
         config, config_path = Config(), None
     from core.journal import Journal
     from themes import theme_for_terminal
@@ -302,6 +305,7 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
         kiosk=kiosk,
         theme_name=theme,
         journal=Journal(paths.state_dir),
+        config_error=config_error,
     )
     app.run()
     return EXIT_OK
