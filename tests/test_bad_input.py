@@ -340,3 +340,33 @@ def test_the_kiosk_shows_a_bad_config_on_its_screen_and_stays_open(
     assert says in message and len(message) < 400
     assert config_path is None and running, "open on defaults, saving nothing"
     assert lapse.config.read_bytes() == config
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b'{"v": 2, "event": "fault", "data": ' + b"[" * DEEP + b"]" * DEEP + b"}", "not a JSON"),
+        (b'{"v": 2, "id": 1, "ok": true, "result": ' + b"9" * 5000 + b"}", "not a JSON"),
+        (
+            b'{"v": 2, "event": "fault", "data": {"message": ' + b"[" * 900 + b"]" * 900 + b"}}",
+            "must be text",
+        ),
+        (b'{"v": 2, "event": "' + b"x" * 60_000 + b'"}', ECHOED),
+        (
+            b'{"v": 2, "event": "fault", "data": {"message": 1, "' + b"x" * 60_000 + b'": 1}}',
+            ECHOED,
+        ),
+    ],
+    ids=["nested", "digits", "nested-field", "long-event", "long-key"],
+)
+def test_a_client_refuses_a_bad_line_from_the_daemon_in_one_short_line(
+    line: bytes, says: str
+) -> None:
+    from core.model import protocol
+    from core.model.errors import ProtocolError
+
+    for answers in (None, protocol.Status):
+        with pytest.raises(ProtocolError) as caught:
+            protocol.decode(line, answers)
+        message = str(caught.value)
+        assert says in message and len(message) < 400 and "\n" not in message
