@@ -93,6 +93,15 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_message(path, f"not valid TOML: {error}")) from None
+    except RecursionError:
+        # tomllib reads nested arrays and tables by recursion: thousands deep exhaust it.
+        reason = "arrays or tables are nested too deeply to read"
+        raise ConfigError(_message(path, f"not valid TOML: {reason}")) from None
+    except ValueError:
+        # Python refuses to read an integer of more than 4,300 digits (a TOMLDecodeError
+        # is a ValueError too, but is caught above).
+        reason = "a number has too many digits to read"
+        raise ConfigError(_message(path, f"not valid TOML: {reason}")) from None
     return config_from_dict(data, path)
 
 

@@ -53,6 +53,7 @@ class LapseApp(App[None]):
         clock: Callable[[], int] = time.monotonic_ns,
         theme_name: str | None = None,
         journal: Journal | None = None,
+        config_error: str | None = None,
     ) -> None:
         super().__init__()
         self.link = link
@@ -63,6 +64,9 @@ class LapseApp(App[None]):
         self.clock = clock
         self.journal = journal
         """The runs on disk, for the log screen (None: not on this machine)."""
+        self.config_error = config_error
+        """Why the config file was not used, shown on screen while the app runs on defaults:
+        a kiosk has no terminal to read it in, and must not exit and restart over it."""
         self.status: protocol.Status | None = None
         """The daemon's last status, kept current by events; None before the first."""
         self.plan: protocol.PlanEvent | None = None

@@ -36,6 +36,7 @@ from core.model.plan import make_plan
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
+from core.model.toml_text import ECHO_CHARS, cut, echo
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -72,7 +73,7 @@ def _exposure_arg(text: str) -> int | None:
         return parse_signed_duration(text)
     except DurationError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
+            f"{echo(text)} is not an exposure: use pulse, or a bulb time such as 2s or 500ms"
         ) from None
 
 
@@ -81,7 +82,7 @@ def _count_arg(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of frames: use a whole number, 0 runs until stopped"
+            f"{echo(text)} is not a number of frames: use a whole number, 0 runs until stopped"
         ) from None
     return value
 
@@ -91,8 +92,18 @@ def _ppm_arg(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a clock trim: use parts per million, such as 18 or -3.5"
+            f"{echo(text)} is not a clock trim: use parts per million, such as 18 or -3.5"
         ) from None
+
+
+def _port_arg(text: str) -> int:
+    # ASCII digits only, as in a duration: int() would also read "８０００".
+    digits = text.strip()
+    if digits.isascii() and digits.isdigit() and len(digits) <= 5 and 1 <= int(digits) <= 65535:
+        return int(digits)
+    raise argparse.ArgumentTypeError(
+        f"{echo(text)} is not a port: use a port from 1 to 65535, such as 8000"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable")
     commands.add_parser("stop", help="stop the run and release every output")
     web = commands.add_parser("web", help="serve the TUI to a browser on this machine")
-    web.add_argument("--port", type=int, default=8000, help="port on localhost (8000)")
+    web.add_argument("--port", type=_port_arg, default=8000, help="port on localhost (8000)")
     web.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     log = commands.add_parser("log", help="list runs, or the frames of one run")
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
@@ -145,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the ``lapse`` command; returns the exit status."""
     env = os.environ if environ is None else environ
+    arguments = sys.argv[1:] if argv is None else argv
+
+    def fail(error: Exception, status: int) -> int:
+        return _fail(_cut_arguments(str(error), arguments), status)
+
     try:
         args = build_parser().parse_args(argv)
         paths = resolve_paths(env)
@@ -159,15 +175,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[args.command]
         return handler(args, paths)
     except UsageError as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except (ConfigError, SettingsError) as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(error, EXIT_USAGE)
     except DaemonRefused as error:
-        return _fail(str(error), EXIT_FAILED)
+        return fail(error, EXIT_FAILED)
     except LapseError as error:
-        return _fail(str(error), EXIT_FAILED)
+        return fail(error, EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _cut_arguments(message: str, arguments: Sequence[str]) -> str:
+    """``message`` with every over-long command-line argument it repeats cut short.
+
+    argparse and the journal echo what was typed whole: a 5 MB argument would be a
+    5 MB error line.
+    """
+    for argument in sorted(arguments, key=len, reverse=True):
+        for value in (argument, argument.partition("=")[2]):
+            if len(value) > ECHO_CHARS:
+                message = message.replace(repr(value), echo(value)).replace(value, cut(value))
+    return message
 
 
 def _fail(message: str, status: int) -> int:
@@ -254,11 +283,14 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
     from tui.app import LapseApp
     from tui.link import SocketLink
 
+    config_error = None
     try:
         config, config_path = _config(paths), paths.config
     except ConfigError as error:
-        # Open anyway, on defaults, and never save over the file the photographer must fix.
-        print(f"lapse: {error}; using defaults, not saving", file=sys.stderr)
+        # Open anyway, on defaults, and never save over the file the photographer must fix:
+        # a kiosk that exited would be restarted into the same error, over and over.
+        config_error = f"{error}; using defaults, not saving"
+        print(f"lapse: {config_error}", file=sys.stderr)
         config, config_path = Config(), None
     from core.journal import Journal
     from themes import theme_for_terminal
@@ -273,6 +305,7 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
         kiosk=kiosk,
         theme_name=theme,
         journal=Journal(paths.state_dir),
+        config_error=config_error,
     )
     app.run()
     return EXIT_OK

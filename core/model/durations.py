@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.model.errors import DurationError
+from core.model.toml_text import echo
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -56,7 +57,12 @@ _ALIASES = {
     "ns": "ns",
 }
 _UNIT_NS = dict(UNITS)
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zµ]+)")
+# ASCII digits only: other scripts' digits would read as a number the
+# photographer cannot check against what lapse writes back.
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([a-zµ]+)")
+MAX_DIGITS = 30
+"""Digits in one number: 30 spell any duration (365 days is 17 digits of nanoseconds),
+and a limit keeps a mistyped or hostile value from costing seconds to read."""
 
 DURATION_HELP = "a duration such as 500ms, 10s, 3min, 1h30m or 30d"
 
@@ -68,7 +74,7 @@ def parse_duration(text: str) -> int:
     or minutes, and guessing wrong ruins a night's shoot.
     """
     if not isinstance(text, str):
-        raise DurationError(f"expected {DURATION_HELP}, got {text!r}")
+        raise DurationError(f"expected {DURATION_HELP}, got {echo(text)}")
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         raise DurationError(f"expected {DURATION_HELP}, got an empty value")
@@ -82,6 +88,11 @@ def parse_duration(text: str) -> int:
             break
         number = match.group(1)
         whole, _, fraction = number.partition(".")
+        if len(whole) + len(fraction) > MAX_DIGITS:
+            raise DurationError(
+                f"{echo(text)} has too many digits for a duration"
+                f" ({MAX_DIGITS} at most in a number): use {DURATION_HELP}"
+            )
         scale = _UNIT_NS[unit]
         part = int(whole) * scale
         if fraction:
@@ -89,7 +100,7 @@ def parse_duration(text: str) -> int:
         total += part
         position = match.end()
     if position != len(cleaned) or position == 0:
-        raise DurationError(f"{text!r} is not a duration: use {DURATION_HELP}")
+        raise DurationError(f"{echo(text)} is not a duration: use {DURATION_HELP}")
     return total
 
 
@@ -104,7 +115,7 @@ def parse_signed_duration(text: str) -> int:
         try:
             return -parse_duration(stripped[1:])
         except DurationError:
-            raise DurationError(f"{text!r} is not a duration: use {DURATION_HELP}") from None
+            raise DurationError(f"{echo(text)} is not a duration: use {DURATION_HELP}") from None
     return parse_duration(text)
 
 

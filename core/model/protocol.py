@@ -33,6 +33,7 @@ from core.model.planner import RunOutlook
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
+from core.model.toml_text import cut, echo
 
 PROTOCOL_VERSION = 2
 MAX_LINE_BYTES = 64 * 1024
@@ -433,19 +434,19 @@ def from_wire(kind: Any, data: Any, where: str = "message") -> Any:
             return kind(data)
         except ValueError:
             allowed = ", ".join(str(member.value) for member in kind)
-            raise ProtocolError(f"{where} must be one of {allowed}, not {data!r}") from None
+            raise ProtocolError(f"{where} must be one of {allowed}, not {echo(data)}") from None
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _structure(kind, _expect(dict, data, where), where)
     if kind is float:
         if isinstance(data, int | float) and not isinstance(data, bool):
             return float(data)
-        raise ProtocolError(f"{where} must be a number, not {data!r}")
+        raise ProtocolError(f"{where} must be a number, not {echo(data)}")
     if kind in (int, str, bool):
         return _expect(kind, data, where)
     if kind is type(None):
         if data is None:
             return None
-        raise ProtocolError(f"{where} must be null, not {data!r}")
+        raise ProtocolError(f"{where} must be null, not {echo(data)}")
     raise TypeError(f"the protocol cannot carry {kind!r}")  # a bug in a declaration above
 
 
@@ -454,7 +455,7 @@ def _structure(kind: type[T], data: dict[str, Any], where: str) -> T:
     unknown = sorted(set(data) - set(declared))
     if unknown:
         allowed = ", ".join(declared) or "nothing"
-        raise ProtocolError(f"{where} has no {', '.join(unknown)}; it takes {allowed}")
+        raise ProtocolError(f"{where} has no {_names(unknown)}; it takes {allowed}")
     hints = _hints(kind)
     values: dict[str, Any] = {}
     for name, declaration in declared.items():
@@ -479,8 +480,13 @@ def _hints(kind: type) -> dict[str, Any]:
 def _expect(kind: type[T], data: Any, where: str) -> T:
     # bool is an int to Python, never to the protocol.
     if not isinstance(data, kind) or (kind is int and isinstance(data, bool)):
-        raise ProtocolError(f"{where} must be {_name(kind)}, not {data!r}")
+        raise ProtocolError(f"{where} must be {_name(kind)}, not {echo(data)}")
     return data
+
+
+def _names(keys: list[str]) -> str:
+    """Keys a message refuses, each cut short: a line holds up to 64 KiB of them."""
+    return cut(", ".join(cut(key) for key in keys))
 
 
 def _name(kind: Any) -> str:
@@ -562,7 +568,7 @@ def _json_object(line: bytes) -> dict[str, Any]:
     version = message.get("v")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"protocol version {version!r} is not spoken here; use {PROTOCOL_VERSION}"
+            f"protocol version {echo(version)} is not spoken here; use {PROTOCOL_VERSION}"
         )
     return message
 
@@ -576,7 +582,7 @@ def decode_request(line: bytes) -> Request:
     name = message.get("cmd")
     command = COMMANDS.get(name) if isinstance(name, str) else None
     if command is None:
-        raise ProtocolError(f"unknown command {name!r}; commands are {', '.join(COMMANDS)}")
+        raise ProtocolError(f"unknown command {echo(name)}; commands are {', '.join(COMMANDS)}")
     args = message.get("args", {})
     if not isinstance(args, dict):
         raise ProtocolError("args must be a JSON object")
@@ -584,7 +590,7 @@ def decode_request(line: bytes) -> Request:
     unknown = sorted(set(args) - {f.name for f in declared})
     template = getattr(command, "unknown_args", None)
     if unknown and template is not None:
-        raise ProtocolError(template.format(", ".join(unknown)))
+        raise ProtocolError(template.format(_names(unknown)))
     missing = [f.name for f in declared if f.name not in args]
     if missing:
         raise ProtocolError(f"{name} needs args.{missing[0]}, e.g. {command.example}")
@@ -612,7 +618,7 @@ def decode(line: bytes, answers: type | None = None) -> Envelope:
     if "event" in message:
         kind = EVENTS.get(message["event"]) if isinstance(message["event"], str) else None
         if kind is None:
-            raise ProtocolError(f"unknown event {message['event']!r}")
+            raise ProtocolError(f"unknown event {echo(message['event'])}")
         return Envelope(event=from_wire(kind, message.get("data"), f"{kind.name} event"))
     request_id = request_id_of(message)
     if message.get("ok") is True:

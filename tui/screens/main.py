@@ -204,7 +204,9 @@ class MainScreen(Screen[None]):
         lamp.phase = view.phase
         # The gauge repaints only when its drawing changes.
         self.query_one(BatteryGauge).estimate = view.battery
-        self._show_notice(f"fault: {view.fault}" if view.fault else view.disk_warning)
+        # A bad config stays in view, behind any fault or warning, until it is fixed.
+        notice = f"fault: {view.fault}" if view.fault else view.disk_warning
+        self._show_notice(notice or app.config_error)
         self._schedule(view, now)
         return view
 
