@@ -544,6 +544,13 @@ class RunController:
             running_ns=max(0, now - (run.scheduler.grid.anchor_ns - run.plan.lead_ns)),
         )
 
+    def timing_stalled(self, now_ns: int, grace_ns: int) -> str | None:
+        """Why the run's timing thread looks stuck at ``now_ns``; None while it keeps up
+        or when no run is going (for the watchdog)."""
+        with self._lock:
+            run = self._run
+        return None if run is None else run.engine.stalled(now_ns, grace_ns)
+
     # -- internals -----------------------------------------------------------------
     def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
         """A run's counts and newest frame as its journal has them."""

@@ -56,9 +56,33 @@ class Engine:
         self.emit = emit
         self.cancel = cancel if cancel is not None else clock.event()
         self._held: list[EngineEvent] | None = None
+        # What the watchdog reads (another thread, no lock: each is one reference).
+        self._waiting_until: int | None = None
+        """The deadline the timing thread is waiting for; None while it works."""
+        self._working_since = 0
+        """When its present work began: the deadline it last woke for (no clock read)."""
+
+    def stalled(self, now_ns: int, grace_ns: int) -> str | None:
+        """Why the timing thread looks stuck at ``now_ns``, or None while it keeps up.
+
+        Waiting for a deadline is keeping up, however far away the deadline is;
+        still waiting ``grace_ns`` after it, or working for longer than that (a
+        rig call that hangs), is not.
+        """
+        waiting = self._waiting_until
+        if waiting is not None:
+            late = now_ns - waiting
+            if late > grace_ns:
+                return f"the timing thread has not woken {late / 1e9:.1f}s after its deadline"
+            return None
+        busy = now_ns - self._working_since
+        if busy > grace_ns:
+            return f"the timing thread has been busy with one step for {busy / 1e9:.1f}s"
+        return None
 
     def run(self) -> EngineExit:
         """Run until every slot is dealt with or ``cancel`` is set; outputs end released."""
+        self._working_since = self.clock.now_ns()
         self._release("start")
         try:
             while not self.cancel.is_set():
@@ -110,7 +134,10 @@ class Engine:
                 # Inside the spin window keep the CPU (and the GIL) until the shutter:
                 # a sleep there could wake behind another thread holding the GIL.
                 precise = step.precise or 0 < before_shutter <= SPIN_NS
-                if not clock.wait_until(at, self.cancel, precise=precise):
+                self._waiting_until = at
+                woke = clock.wait_until(at, self.cancel, precise=precise)
+                self._working_since, self._waiting_until = at, None
+                if not woke:
                     return False
                 # Only the shutter's opening is stamped: no clock read on the other steps.
                 switched_at = clock.now_ns() if step.opens_shutter else 0

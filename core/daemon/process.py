@@ -25,6 +25,7 @@ from core.daemon.controller import RunController
 from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
 from core.daemon.outlook import Outlook
 from core.daemon.server import Server, refuse_if_answered
+from core.daemon.watchdog import LoopBeat, watchdog_for
 from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.battery import BatteryModel, BatteryReader
 from core.model.camera import Camera
@@ -153,6 +154,8 @@ async def _serve(
         # when it first hears from this daemon, never running.
         _stop_interrupted(controller)
     server = Server(controller, paths.socket)
+    beat = LoopBeat(clock)
+    notifier, watchdog = watchdog_for(clock, os.environ, [beat.stalled, controller.timing_stalled])
     await server.start()
     try:
         if not stop_interrupted:
@@ -163,9 +166,20 @@ async def _serve(
             ready += f"; camera ({camera.trigger}): {shown.model or shown.fault or 'looking'}"
         ready += f"; battery: {outlook.reader.name if outlook.reader else 'the model'}"
         log.info("%s", ready)
+        # Ready once the daemon can fire: its rig, its socket and any resumed run.
+        beat.start(loop)
+        if notifier is not None:
+            notifier.send(f"READY=1\nSTATUS={ready}")
+        if watchdog is not None:
+            watchdog.start()
         await stopping.wait()
         log.info("stopping: releasing the outputs; an active run resumes at the next start")
     finally:
+        if watchdog is not None:
+            watchdog.stop()
+        beat.stop()
+        if notifier is not None:
+            notifier.send("STOPPING=1")
         await loop.run_in_executor(None, controller.shutdown)
         await server.close()
         for signum in STOP_SIGNALS:
