@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,17 @@ def load_config(path: Path) -> Config:
     saving defaults over it would lose their settings.
     """
     path = Path(path)
+    data = _read_toml(path)
+    return Config() if data is None else config_from_dict(data, path)
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The parsed TOML file at ``path``; None when there is none. :class:`ConfigError`
+    naming the file and the reason when it cannot be read or is not TOML."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config()
+        return None
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError(_message(path, f"cannot read the file: {reason.lower()}")) from None
@@ -102,7 +109,7 @@ def load_config(path: Path) -> Config:
         # is a ValueError too, but is caught above).
         reason = "a number has too many digits to read"
         raise ConfigError(_message(path, f"not valid TOML: {reason}")) from None
-    return config_from_dict(data, path)
+    return data
 
 
 def save_config(path: Path, config: Config) -> None:
@@ -128,6 +135,68 @@ def save_config(path: Path, config: Config) -> None:
     except ConfigError as error:
         raise ConfigError(f"{error}; nothing was saved") from None
     write_atomic(path, tomli_w.dumps(data).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class ChoicesFile:
+    """What the photographer chose in the interface, kept in lapse's own file.
+
+    The config file is the photographer's: lapse only reads it, so its comments
+    and spellings (``0x42``) stay as written. The switches' positions, the
+    settings screen's choices and the theme go to ``choices.toml`` in the state
+    directory instead, as the keys that differ from the config file, and are
+    read after it: a key edited in the config file later still counts unless a
+    choice was made for it since.
+    """
+
+    path: Path
+    base: Config
+    """The config file's settings, which the choices are laid over."""
+
+    def load(self) -> tuple[Config, str | None]:
+        """The config with the choices on top, and None; or the config alone and one line
+        saying why the choices were set aside (they are lapse's own, never worth a refusal)."""
+        try:
+            data = _read_toml(self.path) or {}
+            config = _with_choices(self.base, data)
+        except (ConfigError, Invalid) as error:
+            # _read_toml names the file as a config file; this one is lapse's own.
+            reason = str(error).removeprefix(f"config {self.path}: ")
+            return self.base, f"choices {self.path}: {reason}; the config file's settings are used"
+        return config, None
+
+    def save(self, chosen: Config) -> None:
+        """Keep what ``chosen`` says that the config file does not; raises :class:`OSError`
+        (the disk) or :class:`ConfigError` (a value a load would refuse)."""
+        import tomli_w  # lazily: core imports the standard library only
+
+        base_run, run = RUN.write(self.base.run), RUN.write(chosen.run)
+        data: dict[str, Any] = {}
+        changed = {key: value for key, value in run.items() if base_run.get(key) != value}
+        if changed:
+            data["run"] = changed
+        if chosen.ui.theme != self.base.ui.theme:
+            data["ui"] = {"theme": UI.write(chosen.ui)["theme"]}
+        try:
+            if _with_choices(self.base, data) != chosen:
+                raise Invalid("cannot hold these choices as given", key="choices")
+        except Invalid as invalid:
+            raise ConfigError(f"choices {self.path}: {invalid}; nothing was saved") from None
+        write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
+
+
+def _with_choices(base: Config, data: Mapping[str, Any]) -> Config:
+    """``base`` with a choices file's ``[run]`` and ``[ui] theme`` laid over it."""
+    for name in data:
+        if name not in (RUN.name, UI.name):
+            raise Invalid("is not a table the choices keep; they keep [run] and [ui]", key=name)
+    ui = data.get(UI.name, {})
+    if isinstance(ui, Mapping) and set(ui) - {"theme"}:
+        raise Invalid("keeps only the theme", key=UI.name)
+    theme = UI.read(ui).get("theme", base.ui.theme)
+    return replace(
+        base, run=_read_run(data.get(RUN.name, {}), base.run), ui=replace(base.ui, theme=theme)
+    )
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

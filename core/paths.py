@@ -29,6 +29,12 @@ class Paths:
         return self.state_dir / "daemon.log"
 
     @property
+    def choices(self) -> Path:
+        """The interface's choices (:class:`core.config.ChoicesFile`): the config file is
+        the photographer's and only read."""
+        return self.state_dir / "choices.toml"
+
+    @property
     def daemon_lock(self) -> Path:
         """Held by the one daemon that owns the hardware."""
         return self.state_dir / "daemon.lock"

@@ -324,7 +324,7 @@ def test_the_kiosk_shows_a_bad_config_on_its_screen_and_stays_open(
             await pilot.pause(0.05)
         await pilot.pause()
         message = str(app.screen.query_one("#message", Static).render())
-        seen.append((message, app.config_path, app.is_running))
+        seen.append((message, app.choices, app.is_running))
         app.exit()
 
     def headless(app: LapseApp) -> None:
@@ -335,10 +335,10 @@ def test_the_kiosk_shows_a_bad_config_on_its_screen_and_stays_open(
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert len(err.splitlines()) == 1 and says in err, err[:500]
-    [(message, config_path, running)] = seen
+    [(message, choices, running)] = seen
     assert message == err.strip().removeprefix("lapse: "), "the same line, on the screen"
     assert says in message and len(message) < 400
-    assert config_path is None and running, "open on defaults, saving nothing"
+    assert choices is None and running, "open on defaults, keeping no choices"
     assert lapse.config.read_bytes() == config
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from textual.widgets import Static
 
-from core.config import load_config
+from core.config import ChoicesFile, Config, load_config
 from core.model.durations import PRESETS, format_approx
 from core.model.protocol import BatteryStatus, Preview
 from core.model.run_state import RunState
@@ -26,12 +26,25 @@ VALUE_KEYS = {1: "1", 3: "2", 10: "3", 30: "4"}
 UNIT_KEYS = {"s": "5", "min": "6", "h": "7", "d": "8"}
 
 
-def make_app(lapse: Lapse) -> LapseApp:
+def choices_of(lapse: Lapse) -> ChoicesFile:
+    """The interface's choices file over this installation's config file, as `lapse` opens it."""
     paths = resolve_paths(lapse.env)
+    return ChoicesFile(paths.choices, load_config(paths.config))
+
+
+def kept(lapse: Lapse) -> Config:
+    """What the next `lapse` starts from: the config file with the choices kept over it."""
+    config, set_aside = choices_of(lapse).load()
+    assert set_aside is None, set_aside
+    return config
+
+
+def make_app(lapse: Lapse) -> LapseApp:
+    choices = choices_of(lapse)
     return LapseApp(
-        SocketLink(paths, None),
-        load_config(paths.config),
-        paths.config,
+        SocketLink(resolve_paths(lapse.env), None),
+        choices.load()[0],
+        choices,
         journal=lapse.journal,
     )
 
@@ -74,8 +87,8 @@ async def test_every_preset_is_one_key_pair_away(lapse: Lapse) -> None:
             unit = screen.query_one("#unit", RotarySwitch)
             assert value.selected == [1, 3, 10, 30].index(preset.value)
             assert unit.selected == ["s", "min", "h", "d"].index(preset.unit)
-        # The last choice (30 days) is kept in config for next time.
-        assert load_config(lapse.config).run.interval_ns == PRESETS[-1].interval_ns
+        # The last choice (30 days) is kept for next time.
+        assert kept(lapse).run.interval_ns == PRESETS[-1].interval_ns
 
 
 async def test_switches_turn_with_arrows_and_keypad_letters(lapse: Lapse) -> None:
@@ -102,7 +115,7 @@ async def test_power_toggles_and_an_impossible_start_is_refused(lapse: Lapse) ->
         await pilot.press("1", "5", "c")  # 1 s with camera power: too short to wake a camera
         assert screen.query_one(PowerToggle).on
         assert screen.preview_settings().power
-        assert load_config(lapse.config).run.power
+        assert kept(lapse).run.power
         await pilot.press("d")
         await wait_until(
             pilot,
@@ -160,7 +173,7 @@ async def test_screens_open_and_close_by_key(lapse: Lapse) -> None:
 async def test_kiosk_does_not_quit(lapse: Lapse) -> None:
     lapse.start_daemon()
     paths = resolve_paths(lapse.env)
-    app = LapseApp(SocketLink(paths, None), load_config(paths.config), paths.config, kiosk=True)
+    app = LapseApp(SocketLink(paths, None), load_config(paths.config), None, kiosk=True)
     async with app.run_test(size=(40, 15)) as pilot:
         for key in ("ctrl+q", "ctrl+c", "q", "ctrl+p"):
             await pilot.press(key)
@@ -168,7 +181,7 @@ async def test_kiosk_does_not_quit(lapse: Lapse) -> None:
             assert app.is_running and isinstance(app.screen, MainScreen), key
 
 
-async def test_settings_are_stepped_by_key_and_saved_to_config(lapse: Lapse) -> None:
+async def test_settings_are_stepped_by_key_and_kept(lapse: Lapse) -> None:
     lapse.start_daemon()
     app = make_app(lapse)
     async with app.run_test(size=(40, 15)) as pilot:
@@ -179,7 +192,7 @@ async def test_settings_are_stepped_by_key_and_saved_to_config(lapse: Lapse) -> 
         await pilot.press("number_sign")  # keypad # saves
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
-        saved = load_config(lapse.config).run
+        saved = kept(lapse).run
         assert saved.frames == 24
         assert saved.exposure_ns == 500_000_000
 
@@ -197,7 +210,7 @@ async def test_settings_refuse_what_does_not_fit(lapse: Lapse) -> None:
         await pilot.press("number_sign")
         await pilot.pause()
         assert type(app.screen).__name__ == "SettingsScreen", "not saved, still here"
-        assert load_config(lapse.config).run.exposure_ns is None
+        assert kept(lapse).run.exposure_ns is None
 
 
 async def test_log_lists_runs_and_opens_one(lapse: Lapse) -> None:
@@ -227,7 +240,7 @@ async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:
         assert app.theme == "lapse-default"
         await pilot.press("9")
         assert app.theme == "lapse-night-vision"
-        assert load_config(lapse.config).ui.theme == "night-vision"
+        assert kept(lapse).ui.theme == "night-vision"
         await pilot.press("9")
         assert app.glyphs.trace_high == "#", "the console theme draws in ASCII"
 
@@ -292,9 +305,7 @@ def test_lapse_opens_on_defaults_after_a_bad_ui_table(
     async def look_and_leave(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
         app = pilot.app
-        opened.append(
-            (app.theme, dict(app.config.ui.keys), type(app.screen).__name__, app.config_path)
-        )
+        opened.append((app.theme, dict(app.config.ui.keys), type(app.screen).__name__, app.choices))
         app.exit()
 
     def headless(app: LapseApp) -> None:
@@ -340,3 +351,62 @@ async def test_the_idle_gauge_is_the_daemons_word_on_the_switches(lapse: Lapse) 
         hour = daemon_says()
         assert format_approx(hour.lasts_ns or 0) != format_approx(minute.lasts_ns or 0)
         await wait_until(pilot, lambda: shows(hour), what="the daemon's figure for 1 h")
+
+
+HAND_WRITTEN = """\
+# My rig: the UPS HAT sits at 0x42, as its silkscreen says.
+[run]
+interval = "10s"   # the switches' start
+frames = 240
+
+[battery]
+source = "ina219"
+i2c_address = 0x42
+"""
+
+
+async def test_choices_never_rewrite_the_photographers_config(lapse: Lapse) -> None:
+    # A keypress, the settings screen and the theme key all keep their choices in lapse's
+    # own file: the hand-written config keeps its comments and its 0x42, byte for byte.
+    lapse.config.write_text(HAND_WRITTEN)
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        await pilot.press("3", "6")  # the switches: every 10 min
+        await pilot.press("9")  # the theme
+        await pilot.press("asterisk", "d", "number_sign")  # settings: one more frame step
+        await pilot.pause()
+        assert "kept in" in " ".join(str(n.message) for n in app._notifications)
+    assert lapse.config.read_text() == HAND_WRITTEN
+    choices = resolve_paths(lapse.env).choices
+    written = choices.read_text()
+    # Only what differs from the config file is kept: not its frames' neighbours, not pins.
+    assert 'interval = "10min"' in written and 'theme = "night-vision"' in written
+    assert "i2c_address" not in written and "delay" not in written
+    config = kept(lapse)
+    assert (config.run.interval_ns, config.ui.theme) == (600 * 10**9, "night-vision")
+    assert config.battery.i2c_address == 0x42
+    # A key edited in the config file later counts, unless a choice was made for it since.
+    lapse.config.write_text(HAND_WRITTEN.replace('"ina219"', '"model"').replace("10s", "1h"))
+    config = kept(lapse)
+    assert config.battery.source == "model" and config.run.interval_ns == 600 * 10**9
+
+
+def test_a_choices_file_that_cannot_be_read_is_set_aside_in_one_line(
+    lapse: Lapse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lapse.config.write_text(HAND_WRITTEN)
+    choices = resolve_paths(lapse.env).choices
+    choices.parent.mkdir(parents=True, exist_ok=True)
+    choices.write_text('[run]\ninterval = "banana"\n')
+    opened: list[Config] = []
+    monkeypatch.setattr(LapseApp, "run", lambda app: opened.append(app.config))
+    assert cli.main(["--kiosk"], environ=lapse.env) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"lapse: choices {choices}: run.interval: 'banana' is not a duration: use a duration"
+        " such as 500ms, 10s, 3min, 1h30m or 30d; the config file's settings are used"
+    ]
+    assert opened and opened[0] == load_config(lapse.config), "the config file's settings"
+    assert choices.read_text() == '[run]\ninterval = "banana"\n', "nothing changed"

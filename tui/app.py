@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -14,7 +13,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from core.client import DaemonRefused
-from core.config import Config, save_config
+from core.config import ChoicesFile, Config
 from core.journal import Journal
 from core.model import protocol
 from core.model.errors import ConfigError, DaemonUnavailable, LapseError
@@ -47,7 +46,7 @@ class LapseApp(App[None]):
         self,
         link: Link,
         config: Config,
-        config_path: Path | None,
+        choices: ChoicesFile | None,
         *,
         kiosk: bool = False,
         clock: Callable[[], int] = time.monotonic_ns,
@@ -58,8 +57,9 @@ class LapseApp(App[None]):
         super().__init__()
         self.link = link
         self.config = config
-        self.config_path = config_path
-        """Where choices are saved; None never saves (a config that failed to load)."""
+        self.choices = choices
+        """Where the interface keeps the photographer's choices; None never saves (a config
+        file that failed to load: the choices would be laid over the wrong settings)."""
         self.kiosk = kiosk
         self.clock = clock
         self.journal = journal
@@ -218,14 +218,21 @@ class LapseApp(App[None]):
 
     # -- config -------------------------------------------------------------------------------
     def save_choices(self, *, run: Settings | None = None, ui: UiConfig | None = None) -> None:
-        """Keep the switches' positions and the theme for next time, in config."""
+        """Keep the switches' positions and the theme for next time, in lapse's own file
+        (:class:`core.config.ChoicesFile`); the config file is never written."""
         self.config = replace(self.config, run=run or self.config.run, ui=ui or self.config.ui)
-        if self.config_path is None:
+        if self.choices is None:
             return
         try:
-            save_config(self.config_path, self.config)
+            self.choices.save(self.config)
         except (ConfigError, OSError) as error:
-            self.notify(f"could not save the config: {error}", severity="warning")
+            self.notify(f"could not keep the choices: {error}", severity="warning")
+
+    def choices_said(self) -> str:
+        """Where the choices just made are kept, for the settings screen to say."""
+        if self.choices is None:
+            return "Settings apply to the next run; not kept (the config file has an error)."
+        return f"Settings apply to the next run; kept in {self.choices.path}, not in the config."
 
     # -- screens ----------------------------------------------------------------------------
     def action_open_settings(self) -> None:

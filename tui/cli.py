@@ -22,7 +22,7 @@ from core.client import (
     ensure_daemon,
     last_words,
 )
-from core.config import Config, load_config
+from core.config import ChoicesFile, Config, load_config
 from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo
 from core.model import protocol
 from core.model.durations import format_approx, format_duration, parse_signed_duration
@@ -284,14 +284,19 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
     from tui.link import SocketLink
 
     config_error = None
+    choices: ChoicesFile | None = None
     try:
-        config, config_path = _config(paths), paths.config
+        choices = ChoicesFile(paths.choices, _config(paths))
     except ConfigError as error:
-        # Open anyway, on defaults, and never save over the file the photographer must fix:
-        # a kiosk that exited would be restarted into the same error, over and over.
+        # Open anyway, on defaults, keeping no choices over them: a kiosk that exited
+        # would be restarted into the same error, over and over.
         config_error = f"{error}; using defaults, not saving"
         print(f"lapse: {config_error}", file=sys.stderr)
-        config, config_path = Config(), None
+        config = Config()
+    else:
+        config, set_aside = choices.load()
+        if set_aside is not None:
+            print(f"lapse: {set_aside}", file=sys.stderr)
     from core.journal import Journal
     from themes import theme_for_terminal
 
@@ -301,7 +306,7 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
     app = LapseApp(
         link,
         config,
-        config_path,
+        choices,
         kiosk=kiosk,
         theme_name=theme,
         journal=Journal(paths.state_dir),

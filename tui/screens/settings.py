@@ -168,7 +168,7 @@ class SettingsScreen(Screen[None]):
         self.app.save_choices(
             run=self.settings, ui=replace(self.app.config.ui, theme=config_name(self.theme_name))
         )
-        self.app.notify("Settings saved; they apply to the next run.", timeout=3)
+        self.app.notify(self.app.choices_said(), timeout=5)
         self.app.pop_screen()
 
     def _say(self, text: str) -> None:
