@@ -217,7 +217,13 @@ class MainScreen(Screen[None]):
             self._texts[selector] = text
             # A new line count may change the layout; new words on the same lines do not.
             same_lines = before is not None and before.count("\n") == text.count("\n")
-            self.query_one(selector, Static).update(text, layout=not same_lines)
+            static = self.query_one(selector, Static)
+            static.update(text, layout=not same_lines)
+            if not same_lines:
+                # Asked again once the refresh under way is done: a layout request made
+                # while one is being carried out can be dropped with it, leaving the old
+                # height (the run's second line cut off until the line count changes).
+                self.call_after_refresh(static.refresh, layout=True)
 
     def show_message(self, text: str) -> None:
         self._set_text("#message", text)
