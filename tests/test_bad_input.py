@@ -7,6 +7,8 @@ and a kiosk opened on a bad config (docs/architecture.md §9).
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from core.model.durations import parse_duration, parse_signed_duration
@@ -370,3 +372,47 @@ def test_a_client_refuses_a_bad_line_from_the_daemon_in_one_short_line(
             protocol.decode(line, answers)
         message = str(caught.value)
         assert says in message and len(message) < 400 and "\n" not in message
+
+
+# -- counts and trims in ASCII digits ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("option", "text", "says"),
+    [
+        ("--frames", "١٠", "is not a number of frames"),
+        ("--frames", "１０", "is not a number of frames"),
+        ("--frames", "1_000", "is not a number of frames"),
+        ("--frames", "9" * 5000, "is not a number of frames"),
+        ("--clock-ppm", "١٨", "is not a clock trim"),
+        ("--clock-ppm", "nan", "is not a clock trim"),
+        ("--clock-ppm", "1e400", "is not a clock trim"),
+    ],
+    ids=["arabic-frames", "fullwidth-frames", "underscores", "digits", "arabic-ppm", "nan", "huge"],
+)
+def test_counts_and_trims_take_ascii_digits_only(
+    lapse: Lapse,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+    text: str,
+    says: str,
+) -> None:
+    line = refused_in_one_line(lapse, capsys, monkeypatch, "run", "--interval", "10s", option, text)
+    assert says in line and len(line) < 300
+
+
+# -- lapse web on an address it cannot use ---------------------------------------------------
+def test_lapse_web_on_a_port_in_use_says_so_in_one_line(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in lapse.env.items():
+        monkeypatch.setenv(name, value)
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = cli.main(["web", "--port", str(port)], environ=lapse.env)
+    out, err = capsys.readouterr()
+    assert status == 1 and "Traceback" not in out + err
+    (line,) = err.splitlines()
+    assert line.startswith(f"lapse: cannot serve on 'localhost' port {port}: ")
+    assert "in use" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -77,23 +78,25 @@ def _exposure_arg(text: str) -> int | None:
         ) from None
 
 
+# ASCII digits only, as in a duration: int() and float() would also read "١٠" and "１０".
+_WHOLE = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})", re.ASCII)
+
+
 def _count_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
+    if not _WHOLE.fullmatch(text.strip()):
         raise argparse.ArgumentTypeError(
             f"{echo(text)} is not a number of frames: use a whole number, 0 runs until stopped"
-        ) from None
-    return value
+        )
+    return int(text)
 
 
 def _ppm_arg(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
+    if not _DECIMAL.fullmatch(text.strip()):
         raise argparse.ArgumentTypeError(
             f"{echo(text)} is not a clock trim: use parts per million, such as 18 or -3.5"
-        ) from None
+        )
+    return float(text)
 
 
 def _port_arg(text: str) -> int:
@@ -322,7 +325,11 @@ def _web(args: argparse.Namespace) -> int:
     # Each browser tab runs its own `lapse`: one more client of the same daemon.
     command = f"{sys.executable} -m tui.cli"
     print(f"lapse: serving the TUI on http://{args.host}:{args.port} (Ctrl+C ends it)")
-    Server(command, host=args.host, port=args.port, title="lapse").serve()
+    try:
+        Server(command, host=args.host, port=args.port, title="lapse").serve()
+    except OSError as error:  # a host that does not resolve, a port taken: the address's fault
+        reason = error.strerror or str(error)
+        raise LapseError(f"cannot serve on {echo(args.host)} port {args.port}: {reason}") from None
     return EXIT_OK
 
 
