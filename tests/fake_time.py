@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
+from core.daemon.controller import RunController
+from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
+from core.journal import Journal
 from core.model import protocol
+from core.model.hardware import HardwareConfig
 from core.model.run_state import RunState
+from core.model.settings import Settings
+from hw.sim import make_sim_rig
 
 E = TypeVar("E")
 
@@ -76,3 +83,43 @@ class Published:
     def of(self, kind: type[E]) -> list[E]:
         """Every event of class ``kind`` (``protocol.EdgeEvent``, ``protocol.CameraEvent``…)."""
         return [event for event in self.events if isinstance(event, kind)]
+
+
+class Daemon:
+    """The daemon's side in this process, in fake time: controller, simulated rig, journal,
+    and the events it publishes."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: FakeClock,
+        *,
+        camera: Any = None,
+        outlook: Outlook | None = None,
+        published: Published | None = None,
+    ) -> None:
+        self.clock = clock
+        self.rig = make_sim_rig(HardwareConfig())
+        self.journal = Journal(state_dir)
+        self.published = published or Published(clock)
+        self.controller = RunController(
+            self.rig, clock, self.journal, self.published, camera=camera, outlook=outlook
+        )
+
+    def states(self) -> list[RunState]:
+        """The states published, each once however often it was repeated in a row."""
+        states: list[RunState] = []
+        for event in self.published.of(protocol.StateEvent):
+            if not states or states[-1] is not event.status.state:
+                states.append(event.status.state)
+        return states
+
+    def start(self, settings: Settings) -> protocol.Status:
+        """Start a run; time waits for this thread until the start has returned."""
+        with self.clock.taking_part():
+            return self.controller.start(settings)
+
+    def close(self) -> None:
+        if self.controller.status().state.live:
+            self.controller.shutdown()
+        self.rig.close()

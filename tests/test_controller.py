@@ -21,11 +21,8 @@ from typing import Any
 
 import pytest
 
-from core.config import HardwareConfig
-from core.daemon.controller import RunController
 from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
-from core.journal import Journal
 from core.model.battery import BatteryModel, battery_status
 from core.model.camera import CameraChanged, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
@@ -34,8 +31,7 @@ from core.model.plan import make_plan
 from core.model.protocol import CameraStatus, Counts, Event, PlanEvent, StateEvent, Status
 from core.model.run_state import RunState
 from core.model.settings import Settings
-from hw.sim import make_sim_rig
-from tests.fake_time import REAL_GUARD_S, Published, script
+from tests.fake_time import REAL_GUARD_S, Daemon, Published, script
 
 EVERY_SECOND = Settings(interval_ns=NS_PER_S)
 """A run until stopped: at anchor + 2.5 s frames 0, 1 and 2 have fired."""
@@ -87,45 +83,6 @@ class StandInCamera:
 
     def close(self) -> None:
         pass
-
-
-class Daemon:
-    """The daemon's side in this process: controller, simulated rig, journal, events."""
-
-    def __init__(
-        self,
-        state_dir: Path,
-        clock: FakeClock,
-        *,
-        camera: Any = None,
-        outlook: Outlook | None = None,
-        published: Published | None = None,
-    ) -> None:
-        self.clock = clock
-        self.rig = make_sim_rig(HardwareConfig())
-        self.journal = Journal(state_dir)
-        self.published = published or Published(clock)
-        self.controller = RunController(
-            self.rig, clock, self.journal, self.published, camera=camera, outlook=outlook
-        )
-
-    def states(self) -> list[RunState]:
-        """The states published, each once however often it was repeated in a row."""
-        states: list[RunState] = []
-        for event in self.published.of(StateEvent):
-            if not states or states[-1] is not event.status.state:
-                states.append(event.status.state)
-        return states
-
-    def start(self, settings: Settings) -> Status:
-        """Start a run; time waits for this thread until the start has returned."""
-        with self.clock.taking_part():
-            return self.controller.start(settings)
-
-    def close(self) -> None:
-        if self.controller.status().state.live:
-            self.controller.shutdown()
-        self.rig.close()
 
 
 @pytest.fixture

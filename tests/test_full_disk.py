@@ -29,18 +29,17 @@ import pytest
 
 from core.daemon import controller as controller_module
 from core.daemon import journal_writer
-from core.daemon.controller import JOURNAL_RETRY_S, RunController
+from core.daemon.controller import JOURNAL_RETRY_S
 from core.daemon.journal_writer import RESERVE_BYTES, RESERVE_FILE, RunWriter, create_run, open_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import LapseError
-from core.model.hardware import HardwareConfig
 from core.model.protocol import FaultEvent, StateEvent, Status
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
-from hw.sim import make_sim_rig
+from tests import fake_time
 from tests.fake_time import Published, script
 from tui import cli
 
@@ -92,22 +91,16 @@ class FullDisk:
         self.full = False
 
 
-class Daemon:
+class Daemon(fake_time.Daemon):
     """The daemon's side in this process on a disk that can fill up."""
 
     def __init__(self, state_dir: Path, clock: FakeClock, disk: FullDisk) -> None:
-        self.clock = clock
+        super().__init__(state_dir, clock, published=Published(clock, ends=()))
         self.disk = disk
-        self.rig = make_sim_rig(HardwareConfig())
-        self.journal = Journal(state_dir)
-        self.published = Published(clock, ends=())
-        self.controller = RunController(self.rig, clock, self.journal, self.published)
 
     def close(self) -> None:
         self.disk.make_room()
-        if self.controller.status().state.live:
-            self.controller.shutdown()
-        self.rig.close()
+        super().close()
 
 
 @pytest.fixture

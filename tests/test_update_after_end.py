@@ -17,8 +17,8 @@ from core.fake_clock import FakeClock
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import LapseError
 from core.model.settings import Settings
-from tests.fake_time import script
-from tests.test_controller import Daemon, StandInCamera
+from tests.fake_time import Daemon, script
+from tests.test_controller import StandInCamera
 
 THREE_FRAMES = Settings(interval_ns=NS_PER_S, frames=3)
 

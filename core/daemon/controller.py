@@ -179,11 +179,7 @@ class _ActiveRun:
                 batch = [self.events.get(timeout=JOURNAL_RETRY_S if self.unwritten else None)]
             except queue.Empty:
                 batch = []
-            while True:
-                try:
-                    batch.append(self.events.get_nowait())
-                except queue.Empty:
-                    break
+            batch += self._waiting_reports()
             if any(isinstance(item, _Ended) for item in batch):
                 ended = next(item for item in batch if isinstance(item, _Ended))
                 batch = [item for item in batch if not isinstance(item, _Ended)]
@@ -197,6 +193,10 @@ class _ActiveRun:
         if camera is None:
             return []
         camera.end_run()
+        return self._waiting_reports()
+
+    def _waiting_reports(self) -> list[Any]:
+        """Every report on the queue now, without waiting for more."""
         items: list[Any] = []
         while True:
             try:
