@@ -439,3 +439,33 @@ def test_an_append_whose_fsync_fails_leaves_nothing_to_be_written_twice(
 
 def journaled_lines(path: Path) -> int:
     return len(path.read_bytes().splitlines())
+
+
+def test_a_start_after_an_unrecorded_stop_records_that_stop_first_never_two_active_runs(
+    make_daemon: Callable[[], Daemon], clock: FakeClock, disk: FullDisk
+) -> None:
+    daemon = make_daemon()
+
+    def stop_on_a_full_disk(started: Status) -> str:
+        disk.fill(keep_reserve=False)
+        with pytest.raises(LapseError):
+            daemon.controller.stop()
+        assert started.run is not None
+        return started.run.id
+
+    first = run_then(clock, daemon, stop_on_a_full_disk)
+    # Still no room: the new run is refused, and nothing is created.
+    with pytest.raises(LapseError, match="could not be recorded"):
+        daemon.controller.start(EVERY_SECOND)
+    assert [run.id for run in daemon.journal.list_runs()] == [first]
+    assert daemon.controller.status().state is RunState.INTERRUPTED
+    # With room, the start records the old run's end first.
+    disk.make_room()
+    clock.advance(NS_PER_S)
+    started = daemon.controller.start(EVERY_SECOND)
+    assert started.run is not None and started.run.id != first
+    old = daemon.journal.get_run(first)
+    assert (old.state, old.end_reason) == ("stopped", "stopped when a new run was started")
+    assert [run.id for run in daemon.journal.list_runs() if run.state == "active"] == [
+        started.run.id
+    ]

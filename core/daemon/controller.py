@@ -54,6 +54,9 @@ START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""
 DOWN_REASON = "the daemon was not running"
 STOPPED_REASON = "stopped by the photographer"
+NEW_RUN_REASON = "stopped when a new run was started"
+"""The end of a run left active in the journal (its stop could not be recorded), recorded
+when the photographer starts another."""
 MAX_UNWRITTEN = 20_000
 """Frame lines kept in memory while the journal cannot be written (a full disk): days of
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
@@ -327,6 +330,7 @@ class RunController:
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()
+            self._end_uncarried()
             before = self._state
             self._move(RunState.STARTING)
         self._publish_state()
@@ -570,6 +574,23 @@ class RunController:
             counts=counts,
             last_frame=last,
         )
+
+    def _end_uncarried(self) -> None:
+        """Record as stopped a run the journal still has active but no engine carries
+        (its stop or end could not be recorded, or it could not be resumed), before
+        another starts (called with the lock held).
+
+        Two active runs would leave one for ever active: a daemon resumes only the
+        newest. Raises :class:`LapseError` when it cannot be recorded; nothing starts then.
+        """
+        info = self.journal.active_run()
+        if info is None:
+            return
+        if self._state is RunState.IDLE:
+            self._move(RunState.INTERRUPTED)
+        elif self._state is not RunState.INTERRUPTED:
+            raise LapseError(f"run {info.id} is still active in the journal; it must end first")
+        self._record_stopped(info, NEW_RUN_REASON)
 
     def _record_stopped(self, info: RunInfo, reason: str) -> RunInfo:
         """Record the journal's active run ``info``, which no engine carries, as stopped for
