@@ -2,7 +2,8 @@
 
 The real ``lapse web`` in a subprocess on a free loopback port, spoken to with
 aiohttp's client: without the key it prints, nothing is served; with it the page
-sets a cookie that lets in its assets and its websocket.
+sets a cookie that lets in its assets and its websocket, and the websocket that
+drives the TUI must come from the page's own origin.
 """
 
 from __future__ import annotations
@@ -159,6 +160,46 @@ async def test_the_key_opens_the_page_and_its_cookie_the_rest(web: Web) -> None:
         status, _, cookie = await get(web.origin + path, web.cookie)
         assert status == 200, path
         assert cookie == ""  # the cookie is set where the key came in the address
+
+
+# -- what changes something ------------------------------------------------------------------
+async def handshake(web: Web, headers: dict[str, str]) -> int:
+    """The status of a websocket handshake to the page's socket (101 when upgraded)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        try:
+            async with session.ws_connect(f"ws://localhost:{web.port}/ws", headers=headers) as ws:
+                await ws.close()
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
+    return 101
+
+
+FOREIGN_ORIGINS = (
+    "http://evil.example",
+    "http://localhost",  # another port
+    "https://localhost:{port}",  # another scheme
+    "null",  # a sandboxed frame or a file
+    None,  # no Origin at all
+)
+
+
+async def test_a_change_from_elsewhere_is_refused(web: Web) -> None:
+    for origin in FOREIGN_ORIGINS:
+        headers = dict(web.cookie)
+        if origin is not None:
+            headers["Origin"] = origin.format(port=web.port)
+        assert await handshake(web, headers) == 403, origin
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.post(web.url, headers=headers) as response,
+        ):
+            assert response.status == 403, origin
+    # The page's own origin without the key is no better.
+    assert await handshake(web, {"Origin": web.origin}) == 403
+
+
+async def test_a_websocket_from_the_page_with_its_cookie_is_upgraded(web: Web) -> None:
+    assert await handshake(web, {**web.cookie, "Origin": web.origin}) == 101
 
 
 # -- where it listens ----------------------------------------------------------------------

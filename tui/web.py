@@ -4,7 +4,8 @@ The daemon's socket is 0660, so only its user and group may drive the camera. A
 web server listening on a TCP port would be a door around that: any local user
 (or any page the photographer visits) could reach it. So every request must
 carry the key made when ``lapse web`` started, in the address it printed or in
-the cookie the first page sets.
+the cookie the first page sets, and the websocket that drives the TUI (like any
+request that changes something) must come from lapse's own page.
 
 The server is textual-serve's, with the door added as aiohttp middleware to the
 app it builds. Checked against textual-serve 1.1.3: ``Server._make_app`` is an
@@ -24,7 +25,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 TOKEN_PARAMETER = "token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods a page only reads with; anything else changes something, as a websocket does."""
 NO_KEY = "Forbidden: open the address `lapse web` printed when it started (it ends in ?token=…).\n"
+FOREIGN_ORIGIN = (
+    "Forbidden: only lapse's own page may drive lapse; open the address `lapse web` printed.\n"
+)
 
 
 def new_token() -> str:
@@ -38,7 +44,7 @@ def cookie_name(port: int) -> str:
 
 
 def door(token: str, cookie: str) -> Middleware:
-    """aiohttp middleware: only requests that bring the key get through.
+    """aiohttp middleware: only requests with the key, and changes only from the page's origin.
 
     A request that brings the key in its address gets it back as a cookie, so the
     page's assets and its websocket are let in by the cookie alone.
@@ -54,12 +60,30 @@ def door(token: str, cookie: str) -> Middleware:
         by_address = holds_key(request.query.get(TOKEN_PARAMETER))
         if not (by_address or holds_key(request.cookies.get(cookie))):
             return web.Response(status=403, text=NO_KEY)
+        if changes_something(request) and not from_own_origin(request):
+            return web.Response(status=403, text=FOREIGN_ORIGIN)
         response = await handler(request)
         if by_address and not response.prepared:
             response.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
         return response
 
     return middleware
+
+
+def changes_something(request: web.Request) -> bool:
+    """True for a websocket handshake (it drives the TUI) and for any method that is not a read."""
+    return "Upgrade" in request.headers or request.method not in SAFE_METHODS
+
+
+def from_own_origin(request: web.Request) -> bool:
+    """True when the browser says the request comes from the page's own origin.
+
+    The origin is the scheme, host and port the browser used, which it also sent
+    as ``Host``. A browser sends ``Origin`` with every websocket handshake, so a
+    missing one is refused too.
+    """
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.lower() == f"{request.scheme}://{request.host}".lower()
 
 
 class WebServer(Server):
