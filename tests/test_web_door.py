@@ -227,6 +227,25 @@ def test_each_start_makes_a_new_key(
     assert first != second
 
 
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1", "127.0.0.2"])
+def test_on_this_machine_only_there_is_no_warning(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    _, err = served_by_cli(lapse, capsys, monkeypatch, "--host", host)
+    assert err == ""
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", ""])
+def test_on_the_network_it_warns_in_one_line(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    out, err = served_by_cli(lapse, capsys, monkeypatch, "--host", host)
+    (line,) = err.splitlines()
+    assert line.startswith("lapse: warning: ")
+    assert "reachable from the network" in line and "protected only by the key" in line
+    assert "?token=" in out
+
+
 # -- a real browser ------------------------------------------------------------------------
 BROWSER_S = 60.0
 

@@ -15,7 +15,9 @@ internal, so pyproject.toml pins a compatible range.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -41,6 +43,25 @@ def new_token() -> str:
 def cookie_name(port: int) -> str:
     """The cookie holding the key: one per port, as browsers share cookies across a host's ports."""
     return f"lapse-web-{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is this machine's own (reachable from nowhere else).
+
+    An empty host listens on every interface; a name that does not resolve is
+    left to the server, which says it cannot serve there.
+    """
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return True
+    return all(ipaddress.ip_address(info[4][0].partition("%")[0]).is_loopback for info in found)
 
 
 def door(token: str, cookie: str) -> Middleware:
