@@ -320,13 +320,19 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
 
 
 def _web(args: argparse.Namespace) -> int:
-    from textual_serve.server import Server
+    from tui.web import WebServer, is_loopback
 
     # Each browser tab runs its own `lapse`: one more client of the same daemon.
-    command = f"{sys.executable} -m tui.cli"
-    print(f"lapse: serving the TUI on http://{args.host}:{args.port} (Ctrl+C ends it)")
+    server = WebServer(f"{sys.executable} -m tui.cli", host=args.host, port=args.port)
+    print(f"lapse: open {server.url} (Ctrl+C ends it)")
+    if not is_loopback(args.host):
+        print(
+            f"lapse: warning: on {echo(args.host)} the page is reachable from the network,"
+            " protected only by the key in that address",
+            file=sys.stderr,
+        )
     try:
-        Server(command, host=args.host, port=args.port, title="lapse").serve()
+        server.serve()
     except OSError as error:  # a host that does not resolve, a port taken: the address's fault
         reason = error.strerror or str(error)
         raise LapseError(f"cannot serve on {echo(args.host)} port {args.port}: {reason}") from None
