@@ -416,3 +416,16 @@ def test_lapse_web_on_a_port_in_use_says_so_in_one_line(
     (line,) = err.splitlines()
     assert line.startswith(f"lapse: cannot serve on 'localhost' port {port}: ")
     assert "in use" in err
+
+
+def test_lapse_web_on_a_host_no_resolver_takes_says_so_in_one_line(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in lapse.env.items():
+        monkeypatch.setenv(name, value)
+    status = cli.main(["web", "--host", "a" * 300, "--port", "8123"], environ=lapse.env)
+    out, err = capsys.readouterr()
+    assert status == 1 and "Traceback" not in out + err
+    assert out == "", "no address is printed for a host it cannot serve on"
+    (line,) = err.splitlines()
+    assert line.endswith("…': not a host name or address") and len(line) < 150

@@ -162,6 +162,19 @@ async def test_the_key_opens_the_page_and_its_cookie_the_rest(web: Web) -> None:
         assert cookie == ""  # the cookie is set where the key came in the address
 
 
+async def test_the_key_never_reaches_the_servers_log(web: Web) -> None:
+    status, _, _ = await get(web.url, {"Referer": web.url})
+    assert status == 200
+    # The access line is written once the answer has gone: wait for it, boundedly.
+    deadline = time.monotonic() + 10
+    while "/?token=…" not in web.output.read_text():
+        assert time.monotonic() < deadline, web.output.read_text()
+        time.sleep(0.05)
+    log = web.output.read_text()
+    assert log.count(web.token) == 1, "only in the address printed at start"
+    assert log.index(web.token) < log.index("/?token=…")
+
+
 # -- what changes something ------------------------------------------------------------------
 async def handshake(web: Web, headers: dict[str, str]) -> int:
     """The status of a websocket handshake to the page's socket (101 when upgraded)."""

@@ -322,6 +322,10 @@ def _tui(paths: Paths, env: Mapping[str, str], *, kiosk: bool) -> int:
 def _web(args: argparse.Namespace) -> int:
     from tui.web import WebServer, is_loopback
 
+    try:
+        args.host.encode("idna")
+    except UnicodeError:  # a label over 63 characters, say: no resolver would take it
+        raise LapseError(f"cannot serve on {echo(args.host)}: not a host name or address") from None
     # Each browser tab runs its own `lapse`: one more client of the same daemon.
     server = WebServer(f"{sys.executable} -m tui.cli", host=args.host, port=args.port)
     print(f"lapse: open {server.url} (Ctrl+C ends it)")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+import re
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
@@ -33,6 +35,22 @@ NO_KEY = "Forbidden: open the address `lapse web` printed when it started (it en
 FOREIGN_ORIGIN = (
     "Forbidden: only lapse's own page may drive lapse; open the address `lapse web` printed.\n"
 )
+
+
+KEY_IN_ADDRESS = re.compile(rf"([?&]{TOKEN_PARAMETER}=)[^&\s\"']*")
+"""The key where an address carries it: in a request line and in a Referer."""
+
+
+class HideKey(logging.Filter):
+    """Cuts the key out of the server's access log: whoever reads the log (the journal
+    of a service, a log file) must not be let in by it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = KEY_IN_ADDRESS.sub(r"\1…", message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
 
 
 def new_token() -> str:
@@ -113,6 +131,9 @@ class WebServer(Server):
     def __init__(self, command: str, host: str, port: int) -> None:
         super().__init__(command, host=host, port=port, title="lapse")
         self.token = new_token()
+        access_log = logging.getLogger("aiohttp.access")
+        if not any(isinstance(kept, HideKey) for kept in access_log.filters):
+            access_log.addFilter(HideKey())
 
     @property
     def url(self) -> str:
