@@ -29,6 +29,7 @@ from core.model.hardware import HardwareConfig
 from core.model.plan import Line, Plan, make_plan
 from core.model.scheduler import FrameDue, Grid, RunComplete, Scheduler, SlotsMissed
 from core.model.settings import Settings
+from core.model.timeline import layout_cycle
 from tests.fake_time import Daemon, script
 
 S = NS_PER_S
@@ -238,7 +239,26 @@ def test_the_power_is_never_off_for_less_than_the_minimum(
     assert [level for _, level in changes] == expected
 
 
-# --- the battery -------------------------------------------------------------------------------
+# --- the timeline and the battery -------------------------------------------------------------
+
+
+def power_row(plan: Plan, width: int = 40) -> list[bool | None]:
+    return layout_cycle(plan, width).line_states(Line.POWER)
+
+
+@pytest.mark.parametrize("width", [30, 40, 66])
+def test_the_timeline_draws_the_power_on_through_when_it_stays_on(width: int) -> None:
+    # At 64 s a 5 s minimum keeps power on where the plan would have it off for 4 s,
+    # a sixteenth of the cycle: the row shows no gap.
+    stays = make_plan(powered(MINUTE_NS + 4 * S, min_power_off_ns=5 * S))
+    assert power_row(stays, width) == [True] * width
+    cycles = make_plan(powered(MINUTE_NS + 4 * S, min_power_off_ns=4 * S))
+    assert False in power_row(cycles, width)
+
+
+def test_the_timeline_still_draws_the_power_off_at_an_hour() -> None:
+    row = power_row(make_plan(powered(HOUR_NS)))
+    assert True in row and False in row and None in row, "on, off, then the idle break"
 
 
 def opto_mah(plan: Plan) -> float:
