@@ -172,12 +172,12 @@ class Scheduler:
         switches it on: that changes nothing while it is on, and powers the camera again
         after the engine released every output for a fault.
         """
+        plan = self.plan
         last = self.frames > 0 and frame == self.frames - 1
         steps = self.steps if last else self._steps_power_kept
-        switches_off = last or not self.plan.power_stays_on
-        plan = self.plan
         if plan.power_on_ns is None or plan.power_off_ns is None:
             return steps
+        switches_off = last or not plan.power_stays_on
         if self._power_off_due is not None:
             # Only a frame count raised after its last frame was handed out, power-off and
             # all, brings a power-on this close: the camera is woken late rather than
