@@ -179,8 +179,13 @@ FLAGS = {
     "run.exposure": "--exposure",
     "run.focus_lead": "--focus-lead",
     "run.clock_ppm": "--clock-ppm",
+    "run.min_power_off": "--min-power-off",
 }
-SAID = {"run.focus_lead": "focus lead", "run.clock_ppm": "clock trim"}
+SAID = {
+    "run.focus_lead": "focus lead",
+    "run.clock_ppm": "clock trim",
+    "run.min_power_off": "minimum power-off",
+}
 """What the one line calls a setting whose key it does not spell."""
 ROOM = {"run.exposure": ["--interval", "2d"]}
 """Other flags a row needs: a 1d exposure fits only a longer interval."""

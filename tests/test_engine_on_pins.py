@@ -151,14 +151,30 @@ def led_values(steps: Iterable[Step]) -> list[float]:
     return [step.led for step in steps if step.led is not None]
 
 
+def frame_steps(bench: Bench, frame: int, frames: int) -> list[Step]:
+    """The steps of ``frame`` in a run of ``frames``: the plan's, but when power stays on
+    from one frame to the next, every frame but the last leaves out its power-off and the
+    LED going dark with it (the next frame's power-on falls on the same instant)."""
+    steps = list(bench.scheduler.steps)
+    plan = bench.plan
+    if plan.power_stays_on and frame < frames - 1:
+        steps = [step for step in steps if step.offset_ns != plan.power_off_ns]
+    return steps
+
+
+def frame_edges(bench: Bench, frame: int, frames: int) -> list[Edge]:
+    return [step.edge for step in frame_steps(bench, frame, frames) if step.edge is not None]
+
+
 def frame_values(bench: Bench, output: str, frames: int) -> list[float]:
     """Everything ``frames`` whole frames drive ``output`` to, in order."""
-    per_frame = (
-        led_values(bench.scheduler.steps)
-        if output == LED
-        else line_values(bench.plan.edges, Line(output))
-    )
-    return per_frame * frames
+    values: list[float] = []
+    for frame in range(frames):
+        if output == LED:
+            values += led_values(frame_steps(bench, frame, frames))
+        else:
+            values += line_values(frame_edges(bench, frame, frames), Line(output))
+    return values
 
 
 def assert_released(bench: Bench, entry: tuple) -> None:
@@ -178,13 +194,16 @@ def test_each_pin_goes_through_exactly_the_plans_edges(settings: Settings, frame
         assert bench.history(line) == expected_history(frame_values(bench, line, frames)), line
     assert bench.history(Line.SHUTTER) == [0, *[1, 0] * frames]
     powered = plan.power_on_ns is not None
-    assert bench.history(Line.POWER) == ([0, *[1, 0] * frames] if powered else [0])
+    if plan.power_stays_on:
+        assert bench.history(Line.POWER) == [0, 1, 0], "on from the first frame to the last"
+    else:
+        assert bench.history(Line.POWER) == ([0, *[1, 0] * frames] if powered else [0])
 
-    in_rank_order = sorted(plan.edges, key=lambda edge: edge.rank)
+    assert frame_edges(bench, frames - 1, frames) == sorted(plan.edges, key=lambda e: e.rank)
     assert [(e.frame, e.line, e.on, e.at_ns) for e in bench.edges_done()] == [
         (k, edge.line, edge.on, grid.due_ns(k) + edge.offset_ns)
         for k in range(frames)
-        for edge in in_rank_order
+        for edge in frame_edges(bench, k, frames)
     ]
     assert [(f.frame, f.status, f.fired_ns) for f in bench.frames_done()] == [
         (k, "ok", grid.due_ns(k)) for k in range(frames)
@@ -376,7 +395,7 @@ def test_a_fault_in_the_rig_costs_one_frame_and_releases_everything(
     ] + [
         (k, edge.line, edge.on, grid.due_ns(k) + edge.offset_ns)
         for k in (1, 2)
-        for edge in plan.edges
+        for edge in frame_edges(bench, k, 3)
     ]
 
     # Frame 0 got as far as the shutter, then the fault release; frames 1 and 2 are whole.

@@ -435,7 +435,7 @@ def test_settings_that_are_not_an_object_are_refused() -> None:
         (
             {"interval": "10s", "shutter": "1/250"},
             "unknown setting 'shutter'; known settings are interval, power, frames, delay,"
-            " exposure, focus_lead, clock_ppm",
+            " exposure, focus_lead, clock_ppm, min_power_off",
         ),
     ],
     ids=["too-short", "int-for-bool", "int-for-duration", "text-for-int", "no-interval", "unknown"],

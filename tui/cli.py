@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--focus-lead", type=_duration_arg, help="how long focus leads the shutter")
     run.add_argument("--clock-ppm", type=_ppm_arg, help="this Pi's clock error, e.g. 18.5")
+    run.add_argument(
+        "--min-power-off",
+        type=_duration_arg,
+        help="the shortest the camera's power may be off; it stays on between frames that"
+        " would leave it off for less (1s)",
+    )
     run.add_argument("--wait", action="store_true", help="print each frame until the run ends")
 
     status = commands.add_parser("status", help="what the daemon is doing")
@@ -376,6 +382,7 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
         ("delay", "delay_ns"),
         ("focus_lead", "focus_lead_ns"),
         ("clock_ppm", "clock_ppm"),
+        ("min_power_off", "min_power_off_ns"),
     ):
         value = getattr(args, name)
         if value is not None:

@@ -45,6 +45,9 @@ class BatteryModel:
 
     def charge_per_cycle_mah(self, plan: Plan) -> float:
         """Charge one frame's cycle takes: the Pi for the interval, optos and LED while on."""
+        # Power kept on between frames (Plan.power_stays_on) is in the edges: its off edge
+        # is the next frame's power-on, so the cycle counts it on for the whole interval,
+        # as the scheduler keeps it.
         line_on_ns = 0
         state: dict[str, int] = {}
         for edge in plan.edges:

@@ -5,12 +5,20 @@ power on: power on at −14 s, focus at −4 s, shutter at 0, release at +3 s,
 power off at +46 s. Shorter intervals compress every lead and the pulse in
 proportion (interval / 1 min), so the whole cycle always fits in one interval.
 A bulb exposure is never compressed: if it cannot fit it is refused.
+
+At a minute and less one frame's power-off and the next frame's power-on fall
+on the same instant; a little longer, they are apart by less than a camera can
+stand. Whenever the power would be off for less than the run's
+``min_power_off``, it stays on from one frame to the next instead
+(:attr:`Plan.power_stays_on`): the camera is never switched off for a blip.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import PlanError
@@ -71,7 +79,16 @@ class Plan:
     power_on_ns: int | None
     """Offset at which camera power comes on, None without power control."""
     power_off_ns: int | None
+    """Offset at which camera power goes off, None without power control. When power
+    stays on it is the next frame's power-on, a whole interval after this one's."""
     bulb: bool
+    min_power_off_ns: int
+    """The shortest time the power may be off (the run's ``min_power_off``)."""
+    power_stays_on: bool
+    """Power stays on from one frame's cycle to the next: the off time between them would
+    be shorter than ``min_power_off``. Only a run's last frame (or a stop) switches it
+    off; the scheduler leaves out the power-off between frames, and the timeline and the
+    battery model, reading this plan's edges, count it on for the whole cycle."""
 
     @property
     def lead_ns(self) -> int:
@@ -99,6 +116,12 @@ def _say(ns: int) -> str:
     return format_duration(ns - ns % NS_PER_MS)
 
 
+def grid_period(interval_ns: int, clock_ppm: float) -> Fraction:
+    """The grid's period in ns, ``interval·(1 + clock_ppm/10⁶)``, as an exact fraction."""
+    # str() keeps the decimal the user typed: Fraction(18.1) would carry binary noise.
+    return interval_ns * (1 + Fraction(str(clock_ppm)) / 1_000_000)
+
+
 def _scaled(duration_ns: int, interval_ns: int) -> int:
     """``duration_ns`` compressed in proportion for intervals under a minute."""
     if interval_ns >= REFERENCE_INTERVAL_NS:
@@ -117,6 +140,7 @@ def make_plan(settings: Settings) -> Plan:
 
     edges: list[Edge] = []
     power_on = power_off = None
+    power_stays_on = False
     if settings.power:
         if interval < MIN_POWER_INTERVAL_NS:
             raise PlanError(
@@ -141,6 +165,12 @@ def make_plan(settings: Settings) -> Plan:
             )
         power_on = -power_lead
         power_off = max(_scaled(POWER_OFF_NS, interval), release + save)
+        # Shutters are apart by ⌊period⌋ or ⌈period⌉ ns: a negative clock trim brings the
+        # next power-on closer than the interval says.
+        next_power_on = math.floor(grid_period(interval, settings.clock_ppm)) + power_on
+        if next_power_on - power_off < settings.min_power_off_ns:
+            power_stays_on = True
+            power_off = interval + power_on
         edges += [Edge(power_on, Line.POWER, True), Edge(power_off, Line.POWER, False)]
     else:
         longest = interval - focus_lead
@@ -163,4 +193,6 @@ def make_plan(settings: Settings) -> Plan:
         power_on_ns=power_on,
         power_off_ns=power_off,
         bulb=bulb,
+        min_power_off_ns=settings.min_power_off_ns,
+        power_stays_on=power_stays_on,
     )

@@ -7,12 +7,12 @@ with the current time and acts on the answers (trio and h11 style).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property
 
 from core.model.led import led_changes
-from core.model.plan import Edge, Line, Plan
+from core.model.plan import Edge, Line, Plan, grid_period
 
 SPIN_NS = 2_000_000
 """How long before a precise deadline the sleep ends and the spin begins.
@@ -41,8 +41,7 @@ class Grid:
 
     @cached_property
     def _period(self) -> Fraction:
-        # str() keeps the decimal the user typed: Fraction(18.1) would carry binary noise.
-        return self.interval_ns * (1 + Fraction(str(self.clock_ppm)) / 1_000_000)
+        return grid_period(self.interval_ns, self.clock_ppm)
 
     def due_ns(self, frame: int) -> int:
         """Monotonic ns at which frame ``frame``'s shutter is due: ``anchor_ns + ⌊k·period⌋``."""
@@ -120,7 +119,11 @@ class Scheduler:
         """How many slots the run has; 0 is endless."""
         self._next = next_frame
         self.steps = self._frame_steps(plan)
-        """The steps of every frame, in the order they must happen."""
+        """The steps of a frame, in the order they must happen: every frame's, or, when power
+        stays on, the run's last frame's (the others leave the power on, see :meth:`_steps_for`)."""
+        self._steps_power_kept = self._keeping_power_on(plan, self.steps)
+        self._power_off_due: int | None = None
+        """When the power-off of the frame handed out last is due; None if it keeps power on."""
 
     @property
     def next_frame(self) -> int:
@@ -153,6 +156,38 @@ class Scheduler:
         steps.sort(key=lambda step: step.offset_ns)
         return tuple(steps)
 
+    @staticmethod
+    def _keeping_power_on(plan: Plan, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        """``steps`` without the power-off, and the LED's return to dark with it, when the
+        plan keeps power on from one frame to the next (the next frame's power-on falls
+        on the same instant: the LED blinks on, as the power stays on)."""
+        if not plan.power_stays_on:
+            return steps
+        return tuple(step for step in steps if step.offset_ns != plan.power_off_ns)
+
+    def _steps_for(self, frame: int, due_ns: int) -> tuple[Step, ...]:
+        """The steps of frame ``frame``, due at ``due_ns``, handed out now.
+
+        When power stays on, every frame but the run's last leaves it on. Each still
+        switches it on: that changes nothing while it is on, and powers the camera again
+        after the engine released every output for a fault.
+        """
+        plan = self.plan
+        last = self.frames > 0 and frame == self.frames - 1
+        steps = self.steps if last else self._steps_power_kept
+        if plan.power_on_ns is None or plan.power_off_ns is None:
+            return steps
+        switches_off = last or not plan.power_stays_on
+        if self._power_off_due is not None:
+            # Only a frame count raised after its last frame was handed out, power-off and
+            # all, brings a power-on this close: the camera is woken late rather than
+            # switched off for less than it can stand.
+            short = self._power_off_due + plan.min_power_off_ns - (due_ns + plan.power_on_ns)
+            if short > 0:
+                steps = _power_on_later(steps, short)
+        self._power_off_due = due_ns + plan.power_off_ns if switches_off else None
+        return steps
+
     def skip_past(self, now_ns: int) -> SlotsMissed | None:
         """Give up every slot whose shutter time is before ``now_ns``; None if there is none."""
         frame = self._next
@@ -178,4 +213,22 @@ class Scheduler:
             return missed
         frame = self._next
         self._next = frame + 1
-        return FrameDue(frame=frame, due_ns=self.grid.due_ns(frame), steps=self.steps)
+        due = self.grid.due_ns(frame)
+        return FrameDue(frame=frame, due_ns=due, steps=self._steps_for(frame, due))
+
+
+def _power_on_later(steps: tuple[Step, ...], by_ns: int) -> tuple[Step, ...]:
+    """``steps`` with the power-on ``by_ns`` later; the stable sort keeps it first among
+    the steps it then shares an offset with, as the edges' rank has it."""
+    moved = [
+        replace(
+            step,
+            offset_ns=step.offset_ns + by_ns,
+            edge=replace(step.edge, offset_ns=step.offset_ns + by_ns),
+        )
+        if step.edge is not None and step.edge.line is Line.POWER and step.edge.on
+        else step
+        for step in steps
+    ]
+    moved.sort(key=lambda step: step.offset_ns)
+    return tuple(moved)

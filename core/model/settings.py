@@ -33,6 +33,9 @@ MIN_EXPOSURE_NS = 1 * NS_PER_MS
 MAX_EXPOSURE_NS = 1 * DAY_NS
 MAX_FOCUS_LEAD_NS = 10 * NS_PER_S
 MAX_CLOCK_PPM = 500.0
+SHORTEST_POWER_OFF_NS = 100 * NS_PER_MS
+"""Below this a camera's supply capacitors carry it through: the line would still only blip."""
+LONGEST_POWER_OFF_NS = 3_600 * NS_PER_S
 
 
 class Exposure(StrEnum):
@@ -65,6 +68,9 @@ class Settings:
     """How long the focus line leads the shutter (compressed for short intervals)."""
     clock_ppm: float = 0.0
     """This Pi's measured clock error; +18 stretches the grid by 18 parts per million."""
+    min_power_off_ns: int = NS_PER_S
+    """The shortest time the camera's power may be off; power stays on between frames
+    that would leave it off for less (see :func:`core.model.plan.make_plan`)."""
 
     def validated(self) -> Settings:
         """Return self, or raise :class:`SettingsError` naming the field and its limit."""
@@ -139,6 +145,12 @@ RUN = Table(
             said="clock trim",
             range=Span(Kind.NUMBER, -MAX_CLOCK_PPM, MAX_CLOCK_PPM, unit="ppm"),
             what="a number of parts per million such as 18.5",
+        ),
+        Duration(
+            "min_power_off",
+            attr="min_power_off_ns",
+            said="minimum power-off",
+            range=Span(Kind.DURATION, SHORTEST_POWER_OFF_NS, LONGEST_POWER_OFF_NS),
         ),
     ),
     wording=Wording.SPOKEN,

@@ -5,6 +5,10 @@ frame's first edge to the next frame's first edge (one interval). When the
 idle stretch between the last edge and the next cycle is longer than the
 active part, it is drawn compressed as a break carrying its length
 (``≈29d23h``), so the edges stay readable at 40 columns.
+
+A plan whose power stays on between frames ends its power where the next cycle
+begins it, so the power row is drawn on across the whole cycle: what the
+scheduler does is what the timeline shows.
 """
 
 from __future__ import annotations
