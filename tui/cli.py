@@ -452,7 +452,7 @@ def _ended_line(status: protocol.Status) -> str:
     counts = run.counts if run is not None else protocol.Counts()
     return (
         f"Run {run.id if run else '?'} {status.state}: {counts.ok} ok,"
-        f" {counts.missed} missed, {counts.errors} errors."
+        f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}."
     )
 
 
@@ -510,7 +510,8 @@ def status_lines(status: protocol.Status) -> list[str]:
             + (", resumed after an interruption" if run.resumed else ""),
             f"  every {settings['interval']}, camera power {'on' if settings['power'] else 'off'},"
             f" exposure {settings['exposure']}",
-            f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors",
+            f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors"
+            + unknown_part(counts.unknown),
         ]
         if run.next_due_ns is not None:
             wait = format_approx(max(0, run.next_due_ns - status.now_ns))
@@ -519,7 +520,8 @@ def status_lines(status: protocol.Status) -> list[str]:
         counts = run.counts
         lines = [
             f"lapse: run {run.id} {state}: {counts.ok} ok,"
-            f" {counts.missed} missed, {counts.errors} errors ({rig})."
+            f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}"
+            f" ({rig})."
         ]
     last = None if run is None else run.last_frame
     if last is not None:
@@ -537,6 +539,12 @@ def status_lines(status: protocol.Status) -> list[str]:
     if status.notice:
         lines.append(f"  note: {status.notice}")
     return lines
+
+
+def unknown_part(unknown: int) -> str:
+    """``, 2 unknown`` when slots are unknown (the daemon ended around their shutters);
+    nothing when none is, as in most runs."""
+    return f", {unknown} unknown" if unknown else ""
 
 
 def battery_line(battery: protocol.BatteryStatus, now_ns: int) -> str:
@@ -601,7 +609,7 @@ def _stop_running(client: Client) -> int:
     counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
         f"Stopped run {status.run.id if status.run else '?'}: {counts.ok} frames ok,"
-        f" {counts.missed} missed; every output is released."
+        f" {counts.missed} missed{unknown_part(counts.unknown)}; every output is released."
     )
     return EXIT_OK
 
@@ -658,7 +666,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
             print(
                 f"{info.id}  {info.state:<9} every {info.settings.to_dict()['interval']:<8}"
                 f" {counts.get('ok', 0)} ok, {counts.get('missed', 0)} missed,"
-                f" {counts.get('error', 0)} errors"
+                f" {counts.get('error', 0)} errors{unknown_part(counts.get('unknown', 0))}"
             )
         return EXIT_OK
     info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)

@@ -26,13 +26,15 @@ from typing import Any
 from core.clock import Clock
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
+from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.journal import Journal, RunInfo
 from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
-from core.model.events import Fault, SlotsSkipped
+from core.model.events import Fault
 from core.model.ledger import Dropped, Entries, RunLedger, resume_point
+from core.model.marks import Gap, gap_reports
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
@@ -107,9 +109,11 @@ class _ActiveRun:
         scheduler: Scheduler,
         ledger: RunLedger,
         resumed: bool,
+        marks: MarksFile | None = None,
     ) -> None:
         self.controller = controller
         self.writer = writer
+        self.marks = marks
         self.plan = plan
         self.scheduler = scheduler
         self.ledger = ledger
@@ -125,6 +129,7 @@ class _ActiveRun:
             self.events.put,
             self.cancel,
             camera=controller.camera,
+            marks=marks,
         )
         self.unwritten: deque[FrameRecord] = deque()
         """Lines the journal could not take yet (a full disk), oldest first."""
@@ -262,6 +267,8 @@ class _ActiveRun:
         if self.end_unrecorded is not None:
             self.ledger.fault = self.end_unrecorded  # what matters most: the run is not over
         self.writer.close()
+        if self.marks is not None:
+            self.marks.close()  # the timing thread, its only writer, has ended
         self.controller._run_ended(self, state)
         self.ended.set()
 
@@ -351,7 +358,8 @@ class RunController:
                 grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
                 scheduler = Scheduler(plan, grid, frames=settings.frames)
                 ledger = RunLedger(writer.info.id, grid)
-                run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=False)
+                marks = open_marks(writer.info.path, writer.info.id)
+                run = _ActiveRun(self, writer, plan, scheduler, ledger, False, marks)
                 self._place(run, RunState.WAITING)
         except BaseException:
             with self._lock:
@@ -398,19 +406,22 @@ class RunController:
             if camera_fault is not None:
                 ledger.camera_fault_at_start(camera_fault)
             writer = open_run(self.journal, info.id)
-            run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=True)
-            # Slots lost while down are logged with their true reason before the engine starts.
-            gap = scheduler.skip_past(self.clock.now_ns())
-            if gap is not None:
-                run.events.put(
-                    SlotsSkipped(
-                        first=gap.first,
-                        last=gap.last,
-                        noticed_ns=self.clock.now_ns(),
-                        noticed_wall_ns=self.clock.wall_ns(),
-                        reason=DOWN_REASON,
-                    )
+            marks = open_marks(writer.info.path, info.id)
+            run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks)
+            # Slots lost while down are logged as what they were before the engine starts:
+            # what the marks say of the shutters the last daemon was around, else missed.
+            skipped = scheduler.skip_past(self.clock.now_ns())
+            if skipped is not None:
+                gap = Gap(
+                    first=skipped.first,
+                    last=skipped.last,
+                    rebooted=info.boot_id != self.clock.boot_id(),
+                    noticed_ns=self.clock.now_ns(),
+                    noticed_wall_ns=self.clock.wall_ns(),
                 )
+                known = {} if marks is None else marks.read()
+                for report in gap_reports(gap, known, grid, down_reason=DOWN_REASON):
+                    run.events.put(report)
             self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
@@ -556,7 +567,12 @@ class RunController:
         """A run's counts and newest frame as its journal has them."""
         counts = self.journal.frame_counts(info.id)
         return (
-            Counts(ok=counts["ok"], missed=counts["missed"], errors=counts["error"]),
+            Counts(
+                ok=counts["ok"],
+                missed=counts["missed"],
+                errors=counts["error"],
+                unknown=counts["unknown"],
+            ),
             self.journal.last_frame(info.id),
         )
 

@@ -233,14 +233,20 @@ class RunLedger:
                 due_ns=due,
                 fired_ns=None,
                 wall=wall_iso(skipped.noticed_wall_ns - (skipped.noticed_ns - due)),
-                status="missed",
+                status=skipped.status,
                 error=skipped.reason,
             )
             records.append(record)
             self._count(record, +1)
             self.last = record
-        event = MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
-        return Entries(records=records, events=[event], status_changed=first)
+        if skipped.status != "missed":
+            # Not missed: clients see each slot as it is journaled (a few at most).
+            events: list[Event] = [FrameEvent(self.run_id, r, self.counts) for r in records]
+        else:
+            events = [
+                MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
+            ]
+        return Entries(records=records, events=events, status_changed=first)
 
     def _camera_news(self, news: CameraNews) -> Entries:
         """A later line for a frame: the file the camera saved, or that it failed the frame."""
@@ -268,6 +274,8 @@ class RunLedger:
             counts = replace(counts, ok=counts.ok + step)
         elif record.status == "missed":
             counts = replace(counts, missed=counts.missed + step)
+        elif record.status == "unknown":
+            counts = replace(counts, unknown=counts.unknown + step)
         else:
             counts = replace(counts, errors=counts.errors + step)
         self.counts = counts
