@@ -16,6 +16,7 @@ the controller keeps is the threads, the lock and which run is current.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections import deque
@@ -33,12 +34,20 @@ from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault
-from core.model.ledger import Dropped, Entries, RunLedger, resume_point
+from core.model.ledger import (
+    DamagedTail,
+    Dropped,
+    Entries,
+    RunLedger,
+    damaged_tail,
+    resume_point,
+)
 from core.model.marks import Gap, gap_reports
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
     Event,
+    FaultEvent,
     PlanEvent,
     RunPreview,
     RunStatus,
@@ -61,6 +70,8 @@ MAX_UNWRITTEN = 20_000
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
 JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
+
+log = logging.getLogger("lapse.daemon")
 
 
 def unrecorded_end(state: RunState, error: OSError) -> str:
@@ -389,6 +400,7 @@ class RunController:
                 self._move(RunState.INTERRUPTED)  # as the last daemon left it
             plan = make_plan(info.settings)
             counts, last = self._journaled_counts(info)
+            same_boot = info.boot_id == self.clock.boot_id()
             point = resume_point(
                 anchor_ns=info.anchor_ns,
                 anchor_wall_ns=info.anchor_wall_ns,
@@ -399,13 +411,22 @@ class RunController:
                 last=last,
             )
             grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
-            scheduler = Scheduler(
-                plan, grid, frames=info.settings.frames, next_frame=point.next_frame
-            )
+            damage = None
+            if last is not None:
+                damage = damaged_tail(
+                    last,
+                    grid,
+                    same_boot=same_boot,
+                    now_ns=self.clock.now_ns(),
+                    wall_ns=self.clock.wall_ns(),
+                )
+            next_frame = point.next_frame if damage is None else damage.next_frame
+            scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=next_frame)
             ledger = RunLedger(info.id, grid, counts=counts, last=last)
             if camera_fault is not None:
                 ledger.camera_fault_at_start(camera_fault)
             writer = open_run(self.journal, info.id)
+            damage_said = None if damage is None else self._say_damage(writer, ledger, damage)
             marks = open_marks(writer.info.path, info.id)
             run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks)
             # Slots lost while down are logged as what they were before the engine starts:
@@ -415,7 +436,7 @@ class RunController:
                 gap = Gap(
                     first=skipped.first,
                     last=skipped.last,
-                    rebooted=info.boot_id != self.clock.boot_id(),
+                    rebooted=not same_boot,
                     noticed_ns=self.clock.now_ns(),
                     noticed_wall_ns=self.clock.wall_ns(),
                 )
@@ -423,6 +444,8 @@ class RunController:
                 for report in gap_reports(gap, known, grid, down_reason=DOWN_REASON):
                     run.events.put(report)
             self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
+        if damage_said is not None:
+            self.publish(FaultEvent(message=damage_said))
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
 
@@ -563,6 +586,18 @@ class RunController:
         return None if run is None else run.engine.stalled(now_ns, grace_ns)
 
     # -- internals -----------------------------------------------------------------
+    def _say_damage(self, writer: RunWriter, ledger: RunLedger, damage: DamagedTail) -> str:
+        """Make a damaged journal tail the run's fault, a note for ``lapse log`` and a line
+        in the daemon's log; returns the line."""
+        said = damage.said(writer.info.id)
+        ledger.fault = said
+        log.warning("%s", said)
+        try:
+            writer.add_note(said, self.clock.wall_ns())
+        except OSError as error:
+            log.warning("could not keep that note for `lapse log`: %s", error.strerror or error)
+        return said
+
     def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
         """A run's counts and newest frame as its journal has them."""
         counts = self.journal.frame_counts(info.id)
