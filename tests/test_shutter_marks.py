@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,16 @@ from core.model.marks import (
     gap_reports,
 )
 from core.model.plan import Line, make_plan
-from core.model.protocol import EdgeEvent
+from core.model.protocol import Counts, EdgeEvent
 from core.model.records import FrameRecord
+from core.model.run_state import RunState
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings
-from tests import fake_time
+from tests import fake_time, statuses
 from tests.conftest import Lapse
 from tests.fake_time import script
 from tests.rigs import RecordingRig
+from tui import cli
 
 EVERY_SECOND = Settings(interval_ns=NS_PER_S, frames=20)
 ANCHOR = 7_000 * NS_PER_S
@@ -412,3 +415,17 @@ def test_a_daemon_killed_on_a_shutter_edge_resumes_with_that_frame_ok(lapse: Lap
     records = {r.frame: r for r in lapse.journal.read_frames(run_id)}
     assert records[killed].status == "ok", records[killed]
     assert all(r.status != "missed" or r.fired_ns is None for r in records.values())
+
+
+# -- unknown slots are counted where counts are shown ----------------------------------------
+def test_unknown_slots_are_counted_in_status_only_when_there_are_some() -> None:
+    status = statuses.running(ANCHOR, EVERY_SECOND)
+    counted = replace(status, run=replace(status.run, counts=Counts(ok=7, missed=1, unknown=2)))
+    assert "  frames: 7 ok of 20, 1 missed, 0 errors, 2 unknown" in cli.status_lines(counted)
+    assert counted.run.counts.done == 10
+    plain = replace(status, run=replace(status.run, counts=Counts(ok=7, missed=1)))
+    assert "  frames: 7 ok of 20, 1 missed, 0 errors" in cli.status_lines(plain)
+    ended = replace(counted, state=RunState.STOPPED)
+    assert cli.status_lines(ended)[0].startswith(
+        "lapse: run r stopped: 7 ok, 1 missed, 0 errors, 2 unknown"
+    )
