@@ -20,9 +20,9 @@ from core.clock import SPIN_NS
 from core.daemon.controller import DOWN_REASON
 from core.daemon.engine import ARM_LEAD_NS, REACHED_LATE, Engine, EngineExit
 from core.daemon.journal_writer import RunWriter, create_run
-from core.daemon.marks import MarksFile
+from core.daemon.marks import MARKS_FILE, RING_BYTES, MarksFile
 from core.fake_clock import FakeClock
-from core.journal import Journal
+from core.journal import Journal, LinkRefused
 from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S, wall_iso
 from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
 from core.model.marks import (
@@ -429,3 +429,26 @@ def test_unknown_slots_are_counted_in_status_only_when_there_are_some() -> None:
     assert cli.status_lines(ended)[0].startswith(
         "lapse: run r stopped: 7 ok, 1 missed, 0 errors, 2 unknown"
     )
+
+
+# -- the file ---------------------------------------------------------------------------------
+def test_the_marks_file_has_its_blocks_from_the_start_and_is_never_a_link(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    marks = MarksFile.open(folder, "run")
+    marks.write(Mark(MarkKind.ARMED, MARK_SLOTS + 5, 42))
+    marks.close()
+    path = folder / MARKS_FILE
+    # Real blocks, not a sparse file: a mark never needs room on a full disk.
+    assert path.stat().st_size == RING_BYTES and path.stat().st_blocks * 512 >= RING_BYTES
+    again = MarksFile.open(folder, "run")
+    assert again.read() == {MARK_SLOTS + 5: Mark(MarkKind.ARMED, MARK_SLOTS + 5, 42)}
+    again.close()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"")
+    path.unlink()
+    path.symlink_to(elsewhere)
+    with pytest.raises(LinkRefused, match=r"^run run: shutter\.marks "):
+        MarksFile.open(folder, "run")
+    assert elsewhere.read_bytes() == b"", "nothing written through the link"
