@@ -102,7 +102,9 @@ walls = st.builds(
 @st.composite
 def frame_records(draw: st.DrawFn) -> FrameRecord:
     status = draw(st.sampled_from(FRAME_STATUSES))
-    fired = {"ok": whole, "missed": st.none(), "error": optional(whole)}[status]
+    fired = {"ok": whole, "missed": st.none(), "error": optional(whole), "unknown": st.none()}[
+        status
+    ]
     return FrameRecord(
         frame=draw(counted),
         due_ns=draw(whole),
@@ -521,7 +523,10 @@ def test_unknown_keys_deep_inside_a_structure_are_refused_with_their_path() -> N
     wire["run"]["counts"]["x"] = 1
     with pytest.raises(ProtocolError) as refused:
         protocol.from_wire(Status, wire, "status")
-    assert str(refused.value) == "status.run.counts has no x; it takes ok, missed, errors, files"
+    assert (
+        str(refused.value)
+        == "status.run.counts has no x; it takes ok, missed, errors, files, unknown"
+    )
     line = protocol.encode_event(StateEvent(_status_with_counts()))
     event = json.loads(line)
     event["data"]["status"]["run"]["counts"]["x"] = 1

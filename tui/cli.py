@@ -24,7 +24,7 @@ from core.client import (
     last_words,
 )
 from core.config import ChoicesFile, Config, load_config
-from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo
+from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo, open_no_follow
 from core.model import protocol
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
@@ -35,6 +35,7 @@ from core.model.errors import (
 )
 from core.model.plan import make_plan
 from core.model.records import FrameRecord
+from core.model.run_notes import MAX_NOTES_BYTES, NOTES_FILE, read_notes
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
@@ -469,7 +470,7 @@ def _ended_line(status: protocol.Status) -> str:
     counts = run.counts if run is not None else protocol.Counts()
     return (
         f"Run {run.id if run else '?'} {status.state}: {counts.ok} ok,"
-        f" {counts.missed} missed, {counts.errors} errors."
+        f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}."
     )
 
 
@@ -527,7 +528,8 @@ def status_lines(status: protocol.Status) -> list[str]:
             + (", resumed after an interruption" if run.resumed else ""),
             f"  every {settings['interval']}, camera power {'on' if settings['power'] else 'off'},"
             f" exposure {settings['exposure']}",
-            f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors",
+            f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors"
+            + unknown_part(counts.unknown),
         ]
         if run.next_due_ns is not None:
             wait = format_approx(max(0, run.next_due_ns - status.now_ns))
@@ -536,7 +538,8 @@ def status_lines(status: protocol.Status) -> list[str]:
         counts = run.counts
         lines = [
             f"lapse: run {run.id} {state}: {counts.ok} ok,"
-            f" {counts.missed} missed, {counts.errors} errors ({rig})."
+            f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}"
+            f" ({rig})."
         ]
     last = None if run is None else run.last_frame
     if last is not None:
@@ -554,6 +557,12 @@ def status_lines(status: protocol.Status) -> list[str]:
     if status.notice:
         lines.append(f"  note: {status.notice}")
     return lines
+
+
+def unknown_part(unknown: int) -> str:
+    """``, 2 unknown`` when slots are unknown (the daemon ended around their shutters);
+    nothing when none is, as in most runs."""
+    return f", {unknown} unknown" if unknown else ""
 
 
 def battery_line(battery: protocol.BatteryStatus, now_ns: int) -> str:
@@ -618,7 +627,7 @@ def _stop_running(client: Client) -> int:
     counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
         f"Stopped run {status.run.id if status.run else '?'}: {counts.ok} frames ok,"
-        f" {counts.missed} missed; every output is released."
+        f" {counts.missed} missed{unknown_part(counts.unknown)}; every output is released."
     )
     return EXIT_OK
 
@@ -675,8 +684,10 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
             print(
                 f"{info.id}  {info.state:<9} every {info.settings.to_dict()['interval']:<8}"
                 f" {counts.get('ok', 0)} ok, {counts.get('missed', 0)} missed,"
-                f" {counts.get('error', 0)} errors"
+                f" {counts.get('error', 0)} errors{unknown_part(counts.get('unknown', 0))}"
             )
+            for _, text in run_notes(info):
+                print(f"  {text}")
         return EXIT_OK
     info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
     if info is None:
@@ -691,9 +702,29 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
         f"Run {info.id}: {info.state}, every {format_duration(settings.interval_ns)},"
         f" {settings.frames or 'until stopped'} frames, rig {info.rig}"
     )
+    for wall, text in run_notes(info):
+        print(f"  note ({wall}): {text}")
     for record in records:
         print(frame_line(record, settings.frames))
     return EXIT_OK
+
+
+def run_notes(info: RunInfo) -> list[tuple[str, str]]:
+    """What the daemon found wrong with the run's journal (``notes.txt``): ``(wall, text)``
+    for each note; none when there is no such file or it cannot be read."""
+    try:
+        fd = open_no_follow(info.path / NOTES_FILE, info.id)
+    except (OSError, LapseError):
+        return []
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - MAX_NOTES_BYTES)
+        data = os.pread(fd, size - start, start)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return read_notes(data)
 
 
 def entry() -> None:

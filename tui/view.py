@@ -292,6 +292,8 @@ def _idle_view(status: Status | None, preview: Settings, outlook: RunPreview | N
     state = "idle" if status is None else status.state.value
     if status is not None and run is not None:
         counts = f"last run {run.counts.ok} ok, {run.counts.missed} missed"
+        if run.counts.unknown:
+            counts += f", {run.counts.unknown} unknown"
     estimate = None
     disk_warning = None
     if plan is not None and outlook is not None:

@@ -16,6 +16,7 @@ the controller keeps is the threads, the lock and which run is current.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections import deque
@@ -26,17 +27,27 @@ from typing import Any
 from core.clock import Clock
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
+from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.journal import Journal, RunInfo
 from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
-from core.model.events import Fault, SlotsSkipped
-from core.model.ledger import Dropped, Entries, RunLedger, resume_point
+from core.model.events import Fault
+from core.model.ledger import (
+    DamagedTail,
+    Dropped,
+    Entries,
+    RunLedger,
+    damaged_tail,
+    resume_point,
+)
+from core.model.marks import Gap, gap_reports
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
     Event,
+    FaultEvent,
     PlanEvent,
     RunPreview,
     RunStatus,
@@ -62,6 +73,8 @@ MAX_UNWRITTEN = 20_000
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
 JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
+
+log = logging.getLogger("lapse.daemon")
 
 
 def unrecorded_end(state: RunState, error: OSError) -> str:
@@ -110,9 +123,11 @@ class _ActiveRun:
         scheduler: Scheduler,
         ledger: RunLedger,
         resumed: bool,
+        marks: MarksFile | None = None,
     ) -> None:
         self.controller = controller
         self.writer = writer
+        self.marks = marks
         self.plan = plan
         self.scheduler = scheduler
         self.ledger = ledger
@@ -128,6 +143,7 @@ class _ActiveRun:
             self.events.put,
             self.cancel,
             camera=controller.camera,
+            marks=marks,
         )
         self.unwritten: deque[FrameRecord] = deque()
         """Lines the journal could not take yet (a full disk), oldest first."""
@@ -265,6 +281,8 @@ class _ActiveRun:
         if self.end_unrecorded is not None:
             self.ledger.fault = self.end_unrecorded  # what matters most: the run is not over
         self.writer.close()
+        if self.marks is not None:
+            self.marks.close()  # the timing thread, its only writer, has ended
         self.controller._run_ended(self, state)
         self.ended.set()
 
@@ -355,7 +373,8 @@ class RunController:
                 grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
                 scheduler = Scheduler(plan, grid, frames=settings.frames)
                 ledger = RunLedger(writer.info.id, grid)
-                run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=False)
+                marks = open_marks(writer.info.path, writer.info.id)
+                run = _ActiveRun(self, writer, plan, scheduler, ledger, False, marks)
                 self._place(run, RunState.WAITING)
         except BaseException:
             with self._lock:
@@ -385,6 +404,7 @@ class RunController:
                 self._move(RunState.INTERRUPTED)  # as the last daemon left it
             plan = make_plan(info.settings)
             counts, last = self._journaled_counts(info)
+            same_boot = info.boot_id == self.clock.boot_id()
             point = resume_point(
                 anchor_ns=info.anchor_ns,
                 anchor_wall_ns=info.anchor_wall_ns,
@@ -395,27 +415,41 @@ class RunController:
                 last=last,
             )
             grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
-            scheduler = Scheduler(
-                plan, grid, frames=info.settings.frames, next_frame=point.next_frame
-            )
+            damage = None
+            if last is not None:
+                damage = damaged_tail(
+                    last,
+                    grid,
+                    same_boot=same_boot,
+                    now_ns=self.clock.now_ns(),
+                    wall_ns=self.clock.wall_ns(),
+                )
+            next_frame = point.next_frame if damage is None else damage.next_frame
+            scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=next_frame)
             ledger = RunLedger(info.id, grid, counts=counts, last=last)
             if camera_fault is not None:
                 ledger.camera_fault_at_start(camera_fault)
             writer = open_run(self.journal, info.id)
-            run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=True)
-            # Slots lost while down are logged with their true reason before the engine starts.
-            gap = scheduler.skip_past(self.clock.now_ns())
-            if gap is not None:
-                run.events.put(
-                    SlotsSkipped(
-                        first=gap.first,
-                        last=gap.last,
-                        noticed_ns=self.clock.now_ns(),
-                        noticed_wall_ns=self.clock.wall_ns(),
-                        reason=DOWN_REASON,
-                    )
+            damage_said = None if damage is None else self._say_damage(writer, ledger, damage)
+            marks = open_marks(writer.info.path, info.id)
+            run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks)
+            # Slots lost while down are logged as what they were before the engine starts:
+            # what the marks say of the shutters the last daemon was around, else missed.
+            skipped = scheduler.skip_past(self.clock.now_ns())
+            if skipped is not None:
+                gap = Gap(
+                    first=skipped.first,
+                    last=skipped.last,
+                    rebooted=not same_boot,
+                    noticed_ns=self.clock.now_ns(),
+                    noticed_wall_ns=self.clock.wall_ns(),
                 )
+                known = {} if marks is None else marks.read()
+                for report in gap_reports(gap, known, grid, down_reason=DOWN_REASON):
+                    run.events.put(report)
             self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
+        if damage_said is not None:
+            self.publish(FaultEvent(message=damage_said))
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
 
@@ -556,11 +590,28 @@ class RunController:
         return None if run is None else run.engine.stalled(now_ns, grace_ns)
 
     # -- internals -----------------------------------------------------------------
+    def _say_damage(self, writer: RunWriter, ledger: RunLedger, damage: DamagedTail) -> str:
+        """Make a damaged journal tail the run's fault, a note for ``lapse log`` and a line
+        in the daemon's log; returns the line."""
+        said = damage.said(writer.info.id)
+        ledger.fault = said
+        log.warning("%s", said)
+        try:
+            writer.add_note(said, self.clock.wall_ns())
+        except OSError as error:
+            log.warning("could not keep that note for `lapse log`: %s", error.strerror or error)
+        return said
+
     def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
         """A run's counts and newest frame as its journal has them."""
         counts = self.journal.frame_counts(info.id)
         return (
-            Counts(ok=counts["ok"], missed=counts["missed"], errors=counts["error"]),
+            Counts(
+                ok=counts["ok"],
+                missed=counts["missed"],
+                errors=counts["error"],
+                unknown=counts["unknown"],
+            ),
             self.journal.last_frame(info.id),
         )
 

@@ -3,7 +3,8 @@
 It is the thin loop around the sans-IO scheduler: wait for a step, switch an
 output, report what happened. It runs on one dedicated thread and never
 blocks on anything but the clock and the rig; every report goes to ``emit``,
-which must not block (a ``queue.SimpleQueue.put``).
+which must not block (a ``queue.SimpleQueue.put``). Around each shutter it writes
+a mark (``core.model.marks``): one write into the page cache, never an fsync.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.clock import SPIN_NS, Clock, Event
 from core.model.camera import Camera
 from core.model.durations import NS_PER_MS
 from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
+from core.model.marks import Mark, MarkKind, ShutterMarks
 from core.model.plan import Line
 from core.model.rig import Rig
 from core.model.scheduler import FrameDue, RunComplete, Scheduler, SlotsMissed, Step
@@ -32,6 +34,10 @@ class EngineExit(enum.Enum):
 
 QUIET_NS = 10 * NS_PER_MS
 """In this window before a shutter opens, events wait until it has (see ``_hold_events``)."""
+ARM_LEAD_NS = 50 * NS_PER_MS
+"""A frame is marked armed this long before its shutter: well ahead of the spin (SPIN_NS),
+with room for a write the kernel holds back a while, and late enough that a daemon killed
+in the long wait before it leaves no mark, so its slot is known missed, not unknown."""
 REACHED_LATE = "the previous step was still busy when the shutter was due"
 NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
 
@@ -47,10 +53,13 @@ class Engine:
         emit: Callable[[EngineEvent], None],
         cancel: Event | None = None,
         camera: Camera | None = None,
+        marks: ShutterMarks | None = None,
     ) -> None:
         self.rig = rig
         self.camera = camera
         """Told of every shutter edge (without waiting); in ``usb`` mode it fires the shutter."""
+        self.marks = marks
+        """Where each frame is marked armed, fired or not fired (docs/architecture.md §7)."""
         self.clock = clock
         self.scheduler = scheduler
         self.emit = emit
@@ -116,6 +125,7 @@ class Engine:
         clock, due = self.clock, frame.due_ns
         reported = False
         shutter_missed = False
+        armed = opened = False
         try:
             for step in frame.steps:
                 at = due + step.offset_ns
@@ -126,11 +136,17 @@ class Engine:
                     # Something blocked us past the slot (a busy camera): opening
                     # now would be late and would crowd the next frame. Skip it.
                     shutter_missed = True
+                    if armed:
+                        self._mark(Mark(MarkKind.NOT_FIRED, frame.frame, due))
                     self._flush_events()
                     self._report(frame, None, 0, "missed", REACHED_LATE)
                     reported = True
                 if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
                     continue
+                if not (armed or shutter_missed) and before_shutter <= ARM_LEAD_NS:
+                    if not self._arm(frame, at):
+                        return False
+                    armed = True
                 # Inside the spin window keep the CPU (and the GIL) until the shutter:
                 # a sleep there could wake behind another thread holding the GIL.
                 precise = step.precise or 0 < before_shutter <= SPIN_NS
@@ -138,25 +154,52 @@ class Engine:
                 woke = clock.wait_until(at, self.cancel, precise=precise)
                 self._working_since, self._waiting_until = at, None
                 if not woke:
+                    if armed and not (opened or shutter_missed):
+                        self._mark(Mark(MarkKind.NOT_FIRED, frame.frame, due))
                     return False
                 # Only the shutter's opening is stamped: no clock read on the other steps.
                 switched_at = clock.now_ns() if step.opens_shutter else 0
                 error = self._apply(frame.frame, step)
                 if error is not None:
+                    if armed and not (opened or shutter_missed or step.opens_shutter):
+                        # Failed before the shutter's own call: it will not open now. A
+                        # failed shutter call keeps its armed mark: it may have switched.
+                        self._mark(Mark(MarkKind.NOT_FIRED, frame.frame, due))
                     self._flush_events()
                     self._release("fault")
                     self.emit(Fault(message=error, frame=frame.frame))
                     if not reported:
                         self._report(frame, None, 0, "error", error)
                     return True
+                if step.edge is None:
+                    continue
+                returned_at = clock.now_ns()
                 if step.opens_shutter:
+                    opened = True
                     # Stamped before the call: the moment the output was told to switch.
                     wall = clock.wall_ns() - (clock.now_ns() - switched_at)
+                    # Past the latency-critical call, before anyone hears of the edge.
+                    self._mark(Mark(MarkKind.FIRED, frame.frame, due, switched_at, wall))
+                self._emit(EdgeDone(frame.frame, step.edge.line, step.edge.on, returned_at))
+                if step.opens_shutter:
                     self._flush_events()
                     self._report(frame, switched_at, wall, "ok")
                     reported = True
         finally:
             self._flush_events()
+        return True
+
+    def _arm(self, frame: FrameDue, step_at: int) -> bool:
+        """Mark ``frame`` armed :data:`ARM_LEAD_NS` before its shutter (at once when that
+        has passed, but never after ``step_at``); False if cancelled while waiting."""
+        arm_at = min(frame.due_ns - ARM_LEAD_NS, step_at)
+        if self.clock.now_ns() < arm_at:
+            self._waiting_until = arm_at
+            woke = self.clock.wait_until(arm_at, self.cancel)
+            self._working_since, self._waiting_until = arm_at, None
+            if not woke:
+                return False
+        self._mark(Mark(MarkKind.ARMED, frame.frame, frame.due_ns))
         return True
 
     def _hold_events(self) -> None:
@@ -196,8 +239,24 @@ class Engine:
         except Exception as error:  # a rig fault costs a frame, never the run
             what = edge.line.value if edge is not None else "LED"
             return f"{what} output failed: {error}"
-        self._emit(EdgeDone(frame=frame, line=edge.line, on=edge.on, at_ns=self.clock.now_ns()))
         return None
+
+    def _mark(self, mark: Mark) -> None:
+        """Write ``mark``; a file that fails is said once and then left alone, never
+        costing a frame."""
+        if self.marks is None:
+            return
+        try:
+            self.marks.write(mark)
+        except OSError as error:
+            self.marks = None
+            self._emit(
+                Fault(
+                    message=f"could not write the shutter marks ({error.strerror or error}):"
+                    " a frame fired just before a crash may be journaled missed",
+                    frame=mark.frame,
+                )
+            )
 
     def _report(
         self,

@@ -33,6 +33,7 @@ from core.journal import FRAMES_FILE, Journal, RunInfo, refuse_link, segments_ba
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import FrameRecord, parse_frame_line
+from core.model.run_notes import NOTES_FILE, note_line
 from core.model.run_state import ENDED
 from core.model.settings import Settings
 
@@ -192,6 +193,22 @@ class RunWriter:
             _write_run(updated, self.reserve)
             self.info = updated
             return updated
+
+    def add_note(self, text: str, wall_ns: int) -> None:
+        """Append ``text`` to the run's ``notes.txt`` (for ``lapse log``), durably; never
+        through a link."""
+        folder = os.open(self.info.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(NOTES_FILE, flags, 0o644, dir_fd=folder)
+            try:
+                os.write(fd, note_line(wall_iso(wall_ns), text))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     def close(self) -> None:
         """Close the file (and release the lock). Safe to call twice."""

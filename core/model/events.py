@@ -35,6 +35,9 @@ class SlotsSkipped:
     """Monotonic ns when the engine noticed; with ``noticed_wall_ns`` it dates each slot."""
     noticed_wall_ns: int
     reason: str
+    status: str = "missed"
+    """How the slots are journaled: ``missed``, or ``unknown`` when the daemon ended around
+    their shutters (a resume reading the shutter marks)."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ journal thread and carries out what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from core.model.camera import CameraChanged, FileSaved, FrameFailed
-from core.model.durations import wall_iso
+from core.model.durations import NS_PER_S, format_approx, wall_iso
 from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
 from core.model.protocol import (
     CameraEvent,
@@ -108,6 +109,77 @@ def resume_point(
     if run_boot_id != boot_id:
         anchor_ns = now_ns - (wall_ns - anchor_wall_ns)
     return Resume(anchor_ns, 0 if last is None else last.frame + 1)
+
+
+WALL_SLACK_NS = NS_PER_S
+"""A journaled wall time may lie this far ahead of the clock before it is called damaged:
+the wall clock is slewed by network time, never by seconds on a sound system."""
+
+
+@dataclass(frozen=True)
+class DamagedTail:
+    """The journal's last line does not fit the run's grid or the clock: damaged (or, for
+    its wall time, the clock was set back)."""
+
+    what: str
+    """What is wrong, as the photographer reads it."""
+    next_frame: int
+    """Where the run resumes: after the slot the line's due time places it at, when that is
+    sound; else the next slot due on the grid from now."""
+    placed: int | None = None
+    """The slot the line's due time places it at, when that is sound."""
+
+    def said(self, run_id: str) -> str:
+        """The one line that says it, naming the run."""
+        head = f"run {run_id}: the journal's last line does not fit the run ({self.what});"
+        if self.placed is not None:
+            return f"{head} its due time is frame {self.placed}'s: the run goes on from there"
+        return f"{head} the run goes on on its grid at frame {self.next_frame}, the next due"
+
+
+def damaged_tail(
+    last: FrameRecord,
+    grid: Grid,
+    *,
+    same_boot: bool,
+    now_ns: int,
+    wall_ns: int,
+) -> DamagedTail | None:
+    """Check the journal's newest line against ``grid`` (the one the run resumes on) and
+    the clock; None when it fits.
+
+    A line is written once its slot is reached: its frame's shutter was due by now (a lead
+    step that failed reports a frame up to an interval early), its wall time is not ahead
+    of the clock, and on the boot that wrote it its ``due_ns`` is its frame's on the grid
+    (after a reboot the grid is re-anchored, so only the first two hold).
+    """
+    problems = []
+    due = grid.due_ns(last.frame)
+    if same_boot and last.due_ns != due:
+        problems.append(f"frame {last.frame} with a due time that is not that frame's")
+    if due - now_ns > grid.interval_ns:
+        problems.append(f"frame {last.frame} is not due for {format_approx(due - now_ns)}")
+    ahead = _wall_ns(last.wall) - wall_ns
+    if ahead > WALL_SLACK_NS:
+        problems.append(
+            f"its wall time is {format_approx(ahead)} ahead of the clock: the line or the"
+            " clock is wrong"
+        )
+    if not problems:
+        return None
+    what = "; ".join(problems)
+    if same_boot:
+        placed = grid.first_frame_due_at_or_after(last.due_ns)
+        if grid.due_ns(placed) == last.due_ns and last.due_ns - now_ns <= grid.interval_ns:
+            # The line's own slot is known: the slots after it are logged as they were.
+            return DamagedTail(what, placed + 1, placed)
+    return DamagedTail(what, grid.first_frame_due_at_or_after(now_ns))
+
+
+def _wall_ns(wall: str) -> int:
+    """A journaled wall time (checked ISO-8601 with its zone) in epoch ns."""
+    moment = datetime.fromisoformat(wall)
+    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
 
 
 class RunLedger:
@@ -233,14 +305,20 @@ class RunLedger:
                 due_ns=due,
                 fired_ns=None,
                 wall=wall_iso(skipped.noticed_wall_ns - (skipped.noticed_ns - due)),
-                status="missed",
+                status=skipped.status,
                 error=skipped.reason,
             )
             records.append(record)
             self._count(record, +1)
             self.last = record
-        event = MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
-        return Entries(records=records, events=[event], status_changed=first)
+        if skipped.status != "missed":
+            # Not missed: clients see each slot as it is journaled (a few at most).
+            events: list[Event] = [FrameEvent(self.run_id, r, self.counts) for r in records]
+        else:
+            events = [
+                MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
+            ]
+        return Entries(records=records, events=events, status_changed=first)
 
     def _camera_news(self, news: CameraNews) -> Entries:
         """A later line for a frame: the file the camera saved, or that it failed the frame."""
@@ -268,6 +346,8 @@ class RunLedger:
             counts = replace(counts, ok=counts.ok + step)
         elif record.status == "missed":
             counts = replace(counts, missed=counts.missed + step)
+        elif record.status == "unknown":
+            counts = replace(counts, unknown=counts.unknown + step)
         else:
             counts = replace(counts, errors=counts.errors + step)
         self.counts = counts

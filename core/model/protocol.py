@@ -51,11 +51,13 @@ class Counts:
     errors: int = 0
     files: int = 0
     """Files downloaded (or kept on the card) for this run's frames."""
+    unknown: int = 0
+    """Slots the daemon ended around: whether their shutter fired cannot be told."""
 
     @property
     def done(self) -> int:
         """Slots reached, however they went."""
-        return self.ok + self.missed + self.errors
+        return self.ok + self.missed + self.errors + self.unknown
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error")
-"""``ok``: the shutter fired; ``missed``: the slot was skipped; ``error``: it went wrong."""
+FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error", "unknown")
+"""``ok``: the shutter fired; ``missed``: the slot was skipped; ``error``: it went wrong;
+``unknown``: the daemon ended around the shutter and cannot tell whether it fired."""
 
 FRAME_KEYS: tuple[str, ...] = (
     "frame",
@@ -102,8 +103,9 @@ class FrameRecord:
             )
         if self.status == "ok" and self.fired_ns is None:
             raise ValueError("an ok frame must have fired_ns")
-        if self.status == "missed" and self.fired_ns is not None:
-            raise ValueError("a missed frame cannot have fired_ns")
+        if self.status in ("missed", "unknown") and self.fired_ns is not None:
+            article = "an" if self.status == "unknown" else "a"
+            raise ValueError(f"{article} {self.status} frame cannot have fired_ns")
         if not is_optional_str(self.file) or self.file == "":
             raise ValueError(f"file must be a path or null, got {self.file!r}")
         if not is_optional_str(self.error):
