@@ -80,6 +80,11 @@ class Published:
         """Return once the run has ended; fail after :data:`REAL_GUARD_S` real seconds."""
         assert self._ended.wait(REAL_GUARD_S), "the run did not end by itself"
 
+    def clear(self) -> None:
+        """Forget the run's end, to wait for the next run's."""
+        self.ended_ns = None
+        self._ended.clear()
+
     def of(self, kind: type[E]) -> list[E]:
         """Every event of class ``kind`` (``protocol.EdgeEvent``, ``protocol.CameraEvent``…)."""
         return [event for event in self.events if isinstance(event, kind)]

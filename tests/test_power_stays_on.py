@@ -373,3 +373,20 @@ def test_a_count_raised_in_the_last_interval_never_blips_the_power(
     assert run.state == "finished"
     records = daemon.journal.read_frames(run.id)
     assert [record.frame for record in records] == [0, 1, 2, 3, 4]
+
+
+def test_a_run_started_at_once_after_another_keeps_the_camera_off_for_the_minimum(
+    daemon: Daemon,
+) -> None:
+    # The first run's power goes off at its end; a start at that instant would put the
+    # second run's power-on (lead before its first shutter) within the minimum.
+    settings = powered(10 * S, frames=2, min_power_off_ns=3 * S)
+    run_to_the_end(daemon, settings)
+    daemon.published.clear()
+    second = run_to_the_end(daemon, settings)
+
+    power = pin_history(daemon, PINS.power_pin)
+    assert [level for _, level in power] == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert offs_between_ons(power) and min(offs_between_ons(power)) >= 3 * S
+    records = daemon.journal.read_frames(second)
+    assert [record.status for record in records] == ["ok", "ok"], "its shutters still on the grid"

@@ -341,6 +341,8 @@ class RunController:
         self._state = RunState.IDLE
         self._run: _ActiveRun | None = None
         self._last: _LastRun | None = None
+        self._power_released_ns: int | None = None
+        """When the last run that switched camera power released it (monotonic ns)."""
 
     # -- commands --------------------------------------------------------------
     def start(self, settings: Settings) -> Status:
@@ -360,6 +362,7 @@ class RunController:
             with self._lock:
                 now = self.clock.now_ns()
                 anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
+                anchor = max(anchor, self._first_power_on_allowed(plan))
                 anchor_wall = self.clock.wall_ns() + (anchor - now)
                 writer = create_run(
                     self.journal,
@@ -626,6 +629,15 @@ class RunController:
             last_frame=last,
         )
 
+    def _first_power_on_allowed(self, plan: Plan) -> int:
+        """The earliest anchor at which ``plan``'s first power-on keeps the camera off for its
+        minimum since the last run released the power: a stop and a start at once would
+        switch it off and on for a blip (called with the lock held)."""
+        released = self._power_released_ns
+        if released is None or plan.power_on_ns is None:
+            return 0
+        return released + plan.min_power_off_ns - plan.power_on_ns
+
     def _end_uncarried(self) -> None:
         """Record as stopped a run the journal still has active but no engine carries
         (its stop or end could not be recorded, or it could not be resumed), before
@@ -695,6 +707,8 @@ class RunController:
             if self._run is run:
                 self._run = None
             self._last = _LastRun(run.status(now, live=False), run.ledger.fault)
+            if run.plan.power_on_ns is not None:
+                self._power_released_ns = now  # the engine released every output before
             self._move(state)
         self._publish_state()
 
