@@ -27,6 +27,7 @@ from core.daemon.controller import CLOCK_RECHECK_S, DOWN_REASON
 from core.daemon.journal_writer import create_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
+from core.model import protocol
 from core.model.clock_trust import BEHIND, UNSYNCHRONISED
 from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
 from core.model.errors import LapseError
@@ -35,6 +36,8 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.fake_time import Daemon, script
+from tui.cli import status_lines
+from tui.view import build_view
 
 INTERVAL = MINUTE_NS
 FRAMES = 20
@@ -246,3 +249,17 @@ def test_resume_without_the_word_resumes_a_clock_trusted_now(tmp_path: Path) -> 
     daemon.close()
     assert journal.get_run(run_id).state == "stopped"
 
+
+def test_the_main_screen_and_lapse_status_say_the_run_waits_for_the_clock(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    run_id = journaled_on_boot_a(journal)
+    daemon = booted_b(tmp_path, ANCHOR_WALL + 10 * INTERVAL, synced=False)
+    shown: list[Status] = []
+    in_fake_time(daemon, lambda: shown.append(waits_for_the_clock(daemon, run_id)))
+    daemon.controller.shutdown()
+    daemon.close()
+    status = protocol.decode(protocol.encode_event(StateEvent(shown[0]))).event.status
+    line = f"waiting for the clock: {UNSYNCHRONISED}"
+    view = build_view(status, status.now_ns, Settings(interval_ns=INTERVAL))
+    assert (view.state, view.frame_text, view.next_text) == ("interrupted", line, "")
+    assert f"  {line}" in status_lines(status)
