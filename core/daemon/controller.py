@@ -668,16 +668,18 @@ class RunController:
         while not wait.cancel.wait(CLOCK_RECHECK_S):
             try:
                 info = self.journal.active_run()
-                if info is None or info.id != wait.run_id:
-                    return
-                trust = self._clock_trust(info)
-                if trust.why_not is None:
-                    self._resume_after_wait(wait, "the clock is trusted")
-                    return
+                trust = None if info is None or info.id != wait.run_id else self._clock_trust(info)
             except (LapseError, OSError) as error:
-                log.error("run %s waits for the clock, which could not be checked: %s",
-                          wait.run_id, error)  # fmt: skip
+                log.error("run %s: the clock could not be checked: %s", wait.run_id, error)
                 continue
+            if trust is None:
+                return  # the run is no longer active in the journal
+            if trust.why_not is None:
+                try:
+                    self._resume_after_wait(wait, "the clock is trusted")
+                except (LapseError, OSError) as error:
+                    log.error("could not resume the interrupted run: %s", error)
+                return
             if trust.why_not != wait.why_not:
                 with self._lock:
                     wait.why_not = trust.why_not
