@@ -122,6 +122,11 @@ class Client:
         """Stop the run; returns once every output is released."""
         return self.request(protocol.Stop())
 
+    def resume(self, *, clock_ok: bool) -> protocol.Status:
+        """Resume the run that waits for the clock: at once with ``clock_ok`` (the
+        photographer says the clock is right), else only if the daemon trusts it now."""
+        return self.request(protocol.Resume(clock_ok=clock_ok))
+
     def events(self, timeout: float | None = None) -> Iterator[protocol.Event]:
         """Yield events until the daemon hangs up.
 

@@ -77,6 +77,11 @@ class Clock(Protocol):
         """Identifies this boot: monotonic times are comparable only within one."""
         ...
 
+    def synchronised(self) -> bool | None:
+        """Whether the system says its wall clock is set from a time source (network
+        time); None when it cannot tell."""
+        ...
+
     def wait_until(
         self, deadline_ns: int, cancel: Event | None = None, *, precise: bool = False
     ) -> bool:
@@ -151,6 +156,9 @@ class SystemClock:
                 self._boot_id = f"unknown-{time.time_ns()}"
         return self._boot_id
 
+    def synchronised(self) -> bool | None:
+        return kernel_clock_synchronised()
+
     def wait_until(
         self, deadline_ns: int, cancel: Event | None = None, *, precise: bool = False
     ) -> bool:
@@ -180,3 +188,46 @@ class SystemClock:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         return thread
+
+
+STA_UNSYNC = 0x0040
+"""``adjtimex`` status bit: the kernel's clock is not synchronised (``<sys/timex.h>``)."""
+MAX_SYNCED_ERROR_US = 16_000_000
+"""A clock whose maximum error reached 16 s (the kernel's ``NTP_PHASE_LIMIT``) has lost
+its synchronisation, as systemd counts it (``timedatectl``'s "System clock synchronized")."""
+
+
+def kernel_clock_synchronised() -> bool | None:
+    """What the kernel says of its wall clock: ``adjtimex`` read-only (``modes`` 0, no
+    privilege needed), as ``timedatectl`` reads it; None where it cannot be read.
+
+    The kernel keeps STA_UNSYNC set from boot until a time daemon (systemd-timesyncd on
+    Raspberry Pi OS, chrony, ntpd) disciplines the clock, and sets it again when the clock
+    is stepped by hand or the daemon stops. A clock chip or fake-hwclock restoring the time
+    at boot leaves it set: they restore a time, they do not vouch for it. It is read here
+    rather than systemd-timesyncd's ``/run/systemd/timesync/synchronized`` because every
+    time daemon reports through it, while that file exists only under timesyncd.
+    """
+    import ctypes
+
+    class Timex(ctypes.Structure):
+        # The leading fields of ``struct timex`` (``long`` in both the 32- and 64-bit ABI
+        # of the ``adjtimex`` symbol), and room for the rest, which lapse does not read.
+        _fields_ = (
+            ("modes", ctypes.c_uint),
+            ("offset", ctypes.c_long),
+            ("freq", ctypes.c_long),
+            ("maxerror", ctypes.c_long),
+            ("esterror", ctypes.c_long),
+            ("status", ctypes.c_int),
+            ("rest", ctypes.c_char * 512),
+        )
+
+    try:
+        adjtimex = ctypes.CDLL(None, use_errno=True).adjtimex
+    except (OSError, AttributeError):  # not Linux, or a libc without it
+        return None
+    timex = Timex()
+    if adjtimex(ctypes.byref(timex)) == -1:
+        return None
+    return not timex.status & STA_UNSYNC and timex.maxerror < MAX_SYNCED_ERROR_US

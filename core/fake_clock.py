@@ -52,8 +52,9 @@ class _Waiter:
 class FakeClock:
     """Monotonic and wall time that move only when every thread taking part waits.
 
-    ``advance`` moves time by hand (a device that takes a while);
-    :attr:`boot` is the boot id the clock reports.
+    ``advance`` moves time by hand (a device that takes a while), ``set_wall`` sets the
+    wall clock alone (as ``date`` or network time would); :attr:`boot` is the boot id
+    the clock reports and :attr:`synced` what it says of the wall clock's source.
     """
 
     def __init__(self, start_ns: int = 1_000_000_000_000, wall_start_ns: int | None = None) -> None:
@@ -68,6 +69,8 @@ class FakeClock:
         self._participants: set[int] = set()
         """Thread ids of the threads this clock started."""
         self.boot = "fake-boot"
+        self.synced: bool | None = True
+        """What :meth:`synchronised` answers: a set clock unless a test says otherwise."""
 
     # -- time --------------------------------------------------------------------------
     def now_ns(self) -> int:
@@ -78,6 +81,14 @@ class FakeClock:
 
     def boot_id(self) -> str:
         return self.boot
+
+    def synchronised(self) -> bool | None:
+        return self.synced
+
+    def set_wall(self, wall_ns: int) -> None:
+        """Set the wall clock to ``wall_ns`` (either way); the monotonic clock runs on."""
+        with self._mutex:
+            self._wall_offset = wall_ns - self._now
 
     def advance(self, ns: int) -> None:
         """Move time forward by ``ns`` (never back), waking whoever's deadline passed."""

@@ -44,6 +44,7 @@ from core.model.protocol import (
     Preview,
     Reply,
     Request,
+    Resume,
     RunPreview,
     RunStatus,
     Start,
@@ -227,6 +228,7 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
     Stop: st.just(Stop()),
     Update: st.builds(Update, frames=st.integers(0, MAX_FRAMES)),
     Preview: st.builds(Preview, settings=settings_values),
+    Resume: st.builds(Resume, clock_ok=st.booleans()),
 }
 
 answers = st.one_of(
@@ -334,7 +336,7 @@ def refusal(line: bytes) -> str:
     return message
 
 
-ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview"
+ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume"
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from core.client import (
 from core.config import ChoicesFile, Config, load_config
 from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo, open_no_follow
 from core.model import protocol
+from core.model.clock_trust import waiting_line
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
     ConfigError,
@@ -154,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the daemon is doing")
     status.add_argument("--json", action="store_true", help="machine-readable")
     commands.add_parser("stop", help="stop the run and release every output")
+    resume = commands.add_parser(
+        "resume", help="resume a run that waits for the clock after a reboot"
+    )
+    resume.add_argument(
+        "--clock-ok",
+        action="store_true",
+        help="the clock is right (check `date`): resume on it now, whatever the system says",
+    )
     web = commands.add_parser("web", help="serve the TUI to a browser on this machine")
     web.add_argument("--port", type=_port_arg, default=8000, help="port on localhost (8000)")
     web.add_argument("--host", default="localhost", help="address to listen on (localhost)")
@@ -182,7 +191,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _release(paths, env)
         if args.command == "web":
             return _web(args)
-        handler = {"run": _run, "status": _status, "stop": _stop, "log": _log}[args.command]
+        handler = {"run": _run, "status": _status, "stop": _stop, "resume": _resume, "log": _log}[
+            args.command
+        ]
         return handler(args, paths)
     except UsageError as error:
         return fail(error, EXIT_USAGE)
@@ -541,6 +552,12 @@ def status_lines(status: protocol.Status) -> list[str]:
             f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}"
             f" ({rig})."
         ]
+    if status.clock_wait is not None:
+        lines += [
+            f"  {waiting_line(status.clock_wait)}",
+            "  it resumes once the clock is trusted; when `date` is right, `lapse resume"
+            " --clock-ok` resumes it now",
+        ]
     last = None if run is None else run.last_frame
     if last is not None:
         late = format_approx(last.lateness_ns) + " late" if last.lateness_ns is not None else ""
@@ -664,6 +681,30 @@ def _stop_interrupted(paths: Paths) -> int:
         print(f"Stopped run {active.id} (the daemon was not running; no output was on).")
     else:
         print(f"Run {active.id} had already ended: {info.state} ({info.end_reason}).")
+    return EXIT_OK
+
+
+# -- lapse resume -------------------------------------------------------------------------
+def _resume(args: argparse.Namespace, paths: Paths) -> int:
+    if daemon_answers(paths.socket) is None:
+        return _fail(
+            "the daemon is not running; it resumes an interrupted run when it starts"
+            " (`lapse daemon`)",
+            EXIT_FAILED,
+        )
+    with Client(paths.socket, timeout=30).connect() as client:
+        status = client.resume(clock_ok=args.clock_ok)
+    run = status.run
+    if run is None:
+        return _fail(f"no run resumed: the daemon is {status.state}", EXIT_FAILED)
+    if not status.state.live:  # every slot left was due while it waited
+        print(_ended_line(status))
+        return EXIT_OK
+    line = f"Resumed run {run.id} on the clock as it is ({datetime.now():%Y-%m-%d %H:%M:%S})"
+    if run.next_due_ns is not None:
+        wait = format_approx(max(0, run.next_due_ns - status.now_ns))
+        line += f"; next shutter: frame {run.next_frame} in {wait}"
+    print(line + ".")
     return EXIT_OK
 
 

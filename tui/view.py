@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from core.model.battery import BatteryEstimate
+from core.model.clock_trust import waiting_line
 from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.model.errors import LapseError
 from core.model.led import led_changes, led_level
@@ -294,6 +295,8 @@ def _idle_view(status: Status | None, preview: Settings, outlook: RunPreview | N
         counts = f"last run {run.counts.ok} ok, {run.counts.missed} missed"
         if run.counts.unknown:
             counts += f", {run.counts.unknown} unknown"
+    if status is not None and status.clock_wait is not None:
+        counts = waiting_line(status.clock_wait)
     estimate = None
     disk_warning = None
     if plan is not None and outlook is not None:

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clock import Clock
+from core.clock import Event as ClockEvent
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.journal import Journal, RunInfo
 from core.model.camera import Camera
+from core.model.clock_trust import ClockTrust, clock_trust, journal_wall_ns, waiting_line
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault
@@ -61,6 +63,8 @@ from core.model.run_state import RunState, advance
 from core.model.scheduler import Grid, Scheduler
 from core.model.settings import Settings
 
+log = logging.getLogger("lapse.daemon")
+
 START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""
 DOWN_REASON = "the daemon was not running"
@@ -73,6 +77,8 @@ MAX_UNWRITTEN = 20_000
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
 JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
+CLOCK_RECHECK_S = 5.0
+"""While a run waits for a clock it can trust, the clock is checked again this often."""
 
 log = logging.getLogger("lapse.daemon")
 
@@ -102,6 +108,16 @@ class _Ended:
     state: RunState
     """How the run ended; INTERRUPTED when it stays active (the daemon shutting down)."""
     reason: str
+
+
+@dataclass
+class _ClockWait:
+    """An interrupted run that waits for a clock it can trust before it resumes."""
+
+    run_id: str
+    why_not: str
+    cancel: ClockEvent
+    """Set when the waiting ends (resumed, stopped, the daemon shutting down)."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +359,7 @@ class RunController:
         self._last: _LastRun | None = None
         self._power_released_ns: int | None = None
         """When the last run that switched camera power released it (monotonic ns)."""
+        self._clock_wait: _ClockWait | None = None
 
     # -- commands --------------------------------------------------------------
     def start(self, settings: Settings) -> Status:
@@ -350,6 +367,7 @@ class RunController:
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()
+            self._refuse_if_waiting_for_clock()
             self._end_uncarried()
             before = self._state
             self._move(RunState.STARTING)
@@ -388,10 +406,17 @@ class RunController:
         self._publish_state()
         return self.status()
 
-    def resume(self) -> RunStatus | None:
-        """Resume the journal's active run, if any, on its original grid."""
+    def resume(self, *, clock_ok: bool = False) -> RunStatus | None:
+        """Resume the journal's active run, if any, on its original grid.
+
+        After a reboot on a wall clock that cannot be trusted, the run waits for the clock
+        instead (:meth:`_waits_for_clock`) and None is returned, as for no run.
+        ``clock_ok``: the clock was found trusted, or the photographer said it is right.
+        """
         info = self.journal.active_run()
         if info is None:
+            return None
+        if not clock_ok and self._waits_for_clock(info):
             return None
         camera_fault: str | None = None
         if self.camera is not None:
@@ -456,6 +481,25 @@ class RunController:
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
 
+    def resume_waiting(self, *, clock_ok: bool) -> Status:
+        """Resume the run that waits for the clock: at once on the photographer's word that
+        the clock is right (``clock_ok``), else only if the clock is trusted now."""
+        with self._lock:
+            wait = self._clock_wait
+        info = self.journal.active_run()
+        if wait is None or info is None or info.id != wait.run_id:
+            raise LapseError(f"no run waits for the clock (the daemon is {self._state})")
+        if not clock_ok:
+            trust = self._clock_trust(info)
+            if trust.why_not is not None:
+                raise LapseError(
+                    f"{waiting_line(trust.why_not)}; once `date` shows the right time,"
+                    " `lapse resume --clock-ok` resumes the run on it"
+                )
+        why = "the photographer says the clock is right" if clock_ok else "the clock is trusted"
+        self._resume_after_wait(wait, why)
+        return self.status()
+
     def end_interrupted(self, reason: str) -> RunInfo | None:
         """Record the journal's active run, if any, as stopped for ``reason`` instead of
         resuming it; returns the run as it ended, or None when there was none.
@@ -506,6 +550,7 @@ class RunController:
         """End the daemon's part: outputs released, journal flushed, the run left resumable."""
         with self._lock:
             run = self._run
+            self._end_clock_wait()
         if run is not None:
             run.cancel_means = RunState.INTERRUPTED
             run.cancel.set()
@@ -553,7 +598,7 @@ class RunController:
         """The snapshot clients show: state, counts, next shutter, last frame, fault."""
         now = self.clock.now_ns()
         with self._lock:
-            state, run, last = self._state, self._run, self._last
+            state, run, last, wait = self._state, self._run, self._last, self._clock_wait
         camera = None if self.camera is None else self.camera.status()
         if run is not None:
             run_status: RunStatus | None = run.status(now, live=state.live)
@@ -572,6 +617,7 @@ class RunController:
             run=run_status,
             fault=fault,
             camera=camera,
+            clock_wait=None if wait is None else wait.why_not,
         )
         if self.outlook is None:
             return status
@@ -666,8 +712,87 @@ class RunController:
             except OSError as error:
                 raise LapseError(unrecorded_end(RunState.STOPPED, error)) from None
         self._last = _LastRun(self._journaled_status(writer.info), fault=None)
+        self._end_clock_wait()
         self._move(RunState.STOPPED)
         return writer.info
+
+    # -- waiting for the clock (docs/architecture.md §3) -------------------------------
+    def _clock_trust(self, info: RunInfo) -> ClockTrust:
+        """Whether the wall clock may carry ``info`` over to this boot."""
+        return clock_trust(
+            same_boot=info.boot_id == self.clock.boot_id(),
+            journal_wall_ns=journal_wall_ns(self.journal.last_frame(info.id), info.created),
+            wall_ns=self.clock.wall_ns(),
+            synchronised=self.clock.synchronised(),
+        )
+
+    def _waits_for_clock(self, info: RunInfo) -> bool:
+        """Whether ``info`` must wait for the clock before it resumes. If so it waits, in
+        state interrupted with the reason in ``status``, and a thread of its own checks
+        the clock every :data:`CLOCK_RECHECK_S` and resumes it once the clock is trusted."""
+        trust = self._clock_trust(info)
+        if trust.why_not is None:
+            return False
+        with self._lock:
+            self._refuse_if_live()
+            if self._clock_wait is not None:
+                return True
+            if self._state is RunState.IDLE:
+                self._move(RunState.INTERRUPTED)  # as the last daemon left it
+            self._last = _LastRun(self._journaled_status(info), fault=None)
+            wait = self._clock_wait = _ClockWait(info.id, trust.why_not, self.clock.event())
+        log.warning("run %s does not resume yet, %s", info.id, waiting_line(trust.why_not))
+        self.clock.start_thread(lambda: self._watch_clock(wait), "lapse-clock")
+        self._publish_state()
+        return True
+
+    def _watch_clock(self, wait: _ClockWait) -> None:
+        """Check the clock while ``wait`` lasts; resume the run once the clock is trusted."""
+        while not wait.cancel.wait(CLOCK_RECHECK_S):
+            try:
+                info = self.journal.active_run()
+                trust = None if info is None or info.id != wait.run_id else self._clock_trust(info)
+            except (LapseError, OSError) as error:
+                log.error("run %s: the clock could not be checked: %s", wait.run_id, error)
+                continue
+            if trust is None:
+                return  # the run is no longer active in the journal
+            if trust.why_not is None:
+                try:
+                    self._resume_after_wait(wait, "the clock is trusted")
+                except (LapseError, OSError) as error:
+                    log.error("could not resume the interrupted run: %s", error)
+                return
+            if trust.why_not != wait.why_not:
+                with self._lock:
+                    wait.why_not = trust.why_not
+                log.warning("run %s %s", wait.run_id, waiting_line(trust.why_not))
+                self._publish_state()
+
+    def _resume_after_wait(self, wait: _ClockWait, why: str) -> None:
+        """End ``wait`` and resume its run on the clock as it is now, for ``why``."""
+        with self._lock:
+            if self._clock_wait is not wait:
+                raise LapseError("no run waits for the clock")
+            self._end_clock_wait()
+        log.info("run %s: %s; resuming it", wait.run_id, why)
+        resumed = self.resume(clock_ok=True)
+        if resumed is not None:
+            log.info("resumed run %s at frame %s", resumed.id, resumed.next_frame)
+
+    def _end_clock_wait(self) -> None:
+        """The run no longer waits for the clock (called with the lock held)."""
+        if self._clock_wait is not None:
+            self._clock_wait.cancel.set()
+            self._clock_wait = None
+
+    def _refuse_if_waiting_for_clock(self) -> None:
+        wait = self._clock_wait
+        if wait is not None:
+            raise LapseError(
+                f"run {wait.run_id} waits for the clock ({wait.why_not}); `lapse resume"
+                " --clock-ok` resumes it on the clock as it is, `lapse stop` ends it"
+            )
 
     def _move(self, state: RunState) -> None:
         """Change state through the table (called with the lock held)."""

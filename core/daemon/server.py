@@ -334,4 +334,9 @@ class Server:
                 return controller.update(frames)
             case protocol.Preview(settings=settings):
                 return controller.preview(settings)
+            case protocol.Resume(clock_ok=clock_ok):
+                # Resuming readies the camera (bounded calls): keep serving meanwhile.
+                return await loop.run_in_executor(
+                    None, lambda: controller.resume_waiting(clock_ok=clock_ok)
+                )
         raise ProtocolError(f"unknown command {command!r}")  # decode_request prevents this

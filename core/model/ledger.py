@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.model.camera import CameraChanged, FileSaved, FrameFailed
+from core.model.clock_trust import wall_ns_of
 from core.model.durations import NS_PER_S, format_approx, wall_iso
 from core.model.events import EdgeDone, Fault, FrameDone, SlotsSkipped
 from core.model.protocol import (
@@ -105,8 +106,14 @@ def resume_point(
     last: FrameRecord | None,
 ) -> Resume:
     """The grid a run resumes on: the same boot keeps its monotonic anchor; after a reboot
-    the monotonic clock restarted, so the anchor is carried over through the wall clock."""
+    the monotonic clock restarted, so the anchor is carried over through the wall clock.
+
+    A wall clock behind the newest frame cannot tell how long the run was down (the
+    photographer said it is right all the same: :mod:`core.model.clock_trust`): the run
+    goes on as if no time had passed since that frame, its next frame one interval on."""
     if run_boot_id != boot_id:
+        if last is not None:
+            wall_ns = max(wall_ns, wall_ns_of(last.wall))
         anchor_ns = now_ns - (wall_ns - anchor_wall_ns)
     return Resume(anchor_ns, 0 if last is None else last.frame + 1)
 

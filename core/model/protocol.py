@@ -172,6 +172,9 @@ class Status:
     disk: DiskStatus | None = None
     outlook: RunOutlook | None = None
     """Whether the battery and the disk last the rest of the run (a live run only)."""
+    clock_wait: str | None = None
+    """Why the interrupted run waits for a clock it can trust before it resumes (after a
+    reboot: ``"the system clock is not synchronised"``); None when it does not wait."""
 
     def with_frame(self, event: FrameEvent | MissedEvent) -> Status:
         """This status after a frame or missed event: a subscriber's counts stay current
@@ -356,7 +359,18 @@ class Preview:
     settings: Settings
 
 
-Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview
+@dataclass(frozen=True)
+class Resume:
+    """Resume the run that waits for the clock: once the clock is trusted, or at once on
+    the photographer's word that it is right (``clock_ok``)."""
+
+    name: ClassVar[str] = "resume"
+    answer: ClassVar[type] = Status
+    example: ClassVar[str] = '{"clock_ok": true}'
+    clock_ok: bool
+
+
+Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume
 
 
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in typing.get_args(Command)}
