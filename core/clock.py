@@ -24,8 +24,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
+from core.model.durations import NS_PER_S
 from core.model.scheduler import SPIN_NS
 
 
@@ -157,7 +159,10 @@ class SystemClock:
         return self._boot_id
 
     def synchronised(self) -> bool | None:
-        return kernel_clock_synchronised()
+        kernel = kernel_clock_synchronised()
+        if kernel is not True and clock_chip_agrees(self.wall_ns()):
+            return True
+        return kernel
 
     def wait_until(
         self, deadline_ns: int, cancel: Event | None = None, *, precise: bool = False
@@ -195,6 +200,36 @@ STA_UNSYNC = 0x0040
 MAX_SYNCED_ERROR_US = 16_000_000
 """A clock whose maximum error reached 16 s (the kernel's ``NTP_PHASE_LIMIT``) has lost
 its synchronisation, as systemd counts it (``timedatectl``'s "System clock synchronized")."""
+
+
+RTC_CLASS = Path("/sys/class/rtc")
+"""Where the kernel lists clock chips (``rtc0``…), each with its time in ``since_epoch``."""
+CHIP_AGREES_NS = 2 * NS_PER_S
+"""A clock chip within this of the wall clock keeps the same time (it counts whole seconds)."""
+
+
+def clock_chip_agrees(wall_ns: int, rtc_class: Path | None = None) -> bool:
+    """True when a clock chip (a battery-backed RTC) reads the same time as the wall clock.
+
+    The kernel calls a clock unsynchronised until network time disciplines it, even
+    when a clock chip set it at boot: a Pi in the field with a chip and no network would
+    then wait for the clock after every power cut, and its run would never resume by
+    itself. A chip that agrees with the wall clock is the clock lapse trusts offline; one
+    whose battery died reads a time long past, which the journal's check still refuses.
+    A clock set by hand, or by fake-hwclock (no chip), finds no chip to agree with it.
+    """
+    try:
+        chips = list((rtc_class or RTC_CLASS).iterdir())
+    except OSError:
+        return False
+    for chip in chips:
+        try:
+            seconds = int((chip / "since_epoch").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue
+        if abs(seconds * NS_PER_S - wall_ns) <= CHIP_AGREES_NS:
+            return True
+    return False
 
 
 def kernel_clock_synchronised() -> bool | None:

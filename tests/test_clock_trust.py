@@ -15,6 +15,7 @@ when the photographer vouches for a clock that is behind its journal (resume_poi
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +152,47 @@ def test_a_clock_vouched_for_behind_the_journal_resumes_one_interval_after_now()
     ahead = resume_point(anchor_ns=ANCHOR, anchor_wall_ns=WALL, run_boot_id="a", boot_id="b",
                          now_ns=now, wall_ns=WALL + YEAR, last=fired(4))  # fmt: skip
     assert ahead.anchor_ns == now - YEAR
+
+
+def chips(tmp_path: Path, *seconds: str) -> Path:
+    """A /sys/class/rtc with one clock chip per reading of ``since_epoch``."""
+    for number, reading in enumerate(seconds):
+        chip = tmp_path / f"rtc{number}"
+        chip.mkdir()
+        (chip / "since_epoch").write_text(f"{reading}\n")
+    return tmp_path
+
+
+def test_a_clock_chip_that_reads_the_wall_clocks_time_vouches_for_it(tmp_path: Path) -> None:
+    wall = 1_790_000_000 * NS_PER_S + NS_PER_S // 2
+    assert clock_module.clock_chip_agrees(wall, chips(tmp_path, "1790000001"))
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        (),  # no chip: fake-hwclock restored a time, nothing vouches for it
+        ("1790000005",),  # a clock set by hand, the chip left as it was
+        ("946684800",),  # a chip whose battery died: back to 2000
+        ("garbage", ""),
+    ],
+)
+def test_no_chip_or_one_that_disagrees_vouches_for_nothing(
+    tmp_path: Path, readings: tuple[str, ...]
+) -> None:
+    wall = 1_790_000_000 * NS_PER_S
+    assert not clock_module.clock_chip_agrees(wall, chips(tmp_path, *readings))
+    assert not clock_module.clock_chip_agrees(wall, tmp_path / "no-rtc-class")
+
+
+def test_the_system_clock_is_synchronised_when_its_chip_agrees(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(clock_module, "kernel_clock_synchronised", lambda: False)
+    clock = clock_module.SystemClock()
+    monkeypatch.setattr(clock_module, "RTC_CLASS", tmp_path / "none")
+    assert clock.synchronised() is False
+    monkeypatch.setattr(
+        clock_module, "RTC_CLASS", chips(tmp_path, str(clock.wall_ns() // NS_PER_S))
+    )
+    assert clock.synchronised() is True
