@@ -266,9 +266,9 @@ def _last_record(path: Path) -> FrameRecord | None:
                 record = parse_frame_line(line)
             except ValueError:
                 continue
-            if newest is None or record.frame > newest.frame:
+            if newest is None or record.last_slot > newest.last_slot:
                 newest = record  # walking backwards, the first line of a frame is its last
-            elif record.frame <= newest.frame - AMEND_WINDOW:
+            elif record.last_slot <= newest.last_slot - AMEND_WINDOW:
                 break  # later lines only complete recent frames: nothing newer lies before
         return newest
     finally:
@@ -339,19 +339,21 @@ class Journal:
         return FrameScan(tuple(records), tuple(skipped), torn)
 
     def read_frames(self, run_id: str) -> list[FrameRecord]:
-        """One record per slot (its last line), in slot order of the file; corrupt lines
-        and a torn tail are left out."""
+        """One record per slot (its last line), in slot order of the file; a gap logged as
+        one range is one record (:attr:`FrameRecord.last`); corrupt lines and a torn tail
+        are left out."""
         return merge_frames(self.scan_frames(run_id).records)
 
     def last_frame(self, run_id: str) -> FrameRecord | None:
-        """The newest slot's record (its last line), found by reading the file from its end."""
+        """The newest slot's record (its last line), found by reading the file from its end;
+        it may be a range, whose newest slot is :attr:`FrameRecord.last`."""
         return _last_record(self._run_path(run_id) / FRAMES_FILE)
 
     def frame_counts(self, run_id: str) -> dict[str, int]:
         """How many frames of each status the run has: ``{"ok": 238, "missed": 2, "error": 0}``."""
         counts = dict.fromkeys(FRAME_STATUSES, 0)
         for record in merge_frames(self.scan_frames(run_id).records):
-            counts[record.status] += 1
+            counts[record.status] += record.slots
         return counts
 
     def _run_path(self, run_id: str) -> Path:

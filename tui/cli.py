@@ -675,8 +675,21 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
         f" {settings.frames or 'until stopped'} frames, rig {info.rig}"
     )
     for record in records:
-        print(frame_line(record, settings.frames))
+        print(log_line(record, settings.frames))
     return EXIT_OK
+
+
+def log_line(record: FrameRecord, frames: int) -> str:
+    """One line of ``lapse log``: a frame, or a gap logged as one range, said as one line
+    (``frames 12–2,600,011 of 3,000,000  from 08:15:12.000000  missed: …``)."""
+    if record.last is None:
+        return frame_line(record, frames)
+    of = f" of {frames:,}" if frames else ""
+    why = f": {record.error}" if record.error else ""
+    return (
+        f"frames {record.frame:,}–{record.last:,}{of}  from {_due_clock(record)}"
+        f"  {record.status}{why}"
+    )
 
 
 def entry() -> None:

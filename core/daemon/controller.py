@@ -32,7 +32,7 @@ from core.model.camera import Camera
 from core.model.durations import NS_PER_MS, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault, SlotsSkipped
-from core.model.ledger import Dropped, Entries, RunLedger, resume_point
+from core.model.ledger import Dropped, Entries, RunLedger, newest_slot, resume_point
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
@@ -555,9 +555,13 @@ class RunController:
     def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
         """A run's counts and newest frame as its journal has them."""
         counts = self.journal.frame_counts(info.id)
+        last = self.journal.last_frame(info.id)
+        if last is not None:
+            settings = info.settings
+            last = newest_slot(last, Grid(info.anchor_ns, settings.interval_ns, settings.clock_ppm))
         return (
             Counts(ok=counts["ok"], missed=counts["missed"], errors=counts["error"]),
-            self.journal.last_frame(info.id),
+            last,
         )
 
     def _journaled_status(self, info: RunInfo) -> RunStatus:

@@ -88,7 +88,7 @@ class LogScreen(Screen[None]):
         table.add_columns("#", "time", "status", "late")
         for record in reversed(records):
             late = "" if record.lateness_ns is None else format_approx(record.lateness_ns)
-            table.add_row(str(record.frame), record.wall[11:19], record.status, late)
+            table.add_row(frame_cell(record), record.wall[11:19], record.status, late)
         self.query_one("#log-title", Static).update(f"RUN {run.id} · newest first")
 
     def action_back(self) -> None:
@@ -97,3 +97,8 @@ class LogScreen(Screen[None]):
             self.load_runs()
         else:
             self.app.pop_screen()
+
+
+def frame_cell(record: FrameRecord) -> str:
+    """The frame number, or a gap's first and last (``12–2,600,011``): a range is one row."""
+    return str(record.frame) if record.last is None else f"{record.frame:,}–{record.last:,}"
