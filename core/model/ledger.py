@@ -110,7 +110,7 @@ def resume_point(
     the monotonic clock restarted, so the anchor is carried over through the wall clock."""
     if run_boot_id != boot_id:
         anchor_ns = now_ns - (wall_ns - anchor_wall_ns)
-    return Resume(anchor_ns, 0 if last is None else last.last_slot + 1)
+    return Resume(anchor_ns, 0 if last is None else last.frame + 1)
 
 
 class RunLedger:
