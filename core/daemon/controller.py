@@ -16,6 +16,8 @@ the controller keeps is the threads, the lock and which run is current.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 from collections import deque
@@ -37,6 +39,7 @@ from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
     Event,
+    FaultEvent,
     PlanEvent,
     RunPreview,
     RunStatus,
@@ -59,11 +62,17 @@ MAX_UNWRITTEN = 20_000
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
 JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
+STOP_WAIT_S = 20.0
+"""How long a stop waits for the journal thread to end the run (the camera fetching the
+last files, bounded by its own calls, comes on top): a journal thread that hangs (a disk
+that never answers) must not hang ``lapse stop`` with it, whose client waits 30 s."""
+
+log = logging.getLogger("lapse.daemon")
 
 
-def unrecorded_end(state: RunState, error: OSError) -> str:
+def unrecorded_end(state: RunState, error: OSError | str) -> str:
     """The one line that says a run's end could not be written to ``run.toml``."""
-    why = error.strerror or str(error)
+    why = error if isinstance(error, str) else error.strerror or str(error)
     if state is RunState.STOPPED:
         return (
             f"the run stopped and every output is off, but the stop could not be recorded"
@@ -132,6 +141,11 @@ class _ActiveRun:
         """Lines given up since the journal last took every line."""
         self.end_unrecorded: str | None = None
         """Why the run's end could not be written to ``run.toml``: it stays active there."""
+        self.end_report: _Ended | None = None
+        """How the engine said the run ended, once the journal thread has taken it."""
+        self.fetching_last_files = False
+        """The journal thread waits for the camera to fetch the last frames' files: bounded
+        by the camera's own calls, so a stop waits for it on top of its own bound."""
         self.ended = clock.event()
         """Set once the run has ended and its journal is closed (waited on by stop). The
         clock's: the run ends on the clock's time (the camera fetching the last files), so
@@ -171,6 +185,12 @@ class _ActiveRun:
 
     # -- journal thread -----------------------------------------------------
     def _journal(self) -> None:
+        try:
+            self._end(self._journal_until_ended())
+        except BaseException as error:  # a bug, or the memory ran out: said, never silent
+            self._journal_died(error)
+
+    def _journal_until_ended(self) -> _Ended:
         ended: _Ended | None = None
         while ended is None:
             try:
@@ -181,11 +201,53 @@ class _ActiveRun:
                 batch = []
             batch += self._waiting_reports()
             if any(isinstance(item, _Ended) for item in batch):
-                ended = next(item for item in batch if isinstance(item, _Ended))
+                ended = self.end_report = next(item for item in batch if isinstance(item, _Ended))
                 batch = [item for item in batch if not isinstance(item, _Ended)]
+                self.fetching_last_files = True
                 batch += self._last_camera_reports()
+                self.fetching_last_files = False
             self._write(batch)
-        self._end(ended)
+        return ended
+
+    def _journal_died(self, error: BaseException) -> None:
+        """The journal thread's work failed: say so to every client, keep taking the reports
+        (so they do not pile up) until the run ends, and still try to record its end."""
+        message = (
+            f"the journal stopped working ({error!r}): frames are no longer recorded;"
+            " stop the run and start a new one"
+        )
+        log.error("%s", message, exc_info=error)
+        self.fetching_last_files = False
+        state = RunState.INTERRUPTED
+        try:
+            self.ledger.fault = message
+            with contextlib.suppress(Exception):
+                self.controller.publish(FaultEvent(message=message))
+                self.controller._publish_state()
+            ended = self.end_report or self._drain_until_ended()
+            state = ended.state
+            if state.ended:
+                try:
+                    self.writer.finish(state.value, ended.reason, self.controller.clock.wall_ns())
+                except Exception as failed:
+                    self.end_unrecorded = unrecorded_end(state, str(failed))
+                    state = RunState.INTERRUPTED
+            if self.end_unrecorded is not None:
+                self.ledger.fault = self.end_unrecorded
+        finally:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+            try:
+                self.controller._run_ended(self, state)
+            finally:
+                self.ended.set()
+
+    def _drain_until_ended(self) -> _Ended:
+        """Take reports without keeping them until the engine says the run is over."""
+        while True:
+            item = self.events.get()
+            if isinstance(item, _Ended):
+                return item
 
     def _last_camera_reports(self) -> list[Any]:
         """Let the camera fetch the last frames' files (bounded), and take its news."""
@@ -305,8 +367,11 @@ class RunController:
         notice: str | None = None,
         camera: Camera | None = None,
         outlook: Outlook | None = None,
+        stop_wait_s: float = STOP_WAIT_S,
     ) -> None:
         self.rig = rig
+        self.stop_wait_s = stop_wait_s
+        """How long a stop waits for the run's journal thread (:data:`STOP_WAIT_S`)."""
         self.camera = camera
         self.outlook = outlook
         if camera is not None:
@@ -456,10 +521,41 @@ class RunController:
             return self.status()
         run.cancel_means = RunState.STOPPED
         run.cancel.set()
-        run.ended.wait()
+        if not self._wait_for_end(run):
+            raise LapseError(self._give_up_on(run))
         if run.end_unrecorded is not None:
             raise LapseError(run.end_unrecorded)
         return self.status()
+
+    def _wait_for_end(self, run: _ActiveRun) -> bool:
+        """Wait for ``run``'s journal thread to end it: at most :attr:`stop_wait_s` at a
+        time, and only while the camera is still fetching the last files beyond that; False
+        when the thread did not get there (it hangs)."""
+        while not run.ended.wait(self.stop_wait_s):
+            if not run.fetching_last_files:
+                return False
+        return True
+
+    def _give_up_on(self, run: _ActiveRun) -> str:
+        """``run``'s journal thread did not end it in time: release the outputs here, leave
+        the run interrupted (active in its ``run.toml``), and return the line that says so."""
+        message = unrecorded_end(
+            RunState.STOPPED, f"the journal did not answer within {self.stop_wait_s:.0f} s"
+        )
+        log.error("%s", message)
+        try:
+            self.rig.release()
+        except Exception as error:  # said, and the stop still answers
+            message += f"; the outputs could not be released: {error}"
+        run.ledger.fault = message
+        now = self.clock.now_ns()
+        with self._lock:
+            if self._run is run:
+                self._run = None
+                self._last = _LastRun(run.status(now, live=False), message)
+                self._move(RunState.INTERRUPTED)
+        self._publish_state()
+        return message
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """End the daemon's part: outputs released, journal flushed, the run left resumable."""
@@ -624,8 +720,9 @@ class RunController:
     def _run_ended(self, run: _ActiveRun, state: RunState) -> None:
         now = self.clock.now_ns()
         with self._lock:
-            if self._run is run:
-                self._run = None
+            if self._run is not run:
+                return  # a stop gave up waiting for it and has said what became of it
+            self._run = None
             self._last = _LastRun(run.status(now, live=False), run.ledger.fault)
             self._move(state)
         self._publish_state()
