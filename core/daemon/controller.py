@@ -539,8 +539,10 @@ class RunController:
     def _give_up_on(self, run: _ActiveRun) -> str:
         """``run``'s journal thread did not end it in time: release the outputs here, leave
         the run interrupted (active in its ``run.toml``), and return the line that says so."""
-        message = unrecorded_end(
-            RunState.STOPPED, f"the journal did not answer within {self.stop_wait_s:.0f} s"
+        message = (
+            f"the run stopped and every output is off, but the stop could not be recorded:"
+            f" the journal did not answer within {self.stop_wait_s:g} s; a daemon started"
+            f" later would resume the run (the daemon's log says more)"
         )
         log.error("%s", message)
         try:
