@@ -18,12 +18,13 @@ the run and says so in the log), never followed.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 RUNS_FOLDER = "runs"
 RUN_FILE = "run.toml"
 FRAMES_FILE = "frames.jsonl"
+SUMMARY_FILE = "summary.json"
+"""A run's counts as of a byte offset of its ``frames.jsonl`` (:class:`FrameTally`): a
+cache the daemon keeps, so that nothing reads a journal of millions of lines whole."""
+SUMMARY_VERSION = 1
 
 _TAIL_BLOCK = 8192
 """First read size when walking a file backwards; each further read doubles."""
@@ -92,6 +97,86 @@ class FrameScan:
     """1-based line numbers of complete lines that were not a frame (corrupt, blank)."""
     torn_tail: bool = False
     """The file ends in a fragment without newline (a write cut short); it was ignored."""
+
+
+@dataclass
+class FrameTally:
+    """A run's counts as of :attr:`offset` bytes of its ``frames.jsonl``, merged as
+    :func:`~core.model.records.merge_frames` merges (a frame's last line wins).
+
+    Only lines within :data:`~core.model.records.AMEND_WINDOW` slots of the newest are ever
+    completed by a later line, so the tally keeps those lines (:attr:`recent`) and nothing
+    older: a later line for one of them takes its old line's slots out of the counts and
+    puts its own in. That makes it exact whatever offset it is saved at, and small (at
+    most a window of lines), which is why it is kept rather than counts of settled frames
+    alone: those would need the window's lines read again from the file's tail.
+    """
+
+    offset: int = 0
+    """The bytes of ``frames.jsonl`` counted: always the end of a line."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FRAME_STATUSES, 0))
+    """Slots of each status."""
+    newest: FrameRecord | None = None
+    """The newest slot's line (a range's newest slot is its ``last``)."""
+    recent: dict[int, FrameRecord] = field(default_factory=dict)
+    """The lines a later line may still complete, by frame."""
+
+    def add(self, record: FrameRecord) -> None:
+        """Count one more line of the file."""
+        earlier = self.recent.get(record.frame)
+        if earlier is not None:
+            self.counts[earlier.status] -= earlier.slots
+        self.counts[record.status] = self.counts.get(record.status, 0) + record.slots
+        self.recent[record.frame] = record
+        if self.newest is None or record.last_slot >= self.newest.last_slot:
+            self.newest = record
+        if len(self.recent) > 2 * AMEND_WINDOW:
+            self._forget_settled()
+
+    def to_json(self) -> str:
+        """The tally as ``summary.json`` holds it."""
+        self._forget_settled()
+        return json.dumps(
+            {
+                "version": SUMMARY_VERSION,
+                "offset": self.offset,
+                "counts": self.counts,
+                "newest": None if self.newest is None else self.newest.to_dict(),
+                "recent": [record.to_dict() for record in self.recent.values()],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: bytes) -> FrameTally:
+        """Read ``summary.json``; :class:`ValueError` saying what is wrong with it."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValueError("it is not JSON") from None
+        if not isinstance(data, dict) or data.get("version") != SUMMARY_VERSION:
+            raise ValueError("it is not a summary this lapse knows")
+        offset, counts = data.get("offset"), data.get("counts")
+        if not is_int(offset) or offset < 0:
+            raise ValueError(f"its offset is not a whole number of bytes: {offset!r}")
+        if not isinstance(counts, dict) or not all(
+            status in FRAME_STATUSES and is_int(count) and count >= 0
+            for status, count in counts.items()
+        ):
+            raise ValueError("its counts are not whole numbers of known statuses")
+        recent, newest = data.get("recent"), data.get("newest")
+        if not isinstance(recent, list):
+            raise ValueError("it has no list of recent lines")
+        tally = cls(offset=offset, counts=dict.fromkeys(FRAME_STATUSES, 0) | counts)
+        tally.recent = {record.frame: record for record in map(FrameRecord.from_dict, recent)}
+        tally.newest = None if newest is None else FrameRecord.from_dict(newest)
+        return tally
+
+    def _forget_settled(self) -> None:
+        if self.newest is None:
+            return
+        settled = self.newest.last_slot - AMEND_WINDOW
+        self.recent = {frame: line for frame, line in self.recent.items() if frame > settled}
 
 
 @dataclass(frozen=True)
@@ -351,10 +436,26 @@ class Journal:
 
     def frame_counts(self, run_id: str) -> dict[str, int]:
         """How many frames of each status the run has: ``{"ok": 238, "missed": 2, "error": 0}``."""
-        counts = dict.fromkeys(FRAME_STATUSES, 0)
-        for record in merge_frames(self.scan_frames(run_id).records):
-            counts[record.status] += record.slots
-        return counts
+        return dict(self.tally(run_id).counts)
+
+    def tally(self, run_id: str) -> FrameTally:
+        """The run's counts and newest line, as of the end of its ``frames.jsonl``.
+
+        Read from the run's ``summary.json`` and the lines after its offset, so a journal
+        of millions of lines costs what its last lines cost. A summary that does not fit
+        the file is said in the log and the whole file is counted instead.
+        """
+        path = self._run_path(run_id)
+        tally = _read_summary(path, run_id)
+        for _, line, terminated in _lines(path / FRAMES_FILE, run_id, start=tally.offset):
+            if not terminated:
+                break  # a torn tail: not a line yet, and not counted
+            tally.offset += len(line) + 1
+            try:
+                tally.add(parse_frame_line(line))
+            except ValueError:
+                continue
+        return tally
 
     def _run_path(self, run_id: str) -> Path:
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):
@@ -366,13 +467,61 @@ class Journal:
         raise LapseError(f"no run named {run_id!r}; `lapse log` lists the runs")
 
 
-def _lines(path: Path, run_id: str) -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(number, line, terminated)`` for each line of ``path``; none if it is missing."""
+def _read_summary(folder: Path, run_id: str) -> FrameTally:
+    """The run's ``summary.json``, checked against its ``frames.jsonl``; an empty tally (count
+    the whole file) when there is none, or, said in the log, when it does not fit."""
+    try:
+        fd = open_no_follow(folder / SUMMARY_FILE, run_id)
+    except FileNotFoundError:
+        return FrameTally()
+    except (OSError, LinkRefused) as error:
+        return _summary_refused(run_id, str(error))
+    try:
+        with os.fdopen(fd, "rb") as file:
+            # A summary is a window of lines: far less than this. Anything more is not one.
+            text = file.read(_SUMMARY_MAX_BYTES + 1)
+        if len(text) > _SUMMARY_MAX_BYTES:
+            raise ValueError("it is too long to be one")
+        tally = FrameTally.from_json(text)
+        _check_offset(folder / FRAMES_FILE, run_id, tally.offset)
+    except (OSError, ValueError) as error:
+        return _summary_refused(run_id, str(error))
+    return tally
+
+
+_SUMMARY_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _check_offset(frames: Path, run_id: str, offset: int) -> None:
+    """:class:`ValueError` unless ``offset`` is the end of a line of ``frames``."""
+    if offset == 0:
+        return
+    fd = open_no_follow(frames, run_id)
+    try:
+        if offset > os.fstat(fd).st_size:
+            raise ValueError(f"its offset {offset} is past the end of {FRAMES_FILE}")
+        if os.pread(fd, 1, offset - 1) != b"\n":
+            raise ValueError(f"its offset {offset} is not the end of a line of {FRAMES_FILE}")
+    finally:
+        os.close(fd)
+
+
+def _summary_refused(run_id: str, why: str) -> FrameTally:
+    log.warning(
+        "run %s: %s does not fit (%s); counting its whole journal", run_id, SUMMARY_FILE, why
+    )
+    return FrameTally()
+
+
+def _lines(path: Path, run_id: str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(number, line, terminated)`` for each line of ``path`` from byte ``start``
+    on (numbered from there); none if it is missing."""
     try:
         fd = open_no_follow(path, run_id)
     except FileNotFoundError:
         return
     with os.fdopen(fd, "rb") as file:
+        file.seek(start)
         for number, raw in enumerate(file, 1):
             terminated = raw.endswith(b"\n")
             yield number, raw[:-1] if terminated else raw, terminated

@@ -29,9 +29,9 @@ from core.clock import Clock
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.outlook import Outlook
-from core.journal import Journal, RunInfo
+from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import Camera
-from core.model.durations import NS_PER_MS, format_duration
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault, SlotsSkipped
 from core.model.ledger import Dropped, Entries, RunLedger, newest_slot, resume_point
@@ -62,6 +62,11 @@ MAX_UNWRITTEN = 20_000
 frames at a long interval, a few MB; beyond it the oldest are given up, and said so."""
 JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
+SUMMARY_EVERY_LINES = 1_000
+SUMMARY_EVERY_S = 60.0
+"""The journal thread saves the run's summary (``summary.json``) after this many lines or
+this long, whichever comes first, and when the run ends: a daemon that starts or a
+``lapse status`` reads it and only the lines after it."""
 STOP_WAIT_S = 20.0
 """How long a stop waits for the journal thread to end the run (the camera fetching the
 last files, bounded by its own calls, comes on top): a journal thread that hangs (a disk
@@ -116,9 +121,14 @@ class _ActiveRun:
         scheduler: Scheduler,
         ledger: RunLedger,
         resumed: bool,
+        tally: FrameTally | None = None,
     ) -> None:
         self.controller = controller
         self.writer = writer
+        self.tally = tally or FrameTally()
+        """The run's counts as of the journal's end, saved now and then as its summary."""
+        self._unsaved_lines = 0
+        self._saved_ns = controller.clock.now_ns()
         self.plan = plan
         self.scheduler = scheduler
         self.ledger = ledger
@@ -294,9 +304,28 @@ class _ActiveRun:
         except OSError as error:
             event = self.ledger.journal_failed(error, len(self.unwritten), self.dropped)
             return Entries(events=[event])
+        self._tally(self.unwritten)
         self.unwritten.clear()
         dropped, self.dropped = self.dropped, None
         return self.ledger.journal_written(dropped)
+
+    def _tally(self, written: deque[FrameRecord]) -> None:
+        """Count lines just written, and save the summary when it is due."""
+        for record in written:
+            self.tally.add(record)
+        self.tally.offset = self.writer.size
+        self._unsaved_lines += len(written)
+        now = self.controller.clock.now_ns()
+        if (
+            self._unsaved_lines >= SUMMARY_EVERY_LINES
+            or now - self._saved_ns >= SUMMARY_EVERY_S * NS_PER_S
+        ):
+            self._save_summary()
+
+    def _save_summary(self) -> None:
+        if self._unsaved_lines and self.writer.save_summary(self.tally):
+            self._unsaved_lines = 0
+            self._saved_ns = self.controller.clock.now_ns()
 
     def _give_up(self, records: list[FrameRecord], why: str) -> Dropped:
         """Count ``records`` as lost for ``why``; returns every loss since the journal last
@@ -323,6 +352,7 @@ class _ActiveRun:
             self.ledger.journal_lost(lost)
         if self.end_unrecorded is not None:
             self.ledger.fault = self.end_unrecorded  # what matters most: the run is not over
+        self._save_summary()
         self.writer.close()
         self.controller._run_ended(self, state)
         self.ended.set()
@@ -445,40 +475,53 @@ class RunController:
             if self._state is RunState.IDLE:
                 self._move(RunState.INTERRUPTED)  # as the last daemon left it
             plan = make_plan(info.settings)
-            counts, last = self._journaled_counts(info)
-            point = resume_point(
-                anchor_ns=info.anchor_ns,
-                anchor_wall_ns=info.anchor_wall_ns,
-                run_boot_id=info.boot_id,
-                boot_id=self.clock.boot_id(),
-                now_ns=self.clock.now_ns(),
-                wall_ns=self.clock.wall_ns(),
-                last=last,
-            )
-            grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
-            scheduler = Scheduler(
-                plan, grid, frames=info.settings.frames, next_frame=point.next_frame
-            )
-            ledger = RunLedger(info.id, grid, counts=counts, last=last)
-            if camera_fault is not None:
-                ledger.camera_fault_at_start(camera_fault)
+            # Opened first: the tally then counts the file as the writer left it (a torn
+            # last line cut), up to the very byte the run goes on appending from.
             writer = open_run(self.journal, info.id)
-            run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=True)
-            # Slots lost while down are logged with their true reason before the engine starts.
-            gap = scheduler.skip_past(self.clock.now_ns())
-            if gap is not None:
-                run.events.put(
-                    SlotsSkipped(
-                        first=gap.first,
-                        last=gap.last,
-                        noticed_ns=self.clock.now_ns(),
-                        noticed_wall_ns=self.clock.wall_ns(),
-                        reason=DOWN_REASON,
-                    )
-                )
-            self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
+            try:
+                run = self._resumed_run(info, writer, plan, camera_fault)
+            except BaseException:
+                writer.close()
+                raise
+            self._place(run, RunState.WAITING if run.ledger.last is None else RunState.RUNNING)
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
+
+    def _resumed_run(
+        self, info: RunInfo, writer: RunWriter, plan: Plan, camera_fault: str | None
+    ) -> _ActiveRun:
+        """The journal's active run ``info``, ready to go on (called with the lock held)."""
+        tally = self.journal.tally(info.id)
+        writer.save_summary(tally)  # the next start reads from here, not the whole file
+        counts, last = self._journaled_counts(info, tally)
+        point = resume_point(
+            anchor_ns=info.anchor_ns,
+            anchor_wall_ns=info.anchor_wall_ns,
+            run_boot_id=info.boot_id,
+            boot_id=self.clock.boot_id(),
+            now_ns=self.clock.now_ns(),
+            wall_ns=self.clock.wall_ns(),
+            last=last,
+        )
+        grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
+        scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=point.next_frame)
+        ledger = RunLedger(info.id, grid, counts=counts, last=last)
+        if camera_fault is not None:
+            ledger.camera_fault_at_start(camera_fault)
+        run = _ActiveRun(self, writer, plan, scheduler, ledger, resumed=True, tally=tally)
+        # Slots lost while down are logged with their true reason before the engine starts.
+        gap = scheduler.skip_past(self.clock.now_ns())
+        if gap is not None:
+            run.events.put(
+                SlotsSkipped(
+                    first=gap.first,
+                    last=gap.last,
+                    noticed_ns=self.clock.now_ns(),
+                    noticed_wall_ns=self.clock.wall_ns(),
+                    reason=DOWN_REASON,
+                )
+            )
+        return run
 
     def end_interrupted(self, reason: str) -> RunInfo | None:
         """Record the journal's active run, if any, as stopped for ``reason`` instead of
@@ -650,10 +693,13 @@ class RunController:
         return None if run is None else run.engine.stalled(now_ns, grace_ns)
 
     # -- internals -----------------------------------------------------------------
-    def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
-        """A run's counts and newest frame as its journal has them."""
-        counts = self.journal.frame_counts(info.id)
-        last = self.journal.last_frame(info.id)
+    def _journaled_counts(
+        self, info: RunInfo, tally: FrameTally | None = None
+    ) -> tuple[Counts, FrameRecord | None]:
+        """A run's counts and newest frame as its journal (or its ``tally``) has them."""
+        tally = tally or self.journal.tally(info.id)
+        counts = tally.counts
+        last = tally.newest
         if last is not None:
             settings = info.settings
             last = newest_slot(last, Grid(info.anchor_ns, settings.interval_ns, settings.clock_ppm))
