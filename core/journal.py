@@ -429,6 +429,63 @@ class Journal:
         are left out."""
         return merge_frames(self.scan_frames(run_id).records)
 
+    def frames(self, run_id: str) -> Iterator[FrameRecord]:
+        """The run's records as :meth:`read_frames` has them, yielded as the file is read:
+        a journal of millions of lines is never held in memory.
+
+        A record is held back only while a later line may still complete it (within
+        :data:`~core.model.records.AMEND_WINDOW` slots of the newest), so memory stays a
+        window of lines whatever the file's length.
+        """
+        held: dict[int, FrameRecord] = {}  # in the order frames first appear
+        newest = -1
+        for _, line, _terminated in _lines(self._run_path(run_id) / FRAMES_FILE, run_id):
+            try:
+                record = parse_frame_line(line)
+            except ValueError:
+                continue
+            held[record.frame] = record
+            newest = max(newest, record.last_slot)
+            while held:
+                first = next(iter(held))
+                if held[first].last_slot > newest - AMEND_WINDOW:
+                    break
+                yield held.pop(first)
+        yield from held.values()
+
+    def last_frames(self, run_id: str, slots: int) -> list[FrameRecord]:
+        """The records of the run's newest ``slots`` slots, oldest first, read from the end
+        of the file; a range that reaches into them comes whole."""
+        path = self._run_path(run_id) / FRAMES_FILE
+        try:
+            fd = open_no_follow(path, run_id)
+        except FileNotFoundError:
+            return []
+        found: dict[int, FrameRecord] = {}
+        newest: int | None = None
+        try:
+            for _, line, _terminated in segments_backwards(fd, os.fstat(fd).st_size):
+                try:
+                    record = parse_frame_line(line)
+                except ValueError:
+                    continue
+                newest = record.last_slot if newest is None else max(newest, record.last_slot)
+                oldest_wanted = newest - slots + 1
+                if record.last_slot < oldest_wanted - AMEND_WINDOW:
+                    # Every line before this one was written while the newest slot was
+                    # below the slots wanted: none of them is, or completes, one of them.
+                    break
+                # Walking backwards, the first line of a frame is its last.
+                found.setdefault(record.frame, record)
+        finally:
+            os.close(fd)
+        if newest is None:
+            return []
+        return sorted(
+            (record for record in found.values() if record.last_slot > newest - slots),
+            key=lambda record: record.frame,
+        )
+
     def last_frame(self, run_id: str) -> FrameRecord | None:
         """The newest slot's record (its last line), found by reading the file from its end;
         it may be a range, whose newest slot is :attr:`FrameRecord.last`."""

@@ -99,6 +99,14 @@ def _ppm_arg(text: str) -> float:
     return float(text)
 
 
+def _last_arg(text: str) -> int:
+    if not _WHOLE.fullmatch(text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{echo(text)} is not a number of frames to show: use a whole number from 1"
+        )
+    return int(text)
+
+
 def _port_arg(text: str) -> int:
     # ASCII digits only, as in a duration: int() would also read "８０００".
     digits = text.strip()
@@ -153,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     log = commands.add_parser("log", help="list runs, or the frames of one run")
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
     log.add_argument("--json", action="store_true", help="JSON lines")
+    log.add_argument("--last", type=_last_arg, metavar="N", help="only the run's newest N frames")
     return parser
 
 
@@ -645,6 +654,8 @@ def _stop_interrupted(paths: Paths) -> int:
 def _log(args: argparse.Namespace, paths: Paths) -> int:
     journal = Journal(paths.state_dir)
     if args.run is None:
+        if args.last is not None:
+            raise UsageError("--last needs a run: `lapse log latest --last 20`")
         runs = journal.list_runs()
         if args.json:
             for info in runs:
@@ -664,7 +675,10 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
     if info is None:
         return _fail("no runs yet", EXIT_FAILED)
-    records = journal.read_frames(info.id)
+    # Printed as read: a journal of millions of lines is never held whole.
+    records = (
+        journal.frames(info.id) if args.last is None else journal.last_frames(info.id, args.last)
+    )
     if args.json:
         for record in records:
             print(record.to_json())

@@ -78,7 +78,7 @@ class LogScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def load_frames(self, run: RunInfo) -> None:
         journal = self.app.journal
-        records = journal.read_frames(run.id)[-MAX_ROWS:] if journal is not None else []
+        records = journal.last_frames(run.id, MAX_ROWS) if journal is not None else []
         self.app.call_from_thread(self._show_frames, run, records)
 
     def _show_frames(self, run: RunInfo, records: list[FrameRecord]) -> None:
