@@ -43,6 +43,7 @@ from core.model.records import (
 )
 from core.model.run_state import JOURNAL_STATES
 from core.model.settings import Settings
+from core.model.toml_text import cut
 
 STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 """The end reason of a run that ``lapse stop`` ended while no daemon carried it."""
@@ -264,6 +265,40 @@ class RunInfo:
         return created, int(suffix.group(1)) if suffix else 1, self.id
 
 
+@dataclass(frozen=True)
+class DamagedRun:
+    """A run folder whose ``run.toml`` no longer reads as a run: listed, never left out
+    in silence, and never resumed."""
+
+    id: str
+    path: Path
+    problem: str
+    """What is wrong, in one line: ``"run.toml cannot be read (settings: interval …)"``."""
+    state: str | None
+    """The state ``run.toml`` still says, when that much can be read."""
+
+    @property
+    def may_be_active(self) -> bool:
+        """Its ``run.toml`` says active, or cannot say: a daemon may have left it running."""
+        return self.state is None or self.state == "active"
+
+
+def _damaged(path: Path, error: OSError | ValueError) -> DamagedRun:
+    why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    problem = f"{RUN_FILE} cannot be read ({cut(' '.join(why.split()))})"
+    return DamagedRun(id=path.name, path=path, problem=problem, state=_legible_state(path))
+
+
+def _legible_state(path: Path) -> str | None:
+    """The state a ``run.toml`` that fails to read as a run still says, if any."""
+    try:
+        with os.fdopen(open_no_follow(path / RUN_FILE, path.name), encoding="utf-8") as file:
+            state = tomllib.loads(file.read()).get("state")
+    except (OSError, ValueError, LinkRefused):
+        return None
+    return state if state in JOURNAL_STATES else None
+
+
 def _read_run(path: Path) -> RunInfo:
     """Read ``path/run.toml``; OSError or ValueError (with the reason) when it cannot, and
     :class:`LinkRefused` when it or its folder is a symbolic link."""
@@ -370,12 +405,29 @@ class Journal:
         """Where the run folders are."""
 
     def list_runs(self) -> list[RunInfo]:
-        """Every readable run, newest first; a folder whose run.toml cannot be read is skipped."""
+        """Every readable run, newest first; a folder whose run.toml cannot be read is left
+        to :meth:`scan_runs`."""
+        return self.scan_runs()[0]
+
+    def damaged_active_run(self) -> DamagedRun | None:
+        """The damaged run a daemon may have left active, newer than every readable run:
+        the one a starting daemon would have resumed, had it been readable."""
+        runs, damaged = self.scan_runs()
+        newest = max((run.id for run in runs), default="", key=_id_order)
+        return next(
+            (run for run in damaged if run.may_be_active and _id_order(run.id) > _id_order(newest)),
+            None,
+        )
+
+    def scan_runs(self) -> tuple[list[RunInfo], list[DamagedRun]]:
+        """The readable runs and the damaged ones, each newest first, from one look at the
+        folders (a run that is a link is left out, said once in the log)."""
         try:
             entries = list(self.runs_dir.iterdir())
         except FileNotFoundError:
-            return []
-        runs = []
+            return [], []
+        runs: list[RunInfo] = []
+        damaged: list[DamagedRun] = []
         for path in entries:
             if not _RUN_ID.fullmatch(path.name) or not path.is_dir():
                 continue
@@ -383,10 +435,13 @@ class Journal:
                 runs.append(_read_run(path))
             except LinkRefused as refused:
                 log.warning("%s: left out", refused)
-            except (OSError, ValueError):
-                continue
+            except FileNotFoundError:
+                continue  # a folder a start left before its run.toml: no run at all
+            except (OSError, ValueError) as error:
+                damaged.append(_damaged(path, error))
         runs.sort(key=RunInfo._sort_key, reverse=True)
-        return runs
+        damaged.sort(key=lambda run: _id_order(run.id), reverse=True)
+        return runs, damaged
 
     def get_run(self, run_id: str) -> RunInfo:
         """The run named ``run_id``; :class:`LapseError` if there is none or it cannot be read."""
@@ -522,6 +577,12 @@ class Journal:
             if path.is_dir():
                 return path
         raise LapseError(f"no run named {run_id!r}; `lapse log` lists the runs")
+
+
+def _id_order(run_id: str) -> tuple[str, int]:
+    """Run ids in the order they were taken: ``…-000000`` before ``…-000000-2`` and ``-10``."""
+    suffix = _SUFFIXED_ID.fullmatch(run_id)
+    return (run_id.rsplit("-", 1)[0], int(suffix.group(1))) if suffix else (run_id, 1)
 
 
 def _read_summary(folder: Path, run_id: str) -> FrameTally:

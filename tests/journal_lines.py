@@ -21,16 +21,22 @@ ANCHOR = 7_000 * NS_PER_S
 ANCHOR_WALL = 1_800_000_000 * NS_PER_S
 
 
-def new_run(journal: Journal) -> str:
+def new_run(
+    journal: Journal, created_wall_ns: int = ANCHOR_WALL - 5 * NS_PER_S, state: str = "active"
+) -> str:
+    """A run at 1 s with no frame yet, created at ``created_wall_ns``; ended as ``state``
+    unless that is active."""
     with create_run(
         journal,
         settings=Settings(interval_ns=INTERVAL),
         anchor_ns=ANCHOR,
         anchor_wall_ns=ANCHOR_WALL,
         boot_id="boot-A",
-        created_wall_ns=ANCHOR_WALL - 5 * NS_PER_S,
+        created_wall_ns=created_wall_ns,
         rig="simulated",
     ) as writer:
+        if state != "active":
+            writer.finish(state, "ended for the test", created_wall_ns + NS_PER_S)
         return writer.info.id
 
 

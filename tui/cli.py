@@ -24,7 +24,7 @@ from core.client import (
     last_words,
 )
 from core.config import ChoicesFile, Config, load_config
-from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo
+from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo
 from core.model import protocol
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
@@ -656,14 +656,17 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     if args.run is None:
         if args.last is not None:
             raise UsageError("--last needs a run: `lapse log latest --last 20`")
-        runs = journal.list_runs()
+        runs, damaged = journal.scan_runs()
         if args.json:
-            for info in runs:
-                print(as_json(_run_json(info, journal)).replace("\n", "").replace("  ", ""))
+            for entry in [*map(_damaged_json, damaged), *(_run_json(i, journal) for i in runs)]:
+                print(as_json(entry).replace("\n", "").replace("  ", ""))
             return EXIT_OK
-        if not runs:
+        if not runs and not damaged:
             print("No runs yet. Start one with `lapse run --interval 10s`.")
             return EXIT_OK
+        # First: a damaged run may be one a daemon left running, and nothing resumes it.
+        for broken in damaged:
+            print(f"{broken.id}  damaged   {broken.problem}")
         for info in runs:
             counts = journal.frame_counts(info.id)
             print(
@@ -691,6 +694,10 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     for record in records:
         print(log_line(record, settings.frames))
     return EXIT_OK
+
+
+def _damaged_json(run: DamagedRun) -> dict[str, Any]:
+    return {"id": run.id, "damaged": True, "problem": run.problem, "state": run.state}
 
 
 def log_line(record: FrameRecord, frames: int) -> str:

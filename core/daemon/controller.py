@@ -415,6 +415,8 @@ class RunController:
         self._state = RunState.IDLE
         self._run: _ActiveRun | None = None
         self._last: _LastRun | None = None
+        self._idle_fault: str | None = None
+        """Shown while no run has been placed: a damaged run that could not be resumed."""
 
     # -- commands --------------------------------------------------------------
     def start(self, settings: Settings) -> Status:
@@ -458,9 +460,12 @@ class RunController:
         return self.status()
 
     def resume(self) -> RunStatus | None:
-        """Resume the journal's active run, if any, on its original grid."""
+        """Resume the journal's active run, if any, on its original grid. A damaged run a
+        daemon may have left active is never passed over in silence: it is logged and shown
+        as the fault while no run goes."""
         info = self.journal.active_run()
         if info is None:
+            self._refuse_damaged_run()
             return None
         camera_fault: str | None = None
         if self.camera is not None:
@@ -522,6 +527,17 @@ class RunController:
                 )
             )
         return run
+
+    def _refuse_damaged_run(self) -> None:
+        damaged = self.journal.damaged_active_run()
+        if damaged is None:
+            return
+        message = (
+            f"run {damaged.id} cannot be resumed: its {damaged.problem}; mend it, or move"
+            f" its folder out of {self.journal.runs_dir}, and start lapse again"
+        )
+        log.error("%s", message)
+        self._idle_fault = message
 
     def end_interrupted(self, reason: str) -> RunInfo | None:
         """Record the journal's active run, if any, as stopped for ``reason`` instead of
@@ -661,7 +677,7 @@ class RunController:
         elif last is not None and state is not RunState.STARTING:
             run_status, fault = last.status, last.fault  # until the next run is placed
         else:
-            run_status, fault = None, None
+            run_status, fault = None, self._idle_fault
         status = Status(
             state=state,
             now_ns=now,
