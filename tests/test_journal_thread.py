@@ -47,10 +47,18 @@ def test_a_stop_whose_journal_thread_hangs_returns_within_its_bound(
             daemon.controller.stop()
         waited.append(clock.now_ns() - asked)
         said.append(str(refused.value))
+        with pytest.raises(LapseError) as again:
+            daemon.controller.stop()
+        said.append(str(again.value))
 
     try:
         script(clock, steps)  # fails, rather than hangs, if stop() never returns
-        (line,) = said
+        line, again = said
+        assert again == (
+            f"run {runs[0].info.id}: its journal still does not answer (every output is off);"
+            " end this daemon (`systemctl stop lapse-daemon` under systemd), then"
+            " `lapse stop` records the stop without firing anything"
+        ), "a second stop says what to do rather than that another daemon writes the run"
         assert "\n" not in line and "could not be recorded" in line
         assert "did not answer" in line
         assert waited[0] <= controller_module.STOP_WAIT_S * NS_PER_S + INTERVAL

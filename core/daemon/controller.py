@@ -415,6 +415,8 @@ class RunController:
         self._state = RunState.IDLE
         self._run: _ActiveRun | None = None
         self._last: _LastRun | None = None
+        self._hung: _ActiveRun | None = None
+        """A run whose journal thread a stop gave up waiting for."""
         self._idle_fault: str | None = None
         """Shown while no run has been placed: a damaged run that could not be resumed."""
 
@@ -568,6 +570,7 @@ class RunController:
             if run is None and self._state is RunState.STARTING:
                 raise LapseError("a run is being started; stop it once it has started")
             if run is None and self._state is RunState.INTERRUPTED:
+                self._refuse_if_journal_hangs()
                 # A stop that could not be recorded left the run interrupted: record it now.
                 info = self.journal.active_run()
                 if info is None:
@@ -585,6 +588,16 @@ class RunController:
         if run.end_unrecorded is not None:
             raise LapseError(run.end_unrecorded)
         return self.status()
+
+    def _refuse_if_journal_hangs(self) -> None:
+        """A run given up on still holds its journal: this daemon cannot record its stop."""
+        hung = self._hung
+        if hung is not None and not hung.ended.is_set():
+            raise LapseError(
+                f"run {hung.info.id}: its journal still does not answer (every output is off);"
+                " end this daemon (`systemctl stop lapse-daemon` under systemd), then"
+                " `lapse stop` records the stop without firing anything"
+            )
 
     def _wait_for_end(self, run: _ActiveRun) -> bool:
         """Wait for ``run``'s journal thread to end it: at most :attr:`stop_wait_s` at a
@@ -613,6 +626,7 @@ class RunController:
         with self._lock:
             if self._run is run:
                 self._run = None
+                self._hung = run
                 self._last = _LastRun(run.status(now, live=False), message)
                 self._move(RunState.INTERRUPTED)
         self._publish_state()
