@@ -349,11 +349,18 @@ def match_stamps(
             or at == len(ordered)
             or ordered[at] >= record.due_ns + interval_ns
         ):
-            lost += 1
+            lost += record.slots
             continue
         lateness.append(ordered[at] - record.due_ns)
         handoff.append(ordered[at] - record.fired_ns)
     return lateness, handoff, lost
+
+
+def _slots_named(record: FrameRecord) -> str:
+    """``frame 7``, or ``frames 7–12`` for a gap the journal logged as one range."""
+    return (
+        f"frame {record.frame}" if record.last is None else f"frames {record.frame}–{record.last}"
+    )
 
 
 class RunWatcher:
@@ -399,15 +406,15 @@ def run_block(root: Path, name: str, path: str, frames: int, interval_ns: int) -
     lateness, handoff, lost = match_stamps(records, stamps, interval_ns)
     statuses: dict[str, int] = {}
     for record in records:
-        statuses[record.status] = statuses.get(record.status, 0) + 1
+        statuses[record.status] = statuses.get(record.status, 0) + record.slots
     return Block(
         path=path,
-        frames=len(records),
+        frames=sum(record.slots for record in records),
         lateness_ns=lateness,
         handoff_ns=handoff,
         lost=lost,
         statuses=statuses,
-        not_ok=[f"frame {r.frame} {r.status}: {r.error}" for r in records if r.status != "ok"],
+        not_ok=[f"{_slots_named(r)} {r.status}: {r.error}" for r in records if r.status != "ok"],
         files=sum(1 for record in records if record.file),
         end_s=(watcher.ended_ns - max(r.due_ns for r in records)) / NS_PER_S,
     )

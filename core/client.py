@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -81,14 +82,23 @@ class Client:
 
     def request(self, command: protocol.Command) -> Any:
         """Send a command and return its answer (``command.answer``); events that arrive
-        meanwhile are kept for :meth:`events`. :class:`DaemonRefused` carries a refusal."""
+        meanwhile are kept for :meth:`events`. :class:`DaemonRefused` carries a refusal.
+
+        The answer must come within :attr:`timeout` however many events arrive meanwhile;
+        else :class:`DaemonUnavailable` says so (a daemon that hangs, or never answers)."""
         sock = self._require()
         request_id = next(self._ids)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         # Hung up already: what it said first (too many clients) is read below.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(protocol.encode_request(command, request_id))
         while True:
-            envelope = self._read(command.answer)
+            if deadline is not None and time.monotonic() > deadline:
+                raise self._no_answer()
+            try:
+                envelope = self._read(command.answer)
+            except TimeoutError:
+                raise self._no_answer() from None
             if envelope.event is not None:
                 self._events.append(envelope.event)
                 continue
@@ -141,6 +151,11 @@ class Client:
             if envelope.event is not None:
                 yield envelope.event
 
+    def _no_answer(self) -> DaemonUnavailable:
+        return DaemonUnavailable(
+            f"the daemon on {self.socket_path} did not answer within {self.timeout:g} s"
+        )
+
     def _require(self) -> socket.socket:
         if self._sock is None:
             self.connect()
@@ -190,8 +205,6 @@ def ensure_daemon(
     hello = daemon_answers(paths.socket)
     if hello is not None:
         return hello
-    import time  # only here: starting a process is the one place the client waits
-
     pause = sleep or time.sleep
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     with open(paths.daemon_log, "ab") as log:

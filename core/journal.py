@@ -18,12 +18,13 @@ the run and says so in the log), never followed.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from core.model.records import (
 )
 from core.model.run_state import JOURNAL_STATES
 from core.model.settings import Settings
+from core.model.toml_text import cut
 
 STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 """The end reason of a run that ``lapse stop`` ended while no daemon carried it."""
@@ -49,6 +51,10 @@ STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 RUNS_FOLDER = "runs"
 RUN_FILE = "run.toml"
 FRAMES_FILE = "frames.jsonl"
+SUMMARY_FILE = "summary.json"
+"""A run's counts as of a byte offset of its ``frames.jsonl`` (:class:`FrameTally`): a
+cache the daemon keeps, so that nothing reads a journal of millions of lines whole."""
+SUMMARY_VERSION = 1
 
 _TAIL_BLOCK = 8192
 """First read size when walking a file backwards; each further read doubles."""
@@ -92,6 +98,86 @@ class FrameScan:
     """1-based line numbers of complete lines that were not a frame (corrupt, blank)."""
     torn_tail: bool = False
     """The file ends in a fragment without newline (a write cut short); it was ignored."""
+
+
+@dataclass
+class FrameTally:
+    """A run's counts as of :attr:`offset` bytes of its ``frames.jsonl``, merged as
+    :func:`~core.model.records.merge_frames` merges (a frame's last line wins).
+
+    Only lines within :data:`~core.model.records.AMEND_WINDOW` slots of the newest are ever
+    completed by a later line, so the tally keeps those lines (:attr:`recent`) and nothing
+    older: a later line for one of them takes its old line's slots out of the counts and
+    puts its own in. That makes it exact whatever offset it is saved at, and small (at
+    most a window of lines), which is why it is kept rather than counts of settled frames
+    alone: those would need the window's lines read again from the file's tail.
+    """
+
+    offset: int = 0
+    """The bytes of ``frames.jsonl`` counted: always the end of a line."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FRAME_STATUSES, 0))
+    """Slots of each status."""
+    newest: FrameRecord | None = None
+    """The newest slot's line (a range's newest slot is its ``last``)."""
+    recent: dict[int, FrameRecord] = field(default_factory=dict)
+    """The lines a later line may still complete, by frame."""
+
+    def add(self, record: FrameRecord) -> None:
+        """Count one more line of the file."""
+        earlier = self.recent.get(record.frame)
+        if earlier is not None:
+            self.counts[earlier.status] -= earlier.slots
+        self.counts[record.status] = self.counts.get(record.status, 0) + record.slots
+        self.recent[record.frame] = record
+        if self.newest is None or record.last_slot >= self.newest.last_slot:
+            self.newest = record
+        if len(self.recent) > 2 * AMEND_WINDOW:
+            self._forget_settled()
+
+    def to_json(self) -> str:
+        """The tally as ``summary.json`` holds it."""
+        self._forget_settled()
+        return json.dumps(
+            {
+                "version": SUMMARY_VERSION,
+                "offset": self.offset,
+                "counts": self.counts,
+                "newest": None if self.newest is None else self.newest.to_dict(),
+                "recent": [record.to_dict() for record in self.recent.values()],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: bytes) -> FrameTally:
+        """Read ``summary.json``; :class:`ValueError` saying what is wrong with it."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValueError("it is not JSON") from None
+        if not isinstance(data, dict) or data.get("version") != SUMMARY_VERSION:
+            raise ValueError("it is not a summary this lapse knows")
+        offset, counts = data.get("offset"), data.get("counts")
+        if not is_int(offset) or offset < 0:
+            raise ValueError(f"its offset is not a whole number of bytes: {offset!r}")
+        if not isinstance(counts, dict) or not all(
+            status in FRAME_STATUSES and is_int(count) and count >= 0
+            for status, count in counts.items()
+        ):
+            raise ValueError("its counts are not whole numbers of known statuses")
+        recent, newest = data.get("recent"), data.get("newest")
+        if not isinstance(recent, list):
+            raise ValueError("it has no list of recent lines")
+        tally = cls(offset=offset, counts=dict.fromkeys(FRAME_STATUSES, 0) | counts)
+        tally.recent = {record.frame: record for record in map(FrameRecord.from_dict, recent)}
+        tally.newest = None if newest is None else FrameRecord.from_dict(newest)
+        return tally
+
+    def _forget_settled(self) -> None:
+        if self.newest is None:
+            return
+        settled = self.newest.last_slot - AMEND_WINDOW
+        self.recent = {frame: line for frame, line in self.recent.items() if frame > settled}
 
 
 @dataclass(frozen=True)
@@ -177,6 +263,40 @@ class RunInfo:
         created = datetime.fromisoformat(self.created)
         suffix = _SUFFIXED_ID.fullmatch(self.id)
         return created, int(suffix.group(1)) if suffix else 1, self.id
+
+
+@dataclass(frozen=True)
+class DamagedRun:
+    """A run folder whose ``run.toml`` no longer reads as a run: listed, never left out
+    in silence, and never resumed."""
+
+    id: str
+    path: Path
+    problem: str
+    """What is wrong, in one line: ``"run.toml cannot be read (settings: interval …)"``."""
+    state: str | None
+    """The state ``run.toml`` still says, when that much can be read."""
+
+    @property
+    def may_be_active(self) -> bool:
+        """Its ``run.toml`` says active, or cannot say: a daemon may have left it running."""
+        return self.state is None or self.state == "active"
+
+
+def _damaged(path: Path, error: OSError | ValueError) -> DamagedRun:
+    why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    problem = f"{RUN_FILE} cannot be read ({cut(' '.join(why.split()))})"
+    return DamagedRun(id=path.name, path=path, problem=problem, state=_legible_state(path))
+
+
+def _legible_state(path: Path) -> str | None:
+    """The state a ``run.toml`` that fails to read as a run still says, if any."""
+    try:
+        with os.fdopen(open_no_follow(path / RUN_FILE, path.name), encoding="utf-8") as file:
+            state = tomllib.loads(file.read()).get("state")
+    except (OSError, ValueError, LinkRefused):
+        return None
+    return state if state in JOURNAL_STATES else None
 
 
 def _read_run(path: Path) -> RunInfo:
@@ -266,9 +386,9 @@ def _last_record(path: Path) -> FrameRecord | None:
                 record = parse_frame_line(line)
             except ValueError:
                 continue
-            if newest is None or record.frame > newest.frame:
+            if newest is None or record.last_slot > newest.last_slot:
                 newest = record  # walking backwards, the first line of a frame is its last
-            elif record.frame <= newest.frame - AMEND_WINDOW:
+            elif record.last_slot <= newest.last_slot - AMEND_WINDOW:
                 break  # later lines only complete recent frames: nothing newer lies before
         return newest
     finally:
@@ -285,12 +405,29 @@ class Journal:
         """Where the run folders are."""
 
     def list_runs(self) -> list[RunInfo]:
-        """Every readable run, newest first; a folder whose run.toml cannot be read is skipped."""
+        """Every readable run, newest first; a folder whose run.toml cannot be read is left
+        to :meth:`scan_runs`."""
+        return self.scan_runs()[0]
+
+    def damaged_active_run(self) -> DamagedRun | None:
+        """The damaged run a daemon may have left active, newer than every readable run:
+        the one a starting daemon would have resumed, had it been readable."""
+        runs, damaged = self.scan_runs()
+        newest = max((run.id for run in runs), default="", key=_id_order)
+        return next(
+            (run for run in damaged if run.may_be_active and _id_order(run.id) > _id_order(newest)),
+            None,
+        )
+
+    def scan_runs(self) -> tuple[list[RunInfo], list[DamagedRun]]:
+        """The readable runs and the damaged ones, each newest first, from one look at the
+        folders (a run that is a link is left out, said once in the log)."""
         try:
             entries = list(self.runs_dir.iterdir())
         except FileNotFoundError:
-            return []
-        runs = []
+            return [], []
+        runs: list[RunInfo] = []
+        damaged: list[DamagedRun] = []
         for path in entries:
             if not _RUN_ID.fullmatch(path.name) or not path.is_dir():
                 continue
@@ -298,10 +435,13 @@ class Journal:
                 runs.append(_read_run(path))
             except LinkRefused as refused:
                 log.warning("%s: left out", refused)
-            except (OSError, ValueError):
-                continue
+            except FileNotFoundError:
+                continue  # a folder a start left before its run.toml: no run at all
+            except (OSError, ValueError) as error:
+                damaged.append(_damaged(path, error))
         runs.sort(key=RunInfo._sort_key, reverse=True)
-        return runs
+        damaged.sort(key=lambda run: _id_order(run.id), reverse=True)
+        return runs, damaged
 
     def get_run(self, run_id: str) -> RunInfo:
         """The run named ``run_id``; :class:`LapseError` if there is none or it cannot be read."""
@@ -339,20 +479,95 @@ class Journal:
         return FrameScan(tuple(records), tuple(skipped), torn)
 
     def read_frames(self, run_id: str) -> list[FrameRecord]:
-        """One record per slot (its last line), in slot order of the file; corrupt lines
-        and a torn tail are left out."""
+        """One record per slot (its last line), in slot order of the file; a gap logged as
+        one range is one record (:attr:`FrameRecord.last`); corrupt lines and a torn tail
+        are left out."""
         return merge_frames(self.scan_frames(run_id).records)
 
+    def frames(self, run_id: str) -> Iterator[FrameRecord]:
+        """The run's records as :meth:`read_frames` has them, yielded as the file is read:
+        a journal of millions of lines is never held in memory.
+
+        A record is held back only while a later line may still complete it (within
+        :data:`~core.model.records.AMEND_WINDOW` slots of the newest), so memory stays a
+        window of lines whatever the file's length.
+        """
+        held: dict[int, FrameRecord] = {}  # in the order frames first appear
+        newest = -1
+        for _, line, _terminated in _lines(self._run_path(run_id) / FRAMES_FILE, run_id):
+            try:
+                record = parse_frame_line(line)
+            except ValueError:
+                continue
+            held[record.frame] = record
+            newest = max(newest, record.last_slot)
+            while held:
+                first = next(iter(held))
+                if held[first].last_slot > newest - AMEND_WINDOW:
+                    break
+                yield held.pop(first)
+        yield from held.values()
+
+    def last_frames(self, run_id: str, slots: int) -> list[FrameRecord]:
+        """The records of the run's newest ``slots`` slots, oldest first, read from the end
+        of the file; a range that reaches into them comes whole."""
+        path = self._run_path(run_id) / FRAMES_FILE
+        try:
+            fd = open_no_follow(path, run_id)
+        except FileNotFoundError:
+            return []
+        found: dict[int, FrameRecord] = {}
+        newest: int | None = None
+        try:
+            for _, line, _terminated in segments_backwards(fd, os.fstat(fd).st_size):
+                try:
+                    record = parse_frame_line(line)
+                except ValueError:
+                    continue
+                newest = record.last_slot if newest is None else max(newest, record.last_slot)
+                oldest_wanted = newest - slots + 1
+                if record.last_slot < oldest_wanted - AMEND_WINDOW:
+                    # Every line before this one was written while the newest slot was
+                    # below the slots wanted: none of them is, or completes, one of them.
+                    break
+                # Walking backwards, the first line of a frame is its last.
+                found.setdefault(record.frame, record)
+        finally:
+            os.close(fd)
+        if newest is None:
+            return []
+        return sorted(
+            (record for record in found.values() if record.last_slot > newest - slots),
+            key=lambda record: record.frame,
+        )
+
     def last_frame(self, run_id: str) -> FrameRecord | None:
-        """The newest slot's record (its last line), found by reading the file from its end."""
+        """The newest slot's record (its last line), found by reading the file from its end;
+        it may be a range, whose newest slot is :attr:`FrameRecord.last`."""
         return _last_record(self._run_path(run_id) / FRAMES_FILE)
 
     def frame_counts(self, run_id: str) -> dict[str, int]:
         """How many frames of each status the run has: ``{"ok": 238, "missed": 2, "error": 0}``."""
-        counts = dict.fromkeys(FRAME_STATUSES, 0)
-        for record in merge_frames(self.scan_frames(run_id).records):
-            counts[record.status] += 1
-        return counts
+        return dict(self.tally(run_id).counts)
+
+    def tally(self, run_id: str) -> FrameTally:
+        """The run's counts and newest line, as of the end of its ``frames.jsonl``.
+
+        Read from the run's ``summary.json`` and the lines after its offset, so a journal
+        of millions of lines costs what its last lines cost. A summary that does not fit
+        the file is said in the log and the whole file is counted instead.
+        """
+        path = self._run_path(run_id)
+        tally = _read_summary(path, run_id)
+        for _, line, terminated in _lines(path / FRAMES_FILE, run_id, start=tally.offset):
+            if not terminated:
+                break  # a torn tail: not a line yet, and not counted
+            tally.offset += len(line) + 1
+            try:
+                tally.add(parse_frame_line(line))
+            except ValueError:
+                continue
+        return tally
 
     def _run_path(self, run_id: str) -> Path:
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):
@@ -364,13 +579,67 @@ class Journal:
         raise LapseError(f"no run named {run_id!r}; `lapse log` lists the runs")
 
 
-def _lines(path: Path, run_id: str) -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(number, line, terminated)`` for each line of ``path``; none if it is missing."""
+def _id_order(run_id: str) -> tuple[str, int]:
+    """Run ids in the order they were taken: ``…-000000`` before ``…-000000-2`` and ``-10``."""
+    suffix = _SUFFIXED_ID.fullmatch(run_id)
+    return (run_id.rsplit("-", 1)[0], int(suffix.group(1))) if suffix else (run_id, 1)
+
+
+def _read_summary(folder: Path, run_id: str) -> FrameTally:
+    """The run's ``summary.json``, checked against its ``frames.jsonl``; an empty tally (count
+    the whole file) when there is none, or, said in the log, when it does not fit."""
+    try:
+        fd = open_no_follow(folder / SUMMARY_FILE, run_id)
+    except FileNotFoundError:
+        return FrameTally()
+    except (OSError, LinkRefused) as error:
+        return _summary_refused(run_id, str(error))
+    try:
+        with os.fdopen(fd, "rb") as file:
+            # A summary is a window of lines: far less than this. Anything more is not one.
+            text = file.read(_SUMMARY_MAX_BYTES + 1)
+        if len(text) > _SUMMARY_MAX_BYTES:
+            raise ValueError("it is too long to be one")
+        tally = FrameTally.from_json(text)
+        _check_offset(folder / FRAMES_FILE, run_id, tally.offset)
+    except (OSError, ValueError) as error:
+        return _summary_refused(run_id, str(error))
+    return tally
+
+
+_SUMMARY_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _check_offset(frames: Path, run_id: str, offset: int) -> None:
+    """:class:`ValueError` unless ``offset`` is the end of a line of ``frames``."""
+    if offset == 0:
+        return
+    fd = open_no_follow(frames, run_id)
+    try:
+        if offset > os.fstat(fd).st_size:
+            raise ValueError(f"its offset {offset} is past the end of {FRAMES_FILE}")
+        if os.pread(fd, 1, offset - 1) != b"\n":
+            raise ValueError(f"its offset {offset} is not the end of a line of {FRAMES_FILE}")
+    finally:
+        os.close(fd)
+
+
+def _summary_refused(run_id: str, why: str) -> FrameTally:
+    log.warning(
+        "run %s: %s does not fit (%s); counting its whole journal", run_id, SUMMARY_FILE, why
+    )
+    return FrameTally()
+
+
+def _lines(path: Path, run_id: str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(number, line, terminated)`` for each line of ``path`` from byte ``start``
+    on (numbered from there); none if it is missing."""
     try:
         fd = open_no_follow(path, run_id)
     except FileNotFoundError:
         return
     with os.fdopen(fd, "rb") as file:
+        file.seek(start)
         for number, raw in enumerate(file, 1):
             terminated = raw.endswith(b"\n")
             yield number, raw[:-1] if terminated else raw, terminated

@@ -37,6 +37,7 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.fake_time import Daemon, script
+from tests.journal_slots import each_slot
 from tui.cli import status_lines
 from tui.view import build_view
 
@@ -137,7 +138,7 @@ def test_a_clock_a_year_behind_waits_then_resumes_on_the_grid_once_it_is_set(
     in_fake_time(daemon, steps)
     daemon.published.wait_for_end()
     daemon.close()
-    records = journal.read_frames(run_id)
+    records = each_slot(journal, run_id)
     assert [r.frame for r in records] == list(range(FRAMES)), "every slot journaled once"
     # The reboot may have taken frame 3's line with it (JOURNAL_LAG_NS): unknown, not missed.
     assert (records[3].status, records[3].error) == ("unknown", UNKNOWN_POWER)
@@ -173,7 +174,7 @@ def test_a_clock_ahead_that_the_system_calls_unsynchronised_waits_for_the_photog
     in_fake_time(daemon, steps)
     daemon.published.wait_for_end()
     daemon.close()
-    records = journal.read_frames(run_id)
+    records = each_slot(journal, run_id)
     assert [r.frame for r in records] == list(range(FRAMES))
     assert [r.status for r in records[3:]] == ["unknown"] + ["missed"] * (FRAMES - 4)
     assert journal.get_run(run_id).state == "finished"
@@ -200,7 +201,7 @@ def test_the_photographers_word_on_a_clock_behind_the_journal_goes_on_one_interv
     in_fake_time(daemon, steps)
     daemon.published.wait_for_end()
     daemon.close()
-    records = journal.read_frames(run_id)
+    records = each_slot(journal, run_id)
     assert [r.frame for r in records] == list(range(FRAMES))
     assert all(r.status == "ok" for r in records), "nothing journaled as missed"
     assert records[3].due_ns == resumed_at[0] + INTERVAL

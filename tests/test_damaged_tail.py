@@ -25,6 +25,7 @@ from core.model.scheduler import Grid
 from core.model.settings import Settings
 from tests import fake_time
 from tests.fake_time import script
+from tests.journal_slots import each_slot
 from tui import cli
 
 EVERY_SECOND = Settings(interval_ns=NS_PER_S, frames=0)
@@ -94,7 +95,7 @@ def test_a_frame_number_damaged_to_300_is_said_and_the_run_resumes_on_the_grid_f
     assert resumed.next_frame == 13 and resumed.next_due_ns == anchor + 13 * NS_PER_S
     faults = second.published.of(FaultEvent)
     assert any("frame 300" in fault.message for fault in faults), "clients are told"
-    records = {r.frame: r for r in second.journal.read_frames(run_id)}
+    records = {r.frame: r for r in each_slot(second.journal, run_id)}
     assert [(records[k].status, records[k].error) for k in (10, 11, 12)] == [
         ("missed", DOWN_REASON)
     ] * 3

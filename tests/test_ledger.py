@@ -45,17 +45,18 @@ def test_slots_missed_are_dated_on_the_grid_and_counted() -> None:
     noticed = GRID.due_ns(5) + 300
     skipped = SlotsSkipped(2, 4, noticed, WALL + noticed - ANCHOR, "the daemon was not running")
     entries = ledger.take(skipped)
-    assert [(r.frame, r.status, r.fired_ns) for r in entries.records] == [
-        (2, "missed", None),
-        (3, "missed", None),
-        (4, "missed", None),
-    ]
-    assert [r.due_ns for r in entries.records] == [GRID.due_ns(k) for k in (2, 3, 4)]
-    assert entries.records[1].wall == wall_iso(WALL + GRID.due_ns(3) - ANCHOR)
+    (gap,) = entries.records  # the whole gap is one line
+    assert (gap.frame, gap.last, gap.status, gap.fired_ns) == (2, 4, "missed", None)
+    assert gap.slots == 3
+    assert gap.due_ns == GRID.due_ns(2)
+    assert gap.wall == wall_iso(WALL + GRID.due_ns(2) - ANCHOR)
     assert entries.events == [
         MissedEvent("run-1", 2, 4, "the daemon was not running", Counts(ok=2, missed=3))
     ]
-    assert ledger.last == entries.records[-1]
+    # The newest slot, dated on the grid, as status shows it and a resume goes on from it.
+    assert ledger.last is not None
+    assert (ledger.last.frame, ledger.last.last, ledger.last.due_ns) == (4, None, GRID.due_ns(4))
+    assert ledger.last.wall == wall_iso(WALL + GRID.due_ns(4) - ANCHOR)
 
 
 def test_a_file_after_its_frame_is_a_later_line_and_counts_its_bytes() -> None:

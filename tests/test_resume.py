@@ -16,11 +16,12 @@ from core.client import daemon_answers
 from core.journal import STOPPED_WHILE_DOWN
 from core.model.records import FrameRecord
 from tests.conftest import Lapse
+from tests.journal_slots import each_slot
 from tui import cli
 
 
 def frames(lapse: Lapse, run_id: str) -> list[FrameRecord]:
-    return lapse.journal.read_frames(run_id)
+    return each_slot(lapse.journal, run_id)
 
 
 def check_grid(lapse: Lapse, run_id: str) -> list[FrameRecord]:

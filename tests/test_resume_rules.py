@@ -40,6 +40,7 @@ from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
+from tests.journal_slots import each_slot
 
 INTERVAL = MINUTE_NS
 SETTINGS = Settings(interval_ns=INTERVAL, frames=10)
@@ -111,7 +112,9 @@ def test_after_a_reboot_the_grid_is_re_anchored_through_the_wall_clock(tmp_path:
     new_anchor = clock.now_ns() - (clock.wall_ns() - ANCHOR_WALL)
     resumed, _ = resume(journal, clock)
     assert resumed.anchor_ns == new_anchor
-    records = journal.read_frames(run_id)
+    (gap,) = (r for r in journal.read_frames(run_id) if r.status == "missed")
+    assert (gap.frame, gap.last) == (4, 5), "the slots missed while down are one line"
+    records = each_slot(journal, run_id)
     assert [r.frame for r in records] == list(range(10))
     for record in records[3:]:
         assert record.due_ns == new_anchor + record.frame * INTERVAL
@@ -156,7 +159,7 @@ def test_on_the_same_boot_the_monotonic_anchor_stands_whatever_the_wall_clock_sa
     clock.boot = "boot-A"
     resumed, _ = resume(journal, clock)
     assert resumed.anchor_ns == ANCHOR
-    records = journal.read_frames(run_id)
+    records = each_slot(journal, run_id)
     assert [r.due_ns for r in records] == [ANCHOR + k * INTERVAL for k in range(10)]
     assert [r.status for r in records] == ["ok"] * 3 + ["missed"] * 3 + ["ok"] * 4
 

@@ -24,7 +24,7 @@ from core.client import (
     last_words,
 )
 from core.config import ChoicesFile, Config, load_config
-from core.journal import STOPPED_WHILE_DOWN, Journal, RunInfo, open_no_follow
+from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo, open_no_follow
 from core.model import protocol
 from core.model.clock_trust import waiting_line
 from core.model.durations import format_approx, format_duration, parse_signed_duration
@@ -101,6 +101,14 @@ def _ppm_arg(text: str) -> float:
     return float(text)
 
 
+def _last_arg(text: str) -> int:
+    if not _WHOLE.fullmatch(text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{echo(text)} is not a number of frames to show: use a whole number from 1"
+        )
+    return int(text)
+
+
 def _port_arg(text: str) -> int:
     # ASCII digits only, as in a duration: int() would also read "８０００".
     digits = text.strip()
@@ -169,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     log = commands.add_parser("log", help="list runs, or the frames of one run")
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
     log.add_argument("--json", action="store_true", help="JSON lines")
+    log.add_argument("--last", type=_last_arg, metavar="N", help="only the run's newest N frames")
     return parser
 
 
@@ -712,14 +721,19 @@ def _resume(args: argparse.Namespace, paths: Paths) -> int:
 def _log(args: argparse.Namespace, paths: Paths) -> int:
     journal = Journal(paths.state_dir)
     if args.run is None:
-        runs = journal.list_runs()
+        if args.last is not None:
+            raise UsageError("--last needs a run: `lapse log latest --last 20`")
+        runs, damaged = journal.scan_runs()
         if args.json:
-            for info in runs:
-                print(as_json(_run_json(info, journal)).replace("\n", "").replace("  ", ""))
+            for entry in [*map(_damaged_json, damaged), *(_run_json(i, journal) for i in runs)]:
+                print(as_json(entry).replace("\n", "").replace("  ", ""))
             return EXIT_OK
-        if not runs:
+        if not runs and not damaged:
             print("No runs yet. Start one with `lapse run --interval 10s`.")
             return EXIT_OK
+        # First: a damaged run may be one a daemon left running, and nothing resumes it.
+        for broken in damaged:
+            print(f"{broken.id}  damaged   {broken.problem}")
         for info in runs:
             counts = journal.frame_counts(info.id)
             print(
@@ -733,7 +747,10 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
     if info is None:
         return _fail("no runs yet", EXIT_FAILED)
-    records = journal.read_frames(info.id)
+    # Printed as read: a journal of millions of lines is never held whole.
+    records = (
+        journal.frames(info.id) if args.last is None else journal.last_frames(info.id, args.last)
+    )
     if args.json:
         for record in records:
             print(record.to_json())
@@ -746,7 +763,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     for wall, text in run_notes(info):
         print(f"  note ({wall}): {text}")
     for record in records:
-        print(frame_line(record, settings.frames))
+        print(log_line(record, settings.frames))
     return EXIT_OK
 
 
@@ -766,6 +783,23 @@ def run_notes(info: RunInfo) -> list[tuple[str, str]]:
     finally:
         os.close(fd)
     return read_notes(data)
+
+
+def _damaged_json(run: DamagedRun) -> dict[str, Any]:
+    return {"id": run.id, "damaged": True, "problem": run.problem, "state": run.state}
+
+
+def log_line(record: FrameRecord, frames: int) -> str:
+    """One line of ``lapse log``: a frame, or a gap logged as one range, said as one line
+    (``frames 12–2,600,011 of 3,000,000  from 08:15:12.000000  missed: …``)."""
+    if record.last is None:
+        return frame_line(record, frames)
+    of = f" of {frames:,}" if frames else ""
+    why = f": {record.error}" if record.error else ""
+    return (
+        f"frames {record.frame:,}–{record.last:,}{of}  from {_due_clock(record)}"
+        f"  {record.status}{why}"
+    )
 
 
 def entry() -> None:

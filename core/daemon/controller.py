@@ -16,6 +16,7 @@ the controller keeps is the threads, the lock and which run is current.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -30,10 +31,10 @@ from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
-from core.journal import Journal, RunInfo
+from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import Camera
 from core.model.clock_trust import ClockTrust, clock_trust, journal_wall_ns, waiting_line
-from core.model.durations import NS_PER_MS, format_duration
+from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault
 from core.model.ledger import (
@@ -42,6 +43,7 @@ from core.model.ledger import (
     Entries,
     RunLedger,
     damaged_tail,
+    newest_slot,
     resume_point,
 )
 from core.model.marks import Gap, gap_reports
@@ -79,13 +81,22 @@ JOURNAL_RETRY_S = 5.0
 """While lines wait, the journal is tried again this often even when no frame fires."""
 CLOCK_RECHECK_S = 5.0
 """While a run waits for a clock it can trust, the clock is checked again this often."""
+SUMMARY_EVERY_LINES = 1_000
+SUMMARY_EVERY_S = 60.0
+"""The journal thread saves the run's summary (``summary.json``) after this many lines or
+this long, whichever comes first, and when the run ends: a daemon that starts or a
+``lapse status`` reads it and only the lines after it."""
+STOP_WAIT_S = 20.0
+"""How long a stop waits for the journal thread to end the run (the camera fetching the
+last files, bounded by its own calls, comes on top): a journal thread that hangs (a disk
+that never answers) must not hang ``lapse stop`` with it, whose client waits 30 s."""
 
 log = logging.getLogger("lapse.daemon")
 
 
-def unrecorded_end(state: RunState, error: OSError) -> str:
+def unrecorded_end(state: RunState, error: OSError | str) -> str:
     """The one line that says a run's end could not be written to ``run.toml``."""
-    why = error.strerror or str(error)
+    why = error if isinstance(error, str) else error.strerror or str(error)
     if state is RunState.STOPPED:
         return (
             f"the run stopped and every output is off, but the stop could not be recorded"
@@ -140,10 +151,15 @@ class _ActiveRun:
         ledger: RunLedger,
         resumed: bool,
         marks: MarksFile | None = None,
+        tally: FrameTally | None = None,
     ) -> None:
         self.controller = controller
         self.writer = writer
         self.marks = marks
+        self.tally = tally or FrameTally()
+        """The run's counts as of the journal's end, saved now and then as its summary."""
+        self._unsaved_lines = 0
+        self._saved_ns = controller.clock.now_ns()
         self.plan = plan
         self.scheduler = scheduler
         self.ledger = ledger
@@ -167,6 +183,11 @@ class _ActiveRun:
         """Lines given up since the journal last took every line."""
         self.end_unrecorded: str | None = None
         """Why the run's end could not be written to ``run.toml``: it stays active there."""
+        self.end_report: _Ended | None = None
+        """How the engine said the run ended, once the journal thread has taken it."""
+        self.fetching_last_files = False
+        """The journal thread waits for the camera to fetch the last frames' files: bounded
+        by the camera's own calls, so a stop waits for it on top of its own bound."""
         self.ended = clock.event()
         """Set once the run has ended and its journal is closed (waited on by stop). The
         clock's: the run ends on the clock's time (the camera fetching the last files), so
@@ -206,6 +227,12 @@ class _ActiveRun:
 
     # -- journal thread -----------------------------------------------------
     def _journal(self) -> None:
+        try:
+            self._end(self._journal_until_ended())
+        except BaseException as error:  # a bug, or the memory ran out: said, never silent
+            self._journal_died(error)
+
+    def _journal_until_ended(self) -> _Ended:
         ended: _Ended | None = None
         while ended is None:
             try:
@@ -216,11 +243,53 @@ class _ActiveRun:
                 batch = []
             batch += self._waiting_reports()
             if any(isinstance(item, _Ended) for item in batch):
-                ended = next(item for item in batch if isinstance(item, _Ended))
+                ended = self.end_report = next(item for item in batch if isinstance(item, _Ended))
                 batch = [item for item in batch if not isinstance(item, _Ended)]
+                self.fetching_last_files = True
                 batch += self._last_camera_reports()
+                self.fetching_last_files = False
             self._write(batch)
-        self._end(ended)
+        return ended
+
+    def _journal_died(self, error: BaseException) -> None:
+        """The journal thread's work failed: say so to every client, keep taking the reports
+        (so they do not pile up) until the run ends, and still try to record its end."""
+        message = (
+            f"the journal stopped working ({error!r}): frames are no longer recorded;"
+            " stop the run and start a new one"
+        )
+        log.error("%s", message, exc_info=error)
+        self.fetching_last_files = False
+        state = RunState.INTERRUPTED
+        try:
+            self.ledger.fault = message
+            with contextlib.suppress(Exception):
+                self.controller.publish(FaultEvent(message=message))
+                self.controller._publish_state()
+            ended = self.end_report or self._drain_until_ended()
+            state = ended.state
+            if state.ended:
+                try:
+                    self.writer.finish(state.value, ended.reason, self.controller.clock.wall_ns())
+                except Exception as failed:
+                    self.end_unrecorded = unrecorded_end(state, str(failed))
+                    state = RunState.INTERRUPTED
+            if self.end_unrecorded is not None:
+                self.ledger.fault = self.end_unrecorded
+        finally:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+            try:
+                self.controller._run_ended(self, state)
+            finally:
+                self.ended.set()
+
+    def _drain_until_ended(self) -> _Ended:
+        """Take reports without keeping them until the engine says the run is over."""
+        while True:
+            item = self.events.get()
+            if isinstance(item, _Ended):
+                return item
 
     def _last_camera_reports(self) -> list[Any]:
         """Let the camera fetch the last frames' files (bounded), and take its news."""
@@ -267,9 +336,28 @@ class _ActiveRun:
         except OSError as error:
             event = self.ledger.journal_failed(error, len(self.unwritten), self.dropped)
             return Entries(events=[event])
+        self._tally(self.unwritten)
         self.unwritten.clear()
         dropped, self.dropped = self.dropped, None
         return self.ledger.journal_written(dropped)
+
+    def _tally(self, written: deque[FrameRecord]) -> None:
+        """Count lines just written, and save the summary when it is due."""
+        for record in written:
+            self.tally.add(record)
+        self.tally.offset = self.writer.size
+        self._unsaved_lines += len(written)
+        now = self.controller.clock.now_ns()
+        if (
+            self._unsaved_lines >= SUMMARY_EVERY_LINES
+            or now - self._saved_ns >= SUMMARY_EVERY_S * NS_PER_S
+        ):
+            self._save_summary()
+
+    def _save_summary(self) -> None:
+        if self._unsaved_lines and self.writer.save_summary(self.tally):
+            self._unsaved_lines = 0
+            self._saved_ns = self.controller.clock.now_ns()
 
     def _give_up(self, records: list[FrameRecord], why: str) -> Dropped:
         """Count ``records`` as lost for ``why``; returns every loss since the journal last
@@ -296,6 +384,7 @@ class _ActiveRun:
             self.ledger.journal_lost(lost)
         if self.end_unrecorded is not None:
             self.ledger.fault = self.end_unrecorded  # what matters most: the run is not over
+        self._save_summary()
         self.writer.close()
         if self.marks is not None:
             self.marks.close()  # the timing thread, its only writer, has ended
@@ -342,8 +431,11 @@ class RunController:
         notice: str | None = None,
         camera: Camera | None = None,
         outlook: Outlook | None = None,
+        stop_wait_s: float = STOP_WAIT_S,
     ) -> None:
         self.rig = rig
+        self.stop_wait_s = stop_wait_s
+        """How long a stop waits for the run's journal thread (:data:`STOP_WAIT_S`)."""
         self.camera = camera
         self.outlook = outlook
         if camera is not None:
@@ -360,6 +452,10 @@ class RunController:
         self._power_released_ns: int | None = None
         """When the last run that switched camera power released it (monotonic ns)."""
         self._clock_wait: _ClockWait | None = None
+        self._hung: _ActiveRun | None = None
+        """A run whose journal thread a stop gave up waiting for."""
+        self._idle_fault: str | None = None
+        """Shown while no run has been placed: a damaged run that could not be resumed."""
 
     # -- commands --------------------------------------------------------------
     def start(self, settings: Settings) -> Status:
@@ -412,9 +508,12 @@ class RunController:
         After a reboot on a wall clock that cannot be trusted, the run waits for the clock
         instead (:meth:`_waits_for_clock`) and None is returned, as for no run.
         ``clock_ok``: the clock was found trusted, or the photographer said it is right.
+        A damaged run a daemon may have left active is never passed over in silence: it is
+        logged and shown as the fault while no run goes.
         """
         info = self.journal.active_run()
         if info is None:
+            self._refuse_damaged_run()
             return None
         if not clock_ok and self._waits_for_clock(info):
             return None
@@ -431,36 +530,57 @@ class RunController:
             if self._state is RunState.IDLE:
                 self._move(RunState.INTERRUPTED)  # as the last daemon left it
             plan = make_plan(info.settings)
-            counts, last = self._journaled_counts(info)
-            same_boot = info.boot_id == self.clock.boot_id()
-            point = resume_point(
-                anchor_ns=info.anchor_ns,
-                anchor_wall_ns=info.anchor_wall_ns,
-                run_boot_id=info.boot_id,
-                boot_id=self.clock.boot_id(),
+            # Opened first: the tally then counts the file as the writer left it (a torn
+            # last line cut), up to the very byte the run goes on appending from.
+            writer = open_run(self.journal, info.id)
+            try:
+                run, damage_said = self._resumed_run(info, writer, plan, camera_fault)
+            except BaseException:
+                writer.close()
+                raise
+            self._place(run, RunState.WAITING if run.ledger.last is None else RunState.RUNNING)
+        if damage_said is not None:
+            self.publish(FaultEvent(message=damage_said))
+        self._publish_state()
+        return run.status(self.clock.now_ns(), live=True)
+
+    def _resumed_run(
+        self, info: RunInfo, writer: RunWriter, plan: Plan, camera_fault: str | None
+    ) -> tuple[_ActiveRun, str | None]:
+        """The journal's active run ``info``, ready to go on, and what was said of a damaged
+        journal tail (called with the lock held)."""
+        tally = self.journal.tally(info.id)
+        writer.save_summary(tally)  # the next start reads from here, not the whole file
+        counts, last = self._journaled_counts(info, tally)
+        same_boot = info.boot_id == self.clock.boot_id()
+        point = resume_point(
+            anchor_ns=info.anchor_ns,
+            anchor_wall_ns=info.anchor_wall_ns,
+            run_boot_id=info.boot_id,
+            boot_id=self.clock.boot_id(),
+            now_ns=self.clock.now_ns(),
+            wall_ns=self.clock.wall_ns(),
+            last=last,
+        )
+        grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
+        damage = None
+        if last is not None:
+            damage = damaged_tail(
+                last,
+                grid,
+                same_boot=same_boot,
                 now_ns=self.clock.now_ns(),
                 wall_ns=self.clock.wall_ns(),
-                last=last,
             )
-            grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
-            damage = None
-            if last is not None:
-                damage = damaged_tail(
-                    last,
-                    grid,
-                    same_boot=same_boot,
-                    now_ns=self.clock.now_ns(),
-                    wall_ns=self.clock.wall_ns(),
-                )
-            next_frame = point.next_frame if damage is None else damage.next_frame
-            scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=next_frame)
-            ledger = RunLedger(info.id, grid, counts=counts, last=last)
-            if camera_fault is not None:
-                ledger.camera_fault_at_start(camera_fault)
-            writer = open_run(self.journal, info.id)
-            damage_said = None if damage is None else self._say_damage(writer, ledger, damage)
-            marks = open_marks(writer.info.path, info.id)
-            run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks)
+        next_frame = point.next_frame if damage is None else damage.next_frame
+        scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=next_frame)
+        ledger = RunLedger(info.id, grid, counts=counts, last=last)
+        if camera_fault is not None:
+            ledger.camera_fault_at_start(camera_fault)
+        damage_said = None if damage is None else self._say_damage(writer, ledger, damage)
+        marks = open_marks(writer.info.path, info.id)
+        try:
+            run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks, tally)
             # Slots lost while down are logged as what they were before the engine starts:
             # what the marks say of the shutters the last daemon was around, else missed.
             skipped = scheduler.skip_past(self.clock.now_ns())
@@ -475,11 +595,11 @@ class RunController:
                 known = {} if marks is None else marks.read()
                 for report in gap_reports(gap, known, grid, down_reason=DOWN_REASON):
                     run.events.put(report)
-            self._place(run, RunState.WAITING if last is None else RunState.RUNNING)
-        if damage_said is not None:
-            self.publish(FaultEvent(message=damage_said))
-        self._publish_state()
-        return run.status(self.clock.now_ns(), live=True)
+        except BaseException:
+            if marks is not None:
+                marks.close()
+            raise
+        return run, damage_said
 
     def resume_waiting(self, *, clock_ok: bool) -> Status:
         """Resume the run that waits for the clock: at once on the photographer's word that
@@ -499,6 +619,17 @@ class RunController:
         why = "the photographer says the clock is right" if clock_ok else "the clock is trusted"
         self._resume_after_wait(wait, why)
         return self.status()
+
+    def _refuse_damaged_run(self) -> None:
+        damaged = self.journal.damaged_active_run()
+        if damaged is None:
+            return
+        message = (
+            f"run {damaged.id} cannot be resumed: its {damaged.problem}; mend it, or move"
+            f" its folder out of {self.journal.runs_dir}, and start lapse again"
+        )
+        log.error("%s", message)
+        self._idle_fault = message
 
     def end_interrupted(self, reason: str) -> RunInfo | None:
         """Record the journal's active run, if any, as stopped for ``reason`` instead of
@@ -529,6 +660,7 @@ class RunController:
             if run is None and self._state is RunState.STARTING:
                 raise LapseError("a run is being started; stop it once it has started")
             if run is None and self._state is RunState.INTERRUPTED:
+                self._refuse_if_journal_hangs()
                 # A stop that could not be recorded left the run interrupted: record it now.
                 info = self.journal.active_run()
                 if info is None:
@@ -541,10 +673,54 @@ class RunController:
             return self.status()
         run.cancel_means = RunState.STOPPED
         run.cancel.set()
-        run.ended.wait()
+        if not self._wait_for_end(run):
+            raise LapseError(self._give_up_on(run))
         if run.end_unrecorded is not None:
             raise LapseError(run.end_unrecorded)
         return self.status()
+
+    def _refuse_if_journal_hangs(self) -> None:
+        """A run given up on still holds its journal: this daemon cannot record its stop."""
+        hung = self._hung
+        if hung is not None and not hung.ended.is_set():
+            raise LapseError(
+                f"run {hung.info.id}: its journal still does not answer (every output is off);"
+                " end this daemon (`systemctl stop lapse-daemon` under systemd), then"
+                " `lapse stop` records the stop without firing anything"
+            )
+
+    def _wait_for_end(self, run: _ActiveRun) -> bool:
+        """Wait for ``run``'s journal thread to end it: at most :attr:`stop_wait_s` at a
+        time, and only while the camera is still fetching the last files beyond that; False
+        when the thread did not get there (it hangs)."""
+        while not run.ended.wait(self.stop_wait_s):
+            if not run.fetching_last_files:
+                return False
+        return True
+
+    def _give_up_on(self, run: _ActiveRun) -> str:
+        """``run``'s journal thread did not end it in time: release the outputs here, leave
+        the run interrupted (active in its ``run.toml``), and return the line that says so."""
+        message = (
+            f"the run stopped and every output is off, but the stop could not be recorded:"
+            f" the journal did not answer within {self.stop_wait_s:g} s; a daemon started"
+            f" later would resume the run (the daemon's log says more)"
+        )
+        log.error("%s", message)
+        try:
+            self.rig.release()
+        except Exception as error:  # said, and the stop still answers
+            message += f"; the outputs could not be released: {error}"
+        run.ledger.fault = message
+        now = self.clock.now_ns()
+        with self._lock:
+            if self._run is run:
+                self._run = None
+                self._hung = run
+                self._last = _LastRun(run.status(now, live=False), message)
+                self._move(RunState.INTERRUPTED)
+        self._publish_state()
+        return message
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """End the daemon's part: outputs released, journal flushed, the run left resumable."""
@@ -606,7 +782,7 @@ class RunController:
         elif last is not None and state is not RunState.STARTING:
             run_status, fault = last.status, last.fault  # until the next run is placed
         else:
-            run_status, fault = None, None
+            run_status, fault = None, self._idle_fault
         status = Status(
             state=state,
             now_ns=now,
@@ -651,9 +827,16 @@ class RunController:
             log.warning("could not keep that note for `lapse log`: %s", error.strerror or error)
         return said
 
-    def _journaled_counts(self, info: RunInfo) -> tuple[Counts, FrameRecord | None]:
-        """A run's counts and newest frame as its journal has them."""
-        counts = self.journal.frame_counts(info.id)
+    def _journaled_counts(
+        self, info: RunInfo, tally: FrameTally | None = None
+    ) -> tuple[Counts, FrameRecord | None]:
+        """A run's counts and newest frame as its journal (or its ``tally``) has them."""
+        tally = tally or self.journal.tally(info.id)
+        counts = tally.counts
+        last = tally.newest
+        if last is not None:
+            settings = info.settings
+            last = newest_slot(last, Grid(info.anchor_ns, settings.interval_ns, settings.clock_ppm))
         return (
             Counts(
                 ok=counts["ok"],
@@ -661,7 +844,7 @@ class RunController:
                 errors=counts["error"],
                 unknown=counts["unknown"],
             ),
-            self.journal.last_frame(info.id),
+            last,
         )
 
     def _journaled_status(self, info: RunInfo) -> RunStatus:
@@ -829,8 +1012,9 @@ class RunController:
     def _run_ended(self, run: _ActiveRun, state: RunState) -> None:
         now = self.clock.now_ns()
         with self._lock:
-            if self._run is run:
-                self._run = None
+            if self._run is not run:
+                return  # a stop gave up waiting for it and has said what became of it
+            self._run = None
             self._last = _LastRun(run.status(now, live=False), run.ledger.fault)
             if run.plan.power_on_ns is not None:
                 self._power_released_ns = now  # the engine released every output before

@@ -29,7 +29,15 @@ from itertools import count
 from pathlib import Path
 
 from core.atomic import fsync_directory, write_atomic
-from core.journal import FRAMES_FILE, Journal, RunInfo, refuse_link, segments_backwards
+from core.journal import (
+    FRAMES_FILE,
+    SUMMARY_FILE,
+    FrameTally,
+    Journal,
+    RunInfo,
+    refuse_link,
+    segments_backwards,
+)
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.records import FrameRecord, parse_frame_line
@@ -128,6 +136,8 @@ class RunWriter:
         """Given up when ``run.toml`` cannot be written on a full disk."""
         self._fd: int | None = fd
         self._lock = threading.Lock()
+        self.size = os.fstat(fd).st_size
+        """The bytes of ``frames.jsonl`` written so far: every line appended ends here."""
 
     def __enter__(self) -> RunWriter:
         return self
@@ -163,6 +173,21 @@ class RunWriter:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size_before)
                 raise
+            self.size = size_before + len(data)
+
+    def save_summary(self, tally: FrameTally) -> bool:
+        """Replace the run's ``summary.json`` with ``tally``; False when it cannot be written
+        (a full disk): it is a cache, readers then count from an older one or the whole file."""
+        try:
+            write_atomic(
+                self.info.path / SUMMARY_FILE,
+                tally.to_json().encode("ascii"),
+                follow_symlinks=False,
+            )
+        except OSError as error:
+            log.debug("could not save %s of run %s: %s", SUMMARY_FILE, self.info.id, error)
+            return False
+        return True
 
     def finish(self, state: str, reason: str, ended_wall_ns: int) -> None:
         """End the run: rewrite ``run.toml`` atomically with ``state``, the time and ``reason``.

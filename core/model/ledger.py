@@ -14,7 +14,7 @@ journal thread and carries out what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from core.model.camera import CameraChanged, FileSaved, FrameFailed
 from core.model.clock_trust import wall_ns_of
@@ -31,6 +31,8 @@ from core.model.protocol import (
 )
 from core.model.records import AMEND_WINDOW, FrameRecord
 from core.model.scheduler import Grid
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 CameraNews = FileSaved | FrameFailed
 """What the camera says about one frame after the engine fired it."""
@@ -303,29 +305,31 @@ class RunLedger:
         )
 
     def _slots_skipped(self, skipped: SlotsSkipped) -> Entries:
+        """Slots passed unfired: one line for the whole gap, however long (a month down at
+        1 s is one line, not 2.6 million)."""
         first = self.last is None
-        records = []
-        for frame in range(skipped.first, skipped.last + 1):
-            due = self.grid.due_ns(frame)
-            record = FrameRecord(
-                frame=frame,
-                due_ns=due,
-                fired_ns=None,
-                wall=wall_iso(skipped.noticed_wall_ns - (skipped.noticed_ns - due)),
-                status=skipped.status,
-                error=skipped.reason,
+        due = self.grid.due_ns(skipped.first)
+        record = FrameRecord(
+            frame=skipped.first,
+            due_ns=due,
+            fired_ns=None,
+            wall=wall_iso(skipped.noticed_wall_ns - (skipped.noticed_ns - due)),
+            status=skipped.status,
+            error=skipped.reason,
+            last=skipped.last if skipped.last > skipped.first else None,
+        )
+        self._count(record, +1)
+        self.last = newest_slot(record, self.grid)
+        self._forget_older_than(skipped.last)
+        event: Event
+        if skipped.status == "missed":
+            event = MissedEvent(
+                self.run_id, skipped.first, skipped.last, skipped.reason, self.counts
             )
-            records.append(record)
-            self._count(record, +1)
-            self.last = record
-        if skipped.status != "missed":
-            # Not missed: clients see each slot as it is journaled (a few at most).
-            events: list[Event] = [FrameEvent(self.run_id, r, self.counts) for r in records]
         else:
-            events = [
-                MissedEvent(self.run_id, skipped.first, skipped.last, skipped.reason, self.counts)
-            ]
-        return Entries(records=records, events=events, status_changed=first)
+            # Not missed (unknown after a crash): said as the line it is.
+            event = FrameEvent(self.run_id, record, self.counts)
+        return Entries(records=[record], events=[event], status_changed=first)
 
     def _camera_news(self, news: CameraNews) -> Entries:
         """A later line for a frame: the file the camera saved, or that it failed the frame."""
@@ -349,6 +353,7 @@ class RunLedger:
     # -- counting ----------------------------------------------------------------------------
     def _count(self, record: FrameRecord, step: int) -> None:
         counts = self.counts
+        step *= record.slots
         if record.status == "ok":
             counts = replace(counts, ok=counts.ok + step)
         elif record.status == "missed":
@@ -367,10 +372,33 @@ class RunLedger:
 
     def _remember(self, record: FrameRecord) -> None:
         self._recent[record.frame] = record
-        for old in [frame for frame in self._recent if frame <= record.frame - AMEND_WINDOW]:
+        self._forget_older_than(record.frame)
+
+    def _forget_older_than(self, newest: int) -> None:
+        """Drop what waits on frames :data:`AMEND_WINDOW` or more slots below ``newest``:
+        the journal's readers never expect a later line for them."""
+        for old in [frame for frame in self._recent if frame <= newest - AMEND_WINDOW]:
             del self._recent[old]
-        for old in [frame for frame in self._early if frame <= record.frame - AMEND_WINDOW]:
+        for old in [frame for frame in self._early if frame <= newest - AMEND_WINDOW]:
             del self._early[old]
+
+
+def newest_slot(record: FrameRecord, grid: Grid) -> FrameRecord:
+    """The last slot of ``record`` as a line of its own: what status shows as the last frame
+    and where a resumed run goes on. A range's line has only its first slot's times; the
+    grid gives the rest (the span between two slots does not depend on the anchor, so a
+    line written on another boot is read right too)."""
+    if record.last is None:
+        return record
+    span = grid.due_ns(record.last) - grid.due_ns(record.frame)
+    first_wall_us = (datetime.fromisoformat(record.wall) - _EPOCH) // timedelta(microseconds=1)
+    return replace(
+        record,
+        frame=record.last,
+        last=None,
+        due_ns=record.due_ns + span,
+        wall=wall_iso(first_wall_us * 1000 + span),
+    )
 
 
 def _amended(record: FrameRecord, news: CameraNews) -> FrameRecord:

@@ -22,6 +22,10 @@ FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error", "unknown")
 """``ok``: the shutter fired; ``missed``: the slot was skipped; ``error``: it went wrong;
 ``unknown``: the daemon ended around the shutter and cannot tell whether it fired."""
 
+RANGE_STATUSES: tuple[str, ...] = ("missed", "unknown")
+"""The statuses one line may give to a range of slots (``last``): those that never carry a
+``fired_ns``, so every slot of the range is told by the first one's times and the grid."""
+
 FRAME_KEYS: tuple[str, ...] = (
     "frame",
     "due_ns",
@@ -32,7 +36,8 @@ FRAME_KEYS: tuple[str, ...] = (
     "error",
     "lateness_ns",
 )
-"""The keys of every frames.jsonl line, in the order they are written."""
+"""The keys of every frames.jsonl line, in the order they are written. A line covering a
+range of slots also has ``last``, right after ``frame``."""
 _REQUIRED_FRAME_KEYS = ("frame", "due_ns", "fired_ns", "wall", "status")
 
 AMEND_WINDOW = 64
@@ -86,6 +91,9 @@ class FrameRecord:
     """The file a camera returned, relative to the run folder."""
     error: str | None = None
     """What went wrong, for ``error`` and ``missed`` frames: ``"camera busy"``."""
+    last: int | None = None
+    """The last slot this line covers (a gap: slots ``frame``…``last``, all with this
+    status); None for one slot. ``due_ns`` and ``wall`` are the first slot's."""
 
     def __post_init__(self) -> None:
         if not is_int(self.frame) or self.frame < 0:
@@ -110,6 +118,24 @@ class FrameRecord:
             raise ValueError(f"file must be a path or null, got {self.file!r}")
         if not is_optional_str(self.error):
             raise ValueError(f"error must be text or null, got {self.error!r}")
+        if self.last is not None:
+            self._check_range()
+
+    def _check_range(self) -> None:
+        if not is_int(self.last) or self.last < self.frame:
+            raise ValueError(f"last must be a whole number from frame on, got {self.last!r}")
+        if self.status not in RANGE_STATUSES or self.fired_ns is not None:
+            raise ValueError(f"a range of slots cannot be {self.status!r}")
+
+    @property
+    def slots(self) -> int:
+        """How many slots this line covers."""
+        return 1 if self.last is None else self.last - self.frame + 1
+
+    @property
+    def last_slot(self) -> int:
+        """The newest slot this line covers."""
+        return self.frame if self.last is None else self.last
 
     @property
     def lateness_ns(self) -> int | None:
@@ -117,9 +143,12 @@ class FrameRecord:
         return None if self.fired_ns is None else self.fired_ns - self.due_ns
 
     def to_dict(self) -> dict[str, Any]:
-        """The line's keys and values, in :data:`FRAME_KEYS` order; absent values are None."""
-        return {
-            "frame": self.frame,
+        """The line's keys and values, in :data:`FRAME_KEYS` order; absent values are None.
+        A range's ``last`` follows ``frame``; a line of one slot has none, as ever."""
+        data: dict[str, Any] = {"frame": self.frame}
+        if self.last is not None:
+            data["last"] = self.last
+        return data | {
             "due_ns": self.due_ns,
             "fired_ns": self.fired_ns,
             "wall": self.wall,
@@ -157,6 +186,7 @@ class FrameRecord:
             status=data["status"],
             file=data.get("file"),
             error=data.get("error"),
+            last=data.get("last"),
         )
         if "lateness_ns" in data and data["lateness_ns"] != record.lateness_ns:
             raise ValueError(
@@ -184,7 +214,8 @@ def parse_frame_line(raw: bytes) -> FrameRecord:
 
 
 def merge_frames(records: Sequence[FrameRecord]) -> list[FrameRecord]:
-    """One record per slot, in the order the slots first appear: a frame's last line wins."""
+    """One record per line's first slot, in the order they first appear: a frame's last
+    line wins. A range stays one record (nothing ever amends one: its slots never fired)."""
     merged: dict[int, FrameRecord] = {}
     for record in records:
         merged[record.frame] = record

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from core.journal import RunInfo
+from core.journal import DamagedRun, RunInfo
 from core.model.durations import format_approx, format_duration
 from core.model.records import FrameRecord
 from tui.keys import LOG_KEYS, bindings
@@ -25,7 +25,7 @@ class LogScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: list[RunInfo] = []
+        self.runs: list[RunInfo | DamagedRun] = []
         self.showing: RunInfo | None = None
 
     def compose(self) -> ComposeResult:
@@ -39,25 +39,21 @@ class LogScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def load_runs(self) -> None:
         journal = self.app.journal
-        runs = journal.list_runs() if journal is not None else []
-        counts = {run.id: journal.frame_counts(run.id) for run in runs} if journal else {}
-        self.app.call_from_thread(self._show_runs, runs, counts)
+        readable, damaged = journal.scan_runs() if journal is not None else ([], [])
+        counts = {run.id: journal.frame_counts(run.id) for run in readable} if journal else {}
+        # First: a damaged run may be one a daemon left running, and nothing resumes it.
+        self.app.call_from_thread(self._show_runs, [*damaged, *readable], counts)
 
-    def _show_runs(self, runs: list[RunInfo], counts: dict[str, dict[str, int]]) -> None:
+    def _show_runs(
+        self, runs: list[RunInfo | DamagedRun], counts: dict[str, dict[str, int]]
+    ) -> None:
         self.runs = runs
         self.showing = None
         table = self.query_one(DataTable)
         table.clear(columns=True)
         table.add_columns("run", "state", "every", "ok", "missed")
         for run in runs:
-            count = counts.get(run.id, {})
-            table.add_row(
-                run.id,
-                run.state,
-                format_duration(run.settings.interval_ns),
-                str(count.get("ok", 0)),
-                str(count.get("missed", 0)),
-            )
+            table.add_row(*run_row(run, counts.get(run.id, {})))
         title = "RUNS" if runs else "RUNS: none yet; start one with D"
         self.query_one("#log-title", Static).update(title)
         table.focus()
@@ -66,7 +62,11 @@ class LogScreen(Screen[None]):
         table = self.query_one(DataTable)
         if self.showing is not None or not self.runs:
             return
-        self.load_frames(self.runs[table.cursor_row])
+        run = self.runs[table.cursor_row]
+        if isinstance(run, DamagedRun):
+            self.query_one("#log-title", Static).update(f"RUN {run.id}: {run.problem}")
+            return
+        self.load_frames(run)
 
     def action_cursor(self, step: int) -> None:
         table = self.query_one(DataTable)
@@ -78,7 +78,7 @@ class LogScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def load_frames(self, run: RunInfo) -> None:
         journal = self.app.journal
-        records = journal.read_frames(run.id)[-MAX_ROWS:] if journal is not None else []
+        records = journal.last_frames(run.id, MAX_ROWS) if journal is not None else []
         self.app.call_from_thread(self._show_frames, run, records)
 
     def _show_frames(self, run: RunInfo, records: list[FrameRecord]) -> None:
@@ -88,7 +88,7 @@ class LogScreen(Screen[None]):
         table.add_columns("#", "time", "status", "late")
         for record in reversed(records):
             late = "" if record.lateness_ns is None else format_approx(record.lateness_ns)
-            table.add_row(str(record.frame), record.wall[11:19], record.status, late)
+            table.add_row(frame_cell(record), record.wall[11:19], record.status, late)
         self.query_one("#log-title", Static).update(f"RUN {run.id} · newest first")
 
     def action_back(self) -> None:
@@ -97,3 +97,21 @@ class LogScreen(Screen[None]):
             self.load_runs()
         else:
             self.app.pop_screen()
+
+
+def frame_cell(record: FrameRecord) -> str:
+    """The frame number, or a gap's first and last (``12–2,600,011``): a range is one row."""
+    return str(record.frame) if record.last is None else f"{record.frame:,}–{record.last:,}"
+
+
+def run_row(run: RunInfo | DamagedRun, counts: dict[str, int]) -> tuple[str, ...]:
+    """A run's row in the list; a damaged one says so (Enter shows what is wrong)."""
+    if isinstance(run, DamagedRun):
+        return (run.id, "damaged", "", "", "")
+    return (
+        run.id,
+        run.state,
+        format_duration(run.settings.interval_ns),
+        str(counts.get("ok", 0)),
+        str(counts.get("missed", 0)),
+    )
