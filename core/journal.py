@@ -41,6 +41,7 @@ from core.model.records import (
     merge_frames,
     parse_frame_line,
 )
+from core.model.run_notes import MAX_NOTES_BYTES, NOTES_FILE, read_notes
 from core.model.run_state import JOURNAL_STATES
 from core.model.settings import Settings
 from core.model.toml_text import cut
@@ -568,6 +569,23 @@ class Journal:
             except ValueError:
                 continue
         return tally
+
+    def notes(self, info: RunInfo) -> list[tuple[str, str]]:
+        """What the daemon found wrong with the run's journal (``notes.txt``): ``(wall, text)``
+        for each note; none when there is no such file or it cannot be read."""
+        try:
+            fd = open_no_follow(info.path / NOTES_FILE, info.id)
+        except (OSError, LapseError):
+            return []
+        try:
+            size = os.fstat(fd).st_size
+            start = max(0, size - MAX_NOTES_BYTES)
+            data = os.pread(fd, size - start, start)
+        except OSError:
+            return []
+        finally:
+            os.close(fd)
+        return read_notes(data)
 
     def _run_path(self, run_id: str) -> Path:
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id):

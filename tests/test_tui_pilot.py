@@ -9,7 +9,10 @@ from textual.widgets import Static
 
 from core.config import ChoicesFile, Config, load_config
 from core.model.durations import PRESETS, format_approx
+from core.model.marks import UNKNOWN_ARMED
 from core.model.protocol import BatteryStatus, Preview
+from core.model.records import FrameRecord
+from core.model.run_notes import NOTES_FILE, note_line
 from core.model.run_state import RunState
 from core.model.ui import BindingId
 from core.paths import resolve_paths
@@ -231,6 +234,32 @@ async def test_log_lists_runs_and_opens_one(lapse: Lapse) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_log_shows_unknown_slots_and_what_the_daemon_found_wrong(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "100ms", "--frames", "3", "--wait").returncode == 0
+    run = lapse.journal.latest_run()
+    last = lapse.journal.last_frame(run.id)
+    unknown = FrameRecord(
+        frame=3, due_ns=last.due_ns, fired_ns=None, wall=last.wall, status="unknown",
+        error=UNKNOWN_ARMED, last=4,
+    )  # fmt: skip
+    with open(run.frames_path, "a", encoding="ascii") as frames:
+        frames.write(unknown.to_json() + "\n")
+    said = "run X: its last line does not fit its grid"
+    (run.path / NOTES_FILE).write_bytes(note_line(last.wall, said))
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("0")
+        table = app.screen.query_one("DataTable")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the run listed")
+        assert table.get_row_at(0)[4] == "0+2?", "2 slots may have fired"
+        await pilot.press("d")
+        await wait_until(pilot, lambda: table.row_count == 4, what="its frames")
+        assert table.get_row_at(0)[:3] == ["3–4", unknown.wall[11:19], "unknown"]
+        title = app.screen.query_one("#log-title", Static)
+        assert said in str(title.render())
 
 
 async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:

@@ -24,7 +24,7 @@ from core.client import (
     last_words,
 )
 from core.config import ChoicesFile, Config, load_config
-from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo, open_no_follow
+from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo
 from core.model import protocol
 from core.model.clock_trust import waiting_line
 from core.model.durations import format_approx, format_duration, parse_signed_duration
@@ -36,7 +36,6 @@ from core.model.errors import (
 )
 from core.model.plan import make_plan
 from core.model.records import FrameRecord
-from core.model.run_notes import MAX_NOTES_BYTES, NOTES_FILE, read_notes
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
@@ -741,7 +740,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
                 f" {counts.get('ok', 0)} ok, {counts.get('missed', 0)} missed,"
                 f" {counts.get('error', 0)} errors{unknown_part(counts.get('unknown', 0))}"
             )
-            for _, text in run_notes(info):
+            for _, text in journal.notes(info):
                 print(f"  {text}")
         return EXIT_OK
     info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
@@ -760,29 +759,11 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
         f"Run {info.id}: {info.state}, every {format_duration(settings.interval_ns)},"
         f" {settings.frames or 'until stopped'} frames, rig {info.rig}"
     )
-    for wall, text in run_notes(info):
+    for wall, text in journal.notes(info):
         print(f"  note ({wall}): {text}")
     for record in records:
         print(log_line(record, settings.frames))
     return EXIT_OK
-
-
-def run_notes(info: RunInfo) -> list[tuple[str, str]]:
-    """What the daemon found wrong with the run's journal (``notes.txt``): ``(wall, text)``
-    for each note; none when there is no such file or it cannot be read."""
-    try:
-        fd = open_no_follow(info.path / NOTES_FILE, info.id)
-    except (OSError, LapseError):
-        return []
-    try:
-        size = os.fstat(fd).st_size
-        start = max(0, size - MAX_NOTES_BYTES)
-        data = os.pread(fd, size - start, start)
-    except OSError:
-        return []
-    finally:
-        os.close(fd)
-    return read_notes(data)
 
 
 def _damaged_json(run: DamagedRun) -> dict[str, Any]:

@@ -79,9 +79,10 @@ class LogScreen(Screen[None]):
     def load_frames(self, run: RunInfo) -> None:
         journal = self.app.journal
         records = journal.last_frames(run.id, MAX_ROWS) if journal is not None else []
-        self.app.call_from_thread(self._show_frames, run, records)
+        notes = [text for _, text in journal.notes(run)] if journal is not None else []
+        self.app.call_from_thread(self._show_frames, run, records, notes)
 
-    def _show_frames(self, run: RunInfo, records: list[FrameRecord]) -> None:
+    def _show_frames(self, run: RunInfo, records: list[FrameRecord], notes: list[str]) -> None:
         self.showing = run
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -89,7 +90,9 @@ class LogScreen(Screen[None]):
         for record in reversed(records):
             late = "" if record.lateness_ns is None else format_approx(record.lateness_ns)
             table.add_row(frame_cell(record), record.wall[11:19], record.status, late)
-        self.query_one("#log-title", Static).update(f"RUN {run.id} · newest first")
+        # What the daemon found wrong with the journal comes first: it explains the rows.
+        title = f"RUN {run.id} · {notes[-1]}" if notes else f"RUN {run.id} · newest first"
+        self.query_one("#log-title", Static).update(title)
 
     def action_back(self) -> None:
         """From a run's frames, back to the list; from the list, back to the main screen."""
@@ -113,5 +116,11 @@ def run_row(run: RunInfo | DamagedRun, counts: dict[str, int]) -> tuple[str, ...
         run.state,
         format_duration(run.settings.interval_ns),
         str(counts.get("ok", 0)),
-        str(counts.get("missed", 0)),
+        missed_cell(counts),
     )
+
+
+def missed_cell(counts: dict[str, int]) -> str:
+    """Slots missed, with those that may have fired (unknown) after them: ``3+2?``."""
+    unknown = counts.get("unknown", 0)
+    return f"{counts.get('missed', 0)}+{unknown}?" if unknown else str(counts.get("missed", 0))
