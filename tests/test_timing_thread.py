@@ -3,8 +3,11 @@
 - The daemon shortens the interpreter's GIL switch interval well inside the final spin
   (``SPIN_NS``): a thread holding the GIL when the timing thread wakes for a shutter is
   made to give it up before the shutter is due.
-- Fan-out costs one encoding per event, however many subscribers, and none of it runs on
-  the timing thread: the engine only puts reports on the run's queue.
+- Fan-out costs one encoding per event, however many subscribers, and one pass over
+  them per batch of events; none of it runs on the timing thread: the engine only puts
+  reports on the run's queue.
+- Work that can wait (a client's command, a journal batch) does not start while a
+  shutter is about to open; it starts once the shutter has.
 - The timing thread never takes the controller's lock, which status and commands hold.
 
 The figures (frames missed at 10 ms under client loads) are bench/timing.py's.
@@ -21,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from core.clock import SPIN_NS
+from core.clock import SPIN_NS, sleep_ns
 from core.daemon import process
 from core.daemon.engine import GIL_SWITCH_INTERVAL_S
 from core.daemon.server import Server
@@ -29,12 +32,13 @@ from core.fake_clock import FakeClock
 from core.model import protocol
 from core.model.durations import NS_PER_MS
 from core.model.errors import LapseError
+from core.model.events import Fault
 from core.model.hardware import HardwareConfig
-from core.model.protocol import EdgeEvent, FaultEvent, FrameEvent, Subscribe
+from core.model.protocol import EdgeEvent, FaultEvent, FrameEvent, GetStatus, Subscribe
 from core.model.settings import Settings
 from core.paths import Paths
 from hw.sim import make_sim_rig
-from tests.fake_time import Daemon, Published
+from tests.fake_time import Daemon, Published, script
 from tests.test_server import Served, StandInController
 
 FRAMES = 40
@@ -66,14 +70,16 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
 
 
 class ThreadNoting(Published):
-    """The controller's ``publish``, noting which thread called it."""
+    """The controller's ``publish``, noting which thread called it and when."""
 
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(clock)
         self.threads: set[str] = set()
+        self.at: list[tuple[int, protocol.Event]] = []
 
     def __call__(self, event: protocol.Event) -> None:
         self.threads.add(threading.current_thread().name)
+        self.at.append((self.clock.now_ns(), event))
         super().__call__(event)
 
 
@@ -172,6 +178,29 @@ async def test_each_event_is_encoded_once_however_many_subscribers(
     assert encoded == events
 
 
+async def test_events_published_together_cost_one_pass_over_the_subscribers(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subscribers = [await served.connect() for _ in range(SUBSCRIBERS)]
+    for subscriber in subscribers:
+        assert (await subscriber.ask(Subscribe())).ok
+    server = served.server
+    passes: list[bytes] = []
+    broadcast = server._broadcast
+
+    def counting(message: bytes) -> None:
+        passes.append(message)
+        broadcast(message)
+
+    monkeypatch.setattr(server, "_broadcast", counting)
+    events = [FaultEvent(message=f"fault {n}") for n in range(3)]
+    for event in events:  # a journal batch's events, before the loop runs again
+        server.publish(event)
+    for subscriber in subscribers:
+        assert [await subscriber.event() for _ in events] == events
+    assert passes == [b"".join(protocol.encode_event(event) for event in events)]
+
+
 def test_events_are_published_from_the_journal_thread_never_the_timing_thread(
     daemon: Daemon,
 ) -> None:
@@ -197,3 +226,54 @@ def test_the_timing_thread_never_takes_the_controllers_lock(daemon: Daemon) -> N
     assert all(frame.fired_ns == frame.due_ns for frame in frames)
     assert "lapse-journal" in lock.takers  # the lock was watched
     assert "lapse-timing" not in lock.takers
+
+
+# -- work that can wait waits for the shutter ------------------------------------------------
+def test_a_report_that_comes_just_before_a_shutter_is_taken_once_it_has_opened(
+    daemon: Daemon,
+) -> None:
+    published = daemon.published
+    assert isinstance(published, ThreadNoting)
+    status = daemon.start(FAST)
+    shutter = status.run.anchor_ns + 3 * FAST.interval_ns
+    came_at = shutter - SPIN_NS  # the timing thread is awake for this shutter now
+    run = daemon.controller._run
+
+    def report_then() -> None:
+        sleep_ns(daemon.clock, came_at - daemon.clock.now_ns())
+        run.events.put(Fault(message="news just before a shutter"))
+
+    script(daemon.clock, report_then)
+    published.wait_for_end()
+    (taken_at,) = [at for at, event in published.at if isinstance(event, FaultEvent)]
+    assert taken_at >= shutter, f"taken {(shutter - taken_at) / 1e6:g} ms before the shutter"
+    frames = daemon.journal.read_frames(status.run.id)
+    assert [frame.status for frame in frames] == ["ok"] * FRAMES
+
+
+async def test_a_command_waits_while_a_shutter_wants_the_gil(tmp_path: Path) -> None:
+    controller = StandInController()
+    asked: list[int] = []
+    left = [SPIN_NS, SPIN_NS // 2, 0]
+
+    def hold_off() -> int:
+        asked.append(left.pop(0))
+        controller.calls.append(("hold_off", asked[-1]))
+        return asked[-1]
+
+    server = Server(controller, tmp_path / "lapse.sock", hold_off=hold_off)  # type: ignore[arg-type]
+    await server.start()
+    served = Served(server, controller)  # type: ignore[arg-type]
+    try:
+        client = await served.connect()
+        assert (await client.ask(GetStatus())).ok
+    finally:
+        for connection in served.connections:
+            connection.close()
+        await server.close()
+    assert controller.calls == [
+        ("hold_off", SPIN_NS),
+        ("hold_off", SPIN_NS // 2),
+        ("hold_off", 0),
+        ("status",),
+    ]

@@ -34,6 +34,9 @@ class EngineExit(enum.Enum):
 
 QUIET_NS = 10 * NS_PER_MS
 """In this window before a shutter opens, events wait until it has (see ``_hold_events``)."""
+GATE_MARGIN_NS = NS_PER_MS
+"""Other threads start no new work from this long before the timing thread wakes for a
+shutter until the shutter has opened (see ``quiet_left_ns``)."""
 REACHED_LATE = "the previous step was still busy when the shutter was due"
 NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
 
@@ -63,6 +66,20 @@ class Engine:
         """The deadline the timing thread is waiting for; None while it works."""
         self._working_since = 0
         """When its present work began: the deadline it last woke for (no clock read)."""
+        self._quiet: tuple[int, int] = (0, 0)
+        """From when until when the next shutter wants the GIL to itself (one reference,
+        read by other threads without a lock)."""
+
+    def quiet_left_ns(self, now_ns: int) -> int:
+        """How long work that can wait should wait at ``now_ns``: 0, or until the shutter.
+
+        The timing thread needs the GIL from its last wake before a shutter until the
+        shutter opens; a thread that takes it then for work that could have waited (a
+        status answer, a journal batch) holds it past the shutter's due time. Work
+        that waits this long never starts inside that window.
+        """
+        start, end = self._quiet
+        return end - now_ns if start <= now_ns < end else 0
 
     def stalled(self, now_ns: int, grace_ns: int) -> str | None:
         """Why the timing thread looks stuck at ``now_ns``, or None while it keeps up.
@@ -116,6 +133,7 @@ class Engine:
         the power-off comes most of a minute later.
         """
         clock, due = self.clock, frame.due_ns
+        self._quiet = (self._first_wake(frame) - GATE_MARGIN_NS, due)
         reported = False
         shutter_missed = False
         try:
@@ -133,9 +151,7 @@ class Engine:
                     reported = True
                 if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
                     continue
-                # Inside the spin window keep the CPU (and the GIL) until the shutter:
-                # a sleep there could wake behind another thread holding the GIL.
-                precise = step.precise or 0 < before_shutter <= SPIN_NS
+                precise = _precise(step, before_shutter)
                 self._waiting_until = at
                 woke = clock.wait_until(at, self.cancel, precise=precise)
                 self._working_since, self._waiting_until = at, None
@@ -160,6 +176,16 @@ class Engine:
         finally:
             self._flush_events()
         return True
+
+    @staticmethod
+    def _first_wake(frame: FrameDue) -> int:
+        """When the timing thread wakes for the last time before ``frame``'s shutter."""
+        wakes = [
+            frame.due_ns + step.offset_ns - SPIN_NS
+            for step in frame.steps
+            if step.offset_ns <= 0 and _precise(step, -step.offset_ns)
+        ]
+        return min(wakes, default=frame.due_ns - SPIN_NS)
 
     def _hold_events(self) -> None:
         """From now until the shutter opens, keep events here.
@@ -227,6 +253,15 @@ class Engine:
             self.rig.release()
         except Exception as error:
             self.emit(Fault(message=f"could not release the outputs at {when}: {error}"))
+
+
+def _precise(step: Step, before_shutter_ns: int) -> bool:
+    """Whether the wait for ``step`` spins its last stretch.
+
+    Inside the spin window keep the CPU (and the GIL) until the shutter: a sleep there
+    could wake behind another thread holding the GIL.
+    """
+    return step.precise or 0 < before_shutter_ns <= SPIN_NS
 
 
 TIMING_PRIORITY = 10
