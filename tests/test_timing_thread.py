@@ -106,8 +106,8 @@ class NotingLock:
 
 # -- the GIL ---------------------------------------------------------------------------------
 def test_the_switch_interval_is_well_inside_the_final_spin() -> None:
-    # A thread waiting for the GIL has it within about one switch interval; a
-    # quarter of the spin leaves room for the output call and a clock read.
+    # A thread holding the GIL is asked to give it up once another has waited one
+    # switch interval: a quarter of the spin leaves room for the rest of the handover.
     assert GIL_SWITCH_INTERVAL_S * 1e9 <= SPIN_NS / 4
 
 
@@ -239,7 +239,7 @@ def test_a_report_that_comes_just_before_a_shutter_is_taken_once_it_has_opened(
     came_at = shutter - SPIN_NS  # the timing thread is awake for this shutter now
     run = daemon.controller._run
 
-    def report_then() -> None:
+    def report_then() -> None:  # as the camera thread reports, at any moment
         sleep_ns(daemon.clock, came_at - daemon.clock.now_ns())
         run.events.put(Fault(message="news just before a shutter"))
 
@@ -253,13 +253,11 @@ def test_a_report_that_comes_just_before_a_shutter_is_taken_once_it_has_opened(
 
 async def test_a_command_waits_while_a_shutter_wants_the_gil(tmp_path: Path) -> None:
     controller = StandInController()
-    asked: list[int] = []
-    left = [SPIN_NS, SPIN_NS // 2, 0]
+    left = [SPIN_NS, SPIN_NS // 2, 0]  # the shutter draws near, then has opened
 
     def hold_off() -> int:
-        asked.append(left.pop(0))
-        controller.calls.append(("hold_off", asked[-1]))
-        return asked[-1]
+        controller.calls.append(("hold_off", left[0]))
+        return left.pop(0)
 
     server = Server(controller, tmp_path / "lapse.sock", hold_off=hold_off)  # type: ignore[arg-type]
     await server.start()
