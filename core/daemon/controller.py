@@ -241,6 +241,7 @@ class _ActiveRun:
                 batch = [self.events.get(timeout=JOURNAL_RETRY_S if self.unwritten else None)]
             except queue.Empty:
                 batch = []
+            self._wait_for_the_shutter()
             batch += self._waiting_reports()
             if any(isinstance(item, _Ended) for item in batch):
                 ended = self.end_report = next(item for item in batch if isinstance(item, _Ended))
@@ -290,6 +291,14 @@ class _ActiveRun:
             item = self.events.get()
             if isinstance(item, _Ended):
                 return item
+
+    def _wait_for_the_shutter(self) -> None:
+        """Let a shutter that is about to open have the GIL first (``Engine.quiet_left_ns``)."""
+        clock = self.controller.clock
+        now = clock.now_ns()
+        left = self.engine.quiet_left_ns(now)
+        if left:
+            clock.wait_until(now + left)
 
     def _last_camera_reports(self) -> list[Any]:
         """Let the camera fetch the last frames' files (bounded), and take its news."""
@@ -806,6 +815,12 @@ class RunController:
             # The battery drains from the first frame's first lead (power on, focus).
             running_ns=max(0, now - (run.scheduler.grid.anchor_ns - run.plan.lead_ns)),
         )
+
+    def quiet_left_ns(self) -> int:
+        """How long work that can wait (a client's command) should wait now: 0, or until
+        the shutter about to open has (``Engine.quiet_left_ns``)."""
+        run = self._run  # one reference, read without the lock: asked before every answer
+        return 0 if run is None else run.engine.quiet_left_ns(self.clock.now_ns())
 
     def timing_stalled(self, now_ns: int, grace_ns: int) -> str | None:
         """Why the run's timing thread looks stuck at ``now_ns``; None while it keeps up

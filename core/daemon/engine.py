@@ -10,7 +10,9 @@ a mark (``core.model.marks``): one write into the page cache, never an fsync.
 from __future__ import annotations
 
 import enum
+import gc
 import os
+import sys
 from collections.abc import Callable
 
 from core.clock import SPIN_NS, Clock, Event
@@ -38,6 +40,9 @@ ARM_LEAD_NS = 50 * NS_PER_MS
 """A frame is marked armed this long before its shutter: well ahead of the spin (SPIN_NS),
 with room for a write the kernel holds back a while, and late enough that a daemon killed
 in the long wait before it leaves no mark, so its slot is known missed, not unknown."""
+GATE_MARGIN_NS = NS_PER_MS
+"""Other threads start no new work from this long before the timing thread wakes for a
+shutter until the shutter has opened (see ``quiet_left_ns``)."""
 REACHED_LATE = "the previous step was still busy when the shutter was due"
 NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
 
@@ -70,6 +75,20 @@ class Engine:
         """The deadline the timing thread is waiting for; None while it works."""
         self._working_since = 0
         """When its present work began: the deadline it last woke for (no clock read)."""
+        self._quiet: tuple[int, int] = (0, 0)
+        """From when until when the next shutter wants the GIL to itself (one reference,
+        read by other threads without a lock)."""
+
+    def quiet_left_ns(self, now_ns: int) -> int:
+        """How long work that can wait should wait at ``now_ns``: 0, or until the shutter.
+
+        The timing thread needs the GIL from its last wake before a shutter until the
+        shutter opens; a thread that takes it then for work that could have waited (a
+        status answer, a journal batch) holds it past the shutter's due time. Work
+        that waits this long never starts inside that window.
+        """
+        start, end = self._quiet
+        return end - now_ns if start <= now_ns < end else 0
 
     def stalled(self, now_ns: int, grace_ns: int) -> str | None:
         """Why the timing thread looks stuck at ``now_ns``, or None while it keeps up.
@@ -123,6 +142,7 @@ class Engine:
         the power-off comes most of a minute later.
         """
         clock, due = self.clock, frame.due_ns
+        self._quiet = (self._first_wake(frame) - GATE_MARGIN_NS, due)
         reported = False
         shutter_missed = False
         armed = opened = False
@@ -147,9 +167,7 @@ class Engine:
                     if not self._arm(frame, at):
                         return False
                     armed = True
-                # Inside the spin window keep the CPU (and the GIL) until the shutter:
-                # a sleep there could wake behind another thread holding the GIL.
-                precise = step.precise or 0 < before_shutter <= SPIN_NS
+                precise = _precise(step, before_shutter)
                 self._waiting_until = at
                 woke = clock.wait_until(at, self.cancel, precise=precise)
                 self._working_since, self._waiting_until = at, None
@@ -201,6 +219,16 @@ class Engine:
                 return False
         self._mark(Mark(MarkKind.ARMED, frame.frame, frame.due_ns))
         return True
+
+    @staticmethod
+    def _first_wake(frame: FrameDue) -> int:
+        """When the timing thread wakes for the last time before ``frame``'s shutter."""
+        wakes = [
+            frame.due_ns + step.offset_ns - SPIN_NS
+            for step in frame.steps
+            if step.offset_ns <= 0 and _precise(step, -step.offset_ns)
+        ]
+        return min(wakes, default=frame.due_ns - SPIN_NS)
 
     def _hold_events(self) -> None:
         """From now until the shutter opens, keep events here.
@@ -286,12 +314,47 @@ class Engine:
             self.emit(Fault(message=f"could not release the outputs at {when}: {error}"))
 
 
+def _precise(step: Step, before_shutter_ns: int) -> bool:
+    """Whether the wait for ``step`` spins its last stretch.
+
+    Inside the spin window keep the CPU (and the GIL) until the shutter: a sleep there
+    could wake behind another thread holding the GIL.
+    """
+    return step.precise or 0 < before_shutter_ns <= SPIN_NS
+
+
 TIMING_PRIORITY = 10
 """SCHED_FIFO priority of the timing thread."""
 SUPPORT_PRIORITY = 1
 """SCHED_FIFO priority of the daemon's other threads: below the timing thread, above
 ordinary processes, so none of them is preempted while holding the GIL the timing
 thread is about to need (a priority inversion measured as skipped frames under load)."""
+
+
+GIL_SWITCH_INTERVAL_S = 0.0005
+"""How long a thread may keep the GIL while another waits for it (Python's default is
+5 ms). The timing thread wakes ``SPIN_NS`` (2 ms) before a shutter and needs the GIL
+back at once: with the default, a journal, socket or camera thread in the middle of
+its work kept it past the shutter's due time (a frame missed, ``REACHED_LATE``)."""
+
+
+def hand_over_the_gil_quickly() -> None:
+    """Make every thread of this process give up the GIL within
+    :data:`GIL_SWITCH_INTERVAL_S` of another asking for it (process-wide)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+def spare_the_timing_thread_long_collections() -> None:
+    """Collect once, then keep every object alive now (modules, the rig, the camera)
+    out of the garbage collector's full collections.
+
+    A full collection stops every thread, the timing thread too: over a started
+    daemon's objects it took 16–28 ms on a loaded 2-core machine, two frames at 10 ms.
+    What is frozen lives as long as the daemon anyway; later objects are collected
+    as before, in collections a fraction as long.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def request_realtime_priority(priority: int = TIMING_PRIORITY) -> bool:

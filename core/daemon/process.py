@@ -22,7 +22,12 @@ from typing import IO
 
 from core.clock import Clock
 from core.daemon.controller import RunController
-from core.daemon.engine import SUPPORT_PRIORITY, request_realtime_priority
+from core.daemon.engine import (
+    SUPPORT_PRIORITY,
+    hand_over_the_gil_quickly,
+    request_realtime_priority,
+    spare_the_timing_thread_long_collections,
+)
 from core.daemon.outlook import Outlook
 from core.daemon.server import Server, refuse_if_answered
 from core.daemon.watchdog import LoopBeat, watchdog_for
@@ -90,6 +95,8 @@ def run_daemon(
     With ``stop_interrupted`` an interrupted run is recorded as stopped, not resumed.
     """
     lock = hold_daemon_lock(paths)
+    # Before any thread starts: the timing thread must get the GIL back inside its spin.
+    hand_over_the_gil_quickly()
     try:
         # Before the rig: a daemon that cannot serve must not touch the pins.
         refuse_unusable_socket(paths.socket)
@@ -105,6 +112,8 @@ def run_daemon(
             camera = make_camera(rig) if make_camera is not None else None
             reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
+            # Everything the daemon keeps for life is built: out of the collector's way.
+            spare_the_timing_thread_long_collections()
             asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted))
         finally:
             try:
@@ -153,7 +162,7 @@ async def _serve(
         # Before the socket answers: the client that asked finds the run stopped
         # when it first hears from this daemon, never running.
         _stop_interrupted(controller)
-    server = Server(controller, paths.socket)
+    server = Server(controller, paths.socket, hold_off=controller.quiet_left_ns)
     beat = LoopBeat(clock)
     notifier, watchdog = watchdog_for(clock, os.environ, [beat.stalled, controller.timing_stalled])
     await server.start()

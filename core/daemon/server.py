@@ -18,6 +18,7 @@ import os
 import resource
 import socket
 import stat
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,8 +109,12 @@ class Server:
         max_clients: int = MAX_CLIENTS,
         max_subscribers: int = MAX_SUBSCRIBERS,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        hold_off: Callable[[], int] | None = None,
     ) -> None:
         self.controller = controller
+        self.hold_off = hold_off
+        """Nanoseconds a command should wait before it is answered (a shutter about to
+        open wants the GIL); None: commands never wait."""
         self.socket_path = socket_path
         self.max_clients = fitted_cap(max_clients)
         # One place at least is never a subscriber's, however low the file limit.
@@ -119,6 +124,9 @@ class Server:
         self._clients: dict[asyncio.StreamWriter, _Peer] = {}
         """Every connection being served: close hangs up on each."""
         self._subscribers: set[asyncio.StreamWriter] = set()
+        self._pending: list[bytes] = []
+        """Events published and not yet handed to the loop to send, oldest first."""
+        self._pending_lock = threading.Lock()
         self._server: asyncio.AbstractServer | None = None
         self._out_of_fds = False
         """Accepting failed for want of descriptors and has not succeeded since."""
@@ -165,8 +173,19 @@ class Server:
         if loop is None or loop.is_closed():
             return
         message = protocol.encode_event(event)  # once, however many subscribers
+        with self._pending_lock:
+            self._pending.append(message)
+            if len(self._pending) > 1:
+                return  # the loop has been asked to send them already
         with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
-            loop.call_soon_threadsafe(self._broadcast, message)
+            loop.call_soon_threadsafe(self._send_pending)
+
+    def _send_pending(self) -> None:
+        """Send every event published since the last call, as one write per subscriber:
+        a journal batch's events cost one pass over the subscribers, not one each."""
+        with self._pending_lock:
+            messages, self._pending = self._pending, []
+        self._broadcast(b"".join(messages))
 
     def _broadcast(self, message: bytes) -> None:
         behind: list[tuple[int, asyncio.StreamWriter]] = []
@@ -264,6 +283,7 @@ class Server:
                     continue
                 peer.busy = True
                 try:
+                    await self._after_the_shutter()
                     answer = await self._answer(line, writer)
                 finally:
                     peer.busy = False
@@ -277,6 +297,14 @@ class Server:
                 del self._clients[writer]
             self._subscribers.discard(writer)
             _hang_up(writer)
+
+    async def _after_the_shutter(self) -> None:
+        """Wait while a shutter about to open wants the GIL: an answer a few milliseconds
+        later costs a client nothing, a GIL held past the shutter costs a frame."""
+        if self.hold_off is None:
+            return
+        while (left := self.hold_off()) > 0:
+            await asyncio.sleep(left / 1e9)
 
     async def _quiet_bounded(self, writer: asyncio.StreamWriter, waiting: Awaitable[T]) -> T:
         """Wait for the client (a line, or room to send), for at most the idle timeout
