@@ -285,7 +285,9 @@ def start_run(env: Mapping[str, str], interval_ns: int, frames: int = 0) -> tupl
 def read_journal(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's frame records, one per slot (the last line of a frame counts), in order.
 
-    Empty while the run has written nothing yet.
+    A gap journaled as one range line (``last``) counts as each of its slots, so a
+    benchmark's missed count is of slots, not lines. Empty while the run has written
+    nothing yet.
     """
     path = state_dir / "runs" / run_id / "frames.jsonl"
     try:
@@ -296,7 +298,8 @@ def read_journal(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
     for line in text.splitlines():
         if line.strip():
             record = json.loads(line)
-            records[record["frame"]] = record
+            for frame in range(record["frame"], (record.get("last") or record["frame"]) + 1):
+                records[frame] = {**record, "frame": frame}
     return [records[frame] for frame in sorted(records)]
 
 
