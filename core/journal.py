@@ -372,6 +372,19 @@ def _read_at(fd: int, size: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+def frames_backwards(fd: int) -> Iterator[FrameRecord]:
+    """The frame lines of ``fd``, last first; a line that is not a frame is passed over.
+
+    Same rule as a forward read: a line is a frame if it parses, whether or not its
+    newline made it to disk.
+    """
+    for _, line, _terminated in segments_backwards(fd, os.fstat(fd).st_size):
+        try:
+            yield parse_frame_line(line)
+        except ValueError:
+            continue
+
+
 def _last_record(path: Path) -> FrameRecord | None:
     """The newest slot's record, read from the end of the file."""
     try:
@@ -380,13 +393,7 @@ def _last_record(path: Path) -> FrameRecord | None:
         return None
     newest: FrameRecord | None = None
     try:
-        for _, line, _terminated in segments_backwards(fd, os.fstat(fd).st_size):
-            # Same rule as a forward read: a line is a frame if it parses,
-            # whether or not its newline made it to disk.
-            try:
-                record = parse_frame_line(line)
-            except ValueError:
-                continue
+        for record in frames_backwards(fd):
             if newest is None or record.last_slot > newest.last_slot:
                 newest = record  # walking backwards, the first line of a frame is its last
             elif record.last_slot <= newest.last_slot - AMEND_WINDOW:
@@ -520,11 +527,7 @@ class Journal:
         found: dict[int, FrameRecord] = {}
         newest: int | None = None
         try:
-            for _, line, _terminated in segments_backwards(fd, os.fstat(fd).st_size):
-                try:
-                    record = parse_frame_line(line)
-                except ValueError:
-                    continue
+            for record in frames_backwards(fd):
                 newest = record.last_slot if newest is None else max(newest, record.last_slot)
                 oldest_wanted = newest - slots + 1
                 if record.last_slot < oldest_wanted - AMEND_WINDOW:

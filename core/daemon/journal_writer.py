@@ -77,7 +77,7 @@ class SpaceReserve:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                _allocate(fd, RESERVE_BYTES)
+                allocate(fd, RESERVE_BYTES)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -102,15 +102,17 @@ class SpaceReserve:
         return True
 
 
-def _allocate(fd: int, size: int) -> None:
-    """Give ``fd`` ``size`` bytes of real blocks (a sparse file would free nothing)."""
+def allocate(fd: int, size: int, kept: int = 0) -> None:
+    """Give ``fd`` ``size`` bytes of real blocks (a sparse file would free nothing, and a
+    write into a hole can fail on a full disk); its first ``kept`` bytes are left as they
+    are."""
     try:
         os.posix_fallocate(fd, 0, size)
     except OSError as error:
         if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
             raise
         # A filesystem without fallocate: write the blocks.
-        os.pwrite(fd, bytes(size), 0)
+        os.pwrite(fd, bytes(size - kept), kept)
 
 
 class RunWriter:
@@ -339,12 +341,10 @@ def open_run(journal: Journal, run_id: str) -> RunWriter:
     return RunWriter(info, fd, dropped, reserve)
 
 
-def _open_frames(folder: Path, run_id: str, *, create: bool) -> int:
-    """Open the run's ``frames.jsonl`` to append, locked; a link (the folder or the file) is
-    refused with :class:`~core.journal.LinkRefused`, never followed."""
-    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT | os.O_NOFOLLOW
-    if create:
-        flags |= os.O_EXCL
+def open_in_run_folder(folder: Path, run_id: str, name: str, flags: int) -> int:
+    """Open ``name`` in run ``run_id``'s ``folder`` with ``flags`` (mode 0644 when created);
+    a link (the folder or the file) is refused with :class:`~core.journal.LinkRefused`,
+    never followed."""
     try:
         folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as error:
@@ -354,13 +354,22 @@ def _open_frames(folder: Path, run_id: str, *, create: bool) -> int:
     try:
         # Opened inside the folder just checked: a folder swapped for a link meanwhile
         # is not followed either.
-        fd = os.open(FRAMES_FILE, flags, 0o644, dir_fd=folder_fd)
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise refuse_link(run_id, FRAMES_FILE) from None
+            raise refuse_link(run_id, name) from None
         raise
     finally:
         os.close(folder_fd)
+
+
+def _open_frames(folder: Path, run_id: str, *, create: bool) -> int:
+    """Open the run's ``frames.jsonl`` to append, locked; a link (the folder or the file) is
+    refused with :class:`~core.journal.LinkRefused`, never followed."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+    if create:
+        flags |= os.O_EXCL
+    fd = open_in_run_folder(folder, run_id, FRAMES_FILE, flags)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -9,12 +9,11 @@ the run folder and never through a symbolic link.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 from pathlib import Path
 
-from core.journal import refuse_link
+from core.daemon.journal_writer import allocate, open_in_run_folder
 from core.model.marks import MARK_BYTES, MARK_SLOTS, Mark, read_ring, slot_offset
 
 MARKS_FILE = "shutter.marks"
@@ -33,25 +32,12 @@ class MarksFile:
     def open(cls, folder: Path, run_id: str) -> MarksFile:
         """Open (or create) the run's marks file with all its blocks; :class:`OSError` when it
         cannot be, :class:`~core.journal.LinkRefused` for a link."""
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError as error:
-            if error.errno in (errno.ELOOP, errno.ENOTDIR) and folder.is_symlink():
-                raise refuse_link(run_id, "its folder") from None
-            raise
-        try:
-            fd = os.open(MARKS_FILE, flags, 0o644, dir_fd=folder_fd)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise refuse_link(run_id, MARKS_FILE) from None
-            raise
-        finally:
-            os.close(folder_fd)
+        fd = open_in_run_folder(folder, run_id, MARKS_FILE, os.O_RDWR | os.O_CREAT)
         try:
             size = os.fstat(fd).st_size
             if size < RING_BYTES:
-                _allocate(fd, size)
+                allocate(fd, RING_BYTES, kept=size)
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -92,15 +78,3 @@ def open_marks(folder: Path, run_id: str) -> MarksFile | None:
             error.strerror or error,
         )
         return None
-
-
-def _allocate(fd: int, size: int) -> None:
-    """Give the ring its real blocks past ``size``, so that no later mark needs room."""
-    try:
-        os.posix_fallocate(fd, 0, RING_BYTES)
-    except OSError as error:
-        if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-        # A filesystem without fallocate: write the blocks, keeping the marks there are.
-        os.pwrite(fd, bytes(RING_BYTES - size), size)
-    os.fsync(fd)
