@@ -24,7 +24,6 @@ import pytest
 
 from core.clock import sleep_ns
 from core.daemon.controller import CLOCK_RECHECK_S, DOWN_REASON
-from core.daemon.journal_writer import create_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model import protocol
@@ -33,11 +32,11 @@ from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
 from core.model.errors import LapseError
 from core.model.marks import UNKNOWN_POWER
 from core.model.protocol import EdgeEvent, MissedEvent, StateEvent, Status
-from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.fake_time import Daemon, script
 from tests.journal_slots import each_slot
+from tests.killed_runs import killed_run
 from tui.cli import status_lines
 from tui.view import build_view
 
@@ -55,28 +54,9 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 def journaled_on_boot_a(journal: Journal, fired: int = 3) -> str:
     """What a Pi that lost power mid-run leaves: an active run, frames 0..fired−1 fired."""
-    with create_run(
-        journal,
-        settings=Settings(interval_ns=INTERVAL, frames=FRAMES),
-        anchor_ns=ANCHOR,
-        anchor_wall_ns=ANCHOR_WALL,
-        boot_id="boot-A",
-        created_wall_ns=ANCHOR_WALL - 5 * NS_PER_S,
-        rig="simulated",
-    ) as writer:
-        writer.append(
-            [
-                FrameRecord(
-                    frame=k,
-                    due_ns=ANCHOR + k * INTERVAL,
-                    fired_ns=ANCHOR + k * INTERVAL,
-                    wall=wall_iso(ANCHOR_WALL + k * INTERVAL),
-                    status="ok",
-                )
-                for k in range(fired)
-            ]
-        )
-        return writer.info.id
+    settings = Settings(interval_ns=INTERVAL, frames=FRAMES)
+    run = killed_run(journal, settings, anchor_ns=ANCHOR, anchor_wall_ns=ANCHOR_WALL, fired=fired)
+    return run.info.id
 
 
 def booted_b(tmp_path: Path, wall_ns: int, *, synced: bool | None = True) -> Daemon:

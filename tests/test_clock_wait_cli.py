@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.daemon.journal_writer import create_run
-from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
-from core.model.records import FrameRecord
+from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.conftest import Lapse
+from tests.killed_runs import killed_run
 
 WALL_2100 = 4_102_444_800 * NS_PER_S
 """2100-01-01 00:00:00 UTC: frame 0's wall time, far ahead of this machine's clock."""
@@ -22,28 +21,14 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 
 def journaled_on_another_boot(lapse: Lapse) -> str:
-    with create_run(
+    return killed_run(
         lapse.journal,
-        settings=Settings(interval_ns=MINUTE_NS),
+        Settings(interval_ns=MINUTE_NS),
         anchor_ns=7_000 * NS_PER_S,
         anchor_wall_ns=WALL_2100,
+        fired=3,
         boot_id="another-boot",
-        created_wall_ns=WALL_2100 - 5 * NS_PER_S,
-        rig="simulated",
-    ) as writer:
-        writer.append(
-            [
-                FrameRecord(
-                    frame=k,
-                    due_ns=(7_000 + 60 * k) * NS_PER_S,
-                    fired_ns=(7_000 + 60 * k) * NS_PER_S,
-                    wall=wall_iso(WALL_2100 + k * MINUTE_NS),
-                    status="ok",
-                )
-                for k in range(3)
-            ]
-        )
-        return writer.info.id
+    ).info.id
 
 
 def test_a_run_waits_for_the_clock_until_the_photographer_vouches_for_it(lapse: Lapse) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from core.daemon.controller import DOWN_REASON
-from core.daemon.journal_writer import create_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.records import FrameRecord, parse_frame_line
 from core.model.settings import Settings
 from tests.fake_time import Daemon, script
+from tests.killed_runs import killed_run
 from tui import cli
 from tui.screens.log import frame_cell
 
@@ -36,28 +36,10 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 def interrupted_run(journal: Journal) -> str:
     """An active run at 1 s with frames 0..FIRED−1 on record, as a killed daemon leaves it."""
-    with create_run(
-        journal,
-        settings=Settings(interval_ns=INTERVAL),
-        anchor_ns=ANCHOR,
-        anchor_wall_ns=ANCHOR_WALL,
-        boot_id="boot-A",
-        created_wall_ns=ANCHOR_WALL - 5 * NS_PER_S,
-        rig="simulated",
-    ) as writer:
-        writer.append(
-            [
-                FrameRecord(
-                    frame=k,
-                    due_ns=ANCHOR + k * INTERVAL,
-                    fired_ns=ANCHOR + k * INTERVAL + 2_000,
-                    wall=wall_iso(ANCHOR_WALL + k * INTERVAL + 2_000),
-                    status="ok",
-                )
-                for k in range(FIRED)
-            ]
-        )
-        return writer.info.id
+    settings = Settings(interval_ns=INTERVAL)
+    return killed_run(
+        journal, settings, anchor_ns=ANCHOR, anchor_wall_ns=ANCHOR_WALL, fired=FIRED, late_ns=2_000
+    ).info.id
 
 
 def resume_after(state_dir: Path, down_ns: int) -> tuple[str, Daemon, int]:

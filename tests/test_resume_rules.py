@@ -27,7 +27,7 @@ import pytest
 from core import clock as clock_module
 from core.clock import SystemClock, sleep_ns
 from core.daemon.controller import DOWN_REASON, RunController
-from core.daemon.journal_writer import create_run, open_run
+from core.daemon.journal_writer import open_run
 from core.fake_clock import FakeClock
 from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
@@ -36,11 +36,11 @@ from core.model.errors import SettingsError
 from core.model.hardware import HardwareConfig
 from core.model.marks import UNKNOWN_POWER
 from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, StateEvent, Status
-from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
 from tests.journal_slots import each_slot
+from tests.killed_runs import killed_run
 
 INTERVAL = MINUTE_NS
 SETTINGS = Settings(interval_ns=INTERVAL, frames=10)
@@ -55,28 +55,10 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 def interrupted_run(journal: Journal, fired: int, frames: int = 10) -> str:
     """What a daemon killed mid-run leaves: an active run with frames 0..fired−1 on record."""
-    with create_run(
-        journal,
-        settings=SETTINGS.with_changes(frames=frames),
-        anchor_ns=ANCHOR,
-        anchor_wall_ns=ANCHOR_WALL,
-        boot_id="boot-A",
-        created_wall_ns=ANCHOR_WALL - 5 * NS_PER_S,
-        rig="simulated",
-    ) as writer:
-        writer.append(
-            [
-                FrameRecord(
-                    frame=k,
-                    due_ns=ANCHOR + k * INTERVAL,
-                    fired_ns=ANCHOR + k * INTERVAL + 2_000,
-                    wall=wall_iso(ANCHOR_WALL + k * INTERVAL + 2_000),
-                    status="ok",
-                )
-                for k in range(fired)
-            ]
-        )
-        return writer.info.id
+    settings = SETTINGS.with_changes(frames=frames)
+    return killed_run(
+        journal, settings, anchor_ns=ANCHOR, anchor_wall_ns=ANCHOR_WALL, fired=fired, late_ns=2_000
+    ).info.id
 
 
 class Daemon:

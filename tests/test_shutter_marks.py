@@ -19,7 +19,7 @@ import pytest
 from core.clock import SPIN_NS
 from core.daemon.controller import DOWN_REASON
 from core.daemon.engine import ARM_LEAD_NS, REACHED_LATE, Engine, EngineExit
-from core.daemon.journal_writer import RunWriter, create_run
+from core.daemon.journal_writer import RunWriter
 from core.daemon.marks import MARKS_FILE, RING_BYTES, MarksFile
 from core.fake_clock import FakeClock
 from core.journal import Journal, LinkRefused
@@ -45,6 +45,7 @@ from tests import fake_time, statuses
 from tests.conftest import Lapse
 from tests.fake_time import script
 from tests.journal_slots import each_slot
+from tests.killed_runs import killed_run
 from tests.rigs import RecordingRig
 from tui import cli
 
@@ -269,32 +270,19 @@ def test_marks_that_cannot_be_written_are_said_once_and_cost_no_frame() -> None:
 def crafted_run(journal: Journal, journaled: int, marks: list[Mark]) -> str:
     """An active run of 1 s frames with frames 0..journaled−1 on record and ``marks`` in its
     marks file: what a daemon killed mid-run leaves."""
-    with create_run(
+    run = killed_run(
         journal,
-        settings=Settings(interval_ns=NS_PER_S, frames=100),
+        Settings(interval_ns=NS_PER_S, frames=100),
         anchor_ns=ANCHOR,
         anchor_wall_ns=ANCHOR_WALL,
-        boot_id="boot-A",
-        created_wall_ns=ANCHOR_WALL - 5 * NS_PER_S,
-        rig="simulated",
-    ) as writer:
-        writer.append(
-            [
-                FrameRecord(
-                    frame=k,
-                    due_ns=ANCHOR + k * NS_PER_S,
-                    fired_ns=ANCHOR + k * NS_PER_S + 2_000,
-                    wall=wall_iso(ANCHOR_WALL + k * NS_PER_S + 2_000),
-                    status="ok",
-                )
-                for k in range(journaled)
-            ]
-        )
-        ring = MarksFile.open(writer.info.path, writer.info.id)
-        for mark in marks:
-            ring.write(mark)
-        ring.close()
-        return writer.info.id
+        fired=journaled,
+        late_ns=2_000,
+    ).info
+    ring = MarksFile.open(run.path, run.id)
+    for mark in marks:
+        ring.write(mark)
+    ring.close()
+    return run.id
 
 
 KILLED_AFTER_FRAME_3 = [
