@@ -638,17 +638,27 @@ class Campaign:
 
     # -- rounds ---------------------------------------------------------------------------------
     def play(self) -> None:
-        """Rounds until the time is up (at least one); each run is judged once the next starts,
-        so an edge after its stop is seen."""
+        """Rounds until the time is up (at least one); each run is judged just before the next
+        starts, so an edge after its stop is seen."""
         self.target.start()
         rounds = 0
         while rounds == 0 or time.monotonic_ns() < self.end_ns - 2 * NS_PER_S:
             if self.run is not None:
+                self.end_leftover()
                 self.judge_run()
             self.play_round(INTERVALS_NS[rounds % len(INTERVALS_NS)], rounds + 1)
             rounds += 1
         time.sleep(0.5)  # an edge just after the last stop
+        self.end_leftover()
         self.judge_run()
+
+    def end_leftover(self) -> None:
+        """Stop a run still live after its stop (one that came back): its edges count against it."""
+        self.ensure_up()
+        state, current = run_state(ask(self.target.socket, "status", HANG_BOUND_S))
+        if state in ("waiting", "running"):
+            print(f"    run {current} is {state} after its stop: stopping it again", flush=True)
+            lapse(self.target.env, "stop")
 
     def play_round(self, interval_ns: int, number: int) -> None:
         started = time.monotonic_ns()
@@ -692,7 +702,13 @@ class Campaign:
         assert run is not None
         self.ensure_up()
         sent = time.monotonic_ns()
-        done = lapse(self.target.env, "stop")
+        try:
+            done = lapse(self.target.env, "stop", timeout=HANG_BOUND_S + 30)
+        except subprocess.TimeoutExpired:
+            self.tally.find(HANG, sent, f"`lapse stop` had no answer in {HANG_BOUND_S + 30:g} s")
+            self.target.kill()
+            self.target.start()
+            done = lapse(self.target.env, "stop")
         if run.stop_sent_ns is None:
             run.stop_sent_ns, run.stopped_ns = sent, time.monotonic_ns()
         said = (done.stdout + done.stderr).strip()
@@ -844,9 +860,7 @@ class Campaign:
         self.target.config.write_bytes(make(self.rng))
         try:
             handle = self.target.spawn()
-            try:
-                handle.process.wait(LIVE_BOUND_S)
-            except subprocess.TimeoutExpired:
+            if not refused(handle, self.target.socket):
                 now = time.monotonic_ns()
                 self.tally.find(BAD_INPUT, now, f"a config with {name}: the daemon started")
                 self.target.terminate()
@@ -910,6 +924,19 @@ class Campaign:
         """Close every client and end every daemon (always, on any way out)."""
         self.close_clients()
         self.target.shut_down()
+
+
+def refused(handle: DaemonHandle, socket_path: Path) -> bool:
+    """Wait until the daemon of ``handle`` exits (True) or answers (False), up to a bound."""
+    deadline = time.monotonic() + LIVE_BOUND_S
+    while time.monotonic() < deadline:
+        if handle.process.poll() is not None:
+            return True
+        hello = ask_once(socket_path, "hello", 0.5)
+        if hello is not None and hello.get("ok") and hello["result"].get("pid") == handle.pid:
+            return False
+        time.sleep(0.05)
+    return handle.process.poll() is not None
 
 
 def sleep_until(at_ns: int) -> None:
