@@ -81,6 +81,13 @@ def test_a_fired_frame_logged_missed_or_not_at_all_is_logged_wrongly() -> None:
     assert tally.fired == 4
 
 
+def test_a_line_that_does_not_say_missed_or_error_is_not_judged_wrong_for_an_edge() -> None:
+    edges = [GRID.due_ns(0) + 20_000]
+    unknown = line(0, "ok").replace('"ok"', '"unknown"')
+    tally = verdict(edges, {0: unknown}, [], GRID.due_ns(1) - NS_PER_MS)
+    assert tally.findings == []
+
+
 def test_an_ok_line_without_an_edge_is_logged_wrongly_not_lost() -> None:
     edges = [GRID.due_ns(0) + 20_000]
     journal = {0: line(0, "ok"), 1: line(1, "ok")}
