@@ -22,8 +22,12 @@ run's journal against what really fired. The attacks, chosen at random with
 
 The ground truth is the simulated rig's edge log (``LAPSE_SIM_EDGE_LOG``,
 ``hw/sim.py``): one line per level change of a line, appended before the
-output call returns, so it survives the daemon's ``kill -9``. Each shutter-on
-edge belongs to the slot whose due time is nearest. Then, per slot:
+output call returns, so it survives the daemon's ``kill -9`` (only a kill in
+the microseconds between the pin's change and its line would lose an edge).
+A SIGKILL takes effect when the kernel next interrupts the daemon's threads,
+so a spinning timing thread may still fire a shutter after the kill was sent;
+the edge log says so. Each shutter-on edge belongs to the slot whose due time
+is nearest. Then, per slot:
 
 - **frames fired**: slots with a shutter-on edge;
 - **frames lost beyond outages**: a slot due before the stop with no edge,
@@ -50,7 +54,8 @@ attack during or just after which it happened.
 Everything lives in a temporary folder under /tmp; the tmpfs is unmounted and
 every process ended when the campaign ends, fails or is interrupted.
 
-Run from the repo root: ``.venv/bin/python bench/chaos.py [--minutes 20] [--seed N]``.
+Run from the repo root (as root for the full disk): ``.venv/bin/python bench/chaos.py
+[--minutes 20 | --seconds S] [--seed N] [--json FILE]``.
 """
 
 from __future__ import annotations
