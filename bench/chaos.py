@@ -32,8 +32,8 @@ is nearest. Then, per slot:
 - **frames fired**: slots with a shutter-on edge;
 - **frames lost beyond outages**: a slot due before the stop with no edge,
   while the daemon was up, answering and not stopped. The daemon is out from
-  a kill, SIGSTOP or SIGTERM until it answers ``status`` with the run live
-  again (or is continued), plus ``OUTAGE_GRACE_NS``;
+  ``OUTAGE_LEAD_NS`` before a kill, SIGSTOP or SIGTERM until it answers
+  ``status`` with the run live again (or is continued), plus ``OUTAGE_GRACE_NS``;
 - **frames logged wrongly**: an edge whose slot the journal says ``missed``
   or ``error``, or has no line for; an ``ok`` line with no edge (a line that
   says the slot's fate is not known is neither);
@@ -113,6 +113,9 @@ LIVE_BOUND_S = 30.0
 """A restarted daemon must show the run live again within this."""
 OUTAGE_GRACE_NS = 100 * NS_PER_MS
 """After the daemon is back (or continued), slots due this much later must fire."""
+OUTAGE_LEAD_NS = NS_PER_MS
+"""A shutter due this little before a kill, SIGSTOP or SIGTERM may not have switched yet
+(the edge comes tens of µs after its due time, more under load): the outage covers it."""
 STOP_GUARD_NS = 20 * NS_PER_MS
 """Slots due this close to the stop are not judged lost: the stop may come first."""
 ATTRIBUTION_NS = 2 * NS_PER_S
@@ -265,7 +268,9 @@ class RunUnderAttack:
     """When the stop was answered (or the run was seen ended): later edges fire after a stop."""
 
     def in_outage(self, at_ns: int) -> bool:
-        return any(w.start_ns <= at_ns <= (w.end_ns or at_ns) for w in self.outages)
+        return any(
+            w.start_ns - OUTAGE_LEAD_NS <= at_ns <= (w.end_ns or at_ns) for w in self.outages
+        )
 
 
 def judge(

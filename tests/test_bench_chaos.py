@@ -18,6 +18,7 @@ from bench.chaos import (
     FIGURES,
     LOST,
     MORE_FIGURES,
+    OUTAGE_LEAD_NS,
     STOP_GUARD_NS,
     WRONG,
     Edge,
@@ -109,6 +110,14 @@ def test_a_slot_with_no_edge_is_lost_unless_the_daemon_was_out() -> None:
     out = (GRID.due_ns(1) - NS_PER_MS, GRID.due_ns(2) + NS_PER_MS)  # slots 1 and 2
     tally = verdict(edges, journal, [out], GRID.due_ns(5) - NS_PER_MS)
     assert figures(tally) == {LOST: [3]}
+
+
+def test_a_shutter_due_just_before_a_kill_is_in_the_outage_one_well_before_is_lost() -> None:
+    edges = [GRID.due_ns(0) + 20_000]
+    journal = {0: line(0, "ok"), 1: line(1, "missed"), 2: line(2, "missed")}
+    kill = GRID.due_ns(2) + OUTAGE_LEAD_NS // 2  # slot 2 may not have switched yet
+    tally = verdict(edges, journal, [(kill, GRID.due_ns(3))], GRID.due_ns(3) - NS_PER_MS)
+    assert figures(tally) == {LOST: [1]}
 
 
 def test_slots_at_the_stop_are_not_judged_lost_and_an_edge_after_it_is_reported() -> None:
