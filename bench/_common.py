@@ -156,6 +156,8 @@ class DaemonHandle:
     root: Path
     env: dict[str, str]
     log_file: IO[bytes]
+    log_name: str = "daemon.log"
+    """The daemon's output, in ``root``: one file per start when a benchmark restarts it."""
 
     @property
     def pid(self) -> int:
@@ -171,7 +173,7 @@ class DaemonHandle:
 
     @property
     def log_path(self) -> Path:
-        return self.root / "daemon.log"
+        return self.root / self.log_name
 
     def last_words(self, lines: int = 10) -> str:
         """The end of the daemon's log, to explain a failure."""
@@ -205,18 +207,22 @@ def daemon_env(
 
 
 def start_daemon(
-    processes: Processes, root: Path, env: Mapping[str, str] | None = None
+    processes: Processes,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    log_name: str = "daemon.log",
 ) -> DaemonHandle:
     """Start ``lapse daemon`` in ``root`` (state dir, socket, log) without waiting for it.
 
-    ``env`` defaults to :func:`daemon_env` of ``root`` (the simulated rig).
+    ``env`` defaults to :func:`daemon_env` of ``root`` (the simulated rig); its
+    output goes to ``root / log_name``.
     """
     env = dict(env) if env is not None else daemon_env(root)
-    log_file = open(root / "daemon.log", "wb")  # noqa: SIM115 - closed by stop_daemon
+    log_file = open(root / log_name, "wb")  # noqa: SIM115 - closed by stop_daemon
     process = processes.spawn(
         [*lapse_command(), "daemon"], env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
-    return DaemonHandle(process=process, root=root, env=env, log_file=log_file)
+    return DaemonHandle(process=process, root=root, env=env, log_file=log_file, log_name=log_name)
 
 
 def wait_for_hello(handle: DaemonHandle, timeout: float = 15.0) -> dict[str, Any]:
