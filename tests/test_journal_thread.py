@@ -50,10 +50,15 @@ def test_a_stop_whose_journal_thread_hangs_returns_within_its_bound(
         with pytest.raises(LapseError) as again:
             daemon.controller.stop()
         said.append(str(again.value))
+        with pytest.raises(LapseError) as new_run:
+            daemon.controller.start(Settings(interval_ns=INTERVAL))
+        said.append(str(new_run.value))
 
     try:
         script(clock, steps)  # fails, rather than hangs, if stop() never returns
-        line, again = said
+        line, again, new_run = said
+        assert new_run == again, "a new run is refused the same way: the old one is not ended"
+        assert len(daemon.journal.list_runs()) == 1
         assert again == (
             f"run {runs[0].info.id}: its journal still does not answer (every output is off);"
             " end this daemon (`systemctl stop lapse-daemon` under systemd), then"

@@ -893,6 +893,7 @@ class RunController:
         info = self.journal.active_run()
         if info is None:
             return
+        self._refuse_if_journal_hangs()
         if self._state is RunState.IDLE:
             self._move(RunState.INTERRUPTED)
         elif self._state is not RunState.INTERRUPTED:
