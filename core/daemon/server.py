@@ -86,6 +86,10 @@ def _hang_up(writer: asyncio.StreamWriter) -> None:
         writer.close()
 
 
+CLOSE_WAIT_S = 2.0
+"""How long closing waits for the clients' tasks to end once their connections are closed."""
+
+
 class _Peer:
     """What the cap needs to know of a connection being served."""
 
@@ -124,6 +128,8 @@ class Server:
         self._clients: dict[asyncio.StreamWriter, _Peer] = {}
         """Every connection being served: close hangs up on each."""
         self._subscribers: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task[None]] = set()
+        """Each client's task: close ends them, so none is left for the loop's shutdown."""
         self._pending: list[bytes] = []
         """Events published and not yet handed to the loop to send, oldest first."""
         self._pending_lock = threading.Lock()
@@ -164,6 +170,12 @@ class Server:
             writer.close()
         self._clients.clear()
         self._subscribers.clear()
+        # Each client's task ends on its own once its connection is closed (its reader
+        # sees the end). Left to the loop's shutdown, each would be cancelled, and Python
+        # 3.11's streams report a cancelled client task as a traceback in the daemon's
+        # log: a stop is not a crash. Cancelling them here would report the same.
+        if self._serving:
+            await asyncio.wait(list(self._serving), timeout=CLOSE_WAIT_S)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
 
@@ -265,6 +277,9 @@ class Server:
             return
         loop = asyncio.get_running_loop()
         peer = self._clients[writer] = _Peer(loop.time())
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
         try:
             while True:
                 try:
@@ -297,6 +312,7 @@ class Server:
                 del self._clients[writer]
             self._subscribers.discard(writer)
             _hang_up(writer)
+            self._serving.discard(task)  # type: ignore[arg-type]
 
     async def _after_the_shutter(self) -> None:
         """Wait while a shutter about to open wants the GIL: an answer a few milliseconds
