@@ -9,6 +9,7 @@ first, never waited for, and those who read lose nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -72,3 +73,21 @@ async def test_fifty_subscribers_that_never_read_are_each_dropped_and_memory_sta
     served.server.publish(EVENT)
     assert await awake.event() == EVENT
     assert (await awake.ask(Hello())).ok
+
+
+async def test_closing_ends_the_task_of_a_subscriber_that_never_reads(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task still serving when the daemon's loop shuts down is cancelled there, and
+    # Python 3.11 reports that as a traceback in the daemon's log.
+    monkeypatch.setattr(server_module, "CLOSE_WAIT_S", 0.5)
+    sleeper = await served.connect()
+    assert (await sleeper.ask(Subscribe())).ok
+    for _ in range(2_000):
+        if buffered(served):
+            break  # the kernel's buffers are full: the rest waits in the server
+        served.server.publish(EVENT)
+        await asyncio.sleep(0)
+    assert buffered(served) > 0, "events wait unsent for the sleeper"
+    await served.server.close()
+    assert not served.server._serving, "every client's task ended with the close"

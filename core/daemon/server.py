@@ -167,7 +167,9 @@ class Server:
         if self.loop is not None and not self.loop.is_closed():
             self.loop.set_exception_handler(self._asyncio_handler)
         for writer in list(self._clients):
-            writer.close()
+            # Unsent events are thrown away: a close that waited to send them to a client
+            # that does not read would never end its connection, nor its task.
+            _hang_up(writer)
         self._clients.clear()
         self._subscribers.clear()
         # Each client's task ends on its own once its connection is closed (its reader
