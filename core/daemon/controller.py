@@ -27,6 +27,7 @@ from typing import Any
 
 from core.clock import Clock
 from core.clock import Event as ClockEvent
+from core.daemon.collector import freeze_survivors
 from core.daemon.engine import Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
@@ -482,6 +483,8 @@ class RunController:
             # and status must not wait for it. STARTING keeps a second start out.
             if self.camera is not None:
                 self.camera.prepare(settings)
+            # Before the grid is anchored: it takes tens of milliseconds (core/daemon/collector.py).
+            freeze_survivors()
             with self._lock:
                 now = self.clock.now_ns()
                 anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
@@ -534,6 +537,7 @@ class RunController:
             except LapseError as error:
                 # The run resumes all the same: the camera costs frames, not the run.
                 camera_fault = f"camera: {error}"
+        freeze_survivors()
         with self._lock:
             self._refuse_if_live()
             if self._state is RunState.IDLE:

@@ -10,12 +10,12 @@ a mark (``core.model.marks``): one write into the page cache, never an fsync.
 from __future__ import annotations
 
 import enum
-import gc
 import os
 import sys
 from collections.abc import Callable
 
 from core.clock import SPIN_NS, Clock, Event
+from core.daemon.collector import ShutterCollector
 from core.model.camera import Camera
 from core.model.durations import NS_PER_MS
 from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkipped
@@ -59,6 +59,7 @@ class Engine:
         cancel: Event | None = None,
         camera: Camera | None = None,
         marks: ShutterMarks | None = None,
+        collector: ShutterCollector | None = None,
     ) -> None:
         self.rig = rig
         self.camera = camera
@@ -66,10 +67,14 @@ class Engine:
         self.marks = marks
         """Where each frame is marked armed, fired or not fired (docs/architecture.md §7)."""
         self.clock = clock
+        self.collector = collector if collector is not None else ShutterCollector(clock)
+        """Keeps garbage collections out of the stretch before each shutter."""
         self.scheduler = scheduler
         self.emit = emit
         self.cancel = cancel if cancel is not None else clock.event()
         self._held: list[EngineEvent] | None = None
+        self._switch_interval_s = sys.getswitchinterval()
+        """The switch interval to put back once a held stretch ends."""
         # What the watchdog reads (another thread, no lock: each is one reference).
         self._waiting_until: int | None = None
         """The deadline the timing thread is waiting for; None while it works."""
@@ -201,10 +206,12 @@ class Engine:
                 self._emit(EdgeDone(frame.frame, step.edge.line, step.edge.on, returned_at))
                 if step.opens_shutter:
                     self._flush_events()
+                    self.collector.after_shutter()
                     self._report(frame, switched_at, wall, "ok")
                     reported = True
         finally:
             self._flush_events()
+            self.collector.after_shutter()
         return True
 
     def _arm(self, frame: FrameDue, step_at: int) -> bool:
@@ -217,6 +224,8 @@ class Engine:
             self._working_since, self._waiting_until = arm_at, None
             if not woke:
                 return False
+        # The last moment with room for a collection before this shutter: after it, none.
+        self.collector.before_shutter(self._quiet[0] - self.clock.now_ns())
         self._mark(Mark(MarkKind.ARMED, frame.frame, frame.due_ns))
         return True
 
@@ -234,13 +243,18 @@ class Engine:
         """From now until the shutter opens, keep events here.
 
         Handing one over wakes the journal and socket threads, and they would
-        hold the GIL just when the timing thread needs it for the shutter.
+        hold the GIL just when the timing thread needs it for the shutter. Until
+        then, too, the GIL changes hands every :data:`SHUTTER_SWITCH_INTERVAL_S`.
         """
         if self._held is None:
             self._held = []
+            self._switch_interval_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval_s, SHUTTER_SWITCH_INTERVAL_S))
 
     def _flush_events(self) -> None:
         held, self._held = self._held, None
+        if held is not None:
+            sys.setswitchinterval(self._switch_interval_s)
         for event in held or ():
             self.emit(event)
 
@@ -338,23 +352,20 @@ back at once: with the default, a journal, socket or camera thread in the middle
 its work kept it past the shutter's due time (a frame missed, ``REACHED_LATE``)."""
 
 
+SHUTTER_SWITCH_INTERVAL_S = 0.00005
+"""The switch interval in the last ``QUIET_NS`` before a shutter, until it has opened.
+
+Another thread that wakes then (a socket, the journal's disk write returning) asks
+for the GIL and takes it after the interval, and the timing thread then waits as
+long to get it back: at 0.5 ms that is most of the 0.67 ms between the focus and
+the shutter at a 10 ms interval, and frames were missed. The cost, threads handing
+the GIL over more often, is paid only in this stretch."""
+
+
 def hand_over_the_gil_quickly() -> None:
     """Make every thread of this process give up the GIL within
     :data:`GIL_SWITCH_INTERVAL_S` of another asking for it (process-wide)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-
-
-def spare_the_timing_thread_long_collections() -> None:
-    """Collect once, then keep every object alive now (modules, the rig, the camera)
-    out of the garbage collector's full collections.
-
-    A full collection stops every thread, the timing thread too: over a started
-    daemon's objects it took 16–28 ms on a loaded 2-core machine, two frames at 10 ms.
-    What is frozen lives as long as the daemon anyway; later objects are collected
-    as before, in collections a fraction as long.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def request_realtime_priority(priority: int = TIMING_PRIORITY) -> bool:

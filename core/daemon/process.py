@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import IO
 
 from core.clock import Clock
+from core.daemon.collector import freeze_survivors
 from core.daemon.controller import RunController
 from core.daemon.engine import (
     SUPPORT_PRIORITY,
     hand_over_the_gil_quickly,
     request_realtime_priority,
-    spare_the_timing_thread_long_collections,
 )
 from core.daemon.outlook import Outlook
 from core.daemon.server import Server, refuse_if_answered
@@ -113,7 +113,7 @@ def run_daemon(
             reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
             # Everything the daemon keeps for life is built: out of the collector's way.
-            spare_the_timing_thread_long_collections()
+            freeze_survivors()
             asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted))
         finally:
             try:
