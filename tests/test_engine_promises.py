@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from core.clock import SPIN_NS, SystemClock
-from core.daemon.engine import QUIET_NS, REACHED_LATE, Engine, EngineExit
+from core.daemon.engine import LATE_LIMIT_NS, QUIET_NS, REACHED_LATE, WOKE_LATE, Engine, EngineExit
 from core.fake_clock import FakeClock
 from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
 from core.model.events import EdgeDone, EngineEvent, FrameDone
@@ -80,7 +80,7 @@ def run_with_stall(line: Line, stall_past_due_ns: int) -> tuple[Grid, StallingRi
 
 @pytest.mark.parametrize("line", [Line.POWER, Line.FOCUS])
 def test_a_lead_step_that_stalls_past_the_shutter_costs_that_frame_only(line: Line) -> None:
-    grid, rig, events = run_with_stall(line, stall_past_due_ns=1)
+    grid, rig, events = run_with_stall(line, stall_past_due_ns=LATE_LIMIT_NS + 1)
     frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
     assert sorted(frames) == list(range(6)), "every slot reported once"
     late = frames[2]
@@ -95,6 +95,71 @@ def test_a_lead_step_that_stalls_past_the_shutter_costs_that_frame_only(line: Li
     assert rig.shutter_openings() == 5, "the mock shutter pin went high five times"
     # The missed slot is logged at its own wall time, not at the moment it was given up.
     assert late.wall_ns == rig.clock.wall_ns() - rig.clock.now_ns() + grid.due_ns(2)
+
+
+@pytest.mark.parametrize("late_ns", [1, 300_000, LATE_LIMIT_NS])
+def test_a_shutter_reached_late_within_the_limit_opens_late_and_keeps_its_pulse(
+    late_ns: int,
+) -> None:
+    grid, rig, events = run_with_stall(Line.FOCUS, stall_past_due_ns=late_ns)
+    frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    assert all(frames[k].status == "ok" for k in range(6))
+    assert frames[2].fired_ns == grid.due_ns(2) + late_ns  # its lateness, journaled
+    assert frames[3].fired_ns == grid.due_ns(3)  # the grid goes on
+    assert rig.shutter_openings() == 6
+    shutter = {
+        (e.frame, e.on): e.at_ns
+        for e in events
+        if isinstance(e, EdgeDone) and e.line is Line.SHUTTER
+    }
+    release_ns = make_plan(Settings(interval_ns=10 * NS_PER_S, power=True)).release_ns
+    for frame in range(6):
+        assert shutter[frame, False] - shutter[frame, True] == release_ns, "the whole pulse"
+
+
+class OversleepingClock(FakeClock):
+    """A fake clock on which the wait for one deadline ends ``late_ns`` after it: the
+    machine stalled the timing thread in its spin (a hypervisor, a hung interrupt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.oversleep: dict[int, int] = {}
+
+    def wait_until(self, deadline_ns: int, cancel: object = None, *, precise: bool = False) -> bool:
+        woke = super().wait_until(deadline_ns, cancel, precise=precise)  # type: ignore[arg-type]
+        if woke and deadline_ns in self.oversleep:
+            self.advance(self.oversleep.pop(deadline_ns))
+        return woke
+
+
+@pytest.mark.parametrize(
+    ("late_ns", "status"), [(LATE_LIMIT_NS, "ok"), (LATE_LIMIT_NS + 1, "missed")]
+)
+def test_a_shutter_whose_own_wait_ends_late_opens_only_within_the_limit(
+    late_ns: int, status: str
+) -> None:
+    clock = OversleepingClock()
+    plan = make_plan(Settings(interval_ns=10 * NS_PER_MS))
+    grid = Grid(clock.now_ns() + NS_PER_S, plan.interval_ns)
+    clock.oversleep[grid.due_ns(1)] = late_ns
+    rig = make_sim_rig(HardwareConfig())
+    events: list[EngineEvent] = []
+    engine = Engine(rig, clock, Scheduler(plan, grid, frames=3), events.append)
+    assert engine.run() is EngineExit.COMPLETE
+    frames = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    assert [frames[k].status for k in range(3)] == ["ok", status, "ok"]
+    openings = [
+        e.frame for e in events if isinstance(e, EdgeDone) and e.line is Line.SHUTTER and e.on
+    ]
+    if status == "ok":
+        assert frames[1].fired_ns == grid.due_ns(1) + late_ns
+        assert openings == [0, 1, 2]
+    else:
+        assert (frames[1].fired_ns, frames[1].error) == (None, WOKE_LATE)
+        assert openings == [0, 2], "never opened later than the limit"
+    pin = rig.pin_factory.pin(HardwareConfig().shutter_pin)
+    assert sum(1 for _, level in pin.states if level) == len(openings)
+    rig.close()
 
 
 def test_a_stall_that_ends_exactly_at_the_due_time_still_fires() -> None:

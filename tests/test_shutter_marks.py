@@ -18,7 +18,7 @@ import pytest
 
 from core.clock import SPIN_NS
 from core.daemon.controller import DOWN_REASON
-from core.daemon.engine import ARM_LEAD_NS, REACHED_LATE, Engine, EngineExit
+from core.daemon.engine import ARM_LEAD_NS, LATE_LIMIT_NS, REACHED_LATE, Engine, EngineExit
 from core.daemon.journal_writer import RunWriter
 from core.daemon.marks import MARKS_FILE, RING_BYTES, MarksFile
 from core.fake_clock import FakeClock
@@ -199,7 +199,7 @@ def test_each_shutter_is_armed_ahead_of_the_spin_and_marked_fired_before_its_edg
 
 def test_an_armed_frame_whose_shutter_does_not_open_is_marked_not_fired() -> None:
     # Frame 1's focus, 20 ms before its shutter and so after it was armed, stalls past the
-    # shutter's due time: reached late, not fired.
+    # shutter's due time, beyond the limit: reached late, not fired.
     settings = Settings(interval_ns=NS_PER_S, frames=3, focus_lead_ns=20 * NS_PER_MS)
     engine, rig, marks = engine_with_marks(settings)
     set_line = rig.set_line
@@ -208,7 +208,7 @@ def test_an_armed_frame_whose_shutter_does_not_open_is_marked_not_fired() -> Non
     def stall_frame_1_focus(line: Line, on: bool) -> None:
         set_line(line, on)
         if line is Line.FOCUS and on and rig.clock.now_ns() < due_1 < rig.clock.now_ns() + NS_PER_S:
-            rig.clock.advance(due_1 - rig.clock.now_ns() + 1)
+            rig.clock.advance(due_1 - rig.clock.now_ns() + LATE_LIMIT_NS + 1)
 
     rig.set_line = stall_frame_1_focus  # type: ignore[method-assign]
     assert engine.run() is EngineExit.COMPLETE

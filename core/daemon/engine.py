@@ -43,7 +43,15 @@ in the long wait before it leaves no mark, so its slot is known missed, not unkn
 GATE_MARGIN_NS = NS_PER_MS
 """Other threads start no new work from this long before the timing thread wakes for a
 shutter until the shutter has opened (see ``quiet_left_ns``)."""
-REACHED_LATE = "the previous step was still busy when the shutter was due"
+LATE_LIMIT_NS = NS_PER_MS
+"""A shutter opens at most this long after its due time; later, it is given up (missed).
+
+A frame a fraction of a millisecond late is a frame (its lateness is journaled); one
+given up is a hole in the sequence. Later than this, opening would crowd the frame's
+own pulse and the next frame, and the slot is given up instead."""
+_LIMIT = f"{LATE_LIMIT_NS / NS_PER_MS:g} ms"
+REACHED_LATE = f"the previous step was still busy more than {_LIMIT} after the shutter was due"
+WOKE_LATE = f"the timing thread woke more than {_LIMIT} after the shutter was due"
 NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
 
 
@@ -151,21 +159,21 @@ class Engine:
         reported = False
         shutter_missed = False
         armed = opened = False
+        opened_late_ns = 0
+        """How late the shutter opened: the frame's later steps keep their distance from it,
+        so a pulse or an exposure is never cut short."""
         try:
             for step in frame.steps:
-                at = due + step.offset_ns
-                before_shutter = due - at
+                on_grid = due + step.offset_ns
+                before_shutter = due - on_grid
+                at = on_grid + opened_late_ns
                 if 0 < before_shutter <= QUIET_NS:
                     self._hold_events()
-                if step.opens_shutter and clock.now_ns() > at:
-                    # Something blocked us past the slot (a busy camera): opening
+                if step.opens_shutter and clock.now_ns() - at > LATE_LIMIT_NS:
+                    # Something blocked us well past the slot (a busy camera): opening
                     # now would be late and would crowd the next frame. Skip it.
-                    shutter_missed = True
-                    if armed:
-                        self._mark(Mark(MarkKind.NOT_FIRED, frame.frame, due))
-                    self._flush_events()
-                    self._report(frame, None, 0, "missed", REACHED_LATE)
-                    reported = True
+                    shutter_missed = reported = True
+                    self._skip_shutter(frame, armed, REACHED_LATE)
                 if shutter_missed and step.edge is not None and step.edge.line is Line.SHUTTER:
                     continue
                 if not (armed or shutter_missed) and before_shutter <= ARM_LEAD_NS:
@@ -182,6 +190,11 @@ class Engine:
                     return False
                 # Only the shutter's opening is stamped: no clock read on the other steps.
                 switched_at = clock.now_ns() if step.opens_shutter else 0
+                if switched_at - at > LATE_LIMIT_NS:
+                    # Woken too late (the machine stalled in the spin): not a late shot.
+                    shutter_missed = reported = True
+                    self._skip_shutter(frame, armed, WOKE_LATE)
+                    continue
                 error = self._apply(frame.frame, step)
                 if error is not None:
                     if armed and not (opened or shutter_missed or step.opens_shutter):
@@ -199,6 +212,7 @@ class Engine:
                 returned_at = clock.now_ns()
                 if step.opens_shutter:
                     opened = True
+                    opened_late_ns = max(0, switched_at - at)
                     # Stamped before the call: the moment the output was told to switch.
                     wall = clock.wall_ns() - (clock.now_ns() - switched_at)
                     # Past the latency-critical call, before anyone hears of the edge.
@@ -213,6 +227,13 @@ class Engine:
             self._flush_events()
             self.collector.after_shutter()
         return True
+
+    def _skip_shutter(self, frame: FrameDue, armed: bool, why: str) -> None:
+        """Give ``frame``'s shutter up: reached more than :data:`LATE_LIMIT_NS` late."""
+        if armed:
+            self._mark(Mark(MarkKind.NOT_FIRED, frame.frame, frame.due_ns))
+        self._flush_events()
+        self._report(frame, None, 0, "missed", why)
 
     def _arm(self, frame: FrameDue, step_at: int) -> bool:
         """Mark ``frame`` armed :data:`ARM_LEAD_NS` before its shutter (at once when that
