@@ -1,8 +1,9 @@
 """The simulated rig: the real :class:`GpioRig` on gpiozero's mock pins (docs/architecture.md §10).
 
 Nothing is faked by hand: the same gpiozero devices run on a ``MockFactory``
-whose pins record every level they are driven to, so a test (or the demo) can
-read ``rig.pin_factory.pin(21).states`` and see exactly what a Pi would do.
+whose pins record the levels they are driven to (the latest ``PIN_HISTORY``), so a
+test (or the demo) can read ``rig.pin_factory.pin(21).states`` and see exactly
+what a Pi would do.
 
 Those histories live inside the daemon and die with it. With
 ``LAPSE_SIM_EDGE_LOG`` naming a file, every level change of the focus, shutter
@@ -59,6 +60,29 @@ class EdgeLog:
         self._closer()
 
 
+PIN_HISTORY = 10_000
+"""How many of its latest level changes each simulated pin keeps (``pin.states``)."""
+_TRIM_CHUNK = 256
+"""Dropped at a time once a pin's history is this much over :data:`PIN_HISTORY`: a few
+microseconds in the output call, never one long pause in the timing thread."""
+
+
+class _SimPin(MockPWMPin):
+    """A mock PWM pin that keeps only its latest :data:`PIN_HISTORY` level changes.
+
+    gpiozero's mock pins keep every change for ever, one object each that the garbage
+    collector must go over: a simulated daemon at 10 ms held 400,000 after 100,000
+    frames, and its full collections then stopped every thread for up to 110 ms.
+    """
+
+    def _change_state(self, value: float) -> bool:
+        changed = super()._change_state(value)
+        states = self.states
+        if len(states) > PIN_HISTORY + _TRIM_CHUNK:
+            del states[:_TRIM_CHUNK]
+        return changed
+
+
 class _EdgeLoggingFactory(MockFactory):
     """A ``MockFactory`` whose pins report their level changes to an :class:`EdgeLog`."""
 
@@ -71,7 +95,7 @@ class _EdgeLoggingFactory(MockFactory):
         self.edge_log.close()
 
 
-class _EdgeLoggingPin(MockPWMPin):
+class _EdgeLoggingPin(_SimPin):
     """A mock PWM pin that appends each change of level to its factory's :class:`EdgeLog`."""
 
     def _change_state(self, value: float) -> bool:
@@ -94,8 +118,8 @@ def make_sim_rig(hardware: HardwareConfig, environ: Mapping[str, str] | None = N
     """
     path = (os.environ if environ is None else environ).get(EDGE_LOG_ENV_VAR, "")
     if not path:
-        # MockPWMPin, not the default MockPin: the status LED is a PWMLED.
-        return GpioRig(hardware, MockFactory(pin_class=MockPWMPin), simulated=True)
+        # PWM pins (_SimPin), not the default MockPin: the status LED is a PWMLED.
+        return GpioRig(hardware, MockFactory(pin_class=_SimPin), simulated=True)
     lines = {
         hardware.focus_pin: Line.FOCUS.value,
         hardware.shutter_pin: Line.SHUTTER.value,
