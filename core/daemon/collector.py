@@ -11,7 +11,7 @@ shutter has opened, automatic collection is off. Before turning it off, the timi
 thread runs the collection that is due itself, but only when it fits, with room to
 spare, before the stretch in which it must keep the GIL; what does not fit waits
 for a later frame (or for collection to be on again, once the shutter has opened).
-At 10 ms the collector is thus only ever run here, between shutters.
+At 10 ms collections thus run only here or right after a shutter has opened.
 
 Each run starts on fresh generations (:func:`freeze_survivors`): every object then
 alive is kept out of later collections, so the full ones the timing thread runs
