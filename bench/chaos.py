@@ -96,6 +96,7 @@ from core.journal import Journal
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError
 from core.model.scheduler import Grid
+from core.paths import resolve_paths
 from hw.sim import EDGE_LOG_ENV_VAR
 
 TITLE = "lapse chaos campaign"
@@ -418,22 +419,12 @@ class Target:
         self.tally = tally
         self.env = daemon_env(root)
         self.env[EDGE_LOG_ENV_VAR] = str(root / "edges.log")
+        self.paths = resolve_paths(self.env)
+        """Its config file, state folder and socket, as the daemon reads them."""
         self.handle: DaemonHandle | None = None
         self.lives = 0
         self.stray_pids: set[int] = set()
         """Daemons a ``lapse`` command started itself while ours was down."""
-
-    @property
-    def config(self) -> Path:
-        return Path(self.env["LAPSE_CONFIG"])
-
-    @property
-    def state_dir(self) -> Path:
-        return Path(self.env["LAPSE_STATE_DIR"])
-
-    @property
-    def socket(self) -> Path:
-        return Path(self.env["LAPSE_SOCKET"])
 
     @property
     def pid(self) -> int:
@@ -453,7 +444,7 @@ class Target:
         handle = self.spawn()
         deadline = time.monotonic() + LIVE_BOUND_S
         while time.monotonic() < deadline:
-            answer = ask(self.socket, "hello", 1.0)
+            answer = ask(self.paths.socket, "hello", 1.0)
             if answer is not None and answer.get("ok"):
                 pid = answer["result"].get("pid")
                 if pid != handle.pid:
@@ -470,7 +461,7 @@ class Target:
         """Wait until the daemon carries ``run_id`` live again; when (None: it does not)."""
         deadline = time.monotonic() + LIVE_BOUND_S
         while time.monotonic() < deadline:
-            state, current = run_state(ask(self.socket, "status", 2.0))
+            state, current = run_state(ask(self.paths.socket, "status", 2.0))
             if current == run_id and state in ("waiting", "running"):
                 return time.monotonic_ns()
             if current == run_id and state in ENDED_STATES:
@@ -670,7 +661,7 @@ class Campaign:
     def end_leftover(self) -> None:
         """Stop a run still live after its stop (one that came back): its edges count against it."""
         self.ensure_up()
-        state, current = run_state(ask(self.target.socket, "status", HANG_BOUND_S))
+        state, current = run_state(ask(self.target.paths.socket, "status", HANG_BOUND_S))
         if state in ("waiting", "running"):
             print(f"    run {current} is {state} after its stop: stopping it again", flush=True)
             lapse(self.target.env, "stop")
@@ -679,7 +670,7 @@ class Campaign:
         started = time.monotonic_ns()
         run_id, _ = start_run(self.target.env, interval_ns, 0)
         self.run = run = RunUnderAttack(run_id, interval_ns, started)
-        info = Journal(self.target.state_dir).get_run(run_id)
+        info = Journal(self.target.paths.state_dir).get_run(run_id)
         self.grid = Grid(info.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
         print(f"  round {number}: run {run_id} every {format_duration(interval_ns)}", flush=True)
         round_end = min(self.end_ns, started + self.round_ns)
@@ -702,7 +693,7 @@ class Campaign:
         """Judge the last run against the edge log, then remove its folder (the tmpfs is small)."""
         run, grid = self.run, self.grid
         assert run is not None and grid is not None
-        folder = self.target.state_dir / "runs" / run.run_id
+        folder = self.target.paths.state_dir / "runs" / run.run_id
         journal, unreadable = read_journal_lines(folder / "frames.jsonl")
         if unreadable:
             now = time.monotonic_ns()
@@ -750,7 +741,7 @@ class Campaign:
         if target.handle is None:
             return
         began = time.monotonic_ns()
-        answer = ask(target.socket, "status", HANG_BOUND_S)
+        answer = ask(target.paths.socket, "status", HANG_BOUND_S)
         if answer is None:
             self.tally.find(
                 HANG, began, f"daemon pid {target.pid} answered no status in {HANG_BOUND_S:g} s"
@@ -824,7 +815,7 @@ class Campaign:
         self.ensure_up()
         held, stop = self.rng.uniform(1.0, 6.0), self.rng.random() < 0.25
         window.what = f"{held:.1f} s" + (", the run stopped while full" if stop else "")
-        filler = fill(self.target.state_dir)
+        filler = fill(self.target.paths.state_dir)
         try:
             time.sleep(held)
             if stop:
@@ -832,14 +823,14 @@ class Campaign:
         finally:
             filler.unlink()
         # A stop refused for want of room is given again, now that there is room.
-        journal = Journal(self.target.state_dir)
+        journal = Journal(self.target.paths.state_dir)
         if stop and self.target.handle and journal.get_run(run.run_id).state == "active":
             self.stop_run()
 
     def stop_while_full(self, run: RunUnderAttack) -> None:
         done = self.stop_run()
         try:
-            state = Journal(self.target.state_dir).get_run(run.run_id).state
+            state = Journal(self.target.paths.state_dir).get_run(run.run_id).state
         except LapseError as error:
             state = f"unreadable ({error})"
         if done.returncode == 0 and state != "stopped":
@@ -857,7 +848,7 @@ class Campaign:
         chosen = self.rng.sample(payloads, self.rng.randint(2, len(payloads)))
         window.what = "; ".join(name for name, _ in chosen)
         for name, payload in chosen:
-            answer = send_raw(self.target.socket, payload)
+            answer = send_raw(self.target.paths.socket, payload)
             if answer is not None and not is_refusal(answer):
                 now = time.monotonic_ns()
                 self.tally.find(BAD_INPUT, now, f"{name}: answered {answer[:200]!r}")
@@ -872,10 +863,10 @@ class Campaign:
         stopped, ended = self.target.terminate()
         if not ended:
             self.tally.find(HANG, stopped, f"no end within {EXIT_BOUND_S:g} s of SIGTERM")
-        self.target.config.write_bytes(make(self.rng))
+        self.target.paths.config.write_bytes(make(self.rng))
         try:
             handle = self.target.spawn()
-            if not refused(handle, self.target.socket):
+            if not refused(handle, self.target.paths.socket):
                 now = time.monotonic_ns()
                 self.tally.find(BAD_INPUT, now, f"a config with {name}: the daemon started")
                 self.target.terminate()
@@ -892,7 +883,7 @@ class Campaign:
                         f" said {said.strip()[:300]!r}",
                     )
         finally:
-            self.target.config.unlink()
+            self.target.paths.config.unlink()
         self.come_back(stopped, "SIGTERM, then a garbled config")
 
     def many_clients(self, window: Window) -> None:
@@ -904,7 +895,7 @@ class Campaign:
         refused = 0
         try:
             for index in range(idle + deaf):
-                conn = connect(self.target.socket, 1.0)
+                conn = connect(self.target.paths.socket, 1.0)
                 if conn is None:
                     refused += 1
                     if refused > 20:
@@ -918,7 +909,7 @@ class Campaign:
             until = time.monotonic_ns() + int(held * NS_PER_S)
             while time.monotonic_ns() < until:
                 began = time.monotonic_ns()
-                if ask(self.target.socket, "status", HANG_BOUND_S) is None:
+                if ask(self.target.paths.socket, "status", HANG_BOUND_S) is None:
                     self.tally.find(
                         HANG,
                         began,
