@@ -16,6 +16,7 @@ clients are raw asyncio connections on the test's own loop (and the real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -215,19 +216,29 @@ class Served:
         return self.connections[-1]
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+@contextlib.asynccontextmanager
+async def serving(socket_path: Path) -> AsyncIterator[Served]:
+    """A Server with a stand-in controller, started on ``socket_path``; afterwards its
+    clients are closed, every held command let go, and the server closed."""
     controller = StandInController()
     # The server asks only for what the stand-in has: it is a RunController to it.
-    server = Server(controller, tmp_path / "run" / "lapse.sock")  # type: ignore[arg-type]
+    server = Server(controller, socket_path)  # type: ignore[arg-type]
     await server.start()
     served = Served(server, controller)
-    yield served
-    for connection in served.connections:
-        connection.close()
-    for held in controller.hold.values():
-        held.released.set()
-    await server.close()
+    try:
+        yield served
+    finally:
+        for connection in served.connections:
+            connection.close()
+        for held in controller.hold.values():
+            held.released.set()
+        await server.close()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    async with serving(tmp_path / "run" / "lapse.sock") as served:
+        yield served
 
 
 # -- the socket ------------------------------------------------------------------------------

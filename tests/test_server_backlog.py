@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from core.daemon import server as server_module
-from core.daemon.server import Server
 from core.model import protocol
 from core.model.protocol import FaultEvent, Hello, Subscribe
-from tests.test_server import Served, StandInController
+from tests.test_server import Served, serving
 
 PER_CLIENT = 256 * 1024
 TOTAL = 1024 * 1024
@@ -29,13 +28,8 @@ SLEEPERS = 50
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    server = Server(StandInController(), tmp_path / "lapse.sock")  # type: ignore[arg-type]
-    await server.start()
-    served = Served(server, server.controller)  # type: ignore[arg-type]
-    yield served
-    for connection in served.connections:
-        connection.close()
-    await server.close()
+    async with serving(tmp_path / "lapse.sock") as served:
+        yield served
 
 
 def buffered(served: Served) -> int:

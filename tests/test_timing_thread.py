@@ -39,7 +39,7 @@ from core.model.settings import Settings
 from core.paths import Paths
 from hw.sim import make_sim_rig
 from tests.fake_time import Daemon, Published, script
-from tests.test_server import Served, StandInController
+from tests.test_server import Served, StandInController, serving
 
 FRAMES = 40
 FAST = Settings(interval_ns=10 * NS_PER_MS, frames=FRAMES)
@@ -147,13 +147,8 @@ def test_what_the_daemon_built_before_serving_is_out_of_full_collections(
 # -- fan-out ---------------------------------------------------------------------------------
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    server = Server(StandInController(), tmp_path / "lapse.sock")  # type: ignore[arg-type]
-    await server.start()
-    served = Served(server, server.controller)  # type: ignore[arg-type]
-    yield served
-    for connection in served.connections:
-        connection.close()
-    await server.close()
+    async with serving(tmp_path / "lapse.sock") as served:
+        yield served
 
 
 async def test_each_event_is_encoded_once_however_many_subscribers(
