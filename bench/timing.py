@@ -80,8 +80,10 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -124,7 +126,7 @@ from bench.loopback import (
 )
 from core.client import Client
 from core.clock import SPIN_NS, SystemClock
-from core.daemon.engine import TIMING_PRIORITY, Engine, request_realtime_priority
+from core.daemon.engine import LATE_LIMIT_NS, TIMING_PRIORITY, Engine, request_realtime_priority
 from core.model import protocol
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.hardware import HardwareConfig
@@ -276,13 +278,16 @@ def package_version(name: str) -> str | None:
 _SAMPLE = re.compile(r"^\s*(\d+):\s*(\d+):\s*(-?\d+)\s*$")
 
 
-def cyclictest_argv(path: str, interval_ns: int, frames: int, fifo: bool) -> list[str]:
+def cyclictest_argv(
+    path: str, interval_ns: int, frames: int, fifo: bool, fifo_priority: int = TIMING_PRIORITY
+) -> list[str]:
     """One thread at the period, per-sample output in ns, the policy always named.
 
     rt-tests 2.x defaults to SCHED_FIFO even with ``-p0``, so ``--policy`` is
-    given: ``fifo`` at lapse's :data:`TIMING_PRIORITY`, or ``other`` at 0.
+    given: ``fifo`` at ``fifo_priority`` (lapse's :data:`TIMING_PRIORITY`), or
+    ``other`` at 0. ``frames`` 0 runs until it is interrupted.
     """
-    priority, policy = (TIMING_PRIORITY, "fifo") if fifo else (0, "other")
+    priority, policy = (fifo_priority, "fifo") if fifo else (0, "other")
     return [
         path,
         "-t1",
@@ -707,15 +712,77 @@ asyncio.run(main())
 """The clients of a load, all in one child process (its GIL is not the daemon's)."""
 
 
+@dataclass
+class Floor:
+    """cyclictest's wake-ups beside a load's run: what the machine allowed at that moment."""
+
+    samples: list[int]
+    """Each wake-up's lateness (ns), from its absolute deadline to its clock read."""
+    started_ns: int
+    """``time.monotonic_ns()`` just before cyclictest was spawned (its wake-ups are every
+    interval from shortly after)."""
+
+    def late(self, limit_ns: int = LATE_LIMIT_NS) -> list[int]:
+        """The indices of the wake-ups later than ``limit_ns``."""
+        return [i for i, ns in enumerate(self.samples) if ns > limit_ns]
+
+
+FLOOR_PRIORITY = TIMING_PRIORITY + 1
+"""Above the timing thread, whose spin before a shutter could otherwise hold it back on a
+CPU: what delays it is the machine, never lapse."""
+
+
+class FloorBeside:
+    """cyclictest at the load's interval, one step above the timing thread, for the whole run.
+
+    It is the floor under the same load at the same moment: a wake-up it gets more
+    than :data:`LATE_LIMIT_NS` late is a stall no Python thread could have avoided, so
+    lapse's misses are read beside its count. It uses a few µs of CPU per interval.
+    """
+
+    def __init__(self, processes: Processes, cyclictest: str, interval_ns: int) -> None:
+        self.processes = processes
+        self.cyclictest = cyclictest
+        self.interval_ns = interval_ns
+        self.child: subprocess.Popen[bytes] | None = None
+        self.output: Any = None
+        self.started_ns = 0
+
+    def start(self) -> None:
+        # Unbounded loops: it is stopped with SIGINT once the run has ended. Its samples
+        # go to a file, so a full pipe never holds its printing thread.
+        argv = cyclictest_argv(self.cyclictest, self.interval_ns, 0, True, FLOOR_PRIORITY)
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self.started_ns = time.monotonic_ns()
+        self.child = self.processes.spawn(argv, stdout=self.output, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> Floor:
+        child, output = self.child, self.output
+        if child is None or output is None:
+            return Floor([], 0)
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(10)
+        finally:
+            self.processes.stop(child)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+        output.close()
+        samples = [int(match[3]) for match in map(_SAMPLE.match, text.splitlines()) if match]
+        return Floor(samples, self.started_ns)
+
+
 class ClientLoad:
     """A load's clients, attached to a daemon for one run (:class:`MoreClients`)."""
 
-    def __init__(self, processes: Processes, load: Load) -> None:
+    def __init__(self, processes: Processes, load: Load, floor: FloorBeside | None) -> None:
         self.processes = processes
         self.load = load
+        self.floor = floor
         self.child: subprocess.Popen[str] | None = None
         self.counts: dict[str, int] = {}
         """What the clients did: events read, polls answered, refusals, hang-ups."""
+        self.floor_seen: Floor | None = None
 
     def attach(self, handle: DaemonHandle) -> None:
         load = self.load
@@ -729,8 +796,12 @@ class ClientLoad:
         if self.child.stdout.readline().strip() != "ready":
             self.processes.stop(self.child)
             raise RuntimeError(f"the clients of load {load.name} did not connect: {self._err()}")
+        if self.floor is not None:
+            self.floor.start()
 
     def detach(self, handle: DaemonHandle) -> None:
+        if self.floor is not None:
+            self.floor_seen = self.floor.stop()
         child = self.child
         if child is None:
             return
@@ -759,11 +830,37 @@ class LoadFigures:
     p99_us: float
     max_us: float
     clients: dict[str, int]
+    floor_wakes: int = 0
+    """cyclictest's wake-ups beside the run (0: not measured)."""
+    floor_late: int = 0
+    """Of those, how many came more than :data:`LATE_LIMIT_NS` late."""
+    floor_max_us: float = math.nan
+    missed_near_floor_stall: int = 0
+    """Frames missed within :data:`NEAR_NS` of a cyclictest wake-up more than
+    :data:`LATE_LIMIT_NS` late."""
 
 
-def bench_load(processes: Processes, load: Load, frames: int, keep: bool) -> LoadFigures:
-    """A daemon, the two measuring subscribers and ``load``'s clients; one run of ``frames``."""
-    clients = ClientLoad(processes, load)
+NEAR_NS = 50 * NS_PER_MS
+"""How close a miss and a stall of the floor must be to count as the same moment: a few
+intervals at 10 ms, which also covers cyclictest's start-up (its wake-ups are placed from
+the stamp taken before it was spawned)."""
+
+
+def misses_near_stalls(due_ns: Sequence[int], floor: Floor, interval_ns: int) -> int:
+    """How many of the missed frames' ``due_ns`` lie within :data:`NEAR_NS` of a late wake."""
+    stalls = [floor.started_ns + (i + 1) * interval_ns for i in floor.late()]
+    return sum(1 for due in due_ns if any(abs(due - at) <= NEAR_NS for at in stalls))
+
+
+def bench_load(
+    processes: Processes, load: Load, frames: int, keep: bool, cyclictest: str | None
+) -> LoadFigures:
+    """A daemon, the two measuring subscribers and ``load``'s clients; one run of ``frames``.
+
+    With ``cyclictest``, the floor runs beside it (:class:`FloorBeside`).
+    """
+    floor = FloorBeside(processes, cyclictest, load.interval_ns) if cyclictest else None
+    clients = ClientLoad(processes, load, floor)
     run = daemon_run(processes, load.interval_ns, frames, keep, more=clients)
     fired = run.fired()
     reasons: dict[str, int] = {}
@@ -777,7 +874,9 @@ def bench_load(processes: Processes, load: Load, frames: int, keep: bool) -> Loa
     lateness = [
         (f.written_ns - f.due_ns) / 1000 for f in fired if f.status == "ok" and f.written_ns
     ]
-    return LoadFigures(
+    seen = clients.floor_seen
+    missed_due = [r["due_ns"] for r in run.records if r["status"] != "ok"]
+    figures = LoadFigures(
         load=load.describe(),
         interval_ns=load.interval_ns,
         frames=frames,
@@ -788,24 +887,48 @@ def bench_load(processes: Processes, load: Load, frames: int, keep: bool) -> Loa
         max_us=max(lateness) if lateness else math.nan,
         clients=clients.counts,
     )
+    if seen is not None and seen.samples:
+        figures.floor_wakes = len(seen.samples)
+        figures.floor_late = len(seen.late())
+        figures.floor_max_us = max(seen.samples) / 1000
+        figures.missed_near_floor_stall = misses_near_stalls(missed_due, seen, load.interval_ns)
+    return figures
 
 
 def measure_loads(processes: Processes, report: Report, args: Any) -> None:
     """Each chosen load, one after the other; a frame missed under any is a failed target."""
     print(f"\nClient loads: {args.load_frames} frames each, beside two measuring subscribers")
     results: list[LoadFigures] = []
+    cyclictest = find_cyclictest()
+    if cyclictest is None and args.install:
+        cyclictest = install_cyclictest()
+    if cyclictest is None:
+        print("  cyclictest (rt-tests) is missing: the floor beside each load is not measured.")
     for name in args.loads:
         load = LOADS[name]
         print(f"  {load.describe()} …", end="", flush=True)
         began = time.monotonic()
         try:
-            results.append(bench_load(processes, load, args.load_frames, args.keep))
+            results.append(bench_load(processes, load, args.load_frames, args.keep, cyclictest))
         except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
             print(f" failed: {error}")
             report.fail(f"load {name}: {error}")
             continue
         print(f" done in {time.monotonic() - began:.1f} s")
-    header = ("load", "frames", "journal", "missed", "p99 µs", "max µs", "events read", "polls")
+    limit = format_duration(LATE_LIMIT_NS)
+    header = (
+        "load",
+        "frames",
+        "journal",
+        "missed",
+        "p99 µs",
+        "max µs",
+        "events read",
+        "polls",
+        f"floor > {limit}",
+        "floor max µs",
+        "missed near",
+    )
     rows = [
         (
             r.load,
@@ -816,6 +939,9 @@ def measure_loads(processes: Processes, report: Report, args: Any) -> None:
             fmt(r.max_us),
             str(r.clients.get("events", "–")),
             str(r.clients.get("polls", "–")),
+            f"{r.floor_late} of {r.floor_wakes}" if r.floor_wakes else "–",
+            fmt(r.floor_max_us),
+            str(r.missed_near_floor_stall) if r.floor_wakes else "–",
         )
         for r in results
     ]
@@ -823,7 +949,11 @@ def measure_loads(processes: Processes, report: Report, args: Any) -> None:
     print(
         "  missed: journal records not ok (their error below), absent, or ok with no edge event;\n"
         "  p99/max: due_ns (journal) → shutter-on edge event at_ns, as for lapse above;\n"
-        "  events read / polls: by the load's clients (not the measuring subscribers)."
+        "  events read / polls: by the load's clients (not the measuring subscribers);\n"
+        f"  floor: cyclictest at SCHED_FIFO {FLOOR_PRIORITY} and the load's interval, beside the"
+        f" run from its clients' start to the run's end;\n  its wake-ups more than {limit} late"
+        " (deadline → its clock read), and its max;\n"
+        f"  missed near: lapse's misses within {format_duration(NEAR_NS)} of such a wake-up."
     )
     report.data["loads"] = [asdict(r) for r in results]
     for r in results:

@@ -22,10 +22,18 @@ from typing import Any
 import pytest
 
 from core.clock import SPIN_NS, SystemClock
-from core.daemon.engine import LATE_LIMIT_NS, QUIET_NS, REACHED_LATE, WOKE_LATE, Engine, EngineExit
+from core.daemon.engine import (
+    LATE_LIMIT_NS,
+    NOT_REACHED,
+    QUIET_NS,
+    REACHED_LATE,
+    WOKE_LATE,
+    Engine,
+    EngineExit,
+)
 from core.fake_clock import FakeClock
 from core.model.durations import MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.model.events import EdgeDone, EngineEvent, FrameDone
+from core.model.events import EdgeDone, EngineEvent, FrameDone, SlotsSkipped
 from core.model.hardware import HardwareConfig
 from core.model.plan import Line, make_plan
 from core.model.scheduler import Grid, Scheduler
@@ -115,6 +123,45 @@ def test_a_shutter_reached_late_within_the_limit_opens_late_and_keeps_its_pulse(
     release_ns = make_plan(Settings(interval_ns=10 * NS_PER_S, power=True)).release_ns
     for frame in range(6):
         assert shutter[frame, False] - shutter[frame, True] == release_ns, "the whole pulse"
+
+
+class ReleaseStallingRig(StallingRig):
+    """:class:`StallingRig`, stalling in a shutter *release*: the frame's last step, so the
+    engine comes to the next frame late."""
+
+    def set_line(self, line: Line, on: bool) -> None:
+        self.sim.set_line(line, on)
+        if line is Line.SHUTTER and not on:
+            self.calls += 1
+            if self.calls == self.on_call:
+                self.clock.advance(self.until_ns - self.clock.now_ns())
+
+
+@pytest.mark.parametrize(
+    ("late_ns", "status"), [(1, "ok"), (LATE_LIMIT_NS, "ok"), (LATE_LIMIT_NS + 1, "missed")]
+)
+def test_a_frame_the_engine_comes_to_late_opens_within_the_same_limit(
+    late_ns: int, status: str
+) -> None:
+    clock = FakeClock()
+    settings = Settings(interval_ns=100 * NS_PER_MS, frames=5)
+    plan = make_plan(settings)
+    grid = Grid(clock.now_ns() + plan.lead_ns + NS_PER_S, settings.interval_ns)
+    # Frame 1's release stalls until frame 2's shutter is ``late_ns`` overdue.
+    rig = ReleaseStallingRig(clock, Line.SHUTTER, on_call=2, until_ns=grid.due_ns(2) + late_ns)
+    events: list[EngineEvent] = []
+    engine = Engine(rig, clock, Scheduler(plan, grid, frames=5), events.append)  # type: ignore[arg-type]
+    assert engine.run() is EngineExit.COMPLETE
+    rig.sim.close()
+    done = {e.frame: e for e in events if isinstance(e, FrameDone)}
+    skipped = [e for e in events if isinstance(e, SlotsSkipped)]
+    if status == "ok":
+        assert done[2].status == "ok" and done[2].fired_ns == grid.due_ns(2) + late_ns
+        assert not skipped
+    else:
+        assert 2 not in done
+        assert [(e.first, e.last, e.reason) for e in skipped] == [(2, 2, NOT_REACHED)]
+    assert [done[k].fired_ns for k in (0, 1, 3, 4)] == [grid.due_ns(k) for k in (0, 1, 3, 4)]
 
 
 class OversleepingClock(FakeClock):

@@ -52,7 +52,10 @@ own pulse and the next frame, and the slot is given up instead."""
 _LIMIT = f"{LATE_LIMIT_NS / NS_PER_MS:g} ms"
 REACHED_LATE = f"the previous step was still busy more than {_LIMIT} after the shutter was due"
 WOKE_LATE = f"the timing thread woke more than {_LIMIT} after the shutter was due"
-NOT_REACHED = "not reached in time (daemon not running, or the camera busy)"
+NOT_REACHED = (
+    f"the timing thread reached it more than {_LIMIT} after the shutter was due (held up by"
+    " the frame before, or by the machine)"
+)
 
 
 class Engine:
@@ -127,7 +130,8 @@ class Engine:
         self._release("start")
         try:
             while not self.cancel.is_set():
-                decision = self.scheduler.begin_next(self.clock.now_ns())
+                # A slot reached late opens late within the same limit as any shutter.
+                decision = self.scheduler.begin_next(self.clock.now_ns(), LATE_LIMIT_NS)
                 if isinstance(decision, RunComplete):
                     return EngineExit.COMPLETE
                 if isinstance(decision, SlotsMissed):

@@ -199,16 +199,17 @@ class Scheduler:
         self._next = resume_at
         return SlotsMissed(first=frame, last=resume_at - 1)
 
-    def begin_next(self, now_ns: int) -> FrameDue | SlotsMissed | RunComplete:
+    def begin_next(self, now_ns: int, late_ns: int = 0) -> FrameDue | SlotsMissed | RunComplete:
         """Decide about the next frame, the engine having reached it at ``now_ns``.
 
-        A frame whose shutter time has already passed cannot be honoured: it
-        and every later slot already past are returned as one missed range,
-        and the next call continues on the grid.
+        A frame whose shutter time passed more than ``late_ns`` ago cannot be
+        honoured: it and every later slot already past are returned as one missed
+        range, and the next call continues on the grid. Within ``late_ns`` (the
+        engine's :data:`LATE_LIMIT_NS`) it is returned, to open late.
         """
         if self.complete:
             return RunComplete()
-        missed = self.skip_past(now_ns)
+        missed = self.skip_past(now_ns - late_ns)
         if missed is not None:
             return missed
         frame = self._next
