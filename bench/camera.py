@@ -130,6 +130,7 @@ from hw.camera.base import CallError, Session
 from hw.camera.files import save_file
 from hw.camera.usb_camera import FILE_EVENT_MS, UsbCamera
 from hw.camera.virtual import SAMPLE_JPEG, SAMPLE_NAME, use_virtual_camera
+from hw.camera.worker import WorkerSession
 from hw.gpio_rig import GpioRig
 from hw.sim import make_sim_rig
 
@@ -148,6 +149,8 @@ counter runs from 98 to 150 in steps of 2); a new session starts it afresh."""
 WARM_UP_FRAMES = 1
 """Untimed frames at the start of each throughput session, on both sides."""
 FRAME_WAIT_S = 5.0
+CALL_BOUND_S = 10.0
+"""The camera calls' bound, ``camera.call_timeout``'s default."""
 """The longest one frame of a throughput round may take before the round is abandoned."""
 
 
@@ -225,6 +228,9 @@ class StampingSession:
     def download(self, folder: str, name: str) -> bytes:
         return self.inner.download(folder, name)
 
+    def delete(self, folder: str, name: str) -> None:
+        self.inner.delete(folder, name)
+
     def close(self) -> None:
         """Close, and let go of the gphoto2 camera object before saying so.
 
@@ -250,9 +256,9 @@ class SessionOpener:
         self.opened = 0
 
     def __call__(self) -> Session:
-        from hw.camera.session import open_session  # gphoto2: after use_virtual_camera
-
-        session = open_session()
+        # As the daemon opens it: libgphoto2 in a camera worker process (its environment,
+        # the virtual camera's, set by use_virtual_camera before).
+        session = WorkerSession(CALL_BOUND_S)
         self.opened += 1
         self.closed.clear()
         return StampingSession(session, self.stamps, self.closed)

@@ -1,7 +1,7 @@
 """The USB camera (libgphoto2): sessions, the camera thread, files, the virtual camera.
 
-Only :mod:`hw.camera.session` imports ``gphoto2``; :func:`open_camera` imports
-it when a camera is actually wanted, so the GPIO-only daemon never loads it.
+Only :mod:`hw.camera.session` imports ``gphoto2``, and only in a camera worker
+process (:mod:`hw.camera.worker`): the daemon itself never loads libgphoto2.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.clock import Clock
 from core.model.camera import CameraConfig
+from core.model.durations import NS_PER_S
 from hw.camera.usb_camera import UsbCamera
 
 
@@ -23,11 +24,14 @@ def open_camera(
     from that folder (the simulated rig).
     """
     from hw.camera.virtual import use_real_cameras, use_virtual_camera
+    from hw.camera.worker import open_worker_session
 
+    virtual = virtual_folder is not None
     if virtual_folder is not None:
         use_virtual_camera(virtual_folder)
     else:
         use_real_cameras()
-    from hw.camera.session import open_session
-
-    return UsbCamera(config, open_session, clock=clock, virtual=virtual_folder is not None)
+    # libgphoto2 runs in a camera worker process (its environment is the one set above):
+    # a call that hangs or crashes there costs that worker, never the daemon.
+    open_session = open_worker_session(config.call_timeout_ns / NS_PER_S, virtual=virtual)
+    return UsbCamera(config, open_session, clock=clock, virtual=virtual)

@@ -17,6 +17,7 @@ class CallError(Exception):
     - ``gone``: no camera answers (unplugged, off, asleep): reopen later;
     - ``claimed``: another program holds the USB device (gvfs on a desktop);
     - ``unsupported``: this camera cannot do it; retrying will not help;
+    - ``full``: the camera's card has no room for another picture;
     - ``hung``: the call did not return within its bound;
     - ``failed``: anything else; the camera is reopened before the next frame.
     """
@@ -76,6 +77,10 @@ class Session(Protocol):
 
     def download(self, folder: str, name: str) -> bytes:
         """The content of one file on the camera."""
+        ...
+
+    def delete(self, folder: str, name: str) -> None:
+        """Remove one file from the camera's card (once its download is safely on disk)."""
         ...
 
     def close(self) -> None:

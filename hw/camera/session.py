@@ -19,6 +19,10 @@ GVFS_HINT = (
     " `systemctl --user stop gvfs-gphoto2-volume-monitor`) and try again"
 )
 NO_CAMERA = "no camera answers over USB: check the cable, and that the camera is on and awake"
+CARD_FULL = (
+    "the camera's card is full: make room on it. lapse deletes each file from the card"
+    " once it is downloaded, unless camera.keep_on_camera = true or camera.download = false"
+)
 
 # libgphoto2's result codes (gphoto2_result.h and gphoto2-port-result.h).
 _BUSY = {-110}  # GP_ERROR_CAMERA_BUSY
@@ -34,6 +38,7 @@ _GONE = {
     -105,  # GP_ERROR_MODEL_NOT_FOUND
 }
 _UNSUPPORTED = {-6}  # GP_ERROR_NOT_SUPPORTED
+_FULL = {-115}  # GP_ERROR_NO_SPACE
 
 SHUTTER_SPEED = "shutterspeed"
 BULB_SPEEDS = ("bulb", "time")
@@ -51,6 +56,8 @@ def call_error(error: gp.GPhoto2Error, doing: str) -> CallError:
         return CallError("gone", f"the camera stopped answering while {doing} ({error.string})")
     if code in _UNSUPPORTED:
         return CallError("unsupported", f"the camera cannot do this: {doing}")
+    if code in _FULL:
+        return CallError("full", CARD_FULL)
     return CallError("failed", f"the camera failed while {doing}: {error.string}")
 
 
@@ -160,6 +167,12 @@ class GphotoSession:
             return bytes(memoryview(file.get_data_and_size()))
         except gp.GPhoto2Error as error:
             raise call_error(error, f"downloading {name!r}") from None
+
+    def delete(self, folder: str, name: str) -> None:
+        try:
+            self._camera.file_delete(folder, name)
+        except gp.GPhoto2Error as error:
+            raise call_error(error, f"deleting {name!r} from its card") from None
 
     def close(self) -> None:
         with contextlib.suppress(gp.GPhoto2Error):

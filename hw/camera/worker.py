@@ -1,0 +1,317 @@
+"""libgphoto2 in a process of its own: a call that hangs or crashes costs the worker only.
+
+libgphoto2 calls cannot be interrupted, and a fault inside the library (a
+camera firmware that confuses its PTP driver) can take its whole process
+down. So the daemon never loads it: each camera session lives in a camera
+worker, a child process (``python -m hw.camera.worker``) that opens the
+camera and answers one call at a time over a socket pair.
+
+:class:`WorkerSession` is the daemon's side; it implements
+:class:`hw.camera.base.Session`, so the camera thread cannot tell it from an
+in-process session. Every call waits at most its bound; a worker that
+overruns it is killed (``SIGKILL``: libgphoto2 gets no say) and the call
+fails as ``hung``; a worker that dies fails the call as ``failed``. Either
+way the session is over, and the camera thread opens a new one, in a new
+worker, before the next frame. Nothing here touches a GPIO line, so the grid
+never waits on a worker.
+
+A fresh worker is also a fresh libgphoto2: the virtual camera of the
+simulated rig counts its captures per process and reports its card full
+after 26, so on the simulated rig a full card is emptied by starting the
+worker again (:attr:`WorkerSession.virtual`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hw.camera.base import CallError, Session
+
+SESSION_FACTORY = "hw.camera.session:open_session"
+"""What a worker calls to open its camera (``module:function``, returning a Session)."""
+START_BOUND_S = 30.0
+"""How long a new worker may take to import libgphoto2 and open the camera."""
+CLOSE_BOUND_S = 2.0
+"""How long a worker is given to let go of the camera before it is killed."""
+VIRTUAL_CARD_PICTURES = 26
+"""Pictures libgphoto2's virtual camera takes in one process: the 27th trigger returns
+and no file comes, and every later one fails ("Unspecified error"). Deleting files does
+not turn its counter back (measured with the gphoto2 wheel's libgphoto2 2.5.x)."""
+VIRTUAL_CARD_FULL = (
+    f"the virtual camera's card is full ({VIRTUAL_CARD_PICTURES} pictures a process);"
+    " starting its worker again empties it"
+)
+_LENGTH = struct.Struct("!I")
+MAX_MESSAGE = 1 << 31
+"""The largest reply taken from a worker (a RAW file is tens of MB)."""
+
+_CALLS = frozenset(
+    {
+        "battery",
+        "shutter_speeds",
+        "set_shutter_speed",
+        "usb_bulb",
+        "prepare_bulb",
+        "bulb",
+        "keep_on_card",
+        "trigger",
+        "new_files",
+        "download",
+        "delete",
+    }
+)
+"""The :class:`Session` methods a worker answers."""
+
+
+class WorkerSession:
+    """One camera session in a camera worker process (see :class:`hw.camera.base.Session`)."""
+
+    def __init__(
+        self, call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
+    ) -> None:
+        self.call_bound_s = call_bound_s
+        self.virtual = virtual
+        """Whether the worker serves libgphoto2's virtual camera (the simulated rig)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        argv = [sys.executable, "-m", "hw.camera.worker"]
+        argv += [str(theirs.fileno()), str(os.getpid()), factory]
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError as error:
+            ours.close()
+            raise CallError("failed", f"could not start the camera worker: {error}") from None
+        finally:
+            theirs.close()
+        self._socket: socket.socket | None = ours
+        self.pid = self._process.pid
+        self._pictures = 0
+        """Pictures this worker's camera has taken (the virtual card's count)."""
+        self.model = ""
+        self.model = str(self._ask("open", (), START_BOUND_S + call_bound_s))
+
+    # -- Session ----------------------------------------------------------------------
+    def battery(self) -> str | None:
+        return self._call("battery")
+
+    def shutter_speeds(self) -> list[str]:
+        return self._call("shutter_speeds")
+
+    def set_shutter_speed(self, value: str) -> None:
+        self._call("set_shutter_speed", value)
+
+    def usb_bulb(self) -> str | None:
+        return self._call("usb_bulb")
+
+    def prepare_bulb(self) -> None:
+        self._call("prepare_bulb")
+
+    def bulb(self, open_: bool) -> None:
+        self._call("bulb", open_)
+
+    def keep_on_card(self) -> None:
+        self._call("keep_on_card")
+
+    def trigger(self) -> None:
+        if self.virtual and self._pictures >= VIRTUAL_CARD_PICTURES:
+            # Said before libgphoto2 takes a picture it will not keep, or fails unclearly.
+            raise CallError("full", VIRTUAL_CARD_FULL)
+        self._call("trigger")
+        self._pictures += 1
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        # libgphoto2 may wait up to about twice the timeout for events that do not come.
+        return self._call("new_files", timeout_ms, extra_s=2 * timeout_ms / 1000)
+
+    def download(self, folder: str, name: str) -> bytes:
+        return self._call("download", folder, name)
+
+    def delete(self, folder: str, name: str) -> None:
+        self._call("delete", folder, name)
+
+    def close(self) -> None:
+        """Let the worker close the camera and exit; killed if it does not in time."""
+        if self._socket is None:
+            return
+        with contextlib.suppress(CallError):
+            self._ask("close", (), CLOSE_BOUND_S)
+        self._end()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is still there to answer."""
+        return self._socket is not None and self._process.poll() is None
+
+    # -- the wire ---------------------------------------------------------------------
+    def _call(self, method: str, *args: Any, extra_s: float = 0.0) -> Any:
+        return self._ask(method, args, self.call_bound_s + extra_s)
+
+    def _ask(self, method: str, args: tuple[Any, ...], bound_s: float) -> Any:
+        sock = self._socket
+        if sock is None:
+            raise CallError("gone", "the camera worker has ended; the camera is opened again")
+        deadline = time.monotonic() + bound_s
+        try:
+            _send(sock, (method, args))
+            reply = _receive(sock, deadline)
+        except TimeoutError:
+            self._end()
+            raise CallError(
+                "hung",
+                f"the camera did not answer within {bound_s:g}s; its worker was stopped"
+                " and the camera is opened again",
+            ) from None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self._end()
+            raise CallError("failed", self._death()) from None
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, message = reply
+        if method == "open" or kind in ("gone", "hung", "failed"):
+            # A session that failed to open, or that libgphoto2 has given up on, ends here.
+            self._end()
+        raise CallError(kind, message)
+
+    def _end(self) -> None:
+        """Close the socket and make sure the worker is gone (killed if need be), reaped."""
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+        process = self._process
+        if process.poll() is None:
+            # The socket's end tells a healthy worker to exit; a stuck one does not hear it.
+            try:
+                process.wait(0.2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _death(self) -> str:
+        code = self._process.poll()
+        if code is not None and code < 0:
+            with contextlib.suppress(ValueError):
+                return f"the camera's worker died ({signal.Signals(-code).name} in libgphoto2)"
+        return f"the camera's worker ended unexpectedly (exit status {code})"
+
+
+def open_worker_session(
+    call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
+) -> Callable[[], Session]:
+    """An ``open_session`` for :class:`hw.camera.usb_camera.UsbCamera`: each call starts a
+    new worker and opens the camera in it."""
+
+    def open_session() -> Session:
+        return WorkerSession(call_bound_s, factory=factory, virtual=virtual)
+
+    return open_session
+
+
+# -- the wire format: a length, then a pickle (both ends are lapse's own) ---------------------
+def _send(sock: socket.socket, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(data)) + data)
+
+
+def _receive(sock: socket.socket, deadline: float | None) -> Any:
+    (length,) = _LENGTH.unpack(_read(sock, _LENGTH.size, deadline))
+    if length > MAX_MESSAGE:
+        raise EOFError("message too long")
+    return pickle.loads(_read(sock, length, deadline))
+
+
+def _read(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    chunks, left = [], size
+    while left:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
+                raise TimeoutError
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+# -- the worker ------------------------------------------------------------------------------
+def serve(sock: socket.socket, open_session: Callable[[], Session]) -> None:
+    """Answer calls on ``sock`` until it closes or ``close`` is asked."""
+    session: Session | None = None
+    while True:
+        try:
+            method, args = _receive(sock, None)
+        except (EOFError, OSError):
+            break
+        if method == "close":
+            _send(sock, ("ok", None))
+            break
+        try:
+            if method == "open":
+                session = open_session()
+                reply: tuple[Any, ...] = ("ok", session.model)
+            elif session is None or method not in _CALLS:
+                reply = ("error", "failed", f"the camera worker cannot do {method!r} now")
+            else:
+                reply = ("ok", getattr(session, method)(*args))
+        except CallError as error:
+            reply = ("error", error.kind, str(error))
+        except Exception as error:  # any surprise is one failed call, told to the daemon
+            reply = ("error", "failed", f"the camera failed: {error!r}")
+        _send(sock, reply)
+    if session is not None:
+        session.close()
+
+
+def _factory(spec: str) -> Callable[[], Session]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _die_with_the_daemon(daemon: int) -> None:
+    """Be killed when the daemon is (kill -9 too), so no orphan keeps the camera's USB."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != daemon:
+        os._exit(0)  # it died before the request was in place
+
+
+def main(argv: list[str]) -> int:
+    """``python -m hw.camera.worker FD DAEMON_PID [FACTORY]``: serve the socket inherited
+    as ``FD`` for the daemon ``DAEMON_PID``."""
+    _die_with_the_daemon(int(argv[1]))
+    # The daemon's threads run at real-time priority and children inherit it; USB
+    # transfers need none, and must never compete with the timing thread.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    with contextlib.suppress(OSError):
+        os.nice(5)
+    # The daemon stops its workers itself: a Ctrl+C meant for it must not kill one mid-call.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(argv[0]))
+    serve(sock, _factory(argv[2] if len(argv) > 2 else SESSION_FACTORY))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
