@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +54,18 @@ class World:
     """Each shot is two files of one stem, a RAW and then the virtual camera's JPEG."""
     triggers: list[tuple[int | None, int]] = field(default_factory=list)
     """(frame, the clock's ns) of every trigger call that reached the camera."""
+    deleted: list[str] = field(default_factory=list)
+    """The names of the files deleted from the camera's card, in order."""
     opens: int = 0
-    shots: deque[int] = field(default_factory=deque)
-    """Shutter-line openings the camera has yet to "take" (see :class:`OptoLink`)."""
+    opened_at: list[int] = field(default_factory=list)
+    """The clock's ns at each attempt to open the camera."""
+    asleep: Callable[[int | None], bool] = lambda frame: False
+    """While true for the frame the camera thread is on, the camera answers over USB but
+    takes no picture (a body asleep, or one the shutter line does not reach)."""
     release: Event = field(init=False)
     """Set at the end of a test to let a hung call return."""
+    wakes: list[int] = field(default_factory=list)
+    """The clock's ns at each of the camera thread's wake-ups (see :class:`WatchedCamera`)."""
 
     def __post_init__(self) -> None:
         self.release = self.clock.event()
@@ -102,14 +108,11 @@ class FaultySession:
             world.triggers.append((world.frame, world.clock.now_ns()))
             raise CallError("busy", "the camera was busy while triggering the shutter")
         world.triggers.append((world.frame, world.clock.now_ns()))
-        self.inner.trigger()
+        if not world.asleep(world.frame):
+            self.inner.trigger()
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         self.world.check()
-        while self.world.shots:
-            # The opto line fired the shutter: the virtual camera takes the picture now.
-            self.world.shots.popleft()
-            self.inner.trigger()
         world = self.world
         self._held += self.inner.new_files(timeout_ms)
         files: list[tuple[str, str]] = []
@@ -145,37 +148,38 @@ class FaultySession:
         # A renamed file is still fetched under the virtual camera's own name.
         return self.inner.download(folder, self._real_names.get(name, name))
 
+    def delete(self, folder: str, name: str) -> None:
+        self.world.check()
+        if self.world.raw_and_jpeg and name.endswith(".nef"):
+            return  # a stand-in RAW: its bytes are the JPEG's, which goes on its own turn
+        self.inner.delete(folder, self._real_names.get(name, name))
+        self.world.deleted.append(name)
+
     def close(self) -> None:
         self.inner.close()
 
 
-class OptoLink:
-    """A rig whose shutter line is wired to the virtual camera, as a real opto would be.
-
-    The simulated pins cannot press a camera's shutter, so each opening is
-    queued for the camera to "take" on its own thread (libgphoto2 is not
-    thread-safe, and the timing thread must never wait on it).
-    """
-
-    def __init__(self, rig: Any, world: World) -> None:
-        self.rig = rig
-        self.world = world
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.rig, name)
-
-    def set_line(self, line: Any, on: bool) -> None:
-        self.rig.set_line(line, on)
-        if line.value == "shutter" and on:
-            self.world.shots.append(1)
+SPIN_WAKES = 100
+"""Wake-ups at one instant of fake time that betray a thread that never waits."""
 
 
 class WatchedCamera(UsbCamera):
-    """The real camera thread, telling the world which frame it is working on."""
+    """The real camera thread, telling the world which frame it is working on and when it
+    wakes up."""
 
     def __init__(self, world: World, *args: Any, **kwargs: Any) -> None:
         self.world = world
         super().__init__(*args, **kwargs)
+
+    def _wait_s(self) -> float | None:
+        wait = super()._wait_s()
+        wakes = self.world.wakes
+        wakes.append(self.world.clock.now_ns())
+        if len(wakes) > SPIN_WAKES and wakes[-SPIN_WAKES] == wakes[-1]:
+            # A spin: fake time stands still while this thread never blocks. Let it
+            # move, so the test ends and counts the wake-ups instead of hanging.
+            return 0.01
+        return wait
 
     def _shutter(self, job: Any) -> None:
         if job.on:
@@ -205,6 +209,7 @@ def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: An
 
     def open_faulty() -> Session:
         world.opens += 1
+        world.opened_at.append(world.clock.now_ns())
         world.check()
         return FaultySession(open_session(), world)
 

@@ -28,7 +28,7 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.sim import make_sim_rig
-from tests.camera_faults import OptoLink, World, faulty_camera
+from tests.camera_faults import World, faulty_camera
 from tests.fake_time import E, Published
 
 INTERVAL_NS = 400 * NS_PER_MS
@@ -41,7 +41,9 @@ class Rig:
         self.world = world
         self.clock = world.clock
         self.sim = make_sim_rig(HardwareConfig())
-        self.rig = OptoLink(self.sim, world)
+        # The virtual camera takes its picture when the simulated shutter line opens: the
+        # camera thread does it, as the product wires it (no opto link to fake here).
+        self.rig = self.sim
         self.camera = faulty_camera(world, config, tmp_path / "virtual-camera", **camera)
         self.journal = Journal(tmp_path / "state")
         # These runs end only by finishing: a stop would be a failure, not an end.
@@ -105,6 +107,25 @@ def test_a_usb_run_downloads_every_frame(make_rig: Any) -> None:
     assert [frame for frame, _ in rig.world.triggers] == list(range(6))
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_each_file_leaves_the_card_once_it_is_on_disk_unless_kept(
+    make_rig: Any, keep: bool
+) -> None:
+    world = World()
+    rig = make_rig(world, usb(keep_on_camera=keep))
+    run_id, records = rig.run(4)
+    folder = rig.journal.get_run(run_id).path
+    on_disk = [record.file for record in records]
+    assert all(name and (folder / name).is_file() for name in on_disk)
+    if keep:
+        assert world.deleted == []
+    else:
+        # The camera's own names, each deleted after its frame's file was whole on disk.
+        assert len(world.deleted) == 4
+        for record, deleted in zip(records, world.deleted, strict=True):
+            assert record.file is not None and record.file.endswith(f"-{deleted[:-4]}.jpg")
+
+
 def test_a_trigger_that_hangs_30s_delays_no_frame_and_ends_nothing(make_rig: Any) -> None:
     world = World(hang_trigger_at=2, hang_s=30.0)
     rig = make_rig(world, usb())
@@ -134,15 +155,19 @@ def test_a_download_that_hangs_leaves_the_gpio_shutter_on_time(make_rig: Any) ->
     rig = make_rig(world, CameraConfig(trigger="gpio", call_timeout_ns=1 * NS_PER_S))
     _run_id, records = rig.run(8)
     assert_on_the_grid(records, 8)
-    assert [r.status for r in records] == ["ok"] * 8  # the opto line fired every frame
+    # The opto line fired every frame, on the grid.
     shutter = [e for e in rig.events(EdgeEvent) if e.line == "shutter" and e.on]
     assert [e.frame for e in shutter] == list(range(8))
     pin = rig.sim.pin_factory.pin(21)
     assert sum(1 for _, level in pin.states if level) >= 8
-    # Frame 0's file came over USB; frame 1's download hung, and the camera is out
-    # until that call returns: those frames' files stay on its card.
+    # Frame 0's file came over USB. Frame 1's download hung: its file stays on the
+    # card, and its line says where. The camera is out until that call returns, so
+    # the later frames get no file, and each says so.
     assert records[0].file is not None and records[0].file.startswith("frame-000000-")
-    assert all(record.file is None for record in records[1:])
+    assert records[1].status == "ok"
+    assert records[1].file is not None and records[1].file.startswith("card:"), records[1]
+    assert [r.status for r in records[2:]] == ["error"] * 6
+    assert all("no file came from the camera" in (r.error or "") for r in records[2:])
     assert "did not answer within 1s" in " ".join(m.message for m in rig.events(CameraEvent))
 
 
@@ -153,6 +178,24 @@ def test_gpio_mode_downloads_what_the_line_fired(make_rig: Any) -> None:
     assert [r.file is not None and r.file.startswith(f"frame-{r.frame:06d}-") for r in records] == [
         True
     ] * 5
+
+
+def test_a_frame_whose_file_never_comes_says_so_and_the_end_does_not_wait_for_it(
+    make_rig: Any,
+) -> None:
+    # The line fires every frame, but from frame 2 the camera takes no picture.
+    world = World(asleep=lambda frame: frame is not None and frame >= 2)
+    rig = make_rig(world, CameraConfig(trigger="gpio", call_timeout_ns=10 * NS_PER_S))
+    _run_id, records = rig.run(6)
+    assert_on_the_grid(records, 6)
+    assert [r.status for r in records] == ["ok", "ok"] + ["error"] * 4
+    assert all(r.file for r in records[:2])
+    wait = "no file came from the camera within 2s"  # 400 ms frames: the 2 s floor
+    assert all(wait in (r.error or "") and r.file is None for r in records[2:]), records
+    # The end of the run waits for the last frame's file no longer than any frame does.
+    assert rig.published.ended_ns is not None
+    waited = rig.published.ended_ns - records[-1].due_ns
+    assert waited <= 2 * NS_PER_S + INTERVAL_NS, f"{waited / NS_PER_S:.1f}s"
 
 
 def test_busy_is_retried_and_the_frame_is_taken(make_rig: Any) -> None:
@@ -185,6 +228,26 @@ def test_a_camera_that_vanishes_for_5_frames_and_returns(make_rig: Any) -> None:
     assert gone_at < back_at
     assert rig.journal.get_run(run_id).state == "finished"
     assert rig.controller.status().fault is None
+
+
+def test_a_camera_gone_for_good_wakes_its_thread_once_a_frame_not_in_a_spin(
+    make_rig: Any,
+) -> None:
+    # Gone from frame 3 to the end of a 40-frame run (16 s: longer than the idle look's
+    # 5 s, after which the thread once had nothing left to wait for).
+    frames = 40
+    world = World(gone=lambda frame: frame is not None and frame >= 3)
+    rig = make_rig(world, usb())
+    _run_id, records = rig.run(frames)
+    assert_on_the_grid(records, frames)
+    assert [r.status for r in records] == ["ok"] * 3 + ["error"] * (frames - 3)
+    gone_from = records[3].due_ns
+    ended = records[-1].due_ns + INTERVAL_NS
+    wakes = [at for at in world.wakes if gone_from <= at <= ended]
+    # Per frame: the press, the look for files it asks for, the release; no more.
+    assert len(wakes) <= 3 * (frames - 3) + 3, f"{len(wakes)} wake-ups in {frames - 3} frames"
+    tries = [at for at in world.opened_at if gone_from <= at <= ended]
+    assert len(tries) <= frames - 3, "one attempt to open the camera per frame, at most"
 
 
 def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig: Any) -> None:

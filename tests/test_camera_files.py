@@ -228,9 +228,12 @@ def test_a_run_that_ends_on_a_full_disk_ends_at_once_and_leaves_the_files_on_the
     finally:
         camera.close()
     # The end of the run does not wait for room that is not coming: the files stay on
-    # the camera's card, and nothing (not even a .part) is left in the run's folder.
+    # the camera's card, each frame's line says where, and nothing (not even a .part)
+    # is left in the run's folder.
     assert took and took[0] < NS_PER_S, took
-    assert events_of(FileSaved, events) == []
+    kept = events_of(FileSaved, events)
+    assert [saved.frame for saved in kept] == [0, 1, 2]
+    assert all(saved.file.startswith("card:/") and saved.size == 0 for saved in kept), kept
     assert list(run.iterdir()) == []
 
 

@@ -17,11 +17,13 @@ from core.model.camera_policy import (
     asks_for_usb_bulb,
     busy_retry_ns,
     edge_action,
+    file_wait_ns,
     full_message,
     job_bound_ns,
     kept_on_card,
     left_on_camera,
     loses_camera,
+    no_file_message,
     short_of_room,
     shutter_failure,
     shutter_route,
@@ -190,10 +192,40 @@ def test_a_frame_owed_a_file_is_given_up_after_two_call_bounds() -> None:
     files.shutter(0)
     files.owe(0, now_ns=0)
     assert files.still_owed(now_ns=2 * NS_PER_S)
+    assert files.overdue(now_ns=2 * NS_PER_S) == []
     assert not files.still_owed(now_ns=2 * NS_PER_S + 1)
+    assert files.overdue(now_ns=2 * NS_PER_S + 1) == [0]
+    assert files.overdue(now_ns=3 * NS_PER_S) == []  # said once
     files.shutter(1)
     # Given up on: a late file goes to the latest frame, not to the frame that gave up.
     assert files.frame_for("A_0.jpg") == 1
+
+
+@pytest.mark.parametrize(
+    ("interval_ns", "call_timeout_ns", "wait_ns"),
+    [
+        (500 * NS_PER_MS, 10 * NS_PER_S, 2 * NS_PER_S),  # at least 2 s: a RAW takes time
+        (5 * NS_PER_S, 10 * NS_PER_S, 5 * NS_PER_S),  # one interval
+        (3600 * NS_PER_S, 10 * NS_PER_S, 20 * NS_PER_S),  # at most two call bounds
+        (3600 * NS_PER_S, 1 * NS_PER_S, 2 * NS_PER_S),
+    ],
+)
+def test_a_frames_file_is_awaited_one_interval_within_bounds(
+    interval_ns: int, call_timeout_ns: int, wait_ns: int
+) -> None:
+    assert file_wait_ns(interval_ns, call_timeout_ns) == wait_ns
+    files = FrameFiles(call_timeout_ns)
+    files.pace(interval_ns)
+    assert files.give_up_ns == wait_ns
+
+
+def test_the_end_of_a_run_gives_up_every_frame_still_owed() -> None:
+    files = FrameFiles(call_timeout_ns=NS_PER_S)
+    for frame in (2, 0, 1):
+        files.owe(frame, now_ns=frame)
+    assert files.give_up() == [0, 1, 2]
+    assert not files.still_owed(now_ns=2) and files.give_up() == []
+    assert "no file came from the camera within 2s" in no_file_message(2 * NS_PER_S)
 
 
 def test_a_new_run_forgets_every_frame() -> None:

@@ -7,6 +7,8 @@ wheel's virtual camera (docs/architecture.md §10): real PTP over the vusb port 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 from core.model.protocol import EdgeEvent, StateEvent
@@ -105,11 +107,82 @@ def test_no_camera_configured_loads_no_gphoto2(lapse: Lapse) -> None:
     assert "libgphoto2" not in maps
 
 
-def test_a_camera_daemon_does_load_libgphoto2(lapse: Lapse) -> None:
+def camera_workers(daemon_pid: int) -> list[int]:
+    """The daemon's children that are camera workers (``python -m hw.camera.worker``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == daemon_pid and b"hw.camera.worker" in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def test_libgphoto2_is_loaded_by_a_camera_worker_never_by_the_daemon(lapse: Lapse) -> None:
     use_camera(lapse, trigger="gpio")
     daemon = lapse.start_daemon()
     lapse.wait_for(lambda: camera_status(lapse)["connected"], what="the camera to connect")
-    assert "libgphoto2" in Path(f"/proc/{daemon.pid}/maps").read_text()
+    assert "libgphoto2" not in Path(f"/proc/{daemon.pid}/maps").read_text()
+    (worker,) = camera_workers(daemon.pid)
+    assert "libgphoto2" in Path(f"/proc/{worker}/maps").read_text()
+    # A worker never competes with the timing thread: it runs at the ordinary policy.
+    assert os.sched_getscheduler(worker) == os.SCHED_OTHER
+
+
+def test_a_daemon_killed_takes_its_camera_worker_with_it(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="usb")
+    daemon = lapse.start_daemon()
+    lapse.wait_for(lambda: camera_workers(daemon.pid), what="a camera worker")
+    (worker,) = camera_workers(daemon.pid)
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(10)
+
+    def worker_gone() -> bool:
+        try:
+            stat = Path(f"/proc/{worker}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rpartition(")")[2].split()[0] == "Z"
+
+    # Nothing left holding the camera's USB for the next daemon.
+    lapse.wait_for(worker_gone, what="the worker to end with its daemon")
+
+
+def test_the_simulated_shutter_line_reaches_the_virtual_camera(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="gpio")
+    lapse.start_daemon()
+    result = lapse.cli("run", "--interval", "1s", "--frames", "3", "--wait", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = lapse.journal.latest_run()
+    assert run is not None
+    records = lapse.journal.read_frames(run.id)
+    assert [r.status for r in records] == ["ok"] * 3
+    for record in records:
+        assert record.file is not None, record
+        assert (run.path / record.file).read_bytes() == SAMPLE_JPEG
+
+
+def test_a_usb_run_goes_past_the_virtual_cards_26_pictures(lapse: Lapse) -> None:
+    # libgphoto2's virtual camera calls its card full after 26 captures in a process:
+    # the simulated rig starts the worker again and the frame is taken.
+    use_camera(lapse, trigger="usb")
+    lapse.start_daemon()
+    frames = 30
+    result = lapse.cli("run", "--interval", "500ms", "--frames", str(frames), "--wait", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = lapse.journal.latest_run()
+    assert run is not None
+    records = lapse.journal.read_frames(run.id)
+    assert [(r.status, r.error) for r in records] == [("ok", None)] * frames
+    on_disk = [p for p in run.path.iterdir() if p.name.startswith("frame-")]
+    assert len(on_disk) == frames
+    assert camera_status(lapse)["fault"] is None
 
 
 def test_the_shutter_speed_is_one_of_the_cameras_own(lapse: Lapse) -> None:

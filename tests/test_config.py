@@ -55,6 +55,7 @@ active_high = false
 [camera]
 trigger = "usb"
 download = false
+keep_on_camera = true
 shutter_speed = "1/125"
 wired = true
 call_timeout = "5s"
@@ -90,6 +91,7 @@ FULL_CONFIG = Config(
     camera=CameraConfig(
         trigger="usb",
         download=False,
+        keep_on_camera=True,
         shutter_speed="1/125",
         wired=True,
         call_timeout_ns=5 * NS_PER_S,
@@ -205,6 +207,7 @@ def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     assert data["camera"] == {
         "trigger": "usb",
         "download": False,
+        "keep_on_camera": True,
         "shutter_speed": "1/125",
         "wired": True,
         "call_timeout": "5s",

@@ -115,6 +115,7 @@ def test_every_numeric_key_has_a_row() -> None:
         "hardware.active_high",
         "camera.trigger",
         "camera.download",
+        "camera.keep_on_camera",
         "camera.shutter_speed",
         "camera.wired",
         "battery.source",

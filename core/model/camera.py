@@ -53,6 +53,9 @@ class CameraConfig:
     trigger: Trigger = Trigger.OFF
     download: bool = True
     """Copy each frame into the run's folder; false keeps the files on the camera's card."""
+    keep_on_camera: bool = False
+    """Leave each downloaded file on the camera's card too; by default it is deleted
+    there once it is safely on disk, so the card never fills during a run."""
     shutter_speed: str = ""
     """One of the camera's own shutter-speed choices (``"1/125"``); empty leaves it as set."""
     wired: bool = False
@@ -74,6 +77,7 @@ CAMERA = Table(
     (
         Choice("trigger", choices=Trigger),
         Flag("download"),
+        Flag("keep_on_camera"),
         Text(
             "shutter_speed",
             what='one of the camera\'s shutter speeds such as "1/125", or ""',

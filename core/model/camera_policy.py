@@ -181,6 +181,24 @@ def shutter_failure(on: bool, reason: str) -> str:
 # -- which frame a file belongs to --------------------------------------------------------
 
 
+MIN_FILE_WAIT_NS = 2 * NS_PER_S
+"""The least time a frame's file is awaited: a camera may take a second or two to save a RAW."""
+
+
+def file_wait_ns(interval_ns: int, call_timeout_ns: int) -> int:
+    """How long after its shutter a frame's file is awaited before the frame counts as
+    having none: one interval, at least :data:`MIN_FILE_WAIT_NS`, at most two call bounds."""
+    return min(2 * call_timeout_ns, max(MIN_FILE_WAIT_NS, interval_ns))
+
+
+def no_file_message(wait_ns: int) -> str:
+    """A frame's error when its shutter fired and no file came within ``wait_ns``."""
+    return (
+        f"the shutter fired but no file came from the camera within {format_duration(wait_ns)}"
+        " (is it awake, and saving to its card?)"
+    )
+
+
 class FrameFiles:
     """Which frame each new file from the camera belongs to.
 
@@ -188,13 +206,15 @@ class FrameFiles:
     over a shot's file after the next trigger, so a new file goes to the
     oldest frame still owed one, else to the latest frame; a file sharing its
     stem with the file before (RAW + JPEG of one shot) goes to that file's
-    frame. A frame whose file never comes (a camera that saves only to its
-    card) is given up on after two call bounds.
+    frame. A frame whose file does not come within :attr:`give_up_ns` is
+    :meth:`overdue`: the camera did not take it, or kept it to itself.
     """
 
     def __init__(self, call_timeout_ns: int) -> None:
+        self.call_timeout_ns = call_timeout_ns
         self.give_up_ns = 2 * call_timeout_ns
-        """How long a frame stays owed its file."""
+        """How long a frame stays owed its file (:func:`file_wait_ns` once the interval
+        is known)."""
         self._owed: dict[int, int] = {}
         """Frames owed a file, and since when (ns)."""
         self._latest: int | None = None
@@ -207,6 +227,10 @@ class FrameFiles:
         self._latest = None
         self._last_file = None
 
+    def pace(self, interval_ns: int) -> None:
+        """The run's interval is ``interval_ns``: files are awaited :func:`file_wait_ns`."""
+        self.give_up_ns = file_wait_ns(interval_ns, self.call_timeout_ns)
+
     def shutter(self, frame: int) -> None:
         """``frame``'s shutter opened: the latest frame a file may belong to."""
         self._latest = frame
@@ -216,12 +240,24 @@ class FrameFiles:
         self._owed[frame] = now_ns
 
     def still_owed(self, now_ns: int) -> bool:
-        """Whether a frame's file is still to come; frames owed longer than
-        :attr:`give_up_ns` are given up on."""
+        """Whether a frame's file is still to come, within :attr:`give_up_ns`."""
         oldest = now_ns - self.give_up_ns
-        for frame in [frame for frame, since in self._owed.items() if since < oldest]:
+        return any(since >= oldest for since in self._owed.values())
+
+    def overdue(self, now_ns: int) -> list[int]:
+        """The frames owed a file for longer than :attr:`give_up_ns`, in order; they are
+        owed nothing from now on."""
+        oldest = now_ns - self.give_up_ns
+        late = sorted(frame for frame, since in self._owed.items() if since < oldest)
+        for frame in late:
             del self._owed[frame]
-        return bool(self._owed)
+        return late
+
+    def give_up(self) -> list[int]:
+        """Every frame still owed a file, in order (the run is over); none is owed after."""
+        owed = sorted(self._owed)
+        self._owed.clear()
+        return owed
 
     def frame_for(self, name: str) -> int | None:
         """The frame the new file ``name`` belongs to; None before any frame of the run."""

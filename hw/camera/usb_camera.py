@@ -94,6 +94,7 @@ class UsbCamera:
         self.config = config
         self.trigger = config.trigger
         self._open_session = open_session
+        self._virtual = virtual
         self._free = free
         self._clock = clock
         self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S, clock)
@@ -114,6 +115,8 @@ class UsbCamera:
         self._next_trigger_ns: int | None = None
         """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._look_now = False
+        self._deletes = True
+        """Whether this camera deletes files from its card when asked."""
         self._next_idle_ns = 0
         self._next_battery_ns = 0
         self._battery_due = False
@@ -214,10 +217,15 @@ class UsbCamera:
     def _run_call(self, job: _Call) -> None:
         job.reply.run(job.action)
 
-    def _wait_s(self) -> float:
+    def _wait_s(self) -> float | None:
+        """How long to wait for a job before looking after the camera; None: until one comes."""
         if self._look_now:
             return 0.0
-        if self._report is not None and self._session is not None:
+        if self._report is not None:
+            if self._session is None:
+                # A run's camera that is away is looked for at each shutter (one try a
+                # frame): until then there is nothing to do, and nothing to spin on.
+                return None
             if self._files.still_owed(self._clock.now_ns()):
                 # The wait inside libgphoto2 is the pause, when one fits before the trigger.
                 return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
@@ -247,6 +255,7 @@ class UsbCamera:
                 self._connect_quietly()
             else:
                 self._read_battery()
+        self._report_overdue(self._files.overdue(now_ns))
         if self._session is None:
             return
         if self._battery_due:
@@ -270,6 +279,7 @@ class UsbCamera:
         except CallError as error:
             raise CameraError(str(error)) from None
         self._stale_ns = policy.stale_bound_ns(settings.interval_ns)
+        self._files.pace(settings.interval_ns)
 
     def _apply_settings(self, settings: Settings, *, strict: bool) -> None:
         """Shutter speed, card and bulb route; ``strict`` refuses what cannot be done."""
@@ -313,7 +323,8 @@ class UsbCamera:
         self._set_status(saved=0, waiting=0, paused=None)
 
     def _end(self) -> None:
-        """Take in the last frames' files, within about two call bounds."""
+        """Take in the last frames' files: those awaited no longer than a frame's file is
+        (:func:`policy.file_wait_ns`), downloads within about two call bounds."""
         deadline_ns = self._clock.now_ns() + 2 * self.config.call_timeout_ns
         while self._session is not None and self._clock.now_ns() < deadline_ns:
             if self._waiting:
@@ -324,8 +335,29 @@ class UsbCamera:
                 self._collect_files(timeout_ms=100)
             else:
                 break
+        # What has not come by now will not be waited for: the run is over.
+        self._report_overdue(self._files.give_up())
+        self._report_left_on_card()
         self._report = None
         self._folder = None
+
+    def _report_left_on_card(self) -> None:
+        """The files seen but not downloaded (the camera hung, the disk was full) stay on
+        the camera's card: each frame's line says where, so none is taken for lost."""
+        report = self._report
+        while self._waiting:
+            frame, camera_folder, name = self._waiting.popleft()
+            if report is not None and frame is not None:
+                report(policy.kept_on_card(frame, camera_folder, name))
+        self._set_status(waiting=0)
+
+    def _report_overdue(self, frames: list[int]) -> None:
+        """``frames`` fired and no file came for them in time: each is journaled so."""
+        if not frames:
+            return
+        message = policy.no_file_message(self._files.give_up_ns)
+        for frame in frames:
+            self._frame_failed(frame, "error", message)
 
     def _shutter(self, job: _Shutter) -> None:
         if job.on:
@@ -349,9 +381,11 @@ class UsbCamera:
             self._frame_failed(job.frame, "missed", policy.MISSED_MESSAGE)
             return
         if action is policy.EdgeAction.WATCH:
-            # The opto line fired (or holds) the shutter: USB only fetches the files.
-            if self._session is not None or self._connect_for_frame():
-                self._files.owe(job.frame, self._clock.now_ns())
+            # The opto line fired (or holds) the shutter: USB only fetches the files. The
+            # file is owed even to a camera that is away, so a frame with none says so.
+            self._files.owe(job.frame, self._clock.now_ns())
+            if (self._session is not None or self._connect_for_frame()) and self._virtual:
+                self._virtual_line_fired()
             return
         if self._session is None and not self._connect_for_frame():
             if job.on:
@@ -362,11 +396,38 @@ class UsbCamera:
             if action is policy.EdgeAction.BULB:
                 self._call_retrying(session.bulb, job.on)
             else:
-                self._call_retrying(session.trigger)
+                self._trigger(session)
             if job.on:
                 self._files.owe(job.frame, self._clock.now_ns())
         except CallError as error:
+            if error.kind == "full":
+                self._fault(str(error))  # said once, with the fix; each frame says why
             self._frame_failed(job.frame, "error", policy.shutter_failure(job.on, str(error)))
+
+    def _trigger(self, session: Session) -> None:
+        """Take a picture; on the simulated rig a full virtual card is emptied first."""
+        try:
+            self._call_retrying(session.trigger)
+        except CallError as error:
+            if error.kind != "full" or not self._virtual:
+                raise
+            # libgphoto2's virtual camera counts its captures per process and says its
+            # card is full after 26, whatever is deleted. A new worker process is a
+            # fresh library, and so an empty card.
+            log.info("the virtual camera's card is full: starting its worker again")
+            self._drop_session()
+            self._connect()
+            self._call_retrying(self._require_session().trigger)
+
+    def _virtual_line_fired(self) -> None:
+        """On the simulated rig the shutter line is wired to the virtual camera: the
+        opening the engine switched takes its picture, as an opto would on a real one.
+
+        A camera that cannot take it has no file to give: the frame is journaled as
+        having none once its wait is over, as with a real camera that ignored the line.
+        """
+        with contextlib.suppress(CallError):
+            self._trigger(self._require_session())
 
     # -- files --------------------------------------------------------------------------
     def _collect_files(self, timeout_ms: int = FILE_EVENT_MS) -> None:
@@ -427,6 +488,31 @@ class UsbCamera:
             self._status["saved"] += 1
             self._status["waiting"] = len(self._waiting)
         report(FileSaved(frame=frame, file=target.name, size=len(data)))
+        self._delete_from_card(camera_folder, name, target, len(data))
+
+    def _delete_from_card(self, camera_folder: str, name: str, saved: Path, size: int) -> None:
+        """Delete a downloaded file from the camera once it is whole on disk, as
+        ``gphoto2 --capture-image-and-download`` does, so the card never fills."""
+        if self.config.keep_on_camera or not self._deletes:
+            return
+        try:
+            if saved.stat().st_size != size:
+                return  # not what was downloaded: the card keeps its copy
+        except OSError:
+            return
+        session = self._session
+        if session is None:
+            return
+        try:
+            self._calls.call(session.delete, camera_folder, name)
+        except CallError as error:
+            # A file that will not go only stays on the card: the session is let go of
+            # only when the camera itself is away, not for one file's sake.
+            if error.kind in ("gone", "hung", "claimed"):
+                self._lost(str(error))
+            elif error.kind == "unsupported":
+                self._deletes = False  # this camera will not delete: stop asking
+            log.info("camera: %s stays on the card: %s", name, error)
 
     def _pause_downloads(self, message: str) -> None:
         news = self._pause.pause(self._clock.now_ns(), message)
