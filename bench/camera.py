@@ -1,6 +1,7 @@
 """The USB camera path: trigger latency against the GPIO path, throughput against bare gphoto2.
 
-Everything runs in this one process on libgphoto2's own virtual camera (the
+Everything runs in this one process (but libgphoto2 for lapse, which is in its camera
+worker process as in the daemon) on libgphoto2's own virtual camera (the
 ``gphoto2`` wheel's vusb driver, docs/architecture.md §10), with the daemon's side built as
 the daemon builds it: :class:`RunController` + the simulated rig (gpiozero
 mock pins) + :class:`SystemClock` + a :class:`Journal`, and for USB the real
@@ -26,11 +27,12 @@ Two facts about the virtual camera shape the method:
       when the rig's ``set_line(SHUTTER, on=True)`` returned (a thin wrapper
       around the GpioRig stamps it).
     - **usb**: camera trigger ``usb``; the engine hands the edge to the camera
-      thread, which calls the session's ``trigger()`` (``trigger_capture``) on
-      its bounded-call I/O thread. From: the frame's ``due_ns``. To:
-      ``time.monotonic_ns()`` when ``trigger()`` returned (a thin wrapper
-      around the session ``open_session`` returns stamps it): the camera has
-      taken the trigger.
+      thread, which calls the session's ``trigger()`` on its bounded-call I/O
+      thread; as in the daemon, the session is a camera worker process
+      (``hw/camera/worker.py``) that calls ``trigger_capture``. From: the
+      frame's ``due_ns``. To: ``time.monotonic_ns()`` in this process when
+      ``trigger()`` returned (a thin wrapper around the session ``open_session``
+      returns stamps it): the worker has answered that the camera took it.
 
     Both stamps are "the moment the hardware call returned", on the clock
     the engine schedules on (``SystemClock.now_ns`` is ``time.monotonic_ns``).

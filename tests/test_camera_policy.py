@@ -208,6 +208,8 @@ def test_a_frame_owed_a_file_is_given_up_after_two_call_bounds() -> None:
         (5 * NS_PER_S, 10 * NS_PER_S, 5 * NS_PER_S),  # one interval
         (3600 * NS_PER_S, 10 * NS_PER_S, 20 * NS_PER_S),  # at most two call bounds
         (3600 * NS_PER_S, 1 * NS_PER_S, 2 * NS_PER_S),
+        # Within the journal's amend window: 32 slots at 10 ms.
+        (10 * NS_PER_MS, 10 * NS_PER_S, 320 * NS_PER_MS),
     ],
 )
 def test_a_frames_file_is_awaited_one_interval_within_bounds(

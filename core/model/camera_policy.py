@@ -19,6 +19,7 @@ from fractions import Fraction
 
 from core.model.camera import CameraChanged, FileSaved
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.records import AMEND_WINDOW
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,11 @@ MIN_FILE_WAIT_NS = 2 * NS_PER_S
 
 def file_wait_ns(interval_ns: int, call_timeout_ns: int) -> int:
     """How long after its shutter a frame's file is awaited before the frame counts as
-    having none: one interval, at least :data:`MIN_FILE_WAIT_NS`, at most two call bounds."""
-    return min(2 * call_timeout_ns, max(MIN_FILE_WAIT_NS, interval_ns))
+    having none: one interval, at least :data:`MIN_FILE_WAIT_NS`, at most two call bounds,
+    and never longer than half the journal's :data:`AMEND_WINDOW` of slots (a frame's line
+    is completed only that long: at 10 ms, a frame with no file must say so within 0.64 s)."""
+    wait = min(2 * call_timeout_ns, max(MIN_FILE_WAIT_NS, interval_ns))
+    return min(wait, AMEND_WINDOW // 2 * interval_ns)
 
 
 def no_file_message(wait_ns: int) -> str:

@@ -275,7 +275,10 @@ def serve(sock: socket.socket, open_session: Callable[[], Session]) -> None:
             reply = ("error", error.kind, str(error))
         except Exception as error:  # any surprise is one failed call, told to the daemon
             reply = ("error", "failed", f"the camera failed: {error!r}")
-        _send(sock, reply)
+        try:
+            _send(sock, reply)
+        except OSError:
+            break  # the daemon has gone: let go of the camera and end
     if session is not None:
         session.close()
 

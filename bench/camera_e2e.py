@@ -1,0 +1,668 @@
+"""The camera path end to end: when each frame's file arrives, lapse against gphoto2's loops.
+
+On libgphoto2's own virtual camera (the ``gphoto2`` wheel's vusb port driver and the
+PTP camera behind it, serving the JPEGs of one folder), four methods each take
+``--batches`` batches of ``--frames`` frames (25: the virtual card keeps 26 pictures a
+process, so every batch starts a fresh process) at each ``--intervals``:
+
+- **lapse usb**: a fresh ``lapse daemon`` per batch (``LAPSE_HW=sim``, ``[camera]
+  trigger = "usb"``) and ``lapse run --interval I --frames N --wait``; the camera
+  thread triggers over USB, through its camera worker process, and downloads.
+- **lapse gpio**: the same with ``trigger = "gpio"``: the simulated shutter line
+  fires on the grid and reaches the virtual camera; USB only downloads.
+- **gphoto2 --interval**: Debian's ``gphoto2`` command line, ``--capture-image-and-download
+  --interval S --frames N``, its own loop (whole seconds only: intervals that are not
+  are skipped for it).
+- **spawn loop**: ``gphoto2 --capture-image-and-download`` spawned for each frame, then
+  ``sleep(I)``, as Pi time-lapse scripts do.
+
+The command line reaches the wheel's virtual camera because it is pointed at the
+wheel's libraries: ``LD_LIBRARY_PATH`` to its libgphoto2 folder, ``IOLIBS`` to its vusb
+folder, ``CAMLIBS`` to its camlibs folder, ``VCAMERADIR`` to the folder of JPEGs.
+
+Every figure is a file's arrival against the method's grid. Arrival: ``time.monotonic_ns()``
+when one watcher thread, for every method, reads the inotify event that the file was
+closed after writing or renamed into its folder (``IN_CLOSE_WRITE``, ``IN_MOVED_TO``;
+lapse writes ``….part`` and renames). Grid: the batch's first arrival + k·I. Deviation:
+arrival − grid, per frame; p50/p99/max of its absolute value, pooled over the batches;
+drift: the median over batches of the last frame's deviation minus the first's;
+missed: frames of a batch with no file. CPU per run: user + system time of the method's
+processes over the batch (lapse: the daemon and its camera workers, from just before
+``lapse run`` to the run's end, not the daemon's start-up nor the client; gphoto2: the
+whole process; spawn loop: every child).
+
+Then the camera gone: a ``lapse daemon`` at 1 s (``--gone-run``), side by side with one
+whose virtual camera's folder of JPEGs is taken away for ``--gone`` (60 s) in the middle
+of the run; each daemon's CPU (daemon and camera workers, ``/proc``) over the same
+window of its run.
+
+Targets: lapse's drift and p99 no worse than the gphoto2 loop's; lapse's CPU per frame
+below both gphoto2 methods'; no file missed by lapse; the daemon's CPU with the camera
+gone no more than with it present.
+
+Run from the repo root: ``.venv/bin/python bench/camera_e2e.py [--install]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import shutil
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench._common import (
+    Processes,
+    Report,
+    bench_parser,
+    clock_ticks,
+    daemon_env,
+    fmt,
+    lapse_command,
+    median,
+    parse_durations,
+    percentile,
+    print_table,
+    proc_stat_fields,
+    read_journal,
+    run_benchmark,
+    start_daemon,
+    stop_daemon,
+    temp_dir,
+    wait_for_hello,
+)
+from core.model.durations import NS_PER_S, format_duration
+from hw.camera.virtual import use_virtual_camera, wheel_folder
+
+TITLE = "lapse camera end-to-end benchmark"
+METHODS = ("lapse usb", "lapse gpio", "gphoto2 --interval", "spawn loop")
+BATCH_FRAMES = 25
+"""The virtual card keeps 26 pictures a process; 25 leaves one to spare."""
+BATCHES = 5
+INTERVALS = "1s,2s"
+GONE_RUN_S = 150
+GONE_S = 60
+
+
+# -- the watcher -------------------------------------------------------------------------------
+IN_CLOSE_WRITE = 0x08
+IN_MOVED_TO = 0x80
+_EVENT = struct.Struct("iIII")
+
+
+class Watcher:
+    """One thread stamping every new file in the folders it watches (inotify)."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self._folders: dict[int, Path] = {}
+        self.arrivals: dict[Path, int] = {}
+        """Each file's path → ``time.monotonic_ns()`` when its event was read."""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="watcher", daemon=True)
+        self._thread.start()
+
+    def watch(self, folder: Path) -> None:
+        mask = IN_CLOSE_WRITE | IN_MOVED_TO
+        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), mask)
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), f"cannot watch {folder}")
+        with self._lock:
+            self._folders[wd] = folder
+
+    def files(self, folder: Path, suffixes: tuple[str, ...] = (".jpg", ".JPG")) -> list[int]:
+        """The arrival stamps of ``folder``'s files, in order of arrival."""
+        with self._lock:
+            return sorted(
+                at
+                for path, at in self.arrivals.items()
+                if path.parent == folder and path.name.endswith(suffixes)
+            )
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        os.close(self._fd)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 0.2)
+            if not ready:
+                continue
+            now = time.monotonic_ns()
+            with contextlib.suppress(BlockingIOError):
+                data = os.read(self._fd, 65536)
+                self._take(data, now)
+
+    def _take(self, data: bytes, now: int) -> None:
+        offset = 0
+        while offset < len(data):
+            wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
+            offset += _EVENT.size
+            name = data[offset : offset + length].rstrip(b"\0").decode(errors="replace")
+            offset += length
+            with self._lock:
+                folder = self._folders.get(wd)
+                if folder is not None and not name.endswith(".part"):
+                    self.arrivals.setdefault(folder / name, now)
+
+
+# -- CPU of a process and its camera workers ---------------------------------------------------
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(proc_stat_fields(int(entry.name))[3]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def tree_ticks(pid: int) -> int:
+    """utime + stime of ``pid``, of its reaped children, and of its live children."""
+    fields = proc_stat_fields(pid)
+    total = sum(int(fields[i]) for i in (13, 14, 15, 16))
+    for child in children_of(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            child_fields = proc_stat_fields(child)
+            total += int(child_fields[13]) + int(child_fields[14])
+    return total
+
+
+# -- the methods -------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    method: str
+    interval_ns: int
+    frames: int
+    arrivals_ns: list[int]
+    cpu_s: float
+    note: str = ""
+
+    @property
+    def missed(self) -> int:
+        return max(0, self.frames - len(self.arrivals_ns))
+
+    def deviations_ns(self) -> list[int]:
+        if not self.arrivals_ns:
+            return []
+        first = self.arrivals_ns[0]
+        return [at - (first + k * self.interval_ns) for k, at in enumerate(self.arrivals_ns)]
+
+
+def gphoto2_env(jpegs: Path) -> dict[str, str]:
+    """The environment that points Debian's gphoto2 at the wheel's virtual camera."""
+    wheel = wheel_folder()
+    env = dict(os.environ)
+    env.update(
+        LD_LIBRARY_PATH=str(wheel),
+        IOLIBS=str(wheel / "vusb"),
+        CAMLIBS=str(wheel / "camlibs"),
+        VCAMERADIR=str(jpegs),
+    )
+    return env
+
+
+def find_gphoto2() -> str | None:
+    return shutil.which("gphoto2")
+
+
+def install_gphoto2() -> str | None:
+    for attempt in (["apt-get", "install", "-y", "gphoto2"], ["apt-get", "update"]):
+        print(f"  running: {' '.join(attempt)}", flush=True)
+        subprocess.run(attempt, capture_output=True, check=False)
+        if find_gphoto2() is not None:
+            return find_gphoto2()
+    subprocess.run(["apt-get", "install", "-y", "gphoto2"], capture_output=True, check=False)
+    return find_gphoto2()
+
+
+def gphoto2_interval_batch(
+    processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
+) -> Batch:
+    folder = root / "gphoto2-interval"
+    folder.mkdir()
+    watcher.watch(folder)
+    jpegs = use_virtual_camera(root / "jpegs")
+    argv = [gphoto2, "--capture-image-and-download", "--force-overwrite"]
+    argv += ["--interval", str(interval_ns // NS_PER_S), "--frames", str(frames)]
+    argv += ["--filename", str(folder / "frame-%05n.%C")]
+    child = processes.spawn(
+        argv, env=gphoto2_env(jpegs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, rusage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    processes.stop(child)
+    time.sleep(0.2)  # the watcher reads the last events
+    note = "" if child.returncode == 0 else f"exit {child.returncode}"
+    return Batch(
+        "gphoto2 --interval",
+        interval_ns,
+        frames,
+        watcher.files(folder),
+        rusage.ru_utime + rusage.ru_stime,
+        note,
+    )
+
+
+def spawn_loop_batch(
+    processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
+) -> Batch:
+    folder = root / "spawn-loop"
+    folder.mkdir()
+    watcher.watch(folder)
+    jpegs = use_virtual_camera(root / "jpegs")
+    env = gphoto2_env(jpegs)
+    cpu = 0.0
+    failures = 0
+    for k in range(frames):
+        argv = [gphoto2, "--capture-image-and-download", "--force-overwrite"]
+        argv += ["--filename", str(folder / f"frame-{k:05d}.%C")]
+        child = processes.spawn(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, rusage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        processes.stop(child)
+        cpu += rusage.ru_utime + rusage.ru_stime
+        failures += child.returncode != 0
+        time.sleep(interval_ns / NS_PER_S)
+    time.sleep(0.2)
+    note = f"{failures} spawns failed" if failures else ""
+    return Batch("spawn loop", interval_ns, frames, watcher.files(folder), cpu, note)
+
+
+def lapse_batch(
+    processes: Processes, watcher: Watcher, root: Path, trigger: str, interval_ns: int, frames: int
+) -> Batch:
+    (root / "config.toml").write_text(f'[camera]\ntrigger = "{trigger}"\n')
+    handle = start_daemon(processes, root, daemon_env(root))
+    try:
+        wait_for_hello(handle)
+        wait_connected(handle)
+        before = tree_ticks(handle.pid)
+        argv = [*lapse_command(), "run", "--interval", format_duration(interval_ns)]
+        argv += ["--frames", str(frames), "--wait"]
+        timeout = frames * interval_ns / NS_PER_S + 90
+        # The run's folder appears when the run starts: watch the runs folder's new child.
+        runs = handle.state_dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        known = set(runs.iterdir())
+        client = processes.spawn(
+            argv, env=handle.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        folder = wait_for_new_folder(runs, known)
+        watcher.watch(folder)
+        _out, err = client.communicate(timeout=timeout)
+        after = tree_ticks(handle.pid)
+        time.sleep(0.2)
+        records = read_journal(handle.state_dir, folder.name)
+        bad = [
+            f"{r['frame']} {r['status']}: {r.get('error')}"
+            for r in records
+            if r["status"] != "ok" or not r.get("file")
+        ]
+        note = "; ".join(bad[:3]) + (f" (+{len(bad) - 3})" if len(bad) > 3 else "")
+        if client.returncode != 0:
+            note = f"lapse run exit {client.returncode}: {err.strip()[-200:]} {note}"
+        cpu = (after - before) / clock_ticks()
+        return Batch(f"lapse {trigger}", interval_ns, frames, watcher.files(folder), cpu, note)
+    finally:
+        stop_daemon(processes, handle)
+
+
+def wait_connected(handle: Any, timeout: float = 20.0) -> None:
+    """Wait for the daemon's camera to be open (its status says connected)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [*lapse_command(), "status", "--json"],
+            env=handle.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            if json.loads(done.stdout)["camera"]["connected"]:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the daemon's camera did not connect:\n{handle.last_words()}")
+
+
+def wait_for_new_folder(parent: Path, known: set[Path], timeout: float = 30.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = [p for p in parent.iterdir() if p not in known and p.is_dir()]
+        if new:
+            return new[0]
+        time.sleep(0.005)
+    raise RuntimeError(f"no run folder appeared in {parent}")
+
+
+# -- figures -----------------------------------------------------------------------------------
+@dataclass
+class Figures:
+    method: str
+    interval_ns: int
+    batches: int
+    frames: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    drift_ms: float
+    missed: int
+    cpu_s_per_frame: float
+    notes: list[str] = field(default_factory=list)
+
+
+def pooled(batches: Sequence[Batch]) -> Figures:
+    deviations = [abs(d) / 1e6 for b in batches for d in b.deviations_ns()]
+    drifts = [
+        (b.deviations_ns()[-1] - b.deviations_ns()[0]) / 1e6 for b in batches if b.arrivals_ns
+    ]
+    frames = sum(b.frames for b in batches)
+    return Figures(
+        method=batches[0].method,
+        interval_ns=batches[0].interval_ns,
+        batches=len(batches),
+        frames=frames,
+        p50_ms=percentile(deviations, 50) if deviations else float("nan"),
+        p99_ms=percentile(deviations, 99) if deviations else float("nan"),
+        max_ms=max(deviations, default=float("nan")),
+        drift_ms=median(drifts) if drifts else float("nan"),
+        missed=sum(b.missed for b in batches),
+        cpu_s_per_frame=sum(b.cpu_s for b in batches) / frames,
+        notes=[b.note for b in batches if b.note],
+    )
+
+
+def method_order(round_number: int, methods: Sequence[str]) -> list[str]:
+    """The methods in a rotating order, so none always runs first on a warmer machine."""
+    shift = round_number % len(methods)
+    return [*methods[shift:], *methods[:shift]]
+
+
+def measure_e2e(processes: Processes, report: Report, args: Any) -> None:
+    gphoto2 = find_gphoto2()
+    if gphoto2 is None and args.install:
+        gphoto2 = install_gphoto2()
+    methods = [m for m in METHODS if gphoto2 is not None or not m.startswith(("gphoto2", "spawn"))]
+    if gphoto2 is None:
+        print("gphoto2 (Debian package gphoto2) is missing: --install installs it.")
+        report.fail("gphoto2 is not installed: its loops are not measured")
+    watcher = Watcher()
+    results: list[Figures] = []
+    try:
+        for interval_ns in args.intervals:
+            done: dict[str, list[Batch]] = {m: [] for m in methods}
+            for number in range(args.batches):
+                for method in method_order(number, methods):
+                    if method == "gphoto2 --interval" and interval_ns % NS_PER_S:
+                        continue
+                    with temp_dir("lapse-e2e-", args.keep) as root:
+                        print(
+                            f"  {format_duration(interval_ns)} batch {number + 1} {method} …",
+                            end="",
+                            flush=True,
+                        )
+                        batch = run_method(
+                            processes, watcher, root, method, gphoto2, interval_ns, args.frames
+                        )
+                        print(
+                            f" {len(batch.arrivals_ns)} files, CPU {batch.cpu_s:.2f} s"
+                            + (f" ({batch.note})" if batch.note else "")
+                        )
+                        done[method].append(batch)
+            results += [pooled(batches) for batches in done.values() if batches]
+    finally:
+        watcher.close()
+    print_e2e(results)
+    report.data["e2e"] = [asdict(r) for r in results]
+    e2e_checks(report, results)
+
+
+def run_method(
+    processes: Processes,
+    watcher: Watcher,
+    root: Path,
+    method: str,
+    gphoto2: str | None,
+    interval_ns: int,
+    frames: int,
+) -> Batch:
+    if method.startswith("lapse"):
+        return lapse_batch(processes, watcher, root, method.split()[1], interval_ns, frames)
+    assert gphoto2 is not None
+    if method == "gphoto2 --interval":
+        return gphoto2_interval_batch(processes, watcher, root, gphoto2, interval_ns, frames)
+    return spawn_loop_batch(processes, watcher, root, gphoto2, interval_ns, frames)
+
+
+def print_e2e(results: Sequence[Figures]) -> None:
+    header = (
+        "interval",
+        "method",
+        "frames",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "drift ms",
+        "missed",
+        "CPU ms/frame",
+    )
+    rows = [
+        (
+            format_duration(r.interval_ns),
+            r.method,
+            str(r.frames),
+            fmt(r.p50_ms, 2),
+            fmt(r.p99_ms, 2),
+            fmt(r.max_ms, 2),
+            fmt(r.drift_ms, 2),
+            str(r.missed),
+            fmt(r.cpu_s_per_frame * 1000, 1),
+        )
+        for r in results
+    ]
+    print()
+    print_table(header, rows, left=2)
+    print(
+        "  deviation: a file's arrival (inotify event read by one watcher thread,"
+        " time.monotonic_ns()) − (the batch's first arrival + k·interval); p50/p99/max of"
+        " its absolute value,\n  pooled over the batches; drift: median over batches of"
+        " (last − first deviation); missed: frames with no file;\n  CPU: user + system"
+        " time over the batch (lapse: daemon + camera workers from `lapse run` to the"
+        " run's end; gphoto2: its processes)."
+    )
+    for r in results:
+        for note in r.notes:
+            print(f"  note, {r.method} at {format_duration(r.interval_ns)}: {note}")
+
+
+def e2e_checks(report: Report, results: Sequence[Figures]) -> None:
+    for interval_ns in sorted({r.interval_ns for r in results}):
+        at = {r.method: r for r in results if r.interval_ns == interval_ns}
+        shown = format_duration(interval_ns)
+        loop = at.get("gphoto2 --interval")
+        for name in ("lapse usb", "lapse gpio"):
+            lapse = at.get(name)
+            if lapse is None:
+                continue
+            report.check(
+                f"{name} at {shown}: no file missed",
+                lapse.missed == 0,
+                f"{lapse.missed} of {lapse.frames}",
+            )
+            if loop is not None:
+                report.check(
+                    f"{name} at {shown}: p99 and |drift| no worse than gphoto2 --interval",
+                    lapse.p99_ms <= loop.p99_ms and abs(lapse.drift_ms) <= abs(loop.drift_ms),
+                    f"p99 {lapse.p99_ms:.2f} vs {loop.p99_ms:.2f} ms, drift"
+                    f" {lapse.drift_ms:.2f} vs {loop.drift_ms:.2f} ms",
+                )
+            others = [at[m] for m in ("gphoto2 --interval", "spawn loop") if m in at]
+            if others:
+                report.check(
+                    f"{name} at {shown}: CPU per frame below both gphoto2 methods",
+                    all(lapse.cpu_s_per_frame < o.cpu_s_per_frame for o in others),
+                    ", ".join(f"{o.method} {o.cpu_s_per_frame * 1000:.1f}" for o in others)
+                    + f" vs {lapse.cpu_s_per_frame * 1000:.1f} ms",
+                )
+
+
+# -- the camera gone ---------------------------------------------------------------------------
+@dataclass
+class GoneRun:
+    gone: bool
+    window_s: float
+    cpu_s: float
+    statuses: dict[str, int]
+    faults: list[str]
+
+
+@contextlib.contextmanager
+def folder_away(folder: Path) -> Iterator[None]:
+    """``folder`` renamed away for the block: the virtual camera has nothing to serve."""
+    away = folder.with_name(folder.name + ".away")
+    folder.rename(away)
+    try:
+        yield
+    finally:
+        away.rename(folder)
+
+
+def gone_run(processes: Processes, root: Path, gone: bool, run_s: int, gone_s: int) -> GoneRun:
+    (root / "config.toml").write_text('[camera]\ntrigger = "usb"\n')
+    handle = start_daemon(processes, root, daemon_env(root))
+    try:
+        wait_for_hello(handle)
+        wait_connected(handle)
+        argv = [*lapse_command(), "run", "--interval", "1s", "--frames", str(run_s), "--wait"]
+        client = processes.spawn(
+            argv, env=handle.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        start_s = (run_s - gone_s) / 2
+        time.sleep(start_s)
+        before, began = tree_ticks(handle.pid), time.monotonic()
+        jpegs = handle.state_dir / "virtual-camera"
+        with folder_away(jpegs) if gone else contextlib.nullcontext():
+            time.sleep(gone_s)
+            after, ended = tree_ticks(handle.pid), time.monotonic()
+        client.wait(run_s + 120)
+        records = read_journal(handle.state_dir, latest_run(handle.state_dir))
+        statuses: dict[str, int] = {}
+        for record in records:
+            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+        faults = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
+        return GoneRun(gone, ended - began, (after - before) / clock_ticks(), statuses, faults)
+    finally:
+        stop_daemon(processes, handle)
+
+
+def latest_run(state_dir: Path) -> str:
+    return max(p.name for p in (state_dir / "runs").iterdir() if p.is_dir())
+
+
+def measure_gone(processes: Processes, report: Report, args: Any) -> None:
+    print(f"\nThe camera gone: 1 s runs of {args.gone_run} frames, side by side")
+    found: list[GoneRun] = []
+    for gone in (False, True):
+        with temp_dir("lapse-gone-", args.keep) as root:
+            label = f"camera gone for {args.gone} s" if gone else "camera present"
+            print(f"  {label} …", end="", flush=True)
+            found.append(gone_run(processes, root, gone, args.gone_run, args.gone))
+            print(f" CPU {found[-1].cpu_s:.2f} s over {found[-1].window_s:.1f} s")
+    rows = [
+        (
+            "camera gone" if g.gone else "camera present",
+            fmt(g.window_s, 1),
+            fmt(g.cpu_s, 2),
+            fmt(g.cpu_s / g.window_s * 100, 2),
+            ", ".join(f"{k} {v}" for k, v in sorted(g.statuses.items())),
+        )
+        for g in found
+    ]
+    print_table(("run", "window s", "CPU s", "% core", "frames"), rows, left=2)
+    print(
+        "  CPU: the daemon's and its camera workers' user + system time (/proc), over the"
+        " same window of each run (the middle of it);\n  in the gone run, the virtual"
+        " camera's folder of JPEGs is renamed away for that window."
+    )
+    for g in found:
+        for fault in g.faults[:3]:
+            print(f"  {'gone' if g.gone else 'present'} run, frames not ok: {fault}")
+    report.data["gone"] = [asdict(g) for g in found]
+    present, away = found
+    report.check(
+        "the daemon's CPU with the camera gone is no more than with it present",
+        away.cpu_s <= present.cpu_s,
+        f"{away.cpu_s:.2f} s gone vs {present.cpu_s:.2f} s present over {away.window_s:.0f} s",
+    )
+
+
+def measure(processes: Processes, report: Report, args: Any) -> None:
+    if "e2e" in args.parts:
+        print(f"\nFiles against the grid: {args.batches} batches of {args.frames} frames")
+        measure_e2e(processes, report, args)
+    if "gone" in args.parts:
+        measure_gone(processes, report, args)
+
+
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = bench_parser("bench/camera_e2e.py", __doc__, parts=("e2e", "gone"))
+    parser.add_argument(
+        "--intervals",
+        type=parse_durations,
+        default=INTERVALS,
+        help=f"intervals, comma-separated (default {INTERVALS})",
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=BATCHES,
+        help=f"batches per method and interval (default {BATCHES})",
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=BATCH_FRAMES,
+        help=f"frames per batch, at most 25 (default {BATCH_FRAMES})",
+    )
+    parser.add_argument(
+        "--gone-run",
+        type=int,
+        default=GONE_RUN_S,
+        help=f"frames of each 1 s run of the gone part (default {GONE_RUN_S})",
+    )
+    parser.add_argument(
+        "--gone", type=int, default=GONE_S, help=f"seconds the camera is gone (default {GONE_S})"
+    )
+    parser.add_argument(
+        "--install", action="store_true", help="apt-get install gphoto2 when it is missing"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.frames <= BATCH_FRAMES:
+        parser.error(f"--frames must be 1 … {BATCH_FRAMES}: the virtual card keeps 26")
+    if args.gone >= args.gone_run:
+        parser.error("--gone must be shorter than --gone-run")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_benchmark(TITLE, args, measure)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
