@@ -230,53 +230,54 @@ def install_gphoto2() -> str | None:
     return find_gphoto2()
 
 
-def gphoto2_interval_batch(
-    processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
-) -> Batch:
-    folder = root / "gphoto2-interval"
+def watched_folder(watcher: Watcher, root: Path, name: str) -> Path:
+    """A new folder ``root/name`` for a method's files, watched from now on."""
+    folder = root / name
     folder.mkdir()
     watcher.watch(folder)
-    jpegs = use_virtual_camera(root / "jpegs")
-    argv = [gphoto2, "--capture-image-and-download", "--force-overwrite"]
-    argv += ["--interval", str(interval_ns // NS_PER_S), "--frames", str(frames)]
-    argv += ["--filename", str(folder / "frame-%05n.%C")]
-    child = processes.spawn(
-        argv, env=gphoto2_env(jpegs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    return folder
+
+
+def run_to_end(processes: Processes, argv: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """Run ``argv`` to its end: its exit status and its user + system CPU seconds."""
+    child = processes.spawn(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, rusage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     processes.stop(child)
+    return child.returncode, rusage.ru_utime + rusage.ru_stime
+
+
+def gphoto2_command(gphoto2: str, target: Path) -> list[str]:
+    """``gphoto2 --capture-image-and-download`` saving to ``target`` (a %-pattern)."""
+    return [gphoto2, "--capture-image-and-download", "--force-overwrite", "--filename", str(target)]
+
+
+def gphoto2_interval_batch(
+    processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
+) -> Batch:
+    folder = watched_folder(watcher, root, "gphoto2-interval")
+    argv = gphoto2_command(gphoto2, folder / "frame-%05n.%C")
+    argv += ["--interval", str(interval_ns // NS_PER_S), "--frames", str(frames)]
+    status, cpu = run_to_end(processes, argv, gphoto2_env(use_virtual_camera(root / "jpegs")))
     time.sleep(0.2)  # the watcher reads the last events
-    note = "" if child.returncode == 0 else f"exit {child.returncode}"
-    return Batch(
-        "gphoto2 --interval",
-        interval_ns,
-        frames,
-        watcher.files(folder),
-        rusage.ru_utime + rusage.ru_stime,
-        note,
-    )
+    note = "" if status == 0 else f"exit {status}"
+    files = watcher.files(folder)
+    return Batch("gphoto2 --interval", interval_ns, frames, files, cpu, note)
 
 
 def spawn_loop_batch(
     processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
 ) -> Batch:
-    folder = root / "spawn-loop"
-    folder.mkdir()
-    watcher.watch(folder)
-    jpegs = use_virtual_camera(root / "jpegs")
-    env = gphoto2_env(jpegs)
+    folder = watched_folder(watcher, root, "spawn-loop")
+    env = gphoto2_env(use_virtual_camera(root / "jpegs"))
     cpu = 0.0
     failures = 0
     for k in range(frames):
-        argv = [gphoto2, "--capture-image-and-download", "--force-overwrite"]
-        argv += ["--filename", str(folder / f"frame-{k:05d}.%C")]
-        child = processes.spawn(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, rusage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        processes.stop(child)
-        cpu += rusage.ru_utime + rusage.ru_stime
-        failures += child.returncode != 0
+        status, used = run_to_end(
+            processes, gphoto2_command(gphoto2, folder / f"frame-{k:05d}.%C"), env
+        )
+        cpu += used
+        failures += status != 0
         time.sleep(interval_ns / NS_PER_S)
     time.sleep(0.2)
     note = f"{failures} spawns failed" if failures else ""

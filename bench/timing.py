@@ -716,15 +716,20 @@ asyncio.run(main())
 class Floor:
     """cyclictest's wake-ups beside a load's run: what the machine allowed at that moment."""
 
-    samples: list[int]
-    """Each wake-up's lateness (ns), from its absolute deadline to its clock read."""
+    samples: list[tuple[int, int, int]]
+    """Each wake-up: (cyclictest's thread, one a CPU; its cycle; its lateness in ns, from
+    its absolute deadline to its clock read)."""
     started_ns: int
     """``time.monotonic_ns()`` just before cyclictest was spawned (its wake-ups are every
     interval from shortly after)."""
 
     def late(self, limit_ns: int = LATE_LIMIT_NS) -> list[int]:
-        """The indices of the wake-ups later than ``limit_ns``."""
-        return [i for i, ns in enumerate(self.samples) if ns > limit_ns]
+        """The cycles of the wake-ups later than ``limit_ns``, on any CPU."""
+        return [cycle for _, cycle, ns in self.samples if ns > limit_ns]
+
+    @property
+    def max_ns(self) -> int:
+        return max((ns for _, _, ns in self.samples), default=0)
 
 
 FLOOR_PRIORITY = TIMING_PRIORITY + 1
@@ -735,9 +740,11 @@ CPU: what delays it is the machine, never lapse."""
 class FloorBeside:
     """cyclictest at the load's interval, one step above the timing thread, for the whole run.
 
-    It is the floor under the same load at the same moment: a wake-up it gets more
-    than :data:`LATE_LIMIT_NS` late is a stall no Python thread could have avoided, so
-    lapse's misses are read beside its count. It uses a few µs of CPU per interval.
+    It is the floor under the same load at the same moment: one thread pinned to each
+    CPU (``-S``), since a host that takes a virtual CPU away stalls only what runs on
+    it. A wake-up more than :data:`LATE_LIMIT_NS` late is a stall no Python thread on
+    that CPU could have avoided, so lapse's misses are read beside their count. It uses
+    a few µs of CPU per interval.
     """
 
     def __init__(self, processes: Processes, cyclictest: str, interval_ns: int) -> None:
@@ -752,6 +759,7 @@ class FloorBeside:
         # Unbounded loops: it is stopped with SIGINT once the run has ended. Its samples
         # go to a file, so a full pipe never holds its printing thread.
         argv = cyclictest_argv(self.cyclictest, self.interval_ns, 0, True, FLOOR_PRIORITY)
+        argv = [arg for arg in argv if arg != "-t1"] + ["-S"]
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.started_ns = time.monotonic_ns()
         self.child = self.processes.spawn(argv, stdout=self.output, stderr=subprocess.DEVNULL)
@@ -768,7 +776,11 @@ class FloorBeside:
         output.seek(0)
         text = output.read().decode(errors="replace")
         output.close()
-        samples = [int(match[3]) for match in map(_SAMPLE.match, text.splitlines()) if match]
+        samples = [
+            (int(match[1]), int(match[2]), int(match[3]))
+            for match in map(_SAMPLE.match, text.splitlines())
+            if match
+        ]
         return Floor(samples, self.started_ns)
 
 
@@ -848,7 +860,7 @@ the stamp taken before it was spawned)."""
 
 def misses_near_stalls(due_ns: Sequence[int], floor: Floor, interval_ns: int) -> int:
     """How many of the missed frames' ``due_ns`` lie within :data:`NEAR_NS` of a late wake."""
-    stalls = [floor.started_ns + (i + 1) * interval_ns for i in floor.late()]
+    stalls = [floor.started_ns + (cycle + 1) * interval_ns for cycle in floor.late()]
     return sum(1 for due in due_ns if any(abs(due - at) <= NEAR_NS for at in stalls))
 
 
@@ -890,7 +902,7 @@ def bench_load(
     if seen is not None and seen.samples:
         figures.floor_wakes = len(seen.samples)
         figures.floor_late = len(seen.late())
-        figures.floor_max_us = max(seen.samples) / 1000
+        figures.floor_max_us = seen.max_ns / 1000
         figures.missed_near_floor_stall = misses_near_stalls(missed_due, seen, load.interval_ns)
     return figures
 
@@ -950,8 +962,9 @@ def measure_loads(processes: Processes, report: Report, args: Any) -> None:
         "  missed: journal records not ok (their error below), absent, or ok with no edge event;\n"
         "  p99/max: due_ns (journal) → shutter-on edge event at_ns, as for lapse above;\n"
         "  events read / polls: by the load's clients (not the measuring subscribers);\n"
-        f"  floor: cyclictest at SCHED_FIFO {FLOOR_PRIORITY} and the load's interval, beside the"
-        f" run from its clients' start to the run's end;\n  its wake-ups more than {limit} late"
+        f"  floor: cyclictest -S (a thread pinned to each CPU) at SCHED_FIFO {FLOOR_PRIORITY} and"
+        f" the load's interval, beside the run from its clients' start to the run's end;\n"
+        f"  its wake-ups more than {limit} late, on any CPU"
         " (deadline → its clock read), and its max;\n"
         f"  missed near: lapse's misses within {format_duration(NEAR_NS)} of such a wake-up."
     )

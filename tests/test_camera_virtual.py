@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
+from core.journal import RunInfo
+from core.model.durations import NS_PER_S, parse_duration
 from core.model.protocol import EdgeEvent, StateEvent
+from core.model.records import FrameRecord
 from core.model.settings import Settings
 from hw.camera.virtual import SAMPLE_JPEG
 from tests.conftest import Lapse
@@ -28,17 +32,27 @@ def camera_status(lapse: Lapse) -> dict:
     return json.loads(result.stdout)["camera"]
 
 
-def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse) -> None:
-    use_camera(lapse, trigger="usb")
+def camera_run(
+    lapse: Lapse, trigger: str, interval: str, frames: int
+) -> tuple[subprocess.CompletedProcess[str], RunInfo, list[FrameRecord]]:
+    """A daemon with ``trigger`` and one ``lapse run --wait``: its output, run and frames."""
+    use_camera(lapse, trigger=trigger)
     lapse.start_daemon()
-    # A real daemon on the real clock: 1 s leaves the camera thread half a second before
-    # a trigger counts as stale, room enough on a loaded machine (the exact fault
-    # sequences are tests/test_camera_faults.py's, in fake time).
-    result = lapse.cli("run", "--interval", "1s", "--frames", "10", "--wait", timeout=90)
+    timeout = 60 + frames * parse_duration(interval) / NS_PER_S
+    result = lapse.cli(
+        "run", "--interval", interval, "--frames", str(frames), "--wait", timeout=timeout
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     run = lapse.journal.latest_run()
     assert run is not None and run.state == "finished"
-    records = lapse.journal.read_frames(run.id)
+    return result, run, lapse.journal.read_frames(run.id)
+
+
+def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse) -> None:
+    # A real daemon on the real clock: 1 s leaves the camera thread half a second before
+    # a trigger counts as stale, room enough on a loaded machine (the exact fault
+    # sequences are tests/test_camera_faults.py's, in fake time).
+    result, run, records = camera_run(lapse, "usb", "1s", 10)
     assert [r.status for r in records] == ["ok"] * 10
     names = [r.file for r in records]
     assert all(name is not None for name in names)
@@ -155,13 +169,7 @@ def test_a_daemon_killed_takes_its_camera_worker_with_it(lapse: Lapse) -> None:
 
 
 def test_the_simulated_shutter_line_reaches_the_virtual_camera(lapse: Lapse) -> None:
-    use_camera(lapse, trigger="gpio")
-    lapse.start_daemon()
-    result = lapse.cli("run", "--interval", "1s", "--frames", "3", "--wait", timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    run = lapse.journal.latest_run()
-    assert run is not None
-    records = lapse.journal.read_frames(run.id)
+    _, run, records = camera_run(lapse, "gpio", "1s", 3)
     assert [r.status for r in records] == ["ok"] * 3
     for record in records:
         assert record.file is not None, record
@@ -171,14 +179,8 @@ def test_the_simulated_shutter_line_reaches_the_virtual_camera(lapse: Lapse) -> 
 def test_a_usb_run_goes_past_the_virtual_cards_26_pictures(lapse: Lapse) -> None:
     # libgphoto2's virtual camera calls its card full after 26 captures in a process:
     # the simulated rig starts the worker again and the frame is taken.
-    use_camera(lapse, trigger="usb")
-    lapse.start_daemon()
     frames = 30
-    result = lapse.cli("run", "--interval", "500ms", "--frames", str(frames), "--wait", timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    run = lapse.journal.latest_run()
-    assert run is not None
-    records = lapse.journal.read_frames(run.id)
+    _, run, records = camera_run(lapse, "usb", "500ms", frames)
     assert [(r.status, r.error) for r in records] == [("ok", None)] * frames
     on_disk = [p for p in run.path.iterdir() if p.name.startswith("frame-")]
     assert len(on_disk) == frames

@@ -78,15 +78,23 @@ def test_a_worker_serves_the_camera_from_another_process(virtual: Path) -> None:
     assert gone(session.pid) and not session.alive
 
 
+def first_trigger_with(
+    fault: str, bound_s: float, monkeypatch: pytest.MonkeyPatch
+) -> tuple[WorkerSession, CallError]:
+    """A worker whose first trigger meets ``fault``; the session and what the call raised."""
+    monkeypatch.setenv(FAULT, fault)
+    session = WorkerSession(bound_s, factory=FACTORY)
+    with pytest.raises(CallError) as raised:
+        session.trigger()
+    return session, raised.value
+
+
 def test_a_call_that_hangs_gets_its_worker_killed(
     virtual: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(FAULT, "hang 1")
-    session = WorkerSession(1.0, factory=FACTORY)
-    with pytest.raises(CallError) as raised:
-        session.trigger()
-    assert raised.value.kind == "hung"
-    assert "did not answer within 1s" in str(raised.value)
+    session, error = first_trigger_with("hang 1", 1.0, monkeypatch)
+    assert error.kind == "hung"
+    assert "did not answer within 1s" in str(error)
     assert gone(session.pid), "the hung worker was killed and reaped"
     with pytest.raises(CallError) as again:
         session.battery()
@@ -103,12 +111,9 @@ def test_a_call_that_hangs_gets_its_worker_killed(
 def test_a_worker_that_crashes_fails_the_call_and_says_why(
     virtual: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(FAULT, "die 1")
-    session = WorkerSession(5.0, factory=FACTORY)
-    with pytest.raises(CallError) as raised:
-        session.trigger()
-    assert raised.value.kind == "failed"
-    assert "SIGSEGV" in str(raised.value)
+    session, error = first_trigger_with("die 1", 5.0, monkeypatch)
+    assert error.kind == "failed"
+    assert "SIGSEGV" in str(error)
     assert gone(session.pid)
 
 
