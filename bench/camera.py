@@ -244,6 +244,8 @@ class StampingSession:
         try:
             if inner is not None:
                 inner.close()
+                if isinstance(inner, WorkerSession):
+                    inner.worker.stop()  # its process, and with it the virtual card's count
         finally:
             del inner
             self._closed.set()

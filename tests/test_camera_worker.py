@@ -10,6 +10,7 @@ a trigger that sleeps for an hour, or a worker that dies of SIGSEGV.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ from core.model.settings import Settings
 from hw.camera.base import CallError
 from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import SAMPLE_JPEG, use_virtual_camera
-from hw.camera.worker import VIRTUAL_CARD_PICTURES, WorkerSession, open_worker_session
+from hw.camera.worker import (
+    VIRTUAL_CARD_PICTURES,
+    WorkerOpener,
+    WorkerSession,
+)
 from hw.sim import make_sim_rig
 from tests.camera_worker_faults import COUNT, FACTORY, FAULT
 from tests.fake_time import Published
@@ -75,6 +80,11 @@ def test_a_worker_serves_the_camera_from_another_process(virtual: Path) -> None:
             session.download(folder, name)  # it is no longer on the card
     finally:
         session.close()
+    # The camera is let go of; the worker waits for the next session until it is stopped.
+    assert session.worker.alive
+    with pytest.raises(CallError):
+        session.battery()
+    session.worker.stop()
     assert gone(session.pid) and not session.alive
 
 
@@ -106,6 +116,7 @@ def test_a_call_that_hangs_gets_its_worker_killed(
         assert fresh.pid != session.pid
     finally:
         fresh.close()
+        fresh.worker.stop()
 
 
 def test_a_worker_that_crashes_fails_the_call_and_says_why(
@@ -129,11 +140,15 @@ def test_the_virtual_cards_limit_is_said_as_a_full_card_and_a_new_worker_empties
         assert raised.value.kind == "full"
     finally:
         session.close()
-    fresh = WorkerSession(5.0, virtual=True)
+    # Its worker is done (only a new process empties the card); the next session has one.
+    assert gone(session.pid)
+    fresh = WorkerSession(5.0, virtual=True, worker=session.worker)
     try:
+        assert fresh.pid != session.pid
         fresh.trigger()
     finally:
         fresh.close()
+        fresh.worker.stop()
 
 
 def test_no_camera_answers_is_a_clean_refusal_from_the_worker(
@@ -146,14 +161,37 @@ def test_no_camera_answers_is_a_clean_refusal_from_the_worker(
     monkeypatch.delenv("IOLIBS", raising=False)
     use_real_cameras()
     monkeypatch.setenv("IOLIBS", os.environ["IOLIBS"])
+    opener = WorkerOpener(5.0)
     with pytest.raises(CallError) as raised:
-        WorkerSession(5.0)
+        opener()
     assert raised.value.kind == "gone"
     assert "no camera answers over USB" in str(raised.value)
+    # A camera that is away keeps its worker: the next look costs a libgphoto2 call in
+    # the same process, not a new Python (once a frame, or every 5 s when idle).
+    assert opener.worker is not None and opener.worker.alive
+    first = opener.worker.pid
+    with pytest.raises(CallError):
+        opener()
+    assert opener.worker.pid == first and opener.worker.alive
+    opener.close()
+    assert gone(first)
 
 
 # -- whole runs on the real clock ---------------------------------------------------------
 INTERVAL_NS = 1 * NS_PER_S
+
+
+class RecordingOpener(WorkerOpener):
+    """The daemon's opener, noting the worker of every session it opens."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened: list[int] = []
+
+    def __call__(self) -> WorkerSession:
+        session = super().__call__()
+        self.opened.append(session.pid)
+        return session
 
 
 class Rig:
@@ -166,14 +204,9 @@ class Rig:
         config = CameraConfig(trigger="usb", call_timeout_ns=1 * NS_PER_S)
         self.opened: list[int] = []
 
-        opener = open_worker_session(1.0, factory=FACTORY, virtual=True)
-
-        def open_session() -> Any:
-            session = opener()
-            self.opened.append(session.pid)  # type: ignore[attr-defined]
-            return session
-
-        self.camera = UsbCamera(config, open_session, clock=self.clock, virtual=True)
+        self.opener = RecordingOpener(1.0, factory=FACTORY, virtual=True)
+        self.opened = self.opener.opened
+        self.camera = UsbCamera(config, self.opener, clock=self.clock, virtual=True)
         self.journal = Journal(tmp_path / "state")
         self.published = Published(self.clock, ends=(RunState.FINISHED,))  # type: ignore[arg-type]
         self.controller = RunController(
@@ -189,6 +222,11 @@ class Rig:
     def close(self) -> None:
         self.camera.close()
         self.sim.close()
+        # The camera's close ended its worker (on its I/O thread, after the session).
+        deadline = time.monotonic() + 10
+        while self.opener.worker is not None and self.opener.worker.alive:
+            assert time.monotonic() < deadline, "the camera worker outlived its camera"
+            time.sleep(0.01)
 
 
 @pytest.fixture

@@ -182,6 +182,11 @@ class UsbCamera:
         """Let go of the camera; returns within about one call bound even if it hangs."""
         self._jobs.put(_Close())
         self._thread.join(self._calls.timeout_s + 1.0)
+        # An opener that keeps a process for its sessions (the camera worker) ends it
+        # on the I/O thread, behind the session's own close.
+        end_opener = getattr(self._open_session, "close", None)
+        if end_opener is not None:
+            self._calls.submit(end_opener)
         self._calls.close()
 
     # -- the camera thread -----------------------------------------------------------

@@ -2,18 +2,20 @@
 
 libgphoto2 calls cannot be interrupted, and a fault inside the library (a
 camera firmware that confuses its PTP driver) can take its whole process
-down. So the daemon never loads it: each camera session lives in a camera
-worker, a child process (``python -m hw.camera.worker``) that opens the
-camera and answers one call at a time over a socket pair.
+down. So the daemon never loads it: the camera lives in a camera worker
+(:class:`CameraWorker`), a child process (``python -m hw.camera.worker``)
+that opens the camera and answers one call at a time over a socket pair.
 
-:class:`WorkerSession` is the daemon's side; it implements
+:class:`WorkerSession` is the daemon's side of one open camera; it implements
 :class:`hw.camera.base.Session`, so the camera thread cannot tell it from an
-in-process session. Every call waits at most its bound; a worker that
-overruns it is killed (``SIGKILL``: libgphoto2 gets no say) and the call
-fails as ``hung``; a worker that dies fails the call as ``failed``. Either
-way the session is over, and the camera thread opens a new one, in a new
-worker, before the next frame. Nothing here touches a GPIO line, so the grid
-never waits on a worker.
+in-process session, and :class:`WorkerOpener` is the camera thread's
+``open_session``. Every call waits at most its bound; a worker that overruns
+it is killed (``SIGKILL``: libgphoto2 gets no say) and the call fails as
+``hung``; a worker that dies fails the call as ``failed``. Either way the
+session is over, and the camera thread opens a new one, in a new worker,
+before the next frame. A camera that is merely away keeps its worker: it is
+looked for again there, for the price of a libgphoto2 call, not of a new
+Python. Nothing here touches a GPIO line, so the grid never waits on a worker.
 
 A fresh worker is also a fresh libgphoto2: the virtual camera of the
 simulated rig counts its captures per process and reports its card full
@@ -75,15 +77,15 @@ _CALLS = frozenset(
 """The :class:`Session` methods a worker answers."""
 
 
-class WorkerSession:
-    """One camera session in a camera worker process (see :class:`hw.camera.base.Session`)."""
+class CameraWorker:
+    """One camera worker process, and the daemon's end of its socket.
 
-    def __init__(
-        self, call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
-    ) -> None:
-        self.call_bound_s = call_bound_s
-        self.virtual = virtual
-        """Whether the worker serves libgphoto2's virtual camera (the simulated rig)."""
+    It outlives a camera that cannot be opened (a camera that is away is looked for
+    again in the same process, at the cost of one libgphoto2 call, not of a new
+    Python), and ends when a call overruns its bound, when it dies, or on :meth:`stop`.
+    """
+
+    def __init__(self, factory: str = SESSION_FACTORY) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         argv = [sys.executable, "-m", "hw.camera.worker"]
         argv += [str(theirs.fileno()), str(os.getpid()), factory]
@@ -102,10 +104,84 @@ class WorkerSession:
             theirs.close()
         self._socket: socket.socket | None = ours
         self.pid = self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is still there to answer."""
+        return self._socket is not None and self._process.poll() is None
+
+    def ask(self, method: str, args: tuple[Any, ...], bound_s: float) -> Any:
+        """``method(*args)`` in the worker, within ``bound_s``; :class:`CallError` if it
+        fails there, overruns (the worker is killed: ``hung``) or the worker dies."""
+        sock = self._socket
+        if sock is None:
+            raise CallError("gone", "the camera worker has ended; the camera is opened again")
+        deadline = time.monotonic() + bound_s
+        try:
+            _send(sock, (method, args))
+            reply = _receive(sock, deadline)
+        except TimeoutError:
+            self.stop()
+            raise CallError(
+                "hung",
+                f"the camera did not answer within {bound_s:g}s; its worker was stopped"
+                " and the camera is opened again",
+            ) from None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.stop()
+            raise CallError("failed", self._death()) from None
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, message = reply
+        raise CallError(kind, message)
+
+    def stop(self) -> None:
+        """Close the socket and make sure the worker is gone (killed if need be), reaped."""
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+        process = self._process
+        if process.poll() is None:
+            # The socket's end tells a healthy worker to exit; a stuck one does not hear it.
+            try:
+                process.wait(0.2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _death(self) -> str:
+        code = self._process.poll()
+        if code is not None and code < 0:
+            with contextlib.suppress(ValueError):
+                return f"the camera's worker died ({signal.Signals(-code).name} in libgphoto2)"
+        return f"the camera's worker ended unexpectedly (exit status {code})"
+
+
+class WorkerSession:
+    """One open camera in a camera worker (see :class:`hw.camera.base.Session`)."""
+
+    def __init__(
+        self,
+        call_bound_s: float,
+        *,
+        factory: str = SESSION_FACTORY,
+        virtual: bool = False,
+        worker: CameraWorker | None = None,
+    ) -> None:
+        """Open the camera in ``worker`` (a new one when None or ended); :class:`CallError`
+        if it cannot be opened. A worker whose camera is merely away is kept running."""
+        self.call_bound_s = call_bound_s
+        self.virtual = virtual
+        """Whether the worker serves libgphoto2's virtual camera (the simulated rig)."""
+        if worker is None or not worker.alive:
+            worker = CameraWorker(factory)
+        self.worker = worker
+        self.pid = worker.pid
         self._pictures = 0
         """Pictures this worker's camera has taken (the virtual card's count)."""
-        self.model = ""
+        self._open = False
         self.model = str(self._ask("open", (), START_BOUND_S + call_bound_s))
+        self._open = True
 
     # -- Session ----------------------------------------------------------------------
     def battery(self) -> str | None:
@@ -131,7 +207,9 @@ class WorkerSession:
 
     def trigger(self) -> None:
         if self.virtual and self._pictures >= VIRTUAL_CARD_PICTURES:
-            # Said before libgphoto2 takes a picture it will not keep, or fails unclearly.
+            # Said before libgphoto2 takes a picture it will not keep, or fails unclearly;
+            # the card is emptied only by a new process, so this worker is done.
+            self.worker.stop()
             raise CallError("full", VIRTUAL_CARD_FULL)
         self._call("trigger")
         self._pictures += 1
@@ -147,80 +225,62 @@ class WorkerSession:
         self._call("delete", folder, name)
 
     def close(self) -> None:
-        """Let the worker close the camera and exit; killed if it does not in time."""
-        if self._socket is None:
-            return
-        with contextlib.suppress(CallError):
-            self._ask("close", (), CLOSE_BOUND_S)
-        self._end()
+        """Let the camera go; the worker stays for the next session (killed if it hangs)."""
+        if self._open and self.worker.alive:
+            with contextlib.suppress(CallError):
+                self.worker.ask("close", (), CLOSE_BOUND_S)
+        self._open = False
 
     @property
     def alive(self) -> bool:
-        """Whether the worker process is still there to answer."""
-        return self._socket is not None and self._process.poll() is None
+        """Whether this session's worker is still there to answer."""
+        return self.worker.alive
 
     # -- the wire ---------------------------------------------------------------------
     def _call(self, method: str, *args: Any, extra_s: float = 0.0) -> Any:
         return self._ask(method, args, self.call_bound_s + extra_s)
 
     def _ask(self, method: str, args: tuple[Any, ...], bound_s: float) -> Any:
-        sock = self._socket
-        if sock is None:
-            raise CallError("gone", "the camera worker has ended; the camera is opened again")
-        deadline = time.monotonic() + bound_s
+        if method != "open" and not self._open:
+            raise CallError("gone", "this camera session is closed; the camera is opened again")
         try:
-            _send(sock, (method, args))
-            reply = _receive(sock, deadline)
-        except TimeoutError:
-            self._end()
-            raise CallError(
-                "hung",
-                f"the camera did not answer within {bound_s:g}s; its worker was stopped"
-                " and the camera is opened again",
-            ) from None
-        except (OSError, EOFError, pickle.UnpicklingError):
-            self._end()
-            raise CallError("failed", self._death()) from None
-        if reply[0] == "ok":
-            return reply[1]
-        _, kind, message = reply
-        if method == "open" or kind in ("gone", "hung", "failed"):
-            # A session that failed to open, or that libgphoto2 has given up on, ends here.
-            self._end()
-        raise CallError(kind, message)
+            return self.worker.ask(method, args, bound_s)
+        except CallError as error:
+            if error.kind in ("gone", "hung", "failed"):
+                # libgphoto2 has given this camera up (or the worker is gone): the camera
+                # thread opens a new session, in this worker while it lives.
+                self._open = False
+            raise
 
-    def _end(self) -> None:
-        """Close the socket and make sure the worker is gone (killed if need be), reaped."""
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
-        process = self._process
-        if process.poll() is None:
-            # The socket's end tells a healthy worker to exit; a stuck one does not hear it.
-            try:
-                process.wait(0.2)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
-    def _death(self) -> str:
-        code = self._process.poll()
-        if code is not None and code < 0:
-            with contextlib.suppress(ValueError):
-                return f"the camera's worker died ({signal.Signals(-code).name} in libgphoto2)"
-        return f"the camera's worker ended unexpectedly (exit status {code})"
+class WorkerOpener:
+    """``open_session`` for :class:`hw.camera.usb_camera.UsbCamera`: each call opens the
+    camera in the current worker, starting one when there is none or it has ended."""
+
+    def __init__(
+        self, call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
+    ) -> None:
+        self.call_bound_s = call_bound_s
+        self.factory = factory
+        self.virtual = virtual
+        self.worker: CameraWorker | None = None
+
+    def __call__(self) -> WorkerSession:
+        if self.worker is None or not self.worker.alive:
+            self.worker = CameraWorker(self.factory)
+        return WorkerSession(self.call_bound_s, virtual=self.virtual, worker=self.worker)
+
+    def close(self) -> None:
+        """End the worker (the daemon is closing its camera)."""
+        if self.worker is not None:
+            self.worker.stop()
 
 
 def open_worker_session(
     call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
-) -> Callable[[], Session]:
-    """An ``open_session`` for :class:`hw.camera.usb_camera.UsbCamera`: each call starts a
-    new worker and opens the camera in it."""
-
-    def open_session() -> Session:
-        return WorkerSession(call_bound_s, factory=factory, virtual=virtual)
-
-    return open_session
+) -> WorkerOpener:
+    """The ``open_session`` the daemon gives its camera thread (see :class:`WorkerOpener`)."""
+    return WorkerOpener(call_bound_s, factory=factory, virtual=virtual)
 
 
 # -- the wire format: a length, then a pickle (both ends are lapse's own) ---------------------
@@ -253,22 +313,25 @@ def _read(sock: socket.socket, size: int, deadline: float | None) -> bytes:
 
 # -- the worker ------------------------------------------------------------------------------
 def serve(sock: socket.socket, open_session: Callable[[], Session]) -> None:
-    """Answer calls on ``sock`` until it closes or ``close`` is asked."""
+    """Answer calls on ``sock`` until it closes: ``open`` opens the camera (letting go of
+    one already open), ``close`` lets it go, the others are :class:`Session` calls."""
     session: Session | None = None
     while True:
         try:
             method, args = _receive(sock, None)
         except (EOFError, OSError):
             break
-        if method == "close":
-            _send(sock, ("ok", None))
-            break
         try:
+            if method in ("open", "close") and session is not None:
+                session, closing = None, session
+                closing.close()
             if method == "open":
                 session = open_session()
                 reply: tuple[Any, ...] = ("ok", session.model)
+            elif method == "close":
+                reply = ("ok", None)
             elif session is None or method not in _CALLS:
-                reply = ("error", "failed", f"the camera worker cannot do {method!r} now")
+                reply = ("error", "gone", "no camera is open in this worker")
             else:
                 reply = ("ok", getattr(session, method)(*args))
         except CallError as error:
