@@ -23,18 +23,21 @@ folder, ``CAMLIBS`` to its camlibs folder, ``VCAMERADIR`` to the folder of JPEGs
 Every figure is a file's arrival against the method's grid. Arrival: ``time.monotonic_ns()``
 when one watcher thread, for every method, reads the inotify event that the file was
 closed after writing or renamed into its folder (``IN_CLOSE_WRITE``, ``IN_MOVED_TO``;
-lapse writes ``….part`` and renames). Grid: the batch's first arrival + k·I. Deviation:
-arrival − grid, per frame; p50/p99/max of its absolute value, pooled over the batches;
-drift: the median over batches of the last frame's deviation minus the first's;
-missed: frames of a batch with no file. CPU per run: user + system time of the method's
-processes over the batch (lapse: the daemon and its camera workers, from just before
-``lapse run`` to the run's end, not the daemon's start-up nor the client; gphoto2: the
-whole process; spawn loop: every child).
+lapse writes ``….part`` and renames). Grid: k·I, placed where it fits the batch's files
+best (the median of arrival − k·I). Deviation: arrival − grid, per frame; p50/p99/max of
+its absolute value, pooled over the batches; drift: the median over batches of (the
+median deviation of a batch's last tenth − that of its first tenth, as bench/timing.py
+computes drift); missed: frames of a batch with no file. CPU per run: user + system
+time of the method's processes over the batch (lapse: the daemon and its camera
+workers, from just before ``lapse run`` to the run's end, not the daemon's start-up
+nor the client; gphoto2: the whole process; spawn loop: every child).
 
-Then the camera gone: a ``lapse daemon`` at 1 s (``--gone-run``), side by side with one
-whose virtual camera's folder of JPEGs is taken away for ``--gone`` (60 s) in the middle
-of the run; each daemon's CPU (daemon and camera workers, ``/proc``) over the same
-window of its run.
+Then the camera gone: the daemon's camera side (bench/camera_away.py: the controller,
+engine, simulated rig, camera thread, journal and camera worker of a daemon, in one
+process) runs 1 s frames (``--gone-run``), side by side with the same run whose camera
+is unplugged for ``--gone`` (60 s) in its middle (every camera call answers "gone" and
+every open fails, as with no camera on the USB port); each one's CPU (the process and
+its camera workers, ``/proc``) over the same window of its run.
 
 Targets: lapse's drift and p99 no worse than the gphoto2 loop's; lapse's CPU per frame
 below both gphoto2 methods'; no file missed by lapse; the daemon's CPU with the camera
@@ -56,7 +59,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,14 +67,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
+    PYTHON,
+    REPO_ROOT,
     Processes,
     Report,
     bench_parser,
     clock_ticks,
     daemon_env,
+    drift_ns,
     fmt,
     lapse_command,
     median,
+    ordinary_scheduling,
     parse_durations,
     percentile,
     print_table,
@@ -83,6 +90,7 @@ from bench._common import (
     temp_dir,
     wait_for_hello,
 )
+from bench.camera_away import AWAY_FLAG
 from core.model.durations import NS_PER_S, format_duration
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 
@@ -199,11 +207,15 @@ class Batch:
     def missed(self) -> int:
         return max(0, self.frames - len(self.arrivals_ns))
 
-    def deviations_ns(self) -> list[int]:
-        if not self.arrivals_ns:
+    def deviations_ns(self) -> list[float]:
+        """Each file's arrival − its slot on the batch's grid: k·interval, placed where it
+        fits the files best (the median of arrival − k·interval), so no one late file
+        (the first, say) shifts the others."""
+        offsets = [at - k * self.interval_ns for k, at in enumerate(self.arrivals_ns)]
+        if not offsets:
             return []
-        first = self.arrivals_ns[0]
-        return [at - (first + k * self.interval_ns) for k, at in enumerate(self.arrivals_ns)]
+        phase = median(offsets)
+        return [offset - phase for offset in offsets]
 
 
 def gphoto2_env(jpegs: Path) -> dict[str, str]:
@@ -368,13 +380,13 @@ class Figures:
     missed: int
     cpu_s_per_frame: float
     notes: list[str] = field(default_factory=list)
+    arrivals_ns: list[list[int]] = field(default_factory=list)
+    """Every batch's arrival stamps, for a second look at the figures."""
 
 
 def pooled(batches: Sequence[Batch]) -> Figures:
     deviations = [abs(d) / 1e6 for b in batches for d in b.deviations_ns()]
-    drifts = [
-        (b.deviations_ns()[-1] - b.deviations_ns()[0]) / 1e6 for b in batches if b.arrivals_ns
-    ]
+    drifts = [drift_ns(b.deviations_ns()) / 1e6 for b in batches if b.arrivals_ns]
     frames = sum(b.frames for b in batches)
     return Figures(
         method=batches[0].method,
@@ -388,6 +400,7 @@ def pooled(batches: Sequence[Batch]) -> Figures:
         missed=sum(b.missed for b in batches),
         cpu_s_per_frame=sum(b.cpu_s for b in batches) / frames,
         notes=[b.note for b in batches if b.note],
+        arrivals_ns=[b.arrivals_ns for b in batches],
     )
 
 
@@ -483,9 +496,10 @@ def print_e2e(results: Sequence[Figures]) -> None:
     print_table(header, rows, left=2)
     print(
         "  deviation: a file's arrival (inotify event read by one watcher thread,"
-        " time.monotonic_ns()) − (the batch's first arrival + k·interval); p50/p99/max of"
-        " its absolute value,\n  pooled over the batches; drift: median over batches of"
-        " (last − first deviation); missed: frames with no file;\n  CPU: user + system"
+        " time.monotonic_ns()) − its slot k·interval + the batch's phase (median of"
+        " arrival − k·interval);\n  p50/p99/max of its absolute value, pooled over the"
+        " batches; drift: median over batches of (last tenth − first tenth of the"
+        " deviations);\n  missed: frames with no file; CPU: user + system"
         " time over the batch (lapse: daemon + camera workers from `lapse run` to the"
         " run's end; gphoto2: its processes)."
     )
@@ -532,50 +546,34 @@ class GoneRun:
     window_s: float
     cpu_s: float
     statuses: dict[str, int]
-    faults: list[str]
-
-
-@contextlib.contextmanager
-def folder_away(folder: Path) -> Iterator[None]:
-    """``folder`` renamed away for the block: the virtual camera has nothing to serve."""
-    away = folder.with_name(folder.name + ".away")
-    folder.rename(away)
-    try:
-        yield
-    finally:
-        away.rename(folder)
+    errors: list[str]
 
 
 def gone_run(processes: Processes, root: Path, gone: bool, run_s: int, gone_s: int) -> GoneRun:
-    (root / "config.toml").write_text('[camera]\ntrigger = "usb"\n')
-    handle = start_daemon(processes, root, daemon_env(root))
-    try:
-        wait_for_hello(handle)
-        wait_connected(handle)
-        argv = [*lapse_command(), "run", "--interval", "1s", "--frames", str(run_s), "--wait"]
-        client = processes.spawn(
-            argv, env=handle.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        start_s = (run_s - gone_s) / 2
-        time.sleep(start_s)
-        before, began = tree_ticks(handle.pid), time.monotonic()
-        jpegs = handle.state_dir / "virtual-camera"
-        with folder_away(jpegs) if gone else contextlib.nullcontext():
-            time.sleep(gone_s)
-            after, ended = tree_ticks(handle.pid), time.monotonic()
-        client.wait(run_s + 120)
-        records = read_journal(handle.state_dir, latest_run(handle.state_dir))
-        statuses: dict[str, int] = {}
-        for record in records:
-            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
-        faults = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
-        return GoneRun(gone, ended - began, (after - before) / clock_ticks(), statuses, faults)
-    finally:
-        stop_daemon(processes, handle)
-
-
-def latest_run(state_dir: Path) -> str:
-    return max(p.name for p in (state_dir / "runs").iterdir() if p.is_dir())
+    """One 1 s run of the daemon's camera side (bench/camera_away.py); with ``gone``, the
+    camera unplugged for ``gone_s`` in the middle. Its CPU over that window."""
+    flag = root / "away"
+    env = dict(os.environ, **{AWAY_FLAG: str(flag)})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    argv = [PYTHON, str(REPO_ROOT / "bench" / "camera_away.py"), str(root), str(run_s)]
+    with ordinary_scheduling():
+        child = processes.spawn(argv, env=env, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "started":
+        processes.stop(child)
+        raise RuntimeError("the camera side did not start its run")
+    time.sleep((run_s - gone_s) / 2)
+    before, began = tree_ticks(child.pid), time.monotonic()
+    if gone:
+        flag.touch()
+    time.sleep(gone_s)
+    after, ended = tree_ticks(child.pid), time.monotonic()
+    flag.unlink(missing_ok=True)
+    out, _ = child.communicate(timeout=run_s + 180)
+    found = json.loads(out.strip().splitlines()[-1])
+    return GoneRun(
+        gone, ended - began, (after - before) / clock_ticks(), found["statuses"], found["errors"]
+    )
 
 
 def measure_gone(processes: Processes, report: Report, args: Any) -> None:
@@ -599,17 +597,19 @@ def measure_gone(processes: Processes, report: Report, args: Any) -> None:
     ]
     print_table(("run", "window s", "CPU s", "% core", "frames"), rows, left=2)
     print(
-        "  CPU: the daemon's and its camera workers' user + system time (/proc), over the"
-        " same window of each run (the middle of it);\n  in the gone run, the virtual"
-        " camera's folder of JPEGs is renamed away for that window."
+        "  CPU: user + system time (/proc) of the process running the daemon's camera side"
+        " (bench/camera_away.py: controller,\n  engine, simulated rig, camera thread, journal)"
+        " and of its camera workers, over the same middle window of each run; in the gone\n"
+        "  run, every camera call answers gone and every open fails (no camera answers) for"
+        " that window."
     )
     for g in found:
-        for fault in g.faults[:3]:
-            print(f"  {'gone' if g.gone else 'present'} run, frames not ok: {fault}")
+        for error in g.errors[:3]:
+            print(f"  {'gone' if g.gone else 'present'} run, frames not ok: {error}")
     report.data["gone"] = [asdict(g) for g in found]
     present, away = found
     report.check(
-        "the daemon's CPU with the camera gone is no more than with it present",
+        "CPU with the camera gone is no more than with it present",
         away.cpu_s <= present.cpu_s,
         f"{away.cpu_s:.2f} s gone vs {present.cpu_s:.2f} s present over {away.window_s:.0f} s",
     )
