@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gphoto2 as gp
+
 from core.clock import Event, sleep_ns
 from core.fake_clock import FakeClock
 from core.model.camera import CameraConfig, CameraEvent
 from core.model.durations import NS_PER_MS
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
+from hw.camera.session import call_error
 from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 
@@ -40,6 +43,9 @@ class World:
     """The frame the camera thread is on (set as it takes each shutter)."""
     gone: Callable[[int | None], bool] = lambda frame: False
     hang_trigger_at: int | None = None
+    card_full_from: int | None = None
+    """From this frame on, the card has no room: every trigger fails as libgphoto2's
+    GP_ERROR_NO_SPACE does (a real card; the virtual one fills per process)."""
     hang_download_at: int | None = None
     refuse_download_at: int | None = None
     """The file of this frame cannot be read from the camera (deleted on the card)."""
@@ -102,6 +108,9 @@ class FaultySession:
         world.check()
         if world.frame == world.hang_trigger_at:
             world.hang()
+        if world.card_full_from is not None and (world.frame or 0) >= world.card_full_from:
+            world.triggers.append((world.frame, world.clock.now_ns()))
+            raise call_error(gp.GPhoto2Error(gp.GP_ERROR_NO_SPACE), "triggering the shutter")
         left = world.busy_answers.get(world.frame, 0) if world.frame is not None else 0
         if left:
             world.busy_answers[world.frame] = left - 1  # type: ignore[index]
@@ -213,7 +222,8 @@ def faulty_camera(world: World, config: CameraConfig, folder: Path, **kwargs: An
         world.check()
         return FaultySession(open_session(), world)
 
-    return WatchedCamera(world, config, open_faulty, clock=world.clock, virtual=True, **kwargs)
+    kwargs.setdefault("virtual", True)
+    return WatchedCamera(world, config, open_faulty, clock=world.clock, **kwargs)
 
 
 def events_of(kind: type, events: list[CameraEvent]) -> list[Any]:

@@ -198,6 +198,22 @@ def test_a_frame_whose_file_never_comes_says_so_and_the_end_does_not_wait_for_it
     assert waited <= 2 * NS_PER_S + INTERVAL_NS, f"{waited / NS_PER_S:.1f}s"
 
 
+def test_a_full_card_is_said_once_with_the_fix_and_each_frame_says_why(
+    make_rig: Any,
+) -> None:
+    # A real camera (not the simulated rig's): its card is not emptied behind its back.
+    world = World(card_full_from=2)
+    rig = make_rig(world, usb(), virtual=False)
+    _run_id, records = rig.run(6)
+    assert_on_the_grid(records, 6)
+    assert [r.status for r in records] == ["ok", "ok"] + ["error"] * 4
+    assert all("the camera's card is full" in (r.error or "") for r in records[2:])
+    faults = [m.message for m in rig.events(CameraEvent) if m.fault]
+    assert len([m for m in faults if "card is full" in m]) == 1, faults
+    assert "keep_on_camera" in faults[0]  # the fix, in the same line
+    assert world.opens == 1, "a full card is not a lost camera: no reopening"
+
+
 def test_busy_is_retried_and_the_frame_is_taken(make_rig: Any) -> None:
     world = World(busy_answers={1: 2, 3: 1})
     rig = make_rig(world, usb())
