@@ -121,7 +121,7 @@ class CameraWorker:
             _send(sock, (method, args))
             reply = _receive(sock, deadline)
         except TimeoutError:
-            self.stop()
+            self.stop(grace_s=0.0)  # stuck in libgphoto2: it would not hear the socket close
             raise CallError(
                 "hung",
                 f"the camera did not answer within {bound_s:g}s; its worker was stopped"
@@ -135,8 +135,9 @@ class CameraWorker:
         _, kind, message = reply
         raise CallError(kind, message)
 
-    def stop(self) -> None:
-        """Close the socket and make sure the worker is gone (killed if need be), reaped."""
+    def stop(self, grace_s: float = CLOSE_BOUND_S) -> None:
+        """Close the socket and make sure the worker is gone, reaped: a healthy worker
+        lets go of the camera and exits within ``grace_s``, else it is killed."""
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
@@ -144,7 +145,7 @@ class CameraWorker:
         if process.poll() is None:
             # The socket's end tells a healthy worker to exit; a stuck one does not hear it.
             try:
-                process.wait(0.2)
+                process.wait(grace_s)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
