@@ -104,6 +104,9 @@ class CameraWorker:
             theirs.close()
         self._socket: socket.socket | None = ours
         self.pid = self._process.pid
+        self.pictures = 0
+        """Pictures taken in this process, over all its sessions: the virtual card's count
+        is libgphoto2's, which lives as long as the process."""
 
     @property
     def alive(self) -> bool:
@@ -178,8 +181,6 @@ class WorkerSession:
             worker = CameraWorker(factory)
         self.worker = worker
         self.pid = worker.pid
-        self._pictures = 0
-        """Pictures this worker's camera has taken (the virtual card's count)."""
         self._open = False
         self.model = str(self._ask("open", (), START_BOUND_S + call_bound_s))
         self._open = True
@@ -207,13 +208,13 @@ class WorkerSession:
         self._call("keep_on_card")
 
     def trigger(self) -> None:
-        if self.virtual and self._pictures >= VIRTUAL_CARD_PICTURES:
+        if self.virtual and self.worker.pictures >= VIRTUAL_CARD_PICTURES:
             # Said before libgphoto2 takes a picture it will not keep, or fails unclearly;
             # the card is emptied only by a new process, so this worker is done.
             self.worker.stop()
             raise CallError("full", VIRTUAL_CARD_FULL)
         self._call("trigger")
-        self._pictures += 1
+        self.worker.pictures += 1
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         # libgphoto2 may wait up to about twice the timeout for events that do not come.
