@@ -269,6 +269,25 @@ class Bytecode:
         return found
 
 
+# -- Debian packages a benchmark can install -----------------------------------------------
+def apt_install(package: str, find: Callable[[], str | None]) -> str | None:
+    """``apt-get install -y package``, after ``apt-get update`` if the first try fails;
+    then what ``find`` finds (the installed command's path, or None)."""
+    if shutil.which("apt-get") is None:
+        print(f"  apt-get is not available; install {package} by hand.")
+        return None
+    install = ["apt-get", "install", "-y", package]
+    for attempt in (install, ["apt-get", "update"], install):
+        print(f"  running: {' '.join(attempt)}", flush=True)
+        done = subprocess.run(attempt, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-2:])
+            print(f"  {' '.join(attempt[:2])} failed (status {done.returncode}): {tail}")
+        elif attempt is install:
+            return find()
+    return None
+
+
 # -- a run through the command line, and its journal -----------------------------------------
 def start_run(env: Mapping[str, str], interval_ns: int, frames: int = 0) -> tuple[str, str]:
     """``lapse run --interval I --frames N`` against the daemon of ``env``: (run id, its line).

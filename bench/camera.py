@@ -132,7 +132,7 @@ from hw.camera.base import CallError, Session
 from hw.camera.files import save_file
 from hw.camera.usb_camera import FILE_EVENT_MS, UsbCamera
 from hw.camera.virtual import SAMPLE_JPEG, SAMPLE_NAME, use_virtual_camera
-from hw.camera.worker import WorkerSession
+from hw.camera.worker import CameraWorker, WorkerSession
 from hw.gpio_rig import GpioRig
 from hw.sim import make_sim_rig
 
@@ -262,7 +262,13 @@ class SessionOpener:
     def __call__(self) -> Session:
         # As the daemon opens it: libgphoto2 in a camera worker process (its environment,
         # the virtual camera's, set by use_virtual_camera before).
-        session = WorkerSession(CALL_BOUND_S)
+        # A worker of its own for every session: only a new process empties the card.
+        worker = CameraWorker()
+        try:
+            session = WorkerSession(worker, CALL_BOUND_S)
+        except BaseException:
+            worker.stop()
+            raise
         self.opened += 1
         self.closed.clear()
         return StampingSession(session, self.stamps, self.closed)

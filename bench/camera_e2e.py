@@ -71,6 +71,7 @@ from bench._common import (
     REPO_ROOT,
     Processes,
     Report,
+    apt_install,
     bench_parser,
     clock_ticks,
     daemon_env,
@@ -233,16 +234,6 @@ def gphoto2_env(jpegs: Path) -> dict[str, str]:
 
 def find_gphoto2() -> str | None:
     return shutil.which("gphoto2")
-
-
-def install_gphoto2() -> str | None:
-    for attempt in (["apt-get", "install", "-y", "gphoto2"], ["apt-get", "update"]):
-        print(f"  running: {' '.join(attempt)}", flush=True)
-        subprocess.run(attempt, capture_output=True, check=False)
-        if find_gphoto2() is not None:
-            return find_gphoto2()
-    subprocess.run(["apt-get", "install", "-y", "gphoto2"], capture_output=True, check=False)
-    return find_gphoto2()
 
 
 def watched_folder(watcher: Watcher, root: Path, name: str) -> Path:
@@ -413,7 +404,7 @@ def method_order(round_number: int, methods: Sequence[str]) -> list[str]:
 def measure_e2e(processes: Processes, report: Report, args: Any) -> None:
     gphoto2 = find_gphoto2()
     if gphoto2 is None and args.install:
-        gphoto2 = install_gphoto2()
+        gphoto2 = apt_install("gphoto2", find_gphoto2)
     methods = [m for m in METHODS if gphoto2 is not None or not m.startswith(("gphoto2", "spawn"))]
     if gphoto2 is None:
         print("gphoto2 (Debian package gphoto2) is missing: --install installs it.")

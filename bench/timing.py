@@ -98,6 +98,7 @@ from bench._common import (
     DaemonHandle,
     Processes,
     Report,
+    apt_install,
     bench_parser,
     condition_context,
     daemon_env,
@@ -248,20 +249,8 @@ def find_cyclictest() -> str | None:
 
 
 def install_cyclictest() -> str | None:
-    """``apt-get install -y rt-tests``, after ``apt-get update`` if the first try fails."""
-    if shutil.which("apt-get") is None:
-        print("  apt-get is not available; install rt-tests by hand.")
-        return None
-    install = ["apt-get", "install", "-y", "rt-tests"]
-    for attempt in (install, ["apt-get", "update"], install):
-        print(f"  running: {' '.join(attempt)}", flush=True)
-        done = subprocess.run(attempt, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = " | ".join(done.stderr.strip().splitlines()[-2:])
-            print(f"  {' '.join(attempt[:2])} failed (status {done.returncode}): {tail}")
-        elif attempt is install:
-            return find_cyclictest()
-    return None
+    """``apt-get install -y rt-tests`` (see :func:`bench._common.apt_install`)."""
+    return apt_install("rt-tests", find_cyclictest)
 
 
 def package_version(name: str) -> str | None:

@@ -32,6 +32,7 @@ from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import SAMPLE_JPEG, use_virtual_camera
 from hw.camera.worker import (
     VIRTUAL_CARD_PICTURES,
+    CameraWorker,
     WorkerOpener,
     WorkerSession,
 )
@@ -62,7 +63,7 @@ def gone(pid: int) -> bool:
 
 
 def test_a_worker_serves_the_camera_from_another_process(virtual: Path) -> None:
-    session = WorkerSession(5.0)
+    session = WorkerSession(CameraWorker(), 5.0)
     try:
         assert session.pid != os.getpid() and session.alive
         assert session.model == "Nikon DSC D750"
@@ -93,7 +94,7 @@ def first_trigger_with(
 ) -> tuple[WorkerSession, CallError]:
     """A worker whose first trigger meets ``fault``; the session and what the call raised."""
     monkeypatch.setenv(FAULT, fault)
-    session = WorkerSession(bound_s, factory=FACTORY)
+    session = WorkerSession(CameraWorker(FACTORY), bound_s)
     with pytest.raises(CallError) as raised:
         session.trigger()
     return session, raised.value
@@ -110,7 +111,7 @@ def test_a_call_that_hangs_gets_its_worker_killed(
         session.battery()
     assert again.value.kind == "gone"  # this session is over: the camera thread opens anew
     # A new worker opens the camera again and takes the next picture.
-    fresh = WorkerSession(5.0, factory=FACTORY)
+    fresh = WorkerSession(CameraWorker(FACTORY), 5.0)
     try:
         fresh.trigger()
         assert fresh.pid != session.pid
@@ -133,11 +134,12 @@ def test_the_virtual_cards_limit_is_said_as_a_full_card_and_a_new_worker_empties
 ) -> None:
     # The count is the process's: a session opened again in the same worker (a camera
     # that was away and came back) goes on from where the last one stopped.
-    first = WorkerSession(5.0, virtual=True)
+    opener = WorkerOpener(5.0, virtual=True)
+    first = opener()
     for _ in range(VIRTUAL_CARD_PICTURES - 6):
         first.trigger()
     first.close()
-    session = WorkerSession(5.0, virtual=True, worker=first.worker)
+    session = opener()
     try:
         assert session.pid == first.pid
         for _ in range(6):
@@ -149,13 +151,13 @@ def test_the_virtual_cards_limit_is_said_as_a_full_card_and_a_new_worker_empties
         session.close()
     # Its worker is done (only a new process empties the card); the next session has one.
     assert gone(session.pid)
-    fresh = WorkerSession(5.0, virtual=True, worker=session.worker)
+    fresh = opener()
     try:
         assert fresh.pid != session.pid
         fresh.trigger()
     finally:
         fresh.close()
-        fresh.worker.stop()
+        opener.close()
 
 
 def test_no_camera_answers_is_a_clean_refusal_from_the_worker(

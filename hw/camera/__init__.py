@@ -24,7 +24,7 @@ def open_camera(
     from that folder (the simulated rig).
     """
     from hw.camera.virtual import use_real_cameras, use_virtual_camera
-    from hw.camera.worker import open_worker_session
+    from hw.camera.worker import WorkerOpener
 
     virtual = virtual_folder is not None
     if virtual_folder is not None:
@@ -33,5 +33,5 @@ def open_camera(
         use_real_cameras()
     # libgphoto2 runs in a camera worker process (its environment is the one set above):
     # a call that hangs or crashes there costs that worker, never the daemon.
-    open_session = open_worker_session(config.call_timeout_ns / NS_PER_S, virtual=virtual)
+    open_session = WorkerOpener(config.call_timeout_ns / NS_PER_S, virtual=virtual)
     return UsbCamera(config, open_session, clock=clock, virtual=virtual)

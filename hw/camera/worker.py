@@ -164,23 +164,13 @@ class CameraWorker:
 class WorkerSession:
     """One open camera in a camera worker (see :class:`hw.camera.base.Session`)."""
 
-    def __init__(
-        self,
-        call_bound_s: float,
-        *,
-        factory: str = SESSION_FACTORY,
-        virtual: bool = False,
-        worker: CameraWorker | None = None,
-    ) -> None:
-        """Open the camera in ``worker`` (a new one when None or ended); :class:`CallError`
-        if it cannot be opened. A worker whose camera is merely away is kept running."""
+    def __init__(self, worker: CameraWorker, call_bound_s: float, *, virtual: bool = False) -> None:
+        """Open the camera in ``worker``; :class:`CallError` if it cannot be opened. The
+        worker stays the caller's: one whose camera is merely away is still running."""
+        self.worker = worker
         self.call_bound_s = call_bound_s
         self.virtual = virtual
         """Whether the worker serves libgphoto2's virtual camera (the simulated rig)."""
-        if worker is None or not worker.alive:
-            worker = CameraWorker(factory)
-        self.worker = worker
-        self.pid = worker.pid
         self._open = False
         self.model = str(self._ask("open", (), START_BOUND_S + call_bound_s))
         self._open = True
@@ -234,6 +224,11 @@ class WorkerSession:
         self._open = False
 
     @property
+    def pid(self) -> int:
+        """The process id of this session's worker."""
+        return self.worker.pid
+
+    @property
     def alive(self) -> bool:
         """Whether this session's worker is still there to answer."""
         return self.worker.alive
@@ -270,19 +265,12 @@ class WorkerOpener:
     def __call__(self) -> WorkerSession:
         if self.worker is None or not self.worker.alive:
             self.worker = CameraWorker(self.factory)
-        return WorkerSession(self.call_bound_s, virtual=self.virtual, worker=self.worker)
+        return WorkerSession(self.worker, self.call_bound_s, virtual=self.virtual)
 
     def close(self) -> None:
         """End the worker (the daemon is closing its camera)."""
         if self.worker is not None:
             self.worker.stop()
-
-
-def open_worker_session(
-    call_bound_s: float, *, factory: str = SESSION_FACTORY, virtual: bool = False
-) -> WorkerOpener:
-    """The ``open_session`` the daemon gives its camera thread (see :class:`WorkerOpener`)."""
-    return WorkerOpener(call_bound_s, factory=factory, virtual=virtual)
 
 
 # -- the wire format: a length, then a pickle (both ends are lapse's own) ---------------------
