@@ -72,6 +72,13 @@ class World:
     """Set at the end of a test to let a hung call return."""
     wakes: list[int] = field(default_factory=list)
     """The clock's ns at each of the camera thread's wake-ups (see :class:`WatchedCamera`)."""
+    usb_bulb: bool = False
+    """The camera holds its shutter open over USB (a bulb control and a Bulb speed); its
+    picture comes once the shutter closes, as a real camera's does."""
+    bulb_calls: list[tuple[int | None, bool, int]] = field(default_factory=list)
+    """(frame, opening, the clock's ns) of every bulb call that reached the camera."""
+    battery_ns: int = 0
+    """How long reading the battery takes (a real camera's settings: up to half a second)."""
 
     def __post_init__(self) -> None:
         self.release = self.clock.event()
@@ -119,6 +126,30 @@ class FaultySession:
         world.triggers.append((world.frame, world.clock.now_ns()))
         if not world.asleep(world.frame):
             self.inner.trigger()
+
+    def battery(self) -> str | None:
+        self.world.check()
+        sleep_ns(self.world.clock, self.world.battery_ns)
+        return self.inner.battery()
+
+    def usb_bulb(self) -> str | None:
+        self.world.check()
+        return "bulb" if self.world.usb_bulb else self.inner.usb_bulb()
+
+    def prepare_bulb(self) -> None:
+        self.world.check()
+        if not self.world.usb_bulb:
+            self.inner.prepare_bulb()
+
+    def bulb(self, open_: bool) -> None:
+        world = self.world
+        world.check()
+        if not world.usb_bulb:
+            self.inner.bulb(open_)
+            return
+        world.bulb_calls.append((world.frame, open_, world.clock.now_ns()))
+        if not open_:
+            self.inner.trigger()  # the picture is taken when the exposure ends
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         self.world.check()

@@ -52,10 +52,11 @@ class Rig:
             self.rig, self.clock, self.journal, self.published, camera=self.camera
         )
 
-    def run(self, frames: int) -> tuple[str, list[FrameRecord]]:
+    def run(self, frames: int, exposure_ns: int | None = None) -> tuple[str, list[FrameRecord]]:
+        settings = Settings(interval_ns=INTERVAL_NS, frames=frames, exposure_ns=exposure_ns)
         # Time waits for this thread while it starts the run, then runs on without it.
         with self.clock.taking_part():
-            status = self.controller.start(Settings(interval_ns=INTERVAL_NS, frames=frames))
+            status = self.controller.start(settings)
         self.published.wait_for_end()
         assert status.run is not None
         return status.run.id, self.journal.read_frames(status.run.id)
@@ -105,6 +106,24 @@ def test_a_usb_run_downloads_every_frame(make_rig: Any) -> None:
         assert record.file is not None and record.file.startswith(f"frame-{record.frame:06d}-")
         assert (folder / record.file).read_bytes()[:2] == b"\xff\xd8"
     assert [frame for frame, _ in rig.world.triggers] == list(range(6))
+
+
+def test_a_usb_bulb_closes_on_time_while_its_file_is_awaited(make_rig: Any) -> None:
+    # The file of a bulb frame is owed from the opening, and the camera thread looks for it
+    # in waits inside libgphoto2 (each as long as it waits when nothing comes); it reads
+    # the battery (at connecting, and in a run's first frame). None may delay the opening
+    # or run into the closing, which no other wire times.
+    exposure_ns = 105 * NS_PER_MS
+    world = World(usb_bulb=True, battery_ns=200 * NS_PER_MS)
+    rig = make_rig(world, usb())
+    _run_id, records = rig.run(4, exposure_ns=exposure_ns)
+    assert_on_the_grid(records, 4)
+    assert [r.status for r in records] == ["ok"] * 4
+    assert all(r.file for r in records)
+    opened = {frame: at for frame, opening, at in world.bulb_calls if opening}
+    closed = {frame: at for frame, opening, at in world.bulb_calls if not opening}
+    assert [opened[r.frame] for r in records] == [r.due_ns for r in records]
+    assert [closed[frame] - opened[frame] for frame in range(4)] == [exposure_ns] * 4
 
 
 @pytest.mark.parametrize("keep", [False, True])

@@ -54,7 +54,7 @@ RUN_BATTERY_NS = 60 * NS_PER_S
 FILE_EVENT_MS = 10
 """The longest one look for new files waits in libgphoto2 for the camera's first event."""
 TRIGGER_GUARD_NS = 3 * NS_PER_MS
-"""A look for files ends at least this long before the next trigger is due."""
+"""A look for files ends at least this long before the next shutter edge is due."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,8 @@ class UsbCamera:
         self._pause = policy.DownloadPause(round(disk_retry_s * NS_PER_S))
         self._tries = policy.DownloadTries()
         self._next_trigger_ns: int | None = None
+        self._close_due_ns: int | None = None
+        """When a USB bulb's open shutter is to close; None while it is not open."""
         """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._look_now = False
         self._deletes = True
@@ -238,16 +240,17 @@ class UsbCamera:
         return max(0.0, min(IDLE_S, (self._next_idle_ns - self._clock.now_ns()) / NS_PER_S))
 
     def _look_timeout_ms(self) -> int:
-        """How long a look for new files may wait in libgphoto2: never into the next trigger.
+        """How long a look for new files may wait in libgphoto2: never into the next edge.
 
         A call that finds nothing returns after up to about twice its timeout,
-        and a trigger that comes meanwhile waits for it: the USB path's lateness.
+        and an edge that comes meanwhile waits for it: the USB path's lateness.
         """
         if self._report is None:
             return FILE_EVENT_MS
-        if self._next_trigger_ns is None:
+        edges = [due for due in (self._next_trigger_ns, self._close_due_ns) if due is not None]
+        if not edges:
             return 0  # the run's first trigger is not yet placed
-        room_ns = self._next_trigger_ns - self._clock.now_ns() - TRIGGER_GUARD_NS
+        room_ns = min(edges) - self._clock.now_ns() - TRIGGER_GUARD_NS
         return max(0, min(FILE_EVENT_MS, room_ns // (2 * NS_PER_MS)))
 
     def _between_jobs(self) -> None:
@@ -321,7 +324,7 @@ class UsbCamera:
 
     def _begin(self, folder: Path, report: Report) -> None:
         self._folder, self._report = folder, report
-        self._next_trigger_ns = None
+        self._next_trigger_ns = self._close_due_ns = None
         self._files.clear()
         self._waiting.clear()
         self._pause.clear()
@@ -371,12 +374,12 @@ class UsbCamera:
         if job.on:
             self._files.shutter(job.frame)
             self._look_now = True
-            if self._prepared is not None:
-                self._next_trigger_ns = job.queued_ns + self._prepared.interval_ns
+        self._place_edges(job)
+        if self._close_due_ns is None and (job.on or self._route.bulb_over_usb):
             now_ns = self._clock.now_ns()
             if now_ns >= self._next_battery_ns:
-                # Reading settings can take a real camera half a second: do it now,
-                # when the next trigger is a whole interval away.
+                # Reading settings can take a real camera half a second: do it now, when
+                # the next edge is a whole interval away (a USB bulb's once it closed).
                 self._next_battery_ns = now_ns + RUN_BATTERY_NS
                 self._battery_due = True
         if self._report is None:
@@ -411,6 +414,19 @@ class UsbCamera:
             if error.kind == "full":
                 self._fault(str(error))  # said once, with the fix; each frame says why
             self._frame_failed(job.frame, "error", policy.shutter_failure(job.on, str(error)))
+
+    def _place_edges(self, job: _Shutter) -> None:
+        """Note when the edges after ``job`` are due: the closing of a USB bulb it opened,
+        and the next trigger. Looks for files end before them (:meth:`_look_timeout_ms`)."""
+        settings = self._prepared
+        if not job.on or settings is None:
+            self._close_due_ns = None
+            return
+        self._next_trigger_ns = job.queued_ns + settings.interval_ns
+        exposure_ns = settings.exposure_ns
+        self._close_due_ns = None
+        if self._route.bulb_over_usb and exposure_ns is not None:
+            self._close_due_ns = job.queued_ns + exposure_ns
 
     def _trigger(self, session: Session) -> None:
         """Take a picture; on the simulated rig a full virtual card is emptied first."""
@@ -542,6 +558,8 @@ class UsbCamera:
         was_fault = self.status().fault
         self._set_status(connected=True, model=session.model, fault=None)
         self._read_battery()
+        # Just read: the idle look must not read it again at once, when a run may be starting.
+        self._next_idle_ns = self._clock.now_ns() + round(IDLE_S * NS_PER_S)
         if self._prepared is not None:
             try:
                 self._apply_settings(self._prepared, strict=False)
