@@ -56,8 +56,9 @@ FILE_EVENT_MS = 50
 
 A look returns at the camera's first event, so the wait costs nothing when a file comes;
 when none does, each look is a round trip to the camera worker. libgphoto2's virtual
-camera hands its file over only as a wait ends: 10 ms looks (20 ms each in libgphoto2)
-brought it 97 ms after the trigger, 50 ms looks 53 ms after, with less spread.
+camera dates each file 100 ms after its trigger and each wait moves its time on by the
+wait's timeout: with 10 ms looks (20 ms each in libgphoto2) files came 97 ms after the
+trigger, with 50 ms looks 53 ms after, with less spread.
 Jobs for the thread wait for a look to end (at most about twice this), and no look runs
 into the next shutter edge (:data:`TRIGGER_GUARD_NS`)."""
 TRIGGER_GUARD_NS = 3 * NS_PER_MS
