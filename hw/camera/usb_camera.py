@@ -121,9 +121,9 @@ class UsbCamera:
         self._pause = policy.DownloadPause(round(disk_retry_s * NS_PER_S))
         self._tries = policy.DownloadTries()
         self._next_trigger_ns: int | None = None
+        """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._close_due_ns: int | None = None
         """When a USB bulb's open shutter is to close; None while it is not open."""
-        """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._look_now = False
         self._deletes = True
         """Whether this camera deletes files from its card when asked."""
@@ -274,7 +274,7 @@ class UsbCamera:
         self._report_overdue(self._files.overdue(now_ns))
         if self._session is None:
             return
-        if self._battery_due:
+        if self._battery_due and self._close_due_ns is None:
             self._battery_due = False
             self._read_battery()
         self._collect_files(self._look_timeout_ms())
@@ -565,9 +565,13 @@ class UsbCamera:
         self._session = session
         was_fault = self.status().fault
         self._set_status(connected=True, model=session.model, fault=None)
-        self._read_battery()
-        # Just read: the idle look must not read it again at once, when a run may be starting.
-        self._next_idle_ns = self._clock.now_ns() + round(IDLE_S * NS_PER_S)
+        if self._report is None:
+            self._read_battery()
+            # Just read: the idle look must not read it again at once, as a run may start.
+            self._next_idle_ns = self._clock.now_ns() + round(IDLE_S * NS_PER_S)
+        else:
+            # A frame of the run is waiting for this camera: the battery can wait for it.
+            self._battery_due = True
         if self._prepared is not None:
             try:
                 self._apply_settings(self._prepared, strict=False)
