@@ -564,14 +564,17 @@ class UsbCamera:
         session = self._calls.call(self._open_session)
         self._session = session
         was_fault = self.status().fault
-        self._set_status(connected=True, model=session.model, fault=None)
         if self._report is None:
+            # Read before saying connected, so a status shows the camera with its battery.
             self._read_battery()
+            if self._session is not session:
+                raise CallError("gone", self.status().fault or "the camera went away")
             # Just read: the idle look must not read it again at once, as a run may start.
             self._next_idle_ns = self._clock.now_ns() + round(IDLE_S * NS_PER_S)
         else:
             # A frame of the run is waiting for this camera: the battery can wait for it.
             self._battery_due = True
+        self._set_status(connected=True, model=session.model, fault=None)
         if self._prepared is not None:
             try:
                 self._apply_settings(self._prepared, strict=False)
