@@ -711,6 +711,8 @@ class Floor:
     started_ns: int
     """``time.monotonic_ns()`` just before cyclictest was spawned (its wake-ups are every
     interval from shortly after)."""
+    interval_ns: int = 0
+    """Its wake-ups' interval."""
 
     def late(self, limit_ns: int = LATE_LIMIT_NS) -> list[int]:
         """The cycles of the wake-ups later than ``limit_ns``, on any CPU."""
@@ -721,25 +723,30 @@ class Floor:
         return max((ns for _, _, ns in self.samples), default=0)
 
 
+FLOOR_INTERVAL_NS = NS_PER_MS
+"""How often the floor wakes on each CPU (or at the load's interval, if shorter): a stall
+of the host that starts and ends between two wake-ups goes unseen, so it samples as often
+as a miss's limit is long."""
 FLOOR_PRIORITY = TIMING_PRIORITY + 1
 """Above the timing thread, whose spin before a shutter could otherwise hold it back on a
 CPU: what delays it is the machine, never lapse."""
 
 
 class FloorBeside:
-    """cyclictest at the load's interval, one step above the timing thread, for the whole run.
+    """cyclictest every :data:`FLOOR_INTERVAL_NS`, one step above the timing thread, for the
+    whole run.
 
     It is the floor under the same load at the same moment: one thread pinned to each
     CPU (``-S``), since a host that takes a virtual CPU away stalls only what runs on
     it. A wake-up more than :data:`LATE_LIMIT_NS` late is a stall no Python thread on
     that CPU could have avoided, so lapse's misses are read beside their count. It uses
-    a few µs of CPU per interval.
+    a few µs of CPU per wake-up.
     """
 
     def __init__(self, processes: Processes, cyclictest: str, interval_ns: int) -> None:
         self.processes = processes
         self.cyclictest = cyclictest
-        self.interval_ns = interval_ns
+        self.interval_ns = min(interval_ns, FLOOR_INTERVAL_NS)
         self.child: subprocess.Popen[bytes] | None = None
         self.output: Any = None
         self.started_ns = 0
@@ -756,7 +763,7 @@ class FloorBeside:
     def stop(self) -> Floor:
         child, output = self.child, self.output
         if child is None or output is None:
-            return Floor([], 0)
+            return Floor([], 0, self.interval_ns)
         child.send_signal(signal.SIGINT)
         try:
             child.wait(10)
@@ -770,7 +777,7 @@ class FloorBeside:
             for match in map(_SAMPLE.match, text.splitlines())
             if match
         ]
-        return Floor(samples, self.started_ns)
+        return Floor(samples, self.started_ns, self.interval_ns)
 
 
 class ClientLoad:
@@ -847,9 +854,9 @@ intervals at 10 ms, which also covers cyclictest's start-up (its wake-ups are pl
 the stamp taken before it was spawned)."""
 
 
-def misses_near_stalls(due_ns: Sequence[int], floor: Floor, interval_ns: int) -> int:
+def misses_near_stalls(due_ns: Sequence[int], floor: Floor) -> int:
     """How many of the missed frames' ``due_ns`` lie within :data:`NEAR_NS` of a late wake."""
-    stalls = [floor.started_ns + (cycle + 1) * interval_ns for cycle in floor.late()]
+    stalls = [floor.started_ns + (cycle + 1) * floor.interval_ns for cycle in floor.late()]
     return sum(1 for due in due_ns if any(abs(due - at) <= NEAR_NS for at in stalls))
 
 
@@ -892,7 +899,7 @@ def bench_load(
         figures.floor_wakes = len(seen.samples)
         figures.floor_late = len(seen.late())
         figures.floor_max_us = seen.max_ns / 1000
-        figures.missed_near_floor_stall = misses_near_stalls(missed_due, seen, load.interval_ns)
+        figures.missed_near_floor_stall = misses_near_stalls(missed_due, seen)
     return figures
 
 
@@ -952,7 +959,8 @@ def measure_loads(processes: Processes, report: Report, args: Any) -> None:
         "  p99/max: due_ns (journal) → shutter-on edge event at_ns, as for lapse above;\n"
         "  events read / polls: by the load's clients (not the measuring subscribers);\n"
         f"  floor: cyclictest -S (a thread pinned to each CPU) at SCHED_FIFO {FLOOR_PRIORITY} and"
-        f" the load's interval, beside the run from its clients' start to the run's end;\n"
+        f" every {format_duration(FLOOR_INTERVAL_NS)} (the load's interval if shorter), beside"
+        " the run from its clients' start to the run's end;\n"
         f"  its wake-ups more than {limit} late, on any CPU"
         " (deadline → its clock read), and its max;\n"
         f"  missed near: lapse's misses within {format_duration(NEAR_NS)} of such a wake-up."
