@@ -62,6 +62,12 @@ from the journal's ``due_ns`` to the shutter-on ``edge`` event's ``at_ns``. Targ
 missed under each load (the issue's figure is 0 in 100,000 frames for a, 17 minutes:
 ``--load-frames 100000``).
 
+Beside each load runs the machine's floor (with cyclictest): ``cyclictest -S``, a thread
+pinned to each CPU at SCHED_FIFO 11, one above the timing thread, waking every 1 ms. Each
+of its wake-ups more than 1 ms late is a stall no thread on that CPU could have avoided;
+the load prints how many there were, the longest, and how many of lapse's misses came
+within 50 ms of one.
+
 ``--parts`` chooses among the methods, the spin's cost and the loads (all by default).
 
 ``--loopback IN_PIN`` (on a Pi, with the shutter output wired to IN_PIN)
