@@ -427,14 +427,12 @@ class UsbCamera:
         """Note when the edges after ``job`` are due: the closing of a USB bulb it opened,
         and the next trigger. Looks for files end before them (:meth:`_look_timeout_ms`)."""
         settings = self._prepared
+        self._close_due_ns = None
         if not job.on or settings is None:
-            self._close_due_ns = None
             return
         self._next_trigger_ns = job.queued_ns + settings.interval_ns
-        exposure_ns = settings.exposure_ns
-        self._close_due_ns = None
-        if self._route.bulb_over_usb and exposure_ns is not None:
-            self._close_due_ns = job.queued_ns + exposure_ns
+        if self._route.bulb_over_usb and settings.exposure_ns is not None:
+            self._close_due_ns = job.queued_ns + settings.exposure_ns
 
     def _trigger(self, session: Session) -> None:
         """Take a picture; on the simulated rig a full virtual card is emptied first."""
