@@ -544,8 +544,8 @@ def gone_run(processes: Processes, root: Path, gone: bool, run_s: int, gone_s: i
     """One 1 s run of the daemon's camera side (bench/camera_away.py); with ``gone``, the
     camera unplugged for ``gone_s`` in the middle. Its CPU over that window."""
     flag = root / "away"
-    env = dict(os.environ, **{AWAY_FLAG: str(flag)})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env = daemon_env(root)  # the process is a daemon's side, living in root
+    env[AWAY_FLAG] = str(flag)
     argv = [PYTHON, str(REPO_ROOT / "bench" / "camera_away.py"), str(root), str(run_s)]
     with ordinary_scheduling():
         child = processes.spawn(argv, env=env, stdout=subprocess.PIPE, text=True)

@@ -19,6 +19,7 @@ import pytest
 
 from core.client import Client, daemon_answers
 from core.journal import Journal
+from hw.camera.virtual import use_virtual_camera
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -125,7 +126,7 @@ def lapse() -> Iterator[Lapse]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("LAPSE_", "XDG_")) and key not in ("VCAMERADIR", "IOLIBS")
+        if not key.startswith(("LAPSE_", "XDG_")) and key not in VIRTUAL_CAMERA_ENV
     }
     env.update(
         LAPSE_HW="sim",
@@ -141,6 +142,22 @@ def lapse() -> Iterator[Lapse]:
     finally:
         installation.stop_all()
         shutil.rmtree(root, ignore_errors=True)
+
+
+VIRTUAL_CAMERA_ENV = ("VCAMERADIR", "IOLIBS")
+"""What points libgphoto2 at its virtual camera (hw/camera/virtual.py)."""
+
+
+@pytest.fixture
+def virtual_camera(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """libgphoto2's virtual camera, serving JPEGs from the folder returned, for the camera
+    workers this test starts (they take it from the environment, put back after the test)."""
+    for name in VIRTUAL_CAMERA_ENV:
+        monkeypatch.delenv(name, raising=False)
+    folder = use_virtual_camera(tmp_path / "virtual-camera")
+    for name in VIRTUAL_CAMERA_ENV:
+        monkeypatch.setenv(name, os.environ[name])  # so monkeypatch restores it afterwards
+    return folder
 
 
 @pytest.fixture

@@ -92,19 +92,13 @@ def test_a_batch_larger_than_the_virtual_card_is_refused(
 
 
 def test_the_unpluggable_camera_answers_gone_while_its_flag_is_there(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    virtual_camera: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # bench/camera_away.py's camera, in a real worker on the virtual camera.
     from bench.camera_away import AWAY_FLAG, FACTORY
     from hw.camera.base import CallError
-    from hw.camera.virtual import use_virtual_camera
     from hw.camera.worker import WorkerOpener
 
-    for name in ("VCAMERADIR", "IOLIBS"):
-        monkeypatch.delenv(name, raising=False)
-    use_virtual_camera(tmp_path / "virtual-camera")
-    for name in ("VCAMERADIR", "IOLIBS"):
-        monkeypatch.setenv(name, os.environ[name])
     flag = tmp_path / "away"
     monkeypatch.setenv(AWAY_FLAG, str(flag))
     opener = WorkerOpener(5.0, factory=FACTORY, virtual=True)

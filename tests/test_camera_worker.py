@@ -29,7 +29,7 @@ from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.camera.base import CallError
 from hw.camera.usb_camera import UsbCamera
-from hw.camera.virtual import SAMPLE_JPEG, use_virtual_camera
+from hw.camera.virtual import SAMPLE_JPEG
 from hw.camera.worker import (
     VIRTUAL_CARD_PICTURES,
     CameraWorker,
@@ -42,13 +42,8 @@ from tests.fake_time import Published
 
 
 @pytest.fixture
-def virtual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def virtual(virtual_camera: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The virtual camera for workers started from this test, and the trigger count file."""
-    for name in ("VCAMERADIR", "IOLIBS"):
-        monkeypatch.delenv(name, raising=False)
-    use_virtual_camera(tmp_path / "virtual-camera")
-    for name in ("VCAMERADIR", "IOLIBS"):
-        monkeypatch.setenv(name, os.environ[name])  # put back as it was after the test
     count = tmp_path / "triggers"
     monkeypatch.setenv(COUNT, str(count))
     return count
