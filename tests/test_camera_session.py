@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
 import gphoto2 as gp
 import pytest
 
 from core.model.camera_policy import speed_ns
 from core.model.durations import NS_PER_MS, NS_PER_S
-from hw.camera.session import call_error
+from hw.camera.session import GphotoSession, call_error
 
 
 @pytest.mark.parametrize(
@@ -48,3 +52,47 @@ def test_a_claimed_camera_names_gvfs_and_how_to_release_it() -> None:
 )
 def test_shutter_speeds_read_as_durations(speed: str, ns: int | None) -> None:
     assert speed_ns(speed) == ns
+
+
+@dataclass
+class ScriptedCamera:
+    """A libgphoto2 camera that sends the events it is given, each after ``step_s`` of
+    the test's clock, and a file only to a wait long enough to reach it."""
+
+    news: list[int]
+    file_after_s: float
+    step_s: float = 0.010
+    now_s: float = 0.0
+    waits: list[int] = field(default_factory=list)
+
+    def get_abilities(self) -> Any:
+        return SimpleNamespace(model="scripted")
+
+    def wait_for_event(self, wait_ms: int) -> tuple[int, Any]:
+        self.waits.append(wait_ms)
+        if self.news:
+            self.now_s += self.step_s
+            return self.news.pop(0), None
+        if self.now_s + wait_ms / 1000 >= self.file_after_s:
+            self.now_s = max(self.now_s, self.file_after_s)
+            self.file_after_s = float("inf")
+            return gp.GP_EVENT_FILE_ADDED, SimpleNamespace(folder="/DCIM", name="IMG_0001.JPG")
+        self.now_s += wait_ms / 1000
+        return gp.GP_EVENT_TIMEOUT, None
+
+
+def test_a_look_waits_out_its_timeout_past_other_news() -> None:
+    news = [gp.GP_EVENT_UNKNOWN, gp.GP_EVENT_CAPTURE_COMPLETE, gp.GP_EVENT_UNKNOWN]
+    camera = ScriptedCamera(news, file_after_s=0.045)
+    session = GphotoSession(camera, now_s=lambda: camera.now_s)
+    assert session.new_files(50) == [("/DCIM", "IMG_0001.JPG")]
+    # Each wait is what is left of the 50 ms; once the file came, only what is queued.
+    assert camera.waits == [50, 40, 30, 20, 0]
+
+
+def test_a_look_never_waits_beyond_its_timeout() -> None:
+    camera = ScriptedCamera([gp.GP_EVENT_UNKNOWN] * 8, file_after_s=1.0, step_s=0.020)
+    session = GphotoSession(camera, now_s=lambda: camera.now_s)
+    assert session.new_files(50) == []
+    # Past the 50 ms it only takes what is queued: it never waits beyond its timeout.
+    assert camera.waits == [50, 30, 10] + [0] * 6

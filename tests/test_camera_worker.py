@@ -57,6 +57,22 @@ def gone(pid: int) -> bool:
     return False
 
 
+def test_one_look_waits_past_the_cameras_other_news_for_its_file(virtual: Path) -> None:
+    # After a trigger the virtual camera sends other news first (as real bodies send
+    # "capture complete" and settings changes): a look must not end at the first of them.
+    session = WorkerSession(CameraWorker(), 5.0)
+    try:
+        for frame in range(4):
+            session.trigger()
+            files = session.new_files(2000)
+            assert len(files) == 1, f"frame {frame}: {files}"
+            session.delete(*files[0])
+            assert session.new_files(50) == []  # an idle look between frames
+    finally:
+        session.close()
+        session.worker.stop()
+
+
 def test_a_worker_serves_the_camera_from_another_process(virtual: Path) -> None:
     session = WorkerSession(CameraWorker(), 5.0)
     try:

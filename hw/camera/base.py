@@ -70,8 +70,9 @@ class Session(Protocol):
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         """Files the camera has added since the last call, as ``(folder, name)``.
 
-        Waits at most ``timeout_ms`` for the first event, then takes every
-        event already queued.
+        Waits at most ``timeout_ms`` for the first file (other news the camera
+        sends on the way does not end the wait), then takes every event
+        already queued.
         """
         ...
 

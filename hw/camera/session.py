@@ -7,6 +7,8 @@ thread whether to retry, reopen or give up; the messages are for photographers.
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 import gphoto2 as gp
@@ -77,8 +79,9 @@ def open_session() -> GphotoSession:
 class GphotoSession:
     """One open camera (see :class:`hw.camera.base.Session`)."""
 
-    def __init__(self, camera: Any) -> None:
+    def __init__(self, camera: Any, now_s: Callable[[], float] = time.monotonic) -> None:
         self._camera = camera
+        self._now_s = now_s
         self.model = camera.get_abilities().model
 
     def battery(self) -> str | None:
@@ -149,8 +152,13 @@ class GphotoSession:
 
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         files: list[tuple[str, str]] = []
-        wait = timeout_ms
+        deadline = self._now_s() + timeout_ms / 1000
         while True:
+            # Until a file comes, wait out what is left of the timeout: a camera sends
+            # other news too (settings changed, capture complete), often several in a
+            # row, and a look that ended at the first of them would end long before its
+            # file came. Once one has come, take only what is queued already.
+            wait = 0 if files else max(0, int((deadline - self._now_s()) * 1000))
             try:
                 kind, data = self._camera.wait_for_event(wait)
             except gp.GPhoto2Error as error:
@@ -159,7 +167,6 @@ class GphotoSession:
                 files.append((data.folder, data.name))
             elif kind == gp.GP_EVENT_TIMEOUT:
                 return files
-            wait = 0  # what is queued already, without waiting again
 
     def download(self, folder: str, name: str) -> bytes:
         try:
