@@ -79,6 +79,8 @@ class World:
     """(frame, opening, the clock's ns) of every bulb call that reached the camera."""
     battery_ns: int = 0
     """How long reading the battery takes (a real camera's settings: up to half a second)."""
+    looks: list[tuple[int | None, int, int]] = field(default_factory=list)
+    """(frame, the clock's ns, timeout in ms) of every look for new files."""
 
     def __post_init__(self) -> None:
         self.release = self.clock.event()
@@ -154,6 +156,7 @@ class FaultySession:
     def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
         self.world.check()
         world = self.world
+        world.looks.append((world.frame, world.clock.now_ns(), timeout_ms))
         self._held += self.inner.new_files(timeout_ms)
         files: list[tuple[str, str]] = []
         if not world.late_files(world.frame):

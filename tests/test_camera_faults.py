@@ -27,6 +27,7 @@ from core.model.protocol import CameraEvent, EdgeEvent
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
+from hw.camera.usb_camera import FILE_EVENT_MS, OWED_LOOK_MS, TRIGGER_GUARD_NS
 from hw.sim import make_sim_rig
 from tests.camera_faults import World, faulty_camera
 from tests.fake_time import E, Published
@@ -295,6 +296,26 @@ def test_a_camera_gone_for_good_wakes_its_thread_once_a_frame_not_in_a_spin(
     assert len(wakes) <= 3 * (frames - 3) + 3, f"{len(wakes)} wake-ups in {frames - 3} frames"
     tries = [at for at in world.opened_at if gone_from <= at <= ended]
     assert len(tries) <= frames - 3, "one attempt to open the camera per frame, at most"
+
+
+def test_a_look_for_an_owed_file_spans_the_time_to_the_next_trigger(make_rig: Any) -> None:
+    # libgphoto2's wait returns the moment the camera's news comes, so the look for a
+    # frame's file is one long wait (seen at once, no round trips), up to half the room
+    # before the next trigger: a wait that finds nothing can take twice its timeout.
+    world = World()
+    rig = make_rig(world, usb())
+    _run_id, records = rig.run(4)
+    assert [r.status for r in records] == ["ok"] * 4
+    due = [r.due_ns for r in records]
+    for frame in range(3):
+        looks = [(at, ms) for _f, at, ms in world.looks if due[frame] <= at < due[frame + 1]]
+        at, ms = looks[0]
+        room_ms = (due[frame + 1] - at - TRIGGER_GUARD_NS) // NS_PER_MS
+        assert ms == min(OWED_LOOK_MS, room_ms // 2) > FILE_EVENT_MS, (frame, looks)
+        for at, ms in looks:
+            assert at + 2 * ms * NS_PER_MS <= due[frame + 1] - TRIGGER_GUARD_NS
+        # Once the file is in, looks are short again: jobs for the thread wait for them.
+        assert len(looks) > 1 and all(ms <= FILE_EVENT_MS for _at, ms in looks[1:]), looks
 
 
 def test_a_file_the_camera_will_not_hand_over_is_left_and_the_rest_come(make_rig: Any) -> None:

@@ -96,3 +96,20 @@ def test_a_look_never_waits_beyond_its_timeout() -> None:
     assert session.new_files(50) == []
     # Past the 50 ms it only takes what is queued: it never waits beyond its timeout.
     assert camera.waits == [50, 30, 10] + [0] * 6
+
+
+def test_a_driver_that_answers_at_once_is_not_asked_again_before_the_step_is_over() -> None:
+    now = [0.0]
+    waits: list[int] = []
+
+    def at_once(wait_ms: int) -> tuple[int, None]:
+        waits.append(wait_ms)
+        return gp.GP_EVENT_TIMEOUT, None
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    camera = SimpleNamespace(get_abilities=lambda: SimpleNamespace(model="x"), wait_for_event=at_once)
+    session = GphotoSession(camera, now_s=lambda: now[0], sleep_s=sleep)
+    assert session.new_files(50) == []
+    assert waits == [50] and now[0] == pytest.approx(0.05)  # slept out, never spun

@@ -79,9 +79,15 @@ def open_session() -> GphotoSession:
 class GphotoSession:
     """One open camera (see :class:`hw.camera.base.Session`)."""
 
-    def __init__(self, camera: Any, now_s: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        camera: Any,
+        now_s: Callable[[], float] = time.monotonic,
+        sleep_s: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._camera = camera
         self._now_s = now_s
+        self._sleep_s = sleep_s
         self.model = camera.get_abilities().model
 
     def battery(self) -> str | None:
@@ -155,9 +161,9 @@ class GphotoSession:
         deadline = self._now_s() + timeout_ms / 1000
         while True:
             # Until a file comes, wait out what is left of the timeout: a camera sends
-            # other news too (settings changed, capture complete), often several in a
-            # row, and a look that ended at the first of them would end long before its
-            # file came. Once one has come, take only what is queued already.
+            # other news too (capture complete, settings changed), often several in a
+            # row, and a look must not end at the first of them. Once a file came, take
+            # only what is queued already.
             wait = 0 if files else max(0, int((deadline - self._now_s()) * 1000))
             try:
                 kind, data = self._camera.wait_for_event(wait)
@@ -166,6 +172,10 @@ class GphotoSession:
             if kind == gp.GP_EVENT_FILE_ADDED:
                 files.append((data.folder, data.name))
             elif kind == gp.GP_EVENT_TIMEOUT:
+                if not files:
+                    # A driver that answers at once instead of waiting is not asked
+                    # again before the look is over: looks never spin.
+                    self._sleep_s(max(0.0, deadline - self._now_s()))
                 return files
 
     def download(self, folder: str, name: str) -> bytes:

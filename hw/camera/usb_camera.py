@@ -52,15 +52,19 @@ IDLE_S = 5.0
 RUN_BATTERY_NS = 60 * NS_PER_S
 """How often a run reads the camera's battery: just after a shutter, far from the next."""
 FILE_EVENT_MS = 50
-"""The longest one look for new files waits in libgphoto2 for the camera's first event.
+"""The longest look for new files when none is owed (between runs, or every frame's
+file is in): jobs for the camera thread wait for a look to end."""
+OWED_LOOK_MS = 500
+"""The longest look while a frame's file is owed.
 
-A look returns at the camera's first event, so the wait costs nothing when a file comes;
-when none does, each look is a round trip to the camera worker. libgphoto2's virtual
-camera dates each file 100 ms after its trigger and each wait moves its time on by the
-wait's timeout: with 10 ms looks (20 ms each in libgphoto2) files came 97 ms after the
-trigger, with 50 ms looks 53 ms after, with less spread.
-Jobs for the thread wait for a look to end (at most about twice this), and no look runs
-into the next shutter edge (:data:`TRIGGER_GUARD_NS`)."""
+libgphoto2 waits for the camera's news in a blocking read that returns the moment an
+event comes, so a long look costs nothing and sees the file at once; many short ones
+cost a round trip to the camera worker each. (libgphoto2's virtual camera gives each
+event to the first look whose timeout reaches the event's due time, 100 ms after the
+trigger for a file: a look long enough gets it at once, every frame alike, where 50 ms
+looks got it 50 or 100 ms after the trigger, depending on where a look happened to end.)
+Jobs for the thread wait for a look to end (at most about twice its timeout), and no
+look runs into the next shutter edge (:data:`TRIGGER_GUARD_NS`)."""
 TRIGGER_GUARD_NS = 3 * NS_PER_MS
 """A look for files ends at least this long before the next shutter edge is due."""
 
@@ -258,8 +262,10 @@ class UsbCamera:
         edges = [due for due in (self._next_trigger_ns, self._close_due_ns) if due is not None]
         if not edges:
             return 0  # the run's first trigger is not yet placed
-        room_ns = min(edges) - self._clock.now_ns() - TRIGGER_GUARD_NS
-        return max(0, min(FILE_EVENT_MS, room_ns // (2 * NS_PER_MS)))
+        now_ns = self._clock.now_ns()
+        longest = OWED_LOOK_MS if self._files.still_owed(now_ns) else FILE_EVENT_MS
+        room_ns = min(edges) - now_ns - TRIGGER_GUARD_NS
+        return max(0, min(longest, room_ns // (2 * NS_PER_MS)))
 
     def _between_jobs(self) -> None:
         self._look_now = False
