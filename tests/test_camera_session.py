@@ -109,7 +109,8 @@ def test_a_driver_that_answers_at_once_is_not_asked_again_before_the_step_is_ove
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    camera = SimpleNamespace(get_abilities=lambda: SimpleNamespace(model="x"), wait_for_event=at_once)
+    abilities = SimpleNamespace(model="x")
+    camera = SimpleNamespace(get_abilities=lambda: abilities, wait_for_event=at_once)
     session = GphotoSession(camera, now_s=lambda: now[0], sleep_s=sleep)
     assert session.new_files(50) == []
     assert waits == [50] and now[0] == pytest.approx(0.05)  # slept out, never spun
