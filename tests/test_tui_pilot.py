@@ -133,6 +133,43 @@ async def test_power_toggles_and_an_impossible_start_is_refused(lapse: Lapse) ->
         assert not screen.query_one(PowerToggle).on
 
 
+def switch_words(screen: MainScreen) -> tuple[str | None, str | None, str]:
+    """The VALUE and UNIT positions marked (None: none), and the VALUE switch's caption."""
+    value = screen.query_one("#value", RotarySwitch)
+    unit = screen.query_one("#unit", RotarySwitch)
+    marked = [None if s.marked is None else s.positions[s.marked] for s in (value, unit)]
+    return marked[0], marked[1], value.caption
+
+
+@pytest.mark.parametrize(
+    ("interval", "shown"),
+    [("3h", ("3", "h", "")), ("45s", (None, None, "every 45s"))],
+)
+async def test_a_tui_joining_a_run_shows_its_interval_and_power(
+    lapse: Lapse, interval: str, shown: tuple[str | None, str | None, str]
+) -> None:
+    # Started from the command line, not from this screen, whose config says 1 min, no power.
+    lapse.start_daemon()
+    started = lapse.cli("run", "--interval", interval, "--power", "--frames", "0")
+    assert started.returncode == 0, started.stderr
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.live, what="the run")
+        screen = main_screen(app)
+        await wait_until(pilot, lambda: switch_words(screen) == shown, what=f"{shown}")
+        assert screen.query_one(PowerToggle).on
+        assert (
+            screen.preview_settings().interval_ns
+            == lapse.client().status().run.settings.interval_ns
+        )
+        assert lapse.cli("stop").returncode == 0
+        await wait_until(pilot, lambda: not app.live, what="the stop")
+        # The switches keep showing what the run went at; a turn picks a preset again.
+        assert switch_words(screen) == shown
+        await pilot.press("2", "6")  # 3 min
+        assert switch_words(screen) == ("3", "min", "")
+
+
 async def test_start_watch_frames_arrive_and_stop(lapse: Lapse) -> None:
     lapse.start_daemon()
     app = make_app(lapse)
@@ -260,6 +297,29 @@ async def test_the_log_shows_unknown_slots_and_what_the_daemon_found_wrong(lapse
         assert table.get_row_at(0)[:3] == ["3–4", unknown.wall[11:19], "unknown"]
         title = app.screen.query_one("#log-title", Static)
         assert said in str(title.render())
+
+
+async def test_words_with_brackets_are_shown_as_written(lapse: Lapse) -> None:
+    # Messages quote config tables and OS errors ("[camera]", "[Errno 28]"): shown as
+    # written, never read as markup (which dropped them, and "[/]" crashed the screen).
+    lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "100ms", "--frames", "1", "--wait").returncode == 0
+    run = lapse.journal.latest_run()
+    said = "[Errno 28] No space left on device: see [camera] reserve_mb [/]"
+    (run.path / NOTES_FILE).write_bytes(note_line(lapse.journal.last_frame(run.id).wall, said))
+    app = make_app(lapse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        screen.show_message(said)
+        await pilot.pause()
+        assert str(screen.query_one("#message", Static).render()) == said
+        await pilot.press("0")
+        table = app.screen.query_one("DataTable")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the run listed")
+        await pilot.press("d")
+        title = app.screen.query_one("#log-title", Static)
+        await wait_until(pilot, lambda: said in str(title.render()), what="the run's note")
 
 
 async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:

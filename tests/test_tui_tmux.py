@@ -24,13 +24,13 @@ def tmux_installed() -> str:
 class Tmux:
     """One private tmux server running one window."""
 
-    def __init__(self, lapse: Lapse, width: int, height: int) -> None:
+    def __init__(self, lapse: Lapse, width: int, height: int, term: str = "xterm-256color") -> None:
         self.server = f"lapse-test-{lapse.root.name}-{width}x{height}"
         # COLUMNS/LINES (pytest sets them) would override the pane's real size.
         skip = {"TERM", "COLUMNS", "LINES"}
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in lapse.env.items() if k not in skip)
         python = shlex.quote(sys.executable)
-        command = f"env -u COLUMNS -u LINES {env} TERM=xterm-256color {python} -m tui.cli"
+        command = f"env -u COLUMNS -u LINES {env} TERM={term} {python} -m tui.cli"
         self.run("new-session", "-d", "-s", "lapse", "-x", str(width), "-y", str(height), command)
 
     def run(self, *args: str) -> str:
@@ -116,3 +116,17 @@ def test_two_tuis_show_the_same_run_and_quitting_one_changes_nothing(lapse: Laps
         first.kill()
         second.kill()
     assert lapse.client().status().state is RunState.RUNNING
+
+
+def test_the_kiosk_says_power_on_and_off(lapse: Lapse) -> None:
+    # The Pi's console (TERM=linux) draws with ASCII brackets, which once read as markup.
+    lapse.start_daemon()
+    tmux = Tmux(lapse, 40, 15, term="linux")
+    try:
+        tmux.wait_for(r"POWER \[off\]")
+        tmux.keys("c")
+        tmux.wait_for(r"POWER \[on \]")
+        tmux.keys("c")
+        tmux.wait_for(r"POWER \[off\]")
+    finally:
+        tmux.kill()

@@ -198,7 +198,7 @@ class LapseApp(App[None]):
 
     def on_command_done(self, message: CommandDone) -> None:
         if message.error:
-            self.notify(message.error, severity="error", timeout=6)
+            self.notify(message.error, severity="error", timeout=6, markup=False)
             return
         if message.cmd == protocol.Preview.name:
             self.preview = message.result
@@ -226,7 +226,7 @@ class LapseApp(App[None]):
         try:
             self.choices.save(self.config)
         except (ConfigError, OSError) as error:
-            self.notify(f"could not keep the choices: {error}", severity="warning")
+            self.notify(f"could not keep the choices: {error}", severity="warning", markup=False)
 
     def choices_said(self) -> str:
         """Where the choices just made are kept, for the settings screen to say."""

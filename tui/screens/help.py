@@ -51,10 +51,10 @@ class HelpScreen(Screen[None]):
     BINDINGS: ClassVar[list[Binding]] = bindings(HELP_KEYS)
 
     def compose(self) -> ComposeResult:
-        yield Static("HELP: keypad and keyboard", id="help-title")
+        yield Static("HELP: keypad and keyboard", markup=False, id="help-title")
         with VerticalScroll(id="help-body"):
             text = "\n".join(help_lines(dict(self.app.config.ui.keys)))
             if self.app.kiosk:
                 text += "\n\nKiosk: lapse stays open; Ctrl+C and Ctrl+Q do nothing."
-            yield Static(text, id="help-text")
+            yield Static(text, markup=False, id="help-text")
         yield Footer()

@@ -29,7 +29,7 @@ class LogScreen(Screen[None]):
         self.showing: RunInfo | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("RUNS", id="log-title")
+        yield Static("RUNS", markup=False, id="log-title")
         yield DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

@@ -48,28 +48,19 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[Binding]] = bindings(MAIN_KEYS)
 
     def compose(self) -> ComposeResult:
-        settings = self.app.config.run
-        preset = preset_for(settings.interval_ns) or Preset(1, "min")
-        yield Static("", id="banner")
+        yield Static("", markup=False, id="banner")
         with Horizontal(id="switches"):
-            yield RotarySwitch(
-                "VALUE",
-                [str(v) for v in PRESET_VALUES],
-                PRESET_VALUES.index(preset.value),
-                id="value",
-            )
-            yield RotarySwitch(
-                "UNIT", list(UNIT_LABELS), PRESET_UNITS.index(preset.unit), id="unit"
-            )
+            yield RotarySwitch("VALUE", [str(v) for v in PRESET_VALUES], id="value")
+            yield RotarySwitch("UNIT", list(UNIT_LABELS), id="unit")
         with Horizontal(id="controls"):
             yield PowerToggle(id="power")
             yield LedLamp(id="led")
-            yield Static("", id="state")
-        yield Static("", id="run")
+            yield Static("", markup=False, id="state")
+        yield Static("", markup=False, id="run")
         yield Timeline(id="timeline")
         yield BatteryGauge(id="battery")
-        yield Static("", id="camera")
-        yield Static("", id="message")
+        yield Static("", markup=False, id="camera")
+        yield Static("", markup=False, id="message")
         yield Footer()
 
     def __init__(self) -> None:
@@ -77,8 +68,8 @@ class MainScreen(Screen[None]):
         self._texts: dict[str, str] = {}
         """What each Static shows now, to skip updates that change nothing."""
         self._ready = False
-        self._switch_touched = False
-        """True once a switch was turned: a custom interval from config no longer applies."""
+        self._interval_ns = 0
+        """The interval the switches show: the running run's, else the next run's."""
         self._tick_timer: Timer | None = None
         """The one pending wake-up; replaced whenever the screen is redrawn."""
         self._texts_due_ns: int | None = None
@@ -90,6 +81,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._ready = True
+        self._show_interval(self.app.config.run.interval_ns)
         self.query_one(PowerToggle).on = self.app.config.run.power
         self._custom_interval_note()
         self.status_changed()
@@ -151,6 +143,9 @@ class MainScreen(Screen[None]):
         self.query_one(PowerToggle).enabled = not running
         run = placed_run(status)
         if run is not None:
+            # A run started elsewhere (the CLI, another screen, a resume) is shown as it
+            # goes, not as this screen's choices were.
+            self._show_interval(run.settings.interval_ns)
             self.query_one(PowerToggle).on = run.settings.power
         glyphs = app.glyphs
         for widget in self.query("RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"):
@@ -240,13 +235,22 @@ class MainScreen(Screen[None]):
 
     def preview_settings(self) -> Settings:
         """The settings a start would use: config, switches and the power toggle."""
-        value = PRESET_VALUES[self.query_one("#value", RotarySwitch).selected]
-        unit = PRESET_UNITS[self.query_one("#unit", RotarySwitch).selected]
-        interval = Preset(value, unit).interval_ns
-        base = self.app.config.run
-        if preset_for(base.interval_ns) is None and not self._switch_touched:
-            interval = base.interval_ns
-        return base.with_changes(interval_ns=interval, power=self.query_one(PowerToggle).on)
+        power = self.query_one(PowerToggle).on
+        return self.app.config.run.with_changes(interval_ns=self._interval_ns, power=power)
+
+    def _show_interval(self, interval_ns: int) -> None:
+        """Set the switches to ``interval_ns``; one that is no preset is shown as it is,
+        with neither switch on a position, never as a preset it is not."""
+        self._interval_ns = interval_ns
+        value = self.query_one("#value", RotarySwitch)
+        unit = self.query_one("#unit", RotarySwitch)
+        preset = preset_for(interval_ns)
+        if preset is not None:
+            value.selected = PRESET_VALUES.index(preset.value)
+            unit.selected = PRESET_UNITS.index(preset.unit)
+        for switch in (value, unit):
+            switch.chosen = preset is not None
+        value.caption = "" if preset is not None else f"every {format_duration(interval_ns)}"
 
     def _custom_interval_note(self) -> None:
         interval = self.app.config.run.interval_ns
@@ -257,7 +261,9 @@ class MainScreen(Screen[None]):
 
     # -- input ---------------------------------------------------------------------------------
     def on_rotary_switch_changed(self, message: RotarySwitch.Changed) -> None:
-        self._switch_touched = True
+        value = PRESET_VALUES[self.query_one("#value", RotarySwitch).selected]
+        unit = PRESET_UNITS[self.query_one("#unit", RotarySwitch).selected]
+        self._show_interval(Preset(value, unit).interval_ns)
         self._choices_changed()
 
     def on_power_toggle_changed(self, message: PowerToggle.Changed) -> None:

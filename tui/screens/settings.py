@@ -103,11 +103,11 @@ class SettingsScreen(Screen[None]):
         self.theme_name = ""
 
     def compose(self) -> ComposeResult:
-        yield Static("SETTINGS", id="settings-title")
+        yield Static("SETTINGS", markup=False, id="settings-title")
         with VerticalScroll(id="settings-rows"):
             for index in range(len(CHOICES) + 1):
-                yield Static("", id=f"row-{index}", classes="setting")
-        yield Static("", id="settings-message")
+                yield Static("", markup=False, id=f"row-{index}", classes="setting")
+        yield Static("", markup=False, id="settings-message")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -168,7 +168,7 @@ class SettingsScreen(Screen[None]):
         self.app.save_choices(
             run=self.settings, ui=replace(self.app.config.ui, theme=config_name(self.theme_name))
         )
-        self.app.notify(self.app.choices_said(), timeout=5)
+        self.app.notify(self.app.choices_said(), timeout=5, markup=False)
         self.app.pop_screen()
 
     def _say(self, text: str) -> None:

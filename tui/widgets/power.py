@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -53,10 +54,12 @@ class PowerToggle(Widget, can_focus=True):
         def control(self) -> PowerToggle:
             return self.toggle
 
-    def render(self) -> str:
+    def render(self) -> Text:
         g = self.glyphs
         state = "on" if self.on else "off"
-        return f"POWER {g.switch_left}{state:^3}{g.switch_right}"
+        # Text, not a markup string: the console glyphs are brackets, and "[off]" would
+        # be read as a markup tag and vanish.
+        return Text(f"POWER {g.switch_left}{state:^3}{g.switch_right}")
 
     def watch_enabled(self, enabled: bool) -> None:
         self.set_class(not enabled, "-disabled")

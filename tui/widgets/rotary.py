@@ -29,19 +29,20 @@ class PositionLayout:
     padded: bool
     """True: every position has a flank cell either side (blank for the others)."""
 
-    def cells(self, labels: Sequence[str], selected: int, index: int) -> int:
+    def cells(self, labels: Sequence[str], selected: int | None, index: int) -> int:
         """How many columns position ``index`` takes."""
         flanked = self.padded or index == selected
         return len(labels[index]) + (2 if flanked else 0)
 
 
-def layout_positions(labels: Sequence[str], selected: int, width: int) -> PositionLayout:
+def layout_positions(labels: Sequence[str], selected: int | None, width: int) -> PositionLayout:
     """Spread the positions over ``width`` columns, or pack them tight when they do not fit.
 
     Roomy: every label has a flank cell either side (the switch glyphs for the
     chosen one), so labels are two cells apart, and spare width widens that
     evenly. Tight (narrower than that): only the chosen one keeps its flanks
     and the others are one space apart, so "1 3 10 30" still fits 11 columns.
+    ``selected`` None: no position is chosen (the switch sits between them).
     """
     gaps = len(labels) - 1
     roomy = sum(len(label) + 2 for label in labels)
@@ -111,6 +112,11 @@ class RotarySwitch(Widget, can_focus=True):
     """False while the screen locks the switch (a run is going): dimmed, keys ignored."""
     glyphs: reactive[Glyphs] = reactive(UNICODE)
     """The characters to draw with (the console theme sets plain ASCII ones)."""
+    chosen: reactive[bool] = reactive(True)
+    """False: no position is marked, for a value that is none of them (an interval of
+    45 s from the config or another client); :attr:`caption` then says what it is."""
+    caption: reactive[str] = reactive("")
+    """Drawn after the title, on its row."""
 
     class Changed(Message):
         """The user moved the switch to ``selected``."""
@@ -160,11 +166,12 @@ class RotarySwitch(Widget, can_focus=True):
         chosen = self.get_component_rich_style("rotary-switch--chosen")
         flank = self.get_component_rich_style("rotary-switch--flank")
         other = self.get_component_rich_style("rotary-switch--other")
-        layout = layout_positions(self.positions, self.selected, self.size.width)
+        marked = self.marked
+        layout = layout_positions(self.positions, marked, self.size.width)
         row = Text()
         for index, (label, column) in enumerate(zip(self.positions, layout.columns, strict=True)):
             row.append(" " * (column - row.cell_len))
-            if index == self.selected:
+            if index == marked:
                 row.append(self.glyphs.switch_left, flank)
                 row.append(label, chosen)
                 row.append(self.glyphs.switch_right, flank)
@@ -172,16 +179,23 @@ class RotarySwitch(Widget, can_focus=True):
                 row.append(f" {label} " if layout.padded else label, other)
         text = Text()
         text.append(self.title, self.get_component_rich_style("rotary-switch--title"))
+        if self.caption:
+            text.append(f" {self.caption}")
         text.append("\n")
         text.append_text(row)
         return text
+
+    @property
+    def marked(self) -> int | None:
+        """The position drawn as chosen; None while :attr:`chosen` is False."""
+        return self.selected if self.chosen else None
 
     def select(self, index: int) -> bool:
         """Move to position ``index`` as the user would; True if it moved (and posted)."""
         if not self.enabled:
             return False
         index = self.validate_selected(index)
-        if index == self.selected:
+        if index == self.marked:
             return False
         self.selected = index
         self.post_message(self.Changed(self, index))
@@ -198,8 +212,8 @@ class RotarySwitch(Widget, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.y != 1:
             return
-        layout = layout_positions(self.positions, self.selected, self.size.width)
+        layout = layout_positions(self.positions, self.marked, self.size.width)
         for index, column in enumerate(layout.columns):
-            if column <= event.x < column + layout.cells(self.positions, self.selected, index):
+            if column <= event.x < column + layout.cells(self.positions, self.marked, index):
                 self.select(index)
                 return
