@@ -5,6 +5,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import pytest
 
 from tests.conftest import Lapse
@@ -82,7 +87,9 @@ def test_bad_environment_and_commands(lapse: Lapse) -> None:
 
 def test_status_and_log_without_a_daemon(lapse: Lapse) -> None:
     status = lapse.cli("status")
-    assert status.returncode == 0 and "the daemon is not running" in status.stdout
+    assert status.returncode == 1 and "the daemon is not running" in status.stdout
+    as_json = lapse.cli("status", "--json")
+    assert as_json.returncode == 1 and '"daemon": false' in as_json.stdout
     log = lapse.cli("log")
     assert log.returncode == 0 and "No runs yet" in log.stdout
 
@@ -95,3 +102,37 @@ def test_release_drives_outputs_inactive_only_without_a_daemon(lapse: Lapse) -> 
     refused = lapse.cli("release")
     assert refused.returncode == 1
     assert "another lapse daemon already owns the hardware" in refused.stderr
+
+
+def test_counts_of_one_say_frame_and_a_run_until_stopped_says_so(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    one = lapse.cli("run", "--interval", "100ms", "--frames", "1", "--wait")
+    assert one.returncode == 0, one.stderr
+    assert ", 1 frame, camera power" in one.stdout, one.stdout
+    endless = lapse.cli("run", "--interval", "1s", "--frames", "0")
+    assert ", until stopped, camera power" in endless.stdout, endless.stdout
+    stopped = lapse.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert re.search(r": (1 frame|(0|[2-9]|\d\d+) frames) ok,", stopped.stdout), stopped.stdout
+    log = lapse.cli("log", "latest")
+    assert "until stopped, rig" in log.stdout and "until stopped frames" not in log.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["log"], ["status"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly(lapse: Lapse, args: list[str]) -> None:
+    # `lapse log | head -1`: the pipe is closed before lapse has written.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tui.cli", *args],
+            env=lapse.env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(writer)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode in (0, 141), result.returncode

@@ -42,6 +42,8 @@ from core.model.toml_text import ECHO_CHARS, cut, echo
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLOSED_PIPE = 141
+"""What a shell reports for a command whose reader closed the pipe (128 + SIGPIPE)."""
 STOP_INTERRUPTED = "--stop-interrupted"
 STOP_WAIT_S = 30.0
 """How long ``lapse stop`` waits for the daemon it started to have ended the run."""
@@ -213,6 +215,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return fail(error, EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`lapse log | head`): end quietly, as a SIGPIPE would.
+        return _flushed(EXIT_CLOSED_PIPE)
 
 
 def _cut_arguments(message: str, arguments: Sequence[str]) -> str:
@@ -413,11 +418,21 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
     return base.with_changes(**changes)
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``: a count with its noun, singular for one."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def frames_phrase(frames: int) -> str:
+    """How many frames a run takes: ``240 frames``, ``1 frame``, or ``until stopped`` (0)."""
+    return counted(frames, "frame") if frames else "until stopped"
+
+
 def _started_line(status: protocol.Status) -> str:
     run = status.run
     assert run is not None  # a start answers with its run
     settings = run.settings
-    count = f"{settings.frames} frames" if settings.frames else "until stopped"
+    count = frames_phrase(settings.frames)
     power = "camera power on" if settings.power else "camera power off"
     due = run.next_due_ns if run.next_due_ns is not None else run.anchor_ns
     wait = format_approx(max(0, due - status.now_ns))
@@ -510,7 +525,7 @@ def _status(args: argparse.Namespace, paths: Paths) -> int:
                     }
                 )
             )
-            return EXIT_OK
+            return EXIT_FAILED
         print("lapse: the daemon is not running.")
         if active is not None:
             print(
@@ -519,7 +534,7 @@ def _status(args: argparse.Namespace, paths: Paths) -> int:
             )
         elif latest is not None:
             print(f"  last run {latest.id}: {latest.state}.")
-        return EXIT_OK
+        return EXIT_FAILED  # "not there", as for every command that needs it
     with Client(paths.socket).connect() as client:
         status = client.status()
     if args.json:
@@ -651,7 +666,7 @@ def _stop_running(client: Client) -> int:
     status = client.stop()
     counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
-        f"Stopped run {status.run.id if status.run else '?'}: {counts.ok} frames ok,"
+        f"Stopped run {status.run.id if status.run else '?'}: {counted(counts.ok, 'frame')} ok,"
         f" {counts.missed} missed{unknown_part(counts.unknown)}; every output is released."
     )
     return EXIT_OK
@@ -757,7 +772,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     settings = info.settings
     print(
         f"Run {info.id}: {info.state}, every {format_duration(settings.interval_ns)},"
-        f" {settings.frames or 'until stopped'} frames, rig {info.rig}"
+        f" {frames_phrase(settings.frames)}, rig {info.rig}"
     )
     for wall, text in journal.notes(info):
         print(f"  note ({wall}): {text}")
@@ -785,7 +800,22 @@ def log_line(record: FrameRecord, frames: int) -> str:
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        status = main()
+    except SystemExit as done:  # argparse's --help and usage errors
+        status = EXIT_OK if done.code is None else done.code if isinstance(done.code, int) else 1
+    sys.exit(_flushed(status))
+
+
+def _flushed(status: int) -> int:
+    """``status``, once stdout is flushed; :data:`EXIT_CLOSED_PIPE` if its reader went
+    away, with nothing more to raise at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+    return status
 
 
 if __name__ == "__main__":
