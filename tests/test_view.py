@@ -102,6 +102,14 @@ def test_waiting_before_the_first_shutter_and_idle_preview() -> None:
     waiting = running(anchor, SETTINGS_10S, state=RunState.WAITING)
     view = build_view(waiting, anchor - 5 * S, PREVIEW)
     assert view.state == "waiting" and view.frame_text == "frame 0 of 100"
+    # A start delay says when the rig begins (power and focus lead the shutter), not
+    # "elapsed 0us", and counts down to it a second at a time.
+    begins = anchor - make_plan(SETTINGS_10S).lead_ns
+    early = build_view(waiting, begins - 121 * S - S // 2, PREVIEW)
+    assert early.elapsed_text == "starts in 2min1s" and early.next_text == ""
+    assert early.texts_change_at_ns is not None and early.texts_change_at_ns <= begins - 121 * S
+    begun = build_view(waiting, begins + S, PREVIEW)
+    assert begun.elapsed_text == "elapsed 1.0s" and begun.next_text.startswith("next in ")
     assert view.plan == make_plan(SETTINGS_10S), "the run's plan, not the switches'"
     for status in (None, idle()):
         shown = build_view(status, 0, PREVIEW)

@@ -217,7 +217,12 @@ def build_view(
             countdown = max(0, grid.due_ns(next_frame) - now_ns)
             next_text = f"next in {format_approx(countdown)}"
     started = anchor - run_plan.lead_ns
-    elapsed_text = f"elapsed {format_approx(max(0, now_ns - started))}"
+    if now_ns < started:
+        # A start delay: what counts is when the rig begins, not an elapsed zero.
+        elapsed_text = f"starts in {format_approx(started - now_ns)}"
+        next_text, countdown = "", None
+    else:
+        elapsed_text = f"elapsed {format_approx(now_ns - started)}"
     end: int | None = None
     if frames:
         end = grid.due_ns(frames - 1) + run_plan.release_ns
@@ -238,9 +243,8 @@ def build_view(
         status.battery, now_ns, needs_ns=None if end is None else max(0, end - now_ns)
     )
     texts: list[int | None] = []
-    # Before the cycle starts "elapsed" stays at zero.
     if now_ns < started:
-        texts.append(started - now_ns)
+        texts.append(approx_change_in_ns(started - now_ns, falling=True))
     else:
         texts.append(approx_change_in_ns(now_ns - started, falling=False))
     if end is not None:
