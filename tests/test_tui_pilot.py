@@ -176,21 +176,53 @@ async def test_start_watch_frames_arrive_and_stop(lapse: Lapse) -> None:
     async with app.run_test(size=(40, 15)) as pilot:
         await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
         screen = main_screen(app)
-        await pilot.press("1", "5", "d")  # 1 s, start
+        screen.message_s = 60.0  # here only the run's start or stop ends a message
+
+        def message() -> str:
+            return str(screen.query_one("#message").render())
+
+        await pilot.press("1", "5", "d")  # 1 s, start: "Starting: every 1s…"
         await wait_until(pilot, lambda: state_of(app) is RunState.RUNNING, what="running")
+        await wait_until(pilot, lambda: message() == "", what="'Starting…' gone once running")
         await wait_until(pilot, lambda: ok_frames(app) >= 2, what="two frames")
         run_text = str(screen.query_one("#run").render())
         assert "frame " in run_text and "of ∞" in run_text
-        # The interval is locked during the run, and the UI says so.
+        # The interval is locked during the run, and the UI says so, for a while.
+        screen.message_s = 0.3
         await pilot.press("a")
-        assert INTERVAL_LOCKED in str(screen.query_one("#message").render())
+        assert INTERVAL_LOCKED in message()
+        await wait_until(pilot, lambda: message() == "", what="the lock's words to pass")
         assert screen.preview_settings().interval_ns == 10**9
-        await pilot.press("d")
+        screen.message_s = 60.0
+        await pilot.press("d")  # "Stopping…"
         await wait_until(pilot, lambda: state_of(app) is RunState.STOPPED, what="stopped")
+        await wait_until(pilot, lambda: message() == "", what="'Stopping…' gone once stopped")
         status = lapse.client().status()
         assert status.state is RunState.STOPPED
         assert status.run is not None and status.run.counts.ok >= 2
         assert status.outputs == {"power": 0.0, "focus": 0.0, "shutter": 0.0, "led": 0.0}
+
+
+async def test_a_lost_daemon_is_said_while_it_lasts_and_no_longer(lapse: Lapse) -> None:
+    daemon = lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
+        screen = main_screen(app)
+        screen.message_s = 0.2
+
+        def message() -> str:
+            return str(screen.query_one("#message").render())
+
+        daemon.terminate()
+        daemon.wait(10)
+        await wait_until(pilot, lambda: message().startswith("daemon: "), what="the lost link")
+        for _ in range(15):  # seven times a passing message's time: it stays throughout
+            await pilot.pause(0.1)
+            assert message().startswith("daemon: ")
+        lapse.start_daemon()
+        await wait_until(pilot, lambda: app.link_error is None, what="the link back")
+        await wait_until(pilot, lambda: message() == "", what="the words to go")
 
 
 async def test_screens_open_and_close_by_key(lapse: Lapse) -> None:

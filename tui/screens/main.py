@@ -40,6 +40,9 @@ safety net for what the screen cannot foresee, such as a battery reader's new fi
 TICK_MARGIN_NS = 1_000_000
 """Wake this long after a change is due, so a timer that fires a hair early still sees it."""
 INTERVAL_LOCKED = "The interval is locked while a run is going: stop it first (D)."
+MESSAGE_S = 5.0
+"""How long a message about a key press stays ("Starting…", a refusal): the status
+says the rest. Faults, warnings and a lost daemon stay while they last."""
 
 
 class MainScreen(Screen[None]):
@@ -78,6 +81,14 @@ class MainScreen(Screen[None]):
         """The settings a start would use, as of the last full redraw."""
         self._notice: str | None = None
         """The fault or warning from the status that the message line shows now."""
+        self.message_s = MESSAGE_S
+        """How long a passing message stays."""
+        self._message_timer: Timer | None = None
+        self._passing: str | None = None
+        """The passing message shown now, if any: it goes at its time or when the run
+        starts or stops."""
+        self._was_live = False
+        self._link_message: str | None = None
 
     def on_mount(self) -> None:
         self._ready = True
@@ -158,9 +169,15 @@ class MainScreen(Screen[None]):
         banner = self.query_one("#banner", Static)
         if banner.display != simulated:
             banner.display = simulated
-        message = app.link_error and f"daemon: {app.link_error}"
-        if message:
-            self.show_message(message)
+        if running != self._was_live:
+            self._was_live = running
+            self._pass()  # "Starting…" or "Stopping…" is done, one way or the other
+        link = app.link_error and f"daemon: {app.link_error}"
+        if link:
+            self.show_message(link, lasting=True)
+        elif self._link_message is not None and self._texts.get("#message") == self._link_message:
+            self.show_message(self._notice or "", lasting=True)  # the daemon is back
+        self._link_message = link or None
         if not running:
             app.want_preview(self.preview_settings())  # the disk or battery may have moved
         self.update_view()
@@ -220,17 +237,30 @@ class MainScreen(Screen[None]):
                 # height (the run's second line cut off until the line count changes).
                 self.call_after_refresh(static.refresh, layout=True)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, *, lasting: bool = False) -> None:
+        """Show ``text`` on the message line: for :attr:`message_s`, or while it holds
+        (``lasting``: the caller clears it)."""
+        if self._message_timer is not None:
+            self._message_timer.stop()
+            self._message_timer = None
         self._set_text("#message", text)
+        self._passing = None if lasting or not text else text
+        if self._passing is not None:
+            self._message_timer = self.set_timer(self.message_s, self._pass, name="message")
+
+    def _pass(self) -> None:
+        """End the passing message, if one is shown: the status's notice, if any, returns."""
+        if self._passing is not None and self._texts.get("#message") == self._passing:
+            self.show_message(self._notice or "", lasting=True)
 
     def _show_notice(self, notice: str | None) -> None:
         """Show a fault or warning from the status; clear it once the status drops it."""
         if notice == self._notice:
             return
         if notice:
-            self.show_message(notice)
+            self.show_message(notice, lasting=True)
         elif self._texts.get("#message") == self._notice:
-            self.show_message("")  # not replaced by another message meanwhile
+            self.show_message("", lasting=True)  # not replaced by another message meanwhile
         self._notice = notice
 
     def preview_settings(self) -> Settings:
