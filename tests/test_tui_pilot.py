@@ -377,6 +377,9 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
             pilot, lambda: "Nikon DSC D750" in str(camera.render()), what="the camera line"
         )
         assert "battery 50%" in str(camera.render())
+        # Files land: the banner says what is simulated, not that no camera fires.
+        banner = str(screen.query_one("#banner", Static).render()).strip()
+        assert banner == "SIMULATED HARDWARE: virtual camera"
         await pilot.press("1", "5", "d")  # every 1 s, start
         await wait_until(
             pilot, lambda: "2 saved" in str(camera.render()), what="files counted as they land"

@@ -40,6 +40,8 @@ safety net for what the screen cannot foresee, such as a battery reader's new fi
 TICK_MARGIN_NS = 1_000_000
 """Wake this long after a change is due, so a timer that fires a hair early still sees it."""
 INTERVAL_LOCKED = "The interval is locked while a run is going: stop it first (D)."
+SIMULATED = "SIMULATED HARDWARE: no camera fires"
+SIMULATED_VIRTUAL = "SIMULATED HARDWARE: virtual camera"
 MESSAGE_S = 5.0
 """How long a message about a key press stays ("Starting…", a refusal): the status
 says the rest. Faults, warnings and a lost daemon stay while they last."""
@@ -165,7 +167,11 @@ class MainScreen(Screen[None]):
         # as a Static's update lays the whole screen out again.
         shown = app.hello or status
         simulated = shown is not None and shown.simulated
-        self._set_text("#banner", "SIMULATED HARDWARE: no camera fires" if simulated else "")
+        camera = status.camera if status is not None else None
+        # The simulated rig fires no camera, unless libgphoto2's virtual one is set up:
+        # then files do land, and the banner must not say otherwise.
+        words = SIMULATED_VIRTUAL if camera is not None and camera.virtual else SIMULATED
+        self._set_text("#banner", words if simulated else "")
         banner = self.query_one("#banner", Static)
         if banner.display != simulated:
             banner.display = simulated
