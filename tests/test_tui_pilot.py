@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Static
 
 from core.config import ChoicesFile, Config, load_config
+from core.model import protocol
 from core.model.durations import PRESETS, format_approx
 from core.model.marks import UNKNOWN_ARMED
 from core.model.protocol import BatteryStatus, Preview
@@ -20,6 +21,7 @@ from tests.conftest import Lapse
 from tui import cli
 from tui.app import LapseApp
 from tui.link import SocketLink
+from tui.messages import CommandDone
 from tui.screens.main import INTERVAL_LOCKED, MainScreen
 from tui.widgets.battery import BatteryGauge
 from tui.widgets.power import PowerToggle
@@ -223,6 +225,18 @@ async def test_a_lost_daemon_is_said_while_it_lasts_and_no_longer(lapse: Lapse) 
         lapse.start_daemon()
         await wait_until(pilot, lambda: app.link_error is None, what="the link back")
         await wait_until(pilot, lambda: message() == "", what="the words to go")
+
+
+def test_news_that_comes_while_no_screen_is_shown_is_taken_quietly(lapse: Lapse) -> None:
+    # The daemon's answers and events can arrive while the app is starting or closing,
+    # with no screen on the stack: they must not end the app with an error.
+    lapse.start_daemon()
+    status = lapse.client().status()
+    app = make_app(lapse)
+    assert not app.screen_stack
+    app.on_command_done(CommandDone(protocol.Preview.name, result=None))
+    app.on_command_done(CommandDone(protocol.Stop.name, result=status))
+    assert app.status == status
 
 
 async def test_screens_open_and_close_by_key(lapse: Lapse) -> None:

@@ -161,9 +161,14 @@ class LapseApp(App[None]):
 
     def refresh_screens(self) -> None:
         """Tell the visible screen the status changed (screens pull what they need)."""
-        screen = self.screen
+        screen = self._shown_screen()
         if hasattr(screen, "status_changed"):
             screen.status_changed()
+
+    def _shown_screen(self) -> object | None:
+        """The screen on top; None while there is none (the app starting or closing,
+        when the daemon's news can still arrive)."""
+        return self.screen_stack[-1] if self.screen_stack else None
 
     def daemon_now(self) -> int:
         """The daemon's monotonic time now."""
@@ -202,7 +207,7 @@ class LapseApp(App[None]):
             return
         if message.cmd == protocol.Preview.name:
             self.preview = message.result
-            screen = self.screen
+            screen = self._shown_screen()
             if hasattr(screen, "preview_changed"):
                 screen.preview_changed()
             return
