@@ -277,6 +277,8 @@ class MainScreen(Screen[None]):
     def _show_interval(self, interval_ns: int) -> None:
         """Set the switches to ``interval_ns``; one that is no preset is shown as it is,
         with neither switch on a position, never as a preset it is not."""
+        if interval_ns == self._interval_ns:
+            return  # every status event of a run lands here: the switches show it already
         self._interval_ns = interval_ns
         value = self.query_one("#value", RotarySwitch)
         unit = self.query_one("#unit", RotarySwitch)
