@@ -72,7 +72,9 @@ Two facts about the virtual camera shape the method:
     the first timed trigger to after the last timed file is saved (bare: its
     ``save_file`` returned; lapse: its ``FileSaved`` event taken from the
     queue), summed over the sessions. The target's baseline uses T = lapse's
-    own ``FILE_EVENT_MS`` (10 ms), so both sides may skip ahead by as much;
+    ``FILE_EVENT_MS`` (50 ms), its looks when no file is owed; while one is owed
+    lapse looks for up to ``OWED_LOOK_MS`` (500 ms, never past half the room
+    before the next trigger), so on the virtual camera it may skip ahead further;
     ``--also-bare`` adds baselines at other T for information (default 0 and
     10: T = 0 is a busy loop that sees each file exactly when it is dated,
     never early).
