@@ -124,13 +124,18 @@ class Client:
         """Ask for events; returns the current status and the running run's plan."""
         return self.request(protocol.Subscribe())
 
-    def start(self, settings: Settings) -> protocol.Status:
-        """Start a run; the status once it is placed on the grid."""
-        return self.request(protocol.Start(settings))
+    def start(self, settings: Settings, output: str | None = None) -> protocol.Status:
+        """Start a run; the status once it is placed on the grid. ``output``: an absolute
+        folder for the photos the camera downloads, instead of the run's folder."""
+        return self.request(protocol.Start(settings, output))
 
     def stop(self) -> protocol.Status:
         """Stop the run; returns once every output is released."""
         return self.request(protocol.Stop())
+
+    def end_daemon(self) -> protocol.Status:
+        """End the daemon; refused while a run is going. Returns before it has exited."""
+        return self.request(protocol.EndDaemon())
 
     def resume(self, *, clock_ok: bool) -> protocol.Status:
         """Resume the run that waits for the clock: at once with ``clock_ok`` (the

@@ -31,6 +31,7 @@ from typing import Any
 
 from core.atomic import NOT_FOLLOWED
 from core.model.errors import LapseError
+from core.model.output import output_refusal
 from core.model.records import (
     AMEND_WINDOW,
     FRAME_STATUSES,
@@ -207,6 +208,9 @@ class RunInfo:
     """ISO wall time the run ended; None while active."""
     end_reason: str | None = None
     """Why it ended: ``"all 240 frames taken"``, ``"stopped from the TUI"``…"""
+    output: str | None = None
+    """The folder the photos go to when it is not the run's own (``lapse run --output``):
+    an absolute path. The journal stays in the run's folder and names it here."""
 
     def __post_init__(self) -> None:
         if self.state not in JOURNAL_STATES:
@@ -225,11 +229,22 @@ class RunInfo:
             check_wall("ended", self.ended)
         if not is_optional_str(self.end_reason):
             raise ValueError("end_reason must be text")
+        if self.output is not None:
+            if not isinstance(self.output, str):
+                raise ValueError("output must be text")
+            refusal = output_refusal(self.output)
+            if refusal is not None:
+                raise ValueError(refusal)
 
     @property
     def frames_path(self) -> Path:
         """The run's ``frames.jsonl``."""
         return self.path / FRAMES_FILE
+
+    @property
+    def photos_path(self) -> Path:
+        """Where the run's downloaded photos go: :attr:`output`, else the run's folder."""
+        return Path(self.output) if self.output else self.path
 
     @property
     def run_file(self) -> Path:
@@ -248,6 +263,8 @@ class RunInfo:
             data["ended"] = self.ended
         if self.end_reason is not None:
             data["end_reason"] = self.end_reason
+        if self.output is not None:
+            data["output"] = self.output
         data.update(
             rig=self.rig,
             anchor_ns=self.anchor_ns,
@@ -325,6 +342,7 @@ def _read_run(path: Path) -> RunInfo:
             rig=data["rig"],
             ended=data.get("ended"),
             end_reason=data.get("end_reason"),
+            output=data.get("output"),
         )
     except KeyError as error:
         raise ValueError(f"run.toml has no {error.args[0]}") from None

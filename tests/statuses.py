@@ -24,6 +24,8 @@ def running(
     run = RunStatus(
         id="r",
         settings=settings,
+        folder="/var/lib/lapse/runs/r",
+        photos="/var/lib/lapse/runs/r",
         anchor_ns=anchor,
         counts=Counts(),
         last_frame=last_frame,

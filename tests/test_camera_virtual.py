@@ -64,7 +64,10 @@ def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse
         # The bytes the virtual camera served: lapse's own sample JPEG.
         assert (run.path / record.file).read_bytes() == SAMPLE_JPEG
     assert not any(p.suffix == ".part" for p in run.path.iterdir())
-    assert "frame 9/10" in result.stdout and names[9] in result.stdout  # type: ignore[operator]
+    # `--wait` says each frame once, when its file is saved, naming it.
+    frame_lines = [line for line in result.stdout.splitlines() if line.startswith("frame ")]
+    assert [line.split()[1] for line in frame_lines] == [f"{k}/10" for k in range(10)]
+    assert all(line.endswith(f"  {name}") for line, name in zip(frame_lines, names, strict=True))
 
 
 def test_model_and_battery_reach_status_json(lapse: Lapse) -> None:
@@ -233,3 +236,44 @@ def test_a_bad_lapse_camera_is_one_line(lapse: Lapse) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "lapse: LAPSE_CAMERA must be usb or virtual, not 'webcam'"
     )
+
+
+def test_output_puts_the_photos_in_another_folder_and_the_journal_names_it(
+    lapse: Lapse,
+) -> None:
+    use_camera(lapse, trigger="usb")
+    lapse.start_daemon()
+    # Relative to the shell's folder, as a photographer types it; the daemon is told it
+    # absolute.
+    result = lapse.cli(
+        "run", "--interval", "1s", "--frames", "3", "--output", "sunset/day1", "--wait", timeout=90
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    photos = lapse.root / "sunset" / "day1"
+    run = lapse.journal.latest_run()
+    assert run is not None and run.output == str(photos)
+    assert f"output = {json.dumps(str(photos))}" in run.run_file.read_text()
+    names = [r.file for r in lapse.journal.read_frames(run.id)]
+    assert sorted(p.name for p in photos.iterdir()) == sorted(names)  # type: ignore[type-var]
+    assert not any(p.name.startswith("frame-") for p in run.path.iterdir())
+    assert f"Photos: {photos}  journal: {run.path}" in result.stdout.splitlines()[1]
+    assert f"Photos: {photos}  journal: {run.path}" in lapse.cli("status").stdout
+    assert f"  folder: {run.path}  photos: {photos}" in lapse.cli("log", "latest").stdout
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_run(
+    lapse: Lapse,
+) -> None:
+    use_camera(lapse, trigger="usb")
+    lapse.start_daemon()
+    blocker = lapse.root / "a-file"
+    blocker.write_text("")
+    refused = lapse.cli("run", "--interval", "1s", "--output", str(blocker / "photos"))
+    assert refused.returncode == 1
+    assert refused.stderr == f"lapse: cannot save photos in {blocker}/photos: Not a directory\n"
+    assert lapse.journal.list_runs() == []
+    # A run without one says where its photos and journal are.
+    started = lapse.cli("run", "--interval", "1s", "--frames", "1")
+    run = lapse.journal.latest_run()
+    assert run is not None and run.output is None
+    assert started.stdout.splitlines()[1] == f"Photos and journal: {run.path}"

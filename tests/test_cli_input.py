@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -12,6 +13,8 @@ import sys
 
 import pytest
 
+from core.config import ChoicesFile, load_config
+from core.paths import resolve_paths
 from tests.conftest import Lapse
 
 GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
@@ -36,6 +39,7 @@ GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
         (["--interval", "1s", "--exposure", "soon"], "use pulse, or a bulb time such as 2s"),
         (["--interval", "1s", "--clock-ppm", "900"], "clock trim must be between -500 and +500"),
         (["--interval", "1s", "--bogus"], "unrecognized arguments: --bogus"),
+        (["--interval", "1s", "--output", " "], "name a folder, such as --output ~/sunset"),
     ],
 )
 def test_bad_run_arguments(lapse: Lapse, args: list[str], says: str) -> None:
@@ -116,6 +120,42 @@ def test_counts_of_one_say_frame_and_a_run_until_stopped_says_so(lapse: Lapse) -
     assert re.search(r": (1 frame|(0|[2-9]|\d\d+) frames) ok,", stopped.stdout), stopped.stdout
     log = lapse.cli("log", "latest")
     assert "until stopped, rig" in log.stdout and "until stopped frames" not in log.stdout
+
+
+def test_lapse_run_starts_from_the_interfaces_choices_and_says_each_setting_not_default(
+    lapse: Lapse,
+) -> None:
+    lapse.config.write_text('[run]\ninterval = "1min"\ndelay = "10s"\n')
+    paths = resolve_paths(lapse.env)
+    config = load_config(paths.config)
+    # What the settings screen keeps when the photographer sets a bulb time there.
+    chosen = dataclasses.replace(config, run=config.run.with_changes(exposure_ns=2 * 10**9))
+    ChoicesFile(paths.choices, config).save(chosen)
+    lapse.start_daemon()
+    started = lapse.cli("run", "--focus-lead", "1s")
+    assert started.returncode == 0, started.stderr
+    lines = started.stdout.splitlines()
+    assert "every 1min, until stopped, camera power off" in lines[0]
+    assert lines[1] == (
+        "Also: delay 10s (the config file), exposure 2s (chosen in the interface), focus lead 1s"
+    )
+    assert lapse.client().status().run.settings.exposure_ns == 2 * 10**9
+    assert lapse.cli("stop").returncode == 0
+    # Typed, a setting is said without a source; lapse's defaults are not said at all.
+    plain = lapse.cli("run", "--exposure", "pulse", "--delay", "0s", "--focus-lead", "4s")
+    assert plain.returncode == 0, plain.stderr
+    assert not plain.stdout.splitlines()[1].startswith("Also:")
+
+
+def test_an_output_folder_without_a_camera_to_fill_it_is_refused(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    refused = lapse.cli("run", "--interval", "1s", "--output", "photos")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "lapse: an output folder needs a USB camera to download the photos into it"
+        " (set [camera] trigger in the config); without one they stay on its card\n"
+    )
+    assert lapse.journal.list_runs() == [] and not (lapse.root / "photos").exists()
 
 
 @pytest.mark.parametrize("args", [["--help"], ["log"], ["status"]])

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 
@@ -150,6 +151,30 @@ def test_lapse_stop_ends_the_run_and_releases_every_output(lapse: Lapse) -> None
     assert again.returncode == 1 and "no run is going" in again.stderr
 
 
+def test_lapse_daemon_stop_ends_the_daemon_only_once_no_run_is_going(lapse: Lapse) -> None:
+    daemon = lapse.start_daemon()
+    assert lapse.cli("run", "--interval", "10s").returncode == 0
+    refused = lapse.cli("daemon", "--stop")
+    assert refused.returncode == 1
+    # Waiting for its first frame or running: either way a run is going.
+    assert re.fullmatch(
+        r"lapse: a run is (waiting|running): stop it first \(`lapse stop`\),"
+        r" then end the daemon\n",
+        refused.stderr,
+    ), refused.stderr
+    assert lapse.client().status().state.live  # nothing changed
+    assert lapse.cli("stop").returncode == 0
+    ended = lapse.cli("daemon", "--stop")
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout == (
+        f"lapse: the daemon (pid {daemon.pid}) has ended; every output is released\n"
+    )
+    assert daemon.wait(10) == 0
+    assert not lapse.socket.exists()
+    again = lapse.cli("daemon", "--stop")
+    assert again.returncode == 0 and again.stdout == "lapse: no daemon is running\n"
+
+
 def test_a_second_daemon_is_refused_clearly(lapse: Lapse) -> None:
     lapse.start_daemon()
     second = lapse.cli("daemon", timeout=20)
@@ -163,7 +188,10 @@ def test_run_wait_starts_a_daemon_and_prints_a_line_per_frame(lapse: Lapse) -> N
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Run ") and "every 200ms, 4 frames" in lines[0]
-    assert lines[1] == "Note: The rig is simulated (LAPSE_HW=sim)."
+    run = lapse.journal.latest_run()
+    assert run is not None
+    assert lines[1] == f"Journal: {run.path} (the photos stay on the camera's card)"
+    assert lines[2] == "Note: The rig is simulated (LAPSE_HW=sim)."
     frame_lines = [line for line in lines if line.startswith("frame ")]
     assert [line.split()[1] for line in frame_lines] == ["0/4", "1/4", "2/4", "3/4"]
     for line in frame_lines:

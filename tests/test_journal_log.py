@@ -44,8 +44,8 @@ def test_lapse_log_prints_a_long_journal_as_it_reads_it(
         cli, "print", lambda *a, **k: read_at_print.append(lines_read[0]), raising=False
     )
     assert cli.main(["log", run_id], environ=environ(tmp_path)) == 0
-    assert len(read_at_print) == 1 + LINES, "a header and every frame"
-    assert read_at_print[1] <= AMEND_WINDOW + 1, "the first frame is printed before the rest"
+    assert len(read_at_print) == 2 + LINES, "a header (the run, its folder) and every frame"
+    assert read_at_print[2] <= AMEND_WINDOW + 1, "the first frame is printed before the rest"
     assert lines_read[0] == LINES, "and the file is read once"
 
 
@@ -61,7 +61,8 @@ def test_lapse_log_last_shows_the_newest_frames_read_from_the_end(
     run_id = long_run(tmp_path)
     assert cli.main(["log", run_id, "--last", "3"], environ=environ(tmp_path)) == 0
     shown = capsys.readouterr().out.splitlines()
-    assert [line.split()[1] for line in shown[1:]] == ["99997", "99998", "99999"]
+    assert shown[1].startswith("  folder: ")
+    assert [line.split()[1] for line in shown[2:]] == ["99997", "99998", "99999"]
     assert lines_read[0] == 0, "nothing read from the start of the file"
 
     assert cli.main(["log", run_id, "--last", "2", "--json"], environ=environ(tmp_path)) == 0

@@ -130,8 +130,8 @@ def test_lapse_log_shows_a_range_as_one_line(
     env = {"LAPSE_STATE_DIR": str(tmp_path), "LAPSE_SOCKET": str(tmp_path / "s.sock")}
     assert cli.main(["log", run_id], environ=env) == 0
     shown = capsys.readouterr().out.splitlines()
-    assert len(shown) == 1 + FIRED + 1 + AFTER, "a header, then one line per journal line"
-    assert shown[1 + FIRED] == (f"frames 3–2,591,999  from 08:00:03.000000  missed: {DOWN_REASON}")
+    assert len(shown) == 2 + FIRED + 1 + AFTER, "a header (the run, its folder), then a line each"
+    assert shown[2 + FIRED] == (f"frames 3–2,591,999  from 08:00:03.000000  missed: {DOWN_REASON}")
     assert cli.main(["log"], environ=env) == 0
     (listed,) = capsys.readouterr().out.splitlines()
     assert f"{FIRED + AFTER} ok, 2,591,997 missed" in listed.replace("2591997", "2,591,997")

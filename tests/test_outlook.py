@@ -94,7 +94,15 @@ def test_the_report_warns_when_the_battery_will_not_last(tmp_path: Path) -> None
     clock = FakeClock()
     outlook = Outlook(CountingReader(), BatteryModel(), tmp_path, clock, reserve_bytes=0)
     settings = Settings(interval_ns=MINUTE_NS, frames=120)
-    run = RunStatus(id="r", settings=settings, anchor_ns=0, counts=Counts(), last_frame=None)
+    run = RunStatus(
+        id="r",
+        settings=settings,
+        folder="/runs/r",
+        photos="/runs/r",
+        anchor_ns=0,
+        counts=Counts(),
+        last_frame=None,
+    )
     status = Status(
         state=RunState.RUNNING, now_ns=0, rig="sim", simulated=True, outputs={}, run=run
     )

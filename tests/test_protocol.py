@@ -34,6 +34,7 @@ from core.model.protocol import (
     Counts,
     DiskStatus,
     EdgeEvent,
+    EndDaemon,
     FaultEvent,
     FrameEvent,
     GetStatus,
@@ -123,6 +124,8 @@ run_statuses = st.builds(
     RunStatus,
     id=texts,
     settings=settings_values,
+    folder=texts,
+    photos=texts,
     anchor_ns=whole,
     counts=counts_values,
     last_frame=optional(frame_records()),
@@ -224,11 +227,12 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
     Hello: st.just(Hello()),
     GetStatus: st.just(GetStatus()),
     Subscribe: st.just(Subscribe()),
-    Start: st.builds(Start, settings=settings_values),
+    Start: st.builds(Start, settings=settings_values, output=st.none() | texts),
     Stop: st.just(Stop()),
     Update: st.builds(Update, frames=st.integers(0, MAX_FRAMES)),
     Preview: st.builds(Preview, settings=settings_values),
     Resume: st.builds(Resume, clock_ok=st.booleans()),
+    EndDaemon: st.just(EndDaemon()),
 }
 
 answers = st.one_of(
@@ -294,6 +298,8 @@ def test_a_status_with_every_part_survives_the_wire() -> None:
         run=RunStatus(
             id="20270115-075800",
             settings=settings,
+            folder="/var/lib/lapse/runs/20270115-075800",
+            photos="/media/usb/sunset",
             anchor_ns=-115_000,
             counts=Counts(ok=12, missed=0, errors=1, files=11),
             last_frame=record,
@@ -336,7 +342,7 @@ def refusal(line: bytes) -> str:
     return message
 
 
-ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume"
+ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume, end"
 
 
 @pytest.mark.parametrize(
@@ -385,7 +391,7 @@ def test_args_that_are_not_an_object_are_refused(args: Any) -> None:
 
 def test_an_unknown_arg_is_refused_listing_what_the_command_takes() -> None:
     start = request(cmd="start", args={"settings": {"interval": "10s"}, "speed": 2})
-    assert refusal(start) == "start args has no speed; it takes settings"
+    assert refusal(start) == "start args has no speed; it takes settings, output"
     hello = request(cmd="hello", args={"verbose": True, "again": 1})
     assert refusal(hello) == "hello args has no again, verbose; it takes nothing"
 
@@ -591,6 +597,8 @@ def _status_with_counts(
         run=RunStatus(
             id=RUN,
             settings=Settings(interval_ns=10**9),
+            folder=f"/runs/{RUN}",
+            photos=f"/runs/{RUN}",
             anchor_ns=0,
             counts=counts,
             last_frame=last,

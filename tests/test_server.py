@@ -42,6 +42,7 @@ from core.model.protocol import (
     BatteryStatus,
     CameraEvent,
     Counts,
+    EndDaemon,
     FaultEvent,
     GetStatus,
     Hello,
@@ -67,7 +68,13 @@ measure of speed."""
 
 SETTINGS = Settings(interval_ns=10**10, frames=240)
 RUN = RunStatus(
-    id="20270115-075800", settings=SETTINGS, anchor_ns=5 * 10**9, counts=Counts(), last_frame=None
+    id="20270115-075800",
+    settings=SETTINGS,
+    folder="/runs/20270115-075800",
+    photos="/runs/20270115-075800",
+    anchor_ns=5 * 10**9,
+    counts=Counts(),
+    last_frame=None,
 )
 IDLE = Status(
     state=RunState.IDLE,
@@ -108,6 +115,8 @@ class StandInController:
         self.calls: list[tuple[Any, ...]] = []
         self.fails: dict[str, BaseException] = {}
         self.hold: dict[str, Held] = {}
+        self.now = IDLE
+        """What ``status`` answers."""
 
     def _called(self, name: str, *args: Any) -> None:
         self.calls.append((name, *args))
@@ -121,14 +130,14 @@ class StandInController:
 
     def status(self) -> Status:
         self._called("status")
-        return IDLE
+        return self.now
 
     def subscribed(self) -> Subscribed:
         self._called("subscribed")
         return Subscribed(WAITING, PLAN)
 
-    def start(self, settings: Settings) -> Status:
-        self._called("start", settings)
+    def start(self, settings: Settings, output: str | None = None) -> Status:
+        self._called("start", settings, output)
         return WAITING
 
     def stop(self) -> Status:
@@ -222,7 +231,9 @@ async def serving(socket_path: Path) -> AsyncIterator[Served]:
     clients are closed, every held command let go, and the server closed."""
     controller = StandInController()
     # The server asks only for what the stand-in has: it is a RunController to it.
-    server = Server(controller, socket_path)  # type: ignore[arg-type]
+    server = Server(  # type: ignore[arg-type]
+        controller, socket_path, on_end=lambda: controller.calls.append(("ended",))
+    )
     await server.start()
     served = Served(server, controller)
     try:
@@ -378,6 +389,7 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
                 client.status(),
                 client.subscribe(),
                 client.start(SETTINGS),
+                client.start(SETTINGS, "/media/usb/sunset"),
                 client.request(Update(frames=500)),
                 client.request(Preview(SETTINGS)),
                 client.stop(),
@@ -385,15 +397,31 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
 
     answers = await asyncio.to_thread(talk)
     hello = HelloReply(pid=os.getpid(), rig="simulated", simulated=True, notice=IDLE.notice)
-    assert answers == [hello, IDLE, Subscribed(WAITING, PLAN), WAITING, WAITING, PREVIEW, STOPPED]
+    assert answers == [
+        hello, IDLE, Subscribed(WAITING, PLAN), WAITING, WAITING, WAITING, PREVIEW, STOPPED,
+    ]  # fmt: skip
     assert served.controller.calls == [
         ("status",),
         ("subscribed",),
-        ("start", SETTINGS),
+        ("start", SETTINGS, None),
+        ("start", SETTINGS, "/media/usb/sunset"),
         ("update", 500),
         ("preview", SETTINGS),
         ("stop",),
     ]
+
+
+async def test_end_is_answered_first_and_refused_while_a_run_is_live(served: Served) -> None:
+    client = await served.connect()
+    served.controller.now = WAITING
+    refused = await client.ask(EndDaemon())
+    assert refused.error == "a run is waiting: stop it first (`lapse stop`), then end the daemon"
+    assert ("ended",) not in served.controller.calls, "nothing changed"
+    served.controller.now = STOPPED
+    answer = await client.ask(EndDaemon())
+    # The answer is on its way before the daemon is told to end (ending hangs up on all).
+    assert answer.ok and answer.result == STOPPED
+    assert served.controller.calls[-1] == ("ended",)
 
 
 @pytest.mark.parametrize("command", [Start(SETTINGS), Stop()], ids=["start", "stop"])
@@ -463,7 +491,7 @@ async def test_a_bad_request_is_refused_with_its_id(served: Served) -> None:
     assert reply.id == "tui-9"
     assert reply.error == (
         "unknown command 'launch'; commands are hello, status, subscribe, start, stop,"
-        " update, preview, resume"
+        " update, preview, resume, end"
     )
     assert served.controller.calls == []
 

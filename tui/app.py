@@ -22,7 +22,7 @@ from core.model.ui import UiConfig
 from themes import THEMES, config_name, glyphs_for, next_theme, theme_from_config
 from themes.glyphs import Glyphs
 from themes.names import THEME_VARIABLES
-from tui.keys import APP_KEYS, bindings
+from tui.keys import APP_KEYS, bindings, with_capitals
 from tui.link import Link
 from tui.messages import CommandDone, DaemonEvent, LinkChanged
 
@@ -86,7 +86,7 @@ class LapseApp(App[None]):
             self.register_theme(theme)
         self.theme = theme_name or theme_from_config(config.ui.theme)
         if config.ui.keys:
-            self.set_keymap(dict(config.ui.keys))
+            self.set_keymap({name: with_capitals(keys) for name, keys in config.ui.keys.items()})
 
     # -- theme --------------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -237,7 +237,10 @@ class LapseApp(App[None]):
         """Where the choices just made are kept, for the settings screen to say."""
         if self.choices is None:
             return "Settings apply to the next run; not kept (the config file has an error)."
-        return f"Settings apply to the next run; kept in {self.choices.path}, not in the config."
+        return (
+            "Settings apply to the next run, here or from `lapse run`;"
+            f" kept in {self.choices.path}, not in the config."
+        )
 
     # -- screens ----------------------------------------------------------------------------
     def action_open_settings(self) -> None:
@@ -257,6 +260,10 @@ class LapseApp(App[None]):
             self.push_screen(HelpScreen())
 
     # -- kiosk --------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The kiosk never quits, so its footer offers no quit key."""
+        return not (action == "quit" and self.kiosk)
+
     async def action_quit(self) -> None:
         if self.kiosk:
             self.notify("This is a kiosk: lapse stays open.", timeout=2)

@@ -11,8 +11,10 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from core.client import (
@@ -37,7 +39,7 @@ from core.model.errors import (
 from core.model.plan import make_plan
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
-from core.model.settings import Settings
+from core.model.settings import RUN, Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
 from core.paths import Paths, resolve_paths
 
@@ -48,6 +50,15 @@ STOP_INTERRUPTED = "--stop-interrupted"
 STOP_WAIT_S = 30.0
 """How long ``lapse stop`` waits for the daemon it started to have ended the run."""
 _UNSET: Any = object()
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("LAPSE_CONFIG", "the config file (~/.config/lapse/config.toml)"),
+    ("LAPSE_STATE_DIR", "the journal and the daemon's log (~/.local/state/lapse)"),
+    ("LAPSE_SOCKET", "the daemon's socket ($XDG_RUNTIME_DIR/lapse.sock)"),
+    ("LAPSE_HW", "gpio or sim: real or simulated hardware, whatever the config says"),
+    ("LAPSE_CAMERA", "usb or virtual: a real USB camera or libgphoto2's virtual one"),
+    ("LAPSE_SIM_EDGE_LOG", "a file the simulated rig appends every line edge to"),
+)
+"""Every environment variable lapse reads, as ``lapse --help`` lists them (README too)."""
 
 
 class UsageError(Exception):
@@ -110,6 +121,13 @@ def _last_arg(text: str) -> int:
     return int(text)
 
 
+def _folder_arg(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("name a folder, such as --output ~/sunset")
+    # Absolute here: the daemon does not share this shell's working folder.
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def _port_arg(text: str) -> int:
     # ASCII digits only, as in a duration: int() would also read "８０００".
     digits = text.strip()
@@ -124,13 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lapse",
         description="An intervalometer for the Raspberry Pi. Without a command: the TUI.",
-        epilog="Environment: LAPSE_CONFIG, LAPSE_STATE_DIR, LAPSE_SOCKET, LAPSE_HW (gpio, sim).",
+        epilog="environment:\n"
+        + "\n".join(f"  {name:<19} {meaning}" for name, meaning in ENVIRONMENT),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--kiosk", action="store_true", help="for a screen at boot: the TUI never quits"
     )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     daemon = commands.add_parser("daemon", help="run the engine in the foreground (for systemd)")
+    daemon.add_argument(
+        "--stop",
+        action="store_true",
+        help="end the daemon that runs (refused while a run is going: `lapse stop` it first)",
+    )
     daemon.add_argument(
         STOP_INTERRUPTED,
         action="store_true",
@@ -158,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_duration_arg,
         help="the shortest the camera's power may be off; it stays on between frames that"
         " would leave it off for less (1s)",
+    )
+    run.add_argument(
+        "--output",
+        metavar="DIR",
+        type=_folder_arg,
+        help="save the camera's photos in this folder (the journal stays in the run's folder)",
     )
     run.add_argument("--wait", action="store_true", help="print each frame until the run ends")
 
@@ -195,6 +226,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         paths = resolve_paths(env)
         if args.command is None:
             return _tui(paths, env, kiosk=args.kiosk)
+        if args.command == "daemon" and args.stop:
+            if args.stop_interrupted:
+                raise UsageError(f"--stop ends the daemon, {STOP_INTERRUPTED} starts one: not both")
+            return _end_daemon(paths)
         if args.command == "daemon":
             return _daemon(paths, env, stop_interrupted=args.stop_interrupted)
         if args.command == "release":
@@ -284,6 +319,35 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         stop_interrupted=stop_interrupted,
     )
     return EXIT_OK
+
+
+def _end_daemon(paths: Paths) -> int:
+    """End the daemon that answers, and wait until its process is gone."""
+    hello = daemon_answers(paths.socket)
+    if hello is None:
+        print("lapse: no daemon is running")
+        return EXIT_OK
+    with Client(paths.socket, timeout=STOP_WAIT_S).connect() as client:
+        client.end_daemon()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while _process_exists(hello.pid):
+        if time.monotonic() > deadline:
+            raise LapseError(f"the daemon (pid {hello.pid}) has not ended after {STOP_WAIT_S:g}s")
+        time.sleep(0.05)
+    print(f"lapse: the daemon (pid {hello.pid}) has ended; every output is released")
+    return EXIT_OK
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether ``pid`` still runs: an exited process its parent has not reaped yet
+    (a zombie) has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _release(paths: Paths, env: Mapping[str, str]) -> int:
@@ -376,14 +440,25 @@ def _web(args: argparse.Namespace) -> int:
 
 # -- lapse run ------------------------------------------------------------------------
 def _run(args: argparse.Namespace, paths: Paths) -> int:
-    settings = settings_from_args(_config(paths).run, args)
+    config = _config(paths)
+    # The interface's choices are this Pi's defaults too: a run started here with no
+    # options is the run the interface would start.
+    chosen, set_aside = ChoicesFile(paths.choices, config).load()
+    if set_aside is not None:
+        print(f"lapse: {set_aside}", file=sys.stderr)
+    settings = settings_from_args(chosen.run, args)
     make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
     hello = ensure_daemon(paths, daemon_command())
     with Client(paths.socket).connect() as client:
         if args.wait:
             client.subscribe()
-        status = client.start(settings)
+        status = client.start(settings, args.output)
         print(_started_line(status))
+        also = other_settings_line(settings, config=config.run, given=given_keys(args))
+        if also is not None:
+            print(also)
+        if status.run is not None:
+            print(where_line(status.run, status.camera))
         for warning in status.outlook.warnings if status.outlook else ():
             print(f"Warning: {warning}")
         if hello.notice:
@@ -391,31 +466,66 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
         if not args.wait or status.run is None:
             return EXIT_OK
         try:
-            return _follow(client, status.run.id, status.run.settings.frames)
+            lines = FrameLines(status.run.settings.frames, files_expected=status.camera is not None)
+            return _follow(client, status.run.id, lines)
         except KeyboardInterrupt:
             print("Detached; the run goes on (`lapse stop` ends it).")
             return EXIT_INTERRUPTED
 
 
+RUN_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("interval", "interval_ns"),
+    ("frames", "frames"),
+    ("power", "power"),
+    ("delay", "delay_ns"),
+    ("exposure", "exposure_ns"),
+    ("focus_lead", "focus_lead_ns"),
+    ("clock_ppm", "clock_ppm"),
+    ("min_power_off", "min_power_off_ns"),
+)
+"""Each ``lapse run`` option of a setting: its setting key (the argparse name too) and
+:class:`Settings` field."""
+
+
+def given_keys(args: argparse.Namespace) -> set[str]:
+    """The settings typed on the command line."""
+    # --exposure pulse parses to None, which must still count as given.
+    unset = {key: _UNSET if key == "exposure" else None for key, _ in RUN_OPTIONS}
+    return {key for key, _ in RUN_OPTIONS if getattr(args, key) is not unset[key]}
+
+
 def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
-    """The config's run settings with the command line's choices on top, validated."""
-    changes: dict[str, Any] = {}
-    for name, field in (
-        ("interval", "interval_ns"),
-        ("frames", "frames"),
-        ("power", "power"),
-        ("delay", "delay_ns"),
-        ("focus_lead", "focus_lead_ns"),
-        ("clock_ppm", "clock_ppm"),
-        ("min_power_off", "min_power_off_ns"),
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            changes[field] = value
-    # --exposure pulse parses to None, which must still override a bulb time in config.
-    if args.exposure is not _UNSET:
-        changes["exposure_ns"] = args.exposure
+    """The defaults (config, then the interface's choices) with the command line's on
+    top, validated."""
+    given = given_keys(args)
+    changes = {field: getattr(args, key) for key, field in RUN_OPTIONS if key in given}
     return base.with_changes(**changes)
+
+
+STARTED_LINE_KEYS = ("interval", "frames", "power")
+"""The settings the started line says in any case."""
+
+
+def other_settings_line(settings: Settings, *, config: Settings, given: set[str]) -> str | None:
+    """``Also: exposure 2s (chosen in the interface), delay 10s``: every other setting
+    that is not lapse's default, and where it came from unless it was typed.
+
+    A bulb time left by the interface, or a delay in the config, is no surprise then.
+    """
+    said = settings.to_dict()
+    default = Settings(interval_ns=settings.interval_ns).to_dict()
+    from_config = config.to_dict()
+    parts = []
+    for entry in RUN.fields:
+        key = entry.key
+        if key in STARTED_LINE_KEYS or said[key] == default[key]:
+            continue
+        part = f"{entry.spoken_name} {said[key]}"
+        if key not in given:
+            from_file = said[key] == from_config[key]
+            part += " (the config file)" if from_file else " (chosen in the interface)"
+        parts.append(part)
+    return "Also: " + ", ".join(parts) if parts else None
 
 
 def counted(count: int, noun: str) -> str:
@@ -442,15 +552,50 @@ def _started_line(status: protocol.Status) -> str:
     )
 
 
-def _follow(client: Client, run_id: str, frames: int) -> int:
-    """Print one line per frame until the run ends; the exit status tells how it ended.
+class FrameLines:
+    """Each frame's line, said once.
 
-    ``frames`` is the run's frame count, followed as an ``update`` changes it.
+    With a USB camera a frame is told twice: when its shutter opens and when its file
+    is saved (or the camera failed it). While files are expected an ``ok`` frame's line
+    waits for that second word, so it is printed once, with its file.
     """
+
+    def __init__(self, frames: int, *, files_expected: bool) -> None:
+        self.frames = frames
+        """The run's frame count, followed as an ``update`` changes it."""
+        self.files_expected = files_expected
+        self._held: dict[int, FrameRecord] = {}
+
+    def take(self, record: FrameRecord) -> list[str]:
+        """The lines ``record`` completes: none while its file is still to come."""
+        if self.files_expected and record.status == "ok" and record.file is None:
+            self._held[record.frame] = record
+            return []
+        self._held.pop(record.frame, None)
+        return [frame_line(record, self.frames)]
+
+    def rest(self) -> list[str]:
+        """The frames still waiting for a file when the run ends, as they stand."""
+        held, self._held = self._held, {}
+        return [frame_line(held[frame], self.frames) for frame in sorted(held)]
+
+
+def where_line(run: protocol.RunStatus, camera: protocol.CameraStatus | None) -> str:
+    """Where a run's photos and journal are, for people."""
+    if camera is None or camera.downloads == "off":
+        return f"Journal: {run.folder} (the photos stay on the camera's card)"
+    if run.photos == run.folder:
+        return f"Photos and journal: {run.folder}"
+    return f"Photos: {run.photos}  journal: {run.folder}"
+
+
+def _follow(client: Client, run_id: str, lines: FrameLines) -> int:
+    """Print one line per frame until the run ends; the exit status tells how it ended."""
     for event in client.events():
         match event:
             case protocol.FrameEvent(run=run) if run == run_id:
-                print(frame_line(event.record, frames), flush=True)
+                for line in lines.take(event.record):
+                    print(line, flush=True)
             case protocol.MissedEvent(run=run) if run == run_id:
                 span = (
                     f"frame {event.first}"
@@ -465,8 +610,10 @@ def _follow(client: Client, run_id: str, frames: int) -> int:
             case protocol.StateEvent(status=status) if (
                 status.run is not None and status.run.id == run_id
             ):
-                frames = status.run.settings.frames
+                lines.frames = status.run.settings.frames
                 if not status.state.live:
+                    for line in lines.rest():
+                        print(line)
                     print(_ended_line(status))
                     return (
                         EXIT_OK
@@ -568,12 +715,14 @@ def status_lines(status: protocol.Status) -> list[str]:
         if run.next_due_ns is not None:
             wait = format_approx(max(0, run.next_due_ns - status.now_ns))
             lines.append(f"  next shutter: frame {run.next_frame} in {wait}")
+        lines.append(f"  {where_line(run, status.camera)}")
     else:
         counts = run.counts
         lines = [
             f"lapse: run {run.id} {state}: {counts.ok} ok,"
             f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}"
-            f" ({rig})."
+            f" ({rig}).",
+            f"  {where_line(run, status.camera)}",
         ]
     if status.clock_wait is not None:
         lines += [
@@ -649,6 +798,8 @@ def _run_json(info: RunInfo | None, journal: Journal) -> dict[str, Any] | None:
         "ended": info.ended,
         "end_reason": info.end_reason,
         "rig": info.rig,
+        "folder": str(info.path),
+        "output": info.output,
         "settings": info.settings.to_dict(),
         "counts": journal.frame_counts(info.id),
     }
@@ -774,6 +925,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
         f"Run {info.id}: {info.state}, every {format_duration(settings.interval_ns)},"
         f" {frames_phrase(settings.frames)}, rig {info.rig}"
     )
+    print(f"  folder: {info.path}" + (f"  photos: {info.output}" if info.output else ""))
     for wall, text in journal.notes(info):
         print(f"  note ({wall}): {text}")
     for record in records:

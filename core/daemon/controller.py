@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.clock import Clock
@@ -48,6 +51,7 @@ from core.model.ledger import (
     resume_point,
 )
 from core.model.marks import Gap, gap_reports
+from core.model.output import output_refusal
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
@@ -202,7 +206,7 @@ class _ActiveRun:
     def start(self) -> None:
         camera = self.controller.camera
         if camera is not None:
-            camera.begin_run(self.info.path, self.events.put)
+            camera.begin_run(self.info.photos_path, self.events.put)
         clock = self.controller.clock
         clock.start_thread(self._journal, "lapse-journal")
         clock.start_thread(self._time, "lapse-timing")
@@ -415,6 +419,8 @@ class _ActiveRun:
         return RunStatus(
             id=self.info.id,
             settings=self.info.settings,
+            folder=str(self.info.path),
+            photos=str(self.info.photos_path),
             anchor_ns=scheduler.grid.anchor_ns,
             counts=self.ledger.counts,
             last_frame=self.ledger.last,
@@ -468,8 +474,12 @@ class RunController:
         """Shown while no run has been placed: a damaged run that could not be resumed."""
 
     # -- commands --------------------------------------------------------------
-    def start(self, settings: Settings) -> Status:
-        """Start a new run now (after its delay); raise :class:`LapseError` if one is going."""
+    def start(self, settings: Settings, output: str | None = None) -> Status:
+        """Start a new run now (after its delay); raise :class:`LapseError` if one is going.
+
+        ``output``: an absolute folder for the run's photos instead of the run's own
+        folder; refused unless a camera downloads them there.
+        """
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()
@@ -481,6 +491,8 @@ class RunController:
         try:
             # Outside the lock: the camera may take a few bounded calls to answer,
             # and status must not wait for it. STARTING keeps a second start out.
+            if output is not None:
+                self._refuse_output(output)
             if self.camera is not None:
                 self.camera.prepare(settings)
             # Before the grid is anchored: it takes tens of milliseconds (core/daemon/collector.py).
@@ -498,6 +510,7 @@ class RunController:
                     boot_id=self.clock.boot_id(),
                     created_wall_ns=self.clock.wall_ns(),
                     rig=self.rig.description,
+                    output=output,
                 )
                 grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
                 scheduler = Scheduler(plan, grid, frames=settings.frames)
@@ -513,6 +526,32 @@ class RunController:
             raise
         self._publish_state()
         return self.status()
+
+    def _refuse_output(self, output: str) -> None:
+        """Raise :class:`LapseError` unless the photos can go to ``output``: made if need
+        be, and written to once, so a typo or a read-only stick is said before the run."""
+        refusal = output_refusal(output)
+        if refusal is not None:
+            raise LapseError(refusal)
+        camera = None if self.camera is None else self.camera.status()
+        if camera is None:
+            raise LapseError(
+                "an output folder needs a USB camera to download the photos into it"
+                " (set [camera] trigger in the config); without one they stay on its card"
+            )
+        if camera.downloads == "off":
+            raise LapseError(
+                "the camera keeps its photos on its card ([camera] download = false):"
+                " an output folder would stay empty"
+            )
+        try:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            probe, name = tempfile.mkstemp(prefix=".lapse-", dir=output)
+            os.close(probe)
+            os.unlink(name)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise LapseError(f"cannot save photos in {output}: {reason}") from None
 
     def resume(self, *, clock_ok: bool = False) -> RunStatus | None:
         """Resume the journal's active run, if any, on its original grid.
@@ -872,6 +911,8 @@ class RunController:
         return RunStatus(
             id=info.id,
             settings=info.settings,
+            folder=str(info.path),
+            photos=str(info.photos_path),
             anchor_ns=info.anchor_ns,
             counts=counts,
             last_frame=last,

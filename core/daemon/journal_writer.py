@@ -259,6 +259,7 @@ def create_run(
     boot_id: str,
     created_wall_ns: int,
     rig: str,
+    output: str | None = None,
 ) -> RunWriter:
     """Start a new run: its folder, ``run.toml`` (state active) and an empty ``frames.jsonl``.
 
@@ -280,6 +281,7 @@ def create_run(
         boot_id=boot_id,
         created=created,
         rig=rig,
+        output=output,
     )
     _make_dirs(journal.runs_dir)
     reserve = SpaceReserve(journal.state_dir)

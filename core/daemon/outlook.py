@@ -48,7 +48,8 @@ class Outlook:
         self._lock = threading.Lock()
         self._reading: tuple[int, float | None, BatteryStatus] | None = None
         """When the monitor was last read, for which average draw, and what it said."""
-        self._disk: tuple[int, int | None] | None = None
+        self._disk: tuple[Path, int, int | None] | None = None
+        """Where the disk was last measured, when, and its free bytes."""
 
     def battery(self, plan: Plan | None, *, running_ns: int, draining: bool) -> BatteryStatus:
         """The battery now, running ``plan`` for ``running_ns`` (None: no run, the Pi alone).
@@ -73,19 +74,22 @@ class Outlook:
             self._reading = (now, average, reading)
             return reading
 
-    def free_bytes(self) -> int | None:
-        """Free space where the frames go; None when it cannot be told."""
+    def free_bytes(self, photos: Path | None = None) -> int | None:
+        """Free space where the frames go (``photos``, a run's output folder, else
+        :attr:`folder`); None when it cannot be told."""
+        where = self.folder if photos is None else photos
         now = self.clock.now_ns()
         with self._lock:
             cached = self._disk
-            if cached is not None and now - cached[0] < READ_EVERY_NS:
-                return cached[1]
+            if cached is not None and cached[0] == where and now - cached[1] < READ_EVERY_NS:
+                return cached[2]
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                free: int | None = shutil.disk_usage(self.folder).free
+                if photos is None:
+                    where.mkdir(parents=True, exist_ok=True)
+                free: int | None = shutil.disk_usage(where).free
             except OSError:
                 free = None
-            self._disk = (now, free)
+            self._disk = (where, now, free)
             return free
 
     def report(
@@ -99,7 +103,9 @@ class Outlook:
         """``status`` with its battery, disk and, for a live run, its outlook."""
         run = status.run if status.state.live else None
         battery = self.battery(plan, running_ns=running_ns, draining=run is not None)
-        disk = DiskStatus(self.free_bytes(), self.reserve_bytes, average_file_bytes)
+        # Photos in the run's own folder are on the journal's disk: the one measured.
+        photos = None if run is None or run.photos == run.folder else Path(run.photos)
+        disk = DiskStatus(self.free_bytes(photos), self.reserve_bytes, average_file_bytes)
         outlook = None
         if run is not None:
             outlook = assess_run(

@@ -162,7 +162,9 @@ async def _serve(
         # Before the socket answers: the client that asked finds the run stopped
         # when it first hears from this daemon, never running.
         _stop_interrupted(controller)
-    server = Server(controller, paths.socket, hold_off=controller.quiet_left_ns)
+    server = Server(
+        controller, paths.socket, hold_off=controller.quiet_left_ns, on_end=stopping.set
+    )
     beat = LoopBeat(clock)
     notifier, watchdog = watchdog_for(clock, os.environ, [beat.stalled, controller.timing_stalled])
     await server.start()

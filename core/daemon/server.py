@@ -93,13 +93,15 @@ CLOSE_WAIT_S = 2.0
 class _Peer:
     """What the cap needs to know of a connection being served."""
 
-    __slots__ = ("busy", "heard_at")
+    __slots__ = ("busy", "ends_daemon", "heard_at")
 
     def __init__(self, heard_at: float) -> None:
         self.heard_at = heard_at
         """The loop's time when the client last sent a line or had its answer."""
         self.busy = False
         """A command of its is being answered: it is not idle, however long that takes."""
+        self.ends_daemon = False
+        """It asked the daemon to end: the daemon ends once that answer is sent."""
 
 
 class Server:
@@ -114,8 +116,11 @@ class Server:
         max_subscribers: int = MAX_SUBSCRIBERS,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         hold_off: Callable[[], int] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self.controller = controller
+        self.on_end = on_end
+        """Ends the daemon (``end``); None: this daemon is not ended by a client."""
         self.hold_off = hold_off
         """Nanoseconds a command should wait before it is answered (a shutter about to
         open wants the GIL); None: commands never wait."""
@@ -307,6 +312,9 @@ class Server:
                 writer.write(answer)
                 await self._quiet_bounded(writer, writer.drain())
                 peer.heard_at = loop.time()
+                if peer.ends_daemon and self.on_end is not None:
+                    # Only now: the daemon's end hangs up on every client, this one too.
+                    self.on_end()
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
@@ -370,9 +378,9 @@ class Server:
                     raise LapseError(f"too many subscribers ({cap}); close one")
                 self._subscribers.add(writer)
                 return controller.subscribed()
-            case protocol.Start(settings=settings):
+            case protocol.Start(settings=settings, output=output):
                 # A camera may take a few bounded calls to get ready: keep serving meanwhile.
-                return await loop.run_in_executor(None, controller.start, settings)
+                return await loop.run_in_executor(None, controller.start, settings, output)
             case protocol.Stop():
                 # Joining the threads takes a moment; the loop keeps serving meanwhile.
                 return await loop.run_in_executor(None, controller.stop)
@@ -380,6 +388,17 @@ class Server:
                 return controller.update(frames)
             case protocol.Preview(settings=settings):
                 return controller.preview(settings)
+            case protocol.EndDaemon():
+                status = controller.status()
+                if self.on_end is None:
+                    raise LapseError("this daemon is not ended by a client")
+                if status.state.live:
+                    raise LapseError(
+                        f"a run is {status.state}: stop it first (`lapse stop`),"
+                        " then end the daemon"
+                    )
+                self._clients[writer].ends_daemon = True
+                return status
             case protocol.Resume(clock_ok=clock_ok):
                 # Resuming readies the camera (bounded calls): keep serving meanwhile.
                 return await loop.run_in_executor(

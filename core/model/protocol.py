@@ -67,6 +67,10 @@ class RunStatus:
     id: str
     """The run's folder name in the journal: ``"20250614-213000"``."""
     settings: Settings
+    folder: str
+    """The run's folder: its journal, and its photos unless :attr:`photos` says otherwise."""
+    photos: str
+    """Where a camera's downloaded photos go: :attr:`folder`, or the run's output folder."""
     anchor_ns: int
     """Daemon monotonic ns of frame 0's shutter-open."""
     counts: Counts
@@ -325,6 +329,8 @@ class Start:
     answer: ClassVar[type] = Status
     example: ClassVar[str] = '{"settings": {"interval": "10s", "frames": 240}}'
     settings: Settings
+    output: str | None = None
+    """An absolute folder for the photos a camera downloads; None: the run's folder."""
 
 
 @dataclass(frozen=True)
@@ -370,7 +376,16 @@ class Resume:
     clock_ok: bool
 
 
-Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume
+@dataclass(frozen=True)
+class EndDaemon:
+    """End the daemon, once no run is going (refused while one is): it releases every
+    output, answers, and exits."""
+
+    name: ClassVar[str] = "end"
+    answer: ClassVar[type] = Status
+
+
+Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume | EndDaemon
 
 
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in typing.get_args(Command)}
@@ -607,7 +622,14 @@ def decode_request(line: bytes) -> Request:
     template = getattr(command, "unknown_args", None)
     if unknown and template is not None:
         raise ProtocolError(template.format(_names(unknown)))
-    missing = [f.name for f in declared if f.name not in args]
+    # An argument with a default may be left out (``start``'s ``output``).
+    missing = [
+        f.name
+        for f in declared
+        if f.name not in args
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ProtocolError(f"{name} needs args.{missing[0]}, e.g. {command.example}")
     return Request(from_wire(command, args, f"{name} args"), request_id)
