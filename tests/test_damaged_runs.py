@@ -115,4 +115,4 @@ def test_the_log_screen_lists_a_damaged_run() -> None:
     broken = DamagedRun(
         id="20270115-075955", path=Path("/x"), problem="run.toml cannot be read (…)", state=None
     )
-    assert run_row(broken, {}) == ("20270115-075955", "damaged", "", "", "")
+    assert run_row(broken, {}) == ("20270115-075955", "damaged")

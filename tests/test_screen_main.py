@@ -13,6 +13,7 @@ from core.config import Config
 from core.model import protocol
 from core.model.battery import BatteryModel, battery_status
 from core.model.durations import NS_PER_S
+from core.model.errors import LapseError
 from core.model.plan import make_plan
 from core.model.planner import assess_run
 from core.model.protocol import BatteryStatus, Status
@@ -173,3 +174,72 @@ async def test_the_switches_lock_while_a_run_starts_or_waits(state: RunState) ->
         await pilot.press("d")
         await until(pilot, lambda: bool(link.sent))
         assert link.sent == [protocol.Stop()]
+
+
+def run_going_for(going_ns: int, link_kind: type[QuietLink] = QuietLink) -> LapseApp:
+    """The app, on a daemon whose 10 s run has been going for ``going_ns``."""
+    now = 50_000 * S
+    status = running(now - going_ns, Settings(interval_ns=10 * S), now_ns=now)
+    return LapseApp(link_kind(status), Config(), None, clock=lambda: now)
+
+
+async def test_a_run_going_over_an_hour_stops_on_a_second_press_only() -> None:
+    app = run_going_for(3 * 3_600 * S)
+    link, status = app.link, app.link.status
+    async with app.run_test(size=(40, 15)) as pilot:
+        await until(pilot, lambda: app.status == status)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        message = lambda: str(screen.query_one("#message").render())  # noqa: E731
+        await pilot.press("d")
+        await pilot.pause()
+        assert message() == "Going for 3h: D again stops it"
+        assert link.sent == [], "one press asks"
+        # Once the question has gone, a press asks again rather than stopping.
+        screen._pass()
+        await pilot.press("D")
+        await pilot.pause()
+        assert link.sent == [] and message() == "Going for 3h: D again stops it"
+        await pilot.press("d")
+        await until(pilot, lambda: bool(link.sent))
+        assert link.sent == [protocol.Stop()]
+
+
+async def test_a_run_under_an_hour_stops_on_one_press() -> None:
+    app = run_going_for(59 * 60 * S)
+    link, status = app.link, app.link.status
+    async with app.run_test(size=(40, 15)) as pilot:
+        await until(pilot, lambda: app.status == status)
+        await pilot.press("d")
+        await until(pilot, lambda: bool(link.sent))
+        assert link.sent == [protocol.Stop()]
+
+
+class RefusingLink(QuietLink):
+    """A daemon that refuses a stop with a long reason, as a camera's fault reads."""
+
+    REASON = (
+        "camera: no camera answers over USB: check the cable, that the camera is on and"
+        " in PTP mode, and that no other program (gvfs, a second lapse) holds it"
+    )
+
+    def command(self, command: protocol.Command) -> Any:
+        if isinstance(command, protocol.Stop):
+            raise LapseError(self.REASON)
+        return super().command(command)
+
+
+async def test_a_long_refusal_fits_a_40_column_screen_whole() -> None:
+    app = run_going_for(60 * S, RefusingLink)
+    status = app.link.status
+    async with app.run_test(size=(40, 15), notifications=True) as pilot:
+        await until(pilot, lambda: app.status == status)
+        await pilot.press("d")
+        await until(pilot, lambda: bool(app.screen.query("Toast")))
+        await pilot.pause()
+        toast = app.screen.query_one("Toast")
+        region = toast.region
+        assert region.y >= 0 and region.bottom <= 15, region
+        assert region.width > 20, "the toast takes the screen's width, not half of it"
+        shown = " ".join(" ".join(rows(toast)).split())
+        assert RefusingLink.REASON in shown, "every word of it, the first line too"

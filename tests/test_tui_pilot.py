@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from textual.widgets import Static
 
 from core.config import ChoicesFile, Config, load_config
 from core.model import protocol
+from core.model.durations import NS_PER_S as S
 from core.model.durations import PRESETS, format_approx
 from core.model.marks import UNKNOWN_ARMED
 from core.model.protocol import BatteryStatus, Preview
@@ -265,6 +267,9 @@ async def test_kiosk_does_not_quit(lapse: Lapse) -> None:
             await pilot.press(key)
             await pilot.pause()
             assert app.is_running and isinstance(app.screen, MainScreen), key
+        # Its footer offers no quit, nor the command palette.
+        shown = [key.description for key in app.screen.query("FooterKey")]
+        assert shown == ["Start", "Settings", "Log", "Help"], shown
 
 
 async def test_settings_are_stepped_by_key_and_kept(lapse: Lapse) -> None:
@@ -273,14 +278,65 @@ async def test_settings_are_stepped_by_key_and_kept(lapse: Lapse) -> None:
     async with app.run_test(size=(40, 15)) as pilot:
         await pilot.press("asterisk")  # keypad * opens settings; the first row is Frames
         await pilot.pause()
-        await pilot.press("d", "d")  # keypad D: more (until stopped → 10 → 24)
+        await pilot.press("d", "D")  # keypad D: more (until stopped → 10 → 24), Shift too
         await pilot.press("b", "b", "d")  # down to Exposure, pulse → bulb 500ms
-        await pilot.press("number_sign")  # keypad # saves
+        await pilot.press("number_sign")  # keypad #: help, here as on every screen
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("number_sign")  # and back
+        await pilot.pause()
+        assert type(app.screen).__name__ == "SettingsScreen"
+        await pilot.press("asterisk")  # keypad *: back, keeping the choices
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         saved = kept(lapse).run
         assert saved.frames == 24
         assert saved.exposure_ns == 500_000_000
+
+
+async def test_settings_take_exact_numbers_typed_on_the_keypad(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("asterisk")  # Frames
+        await pilot.press("1", "2", "0")
+        await pilot.press("b", "4", "5")  # Start delay: 45 s
+        await pilot.press("b", "2")  # Exposure: a 2 s bulb
+        await pilot.press("b", "1", "5")  # Focus lead: 15 s is more than it may be
+        message = str(app.screen.query_one("#settings-message").render())
+        assert message.startswith("15 s: focus lead must be between 0s and 10s"), message
+        await pilot.press("2")  # a refused number is dropped: this is a new one, 2 s
+        await pilot.press("b", "3")  # Power off: at least 3 s
+        await pilot.press("b", "b", "9")  # Theme: stepped, and 9 is no theme key here
+        assert app.theme == "lapse-default"
+        message = str(app.screen.query_one("#settings-message").render())
+        assert message == "Theme is stepped: C less, D more"
+        await pilot.press("enter")  # keeps
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+    saved = kept(lapse).run
+    assert (saved.frames, saved.delay_ns, saved.exposure_ns) == (120, 45 * S, 2 * S)
+    assert saved.focus_lead_ns == 2 * S, "15 s refused, then 2 s typed afresh"
+    assert saved.min_power_off_ns == 3 * S
+
+
+async def test_help_scrolls_with_keypad_keys(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await pilot.press("number_sign")
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+        assert body.max_scroll_y > 20, "the help is longer than a 40x15 screen"
+        await pilot.press("b", "b", "b")
+        await pilot.pause()
+        assert body.scroll_y == 3
+        await pilot.press("d")
+        await pilot.pause()
+        assert body.scroll_y > 3 + 5, "a page"
+        await pilot.press("c", "a")
+        await pilot.pause()
+        assert body.scroll_y == 2
 
 
 async def test_settings_refuse_what_does_not_fit(lapse: Lapse) -> None:
@@ -293,10 +349,12 @@ async def test_settings_refuse_what_does_not_fit(lapse: Lapse) -> None:
             await pilot.press("d")  # up to a 10 s bulb: cannot fit a 1 s interval
         message = str(app.screen.query_one("#settings-message").render())
         assert "does not fit a 1s interval" in message
-        await pilot.press("number_sign")
+        row = str(app.screen.query_one("#row-2").render())
+        assert "bulb 500ms" in row, "the exposure stops at the longest that fits"
+        await pilot.press("asterisk")
         await pilot.pause()
-        assert type(app.screen).__name__ == "SettingsScreen", "not saved, still here"
-        assert kept(lapse).run.exposure_ns is None
+        assert isinstance(app.screen, MainScreen)
+        assert kept(lapse).run.exposure_ns == 500_000_000
 
 
 async def test_log_lists_runs_and_opens_one(lapse: Lapse) -> None:
@@ -308,10 +366,14 @@ async def test_log_lists_runs_and_opens_one(lapse: Lapse) -> None:
         await pilot.press("0")  # keypad 0: the log
         table = app.screen.query_one("DataTable")
         await wait_until(pilot, lambda: table.row_count == 1, what="the run listed")
-        assert table.get_row_at(0)[0] == run_id
+        assert table.get_row_at(0)[0].startswith(f"{run_id}\nevery ")
+        await pilot.pause()
+        assert table.virtual_size.width <= 40, "every column whole at 40 columns"
         await pilot.press("d")  # open it
         await wait_until(pilot, lambda: table.row_count == 3, what="its three frames")
         assert [table.get_row_at(i)[2] for i in range(3)] == ["ok", "ok", "ok"]
+        await pilot.pause()
+        assert table.virtual_size.width <= 40
         await pilot.press("escape")  # back to the list, then to the main screen
         await wait_until(pilot, lambda: table.row_count == 1, what="the list again")
         await pilot.press("escape")
@@ -337,12 +399,18 @@ async def test_the_log_shows_unknown_slots_and_what_the_daemon_found_wrong(lapse
         await pilot.press("0")
         table = app.screen.query_one("DataTable")
         await wait_until(pilot, lambda: table.row_count == 1, what="the run listed")
-        assert table.get_row_at(0)[4] == "0+2?", "2 slots may have fired"
+        assert table.get_row_at(0)[1].endswith("0+2? missed"), "2 slots may have fired"
         await pilot.press("d")
         await wait_until(pilot, lambda: table.row_count == 4, what="its frames")
         assert table.get_row_at(0)[:3] == ["3–4", unknown.wall[11:19], "unknown"]
         title = app.screen.query_one("#log-title", Static)
         assert said in str(title.render())
+        # Where the run is: the path wraps at 40 columns, whole.
+        folder = app.screen.query_one("#log-folder", Static)
+        assert folder.display and str(folder.render()) == f"folder {run.path}"
+        await pilot.press("asterisk")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the list again")
+        assert not folder.display
 
 
 async def test_words_with_brackets_are_shown_as_written(lapse: Lapse) -> None:
@@ -378,6 +446,15 @@ async def test_theme_key_cycles_and_is_saved(lapse: Lapse) -> None:
         assert kept(lapse).ui.theme == "night-vision"
         await pilot.press("9")
         assert app.glyphs.trace_high == "#", "the console theme draws in ASCII"
+        # ...and the screen draws with them at once, both ways.
+        main = app.screen
+        widgets = "RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"
+        await pilot.pause()
+        assert all(w.glyphs == app.glyphs for w in main.query(widgets))
+        await pilot.press("9")
+        assert app.glyphs.trace_high != "#"
+        await pilot.pause()
+        assert all(w.glyphs == app.glyphs for w in main.query(widgets))
 
 
 async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
@@ -400,16 +477,23 @@ async def test_a_usb_run_shows_the_camera_and_its_files(lapse: Lapse) -> None:
         )
         await pilot.press("d")
         await wait_until(pilot, lambda: state_of(app) is RunState.STOPPED, what="the stop")
-    # At 40×15 there is no line to spare: the camera line is hidden.
+    # At 40×15 there is no line to spare: the camera is said, compactly, where no
+    # message is, and a message said meanwhile goes before it.
     async with make_app(lapse).run_test(size=(40, 15)) as pilot:
-        # Once the daemon's status (with its camera) is in, the line stays hidden.
+        screen = main_screen(pilot.app)
+        message = screen.query_one("#message", Static)
         await wait_until(
-            pilot,
-            lambda: pilot.app.status is not None and pilot.app.status.camera is not None,
-            what="the camera's status",
+            pilot, lambda: "Nikon DSC D750" in str(message.render()), what="the camera"
         )
+        brief = str(message.render())
+        assert re.fullmatch(r"Nikon DSC D750 · 50% · \d+ saved", brief), brief
+        assert not screen.query_one("#camera", Static).display
+        screen.show_message("Starting: every 1s…")
         await pilot.pause()
-        assert not pilot.app.screen.query_one("#camera", Static).display
+        assert str(message.render()) == "Starting: every 1s…"
+        screen._pass()
+        await pilot.pause()
+        assert str(message.render()) == brief
 
 
 @pytest.mark.parametrize(
@@ -513,7 +597,7 @@ async def test_choices_never_rewrite_the_photographers_config(lapse: Lapse) -> N
         await wait_until(pilot, lambda: app.hello is not None, what="the daemon link")
         await pilot.press("3", "6")  # the switches: every 10 min
         await pilot.press("9")  # the theme
-        await pilot.press("asterisk", "d", "number_sign")  # settings: one more frame step
+        await pilot.press("asterisk", "d", "asterisk")  # settings: one more frame step
         await pilot.pause()
         assert "kept in" in " ".join(str(n.message) for n in app._notifications)
     assert lapse.config.read_text() == HAND_WRITTEN
@@ -548,3 +632,20 @@ def test_a_choices_file_that_cannot_be_read_is_set_aside_in_one_line(
     ]
     assert opened and opened[0] == load_config(lapse.config), "the config file's settings"
     assert choices.read_text() == '[run]\ninterval = "banana"\n', "nothing changed"
+
+
+async def test_the_footer_shows_its_keys_before_the_app_has_focus(lapse: Lapse) -> None:
+    # A browser's page starts unfocused (lapse web's driver says so until the first
+    # tap), and a phone taps the footer's words: each screen shows them from the start.
+    from textual import events
+
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        app.post_message(events.AppBlur())
+        await pilot.pause()
+        assert not app.app_focus
+        app.action_open_help()
+        await pilot.pause(0.2)
+        shown = [key.description for key in app.screen.query("FooterKey")]
+        assert shown[:1] == ["Back"], shown

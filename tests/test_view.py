@@ -28,8 +28,10 @@ from tui.view import (
     approx_change_in_ns,
     battery_change_in_ns,
     build_view,
+    camera_brief,
     next_led_change_ns,
     phase_at,
+    run_lines,
 )
 
 S = NS_PER_S
@@ -355,6 +357,17 @@ def test_the_camera_line() -> None:
     assert build_view(idle(), 0, PREVIEW).camera_text == ""
 
 
+def test_the_camera_in_brief_fits_its_width() -> None:
+    camera = CameraStatus(
+        trigger="usb", connected=True, model="Nikon DSC D3400", battery="75%", saved=12,
+    )  # fmt: skip
+    assert camera_brief(camera, 40) == "Nikon DSC D3400 · 75% · 12 saved"
+    assert camera_brief(camera, 30) == "camera · 75% · 12 saved", "the model goes first"
+    assert camera_brief(replace(camera, connected=False), 40) == "camera: not connected"
+    assert camera_brief(replace(camera, downloads="off"), 40).endswith("files on the card")
+    assert camera_brief(None, 40) == ""
+
+
 def test_the_disk_warning_before_start_and_while_running() -> None:
     counted = Settings(interval_ns=10 * S, frames=1_000)
     battery = BatteryStatus(source="sysfs BAT0", percent=100.0, charging=True)
@@ -371,3 +384,26 @@ def test_the_disk_warning_before_start_and_while_running() -> None:
     only_battery = replace(outlook, warnings=("the battery lasts…",), disk_short=False)
     status = running(1_000 * S, SETTINGS_10S, outlook=only_battery)
     assert build_view(status, 1_000 * S, PREVIEW).disk_warning is None
+
+
+def test_the_run_lines_fit_40_columns_whole() -> None:
+    first = ["frame 7 of 240", "next in 1.2s"]
+    second = ["elapsed 1min11s", "left 38min41s", "late 4us"]
+    assert run_lines(first, second, 80) == [
+        "frame 7 of 240 · next in 1.2s",
+        "elapsed 1min11s · left 38min41s · late 4us",
+    ]
+    # How late moves up, whole, rather than being cut at the edge.
+    assert run_lines(first, second, 40) == [
+        "frame 7 of 240 · next in 1.2s · late 4us",
+        "elapsed 1min11s · left 38min41s",
+    ]
+    # Longer figures: elapsed goes, every other figure stays whole.
+    long_first = ["frame 1,234 of 10,000", "next in 9min59s"]
+    long_second = ["elapsed 12min59s", "left 3d23h", "late 12.5ms"]
+    assert run_lines(long_first, long_second, 40) == [
+        "frame 1,234 of 10,000 · next in 9min59s",
+        "left 3d23h · late 12.5ms",
+    ]
+    # An idle screen has one line, or none.
+    assert run_lines(["no run", ""], ["", "", ""], 40) == ["no run"]

@@ -6,6 +6,7 @@ arrows, Enter and Esc; letters are there for a full keyboard.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.model.ui import BindingId
@@ -20,15 +21,30 @@ class Key:
     action: str
     description: str
     show: bool = True
+    said: str = ""
+    """What the help says it does, when the footer's word is too short for that."""
+
+    @property
+    def help_text(self) -> str:
+        return self.said or self.description
 
 
 # Keypad: A/B turn the switches, C toggles power, D starts and stops,
 # 1–4 pick a value and 5–8 a unit directly, * settings, # help, 0 log, 9 theme.
+# The footer shows what a 40-column screen has room for: D's word follows the state
+# (the main screen shows one of its two bindings); the help lists every key.
 MAIN_KEYS: tuple[Key, ...] = (
-    Key(BindingId.START_STOP, "d,enter", "start_stop", "Start/stop"),
-    Key(BindingId.VALUE_NEXT, "a", "turn('value', 1)", "Value"),
-    Key(BindingId.UNIT_NEXT, "b", "turn('unit', 1)", "Unit"),
-    Key(BindingId.POWER, "c,p", "toggle_power", "Power"),
+    Key(
+        BindingId.START_STOP,
+        "d,enter",
+        "start_stop('start')",
+        "Start",
+        said="Start/stop (a run going over an hour: press twice)",
+    ),
+    Key(BindingId.START_STOP, "d,enter", "start_stop('stop')", "Stop"),
+    Key(BindingId.VALUE_NEXT, "a", "turn('value', 1)", "Value", show=False),
+    Key(BindingId.UNIT_NEXT, "b", "turn('unit', 1)", "Unit", show=False),
+    Key(BindingId.POWER, "c,p", "toggle_power", "Power", show=False),
     Key(BindingId.FOCUS_NEXT, "right,tab", "app.focus_next", "Next control", show=False),
     Key(
         BindingId.FOCUS_PREVIOUS,
@@ -51,30 +67,36 @@ MAIN_KEYS: tuple[Key, ...] = (
 
 APP_KEYS: tuple[Key, ...] = (
     Key(BindingId.HELP, "number_sign,question_mark,f1", "app.open_help", "Help"),
-    Key(BindingId.THEME, "9,t", "app.cycle_theme", "Theme"),
+    Key(BindingId.THEME, "9,t", "app.cycle_theme", "Theme", show=False),
     Key(BindingId.QUIT, "q", "app.quit", "Quit"),
 )
 
-BACK_KEY = Key(BindingId.BACK, "escape,asterisk", "app.pop_screen", "Back")
+BACK_KEY = Key(BindingId.BACK, "asterisk,escape", "app.pop_screen", "Back")
 
+# The settings keep what was chosen on the way back: a keypad has no second key to
+# spare for "save", and # is help on every screen. Digits type a value.
 SETTINGS_KEYS: tuple[Key, ...] = (
-    BACK_KEY,
-    Key(BindingId.SETTING_PREVIOUS, "up,a", "move(-1)", "Previous"),
-    Key(BindingId.SETTING_NEXT, "down,b", "move(1)", "Next"),
-    Key(BindingId.SETTING_LESS, "left,c", "step(-1)", "Less"),
-    Key(BindingId.SETTING_MORE, "right,d", "step(1)", "More"),
-    Key(BindingId.SETTINGS_SAVE, "enter,number_sign", "save", "Save"),
+    Key(BindingId.BACK, BACK_KEY.keys, "save", "Back"),
+    Key(BindingId.SETTING_PREVIOUS, "a,up", "move(-1)", "Up", said="Previous setting"),
+    Key(BindingId.SETTING_NEXT, "b,down", "move(1)", "Down", said="Next setting"),
+    Key(BindingId.SETTING_LESS, "c,left", "step(-1)", "Less"),
+    Key(BindingId.SETTING_MORE, "d,right", "step(1)", "More"),
+    Key(BindingId.SETTINGS_SAVE, "enter", "save", "Keep", said="Keep the choices and go back"),
 )
 
 LOG_KEYS: tuple[Key, ...] = (
-    Key(BindingId.BACK, "escape,asterisk", "back", "Back"),
-    Key(BindingId.LOG_OPEN, "enter,d", "open_run", "Open run"),
+    Key(BindingId.BACK, "asterisk,escape", "back", "Back"),
+    Key(BindingId.LOG_OPEN, "d,enter", "open_run", "Open run"),
     Key(BindingId.LOG_UP, "a", "cursor(-1)", "Up", show=False),
     Key(BindingId.LOG_DOWN, "b", "cursor(1)", "Down", show=False),
 )
 
 HELP_KEYS: tuple[Key, ...] = (
-    Key(BindingId.BACK, "escape,asterisk,number_sign,q", "app.pop_screen", "Back"),
+    Key(BindingId.BACK, "asterisk,escape,number_sign,q", "app.pop_screen", "Back"),
+    Key(BindingId.SCROLL_UP, "a,up", "scroll(-1)", "Up"),
+    Key(BindingId.SCROLL_DOWN, "b,down", "scroll(1)", "Down"),
+    Key(BindingId.PAGE_UP, "c,pageup", "page(-1)", "PgUp", said="Page up"),
+    Key(BindingId.PAGE_DOWN, "d,pagedown", "page(1)", "PgDn", said="Page down"),
 )
 
 
@@ -83,9 +105,33 @@ def bindings(keys: tuple[Key, ...]) -> list:  # list[Binding]; typed loosely: te
     from textual.binding import Binding
 
     return [
-        Binding(key.keys, key.action, key.description, show=key.show, id=key.id) for key in keys
+        Binding(with_capitals(key.keys), key.action, key.description, show=key.show, id=key.id)
+        for key in keys
     ]
 
 
-ALL_KEYS: tuple[Key, ...] = (*MAIN_KEYS, *APP_KEYS, *SETTINGS_KEYS[1:], *LOG_KEYS[1:], BACK_KEY)
+def first_key(binding: BindingId, keymap: Mapping[str, str]) -> str:
+    """The first key of ``binding`` as a keypad says it (``D``), any rebinding applied."""
+    defaults = next(key.keys for key in ALL_KEYS if key.id == binding)
+    first = keymap.get(binding, defaults).split(",")[0]
+    return first.upper() if len(first) == 1 else first
+
+
+def with_capitals(keys: str) -> str:
+    """``a,enter`` → ``a,A,enter``: a letter works with Shift or Caps Lock too (a keypad
+    may send either)."""
+    spelled = keys.split(",")
+    capitals = [k.upper() for k in spelled if len(k) == 1 and k.islower()]
+    return ",".join(spelled + [k for k in capitals if k not in spelled])
+
+
+ALL_KEYS: tuple[Key, ...] = (
+    MAIN_KEYS[0],
+    *MAIN_KEYS[2:],
+    *APP_KEYS,
+    *SETTINGS_KEYS[1:],
+    *LOG_KEYS[1:],
+    *HELP_KEYS[1:],
+    BACK_KEY,
+)
 """Every binding a config may rebind, one for each :class:`~core.model.ui.BindingId`."""

@@ -363,6 +363,53 @@ def camera_text(camera: CameraStatus | None) -> str:
     return " · ".join(parts)
 
 
+def camera_brief(camera: CameraStatus | None, width: int) -> str:
+    """The camera in at most ``width`` columns, for a screen with no line of its own for
+    it: ``Nikon DSC D750 · 50% · 12 saved``; the model goes first when it does not fit.
+    A fault is the message line's own business."""
+    if camera is None:
+        return ""
+    if not camera.connected:
+        return "camera: not connected"
+    if camera.paused:
+        files = "downloads paused"
+    elif camera.downloads == "off":
+        files = "files on the card"
+    else:
+        files = f"{camera.saved} saved"
+    parts = [camera.model or "camera", camera.battery or "", files]
+    text = SEPARATOR.join(p for p in parts if p)
+    if len(text) > width:
+        text = SEPARATOR.join(p for p in ["camera", *parts[1:]] if p)
+    return text
+
+
 def _disk_warning(disk_short: bool, warnings: tuple[str, ...]) -> str | None:
     # The planner puts the battery's warning first and the disk's last.
     return warnings[-1] if disk_short and warnings else None
+
+
+SEPARATOR = " · "
+
+
+def run_lines(first: list[str], second: list[str], width: int) -> list[str]:
+    """The run's two lines of figures, fitted to ``width`` columns whole: ``first`` is
+    [frame, next], ``second`` [elapsed, left, late] (any may be empty).
+
+    When the second line is too long its last figure (how late) moves up to the first,
+    then "elapsed" goes (the timeline and the counts say as much); a figure is never cut
+    in the middle. Past that the lines are given as they are.
+    """
+    elapsed, *left, late = second or [""]
+    for top, bottom in (
+        (first, second),
+        ([*first, late], [elapsed, *left]),
+        (first, [*left, late]),
+        ([*first, late], left),
+    ):
+        lines = [SEPARATOR.join(p for p in part if p) for part in (top, bottom)]
+        lines = [line for line in lines if line]
+        if all(len(line) <= width for line in lines):
+            return lines
+    lines = [SEPARATOR.join(p for p in part if p) for part in (first, second)]
+    return [line for line in lines if line]

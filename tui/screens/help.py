@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, bindings
+from tui.widgets.footer import key_footer
 
 KEY_NAMES = {
     "asterisk": "*",
@@ -19,6 +20,8 @@ KEY_NAMES = {
     "escape": "Esc",
     "enter": "Enter",
     "shift+tab": "Shift+Tab",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
 }
 
 
@@ -34,6 +37,7 @@ def help_lines(keymap: dict[str, str]) -> list[str]:
         ("Main", MAIN_KEYS + APP_KEYS),
         ("Settings", SETTINGS_KEYS),
         ("Log", LOG_KEYS),
+        ("Help", HELP_KEYS),
     ):
         lines.append(title.upper())
         seen: set[str] = set()
@@ -41,12 +45,12 @@ def help_lines(keymap: dict[str, str]) -> list[str]:
             if key.id in seen:
                 continue
             seen.add(key.id)
-            lines.append(f"  {spell(keymap.get(key.id, key.keys)):<16} {key.description}")
+            lines.append(f"  {spell(keymap.get(key.id, key.keys)):<16} {key.help_text}")
     return lines
 
 
 class HelpScreen(Screen[None]):
-    """Every key of every screen; Esc, * or # goes back."""
+    """Every key of every screen; A, B, C and D scroll; Esc, * or # goes back."""
 
     BINDINGS: ClassVar[list[Binding]] = bindings(HELP_KEYS)
 
@@ -57,4 +61,16 @@ class HelpScreen(Screen[None]):
             if self.app.kiosk:
                 text += "\n\nKiosk: lapse stays open; Ctrl+C and Ctrl+Q do nothing."
             yield Static(text, markup=False, id="help-text")
-        yield Footer()
+        yield key_footer()
+
+    def action_scroll(self, lines: int) -> None:
+        """A or B: a line up or down (the arrows too)."""
+        self.query_one("#help-body", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_page(self, pages: int) -> None:
+        """C or D: a page up or down."""
+        body = self.query_one("#help-body", VerticalScroll)
+        if pages < 0:
+            body.scroll_page_up(animate=False)
+        else:
+            body.scroll_page_down(animate=False)

@@ -8,12 +8,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.journal import DamagedRun, RunInfo
 from core.model.durations import format_approx, format_duration
 from core.model.records import FrameRecord
 from tui.keys import LOG_KEYS, bindings
+from tui.widgets.footer import key_footer
 
 MAX_ROWS = 2000
 
@@ -30,8 +31,9 @@ class LogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("RUNS", markup=False, id="log-title")
+        yield Static("", markup=False, id="log-folder")
         yield DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield key_footer()
 
     def on_mount(self) -> None:
         self.load_runs()
@@ -51,11 +53,13 @@ class LogScreen(Screen[None]):
         self.showing = None
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("run", "state", "every", "ok", "missed")
+        table.add_columns("run", "frames")
         for run in runs:
-            table.add_row(*run_row(run, counts.get(run.id, {})))
+            # Two lines a run: two columns fit 40 columns whole.
+            table.add_row(*run_row(run, counts.get(run.id, {})), height=2)
         title = "RUNS" if runs else "RUNS: none yet; start one with D"
         self.query_one("#log-title", Static).update(title)
+        self.query_one("#log-folder", Static).display = False
         table.focus()
 
     def action_open_run(self) -> None:
@@ -93,6 +97,9 @@ class LogScreen(Screen[None]):
         # What the daemon found wrong with the journal comes first: it explains the rows.
         title = f"RUN {run.id} · {notes[-1]}" if notes else f"RUN {run.id} · newest first"
         self.query_one("#log-title", Static).update(title)
+        folder = self.query_one("#log-folder", Static)
+        folder.update(folder_text(run))
+        folder.display = True
 
     def action_back(self) -> None:
         """From a run's frames, back to the list; from the list, back to the main screen."""
@@ -102,22 +109,25 @@ class LogScreen(Screen[None]):
             self.app.pop_screen()
 
 
+def folder_text(run: RunInfo) -> str:
+    """Where the run is on disk: its folder, and its photos when they went elsewhere."""
+    text = f"folder {run.path}"
+    return text + f"\nphotos {run.output}" if run.output else text
+
+
 def frame_cell(record: FrameRecord) -> str:
     """The frame number, or a gap's first and last (``12–2,600,011``): a range is one row."""
     return str(record.frame) if record.last is None else f"{record.frame:,}–{record.last:,}"
 
 
-def run_row(run: RunInfo | DamagedRun, counts: dict[str, int]) -> tuple[str, ...]:
-    """A run's row in the list; a damaged one says so (Enter shows what is wrong)."""
+def run_row(run: RunInfo | DamagedRun, counts: dict[str, int]) -> tuple[str, str]:
+    """A run's row in the list, two lines: its id and interval, its state and frames; a
+    damaged one says so (Enter shows what is wrong)."""
     if isinstance(run, DamagedRun):
-        return (run.id, "damaged", "", "", "")
-    return (
-        run.id,
-        run.state,
-        format_duration(run.settings.interval_ns),
-        str(counts.get("ok", 0)),
-        missed_cell(counts),
-    )
+        return (run.id, "damaged")
+    every = format_duration(run.settings.interval_ns)
+    frames = f"{counts.get('ok', 0):,} ok, {missed_cell(counts)} missed"
+    return (f"{run.id}\nevery {every}", f"{run.state}\n{frames}")
 
 
 def missed_cell(counts: dict[str, int]) -> str:

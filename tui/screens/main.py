@@ -10,15 +10,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from core.model.durations import PRESET_UNITS, PRESET_VALUES, Preset, format_duration, preset_for
+from core.model.durations import (
+    NS_PER_S,
+    PRESET_UNITS,
+    PRESET_VALUES,
+    Preset,
+    format_approx,
+    format_duration,
+    preset_for,
+)
 from core.model.errors import LapseError
 from core.model.plan import make_plan
 from core.model.settings import Settings
-from tui.keys import MAIN_KEYS, bindings
-from tui.view import RunView, battery_change_in_ns, build_view, placed_run
+from core.model.ui import BindingId
+from tui.keys import MAIN_KEYS, bindings, first_key
+from tui.view import (
+    RunView,
+    battery_change_in_ns,
+    build_view,
+    camera_brief,
+    placed_run,
+    run_lines,
+)
 from tui.widgets.battery import BatteryGauge
+from tui.widgets.footer import key_footer
 from tui.widgets.led import LedLamp
 from tui.widgets.power import PowerToggle
 from tui.widgets.rotary import RotarySwitch
@@ -39,12 +56,15 @@ RECHECK_S = 60.0
 safety net for what the screen cannot foresee, such as a battery reader's new figure."""
 TICK_MARGIN_NS = 1_000_000
 """Wake this long after a change is due, so a timer that fires a hair early still sees it."""
-INTERVAL_LOCKED = "The interval is locked while a run is going: stop it first (D)."
+INTERVAL_LOCKED = "Interval locked during a run (D stops)"
 SIMULATED = "SIMULATED HARDWARE: no camera fires"
 SIMULATED_VIRTUAL = "SIMULATED HARDWARE: virtual camera"
 MESSAGE_S = 5.0
 """How long a message about a key press stays ("Starting…", a refusal): the status
 says the rest. Faults, warnings and a lost daemon stay while they last."""
+CONFIRM_STOP_AFTER_NS = 3_600 * NS_PER_S
+"""A run going longer than this stops only on a second press while the first one's
+question is shown: an hour's work is not lost to one stray key."""
 
 
 class MainScreen(Screen[None]):
@@ -66,7 +86,7 @@ class MainScreen(Screen[None]):
         yield BatteryGauge(id="battery")
         yield Static("", markup=False, id="camera")
         yield Static("", markup=False, id="message")
-        yield Footer()
+        yield key_footer()
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,9 +111,16 @@ class MainScreen(Screen[None]):
         starts or stops."""
         self._was_live = False
         self._link_message: str | None = None
+        self._stop_question: str | None = None
+        """The question a first stop press asked; a second press stops while it shows."""
+        self._resting = ""
+        """The message line's words when nothing is said (the camera, on a short screen)."""
 
     def on_mount(self) -> None:
         self._ready = True
+        # A theme changes the glyphs too (the console's are ASCII): drawn at once, not
+        # at the daemon's next word.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.status_changed())
         self._show_interval(self.app.config.run.interval_ns)
         self.query_one(PowerToggle).on = self.app.config.run.power
         self._custom_interval_note()
@@ -178,11 +205,12 @@ class MainScreen(Screen[None]):
         if running != self._was_live:
             self._was_live = running
             self._pass()  # "Starting…" or "Stopping…" is done, one way or the other
+            self.refresh_bindings()  # the footer's D says Start or Stop
         link = app.link_error and f"daemon: {app.link_error}"
         if link:
             self.show_message(link, lasting=True)
         elif self._link_message is not None and self._texts.get("#message") == self._link_message:
-            self.show_message(self._notice or "", lasting=True)  # the daemon is back
+            self.show_message(self._quiet_text(), lasting=True)  # the daemon is back
         self._link_message = link or None
         if not running:
             app.want_preview(self.preview_settings())  # the disk or battery may have moved
@@ -211,9 +239,16 @@ class MainScreen(Screen[None]):
             self._set_text("#state", view.state)
             first = [view.frame_text, view.next_text]
             second = [view.elapsed_text, view.remaining_text, view.late_text]
-            lines = [" · ".join(p for p in part if p) for part in (first, second)]
-            self._set_text("#run", "\n".join(line for line in lines if line))
+            width = self.query_one("#run").content_region.width or self.size.width
+            self._set_text("#run", "\n".join(run_lines(first, second, width)))
             self._set_text("#camera", view.camera_text)
+            # A screen with no line for the camera shows it where no message is.
+            camera_line = self.query_one("#camera")
+            self._rest(
+                ""
+                if camera_line.display
+                else camera_brief(app.status and app.status.camera, self.size.width)
+            )
         timeline = self.query_one(Timeline)
         timeline.plan = view.plan
         timeline.offset_ns = view.offset_ns
@@ -257,7 +292,22 @@ class MainScreen(Screen[None]):
     def _pass(self) -> None:
         """End the passing message, if one is shown: the status's notice, if any, returns."""
         if self._passing is not None and self._texts.get("#message") == self._passing:
-            self.show_message(self._notice or "", lasting=True)
+            self.show_message(self._quiet_text(), lasting=True)
+
+    def _quiet_text(self) -> str:
+        """What the message line shows when nothing is said: a notice, or the resting line."""
+        return self._notice or self._resting
+
+    def _rest(self, resting: str) -> None:
+        """Set the resting line (the camera, on a short screen); shown at once if the
+        message line is quiet."""
+        if resting == self._resting:
+            return
+        shown = self._texts.get("#message", "")
+        quiet = shown in ("", self._resting) and self._passing is None and not self._notice
+        self._resting = resting
+        if quiet:
+            self.show_message(resting, lasting=True)
 
     def _show_notice(self, notice: str | None) -> None:
         """Show a fault or warning from the status; clear it once the status drops it."""
@@ -266,7 +316,8 @@ class MainScreen(Screen[None]):
         if notice:
             self.show_message(notice, lasting=True)
         elif self._texts.get("#message") == self._notice:
-            self.show_message("", lasting=True)  # not replaced by another message meanwhile
+            # Not replaced by another message meanwhile.
+            self.show_message(self._resting, lasting=True)
         self._notice = notice
 
     def preview_settings(self) -> Settings:
@@ -352,9 +403,18 @@ class MainScreen(Screen[None]):
         toggle.focus()
         toggle.action_toggle()
 
-    def action_start_stop(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """D's two bindings: "Start" while no run is live, "Stop" while one is; the
+        footer shows the one that applies and a key press takes it."""
+        if action == "start_stop" and parameters:
+            return (parameters[0] == "stop") == self.app.live
+        return True
+
+    def action_start_stop(self, _word: str = "") -> None:
         """D or Enter: start a run with what the switches say, or stop the one going."""
         if self.app.live:
+            if self._asks_before_stopping():
+                return
             self.show_message("Stopping…")
             self.app.stop_run()
             return
@@ -367,6 +427,25 @@ class MainScreen(Screen[None]):
             return
         self.show_message(f"Starting: every {format_duration(settings.interval_ns)}…")
         self.app.start_run(settings)
+
+    def _asks_before_stopping(self) -> bool:
+        """For a run going over an hour, the first press asks; True while it has only asked."""
+        question = self._stop_question
+        if question is not None and self._passing == question:
+            self._stop_question = None
+            return False  # asked, and asked again while the question shows: stop
+        status = self.app.status
+        run = None if status is None else status.run
+        if run is None:
+            return False
+        going_ns = self.app.daemon_now() - run.anchor_ns
+        if going_ns < CONFIRM_STOP_AFTER_NS:
+            return False
+        key = first_key(BindingId.START_STOP, self.app.config.ui.keys)
+        self._stop_question = f"Going for {format_approx(going_ns)}: {key} again stops it"
+        self.show_message(self._stop_question)
+        self.app.bell()
+        return True
 
 
 def _sooner(first: int | None, second: int | None) -> int | None:

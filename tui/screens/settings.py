@@ -1,8 +1,8 @@
-"""Settings: frames, start delay, exposure, focus lead, clock trim and theme.
+"""Settings: frames, start delay, exposure, focus lead, minimum power-off, clock trim, theme.
 
-Every value is stepped through sensible choices with the arrows or the
-keypad, so no keyboard is needed; the choice is checked against the
-interval before it is saved.
+Every value is stepped through sensible choices with the arrows or the keypad, or
+typed as digits (a frame count, seconds), so no keyboard is needed. A value is
+taken only once it fits the interval; going back keeps what was chosen.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError
@@ -23,6 +24,7 @@ from core.model.plan import make_plan
 from core.model.settings import Settings
 from themes import THEMES, config_name
 from tui.keys import SETTINGS_KEYS, bindings
+from tui.widgets.footer import key_footer
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,15 @@ class Choice:
     field: str
     values: Sequence[Any]
     show: Callable[[Any], str]
+    typed_unit: int | None = None
+    """What one typed unit is worth (1 frame, a second in ns); None: stepped only."""
+    typed_zero: Any = 0
+    """What a typed 0 means (an exposure of 0 is the pulse)."""
+    typed_noun: str = ""
+    """What the digits count, for the row's hint: ``frames``, ``s``."""
+
+
+MAX_TYPED_DIGITS = 9
 
 
 def _frames(value: int) -> str:
@@ -45,13 +56,20 @@ def _exposure(value: int | None) -> str:
 
 CHOICES: tuple[Choice, ...] = (
     Choice(
-        "Frames", "frames", (0, 10, 24, 50, 100, 240, 300, 500, 1000, 2000, 5000, 10000), _frames
+        "Frames",
+        "frames",
+        (0, 10, 24, 50, 100, 240, 300, 500, 1000, 2000, 5000, 10000),
+        _frames,
+        typed_unit=1,
+        typed_noun="frames",
     ),
     Choice(
         "Start delay",
         "delay_ns",
         tuple(n * NS_PER_S for n in (0, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200)),
         format_duration,
+        typed_unit=NS_PER_S,
+        typed_noun="s",
     ),
     Choice(
         "Exposure",
@@ -76,12 +94,28 @@ CHOICES: tuple[Choice, ...] = (
             ),
         ),
         _exposure,
+        typed_unit=NS_PER_S,
+        typed_zero=None,
+        typed_noun="s",
     ),
     Choice(
         "Focus lead",
         "focus_lead_ns",
         tuple(n * NS_PER_MS for n in (0, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000)),
         format_duration,
+        typed_unit=NS_PER_S,
+        typed_noun="s",
+    ),
+    Choice(
+        "Power off",
+        "min_power_off_ns",
+        tuple(
+            n * NS_PER_MS
+            for n in (100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 300_000)
+        ),
+        lambda v: f"at least {format_duration(v)}",
+        typed_unit=NS_PER_S,
+        typed_noun="s",
     ),
     Choice(
         "Clock trim", "clock_ppm", tuple(x / 2 for x in range(-100, 101)), lambda v: f"{v:+.1f} ppm"
@@ -91,7 +125,8 @@ THEME_ROW = len(CHOICES)
 
 
 class SettingsScreen(Screen[None]):
-    """Step each setting; Enter (or #) saves to config, Esc (or *) goes back."""
+    """Step each setting (or type its digits); Esc, * or Enter keeps the choices and goes
+    back; # is help, as everywhere."""
 
     BINDINGS: ClassVar[list[Binding]] = bindings(SETTINGS_KEYS)
 
@@ -99,8 +134,10 @@ class SettingsScreen(Screen[None]):
         super().__init__()
         self.row = 0
         self.settings: Settings | None = None
-        """The settings being edited; the app's config until saved."""
+        """The settings being edited, each change checked; the app's config until kept."""
         self.theme_name = ""
+        self.typed = ""
+        """The digits typed on this row since it was chosen or stepped."""
 
     def compose(self) -> ComposeResult:
         yield Static("SETTINGS", markup=False, id="settings-title")
@@ -108,7 +145,7 @@ class SettingsScreen(Screen[None]):
             for index in range(len(CHOICES) + 1):
                 yield Static("", markup=False, id=f"row-{index}", classes="setting")
         yield Static("", markup=False, id="settings-message")
-        yield Footer()
+        yield key_footer()
 
     def on_mount(self) -> None:
         self.settings = self.app.config.run
@@ -133,9 +170,12 @@ class SettingsScreen(Screen[None]):
 
     def action_move(self, step: int) -> None:
         self.row = (self.row + step) % (len(CHOICES) + 1)
+        self.typed = ""
+        self._say("")
         self._draw()
 
     def action_step(self, step: int) -> None:
+        self.typed = ""
         if self.row == THEME_ROW:
             names = list(THEMES)
             self.theme_name = names[(names.index(self.theme_name) + step) % len(names)]
@@ -148,25 +188,67 @@ class SettingsScreen(Screen[None]):
         values = list(choice.values)
         index = values.index(current) if current in values else _nearest(values, current)
         index = max(0, min(len(values) - 1, index + step))
-        try:
-            self.settings = self.settings.with_changes(**{choice.field: values[index]})
-            make_plan(self.settings)
-        except LapseError as error:
-            self._say(str(error))
-        else:
-            self._say("")
-        self._draw()
+        self._take(choice, values[index])
 
-    def action_save(self) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """Digits type the chosen row's value: a frame count, or seconds."""
+        if event.character is None or event.character not in "0123456789":
+            return
+        # Here a digit is a number: never the main screen's log (0) or theme (9) key.
+        event.stop()
+        event.prevent_default()
+        self.type_digit(event.character)
+
+    def type_digit(self, digit: str) -> None:
+        """Add ``digit`` to the number typed on this row and take it if it fits."""
+        choice = CHOICES[self.row] if self.row < THEME_ROW else None
+        if choice is None or choice.typed_unit is None:
+            label = "Theme" if choice is None else choice.label
+            self._say(f"{label} is stepped: C less, D more")
+            return
+        typed = (self.typed + digit).lstrip("0") or "0"
+        if len(typed) > MAX_TYPED_DIGITS:
+            self.app.bell()
+            return
+        number = int(typed)
+        value = choice.typed_zero if number == 0 else number * choice.typed_unit
+        # A number refused is dropped: the next digit starts a new one.
+        self.typed = (
+            typed if self._take(choice, value, typed=f"{typed} {choice.typed_noun}") else ""
+        )
+        if self.typed:
+            self._say(f"typed {typed} {choice.typed_noun}")
+
+    def _take(self, choice: Choice, value: Any, *, typed: str = "") -> bool:
+        """Set ``choice`` to ``value`` if the run it makes can be planned; else say why."""
         assert self.settings is not None
         try:
+            candidate = self.settings.with_changes(**{choice.field: value})
+            make_plan(candidate)
+        except LapseError as error:
+            self._say(f"{typed}: {error}" if typed else str(error))
+            self.app.bell()
+            return False
+        self.settings = candidate
+        self._say("")
+        self._draw()
+        return True
+
+    def action_save(self) -> None:
+        """Keep the choices (the settings and the theme) and go back."""
+        assert self.settings is not None
+        config = self.app.config
+        if self.settings == config.run and config_name(self.theme_name) == config.ui.theme:
+            self.app.pop_screen()  # nothing chosen: nothing to keep, nothing to say
+            return
+        try:
             make_plan(self.settings)
         except LapseError as error:
-            self._say(f"Not saved: {error}")
+            self._say(f"Not kept: {error}")
             self.app.bell()
             return
         self.app.save_choices(
-            run=self.settings, ui=replace(self.app.config.ui, theme=config_name(self.theme_name))
+            run=self.settings, ui=replace(config.ui, theme=config_name(self.theme_name))
         )
         self.app.notify(self.app.choices_said(), timeout=5, markup=False)
         self.app.pop_screen()

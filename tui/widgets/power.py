@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -63,6 +64,11 @@ class PowerToggle(Widget, can_focus=True):
 
     def watch_enabled(self, enabled: bool) -> None:
         self.set_class(not enabled, "-disabled")
+
+    def on_click(self, event: events.Click) -> None:
+        """A click or a tap flips it, as the keys do (on a phone there are no keys)."""
+        event.stop()
+        self.action_toggle()
 
     def action_toggle(self) -> None:
         """Flip power, as a person would; posts :class:`Changed`."""
