@@ -256,7 +256,16 @@ def test_on_the_network_it_warns_in_one_line(
     (line,) = err.splitlines()
     assert line.startswith("lapse: warning: ")
     assert "reachable from the network" in line and "protected only by the key" in line
-    assert "?token=" in out
+    # An address another machine can open: never http://0.0.0.0.
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    assert out.startswith(f"lapse: open http://{shown}:8000/?token="), out
+
+
+def test_an_ipv6_address_is_printed_in_brackets(
+    lapse: Lapse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, _ = served_by_cli(lapse, capsys, monkeypatch, "--host", "::1")
+    assert out.startswith("lapse: open http://[::1]:8000/?token="), out
 
 
 # -- a real browser ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import re
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -28,6 +29,8 @@ from textual_serve.server import Server
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
+PAGE = Path(__file__).resolve().parent / "web_page"
+"""The folder of lapse's page template (``app_index.html``), in place of textual-serve's."""
 TOKEN_PARAMETER = "token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods a page only reads with; anything else changes something, as a websocket does."""
@@ -61,6 +64,19 @@ def new_token() -> str:
 def cookie_name(port: int) -> str:
     """The cookie holding the key: one per port, as browsers share cookies across a host's ports."""
     return f"lapse-web-{port}"
+
+
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+"""Hosts that mean every interface: no browser can open them."""
+
+
+def reachable_name(host: str) -> str:
+    """The name to print for a server on ``host``: the machine's own name when it
+    listens on every interface, since ``http://0.0.0.0`` opens nothing elsewhere; an
+    IPv6 address in brackets, as an address writes it."""
+    if host in WILDCARDS:
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:
@@ -129,7 +145,16 @@ class WebServer(Server):
     """textual-serve's server of the TUI, behind :func:`door` with a key of its own."""
 
     def __init__(self, command: str, host: str, port: int) -> None:
-        super().__init__(command, host=host, port=port, title="lapse")
+        # lapse's own page: a phone's viewport, the terminal filling the window, and no
+        # font fetched from the internet.
+        super().__init__(
+            command,
+            host=host,
+            port=port,
+            title="lapse",
+            public_url=f"http://{reachable_name(host)}:{port}",
+            templates_path=PAGE,
+        )
         self.token = new_token()
         access_log = logging.getLogger("aiohttp.access")
         if not any(isinstance(kept, HideKey) for kept in access_log.filters):
