@@ -124,10 +124,16 @@ class Client:
         """Ask for events; returns the current status and the running run's plan."""
         return self.request(protocol.Subscribe())
 
-    def start(self, settings: Settings, output: str | None = None) -> protocol.Status:
+    def start(
+        self,
+        settings: Settings,
+        output: str | None = None,
+        camera: protocol.RunCamera | None = None,
+    ) -> protocol.Status:
         """Start a run; the status once it is placed on the grid. ``output``: an absolute
-        folder for the photos the camera downloads, instead of the run's folder."""
-        return self.request(protocol.Start(settings, output))
+        folder for the photos the camera downloads, instead of the run's folder;
+        ``camera``: the trigger and shutter speed the run asks over the config's."""
+        return self.request(protocol.Start(settings, output, camera))
 
     def stop(self) -> protocol.Status:
         """Stop the run; returns once every output is released."""

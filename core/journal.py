@@ -24,7 +24,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from core.atomic import NOT_FOLLOWED
 from core.model.errors import LapseError
 from core.model.output import output_refusal
+from core.model.protocol import RunCamera
 from core.model.records import (
     AMEND_WINDOW,
     FRAME_STATUSES,
@@ -45,7 +46,7 @@ from core.model.records import (
 from core.model.run_notes import MAX_NOTES_BYTES, NOTES_FILE, read_notes
 from core.model.run_state import JOURNAL_STATES
 from core.model.settings import Settings
-from core.model.toml_text import cut
+from core.model.toml_text import cut, echo
 
 STOPPED_WHILE_DOWN = "stopped while the daemon was not running"
 """The end reason of a run that ``lapse stop`` ended while no daemon carried it."""
@@ -211,6 +212,9 @@ class RunInfo:
     output: str | None = None
     """The folder the photos go to when it is not the run's own (``lapse run --output``):
     an absolute path. The journal stays in the run's folder and names it here."""
+    camera: RunCamera = field(default_factory=RunCamera)
+    """What the run asked of the camera over the config (``--trigger``,
+    ``--shutter-speed``): a resume asks it again."""
 
     def __post_init__(self) -> None:
         if self.state not in JOURNAL_STATES:
@@ -229,6 +233,8 @@ class RunInfo:
             check_wall("ended", self.ended)
         if not is_optional_str(self.end_reason):
             raise ValueError("end_reason must be text")
+        if not isinstance(self.camera, RunCamera):
+            raise ValueError("camera must be a RunCamera")
         if self.output is not None:
             if not isinstance(self.output, str):
                 raise ValueError("output must be text")
@@ -272,6 +278,9 @@ class RunInfo:
             boot_id=self.boot_id,
             settings=self.settings.to_dict(),
         )
+        if self.camera.chosen:
+            # TOML has no null: only what the run asked for.
+            data["camera"] = {k: v for k, v in asdict(self.camera).items() if v is not None}
         return data
 
     def _sort_key(self) -> tuple[datetime, int, str]:
@@ -343,9 +352,22 @@ def _read_run(path: Path) -> RunInfo:
             ended=data.get("ended"),
             end_reason=data.get("end_reason"),
             output=data.get("output"),
+            camera=_run_camera(data.get("camera", {})),
         )
     except KeyError as error:
         raise ValueError(f"run.toml has no {error.args[0]}") from None
+
+
+def _run_camera(table: Any) -> RunCamera:
+    """A run.toml's ``[camera]`` table, or ValueError saying what is wrong with it."""
+    if not isinstance(table, dict):
+        raise ValueError("run.toml's camera is not a table")
+    unknown = sorted(set(table) - {"trigger", "shutter_speed"})
+    if unknown:
+        raise ValueError(f"run.toml's camera has no {', '.join(map(echo, unknown))}")
+    if not all(isinstance(value, str) for value in table.values()):
+        raise ValueError("run.toml's camera holds text only")
+    return RunCamera(**table)
 
 
 def segments_backwards(fd: int, end: int) -> Iterator[tuple[int, bytes, bool]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from core.daemon.journal_writer import RunWriter, create_run
 from core.journal import Journal
+from core.model.camera import NO_CHOICE
 from core.model.durations import NS_PER_S, wall_iso
+from core.model.protocol import RunCamera
 from core.model.records import FrameRecord
 from core.model.settings import Settings
 
@@ -19,6 +21,7 @@ def killed_run(
     fired: int,
     boot_id: str = "boot-A",
     late_ns: int = 0,
+    camera: RunCamera = NO_CHOICE,
 ) -> RunWriter:
     """An active run, created 5 s before its frame 0, with frames 0..fired−1 fired
     ``late_ns`` after their slots; the writer is closed, its ``info`` names the run."""
@@ -31,6 +34,7 @@ def killed_run(
         boot_id=boot_id,
         created_wall_ns=anchor_wall_ns - 5 * NS_PER_S,
         rig="simulated",
+        camera=camera,
     ) as writer:
         writer.append(
             [

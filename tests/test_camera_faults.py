@@ -20,10 +20,10 @@ import pytest
 
 from core.daemon.controller import RunController
 from core.journal import Journal
-from core.model.camera import CameraConfig
+from core.model.camera import NO_CHOICE, CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.hardware import HardwareConfig
-from core.model.protocol import CameraEvent, EdgeEvent
+from core.model.protocol import CameraEvent, EdgeEvent, RunCamera
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
@@ -53,11 +53,14 @@ class Rig:
             self.rig, self.clock, self.journal, self.published, camera=self.camera
         )
 
-    def run(self, frames: int, exposure_ns: int | None = None) -> tuple[str, list[FrameRecord]]:
+    def run(
+        self, frames: int, exposure_ns: int | None = None, camera: RunCamera = NO_CHOICE
+    ) -> tuple[str, list[FrameRecord]]:
         settings = Settings(interval_ns=INTERVAL_NS, frames=frames, exposure_ns=exposure_ns)
+        self.published.clear()
         # Time waits for this thread while it starts the run, then runs on without it.
         with self.clock.taking_part():
-            status = self.controller.start(settings)
+            status = self.controller.start(settings, camera=camera)
         self.published.wait_for_end()
         assert status.run is not None
         return status.run.id, self.journal.read_frames(status.run.id)
@@ -202,6 +205,26 @@ def test_gpio_mode_downloads_what_the_line_fired(make_rig: Any) -> None:
     assert [r.file is not None and r.file.startswith(f"frame-{r.frame:06d}-") for r in records] == [
         True
     ] * 5
+
+
+def test_a_run_may_ask_for_its_own_trigger_and_speed_and_the_next_has_the_configs(
+    make_rig: Any,
+) -> None:
+    rig = make_rig(World(), CameraConfig(trigger="gpio", call_timeout_ns=1 * NS_PER_S))
+    line = rig.sim.pin_factory.pin(21)
+    asked = RunCamera(trigger="usb", shutter_speed="0.0200s")
+    run_id, records = rig.run(3, camera=asked)
+    assert [r.status for r in records] == ["ok"] * 3 and all(r.file for r in records)
+    assert not any(level for _, level in line.states), "over USB: the line never fired"
+    assert [frame for frame, _ in rig.world.triggers] == [0, 1, 2]
+    shown = rig.camera.status()
+    assert (shown.trigger, shown.shutter_speed) == ("usb", "0.0200s")
+    assert rig.journal.get_run(run_id).camera == asked, "run.toml keeps it for a resume"
+    # The next run asks nothing: the config's gpio again, the line fires the shutter.
+    _run_id, records = rig.run(3)
+    assert [r.status for r in records] == ["ok"] * 3
+    assert sum(1 for _, level in line.states if level) >= 3
+    assert rig.camera.status().trigger == "gpio"
 
 
 def test_a_frame_whose_file_never_comes_says_so_and_the_end_does_not_wait_for_it(

@@ -277,3 +277,26 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_run(
     run = lapse.journal.latest_run()
     assert run is not None and run.output is None
     assert started.stdout.splitlines()[1] == f"Photos and journal: {run.path}"
+
+
+def test_a_run_asks_for_its_own_trigger_and_shutter_speed(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="gpio")
+    lapse.start_daemon()
+    refused = lapse.cli("run", "--interval", "1s", "--shutter-speed", "1/125")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        "lapse: the run's shutter speed \"1/125\" is not one of this camera's (Nikon DSC D750)"
+    ), refused.stderr
+    assert lapse.journal.list_runs() == [], "nothing was started"
+    result = lapse.cli(
+        "run", "--interval", "1s", "--frames", "2", "--trigger", "usb",
+        "--shutter-speed", "0.0200s", "--wait", timeout=90,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Also: trigger usb, shutter speed 0.0200s" in result.stdout.splitlines()
+    camera = camera_status(lapse)
+    assert (camera["trigger"], camera["shutter_speed"]) == ("usb", "0.0200s")
+    run = lapse.journal.latest_run()
+    assert run is not None
+    assert 'trigger = "usb"' in run.run_file.read_text()
+    assert all(r.status == "ok" and r.file for r in lapse.journal.read_frames(run.id))

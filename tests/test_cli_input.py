@@ -40,6 +40,11 @@ GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
         (["--interval", "1s", "--clock-ppm", "900"], "clock trim must be between -500 and +500"),
         (["--interval", "1s", "--bogus"], "unrecognized arguments: --bogus"),
         (["--interval", "1s", "--output", " "], "name a folder, such as --output ~/sunset"),
+        (
+            ["--interval", "1s", "--trigger", "off"],
+            "invalid choice: 'off' (choose from 'gpio', 'usb')",
+        ),
+        (["--interval", "1s", "--shutter-speed", " "], "shutter speed must be one of the camera's"),
     ],
 )
 def test_bad_run_arguments(lapse: Lapse, args: list[str], says: str) -> None:
@@ -149,6 +154,12 @@ def test_lapse_run_starts_from_the_interfaces_choices_and_says_each_setting_not_
 
 def test_an_output_folder_without_a_camera_to_fill_it_is_refused(lapse: Lapse) -> None:
     lapse.start_daemon()
+    no_camera = lapse.cli("run", "--interval", "1s", "--trigger", "usb")
+    assert no_camera.returncode == 1
+    assert no_camera.stderr == (
+        'lapse: this daemon has no camera to set: set [camera] trigger to "usb" or "gpio"'
+        " in the config, then start the daemon again\n"
+    )
     refused = lapse.cli("run", "--interval", "1s", "--output", "photos")
     assert refused.returncode == 1
     assert refused.stderr == (

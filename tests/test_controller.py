@@ -24,11 +24,19 @@ import pytest
 from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
 from core.model.battery import BatteryModel, battery_status
-from core.model.camera import CameraChanged, Report
+from core.model.camera import NO_CHOICE, CameraChanged, Report
 from core.model.durations import MINUTE_NS, NS_PER_S
 from core.model.errors import CameraError, LapseError, PlanError
 from core.model.plan import make_plan
-from core.model.protocol import CameraStatus, Counts, Event, PlanEvent, StateEvent, Status
+from core.model.protocol import (
+    CameraStatus,
+    Counts,
+    Event,
+    PlanEvent,
+    RunCamera,
+    StateEvent,
+    Status,
+)
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.fake_time import REAL_GUARD_S, Daemon, Published, script
@@ -58,7 +66,8 @@ class StandInCamera:
         self.report: Report | None = None
         self.changed: Callable[[], None] | None = None
 
-    def prepare(self, settings: Settings) -> None:
+    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+        self.prepared_with = choice
         self.preparing.set()
         if self.held is not None:
             assert self.held.wait(REAL_GUARD_S), "the test never let the camera get ready"

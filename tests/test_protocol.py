@@ -46,6 +46,7 @@ from core.model.protocol import (
     Reply,
     Request,
     Resume,
+    RunCamera,
     RunPreview,
     RunStatus,
     Start,
@@ -227,7 +228,17 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
     Hello: st.just(Hello()),
     GetStatus: st.just(GetStatus()),
     Subscribe: st.just(Subscribe()),
-    Start: st.builds(Start, settings=settings_values, output=st.none() | texts),
+    Start: st.builds(
+        Start,
+        settings=settings_values,
+        output=st.none() | texts,
+        camera=st.none()
+        | st.builds(
+            RunCamera,
+            trigger=st.none() | st.sampled_from(["gpio", "usb"]),
+            shutter_speed=st.none() | st.sampled_from(["1/125", "0.0200s", "30"]),
+        ),
+    ),
     Stop: st.just(Stop()),
     Update: st.builds(Update, frames=st.integers(0, MAX_FRAMES)),
     Preview: st.builds(Preview, settings=settings_values),
@@ -391,7 +402,7 @@ def test_args_that_are_not_an_object_are_refused(args: Any) -> None:
 
 def test_an_unknown_arg_is_refused_listing_what_the_command_takes() -> None:
     start = request(cmd="start", args={"settings": {"interval": "10s"}, "speed": 2})
-    assert refusal(start) == "start args has no speed; it takes settings, output"
+    assert refusal(start) == "start args has no speed; it takes settings, output, camera"
     hello = request(cmd="hello", args={"verbose": True, "again": 1})
     assert refusal(hello) == "hello args has no again, verbose; it takes nothing"
 
@@ -668,3 +679,17 @@ def test_events_and_commands_name_every_class_of_their_unions_and_nothing_else()
     assert set(COMMANDS.values()) == set(command_classes)
     assert all(EVENTS[kind.name] is kind for kind in event_classes), "no two share a name"
     assert all(COMMANDS[kind.name] is kind for kind in command_classes), "no two share a name"
+
+
+@pytest.mark.parametrize(
+    ("camera", "says"),
+    [
+        ({"trigger": "off"}, "trigger must be gpio or usb, not 'off'"),
+        ({"shutter_speed": ""}, "shutter speed must be one of the camera's own"),
+        ({"shutter_speed": "1/125\n"}, "shutter speed must be one of the camera's own"),
+        ({"iso": 100}, "has no iso; it takes trigger, shutter_speed"),
+    ],
+)
+def test_a_bad_camera_choice_is_refused_in_one_line(camera: dict[str, Any], says: str) -> None:
+    start = request(cmd="start", args={"settings": {"interval": "10s"}, "camera": camera})
+    assert says in refusal(start)

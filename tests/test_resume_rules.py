@@ -30,12 +30,19 @@ from core.daemon.controller import DOWN_REASON, RunController
 from core.daemon.journal_writer import open_run
 from core.fake_clock import FakeClock
 from core.journal import STOPPED_WHILE_DOWN, Journal
-from core.model.camera import CameraEvent, FileSaved, FrameFailed, Report
+from core.model.camera import NO_CHOICE, CameraEvent, FileSaved, FrameFailed, Report
 from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
 from core.model.errors import SettingsError
 from core.model.hardware import HardwareConfig
 from core.model.marks import UNKNOWN_POWER
-from core.model.protocol import CameraStatus, EdgeEvent, FrameEvent, StateEvent, Status
+from core.model.protocol import (
+    CameraStatus,
+    EdgeEvent,
+    FrameEvent,
+    RunCamera,
+    StateEvent,
+    Status,
+)
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
@@ -166,8 +173,8 @@ class LateCamera:
         """Handed over as the run ends, when the camera takes in the last files."""
         self.report: Report | None = None
 
-    def prepare(self, settings: Settings) -> None:
-        pass
+    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+        self.prepared_with = choice
 
     def begin_run(self, folder: Path, report: Report) -> None:
         self.report = report
@@ -224,6 +231,24 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     assert (frames_seen[-1].counts.ok, frames_seen[-1].counts.errors) == (11, 1)
     assert frames_seen[-1].counts.files == 3
     assert records[9].file == "frame-000009-DSC_0009.jpg"
+
+
+def test_a_resumed_run_asks_the_camera_for_what_it_asked_at_its_start(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    asked = RunCamera(trigger="usb", shutter_speed="1/125")
+    run_id = killed_run(
+        journal, SETTINGS.with_changes(frames=6), anchor_ns=ANCHOR,
+        anchor_wall_ns=ANCHOR_WALL, fired=3, camera=asked,
+    ).info.id  # fmt: skip
+    assert journal.get_run(run_id).camera == asked, "run.toml keeps it"
+    now = ANCHOR + 3 * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    camera = LateCamera(news_after=99, news=[], last_news=[])
+    daemon = Daemon(journal, clock, camera=camera)
+    assert daemon.controller.resume() is not None
+    daemon.finish()
+    assert camera.prepared_with == asked
 
 
 def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_path: Path) -> None:

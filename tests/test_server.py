@@ -50,6 +50,7 @@ from core.model.protocol import (
     PlanEvent,
     Preview,
     Reply,
+    RunCamera,
     RunPreview,
     RunStatus,
     Start,
@@ -136,8 +137,10 @@ class StandInController:
         self._called("subscribed")
         return Subscribed(WAITING, PLAN)
 
-    def start(self, settings: Settings, output: str | None = None) -> Status:
-        self._called("start", settings, output)
+    def start(
+        self, settings: Settings, output: str | None = None, camera: RunCamera | None = None
+    ) -> Status:
+        self._called("start", settings, output, camera)
         return WAITING
 
     def stop(self) -> Status:
@@ -389,7 +392,7 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
                 client.status(),
                 client.subscribe(),
                 client.start(SETTINGS),
-                client.start(SETTINGS, "/media/usb/sunset"),
+                client.start(SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb")),
                 client.request(Update(frames=500)),
                 client.request(Preview(SETTINGS)),
                 client.stop(),
@@ -403,8 +406,8 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
     assert served.controller.calls == [
         ("status",),
         ("subscribed",),
-        ("start", SETTINGS, None),
-        ("start", SETTINGS, "/media/usb/sunset"),
+        ("start", SETTINGS, None, RunCamera()),
+        ("start", SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb")),
         ("update", 500),
         ("preview", SETTINGS),
         ("stop",),

@@ -128,6 +128,13 @@ def _folder_arg(text: str) -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
+def _shutter_speed_arg(text: str) -> str:
+    try:
+        return protocol.RunCamera(shutter_speed=text.strip()).shutter_speed or ""
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _port_arg(text: str) -> int:
     # ASCII digits only, as in a duration: int() would also read "８０００".
     digits = text.strip()
@@ -183,6 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_duration_arg,
         help="the shortest the camera's power may be off; it stays on between frames that"
         " would leave it off for less (1s)",
+    )
+    run.add_argument(
+        "--trigger",
+        choices=protocol.RUN_TRIGGERS,
+        help="for this run: fire the camera over USB, or by its wired line and download"
+        " over USB (default: [camera] trigger)",
+    )
+    run.add_argument(
+        "--shutter-speed",
+        type=_shutter_speed_arg,
+        metavar="S",
+        help="for this run: one of the camera's own shutter speeds, such as 1/125",
     )
     run.add_argument(
         "--output",
@@ -452,9 +471,17 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     with Client(paths.socket).connect() as client:
         if args.wait:
             client.subscribe()
-        status = client.start(settings, args.output)
+        camera = protocol.RunCamera(trigger=args.trigger, shutter_speed=args.shutter_speed)
+        status = client.start(settings, args.output, camera if camera.chosen else None)
         print(_started_line(status))
-        also = other_settings_line(settings, config=config.run, given=given_keys(args))
+        typed_camera = [
+            f"{name} {value}"
+            for name, value in (("trigger", args.trigger), ("shutter speed", args.shutter_speed))
+            if value
+        ]
+        also = other_settings_line(
+            settings, config=config.run, given=given_keys(args), more=typed_camera
+        )
         if also is not None:
             print(also)
         if status.run is not None:
@@ -506,9 +533,12 @@ STARTED_LINE_KEYS = ("interval", "frames", "power")
 """The settings the started line says in any case."""
 
 
-def other_settings_line(settings: Settings, *, config: Settings, given: set[str]) -> str | None:
+def other_settings_line(
+    settings: Settings, *, config: Settings, given: set[str], more: Sequence[str] = ()
+) -> str | None:
     """``Also: exposure 2s (chosen in the interface), delay 10s``: every other setting
-    that is not lapse's default, and where it came from unless it was typed.
+    that is not lapse's default, and where it came from unless it was typed; then
+    ``more`` (the camera's choices for this run).
 
     A bulb time left by the interface, or a delay in the config, is no surprise then.
     """
@@ -525,6 +555,7 @@ def other_settings_line(settings: Settings, *, config: Settings, given: set[str]
             from_file = said[key] == from_config[key]
             part += " (the config file)" if from_file else " (chosen in the interface)"
         parts.append(part)
+    parts += more
     return "Also: " + ", ".join(parts) if parts else None
 
 

@@ -36,7 +36,7 @@ from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.journal import FrameTally, Journal, RunInfo
-from core.model.camera import Camera
+from core.model.camera import NO_CHOICE, Camera
 from core.model.clock_trust import ClockTrust, clock_trust, journal_wall_ns, waiting_line
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
@@ -58,6 +58,7 @@ from core.model.protocol import (
     Event,
     FaultEvent,
     PlanEvent,
+    RunCamera,
     RunPreview,
     RunStatus,
     StateEvent,
@@ -474,11 +475,14 @@ class RunController:
         """Shown while no run has been placed: a damaged run that could not be resumed."""
 
     # -- commands --------------------------------------------------------------
-    def start(self, settings: Settings, output: str | None = None) -> Status:
+    def start(
+        self, settings: Settings, output: str | None = None, camera: RunCamera = NO_CHOICE
+    ) -> Status:
         """Start a new run now (after its delay); raise :class:`LapseError` if one is going.
 
         ``output``: an absolute folder for the run's photos instead of the run's own
-        folder; refused unless a camera downloads them there.
+        folder; refused unless a camera downloads them there. ``camera``: the trigger
+        and shutter speed this run asks of the camera over the config's.
         """
         plan = make_plan(settings)
         with self._lock:
@@ -493,8 +497,13 @@ class RunController:
             # and status must not wait for it. STARTING keeps a second start out.
             if output is not None:
                 self._refuse_output(output)
+            if camera.chosen and self.camera is None:
+                raise LapseError(
+                    "this daemon has no camera to set: set [camera] trigger to"
+                    ' "usb" or "gpio" in the config, then start the daemon again'
+                )
             if self.camera is not None:
-                self.camera.prepare(settings)
+                self.camera.prepare(settings, camera)
             # Before the grid is anchored: it takes tens of milliseconds (core/daemon/collector.py).
             freeze_survivors()
             with self._lock:
@@ -511,6 +520,7 @@ class RunController:
                     created_wall_ns=self.clock.wall_ns(),
                     rig=self.rig.description,
                     output=output,
+                    camera=camera,
                 )
                 grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
                 scheduler = Scheduler(plan, grid, frames=settings.frames)
@@ -572,7 +582,7 @@ class RunController:
         if self.camera is not None:
             # Outside the lock: the camera thread reports to clients through status().
             try:
-                self.camera.prepare(info.settings)
+                self.camera.prepare(info.settings, info.camera)
             except LapseError as error:
                 # The run resumes all the same: the camera costs frames, not the run.
                 camera_fault = f"camera: {error}"

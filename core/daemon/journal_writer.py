@@ -38,8 +38,10 @@ from core.journal import (
     refuse_link,
     segments_backwards,
 )
+from core.model.camera import NO_CHOICE
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
+from core.model.protocol import RunCamera
 from core.model.records import FrameRecord, parse_frame_line
 from core.model.run_notes import NOTES_FILE, note_line
 from core.model.run_state import ENDED
@@ -260,6 +262,7 @@ def create_run(
     created_wall_ns: int,
     rig: str,
     output: str | None = None,
+    camera: RunCamera = NO_CHOICE,
 ) -> RunWriter:
     """Start a new run: its folder, ``run.toml`` (state active) and an empty ``frames.jsonl``.
 
@@ -282,6 +285,7 @@ def create_run(
         created=created,
         rig=rig,
         output=output,
+        camera=camera,
     )
     _make_dirs(journal.runs_dir)
     reserve = SpaceReserve(journal.state_dir)

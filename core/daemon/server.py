@@ -378,9 +378,10 @@ class Server:
                     raise LapseError(f"too many subscribers ({cap}); close one")
                 self._subscribers.add(writer)
                 return controller.subscribed()
-            case protocol.Start(settings=settings, output=output):
+            case protocol.Start(settings=settings, output=output, camera=camera):
                 # A camera may take a few bounded calls to get ready: keep serving meanwhile.
-                return await loop.run_in_executor(None, controller.start, settings, output)
+                choice = camera or protocol.RunCamera()
+                return await loop.run_in_executor(None, controller.start, settings, output, choice)
             case protocol.Stop():
                 # Joining the threads takes a moment; the loop keeps serving meanwhile.
                 return await loop.run_in_executor(None, controller.stop)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from core.model.durations import NS_PER_S
 from core.model.fields import Choice, Duration, Flag, Kind, Span, Table, Text, Whole
-from core.model.protocol import CameraStatus
+from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 
 if TYPE_CHECKING:  # a folder is only named here; the camera thread writes to it
@@ -39,6 +39,9 @@ class Trigger(StrEnum):
     USB = "usb"
     """``trigger_capture`` over USB."""
 
+
+NO_CHOICE = RunCamera()
+"""A run that asks nothing of the camera over the config's ``[camera]`` table."""
 
 MIN_CALL_TIMEOUT_NS = 1 * NS_PER_S
 MAX_CALL_TIMEOUT_NS = 300 * NS_PER_S
@@ -137,7 +140,8 @@ class Camera(Protocol):
     """What the daemon's run needs from a USB camera; ``hw.camera`` implements it."""
 
     trigger: str
-    """The configured trigger mode, a :class:`Trigger` but ``off``."""
+    """The trigger mode of the run prepared last (else the configured one), a
+    :class:`Trigger` but ``off``."""
 
     @property
     def drives_shutter_line(self) -> bool:
@@ -147,10 +151,12 @@ class Camera(Protocol):
         """
         ...
 
-    def prepare(self, settings: Settings) -> None:
+    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
         """Get ready for a run: the camera answers, its shutter speed is set, the
-        exposure can be timed. Bounded in time; raises :class:`core.model.errors.CameraError`
-        with a message for the photographer when the run cannot be done."""
+        exposure can be timed; ``choice`` is what the run asks over the config (its
+        trigger, its shutter speed). Bounded in time; raises
+        :class:`core.model.errors.CameraError` with a message for the photographer when
+        the run cannot be done."""
         ...
 
     def begin_run(self, folder: Path, report: Report) -> None:

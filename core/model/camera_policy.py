@@ -50,9 +50,15 @@ def speed_ns(speed: str) -> int | None:
 
 
 def shutter_speed_refusal(
-    speed: str, choices: Sequence[str], *, model: str, interval_ns: int | None
+    speed: str,
+    choices: Sequence[str],
+    *,
+    model: str,
+    interval_ns: int | None,
+    named: str = "camera.shutter_speed",
 ) -> Refusal | None:
-    """Why the camera cannot be set to ``speed`` (``camera.shutter_speed``); None if it can.
+    """Why the camera cannot be set to ``speed`` (``named``: the config's key, or the
+    run's own choice); None if it can.
 
     ``choices`` are the camera's own. With ``interval_ns`` the speed must also fit in
     the interval; None skips that check (a camera that comes back during a run gets
@@ -60,7 +66,7 @@ def shutter_speed_refusal(
     """
     if speed not in choices:
         return Refusal(
-            f'camera.shutter_speed "{speed}" is not one of this camera\'s ({model}):'
+            f'{named} "{speed}" is not one of this camera\'s ({model}):'
             f" {', '.join(choices) or 'it offers none'}"
         )
     exposure_ns = speed_ns(speed)

@@ -321,6 +321,39 @@ class Subscribe:
     answer: ClassVar[type] = Subscribed
 
 
+RUN_TRIGGERS = ("gpio", "usb")
+"""What a run may ask its camera's trigger to be (``off`` is no camera at all)."""
+MAX_SHUTTER_SPEED_CHARS = 32
+
+
+@dataclass(frozen=True)
+class RunCamera:
+    """What one run asks of the camera over the config's ``[camera]`` table (``lapse
+    run --trigger``, ``--shutter-speed``); None keeps the table's."""
+
+    trigger: str | None = None
+    """``gpio`` or ``usb``."""
+    shutter_speed: str | None = None
+    """One of the camera's own shutter-speed choices (``"1/125"``)."""
+
+    def __post_init__(self) -> None:
+        if self.trigger is not None and self.trigger not in RUN_TRIGGERS:
+            allowed = " or ".join(RUN_TRIGGERS)
+            raise ValueError(f"trigger must be {allowed}, not {echo(self.trigger)}")
+        speed = self.shutter_speed
+        if speed is not None and not (
+            speed.strip() and speed.isprintable() and len(speed) <= MAX_SHUTTER_SPEED_CHARS
+        ):
+            raise ValueError(
+                f"shutter speed must be one of the camera's own, such as 1/125, not {echo(speed)}"
+            )
+
+    @property
+    def chosen(self) -> bool:
+        """Whether the run asks anything of its own."""
+        return self.trigger is not None or self.shutter_speed is not None
+
+
 @dataclass(frozen=True)
 class Start:
     """Start a run with these settings (interval, power, frames, …)."""
@@ -331,6 +364,8 @@ class Start:
     settings: Settings
     output: str | None = None
     """An absolute folder for the photos a camera downloads; None: the run's folder."""
+    camera: RunCamera | None = None
+    """The trigger and shutter speed this run asks for, over the config's."""
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,18 @@ from typing import Any, TypeVar
 from core.clock import Clock, sleep_ns
 from core.model import camera_policy as policy
 from core.model.camera import (
+    NO_CHOICE,
     CameraChanged,
     CameraConfig,
     CameraEvent,
     FileSaved,
     FrameFailed,
     Report,
+    Trigger,
 )
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import CameraError
-from core.model.protocol import CameraStatus
+from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
@@ -105,6 +107,12 @@ class UsbCamera:
             raise ValueError("UsbCamera needs camera.trigger gpio or usb")
         self.config = config
         self.trigger = config.trigger
+        """The trigger of the run prepared last, else the config's."""
+        self._shutter_speed = config.shutter_speed
+        """The shutter speed of the run prepared last ("" leaves the camera's), else the
+        config's."""
+        self._speed_named = "camera.shutter_speed"
+        """Where that speed was asked for, as a refusal names it."""
         self._open_session = open_session
         self._virtual = virtual
         self._free = free
@@ -158,9 +166,10 @@ class UsbCamera:
         """Whether the engine should switch the GPIO shutter line too."""
         return self._route.drives_line
 
-    def prepare(self, settings: Settings) -> None:
-        """Get the camera ready for ``settings``; :class:`CameraError` if it cannot be."""
-        self._on_thread(lambda: self._prepare(settings), "getting ready")
+    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+        """Get the camera ready for ``settings`` and what the run asks of it over the
+        config (``choice``); :class:`CameraError` if it cannot be."""
+        self._on_thread(lambda: self._prepare(settings, choice), "getting ready")
 
     def begin_run(self, folder: Path, report: Report) -> None:
         """Files go into ``folder`` and events to ``report`` from now on.
@@ -289,7 +298,14 @@ class UsbCamera:
             self._look_now = bool(self._waiting) and not self._pause.holds(self._clock.now_ns())
 
     # -- preparing and running --------------------------------------------------------
-    def _prepare(self, settings: Settings) -> None:
+    def _prepare(self, settings: Settings, choice: RunCamera) -> None:
+        # The run's own trigger and shutter speed, else the config's: a run that asks
+        # nothing goes back to the config's, whatever the run before asked.
+        self.trigger = Trigger(choice.trigger) if choice.trigger else self.config.trigger
+        speed = choice.shutter_speed
+        self._shutter_speed = self.config.shutter_speed if speed is None else speed
+        self._speed_named = "camera.shutter_speed" if speed is None else "the run's shutter speed"
+        self._set_status(trigger=self.trigger)
         if self._session is None:
             try:
                 self._connect()
@@ -307,12 +323,12 @@ class UsbCamera:
         """Shutter speed, card and bulb route; ``strict`` refuses what cannot be done."""
         session = self._require_session()
         model = session.model
-        speed = self.config.shutter_speed
+        speed = self._shutter_speed
         if speed:
             choices = self._call(session.shutter_speeds)
             interval_ns = settings.interval_ns if strict else None
             refusal = policy.shutter_speed_refusal(
-                speed, choices, model=model, interval_ns=interval_ns
+                speed, choices, model=model, interval_ns=interval_ns, named=self._speed_named
             )
             if refusal is not None:
                 raise CallError("unsupported", refusal.message)
