@@ -261,7 +261,12 @@ class LapseApp(App[None]):
 
     # -- kiosk --------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The kiosk never quits, so its footer offers no quit key."""
+        """The kiosk never quits, so its footer offers no quit key; the help offers no
+        key to itself."""
+        if action == "open_help":
+            from tui.screens.help import HelpScreen
+
+            return not isinstance(self._shown_screen(), HelpScreen)
         return not (action == "quit" and self.kiosk)
 
     async def action_quit(self) -> None:
