@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import sleep_ns
-from core.daemon.controller import CLOCK_RECHECK_S, DOWN_REASON
+from core.daemon.controller import CLOCK_RECHECK_S, CLOCK_WAIT_REASON, DOWN_REASON
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model import protocol
@@ -106,8 +106,9 @@ def test_a_clock_a_year_behind_waits_then_resumes_on_the_grid_once_it_is_set(
         assert any(
             e.status.clock_wait == status.clock_wait for e in daemon.published.of(StateEvent)
         )
-        # Network time sets the clock: frame 0 was 10.5 intervals ago.
-        clock.set_wall(ANCHOR_WALL + 10 * INTERVAL + INTERVAL // 2)
+        # Network time sets the clock: frame 0 was 14.5 intervals ago, so boot B came
+        # at frame 4.5, ten minutes before.
+        clock.set_wall(ANCHOR_WALL + 14 * INTERVAL + INTERVAL // 2)
         clock.synced = True
         anchor.append(clock.now_ns() - (clock.wall_ns() - ANCHOR_WALL))
         sleep_ns(clock, RECHECK_NS)
@@ -122,13 +123,17 @@ def test_a_clock_a_year_behind_waits_then_resumes_on_the_grid_once_it_is_set(
     assert [r.frame for r in records] == list(range(FRAMES)), "every slot journaled once"
     # The reboot may have taken frame 3's line with it (JOURNAL_LAG_NS): unknown, not missed.
     assert (records[3].status, records[3].error) == ("unknown", UNKNOWN_POWER)
-    assert [(r.status, r.error) for r in records[4:11]] == [("missed", DOWN_REASON)] * 7
+    # Frame 4 was missed while the Pi was off; 5–14 while the daemon was back and waited
+    # for a clock it could trust: each said as what it was, each range one line.
+    assert [(r.status, r.error) for r in records[4:15]] == [("missed", DOWN_REASON)] + [
+        ("missed", CLOCK_WAIT_REASON)
+    ] * 10
     missed = daemon.published.of(MissedEvent)
-    assert [(m.first, m.last) for m in missed] == [(4, 10)], "the gap journaled once"
+    assert [(m.first, m.last) for m in missed] == [(4, 4), (5, 14)]
     for record in records[3:]:
         assert record.due_ns == anchor[0] + record.frame * INTERVAL, "on the grid"
         assert record.wall == wall_iso(ANCHOR_WALL + record.frame * INTERVAL)
-    assert all(r.status == "ok" and r.fired_ns == r.due_ns for r in records[11:])
+    assert all(r.status == "ok" and r.fired_ns == r.due_ns for r in records[15:])
     assert journal.get_run(run_id).state == "finished"
 
 

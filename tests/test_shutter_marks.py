@@ -382,6 +382,29 @@ def test_a_month_long_gap_is_a_few_reports_not_one_per_slot() -> None:
     ]
 
 
+def test_slots_due_while_the_daemon_waited_for_the_clock_say_so() -> None:
+    grid = Grid(ANCHOR, NS_PER_S)
+    lag = JOURNAL_LAG_NS // NS_PER_S
+    waited = 40 + lag
+    gap = Gap(
+        first=3, last=100 + lag, rebooted=True, noticed_ns=0, noticed_wall_ns=ANCHOR_WALL,
+        waited_from=waited,
+    )  # fmt: skip
+    marks = {mark.frame: mark for mark in KILLED_AFTER_FRAME_3 if mark.kind is not MarkKind.ARMED}
+    reports = gap_reports(gap, marks, grid, down_reason=DOWN_REASON, waiting_reason="waited")
+    spans = [(r.first, r.last, r.status, r.reason) for r in reports if isinstance(r, SlotsSkipped)]
+    assert spans[-2:] == [
+        (4 + lag, waited - 1, "missed", DOWN_REASON),
+        (waited, 100 + lag, "missed", "waited"),
+    ]
+    # A wait from before the gap: every slot missed for it, but those that may have fired.
+    early = replace(gap, waited_from=0)
+    reports = gap_reports(early, marks, grid, down_reason=DOWN_REASON, waiting_reason="waited")
+    assert {r.reason for r in reports if isinstance(r, SlotsSkipped) and r.status == "missed"} == {
+        "waited"
+    }
+
+
 # -- a real daemon, killed on a shutter edge ---------------------------------------------------
 def test_a_daemon_killed_on_a_shutter_edge_resumes_with_that_frame_ok(lapse: Lapse) -> None:
     """Whether the frame's line made it before the kill or only its mark did, it is ``ok``."""

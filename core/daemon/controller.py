@@ -76,6 +76,7 @@ log = logging.getLogger("lapse.daemon")
 START_MARGIN_NS = 100 * NS_PER_MS
 """Frame 0's leads begin this long after start at the earliest: the threads get going."""
 DOWN_REASON = "the daemon was not running"
+CLOCK_WAIT_REASON = "the daemon waited for a clock it could trust"
 STOPPED_REASON = "stopped by the photographer"
 NEW_RUN_REASON = "stopped when a new run was started"
 """The end of a run left active in the journal (its stop could not be recorded), recorded
@@ -135,6 +136,8 @@ class _ClockWait:
     why_not: str
     cancel: ClockEvent
     """Set when the waiting ends (resumed, stopped, the daemon shutting down)."""
+    since_ns: int
+    """When the waiting began (monotonic ns): slots due from then were missed for it."""
 
 
 @dataclass(frozen=True)
@@ -563,7 +566,9 @@ class RunController:
             reason = error.strerror or str(error)
             raise LapseError(f"cannot save photos in {output}: {reason}") from None
 
-    def resume(self, *, clock_ok: bool = False) -> RunStatus | None:
+    def resume(
+        self, *, clock_ok: bool = False, waited_since_ns: int | None = None
+    ) -> RunStatus | None:
         """Resume the journal's active run, if any, on its original grid.
 
         After a reboot on a wall clock that cannot be trusted, the run waits for the clock
@@ -596,7 +601,9 @@ class RunController:
             # last line cut), up to the very byte the run goes on appending from.
             writer = open_run(self.journal, info.id)
             try:
-                run, damage_said = self._resumed_run(info, writer, plan, camera_fault)
+                run, damage_said = self._resumed_run(
+                    info, writer, plan, camera_fault, waited_since_ns
+                )
             except BaseException:
                 writer.close()
                 raise
@@ -607,10 +614,16 @@ class RunController:
         return run.status(self.clock.now_ns(), live=True)
 
     def _resumed_run(
-        self, info: RunInfo, writer: RunWriter, plan: Plan, camera_fault: str | None
+        self,
+        info: RunInfo,
+        writer: RunWriter,
+        plan: Plan,
+        camera_fault: str | None,
+        waited_since_ns: int | None = None,
     ) -> tuple[_ActiveRun, str | None]:
         """The journal's active run ``info``, ready to go on, and what was said of a damaged
-        journal tail (called with the lock held)."""
+        journal tail (called with the lock held). ``waited_since_ns``: when this daemon
+        began to wait for the clock, if it did (its slots are missed for that)."""
         tally = self.journal.tally(info.id)
         writer.save_summary(tally)  # the next start reads from here, not the whole file
         counts, last = self._journaled_counts(info, tally)
@@ -647,15 +660,24 @@ class RunController:
             # what the marks say of the shutters the last daemon was around, else missed.
             skipped = scheduler.skip_past(self.clock.now_ns())
             if skipped is not None:
+                waited_from = (
+                    None
+                    if waited_since_ns is None
+                    else grid.first_frame_due_at_or_after(waited_since_ns)
+                )
                 gap = Gap(
                     first=skipped.first,
                     last=skipped.last,
                     rebooted=not same_boot,
                     noticed_ns=self.clock.now_ns(),
                     noticed_wall_ns=self.clock.wall_ns(),
+                    waited_from=waited_from,
                 )
                 known = {} if marks is None else marks.read()
-                for report in gap_reports(gap, known, grid, down_reason=DOWN_REASON):
+                reports = gap_reports(
+                    gap, known, grid, down_reason=DOWN_REASON, waiting_reason=CLOCK_WAIT_REASON
+                )
+                for report in reports:
                     run.events.put(report)
         except BaseException:
             if marks is not None:
@@ -994,7 +1016,9 @@ class RunController:
             if self._state is RunState.IDLE:
                 self._move(RunState.INTERRUPTED)  # as the last daemon left it
             self._last = _LastRun(self._journaled_status(info), fault=None)
-            wait = self._clock_wait = _ClockWait(info.id, trust.why_not, self.clock.event())
+            wait = self._clock_wait = _ClockWait(
+                info.id, trust.why_not, self.clock.event(), self.clock.now_ns()
+            )
         log.warning("run %s does not resume yet, %s", info.id, waiting_line(trust.why_not))
         self.clock.start_thread(lambda: self._watch_clock(wait), "lapse-clock")
         self._publish_state()
@@ -1030,7 +1054,7 @@ class RunController:
                 raise LapseError("no run waits for the clock")
             self._end_clock_wait()
         log.info("run %s: %s; resuming it", wait.run_id, why)
-        resumed = self.resume(clock_ok=True)
+        resumed = self.resume(clock_ok=True, waited_since_ns=wait.since_ns)
         if resumed is not None:
             log.info("resumed run %s at frame %s", resumed.id, resumed.next_frame)
 

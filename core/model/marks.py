@@ -119,6 +119,10 @@ class Gap:
     """Monotonic ns (this boot) when the gap was found; with ``noticed_wall_ns`` it dates
     each slot."""
     noticed_wall_ns: int
+    waited_from: int | None = None
+    """The first slot due after the daemon was back and waiting for a clock it could
+    trust (its slots are missed for that, not for a daemon that was down); None: it
+    did not wait."""
 
 
 def gap_reports(
@@ -127,6 +131,7 @@ def gap_reports(
     grid: Grid,
     *,
     down_reason: str,
+    waiting_reason: str = "",
 ) -> list[FrameDone | SlotsSkipped]:
     """What to journal for the slots ``gap.first``..``gap.last``, in order.
 
@@ -135,9 +140,16 @@ def gap_reports(
     is ``missed`` on the same boot (its armed mark would be there); after a reboot, when
     marks written without an fsync may be lost, it is ``unknown`` up to the last marked slot
     and while its shutter lies within :data:`JOURNAL_LAG_NS` of the gap's first slot's (the
-    last durable line's plus one interval), ``missed`` beyond. Consecutive slots alike are
-    one report, so a long outage costs one, not one per slot.
+    last durable line's plus one interval), ``missed`` beyond. Slots from
+    ``gap.waited_from`` on, due while the daemon waited for the clock, are ``missed`` for
+    ``waiting_reason``. Consecutive slots alike are one report, so a long outage costs
+    one, not one per slot.
     """
+    waited_from = gap.last + 1 if gap.waited_from is None else gap.waited_from
+
+    def missed_for(frame: int) -> str:
+        return waiting_reason if frame >= waited_from else down_reason
+
     looked_at = max((frame for frame in marks if gap.first <= frame <= gap.last), default=-1)
     power_bound = grid.due_ns(gap.first) + JOURNAL_LAG_NS
     if gap.rebooted:
@@ -161,9 +173,12 @@ def gap_reports(
         elif mark is None and gap.rebooted:
             _add_slot(reports, gap, frame, "unknown", UNKNOWN_POWER)
         else:
-            _add_slot(reports, gap, frame, "missed", down_reason)
-    if looked_at < gap.last:
-        _add_slot(reports, gap, max(gap.first, looked_at + 1), "missed", down_reason, gap.last)
+            _add_slot(reports, gap, frame, "missed", missed_for(frame))
+    rest = max(gap.first, looked_at + 1)
+    if rest <= gap.last and rest < waited_from:
+        _add_slot(reports, gap, rest, "missed", down_reason, min(gap.last, waited_from - 1))
+    if max(rest, waited_from) <= gap.last:
+        _add_slot(reports, gap, max(rest, waited_from), "missed", waiting_reason, gap.last)
     return reports
 
 
