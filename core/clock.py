@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -232,17 +233,28 @@ def clock_chip_agrees(wall_ns: int, rtc_class: Path | None = None) -> bool:
     return False
 
 
-def kernel_clock_synchronised() -> bool | None:
-    """What the kernel says of its wall clock: ``adjtimex`` read-only (``modes`` 0, no
-    privilege needed), as ``timedatectl`` reads it; None where it cannot be read.
+FREQ_SCALE = 65_536
+"""``struct timex``'s ``freq`` is parts per million with a 16-bit fraction."""
 
-    The kernel keeps STA_UNSYNC set from boot until a time daemon (systemd-timesyncd on
-    Raspberry Pi OS, chrony, ntpd) disciplines the clock, and sets it again when the clock
-    is stepped by hand or the daemon stops. A clock chip or fake-hwclock restoring the time
-    at boot leaves it set: they restore a time, they do not vouch for it. It is read here
-    rather than systemd-timesyncd's ``/run/systemd/timesync/synchronized`` because every
-    time daemon reports through it, while that file exists only under timesyncd.
-    """
+
+@dataclass(frozen=True)
+class KernelClock:
+    """What ``adjtimex`` says of the kernel's clock (read only)."""
+
+    synchronised: bool
+    """A time daemon disciplines it (see :func:`kernel_clock_synchronised`)."""
+    freq_ppm: float
+    """How fast the kernel runs the clock beyond its crystal, in parts per million: the
+    time daemon's correction, so the crystal's own error is its negative. It stays until
+    the next boot even when the time source is gone."""
+    maxerror_us: int
+    """The kernel's bound on the clock's error, in µs."""
+
+
+def read_kernel_clock() -> KernelClock | None:
+    """The kernel's word on its clock: ``adjtimex`` read-only (``modes`` 0, no privilege
+    needed), as ``timedatectl`` and ``chronyc tracking`` read it; None where it cannot
+    be read."""
     import ctypes
 
     class Timex(ctypes.Structure):
@@ -265,4 +277,23 @@ def kernel_clock_synchronised() -> bool | None:
     timex = Timex()
     if adjtimex(ctypes.byref(timex)) == -1:
         return None
-    return not timex.status & STA_UNSYNC and timex.maxerror < MAX_SYNCED_ERROR_US
+    return KernelClock(
+        synchronised=not timex.status & STA_UNSYNC and timex.maxerror < MAX_SYNCED_ERROR_US,
+        freq_ppm=timex.freq / FREQ_SCALE,
+        maxerror_us=timex.maxerror,
+    )
+
+
+def kernel_clock_synchronised() -> bool | None:
+    """Whether the kernel says a time daemon disciplines its wall clock; None where it
+    cannot be read.
+
+    The kernel keeps STA_UNSYNC set from boot until a time daemon (systemd-timesyncd on
+    Raspberry Pi OS, chrony, ntpd) disciplines the clock, and sets it again when the clock
+    is stepped by hand or the daemon stops. A clock chip or fake-hwclock restoring the time
+    at boot leaves it set: they restore a time, they do not vouch for it. It is read here
+    rather than systemd-timesyncd's ``/run/systemd/timesync/synchronized`` because every
+    time daemon reports through it, while that file exists only under timesyncd.
+    """
+    kernel = read_kernel_clock()
+    return None if kernel is None else kernel.synchronised

@@ -98,14 +98,14 @@ def test_the_journals_wall_time_is_its_last_frames_or_its_creation() -> None:
 class FakeLibc:
     """A libc whose ``adjtimex`` fills in the given status and maximum error."""
 
-    def __init__(self, status: int, maxerror: int, answer: int = 0) -> None:
-        self.status, self.maxerror, self.answer = status, maxerror, answer
+    def __init__(self, status: int, maxerror: int, answer: int = 0, freq: int = 0) -> None:
+        self.status, self.maxerror, self.answer, self.freq = status, maxerror, answer, freq
         self.modes: list[int] = []
 
     def adjtimex(self, pointer: Any) -> int:
         timex = pointer._obj
         self.modes.append(timex.modes)
-        timex.status, timex.maxerror = self.status, self.maxerror
+        timex.status, timex.maxerror, timex.freq = self.status, self.maxerror, self.freq
         return self.answer
 
 
@@ -129,6 +129,16 @@ def test_the_kernel_says_whether_its_clock_is_synchronised(
     monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: libc)
     assert clock_module.kernel_clock_synchronised() is synchronised
     assert libc.modes == [0], "read only: modes 0 changes nothing"
+
+
+def test_the_kernels_frequency_correction_is_read_in_ppm(monkeypatch: pytest.MonkeyPatch) -> None:
+    # struct timex's freq: ppm with a 16-bit fraction; -18.25 ppm slows a fast crystal.
+    libc = FakeLibc(0x0001, 500_000, freq=round(-18.25 * 65_536))
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: libc)
+    kernel = clock_module.read_kernel_clock()
+    assert kernel == clock_module.KernelClock(
+        synchronised=True, freq_ppm=-18.25, maxerror_us=500_000
+    )
 
 
 def test_without_adjtimex_the_system_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:

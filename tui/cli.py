@@ -28,6 +28,7 @@ from core.client import (
 from core.config import ChoicesFile, Config, load_config
 from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo
 from core.model import protocol
+from core.model.clock_report import clock_advice, crystal_error_ppm
 from core.model.clock_trust import waiting_line
 from core.model.durations import format_approx, format_duration, parse_signed_duration
 from core.model.errors import (
@@ -222,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the clock is right (check `date`): resume on it now, whatever the system says",
     )
+    clock = commands.add_parser(
+        "clock", help="whether this Pi's clock is kept, its crystal's error, and lapse's trim"
+    )
+    clock.add_argument("--json", action="store_true", help="machine-readable")
     web = commands.add_parser("web", help="serve the TUI to a browser on this machine")
     web.add_argument("--port", type=_port_arg, default=8000, help="port on localhost (8000)")
     web.add_argument("--host", default="localhost", help="address to listen on (localhost)")
@@ -255,9 +260,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _release(paths, env)
         if args.command == "web":
             return _web(args)
-        handler = {"run": _run, "status": _status, "stop": _stop, "resume": _resume, "log": _log}[
-            args.command
-        ]
+        handler = {
+            "run": _run,
+            "status": _status,
+            "stop": _stop,
+            "resume": _resume,
+            "log": _log,
+            "clock": _clock,
+        }[args.command]
         return handler(args, paths)
     except UsageError as error:
         return fail(error, EXIT_USAGE)
@@ -834,6 +844,58 @@ def _run_json(info: RunInfo | None, journal: Journal) -> dict[str, Any] | None:
         "settings": info.settings.to_dict(),
         "counts": journal.frame_counts(info.id),
     }
+
+
+# -- lapse clock --------------------------------------------------------------------------
+def _clock(args: argparse.Namespace, paths: Paths) -> int:
+    from core.clock import read_kernel_clock
+
+    kernel = read_kernel_clock()
+    trim, run_id = _trim(paths)
+    synchronised = None if kernel is None else kernel.synchronised
+    freq = None if kernel is None else kernel.freq_ppm
+    if args.json:
+        print(
+            as_json(
+                {
+                    "synchronised": synchronised,
+                    "kernel_freq_ppm": freq,
+                    "crystal_ppm": None if freq is None else crystal_error_ppm(freq),
+                    "max_error_us": None if kernel is None else kernel.maxerror_us,
+                    "trim_ppm": trim,
+                    "trim_run": run_id,
+                }
+            )
+        )
+        return EXIT_OK
+    if kernel is None:
+        said = "the kernel does not say (no adjtimex)"
+    elif kernel.synchronised:
+        said = f"synchronised (error within {format_approx(kernel.maxerror_us * 1_000)})"
+    else:
+        said = "not synchronised"
+    print(f"system clock: {said}")
+    if freq is not None:
+        print(
+            f"kernel correction: {freq:+.3f} ppm (the crystal's error:"
+            f" {crystal_error_ppm(freq):+.3f} ppm)"
+        )
+    source = f"run {run_id}" if run_id else "the next run's, from the config and your choices"
+    print(f"lapse's trim: clock_ppm {trim:+.1f} ({source})")
+    print(clock_advice(synchronised, freq, trim))
+    return EXIT_OK
+
+
+def _trim(paths: Paths) -> tuple[float, str | None]:
+    """The trim lapse applies now and the run it is of: the running run's, else the next
+    run's defaults' (and None)."""
+    if daemon_answers(paths.socket) is not None:
+        with Client(paths.socket).connect() as client:
+            status = client.status()
+        if status.state.live and status.run is not None:
+            return status.run.settings.clock_ppm, status.run.id
+    chosen, _set_aside = ChoicesFile(paths.choices, _config(paths)).load()
+    return chosen.run.clock_ppm, None
 
 
 # -- lapse stop ---------------------------------------------------------------------------
