@@ -129,11 +129,13 @@ class Client:
         settings: Settings,
         output: str | None = None,
         camera: protocol.RunCamera | None = None,
+        at: str | None = None,
     ) -> protocol.Status:
         """Start a run; the status once it is placed on the grid. ``output``: an absolute
         folder for the photos the camera downloads, instead of the run's folder;
-        ``camera``: the trigger and shutter speed the run asks over the config's."""
-        return self.request(protocol.Start(settings, output, camera))
+        ``camera``: the trigger and shutter speed the run asks over the config's; ``at``:
+        the wall time (ISO-8601 with its zone) of the first shutter."""
+        return self.request(protocol.Start(settings, output, camera, at))
 
     def stop(self) -> protocol.Status:
         """Stop the run; returns once every output is released."""

@@ -119,10 +119,11 @@ class Daemon:
                 states.append(event.status.state)
         return states
 
-    def start(self, settings: Settings) -> protocol.Status:
-        """Start a run; time waits for this thread until the start has returned."""
+    def start(self, settings: Settings, **options: Any) -> protocol.Status:
+        """Start a run (``options``: the start's others, as ``at``); time waits for this
+        thread until the start has returned."""
         with self.clock.taking_part():
-            return self.controller.start(settings)
+            return self.controller.start(settings, **options)
 
     def close(self) -> None:
         if self.controller.status().state.live:

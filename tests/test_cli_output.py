@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from core.model.records import FrameRecord
+from tests.conftest import Lapse
 from tui.cli import FrameLines
 
 WALL = "2026-11-30T08:15:12.000048+00:00"
@@ -59,3 +63,36 @@ def test_help_lists_every_environment_variable_lapse_reads() -> None:
     assert listed == read
     readme = (root / "README.md").read_text()
     assert all(f"| `{name}` |" in readme for name in read)
+
+
+def test_at_names_the_next_such_time_or_the_date_and_time_given() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from tui.cli import at_time, when
+
+    zone = timezone(timedelta(hours=1))
+    now = datetime(2026, 11, 30, 6, 0, 0, tzinfo=zone)
+    assert at_time("05:30", now) == "2026-12-01T05:30:00+01:00", "passed today: tomorrow's"
+    assert at_time("07:15:10", now) == "2026-11-30T07:15:10+01:00"
+    assert at_time("2026-12-24T18:00+00:00", now) == "2026-12-24T18:00:00+00:00"
+    with pytest.raises(argparse.ArgumentTypeError, match="'soon' is not a time: use 05:30"):
+        at_time("soon", now)
+    assert when(4 * 10**9, now) == "in 4.0s"
+    assert when(90 * 60 * 10**9, now) == "in 1h30min, at 07:30:00"
+    assert when(2 * 86_400 * 10**9, now) == "in 2d, at 2026-12-02 06:00:00"
+
+
+def test_lapse_run_at_a_time_says_when_and_the_journal_keeps_it(lapse: Lapse) -> None:
+    from datetime import datetime, timedelta
+
+    lapse.start_daemon()
+    soon = (datetime.now().astimezone() + timedelta(minutes=3)).replace(microsecond=0)
+    started = lapse.cli("run", "--interval", "10s", "--at", soon.strftime("%H:%M:%S"))
+    assert started.returncode == 0, started.stderr
+    assert f", at {soon:%H:%M:%S}." in started.stdout.splitlines()[0]
+    run = lapse.journal.latest_run()
+    assert run is not None and run.anchor_wall_ns == round(soon.timestamp()) * 10**9
+    assert "next shutter: frame 0 in " in lapse.cli("status").stdout
+    assert lapse.cli("stop").returncode == 0
+    bad = lapse.cli("run", "--interval", "10s", "--at", "25:00")
+    assert bad.returncode == 2 and "'25:00' is not a time" in bad.stderr

@@ -14,6 +14,7 @@ simulated rig, in fake time (core.fake_clock), with a stand-in camera where one 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
 from core.model.battery import BatteryModel, battery_status
 from core.model.camera import NO_CHOICE, CameraChanged, Report
-from core.model.durations import MINUTE_NS, NS_PER_S
+from core.model.durations import MINUTE_NS, NS_PER_S, wall_iso
 from core.model.errors import CameraError, LapseError, PlanError
 from core.model.plan import make_plan
 from core.model.protocol import (
@@ -535,3 +536,44 @@ def test_a_daemon_without_an_outlook_says_so_for_a_preview(
         daemon.controller.preview(EVERY_SECOND)
     status = daemon.controller.status()
     assert (status.battery, status.disk, status.outlook) == (None, None, None)
+
+
+# -- a start at a time --------------------------------------------------------------------------
+def test_a_run_started_at_a_time_opens_its_first_shutter_at_that_time(
+    make_daemon: Callable[..., Daemon], clock: FakeClock
+) -> None:
+    daemon = make_daemon()
+    now, in_an_hour = clock.now_ns(), clock.wall_ns() + 3_600 * NS_PER_S
+    status = daemon.start(THREE_FRAMES, at=wall_iso(in_an_hour))
+    assert status.run is not None and status.state is WAITING
+    assert status.run.anchor_ns == now + 3_600 * NS_PER_S, "the grid is placed there"
+    info = daemon.journal.get_run(status.run.id)
+    assert info.anchor_wall_ns == in_an_hour
+    daemon.published.wait_for_end()
+    records = daemon.journal.read_frames(status.run.id)
+    assert records[0].wall == wall_iso(in_an_hour), "frame 0 opened at the time asked"
+
+
+@pytest.mark.parametrize(
+    ("seconds_away", "settings", "says"),
+    [
+        (-60, THREE_FRAMES, "has passed: the first shutter needs"),
+        (0.05, THREE_FRAMES, "is too soon: the first shutter needs"),
+        (400 * 86_400, THREE_FRAMES, "is more than 365d away"),
+        (3_600, THREE_FRAMES.with_changes(delay_ns=NS_PER_S), "a start time and a delay cannot"),
+    ],
+    ids=["passed", "too-soon", "too-far", "and-a-delay"],
+)
+def test_a_start_time_that_cannot_be_kept_is_refused_and_changes_nothing(
+    make_daemon: Callable[..., Daemon],
+    clock: FakeClock,
+    seconds_away: float,
+    settings: Settings,
+    says: str,
+) -> None:
+    daemon = make_daemon()
+    at = wall_iso(clock.wall_ns() + round(seconds_away * NS_PER_S))
+    with pytest.raises(LapseError, match=re.escape(says)):
+        daemon.start(settings, at=at)
+    assert daemon.controller.status().state is RunState.IDLE
+    assert daemon.journal.list_runs() == []

@@ -238,6 +238,8 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
             trigger=st.none() | st.sampled_from(["gpio", "usb"]),
             shutter_speed=st.none() | st.sampled_from(["1/125", "0.0200s", "30"]),
         ),
+        at=st.none()
+        | st.sampled_from(["2027-01-15T08:00:00+00:00", "2027-01-15T09:30:00.5+01:00"]),
     ),
     Stop: st.just(Stop()),
     Update: st.builds(Update, frames=st.integers(0, MAX_FRAMES)),
@@ -402,7 +404,7 @@ def test_args_that_are_not_an_object_are_refused(args: Any) -> None:
 
 def test_an_unknown_arg_is_refused_listing_what_the_command_takes() -> None:
     start = request(cmd="start", args={"settings": {"interval": "10s"}, "speed": 2})
-    assert refusal(start) == "start args has no speed; it takes settings, output, camera"
+    assert refusal(start) == "start args has no speed; it takes settings, output, camera, at"
     hello = request(cmd="hello", args={"verbose": True, "again": 1})
     assert refusal(hello) == "hello args has no again, verbose; it takes nothing"
 
@@ -679,6 +681,11 @@ def test_events_and_commands_name_every_class_of_their_unions_and_nothing_else()
     assert set(COMMANDS.values()) == set(command_classes)
     assert all(EVENTS[kind.name] is kind for kind in event_classes), "no two share a name"
     assert all(COMMANDS[kind.name] is kind for kind in command_classes), "no two share a name"
+
+
+def test_a_start_time_without_its_zone_is_refused() -> None:
+    start = request(cmd="start", args={"settings": {"interval": "10s"}, "at": "2026-12-01T18:00"})
+    assert "at must carry its time zone" in refusal(start)
 
 
 @pytest.mark.parametrize(

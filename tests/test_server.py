@@ -138,9 +138,13 @@ class StandInController:
         return Subscribed(WAITING, PLAN)
 
     def start(
-        self, settings: Settings, output: str | None = None, camera: RunCamera | None = None
+        self,
+        settings: Settings,
+        output: str | None = None,
+        camera: RunCamera | None = None,
+        at: str | None = None,
     ) -> Status:
-        self._called("start", settings, output, camera)
+        self._called("start", settings, output, camera, at)
         return WAITING
 
     def stop(self) -> Status:
@@ -406,8 +410,8 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
     assert served.controller.calls == [
         ("status",),
         ("subscribed",),
-        ("start", SETTINGS, None, RunCamera()),
-        ("start", SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb")),
+        ("start", SETTINGS, None, RunCamera(), None),
+        ("start", SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb"), None),
         ("update", 500),
         ("preview", SETTINGS),
         ("stop",),

@@ -129,6 +129,35 @@ def _folder_arg(text: str) -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
+def _at_arg(text: str) -> str:
+    """``05:30`` (its next coming, in local time) or a date and time; ISO-8601 with the
+    zone, as the daemon takes it."""
+    return at_time(text, datetime.now().astimezone())
+
+
+def at_time(text: str, now: datetime) -> str:
+    """The wall time ``text`` names, seen from ``now`` (aware, local): ``HH:MM`` or
+    ``HH:MM:SS`` is the next such time, a date and time without a zone is local."""
+    spelled = text.strip()
+    try:
+        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", spelled):
+            clock = datetime.strptime(spelled, "%H:%M:%S" if spelled.count(":") == 2 else "%H:%M")
+            moment = now.replace(
+                hour=clock.hour, minute=clock.minute, second=clock.second, microsecond=0
+            )
+            if moment <= now:
+                moment += timedelta(days=1)
+            return moment.isoformat()
+        moment = datetime.fromisoformat(spelled)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{echo(spelled)} is not a time: use 05:30, or a date and time such as 2026-12-01T18:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a time without a zone is this Pi's local time
+    return moment.isoformat()
+
+
 def _shutter_speed_arg(text: str) -> str:
     try:
         return protocol.RunCamera(shutter_speed=text.strip()).shutter_speed or ""
@@ -181,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--power", action=argparse.BooleanOptionalAction, help="switch camera power per frame"
     )
     run.add_argument("--delay", type=_duration_arg, help="wait this long before the first frame")
+    run.add_argument(
+        "--at",
+        type=_at_arg,
+        metavar="TIME",
+        help="open the first shutter at this time: 05:30 (the next one), or 2026-12-01T18:00",
+    )
     run.add_argument(
         "--exposure", type=_exposure_arg, default=_UNSET, help="pulse, or a bulb time such as 2s"
     )
@@ -482,7 +517,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
         if args.wait:
             client.subscribe()
         camera = protocol.RunCamera(trigger=args.trigger, shutter_speed=args.shutter_speed)
-        status = client.start(settings, args.output, camera if camera.chosen else None)
+        status = client.start(settings, args.output, camera if camera.chosen else None, args.at)
         print(_started_line(status))
         typed_camera = [
             f"{name} {value}"
@@ -586,11 +621,21 @@ def _started_line(status: protocol.Status) -> str:
     count = frames_phrase(settings.frames)
     power = "camera power on" if settings.power else "camera power off"
     due = run.next_due_ns if run.next_due_ns is not None else run.anchor_ns
-    wait = format_approx(max(0, due - status.now_ns))
     return (
         f"Run {run.id} started: every {format_duration(settings.interval_ns)}, {count}, {power};"
-        f" first shutter in {wait}."
+        f" first shutter {when(max(0, due - status.now_ns))}."
     )
+
+
+def when(wait_ns: int, now: datetime | None = None) -> str:
+    """``in 4.0s``, or past a minute ``in 7h12min, at 05:30:00`` (``now``: the local wall
+    clock; a day or more away, the date too)."""
+    said = f"in {format_approx(wait_ns)}"
+    if wait_ns < 60 * 1_000_000_000:
+        return said
+    moment = (now or datetime.now().astimezone()) + timedelta(microseconds=wait_ns // 1000)
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S" if wait_ns >= 86_400 * 10**9 else "%H:%M:%S")
+    return f"{said}, at {shown}"
 
 
 class FrameLines:
@@ -754,8 +799,8 @@ def status_lines(status: protocol.Status) -> list[str]:
             + unknown_part(counts.unknown),
         ]
         if run.next_due_ns is not None:
-            wait = format_approx(max(0, run.next_due_ns - status.now_ns))
-            lines.append(f"  next shutter: frame {run.next_frame} in {wait}")
+            wait = when(max(0, run.next_due_ns - status.now_ns))
+            lines.append(f"  next shutter: frame {run.next_frame} {wait}")
         lines.append(f"  {where_line(run, status.camera)}")
     else:
         counts = run.counts

@@ -37,7 +37,13 @@ from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import NO_CHOICE, Camera
-from core.model.clock_trust import ClockTrust, clock_trust, journal_wall_ns, waiting_line
+from core.model.clock_trust import (
+    ClockTrust,
+    clock_trust,
+    journal_wall_ns,
+    waiting_line,
+    wall_ns_of,
+)
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault
@@ -69,7 +75,7 @@ from core.model.records import FrameRecord
 from core.model.rig import Rig
 from core.model.run_state import RunState, advance
 from core.model.scheduler import Grid, Scheduler
-from core.model.settings import Settings
+from core.model.settings import MAX_DELAY_NS, Settings
 
 log = logging.getLogger("lapse.daemon")
 
@@ -479,13 +485,18 @@ class RunController:
 
     # -- commands --------------------------------------------------------------
     def start(
-        self, settings: Settings, output: str | None = None, camera: RunCamera = NO_CHOICE
+        self,
+        settings: Settings,
+        output: str | None = None,
+        camera: RunCamera = NO_CHOICE,
+        at: str | None = None,
     ) -> Status:
         """Start a new run now (after its delay); raise :class:`LapseError` if one is going.
 
         ``output``: an absolute folder for the run's photos instead of the run's own
         folder; refused unless a camera downloads them there. ``camera``: the trigger
-        and shutter speed this run asks of the camera over the config's.
+        and shutter speed this run asks of the camera over the config's. ``at``: the
+        wall time (ISO-8601 with its zone) the first shutter opens at, in place of a delay.
         """
         plan = make_plan(settings)
         with self._lock:
@@ -510,10 +521,15 @@ class RunController:
             # Before the grid is anchored: it takes tens of milliseconds (core/daemon/collector.py).
             freeze_survivors()
             with self._lock:
-                now = self.clock.now_ns()
-                anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
-                anchor = max(anchor, self._first_power_on_allowed(plan))
-                anchor_wall = self.clock.wall_ns() + (anchor - now)
+                # One reading of each clock: the wall time asked for is the anchor's, exactly.
+                now, wall = self.clock.now_ns(), self.clock.wall_ns()
+                if at is None:
+                    anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
+                    anchor = max(anchor, self._first_power_on_allowed(plan))
+                else:
+                    anchor = now + (wall_ns_of(at) - wall)
+                    self._refuse_start_at(at, anchor, settings, plan, now)
+                anchor_wall = wall + (anchor - now)
                 writer = create_run(
                     self.journal,
                     settings=settings,
@@ -539,6 +555,29 @@ class RunController:
             raise
         self._publish_state()
         return self.status()
+
+    def _refuse_start_at(
+        self, at: str, anchor: int, settings: Settings, plan: Plan, now: int
+    ) -> None:
+        """Raise :class:`LapseError` unless the first shutter can open at ``anchor``, the
+        monotonic time of the wall time ``at`` (called with the lock held)."""
+        if settings.delay_ns:
+            raise LapseError("a start time and a delay cannot both be given: choose one")
+        ready = now + plan.lead_ns + START_MARGIN_NS
+        if anchor < ready:
+            said = "has passed" if anchor <= now else "is too soon"
+            raise LapseError(
+                f"{at} {said}: the first shutter needs {format_duration(ready - now)} from the"
+                " start (to power the camera and focus)"
+            )
+        if anchor - now > MAX_DELAY_NS:
+            raise LapseError(f"{at} is more than {format_duration(MAX_DELAY_NS)} away")
+        allowed = self._first_power_on_allowed(plan)
+        if anchor < allowed:
+            raise LapseError(
+                f"{at} is too soon: the camera's power must stay off for"
+                f" {format_duration(settings.min_power_off_ns)} after the last run's"
+            )
 
     def _refuse_output(self, output: str) -> None:
         """Raise :class:`LapseError` unless the photos can go to ``output``: made if need

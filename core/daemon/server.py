@@ -378,10 +378,12 @@ class Server:
                     raise LapseError(f"too many subscribers ({cap}); close one")
                 self._subscribers.add(writer)
                 return controller.subscribed()
-            case protocol.Start(settings=settings, output=output, camera=camera):
+            case protocol.Start(settings=settings, output=output, camera=camera, at=at):
                 # A camera may take a few bounded calls to get ready: keep serving meanwhile.
                 choice = camera or protocol.RunCamera()
-                return await loop.run_in_executor(None, controller.start, settings, output, choice)
+                return await loop.run_in_executor(
+                    None, controller.start, settings, output, choice, at
+                )
             case protocol.Stop():
                 # Joining the threads takes a moment; the loop keeps serving meanwhile.
                 return await loop.run_in_executor(None, controller.stop)

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 from core.model.errors import LapseError, ProtocolError
 from core.model.plan import Plan
 from core.model.planner import RunOutlook
-from core.model.records import FrameRecord
+from core.model.records import FrameRecord, check_wall
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.toml_text import cut, echo
@@ -366,6 +366,13 @@ class Start:
     """An absolute folder for the photos a camera downloads; None: the run's folder."""
     camera: RunCamera | None = None
     """The trigger and shutter speed this run asks for, over the config's."""
+    at: str | None = None
+    """When the first shutter opens: an ISO-8601 wall time with its zone (``lapse run
+    --at``), in place of a delay; None: as soon as the delay and the leads allow."""
+
+    def __post_init__(self) -> None:
+        if self.at is not None:
+            check_wall("at", self.at)
 
 
 @dataclass(frozen=True)
