@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from core.fake_clock import FakeClock
 from core.model.battery import NS_PER_HOUR, BatteryModel
-from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S
-from core.model.errors import PlanError, SettingsError
+from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_MS, NS_PER_S, wall_iso
+from core.model.errors import LapseError, PlanError, SettingsError
 from core.model.hardware import HardwareConfig
 from core.model.plan import Line, Plan, make_plan
 from core.model.scheduler import FrameDue, Grid, RunComplete, Scheduler, SlotsMissed
@@ -390,3 +390,17 @@ def test_a_run_started_at_once_after_another_keeps_the_camera_off_for_the_minimu
     assert offs_between_ons(power) and min(offs_between_ons(power)) >= 3 * S
     records = daemon.journal.read_frames(second)
     assert [record.status for record in records] == ["ok", "ok"], "its shutters still on the grid"
+
+
+def test_a_start_at_a_time_too_soon_after_the_last_runs_power_is_refused(
+    daemon: Daemon, clock: FakeClock
+) -> None:
+    # A start at a chosen time cannot be moved later, as a plain start is: it is refused.
+    settings = powered(10 * S, frames=2, min_power_off_ns=30 * S)
+    run_to_the_end(daemon, settings)
+    daemon.published.clear()
+    soon = wall_iso(clock.wall_ns() + 10 * S)
+    with pytest.raises(LapseError, match="the camera's power must stay off for 30s"):
+        daemon.start(settings, at=soon)
+    later = daemon.start(settings, at=wall_iso(clock.wall_ns() + 60 * S))
+    assert later.run is not None
