@@ -85,6 +85,7 @@ def test_at_names_the_next_such_time_or_the_date_and_time_given() -> None:
 def test_lapse_run_at_a_time_says_when_and_the_journal_keeps_it(lapse: Lapse) -> None:
     from datetime import datetime, timedelta
 
+    lapse.config.write_text('[run]\ndelay = "10s"\n')  # a default delay gives way to --at
     lapse.start_daemon()
     soon = (datetime.now().astimezone() + timedelta(minutes=3)).replace(microsecond=0)
     started = lapse.cli("run", "--interval", "10s", "--at", soon.strftime("%H:%M:%S"))
@@ -96,3 +97,31 @@ def test_lapse_run_at_a_time_says_when_and_the_journal_keeps_it(lapse: Lapse) ->
     assert lapse.cli("stop").returncode == 0
     bad = lapse.cli("run", "--interval", "10s", "--at", "25:00")
     assert bad.returncode == 2 and "'25:00' is not a time" in bad.stderr
+
+
+def test_align_puts_the_first_shutter_on_a_whole_multiple_of_the_interval() -> None:
+    from core.model.clock_trust import wall_ns_of
+    from tui.cli import aligned_start
+
+    second = 10**9
+    now = 1_800_000_000 * second + 300_000_000  # a minute boundary + 0.3 s
+    assert wall_ns_of(aligned_start(now, 60 * second, 5 * second)) == 1_800_000_060 * second
+    # The defaults' delay is kept: the first multiple after it.
+    later = aligned_start(now, 60 * second, 5 * second, 120 * second)
+    assert wall_ns_of(later) == 1_800_000_180 * second
+    # A multiple exactly at the earliest moment is taken.
+    assert wall_ns_of(aligned_start(now - 300_000_000, 10 * second, 0)) == now - 300_000_000
+
+
+def test_lapse_run_align_puts_every_shutter_on_the_clocks_whole_seconds(lapse: Lapse) -> None:
+    lapse.start_daemon()
+    done = lapse.cli("run", "--interval", "1s", "--frames", "3", "--align", "--wait", timeout=60)
+    assert done.returncode == 0, done.stderr
+    run = lapse.journal.latest_run()
+    assert run is not None and run.anchor_wall_ns % 10**9 == 0
+    records = lapse.journal.read_frames(run.id)
+    assert [r.status for r in records] == ["ok"] * 3
+    both = lapse.cli("run", "--interval", "1s", "--align", "--at", "05:30")
+    assert both.returncode == 2 and "not with --at" in both.stderr
+    with_delay = lapse.cli("run", "--interval", "1s", "--align", "--delay", "5s")
+    assert with_delay.returncode == 2 and "choose one" in with_delay.stderr

@@ -30,7 +30,12 @@ from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo
 from core.model import protocol
 from core.model.clock_report import clock_advice, crystal_error_ppm
 from core.model.clock_trust import waiting_line
-from core.model.durations import format_approx, format_duration, parse_signed_duration
+from core.model.durations import (
+    NS_PER_S,
+    format_approx,
+    format_duration,
+    parse_signed_duration,
+)
 from core.model.errors import (
     ConfigError,
     DurationError,
@@ -129,6 +134,22 @@ def _folder_arg(text: str) -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
+ALIGN_SLACK_NS = 2 * NS_PER_S
+"""Room, past the leads, for the start to reach the daemon: the first aligned shutter is
+never one the daemon must refuse as too soon."""
+
+
+def aligned_start(wall_ns: int, interval_ns: int, lead_ns: int, delay_ns: int = 0) -> str:
+    """The first wall time at least ``lead_ns`` (and the config's delay) after
+    ``wall_ns`` that is a whole multiple of ``interval_ns`` since the epoch (UTC), as
+    ``Start.at`` takes it: every Pi whose clock is kept puts its shutters there."""
+    earliest = wall_ns + max(lead_ns, delay_ns)
+    first = -(-earliest // interval_ns) * interval_ns
+    seconds, rest = divmod(first, NS_PER_S)
+    moment = datetime.fromtimestamp(seconds).astimezone() + timedelta(microseconds=rest // 1000)
+    return moment.isoformat(timespec="microseconds")
+
+
 def _at_arg(text: str) -> str:
     """``05:30`` (its next coming, in local time) or a date and time; ISO-8601 with the
     zone, as the daemon takes it."""
@@ -215,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_at_arg,
         metavar="TIME",
         help="open the first shutter at this time: 05:30 (the next one), or 2026-12-01T18:00",
+    )
+    run.add_argument(
+        "--align",
+        action="store_true",
+        help="put the shutters on whole multiples of the interval in clock time (every"
+        " minute at :00), the same on every Pi whose clock is kept",
     )
     run.add_argument(
         "--exposure", type=_exposure_arg, default=_UNSET, help="pulse, or a bulb time such as 2s"
@@ -511,13 +538,25 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     if set_aside is not None:
         print(f"lapse: {set_aside}", file=sys.stderr)
     settings = settings_from_args(chosen.run, args)
-    make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
+    plan = make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
+    at = args.at
+    if args.align:
+        if at is not None:
+            raise UsageError("--align places the first shutter itself: not with --at")
+        at = aligned_start(
+            time.time_ns(), settings.interval_ns, plan.lead_ns + ALIGN_SLACK_NS, settings.delay_ns
+        )
+    if at is not None:
+        if args.delay is not None:
+            raise UsageError("--delay and a start time (--at, --align): choose one")
+        # The defaults' delay is folded into the time (--align) or gives way to it (--at).
+        settings = settings.with_changes(delay_ns=0)
     hello = ensure_daemon(paths, daemon_command())
     with Client(paths.socket).connect() as client:
         if args.wait:
             client.subscribe()
         camera = protocol.RunCamera(trigger=args.trigger, shutter_speed=args.shutter_speed)
-        status = client.start(settings, args.output, camera if camera.chosen else None, args.at)
+        status = client.start(settings, args.output, camera if camera.chosen else None, at)
         print(_started_line(status))
         typed_camera = [
             f"{name} {value}"
