@@ -31,10 +31,13 @@ from core.model import protocol
 from core.model.clock_report import clock_advice, crystal_error_ppm
 from core.model.clock_trust import waiting_line
 from core.model.durations import (
+    DAY_NS,
+    MINUTE_NS,
     NS_PER_S,
     format_approx,
     format_duration,
     parse_signed_duration,
+    wall_iso,
 )
 from core.model.errors import (
     ConfigError,
@@ -144,10 +147,7 @@ def aligned_start(wall_ns: int, interval_ns: int, lead_ns: int, delay_ns: int = 
     ``wall_ns`` that is a whole multiple of ``interval_ns`` since the epoch (UTC), as
     ``Start.at`` takes it: every Pi whose clock is kept puts its shutters there."""
     earliest = wall_ns + max(lead_ns, delay_ns)
-    first = -(-earliest // interval_ns) * interval_ns
-    seconds, rest = divmod(first, NS_PER_S)
-    moment = datetime.fromtimestamp(seconds).astimezone() + timedelta(microseconds=rest // 1000)
-    return moment.isoformat(timespec="microseconds")
+    return wall_iso(-(-earliest // interval_ns) * interval_ns)
 
 
 def _at_arg(text: str) -> str:
@@ -368,6 +368,16 @@ def _config(paths: Paths) -> Config:
     return load_config(paths.config)
 
 
+def _defaults(paths: Paths) -> tuple[Config, Config]:
+    """The config file, and it with the interface's choices laid over: a run's defaults
+    wherever it starts. A choices file set aside is said on stderr."""
+    config = _config(paths)
+    chosen, set_aside = ChoicesFile(paths.choices, config).load()
+    if set_aside is not None:
+        print(f"lapse: {set_aside}", file=sys.stderr)
+    return config, chosen
+
+
 # -- lapse daemon ------------------------------------------------------------------
 def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = False) -> int:
     import logging
@@ -531,12 +541,9 @@ def _web(args: argparse.Namespace) -> int:
 
 # -- lapse run ------------------------------------------------------------------------
 def _run(args: argparse.Namespace, paths: Paths) -> int:
-    config = _config(paths)
     # The interface's choices are this Pi's defaults too: a run started here with no
     # options is the run the interface would start.
-    chosen, set_aside = ChoicesFile(paths.choices, config).load()
-    if set_aside is not None:
-        print(f"lapse: {set_aside}", file=sys.stderr)
+    config, chosen = _defaults(paths)
     settings = settings_from_args(chosen.run, args)
     plan = make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
     at = args.at
@@ -670,10 +677,10 @@ def when(wait_ns: int, now: datetime | None = None) -> str:
     """``in 4.0s``, or past a minute ``in 7h12min, at 05:30:00`` (``now``: the local wall
     clock; a day or more away, the date too)."""
     said = f"in {format_approx(wait_ns)}"
-    if wait_ns < 60 * 1_000_000_000:
+    if wait_ns < MINUTE_NS:
         return said
     moment = (now or datetime.now().astimezone()) + timedelta(microseconds=wait_ns // 1000)
-    shown = moment.strftime("%Y-%m-%d %H:%M:%S" if wait_ns >= 86_400 * 10**9 else "%H:%M:%S")
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S" if wait_ns >= DAY_NS else "%H:%M:%S")
     return f"{said}, at {shown}"
 
 
@@ -978,7 +985,7 @@ def _trim(paths: Paths) -> tuple[float, str | None]:
             status = client.status()
         if status.state.live and status.run is not None:
             return status.run.settings.clock_ppm, status.run.id
-    chosen, _set_aside = ChoicesFile(paths.choices, _config(paths)).load()
+    _config_file, chosen = _defaults(paths)
     return chosen.run.clock_ppm, None
 
 
@@ -1007,8 +1014,6 @@ def _stop_interrupted(paths: Paths) -> int:
     run. Another client may have started a daemon meanwhile that resumes the run: then
     that one is asked to stop it.
     """
-    import time
-
     journal = Journal(paths.state_dir)
     active = journal.active_run()
     if active is None:
