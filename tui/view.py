@@ -345,6 +345,10 @@ def battery_estimate(
     )
 
 
+SEPARATOR = " · "
+"""Between the figures of one line."""
+
+
 def camera_text(camera: CameraStatus | None) -> str:
     """One line about the USB camera; empty when there is none."""
     if camera is None:
@@ -354,13 +358,17 @@ def camera_text(camera: CameraStatus | None) -> str:
     parts = [f"camera: {camera.model or 'connected'}"]
     if camera.battery:
         parts.append(f"battery {camera.battery}")
+    parts.append(_files_word(camera))
+    return SEPARATOR.join(parts)
+
+
+def _files_word(camera: CameraStatus) -> str:
+    """What became of the camera's files: ``12 saved``, on the card, or paused."""
     if camera.paused:
-        parts.append("downloads paused")
-    elif camera.downloads == "off":
-        parts.append("files on the card")
-    else:
-        parts.append(f"{camera.saved} saved")
-    return " · ".join(parts)
+        return "downloads paused"
+    if camera.downloads == "off":
+        return "files on the card"
+    return f"{camera.saved} saved"
 
 
 def camera_brief(camera: CameraStatus | None, width: int) -> str:
@@ -371,25 +379,14 @@ def camera_brief(camera: CameraStatus | None, width: int) -> str:
         return ""
     if not camera.connected:
         return "camera: not connected"
-    if camera.paused:
-        files = "downloads paused"
-    elif camera.downloads == "off":
-        files = "files on the card"
-    else:
-        files = f"{camera.saved} saved"
-    parts = [camera.model or "camera", camera.battery or "", files]
-    text = SEPARATOR.join(p for p in parts if p)
-    if len(text) > width:
-        text = SEPARATOR.join(p for p in ["camera", *parts[1:]] if p)
-    return text
+    parts = [camera.model or "camera", camera.battery or "", _files_word(camera)]
+    text = _joined(parts)
+    return text if len(text) <= width else _joined(["camera", *parts[1:]])
 
 
 def _disk_warning(disk_short: bool, warnings: tuple[str, ...]) -> str | None:
     # The planner puts the battery's warning first and the disk's last.
     return warnings[-1] if disk_short and warnings else None
-
-
-SEPARATOR = " · "
 
 
 def run_lines(first: list[str], second: list[str], width: int) -> list[str]:
@@ -407,9 +404,12 @@ def run_lines(first: list[str], second: list[str], width: int) -> list[str]:
         (first, [*left, late]),
         ([*first, late], left),
     ):
-        lines = [SEPARATOR.join(p for p in part if p) for part in (top, bottom)]
-        lines = [line for line in lines if line]
+        lines = [line for line in (_joined(top), _joined(bottom)) if line]
         if all(len(line) <= width for line in lines):
             return lines
-    lines = [SEPARATOR.join(p for p in part if p) for part in (first, second)]
-    return [line for line in lines if line]
+    return [line for line in (_joined(first), _joined(second)) if line]
+
+
+def _joined(parts: list[str]) -> str:
+    """The figures said, empty ones left out: ``frame 7 of 240 · next in 1.2s``."""
+    return SEPARATOR.join(part for part in parts if part)
