@@ -110,11 +110,27 @@ def bindings(keys: tuple[Key, ...]) -> list:  # list[Binding]; typed loosely: te
     ]
 
 
+KEY_NAMES = {
+    "asterisk": "*",
+    "number_sign": "#",
+    "question_mark": "?",
+    "escape": "Esc",
+    "enter": "Enter",
+    "shift+tab": "Shift+Tab",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+}
+
+
+def spell(keys: str) -> str:
+    """``asterisk,s`` → ``* S``: how the keys are written on the keypad and keyboard."""
+    return " ".join(KEY_NAMES.get(k, k.upper() if len(k) == 1 else k) for k in keys.split(","))
+
+
 def first_key(binding: BindingId, keymap: Mapping[str, str]) -> str:
     """The first key of ``binding`` as a keypad says it (``D``), any rebinding applied."""
     defaults = next(key.keys for key in ALL_KEYS if key.id == binding)
-    first = keymap.get(binding, defaults).split(",")[0]
-    return first.upper() if len(first) == 1 else first
+    return spell(keymap.get(binding, defaults).split(",")[0])
 
 
 def with_capitals(keys: str) -> str:

@@ -10,24 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, bindings
+from tui.keys import APP_KEYS, HELP_KEYS, LOG_KEYS, MAIN_KEYS, SETTINGS_KEYS, bindings, spell
 from tui.widgets.footer import key_footer
-
-KEY_NAMES = {
-    "asterisk": "*",
-    "number_sign": "#",
-    "question_mark": "?",
-    "escape": "Esc",
-    "enter": "Enter",
-    "shift+tab": "Shift+Tab",
-    "pageup": "PgUp",
-    "pagedown": "PgDn",
-}
-
-
-def spell(keys: str) -> str:
-    """``asterisk,s`` → ``* s``: how the keys are written on the keypad and keyboard."""
-    return " ".join(KEY_NAMES.get(k, k.upper() if len(k) == 1 else k) for k in keys.split(","))
 
 
 def help_lines(keymap: dict[str, str]) -> list[str]:
