@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from core.daemon.controller import RunController
 from core.model import protocol
+from core.model.camera import NO_CHOICE
 from core.model.errors import LapseError, ProtocolError
 
 log = logging.getLogger("lapse.daemon")
@@ -380,9 +381,8 @@ class Server:
                 return controller.subscribed()
             case protocol.Start(settings=settings, output=output, camera=camera, at=at):
                 # A camera may take a few bounded calls to get ready: keep serving meanwhile.
-                choice = camera or protocol.RunCamera()
                 return await loop.run_in_executor(
-                    None, controller.start, settings, output, choice, at
+                    None, controller.start, settings, output, camera or NO_CHOICE, at
                 )
             case protocol.Stop():
                 # Joining the threads takes a moment; the loop keeps serving meanwhile.

@@ -108,11 +108,8 @@ class UsbCamera:
         self.config = config
         self.trigger = config.trigger
         """The trigger of the run prepared last, else the config's."""
-        self._shutter_speed = config.shutter_speed
-        """The shutter speed of the run prepared last ("" leaves the camera's), else the
-        config's."""
-        self._speed_named = "camera.shutter_speed"
-        """Where that speed was asked for, as a refusal names it."""
+        self._choice = NO_CHOICE
+        """What the run prepared last asked of the camera over the config."""
         self._open_session = open_session
         self._virtual = virtual
         self._free = free
@@ -301,10 +298,8 @@ class UsbCamera:
     def _prepare(self, settings: Settings, choice: RunCamera) -> None:
         # The run's own trigger and shutter speed, else the config's: a run that asks
         # nothing goes back to the config's, whatever the run before asked.
+        self._choice = choice
         self.trigger = Trigger(choice.trigger) if choice.trigger else self.config.trigger
-        speed = choice.shutter_speed
-        self._shutter_speed = self.config.shutter_speed if speed is None else speed
-        self._speed_named = "camera.shutter_speed" if speed is None else "the run's shutter speed"
         self._set_status(trigger=self.trigger)
         if self._session is None:
             try:
@@ -323,12 +318,18 @@ class UsbCamera:
         """Shutter speed, card and bulb route; ``strict`` refuses what cannot be done."""
         session = self._require_session()
         model = session.model
-        speed = self._shutter_speed
+        # The run's own speed, else the config's ("" leaves the camera's as it is).
+        asked = self._choice.shutter_speed
+        speed = self.config.shutter_speed if asked is None else asked
         if speed:
             choices = self._call(session.shutter_speeds)
             interval_ns = settings.interval_ns if strict else None
             refusal = policy.shutter_speed_refusal(
-                speed, choices, model=model, interval_ns=interval_ns, named=self._speed_named
+                speed,
+                choices,
+                model=model,
+                interval_ns=interval_ns,
+                named="camera.shutter_speed" if asked is None else "the run's shutter speed",
             )
             if refusal is not None:
                 raise CallError("unsupported", refusal.message)
