@@ -20,6 +20,7 @@ from typing import Any
 
 from core.model import protocol
 from core.model.errors import DaemonUnavailable, LapseError, ProtocolError
+from core.model.place import Place
 from core.model.settings import Settings
 from core.paths import Paths, socket_path_problem
 
@@ -130,12 +131,14 @@ class Client:
         output: str | None = None,
         camera: protocol.RunCamera | None = None,
         at: str | None = None,
+        place: Place | None = None,
     ) -> protocol.Status:
         """Start a run; the status once it is placed on the grid. ``output``: an absolute
         folder for the photos the camera downloads, instead of the run's folder;
         ``camera``: the trigger and shutter speed the run asks over the config's; ``at``:
-        the wall time (ISO-8601 with its zone) of the first shutter."""
-        return self.request(protocol.Start(settings, output, camera, at))
+        the wall time (ISO-8601 with its zone) of the first shutter; ``place``: where the
+        rig stands, over the daemon's config, for a window by the sun."""
+        return self.request(protocol.Start(settings, output, camera, at, place))
 
     def stop(self) -> protocol.Status:
         """Stop the run; returns once every output is released."""

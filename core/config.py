@@ -15,6 +15,10 @@ The layout, every table and key optional::
     trigger = "usb"
     [battery]       # core.model.battery.BATTERY: which monitor, the model's figures
     source = "auto"
+
+    [place]         # core.model.place.PLACE: where the rig stands, for the sun's times
+    latitude = 51.48
+    longitude = -0.01
     [ui]            # core.model.ui.UI
     theme = "default"
     [ui.keys]       # binding id = key
@@ -40,6 +44,7 @@ from core.model.durations import MINUTE_NS
 from core.model.errors import ConfigError, SettingsError
 from core.model.fields import Invalid, Table
 from core.model.hardware import HARDWARE, HardwareConfig, check_pins_distinct
+from core.model.place import PLACE, Place
 from core.model.settings import RUN, Settings
 from core.model.toml_text import toml_key
 from core.model.ui import UI, UiConfig
@@ -54,10 +59,12 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
+    place: Place = field(default_factory=Place)
+    """Where the rig stands: the sun's times for a run's window (unset: no window by it)."""
     ui: UiConfig = field(default_factory=UiConfig)
 
 
-TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, BATTERY, UI)
+TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, BATTERY, PLACE, UI)
 """The file's tables in its order; each fills the :class:`Config` attribute of its name."""
 
 
@@ -226,6 +233,7 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         hardware=_read_hardware(data.get("hardware", {})),
         camera=CameraConfig(**CAMERA.read(data.get("camera", {}))),
         battery=BatteryConfig(**BATTERY.read(data.get("battery", {}))),
+        place=Place.from_dict(data.get("place", {})),
         ui=UiConfig(**UI.read(data.get("ui", {}))),
     )
 

@@ -31,7 +31,9 @@ from typing import Any
 
 from core.atomic import NOT_FOLLOWED
 from core.model.errors import LapseError
+from core.model.fields import Invalid
 from core.model.output import output_refusal
+from core.model.place import Place
 from core.model.protocol import RunCamera
 from core.model.records import (
     AMEND_WINDOW,
@@ -215,6 +217,10 @@ class RunInfo:
     camera: RunCamera = field(default_factory=RunCamera)
     """What the run asked of the camera over the config (``--trigger``,
     ``--shutter-speed``): a resume asks it again."""
+    place: Place | None = None
+    """Where the sun's times of the run's window were computed for, when its window
+    follows the sun: a resume computes them for the same place, so the grid's windows
+    stay where they were."""
 
     def __post_init__(self) -> None:
         if self.state not in JOURNAL_STATES:
@@ -235,6 +241,8 @@ class RunInfo:
             raise ValueError("end_reason must be text")
         if not isinstance(self.camera, RunCamera):
             raise ValueError("camera must be a RunCamera")
+        if self.place is not None and not isinstance(self.place, Place):
+            raise ValueError("place must be a Place")
         if self.output is not None:
             if not isinstance(self.output, str):
                 raise ValueError("output must be text")
@@ -281,6 +289,8 @@ class RunInfo:
         if self.camera.chosen:
             # TOML has no null: only what the run asked for.
             data["camera"] = {k: v for k, v in asdict(self.camera).items() if v is not None}
+        if self.place is not None:
+            data["place"] = self.place.to_dict()
         return data
 
     def _sort_key(self) -> tuple[datetime, int, str]:
@@ -353,9 +363,20 @@ def _read_run(path: Path) -> RunInfo:
             end_reason=data.get("end_reason"),
             output=data.get("output"),
             camera=_run_camera(data.get("camera", {})),
+            place=_run_place(data.get("place")),
         )
     except KeyError as error:
         raise ValueError(f"run.toml has no {error.args[0]}") from None
+
+
+def _run_place(table: Any) -> Place | None:
+    """A run.toml's ``[place]`` table, or ValueError saying what is wrong with it."""
+    if table is None:
+        return None
+    try:
+        return Place.from_dict(table)
+    except Invalid as invalid:
+        raise ValueError(f"run.toml's {invalid}") from None
 
 
 def _run_camera(table: Any) -> RunCamera:

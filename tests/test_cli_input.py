@@ -45,6 +45,22 @@ GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
             "invalid choice: 'off' (choose from 'gpio', 'usb')",
         ),
         (["--interval", "1s", "--shutter-speed", " "], "shutter speed must be one of the camera's"),
+        (["--interval", "1s", "--between", "sunset"], "--between: 'sunset' is not a window"),
+        (["--interval", "1s", "--between", "sunsett..sunrise"], "'sunsett' is not a clock time"),
+        (["--interval", "1s", "--between", "19:60..06:00"], "'19:60' is not a time of day"),
+        (["--interval", "1s", "--when", "dusk"], "'dusk' is not one of always, night, day"),
+        (
+            ["--interval", "1s", "--sun-below", "-30"],
+            "night's sun angle must be between -18 and +10 degrees, got -30",
+        ),
+        (["--interval", "1s", "--sun-below", "low"], "'low' is not the sun's altitude"),
+        (["--interval", "1s", "--place", "51.5"], "a place is LATITUDE,LONGITUDE in degrees"),
+        (["--interval", "1s", "--place", "91,0"], "--place: latitude must be"),
+        (["--interval", "1s", "--at", "sunrise+1d"], "the offset in 'sunrise+1d' must be under"),
+        (
+            ["--interval", "1s", "--at", "sunrise-1h"],
+            "--at sunrise-1h needs to know where the rig stands: set [place]",
+        ),
     ],
 )
 def test_bad_run_arguments(lapse: Lapse, args: list[str], says: str) -> None:

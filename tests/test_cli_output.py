@@ -125,3 +125,42 @@ def test_lapse_run_align_puts_every_shutter_on_the_clocks_whole_seconds(lapse: L
     assert both.returncode == 2 and "not with --at" in both.stderr
     with_delay = lapse.cli("run", "--interval", "1s", "--align", "--delay", "5s")
     assert with_delay.returncode == 2 and "choose one" in with_delay.stderr
+
+
+def test_lapse_run_by_the_sun_starts_at_sunrise_and_says_its_window(lapse: Lapse) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from astral import Observer
+    from astral.sun import sunrise
+
+    lapse.config.write_text("[place]\nlatitude = 51.48\nlongitude = 0.0\n")
+    lapse.start_daemon()
+    started = lapse.cli(
+        "run", "--interval", "10min", "--between", "Sunset - 30min..sunrise", "--at", "sunrise-1h"
+    )
+    assert started.returncode == 0, started.stderr
+    assert "Also: between sunset-30min..sunrise" in started.stdout
+    run = lapse.journal.latest_run()
+    assert run is not None and run.place is not None and run.place.latitude == 51.48
+    # The first shutter is astral's next sunrise less an hour, to the microsecond.
+    observer = Observer(51.48, 0.0, 0.0)
+    now = datetime.now(UTC)
+    first = min(
+        at
+        for days in range(-1, 3)
+        if (at := sunrise(observer, (now + timedelta(days=days)).date(), UTC) - timedelta(hours=1))
+        > now + timedelta(seconds=30)
+    )
+    assert run.anchor_wall_ns == round(first.timestamp() * 1_000_000) * 1_000
+    status = lapse.cli("status").stdout
+    assert "  window: sunset-30min..sunrise, " in status, status
+    assert lapse.cli("stop").returncode == 0
+    # No place, and none given: the daemon says what is missing, and nothing starts.
+    lapse.config.write_text("")
+    lapse.cli("daemon", "--stop")
+    lapse.start_daemon()
+    refused = lapse.cli("run", "--interval", "10min", "--when", "night")
+    assert refused.returncode != 0
+    assert "needs to know where the rig stands" in refused.stderr
+    latest = lapse.journal.latest_run()
+    assert latest is not None and latest.id == run.id, "no run was made"

@@ -49,7 +49,13 @@ def test_a_run_waits_for_the_clock_until_the_photographer_vouches_for_it(lapse: 
     assert refused.returncode == 1
     assert refused.stderr.startswith(f"lapse: {BEHIND}; ")
     assert "--clock-ok" in refused.stderr and len(refused.stderr.splitlines()) == 1
-    assert lapse.journal.frame_counts(run_id) == {"ok": 3, "missed": 0, "error": 0, "unknown": 0}
+    assert lapse.journal.frame_counts(run_id) == {
+        "ok": 3,
+        "missed": 0,
+        "error": 0,
+        "unknown": 0,
+        "skipped": 0,
+    }
 
     resumed = lapse.cli("resume", "--clock-ok")
     assert resumed.returncode == 0, resumed.stderr

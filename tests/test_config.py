@@ -29,8 +29,10 @@ from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import ConfigError, SettingsError
 from core.model.hardware import Backend, HardwareConfig
+from core.model.place import Place
 from core.model.settings import SETTING_KEYS, Settings
 from core.model.ui import BindingId, ThemeName, UiConfig
+from core.model.windows import When
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,6 +45,9 @@ delay = "1h30min"
 exposure = "2s"
 focus_lead = "500ms"
 clock_ppm = 18.5
+between = "Sunset - 30min..sunrise"
+when = "night"
+night_angle = -12
 
 [hardware]
 backend = "sim"
@@ -67,6 +72,11 @@ capacity_mah = 5000.0
 i2c_address = 0x40
 cells = 1
 
+[place]
+latitude = -33.87
+longitude = 151.21
+elevation = 40
+
 [ui]
 theme = "night-vision"
 
@@ -84,6 +94,9 @@ FULL_CONFIG = Config(
         exposure_ns=2 * NS_PER_S,
         focus_lead_ns=500 * NS_PER_MS,
         clock_ppm=18.5,
+        between="sunset-30min..sunrise",
+        when=When.NIGHT,
+        night_angle=-12.0,
     ),
     hardware=HardwareConfig(
         backend="sim", focus_pin=5, shutter_pin=6, power_pin=13, led_pin=18, active_high=False
@@ -98,6 +111,7 @@ FULL_CONFIG = Config(
         reserve_mb=500,
     ),
     battery=BatteryConfig(source="ina219", capacity_mah=5000.0, i2c_address=0x40, cells=1),
+    place=Place(latitude=-33.87, longitude=151.21, elevation=40.0),
     ui=UiConfig(theme="night-vision", keys={"start_stop": "s", "quit": "ctrl+x"}),
 )
 
@@ -195,7 +209,9 @@ def test_round_trip_of_defaults(config_path: Path) -> None:
 def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     save_config(config_path, FULL_CONFIG)
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    assert set(data) == {"run", "hardware", "camera", "battery", "ui"}
+    assert set(data) == {"run", "hardware", "camera", "battery", "place", "ui"}
+    assert data["place"] == {"latitude": -33.87, "longitude": 151.21, "elevation": 40.0}
+    assert data["run"]["between"] == "sunset-30min..sunrise"
     assert data["battery"] == {
         "source": "ina219",
         "capacity_mah": 5000.0,

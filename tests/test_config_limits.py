@@ -69,6 +69,9 @@ def field_of(section: object, name: str) -> Any:
     return getattr(section, name if hasattr(section, name) else f"{name}_ns")
 
 
+COMPANION = {"place.latitude": "longitude = 0.0\n", "place.longitude": "latitude = 0.0\n"}
+"""Another key a row's table needs: a place gives both of its coordinates or neither."""
+
 ROWS = [
     pytest.param(limit, which, id=f"{limit.key}-{which.replace(' ', '-')}")
     for limit in LIMITS
@@ -83,7 +86,7 @@ def test_a_config_key_keeps_its_range(tmp_path: Path, limit: Limit, which: str) 
     text = spelled(limit, value)
     written = f'"{text}"' if limit.kind is Kind.DURATION else text
     path = tmp_path / "config.toml"
-    path.write_text(f"[{table}]\n{name} = {written}\n")
+    path.write_text(f"[{table}]\n{name} = {written}\n{COMPANION.get(limit.key, '')}")
     if ACCEPTED[which]:
         assert field_of(getattr(load_config(path), table), name) == value
         return
@@ -121,10 +124,13 @@ def test_every_numeric_key_has_a_row() -> None:
         "battery.source",
         "battery.sysfs_name",
         "ui.theme",
+        "run.between",
+        "run.when",
         "ui.keys",
     }
     full = config_to_dict(Config())
     full["battery"].update(pi_model_ma=500.0, sysfs_name="BAT0")  # None leaves them out
+    full["place"].update(latitude=51.48, longitude=-0.01)
     keys = {f"{table}.{key}" for table, values in full.items() for key in values}
     assert keys - not_numbers == {limit.key for limit in LIMITS}
     assert len(LIMITS) == len({limit.key for limit in LIMITS})
@@ -181,11 +187,13 @@ FLAGS = {
     "run.focus_lead": "--focus-lead",
     "run.clock_ppm": "--clock-ppm",
     "run.min_power_off": "--min-power-off",
+    "run.night_angle": "--sun-below",
 }
 SAID = {
     "run.focus_lead": "focus lead",
     "run.clock_ppm": "clock trim",
     "run.min_power_off": "minimum power-off",
+    "run.night_angle": "night's sun angle",
 }
 """What the one line calls a setting whose key it does not spell."""
 ROOM = {"run.exposure": ["--interval", "2d"]}

@@ -26,6 +26,7 @@ from core.model.records import (
     AMEND_WINDOW,
     FRAME_KEYS,
     FRAME_STATUSES,
+    RANGE_STATUSES,
     FrameRecord,
     parse_frame_line,
 )
@@ -250,7 +251,13 @@ def test_frames_come_back_in_the_order_they_were_appended(tmp_path: Path) -> Non
         run_id = writer.info.id
     assert journal.read_frames(run_id) == records
     assert journal.last_frame(run_id) == records[-1]
-    assert journal.frame_counts(run_id) == {"ok": 2, "missed": 2, "error": 1, "unknown": 0}
+    assert journal.frame_counts(run_id) == {
+        "ok": 2,
+        "missed": 2,
+        "error": 1,
+        "unknown": 0,
+        "skipped": 0,
+    }
     scan = journal.scan_frames(run_id)
     assert scan.skipped == () and not scan.torn_tail
 
@@ -415,7 +422,13 @@ def test_corrupt_lines_in_the_middle_are_skipped_and_reported(tmp_path: Path) ->
     assert journal.read_frames(info.id) == good
     # The last line is garbage: last_frame agrees with read_frames, not with the file's end.
     assert journal.last_frame(info.id) == good[3]
-    assert journal.frame_counts(info.id) == {"ok": 4, "missed": 0, "error": 0, "unknown": 0}
+    assert journal.frame_counts(info.id) == {
+        "ok": 4,
+        "missed": 0,
+        "error": 0,
+        "unknown": 0,
+        "skipped": 0,
+    }
 
 
 def test_last_frame_reads_only_the_tail_of_a_large_file(
@@ -626,7 +639,7 @@ def frame_records(draw: st.DrawFn) -> FrameRecord:
     status = draw(st.sampled_from(FRAME_STATUSES))
     if status == "ok":
         fired: int | None = draw(nanoseconds)
-    elif status in ("missed", "unknown"):
+    elif status in RANGE_STATUSES:
         fired = None
     else:
         fired = draw(st.none() | nanoseconds)
@@ -715,7 +728,13 @@ def test_a_later_line_for_a_frame_completes_it(tmp_path: Path) -> None:
     assert [record.frame for record in read] == [0, 1, 2]
     assert read[0].file == "frame-000000-DSC_0001.jpg"
     assert read[1].status == "error" and read[1].error == "the camera stopped answering"
-    assert journal.frame_counts(run_id) == {"ok": 2, "missed": 0, "error": 1, "unknown": 0}
+    assert journal.frame_counts(run_id) == {
+        "ok": 2,
+        "missed": 0,
+        "error": 1,
+        "unknown": 0,
+        "skipped": 0,
+    }
     # The raw scan keeps every line: the history of a frame is in the file.
     assert len(journal.scan_frames(run_id).records) == 5
     # The newest slot, not the last line (which completes frame 1).

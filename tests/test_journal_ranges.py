@@ -89,6 +89,7 @@ def test_a_long_outage_is_one_line_written_in_bounded_memory(tmp_path: Path, day
         "missed": slots_down,
         "error": 0,
         "unknown": 0,
+        "skipped": 0,
     }
     assert status.run.last_frame is not None
     assert status.run.last_frame.frame == FIRED + slots_down + AFTER - 1

@@ -48,7 +48,7 @@ def summarised_journal(state_dir: Path) -> str:
         write_lines_fast(writer.info.frames_path, LINES)
         # The window a later line may complete, counted as the daemon counts it.
         tally = FrameTally(
-            counts={"ok": LINES - AMEND_WINDOW, "missed": 0, "error": 0, "unknown": 0}
+            counts={"ok": LINES - AMEND_WINDOW, "missed": 0, "error": 0, "unknown": 0, "skipped": 0}
         )
         for frame in range(LINES - AMEND_WINDOW, LINES):
             tally.add(fired(frame))
@@ -83,6 +83,7 @@ def test_a_resume_of_a_million_line_journal_reads_no_more_than_its_tail(
         "missed": 0,
         "error": 0,
         "unknown": 0,
+        "skipped": 0,
     }
     assert lines_read[0] <= AMEND_WINDOW, "lapse status and lapse log read the summary too"
 
@@ -97,10 +98,10 @@ def test_a_summary_at_any_line_gives_the_counts_of_the_whole_file(tmp_path: Path
     run_id = amended_journal(journal)
     frames = journal.runs_dir / run_id / "frames.jsonl"
     records = [parse_frame_line(line) for line in frames.read_bytes().splitlines()]
-    whole: dict[str, int] = {"ok": 0, "missed": 0, "error": 0, "unknown": 0}
+    whole: dict[str, int] = {"ok": 0, "missed": 0, "error": 0, "unknown": 0, "skipped": 0}
     for record in merge_frames(records):
         whole[record.status] += record.slots
-    assert whole == {"ok": 8, "missed": 4, "error": 2, "unknown": 0}, (
+    assert whole == {"ok": 8, "missed": 4, "error": 2, "unknown": 0, "skipped": 0}, (
         "the journal is what the test means"
     )
     newest = journal.last_frame(run_id)
@@ -152,7 +153,7 @@ def test_a_summary_that_does_not_fit_is_said_and_the_whole_file_counted(
     lines_read[0] = 0
     with caplog.at_level(logging.WARNING, logger="lapse.journal"):
         counts = journal.frame_counts(run_id)
-    assert counts == {"ok": 8, "missed": 4, "error": 2, "unknown": 0}
+    assert counts == {"ok": 8, "missed": 4, "error": 2, "unknown": 0, "skipped": 0}
     assert lines_read[0] == 15, "the whole file, once"
     (said,) = [record.getMessage() for record in caplog.records]
     assert said.startswith(f"run {run_id}: summary.json does not fit (")
@@ -180,11 +181,11 @@ def test_the_daemon_keeps_the_summary_as_the_run_goes_and_at_its_end(
     finally:
         daemon.rig.close()
     (during,) = summary
-    assert during["counts"] == {"ok": 10, "missed": 0, "error": 0, "unknown": 0}, (
+    assert during["counts"] == {"ok": 10, "missed": 0, "error": 0, "unknown": 0, "skipped": 0}, (
         "saved after 10 lines"
     )
     run_id = daemon.controller.status().run.id  # type: ignore[union-attr]
     folder = daemon.journal.runs_dir / run_id
     at_end = FrameTally.from_json((folder / SUMMARY_FILE).read_bytes())
     assert at_end.offset == (folder / "frames.jsonl").stat().st_size, "saved at the end"
-    assert at_end.counts == {"ok": 25, "missed": 0, "error": 0, "unknown": 0}
+    assert at_end.counts == {"ok": 25, "missed": 0, "error": 0, "unknown": 0, "skipped": 0}

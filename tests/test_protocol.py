@@ -60,6 +60,8 @@ from core.model.protocol import (
 from core.model.records import FRAME_STATUSES, FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import (
+    HIGHEST_NIGHT_ANGLE,
+    LOWEST_NIGHT_ANGLE,
     MAX_CLOCK_PPM,
     MAX_DELAY_NS,
     MAX_EXPOSURE_NS,
@@ -70,6 +72,7 @@ from core.model.settings import (
     MIN_INTERVAL_NS,
     Settings,
 )
+from core.model.windows import When
 
 # -- what the wire may carry ------------------------------------------------------------------
 texts = st.text(max_size=24)
@@ -93,6 +96,9 @@ settings_values = st.builds(
     exposure_ns=optional(st.integers(MIN_EXPOSURE_NS, MAX_EXPOSURE_NS)),
     focus_lead_ns=st.integers(0, MAX_FOCUS_LEAD_NS),
     clock_ppm=st.floats(-MAX_CLOCK_PPM, MAX_CLOCK_PPM, allow_nan=False),
+    between=st.sampled_from(["", "sunset-30min..sunrise+15min", "06:00..20:00"]),
+    when=st.sampled_from(When),
+    night_angle=st.floats(LOWEST_NIGHT_ANGLE, HIGHEST_NIGHT_ANGLE, allow_nan=False),
 )
 
 walls = st.builds(
@@ -105,9 +111,7 @@ walls = st.builds(
 @st.composite
 def frame_records(draw: st.DrawFn) -> FrameRecord:
     status = draw(st.sampled_from(FRAME_STATUSES))
-    fired = {"ok": whole, "missed": st.none(), "error": optional(whole), "unknown": st.none()}[
-        status
-    ]
+    fired = {"ok": whole, "error": optional(whole)}.get(status, st.none())
     return FrameRecord(
         frame=draw(counted),
         due_ns=draw(whole),
@@ -119,7 +123,9 @@ def frame_records(draw: st.DrawFn) -> FrameRecord:
     )
 
 
-counts_values = st.builds(Counts, ok=counted, missed=counted, errors=counted, files=counted)
+counts_values = st.builds(
+    Counts, ok=counted, missed=counted, errors=counted, files=counted, skipped=counted
+)
 
 run_statuses = st.builds(
     RunStatus,
@@ -133,6 +139,9 @@ run_statuses = st.builds(
     resumed=st.booleans(),
     next_frame=optional(counted),
     next_due_ns=optional(whole),
+    window=optional(texts),
+    window_opens_ns=optional(whole),
+    window_closes_ns=optional(whole),
 )
 
 camera_statuses = st.builds(
@@ -404,7 +413,9 @@ def test_args_that_are_not_an_object_are_refused(args: Any) -> None:
 
 def test_an_unknown_arg_is_refused_listing_what_the_command_takes() -> None:
     start = request(cmd="start", args={"settings": {"interval": "10s"}, "speed": 2})
-    assert refusal(start) == "start args has no speed; it takes settings, output, camera, at"
+    assert refusal(start) == (
+        "start args has no speed; it takes settings, output, camera, at, place"
+    )
     hello = request(cmd="hello", args={"verbose": True, "again": 1})
     assert refusal(hello) == "hello args has no again, verbose; it takes nothing"
 
@@ -458,7 +469,7 @@ def test_settings_that_are_not_an_object_are_refused() -> None:
         (
             {"interval": "10s", "shutter": "1/250"},
             "unknown setting 'shutter'; known settings are interval, power, frames, delay,"
-            " exposure, focus_lead, clock_ppm, min_power_off",
+            " exposure, focus_lead, clock_ppm, min_power_off, between, when, night_angle",
         ),
     ],
     ids=["too-short", "int-for-bool", "int-for-duration", "text-for-int", "no-interval", "unknown"],
@@ -546,7 +557,7 @@ def test_unknown_keys_deep_inside_a_structure_are_refused_with_their_path() -> N
         protocol.from_wire(Status, wire, "status")
     assert (
         str(refused.value)
-        == "status.run.counts has no x; it takes ok, missed, errors, files, unknown"
+        == "status.run.counts has no x; it takes ok, missed, errors, files, unknown, skipped"
     )
     line = protocol.encode_event(StateEvent(_status_with_counts()))
     event = json.loads(line)

@@ -222,7 +222,7 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     assert records[7].file == "frame-000007-DSC_0007.jpg" and records[7].status == "ok"
     assert (records[8].status, records[8].error) == ("error", "the camera lost frame 8")
     counts = journal.frame_counts(run_id)
-    assert counts == {"ok": 11, "missed": 0, "error": 1, "unknown": 0}
+    assert counts == {"ok": 11, "missed": 0, "error": 1, "unknown": 0, "skipped": 0}
     assert (status.run.counts.ok, status.run.counts.missed, status.run.counts.errors) == (11, 0, 1)
     assert status.run.last_frame.frame == 11, "the newest frame, not the last line's"
     assert journal.last_frame(run_id).frame == 11
@@ -279,7 +279,13 @@ def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_pat
     assert [r.status for r in records[11:]] == ["ok"] * 3
     assert records[7].file == "frame-000007-DSC_0007.jpg"
     assert (status.run.counts.ok, status.run.counts.missed, status.run.counts.errors) == (13, 0, 1)
-    assert journal.frame_counts(run_id) == {"ok": 13, "missed": 0, "error": 1, "unknown": 0}
+    assert journal.frame_counts(run_id) == {
+        "ok": 13,
+        "missed": 0,
+        "error": 1,
+        "unknown": 0,
+        "skipped": 0,
+    }
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from core.daemon import server as server_module
 from core.daemon.server import Server
 from core.model import protocol
 from core.model.errors import LapseError
+from core.model.place import Place
 from core.model.plan import make_plan
 from core.model.planner import RunOutlook
 from core.model.protocol import (
@@ -143,8 +144,9 @@ class StandInController:
         output: str | None = None,
         camera: RunCamera | None = None,
         at: str | None = None,
+        place: Place | None = None,
     ) -> Status:
-        self._called("start", settings, output, camera, at)
+        self._called("start", settings, output, camera, at, place)
         return WAITING
 
     def stop(self) -> Status:
@@ -397,6 +399,7 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
                 client.subscribe(),
                 client.start(SETTINGS),
                 client.start(SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb")),
+                client.start(SETTINGS, place=Place(51.48, -0.01)),
                 client.request(Update(frames=500)),
                 client.request(Preview(SETTINGS)),
                 client.stop(),
@@ -405,13 +408,15 @@ async def test_each_command_is_answered_by_its_controller_call(served: Served) -
     answers = await asyncio.to_thread(talk)
     hello = HelloReply(pid=os.getpid(), rig="simulated", simulated=True, notice=IDLE.notice)
     assert answers == [
-        hello, IDLE, Subscribed(WAITING, PLAN), WAITING, WAITING, WAITING, PREVIEW, STOPPED,
+        hello, IDLE, Subscribed(WAITING, PLAN), WAITING, WAITING, WAITING, WAITING, PREVIEW,
+        STOPPED,
     ]  # fmt: skip
     assert served.controller.calls == [
         ("status",),
         ("subscribed",),
-        ("start", SETTINGS, None, RunCamera(), None),
-        ("start", SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb"), None),
+        ("start", SETTINGS, None, RunCamera(), None, None),
+        ("start", SETTINGS, "/media/usb/sunset", RunCamera(trigger="usb"), None, None),
+        ("start", SETTINGS, None, RunCamera(), None, Place(51.48, -0.01)),
         ("update", 500),
         ("preview", SETTINGS),
         ("stop",),

@@ -18,6 +18,7 @@ from core.model.records import FrameRecord
 from core.model.run_notes import NOTES_FILE, note_line
 from core.model.run_state import RunState
 from core.model.ui import BindingId
+from core.model.windows import When
 from core.paths import resolve_paths
 from tests.conftest import Lapse
 from tui import cli
@@ -307,6 +308,13 @@ async def test_settings_take_exact_numbers_typed_on_the_keypad(lapse: Lapse) -> 
         assert message.startswith("15 s: focus lead must be between 0s and 10s"), message
         await pilot.press("2")  # a refused number is dropped: this is a new one, 2 s
         await pilot.press("b", "3")  # Power off: at least 3 s
+        await pilot.press("b", "b", "9")  # Window: stepped
+        message = str(app.screen.query_one("#settings-message").render())
+        assert message == "Window is stepped: C less, D more"
+        await pilot.press("d")  # the first window: sunset..sunrise
+        row = str(app.screen.query_one("#row-6").render())
+        assert "sunset..sunrise" in row, row
+        await pilot.press("b", "d")  # Sun: night only
         await pilot.press("b", "b", "9")  # Theme: stepped, and 9 is no theme key here
         assert app.theme == "lapse-default"
         message = str(app.screen.query_one("#settings-message").render())
@@ -318,6 +326,7 @@ async def test_settings_take_exact_numbers_typed_on_the_keypad(lapse: Lapse) -> 
     assert (saved.frames, saved.delay_ns, saved.exposure_ns) == (120, 45 * S, 2 * S)
     assert saved.focus_lead_ns == 2 * S, "15 s refused, then 2 s typed afresh"
     assert saved.min_power_off_ns == 3 * S
+    assert (saved.between, saved.when) == ("sunset..sunrise", When.NIGHT)
 
 
 async def test_help_scrolls_with_keypad_keys(lapse: Lapse) -> None:

@@ -407,3 +407,33 @@ def test_the_run_lines_fit_40_columns_whole() -> None:
     ]
     # An idle screen has one line, or none.
     assert run_lines(["no run", ""], ["", "", ""], 40) == ["no run"]
+
+
+def test_a_closed_window_says_when_it_opens_and_nothing_cycles() -> None:
+    anchor = 1_000 * S
+    settings = Settings(interval_ns=10 * MINUTE_NS, frames=30, between="sunset..sunrise")
+    status = running(anchor, settings)
+    assert status.run is not None
+    opens, closes = anchor + 3 * HOUR_NS, anchor + 18 * HOUR_NS
+    closed = replace(
+        status,
+        run=replace(
+            status.run,
+            window="sunset..sunrise",
+            window_opens_ns=opens,
+            counts=replace(status.run.counts, skipped=18),
+        ),
+    )
+    view = build_view(closed, anchor + HOUR_NS, PREVIEW)
+    assert view.next_text == "opens in 2h"
+    assert view.offset_ns is None and view.led == 0.0, "nothing cycles while it is closed"
+    assert view.frame_text == "frame 0 of 30", "the slots outside are not frames"
+    assert view.remaining_text == "30 to go"
+    # Sent while it was open: when it closes, and when it opens after.
+    open_run = replace(closed.run, window_closes_ns=closes, window_opens_ns=closes + 9 * HOUR_NS)
+    opened = replace(closed, run=replace(open_run, counts=replace(open_run.counts, ok=12)))
+    during = build_view(opened, anchor + 5 * HOUR_NS + 60 * S, PREVIEW)
+    assert during.next_text.startswith("next in ")
+    assert during.frame_text == "frame 12 of 30" and during.remaining_text == "18 to go"
+    after = build_view(opened, closes + HOUR_NS, PREVIEW)
+    assert after.next_text == "opens in 8h", "closed without a word from the daemon"

@@ -45,11 +45,13 @@ from core.model.errors import (
     LapseError,
     SettingsError,
 )
+from core.model.place import Place, parse_place
 from core.model.plan import make_plan
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import RUN, Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
+from core.model.windows import Moment, SunEvent, When, parse_moment, tidy_between
 from core.paths import Paths, resolve_paths
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -179,6 +181,73 @@ def at_time(text: str, now: datetime) -> str:
     return moment.isoformat()
 
 
+def _at_or_sun_arg(text: str) -> str | Moment:
+    """``--at``: a clock time or a date and time (:func:`_at_arg`), or a moment of the sun
+    such as ``sunrise-1h``, found at the place once the config is read."""
+    if not text.strip().lower().startswith(tuple(SunEvent)):
+        return _at_arg(text)
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+SUN_SEARCH_DAYS = 400
+"""How far ahead ``--at sunrise`` looks: beyond a polar night or day."""
+
+
+def sun_start(moment: Moment, place: Place | None, wall_ns: int, lead_ns: int) -> str:
+    """The first time ``moment`` comes at ``place`` at least ``lead_ns`` after ``wall_ns``, as
+    ``Start.at`` takes it; :class:`UsageError` when the place is unknown or the sun does
+    not get there within :data:`SUN_SEARCH_DAYS`."""
+    from core.daemon.sky import AstralSky  # astral is loaded only when the sun is asked for
+
+    if place is None or not place.known:
+        raise UsageError(
+            f"--at {moment.text} needs to know where the rig stands: set [place] latitude"
+            " and longitude in the config, or give --place LAT,LON"
+        )
+    sky = AstralSky(place)
+    day = sky.day_of(wall_ns) - timedelta(days=1)
+    for _ in range(SUN_SEARCH_DAYS):
+        at = sky.moment_ns(moment, day)
+        if at is not None and at >= wall_ns + lead_ns:
+            return wall_iso(at)
+        day += timedelta(days=1)
+    raise UsageError(f"{moment.text} does not come in the next {SUN_SEARCH_DAYS} days there")
+
+
+def _between_arg(text: str) -> str:
+    try:
+        return tidy_between(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--between: {error}") from None
+
+
+def _when_arg(text: str) -> When:
+    try:
+        return When(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in When)
+        raise argparse.ArgumentTypeError(f"{echo(text)} is not one of {allowed}") from None
+
+
+def _angle_arg(text: str) -> float:
+    # The range is the setting's to say (night's sun angle must be between …).
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{echo(text)} is not the sun's altitude: use degrees, such as -12"
+        )
+    return float(text)
+
+
+def _place_arg(text: str) -> Place:
+    try:
+        return parse_place(text)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _shutter_speed_arg(text: str) -> str:
     try:
         return protocol.RunCamera(shutter_speed=text.strip()).shutter_speed or ""
@@ -233,9 +302,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--delay", type=_duration_arg, help="wait this long before the first frame")
     run.add_argument(
         "--at",
-        type=_at_arg,
+        type=_at_or_sun_arg,
         metavar="TIME",
-        help="open the first shutter at this time: 05:30 (the next one), or 2026-12-01T18:00",
+        help="open the first shutter at this time: 05:30 (the next one), 2026-12-01T18:00,"
+        " or the sun's next sunrise-1h (sunrise, sunset, dawn, dusk)",
+    )
+    run.add_argument(
+        "--between",
+        type=_between_arg,
+        metavar="WINDOW",
+        help="shoot only inside this daily window: sunset..sunrise, sunset-30min..sunrise+15min,"
+        " 06:00..20:00 (the other slots are skipped)",
+    )
+    run.add_argument(
+        "--when",
+        type=_when_arg,
+        metavar="WHEN",
+        help="night: shoot only while the sun is below the night angle (-6 unless"
+        " --sun-below); day: only while above; always",
+    )
+    run.add_argument(
+        "--sun-below",
+        dest="night_angle",
+        type=_angle_arg,
+        metavar="DEG",
+        help="night is the sun below this altitude in degrees, such as -12 (and, without"
+        " --when, shoot only then)",
+    )
+    run.add_argument(
+        "--place",
+        type=_place_arg,
+        metavar="LAT,LON",
+        help="where the rig stands, for the sun's times: 51.48,-0.01 (default: [place])",
     )
     run.add_argument(
         "--align",
@@ -418,6 +516,7 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         make_battery=make_battery,
         reserve_bytes=reserve if config.camera.enabled else DEFAULT_RESERVE_BYTES,
         stop_interrupted=stop_interrupted,
+        place=config.place if config.place.known else None,
     )
     return EXIT_OK
 
@@ -547,6 +646,9 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     settings = settings_from_args(chosen.run, args)
     plan = make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
     at = args.at
+    if isinstance(at, Moment):
+        place = args.place or config.place
+        at = sun_start(at, place, time.time_ns(), plan.lead_ns + ALIGN_SLACK_NS)
     if args.align:
         if at is not None:
             raise UsageError("--align places the first shutter itself: not with --at")
@@ -563,7 +665,9 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
         if args.wait:
             client.subscribe()
         camera = protocol.RunCamera(trigger=args.trigger, shutter_speed=args.shutter_speed)
-        status = client.start(settings, args.output, camera if camera.chosen else None, at)
+        status = client.start(
+            settings, args.output, camera if camera.chosen else None, at, args.place
+        )
         print(_started_line(status))
         typed_camera = [
             f"{name} {value}"
@@ -584,7 +688,9 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
         if not args.wait or status.run is None:
             return EXIT_OK
         try:
-            lines = FrameLines(status.run.settings.frames, files_expected=status.camera is not None)
+            lines = FrameLines(
+                numbered_of(status.run.settings), files_expected=status.camera is not None
+            )
             return _follow(client, status.run.id, lines)
         except KeyboardInterrupt:
             print("Detached; the run goes on (`lapse stop` ends it).")
@@ -600,6 +706,9 @@ RUN_OPTIONS: tuple[tuple[str, str], ...] = (
     ("focus_lead", "focus_lead_ns"),
     ("clock_ppm", "clock_ppm"),
     ("min_power_off", "min_power_off_ns"),
+    ("between", "between"),
+    ("when", "when"),
+    ("night_angle", "night_angle"),
 )
 """Each ``lapse run`` option of a setting: its setting key (the argparse name too) and
 :class:`Settings` field."""
@@ -617,6 +726,8 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
     top, validated."""
     given = given_keys(args)
     changes = {field: getattr(args, key) for key, field in RUN_OPTIONS if key in given}
+    if "night_angle" in given and "when" not in given:
+        changes["when"] = When.NIGHT  # --sun-below -12 alone: shoot while it is
     return base.with_changes(**changes)
 
 
@@ -742,7 +853,7 @@ def _follow(client: Client, run_id: str, lines: FrameLines) -> int:
             case protocol.StateEvent(status=status) if (
                 status.run is not None and status.run.id == run_id
             ):
-                lines.frames = status.run.settings.frames
+                lines.frames = numbered_of(status.run.settings)
                 if not status.state.live:
                     for line in lines.rest():
                         print(line)
@@ -753,6 +864,12 @@ def _follow(client: Client, run_id: str, lines: FrameLines) -> int:
                         else EXIT_FAILED
                     )
     return EXIT_FAILED
+
+
+def numbered_of(settings: Settings) -> int:
+    """The count a frame's number is said out of (``frame 12/100``): none in a run with a
+    window, whose slots outside it are numbered too and do not count."""
+    return 0 if settings.windowed else settings.frames
 
 
 def frame_line(record: FrameRecord, frames: int) -> str:
@@ -783,7 +900,7 @@ def _ended_line(status: protocol.Status) -> str:
     counts = run.counts if run is not None else protocol.Counts()
     return (
         f"Run {run.id if run else '?'} {status.state}: {counts.ok} ok,"
-        f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}."
+        f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts)}."
     )
 
 
@@ -842,17 +959,19 @@ def status_lines(status: protocol.Status) -> list[str]:
             f"  every {settings['interval']}, camera power {'on' if settings['power'] else 'off'},"
             f" exposure {settings['exposure']}",
             f"  frames: {counts.ok} ok{of}, {counts.missed} missed, {counts.errors} errors"
-            + unknown_part(counts.unknown),
+            + unknown_part(counts),
         ]
         if run.next_due_ns is not None:
             wait = when(max(0, run.next_due_ns - status.now_ns))
             lines.append(f"  next shutter: frame {run.next_frame} {wait}")
+        if run.window is not None:
+            lines.append(f"  {window_line(run, status.now_ns)}")
         lines.append(f"  {where_line(run, status.camera)}")
     else:
         counts = run.counts
         lines = [
             f"lapse: run {run.id} {state}: {counts.ok} ok,"
-            f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts.unknown)}"
+            f" {counts.missed} missed, {counts.errors} errors{unknown_part(counts)}"
             f" ({rig}).",
             f"  {where_line(run, status.camera)}",
         ]
@@ -880,10 +999,23 @@ def status_lines(status: protocol.Status) -> list[str]:
     return lines
 
 
-def unknown_part(unknown: int) -> str:
-    """``, 2 unknown`` when slots are unknown (the daemon ended around their shutters);
-    nothing when none is, as in most runs."""
-    return f", {unknown} unknown" if unknown else ""
+def window_line(run: protocol.RunStatus, now_ns: int) -> str:
+    """``window: sunset-30min..sunrise, open; closes in 9h12min, at 07:58:27`` (or
+    ``closed; opens in …``), ``now_ns`` the status's daemon time."""
+    line = f"window: {run.window}"
+    if run.window_closes_ns is not None:
+        return f"{line}, open; closes {when(max(0, run.window_closes_ns - now_ns))}"
+    if run.window_opens_ns is not None:
+        return f"{line}, closed; opens {when(max(0, run.window_opens_ns - now_ns))}"
+    return f"{line}, closed; it does not open within a year"
+
+
+def unknown_part(counts: protocol.Counts) -> str:
+    """``, 2 unknown`` when slots are unknown (the daemon ended around their shutters), and
+    ``, 1,200 skipped outside the window``; nothing when none is, as in most runs."""
+    said = f", {counts.unknown} unknown" if counts.unknown else ""
+    skipped = counts.skipped
+    return said + (f", {skipped:,} skipped outside the window" if skipped else "")
 
 
 def battery_line(battery: protocol.BatteryStatus, now_ns: int) -> str:
@@ -1002,7 +1134,7 @@ def _stop_running(client: Client) -> int:
     counts = status.run.counts if status.run is not None else protocol.Counts()
     print(
         f"Stopped run {status.run.id if status.run else '?'}: {counted(counts.ok, 'frame')} ok,"
-        f" {counts.missed} missed{unknown_part(counts.unknown)}; every output is released."
+        f" {counts.missed} missed{unknown_part(counts)}; every output is released."
     )
     return EXIT_OK
 
@@ -1083,10 +1215,11 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
             print(f"{broken.id}  damaged   {broken.problem}")
         for info in runs:
             counts = journal.frame_counts(info.id)
+            uncounted = protocol.Counts(unknown=counts["unknown"], skipped=counts["skipped"])
             print(
                 f"{info.id}  {info.state:<9} every {info.settings.to_dict()['interval']:<8}"
                 f" {counts.get('ok', 0)} ok, {counts.get('missed', 0)} missed,"
-                f" {counts.get('error', 0)} errors{unknown_part(counts.get('unknown', 0))}"
+                f" {counts.get('error', 0)} errors{unknown_part(uncounted)}"
             )
             for _, text in journal.notes(info):
                 print(f"  {text}")
@@ -1111,7 +1244,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     for wall, text in journal.notes(info):
         print(f"  note ({wall}): {text}")
     for record in records:
-        print(log_line(record, settings.frames))
+        print(log_line(record, numbered_of(settings)))
     return EXIT_OK
 
 

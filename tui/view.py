@@ -183,6 +183,19 @@ def placed_run(status: Status | None) -> RunStatus | None:
     return status.run
 
 
+def window_opens_in(run: RunStatus, now_ns: int) -> int | None:
+    """How long until the run's window opens, while it is closed at ``now_ns``; None while
+    it is open (or the run has no window). A status sent while the window was open says
+    when it closes and when it opens next, so the screen needs no word from the daemon
+    as it closes."""
+    if run.window is None:
+        return None
+    closes, opens = run.window_closes_ns, run.window_opens_ns
+    if (closes is not None and now_ns < closes) or opens is None or now_ns >= opens:
+        return None
+    return opens - now_ns
+
+
 def build_view(
     status: Status | None,
     now_ns: int,
@@ -206,14 +219,20 @@ def build_view(
     grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
     frames = settings.frames
     last = run.last_frame
-    done = 0 if last is None else last.frame + 1
+    windowed = run.window is not None
+    # Outside a window slots pass uncounted: the frame figure counts the slots inside.
+    done = run.counts.done if windowed else 0 if last is None else last.frame + 1
     of = str(frames) if frames else "∞"
     frame_text = f"frame {done} of {of}"
     next_text = ""
     countdown: int | None = None
-    if run.next_due_ns is not None:
+    opens_in = window_opens_in(run, now_ns)
+    if opens_in is not None:
+        countdown = opens_in
+        next_text = f"opens in {format_approx(opens_in)}"
+    elif run.next_due_ns is not None:
         next_frame = grid.first_frame_due_at_or_after(now_ns)
-        if not frames or next_frame < frames:
+        if not frames or next_frame < frames or windowed:
             countdown = max(0, grid.due_ns(next_frame) - now_ns)
             next_text = f"next in {format_approx(countdown)}"
     started = anchor - run_plan.lead_ns
@@ -224,7 +243,10 @@ def build_view(
     else:
         elapsed_text = f"elapsed {format_approx(now_ns - started)}"
     end: int | None = None
-    if frames:
+    if frames and windowed:
+        # How long the nights between take is the sky's: the frames left are certain.
+        remaining_text = f"{max(0, frames - done)} to go"
+    elif frames:
         end = grid.due_ns(frames - 1) + run_plan.release_ns
         remaining_text = f"left {format_approx(max(0, end - now_ns))}"
     else:
@@ -235,8 +257,8 @@ def build_view(
     elif last is not None:
         late_text = f"last {last.status}"
     frame, offset = cycle_position(now_ns, anchor, settings.interval_ns, run_plan.lead_ns)
-    if frames and frame >= frames:
-        offset = None
+    if (frames and frame >= frames and not windowed) or opens_in is not None:
+        offset = None  # nothing cycles: the run is over, or its window is closed
     level = 0.0 if offset is None else led_level(run_plan, offset)
     phase = "off" if offset is None else phase_at(run_plan, offset)
     estimate = battery_estimate(

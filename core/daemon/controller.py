@@ -31,10 +31,11 @@ from typing import Any
 from core.clock import Clock
 from core.clock import Event as ClockEvent
 from core.daemon.collector import freeze_survivors
-from core.daemon.engine import Engine, EngineExit, request_realtime_priority
+from core.daemon.engine import OUTSIDE_WINDOW, Engine, EngineExit, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
+from core.daemon.sky import AstralSky
 from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import NO_CHOICE, Camera
 from core.model.clock_trust import (
@@ -46,7 +47,7 @@ from core.model.clock_trust import (
 )
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
-from core.model.events import Fault
+from core.model.events import Fault, SlotsSkipped
 from core.model.ledger import (
     DamagedTail,
     Dropped,
@@ -58,6 +59,7 @@ from core.model.ledger import (
 )
 from core.model.marks import Gap, gap_reports
 from core.model.output import output_refusal
+from core.model.place import Place
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
     Counts,
@@ -74,8 +76,9 @@ from core.model.protocol import (
 from core.model.records import FrameRecord
 from core.model.rig import Rig
 from core.model.run_state import RunState, advance
-from core.model.scheduler import Grid, Scheduler
+from core.model.scheduler import Grid, Scheduler, SlotsOutside
 from core.model.settings import MAX_DELAY_NS, Settings
+from core.model.windows import SEARCH_NS, Windows, needs_the_sun, window_rules
 
 log = logging.getLogger("lapse.daemon")
 
@@ -105,6 +108,33 @@ last files, bounded by its own calls, comes on top): a journal thread that hangs
 that never answers) must not hang ``lapse stop`` with it, whose client waits 30 s."""
 
 log = logging.getLogger("lapse.daemon")
+
+
+def run_windows(
+    settings: Settings, place: Place | None, *, anchor_ns: int, anchor_wall_ns: int
+) -> Windows | None:
+    """The windows ``settings`` ask for, the sun's at ``place``; None for a run that shoots
+    at every slot. :class:`LapseError` when the sun is asked for and the place unknown."""
+    rules = window_rules(settings.between, settings.when, settings.night_angle)
+    if not rules:
+        return None
+    if needs_the_sun(rules) and (place is None or not place.known):
+        raise LapseError(
+            "a window by the sun needs to know where the rig stands: set [place] latitude"
+            " and longitude in the config, or give --place LAT,LON"
+        )
+    return Windows(rules, AstralSky(place), anchor_ns=anchor_ns, anchor_wall_ns=anchor_wall_ns)
+
+
+def _refuse_if_never_open(windows: Windows | None, anchor_ns: int) -> None:
+    """Raise :class:`LapseError` for a window that does not open in the year ahead (the
+    sun never gets below the angle asked for there, say): the run would never shoot."""
+    if windows is not None and windows.span_at(anchor_ns) is None:
+        days = SEARCH_NS // (86_400 * NS_PER_S)
+        raise LapseError(
+            f"the window ({windows.text}) does not open in the next {days} days at this"
+            " place: nothing would fire"
+        )
 
 
 def unrecorded_end(state: RunState, error: OSError | str) -> str:
@@ -423,9 +453,7 @@ class _ActiveRun:
         if live:
             # The next shutter on the grid: the engine may already be in that frame's leads,
             # so the scheduler's next frame would be one too far.
-            next_frame = scheduler.grid.first_frame_due_at_or_after(now_ns)
-            if scheduler.frames and next_frame >= scheduler.frames:
-                next_frame = None
+            next_frame = scheduler.next_slot_at_or_after(now_ns)
         return RunStatus(
             id=self.info.id,
             settings=self.info.settings,
@@ -437,7 +465,23 @@ class _ActiveRun:
             resumed=self.resumed,
             next_frame=next_frame,
             next_due_ns=None if next_frame is None else scheduler.grid.due_ns(next_frame),
+            **self._window_fields(now_ns, live=live),
         )
+
+    def _window_fields(self, now_ns: int, *, live: bool) -> dict[str, Any]:
+        """What status says of the run's window at ``now_ns``: its rules, and while the run
+        goes, when it closes (open now) and when it opens next."""
+        windows = self.scheduler.windows
+        if windows is None:
+            return {}
+        fields: dict[str, Any] = {"window": windows.text}
+        span = windows.span_at(now_ns) if live else None
+        if span is not None and span[0] <= now_ns:
+            fields["window_closes_ns"] = span[1]
+            span = windows.span_at(span[1])
+        if span is not None:
+            fields["window_opens_ns"] = span[0]
+        return fields
 
     def plan_event(self) -> PlanEvent:
         """The run's plan, for a client that draws its frames."""
@@ -458,8 +502,11 @@ class RunController:
         camera: Camera | None = None,
         outlook: Outlook | None = None,
         stop_wait_s: float = STOP_WAIT_S,
+        place: Place | None = None,
     ) -> None:
         self.rig = rig
+        self.place = place
+        """Where the rig stands (the config's ``[place]``), for windows by the sun."""
         self.stop_wait_s = stop_wait_s
         """How long a stop waits for the run's journal thread (:data:`STOP_WAIT_S`)."""
         self.camera = camera
@@ -490,6 +537,7 @@ class RunController:
         output: str | None = None,
         camera: RunCamera = NO_CHOICE,
         at: str | None = None,
+        place: Place | None = None,
     ) -> Status:
         """Start a new run now (after its delay); raise :class:`LapseError` if one is going.
 
@@ -497,7 +545,11 @@ class RunController:
         folder; refused unless a camera downloads them there. ``camera``: the trigger
         and shutter speed this run asks of the camera over the config's. ``at``: the
         wall time (ISO-8601 with its zone) the first shutter opens at, in place of a delay.
+        ``place``: where the rig stands, over the config's, for a window by the sun.
         """
+        place = place if place is not None else self.place
+        # Refused before anything moves: the sun asked for with no place to compute it at.
+        run_windows(settings, place, anchor_ns=0, anchor_wall_ns=0)
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()
@@ -530,6 +582,8 @@ class RunController:
                     anchor = now + (wall_ns_of(at) - wall)
                     self._refuse_start_at(at, anchor, settings, plan, now)
                 anchor_wall = wall + (anchor - now)
+                windows = run_windows(settings, place, anchor_ns=anchor, anchor_wall_ns=anchor_wall)
+                _refuse_if_never_open(windows, anchor)
                 writer = create_run(
                     self.journal,
                     settings=settings,
@@ -540,9 +594,10 @@ class RunController:
                     rig=self.rig.description,
                     output=output,
                     camera=camera,
+                    place=place if windows is not None and needs_the_sun(windows.rules) else None,
                 )
                 grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
-                scheduler = Scheduler(plan, grid, frames=settings.frames)
+                scheduler = Scheduler(plan, grid, frames=settings.frames, windows=windows)
                 ledger = RunLedger(writer.info.id, grid)
                 marks = open_marks(writer.info.path, writer.info.id)
                 run = _ActiveRun(self, writer, plan, scheduler, ledger, False, marks)
@@ -677,6 +732,13 @@ class RunController:
             last=last,
         )
         grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
+        # The run's own place: a config edited since must not move its windows.
+        windows = run_windows(
+            info.settings,
+            info.place or self.place,
+            anchor_ns=point.anchor_ns,
+            anchor_wall_ns=info.anchor_wall_ns,
+        )
         damage = None
         if last is not None:
             damage = damaged_tail(
@@ -687,7 +749,9 @@ class RunController:
                 wall_ns=self.clock.wall_ns(),
             )
         next_frame = point.next_frame if damage is None else damage.next_frame
-        scheduler = Scheduler(plan, grid, frames=info.settings.frames, next_frame=next_frame)
+        scheduler = Scheduler(
+            plan, grid, frames=info.settings.frames, next_frame=next_frame, windows=windows
+        )
         ledger = RunLedger(info.id, grid, counts=counts, last=last)
         if camera_fault is not None:
             ledger.camera_fault_at_start(camera_fault)
@@ -696,23 +760,31 @@ class RunController:
         try:
             run = _ActiveRun(self, writer, plan, scheduler, ledger, True, marks, tally)
             # Slots lost while down are logged as what they were before the engine starts:
-            # what the marks say of the shutters the last daemon was around, else missed.
-            skipped = scheduler.skip_past(self.clock.now_ns())
-            if skipped is not None:
+            # outside the window, skipped; inside, what the marks say of the shutters the
+            # last daemon was around, else missed.
+            now, wall = self.clock.now_ns(), self.clock.wall_ns()
+            known = {} if marks is None else marks.read()
+            for passed in scheduler.pass_before(now):
+                if isinstance(passed, SlotsOutside):
+                    run.events.put(
+                        SlotsSkipped(
+                            passed.first, passed.last, now, wall, OUTSIDE_WINDOW, "skipped"
+                        )
+                    )
+                    continue
                 waited_from = (
                     None
                     if waited_since_ns is None
                     else grid.first_frame_due_at_or_after(waited_since_ns)
                 )
                 gap = Gap(
-                    first=skipped.first,
-                    last=skipped.last,
+                    first=passed.first,
+                    last=passed.last,
                     rebooted=not same_boot,
-                    noticed_ns=self.clock.now_ns(),
-                    noticed_wall_ns=self.clock.wall_ns(),
+                    noticed_ns=now,
+                    noticed_wall_ns=wall,
                     waited_from=waited_from,
                 )
-                known = {} if marks is None else marks.read()
                 reports = gap_reports(
                     gap, known, grid, down_reason=DOWN_REASON, waiting_reason=CLOCK_WAIT_REASON
                 )
@@ -864,17 +936,18 @@ class RunController:
             settings = run.info.settings.with_changes(frames=frames)
             scheduler = run.scheduler
             if scheduler.complete and self.clock.now_ns() >= scheduler.grid.due_ns(
-                scheduler.frames - 1
+                scheduler.next_frame - 1
             ):
                 # Past the last shutter the engine may have found the run complete and be
                 # ending it: a count changed now could be acknowledged and never taken.
                 # Before it, the engine has the last frame's steps to go and reads the
                 # count again after them.
                 raise LapseError(f"run {run.info.id} has taken its last frame; start a new run")
-            if 0 < frames <= run.scheduler.next_frame:
+            begun = run.scheduler.counted
+            if 0 < frames <= begun:
                 raise SettingsError(
                     f"frames must be 0 (until stopped) or more than the"
-                    f" {run.scheduler.next_frame} slots already begun, got {frames}"
+                    f" {begun} slots already begun, got {frames}"
                 )
             run.scheduler.frames = settings.frames
             run.writer.update_settings(settings)
@@ -972,6 +1045,7 @@ class RunController:
                 missed=counts["missed"],
                 errors=counts["error"],
                 unknown=counts["unknown"],
+                skipped=counts["skipped"],
             ),
             last,
         )

@@ -22,7 +22,14 @@ from core.model.events import EdgeDone, EngineEvent, Fault, FrameDone, SlotsSkip
 from core.model.marks import Mark, MarkKind, ShutterMarks
 from core.model.plan import Line
 from core.model.rig import Rig
-from core.model.scheduler import FrameDue, RunComplete, Scheduler, SlotsMissed, Step
+from core.model.scheduler import (
+    FrameDue,
+    RunComplete,
+    Scheduler,
+    SlotsMissed,
+    SlotsOutside,
+    Step,
+)
 
 
 class EngineExit(enum.Enum):
@@ -52,6 +59,7 @@ own pulse and the next frame, and the slot is given up instead."""
 _LIMIT = f"{LATE_LIMIT_NS / NS_PER_MS:g} ms"
 REACHED_LATE = f"the previous step was still busy more than {_LIMIT} after the shutter was due"
 WOKE_LATE = f"the timing thread woke more than {_LIMIT} after the shutter was due"
+OUTSIDE_WINDOW = "outside the run's window"
 NOT_REACHED = (
     f"the timing thread reached it more than {_LIMIT} after the shutter was due (held up by"
     " the frame before, or by the machine)"
@@ -134,6 +142,10 @@ class Engine:
                 decision = self.scheduler.begin_next(self.clock.now_ns(), LATE_LIMIT_NS)
                 if isinstance(decision, RunComplete):
                     return EngineExit.COMPLETE
+                if isinstance(decision, SlotsOutside):
+                    if not self._pass_outside(decision):
+                        break
+                    continue
                 if isinstance(decision, SlotsMissed):
                     self.emit(
                         SlotsSkipped(
@@ -150,6 +162,31 @@ class Engine:
             return EngineExit.CANCELLED
         finally:
             self._release("end")
+
+    def _pass_outside(self, outside: SlotsOutside) -> bool:
+        """Wait out slots outside the window, then journal them as one skipped range (never
+        before the last is due: a line tells of slots passed); False if cancelled, once
+        the slots already passed are journaled."""
+        self._waiting_until = outside.last_due_ns
+        woke = self.clock.wait_until(outside.last_due_ns, self.cancel)
+        self._working_since, self._waiting_until = outside.last_due_ns, None
+        last = outside.last
+        if not woke:
+            # Stopped in the night: the slots due so far are journaled, none to come.
+            passed = self.scheduler.grid.first_frame_due_at_or_after(self.clock.now_ns() + 1)
+            last = min(last, passed - 1)
+        if last >= outside.first:
+            self.emit(
+                SlotsSkipped(
+                    first=outside.first,
+                    last=last,
+                    noticed_ns=self.clock.now_ns(),
+                    noticed_wall_ns=self.clock.wall_ns(),
+                    reason=OUTSIDE_WINDOW,
+                    status="skipped",
+                )
+            )
+        return woke
 
     def _run_frame(self, frame: FrameDue) -> bool:
         """Do one frame's steps; False if cancelled on the way.

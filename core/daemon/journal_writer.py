@@ -41,6 +41,7 @@ from core.journal import (
 from core.model.camera import NO_CHOICE
 from core.model.durations import NS_PER_S, wall_iso
 from core.model.errors import LapseError
+from core.model.place import Place
 from core.model.protocol import RunCamera
 from core.model.records import FrameRecord, parse_frame_line
 from core.model.run_notes import NOTES_FILE, note_line
@@ -263,6 +264,7 @@ def create_run(
     rig: str,
     output: str | None = None,
     camera: RunCamera = NO_CHOICE,
+    place: Place | None = None,
 ) -> RunWriter:
     """Start a new run: its folder, ``run.toml`` (state active) and an empty ``frames.jsonl``.
 
@@ -286,6 +288,7 @@ def create_run(
         rig=rig,
         output=output,
         camera=camera,
+        place=place,
     )
     _make_dirs(journal.runs_dir)
     reserve = SpaceReserve(journal.state_dir)

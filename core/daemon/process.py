@@ -35,6 +35,7 @@ from core.journal import STOPPED_WHILE_DOWN, Journal
 from core.model.battery import BatteryModel, BatteryReader
 from core.model.camera import Camera
 from core.model.errors import LapseError
+from core.model.place import Place
 from core.model.planner import DEFAULT_RESERVE_BYTES
 from core.model.rig import Rig
 from core.paths import Paths, socket_path_problem
@@ -83,6 +84,7 @@ def run_daemon(
     make_battery: Callable[[], tuple[BatteryReader | None, BatteryModel]] | None = None,
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     stop_interrupted: bool = False,
+    place: Place | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
@@ -93,6 +95,7 @@ def run_daemon(
     ``make_battery`` the battery monitor (None: the model stands in) and the model.
     ``reserve_bytes`` of the disk are never counted as room for frames.
     With ``stop_interrupted`` an interrupted run is recorded as stopped, not resumed.
+    ``place``: where the rig stands (the config's ``[place]``), for windows by the sun.
     """
     lock = hold_daemon_lock(paths)
     # Before any thread starts: the timing thread must get the GIL back inside its spin.
@@ -114,7 +117,7 @@ def run_daemon(
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
             # Everything the daemon keeps for life is built: out of the collector's way.
             freeze_survivors()
-            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted))
+            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, place))
         finally:
             try:
                 _release_and_close(rig)
@@ -143,6 +146,7 @@ async def _serve(
     paths: Paths,
     notice: str | None,
     stop_interrupted: bool,
+    place: Place | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -157,6 +161,7 @@ async def _serve(
         notice=notice,
         camera=camera,
         outlook=outlook,
+        place=place,
     )
     if stop_interrupted:
         # Before the socket answers: the client that asked finds the run stopped

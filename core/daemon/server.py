@@ -379,10 +379,12 @@ class Server:
                     raise LapseError(f"too many subscribers ({cap}); close one")
                 self._subscribers.add(writer)
                 return controller.subscribed()
-            case protocol.Start(settings=settings, output=output, camera=camera, at=at):
+            case protocol.Start(
+                settings=settings, output=output, camera=camera, at=at, place=place
+            ):
                 # A camera may take a few bounded calls to get ready: keep serving meanwhile.
                 return await loop.run_in_executor(
-                    None, controller.start, settings, output, camera or NO_CHOICE, at
+                    None, controller.start, settings, output, camera or NO_CHOICE, at, place
                 )
             case protocol.Stop():
                 # Joining the threads takes a moment; the loop keeps serving meanwhile.

@@ -36,8 +36,8 @@ class SlotsSkipped:
     noticed_wall_ns: int
     reason: str
     status: str = "missed"
-    """How the slots are journaled: ``missed``, or ``unknown`` when the daemon ended around
-    their shutters (a resume reading the shutter marks)."""
+    """How the slots are journaled: ``missed``; ``unknown`` when the daemon ended around
+    their shutters (a resume reading the shutter marks); ``skipped`` outside the window."""
 
 
 @dataclass(frozen=True)

@@ -361,6 +361,28 @@ class Text(Field):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Phrase(Field):
+    """Text in a small language of its own (a window: ``sunset..sunrise``), held as ``tidy``
+    writes it; a refusal is the reason ``tidy`` gives, which names what was wrong."""
+
+    tidy: Callable[[str], str]
+    """The text as it is held; raises :class:`ValueError` with the reason otherwise."""
+
+    def read(self, value: Any, wording: Wording) -> Any:
+        if not isinstance(value, str):
+            raise Invalid(f"must be text in quotes; got {toml_value(value)}")
+        try:
+            return self.tidy(value)
+        except ValueError as error:
+            raise Invalid(str(error), sentence=True) from None
+
+    def check(self, held: Any, wording: Wording) -> None:
+        # Exactly as tidied: what is saved must load back equal.
+        if self.read(held, wording) != held:
+            raise Invalid(f"must be written as {self.tidy(held)!r}", sentence=True)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Choice(Field):
     """One of an enum's values, held as the enum's member."""
 

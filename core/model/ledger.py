@@ -282,7 +282,8 @@ class RunLedger:
 
     # -- reports ----------------------------------------------------------------------------
     def _frame_done(self, done: FrameDone) -> Entries:
-        first = self.last is None
+        # The run's first slot, or the first once a window has opened: status changes.
+        first = self.last is None or self.last.status == "skipped"
         record = FrameRecord(
             frame=done.frame,
             due_ns=done.due_ns,
@@ -327,7 +328,8 @@ class RunLedger:
                 self.run_id, skipped.first, skipped.last, skipped.reason, self.counts
             )
         else:
-            # Not missed (unknown after a crash): said as the line it is.
+            # Not missed (unknown after a crash, skipped outside the window): said as the
+            # line it is.
             event = FrameEvent(self.run_id, record, self.counts)
         return Entries(records=[record], events=[event], status_changed=first)
 
@@ -360,6 +362,8 @@ class RunLedger:
             counts = replace(counts, missed=counts.missed + step)
         elif record.status == "unknown":
             counts = replace(counts, unknown=counts.unknown + step)
+        elif record.status == "skipped":
+            counts = replace(counts, skipped=counts.skipped + step)
         else:
             counts = replace(counts, errors=counts.errors + step)
         self.counts = counts

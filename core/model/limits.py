@@ -13,6 +13,7 @@ from core.model.battery import BATTERY
 from core.model.camera import CAMERA
 from core.model.fields import Span
 from core.model.hardware import HARDWARE
+from core.model.place import PLACE
 from core.model.settings import RUN
 
 
@@ -26,7 +27,7 @@ class Limit(Span):
 
 LIMITS: tuple[Limit, ...] = tuple(
     Limit(key=f"{table.name}.{entry.key}", **asdict(entry.span))
-    for table in (RUN, HARDWARE, CAMERA, BATTERY)
+    for table in (RUN, HARDWARE, CAMERA, BATTERY, PLACE)
     for entry in table.fields
     if entry.span is not None
 )

@@ -28,6 +28,7 @@ from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 from core.model.errors import LapseError, ProtocolError
+from core.model.place import Place
 from core.model.plan import Plan
 from core.model.planner import RunOutlook
 from core.model.records import FrameRecord, check_wall
@@ -53,6 +54,8 @@ class Counts:
     """Files downloaded (or kept on the card) for this run's frames."""
     unknown: int = 0
     """Slots the daemon ended around: whether their shutter fired cannot be told."""
+    skipped: int = 0
+    """Slots outside the run's window: none was meant to fire, and none counts as done."""
 
     @property
     def done(self) -> int:
@@ -82,6 +85,13 @@ class RunStatus:
     """The next slot whose shutter is due, while the run goes on."""
     next_due_ns: int | None = None
     """When that shutter is due (daemon monotonic ns)."""
+    window: str | None = None
+    """The run's window in words (``sunset-30min..sunrise``); None: it shoots every slot."""
+    window_opens_ns: int | None = None
+    """When the window next opens (daemon monotonic ns): while it is open, the opening
+    after it closes; None when none comes within a year."""
+    window_closes_ns: int | None = None
+    """While the window is open: when it closes (daemon monotonic ns)."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +379,8 @@ class Start:
     at: str | None = None
     """When the first shutter opens: an ISO-8601 wall time with its zone (``lapse run
     --at``), in place of a delay; None: as soon as the delay and the leads allow."""
+    place: Place | None = None
+    """Where the rig stands, for a window by the sun (``--place``); None: the config's."""
 
     def __post_init__(self) -> None:
         if self.at is not None:

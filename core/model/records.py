@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error", "unknown")
-"""``ok``: the shutter fired; ``missed``: the slot was skipped; ``error``: it went wrong;
-``unknown``: the daemon ended around the shutter and cannot tell whether it fired."""
+FRAME_STATUSES: tuple[str, ...] = ("ok", "missed", "error", "unknown", "skipped")
+"""``ok``: the shutter fired; ``missed``: the slot was given up; ``error``: it went wrong;
+``unknown``: the daemon ended around the shutter and cannot tell whether it fired;
+``skipped``: the slot fell outside the run's window, and nothing was meant to fire."""
 
-RANGE_STATUSES: tuple[str, ...] = ("missed", "unknown")
+RANGE_STATUSES: tuple[str, ...] = ("missed", "unknown", "skipped")
 """The statuses one line may give to a range of slots (``last``): those that never carry a
 ``fired_ns``, so every slot of the range is told by the first one's times and the grid."""
 
@@ -111,7 +112,7 @@ class FrameRecord:
             )
         if self.status == "ok" and self.fired_ns is None:
             raise ValueError("an ok frame must have fired_ns")
-        if self.status in ("missed", "unknown") and self.fired_ns is not None:
+        if self.status in RANGE_STATUSES and self.fired_ns is not None:
             article = "an" if self.status == "unknown" else "a"
             raise ValueError(f"{article} {self.status} frame cannot have fired_ns")
         if not is_optional_str(self.file) or self.file == "":

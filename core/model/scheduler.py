@@ -13,6 +13,7 @@ from functools import cached_property
 
 from core.model.led import led_changes
 from core.model.plan import Edge, Line, Plan, grid_period
+from core.model.windows import SEARCH_NS, Windows
 
 SPIN_NS = 2_000_000
 """How long before a precise deadline the sleep ends and the spin begins.
@@ -96,6 +97,18 @@ class SlotsMissed:
 
 
 @dataclass(frozen=True)
+class SlotsOutside:
+    """Frames ``first``..``last`` (inclusive) fall outside the run's window: none fires.
+
+    Handed out as the window closes; the last slot is due at ``last_due_ns``, and the
+    range is journaled then (a line never tells of a slot still to come)."""
+
+    first: int
+    last: int
+    last_due_ns: int
+
+
+@dataclass(frozen=True)
 class RunComplete:
     """Every slot of the run has been dealt with."""
 
@@ -103,7 +116,8 @@ class RunComplete:
 class Scheduler:
     """Hands out frames in grid order. A slot whose shutter time has passed before it could
     fire is logged ``missed`` and the next slot on the grid follows: never early, never a
-    burst to catch up."""
+    burst to catch up. With ``windows``, the slots outside them are handed out as
+    :class:`SlotsOutside` ranges, and only the slots inside count towards ``frames``."""
 
     def __init__(
         self,
@@ -112,12 +126,16 @@ class Scheduler:
         *,
         frames: int = 0,
         next_frame: int = 0,
+        windows: Windows | None = None,
     ) -> None:
         self.plan = plan
         self.grid = grid
         self.frames = frames
-        """How many slots the run has; 0 is endless."""
+        """How many slots inside the windows the run has; 0 is endless."""
+        self.windows = windows
         self._next = next_frame
+        self._counted = self.slots_inside(0, next_frame)
+        """Slots inside the windows before :attr:`next_frame` (all of them without windows)."""
         self.steps = self._frame_steps(plan)
         """The steps of a frame, in the order they must happen: every frame's, or, when power
         stays on, the run's last frame's (the others leave the power on, see :meth:`_steps_for`)."""
@@ -131,9 +149,71 @@ class Scheduler:
         return self._next
 
     @property
+    def counted(self) -> int:
+        """Slots begun inside the windows (every slot begun, without windows)."""
+        return self._counted
+
+    def next_slot_at_or_after(self, now_ns: int) -> int | None:
+        """The next slot inside the windows whose shutter is due at or after ``now_ns``;
+        None once a counted run has no slot left there."""
+        frame = self.grid.first_frame_due_at_or_after(now_ns)
+        if self.windows is not None:
+            frame = self._next_inside(frame)
+        if self.frames:
+            here = self._next
+            before = (
+                self._counted - self.slots_inside(frame, here)
+                if frame <= here
+                else self._counted + self.slots_inside(here, frame)
+            )
+            if before >= self.frames:
+                return None
+        return frame
+
+    @property
     def complete(self) -> bool:
         """True once every slot of a counted run has been handed out."""
-        return self.frames > 0 and self._next >= self.frames
+        return self.frames > 0 and self._counted >= self.frames
+
+    def _inside(self, frame: int) -> bool:
+        return self.windows is None or self.windows.inside(self.grid.due_ns(frame))
+
+    def _window_end(self, frame: int) -> int:
+        """The first frame after ``frame`` (inside a window) that the window no longer holds."""
+        if self.windows is None:
+            return 1 << 62
+        span = self.windows.span_at(self.grid.due_ns(frame))
+        assert span is not None
+        return self.grid.first_frame_due_at_or_after(span[1])
+
+    def _next_inside(self, frame: int) -> int:
+        """The first frame from ``frame`` on whose shutter falls inside a window; a frame
+        :data:`~core.model.windows.SEARCH_NS` on when none opens before then (asked again
+        there)."""
+        grid, windows = self.grid, self.windows
+        assert windows is not None
+        while True:
+            due = grid.due_ns(frame)
+            span = windows.span_at(due)
+            if span is None:
+                return grid.first_frame_due_at_or_after(due + SEARCH_NS)
+            if span[0] <= due < span[1]:
+                return frame
+            frame = max(frame + 1, grid.first_frame_due_at_or_after(span[0]))
+
+    def slots_inside(self, first: int, end: int) -> int:
+        """How many of frames ``first``..``end − 1`` fall inside the windows."""
+        if self.windows is None:
+            return max(0, end - first)
+        count, frame = 0, first
+        while frame < end:
+            frame = self._next_inside(frame)
+            if frame >= end:
+                break
+            until = min(end, self._window_end(frame))
+            count += until - frame
+            frame = until
+        return count
 
     @staticmethod
     def _frame_steps(plan: Plan) -> tuple[Step, ...]:
@@ -173,7 +253,7 @@ class Scheduler:
         after the engine released every output for a fault.
         """
         plan = self.plan
-        last = self.frames > 0 and frame == self.frames - 1
+        last = (self.frames > 0 and self._counted == self.frames - 1) or not self._inside(frame + 1)
         steps = self.steps if last else self._steps_power_kept
         if plan.power_on_ns is None or plan.power_off_ns is None:
             return steps
@@ -189,18 +269,51 @@ class Scheduler:
         return steps
 
     def skip_past(self, now_ns: int) -> SlotsMissed | None:
-        """Give up every slot whose shutter time is before ``now_ns``; None if there is none."""
+        """Give up every slot whose shutter time is before ``now_ns``, as far as the window
+        the next slot is in closes; None if there is none."""
         frame = self._next
         if self.complete or now_ns <= self.grid.due_ns(frame):
             return None
         resume_at = max(frame + 1, self.grid.first_frame_due_at_or_after(now_ns))
+        resume_at = min(resume_at, self._window_end(frame))
         if self.frames > 0:
-            resume_at = min(resume_at, self.frames)
+            resume_at = min(resume_at, frame + self.frames - self._counted)
         self._next = resume_at
+        self._counted += resume_at - frame
         return SlotsMissed(first=frame, last=resume_at - 1)
 
-    def begin_next(self, now_ns: int, late_ns: int = 0) -> FrameDue | SlotsMissed | RunComplete:
+    def _outside(self) -> SlotsOutside | None:
+        """The slots from the next one to the next window's first, if the next is outside."""
+        frame = self._next
+        if self.windows is None or self._inside(frame):
+            return None
+        opens = self._next_inside(frame)
+        self._next = opens
+        return SlotsOutside(first=frame, last=opens - 1, last_due_ns=self.grid.due_ns(opens - 1))
+
+    def pass_before(self, now_ns: int) -> list[SlotsMissed | SlotsOutside]:
+        """Pass every slot due before ``now_ns`` (a resume after the daemon was down): the
+        missed ones inside a window and the ones outside, in order, as ranges."""
+        passed: list[SlotsMissed | SlotsOutside] = []
+        while not self.complete and self.grid.due_ns(self._next) < now_ns:
+            frame = self._next
+            if self._inside(frame):
+                missed = self.skip_past(now_ns)
+                assert missed is not None
+                passed.append(missed)
+                continue
+            end = min(self._next_inside(frame), self.grid.first_frame_due_at_or_after(now_ns))
+            self._next = end
+            passed.append(SlotsOutside(frame, end - 1, self.grid.due_ns(end - 1)))
+        return passed
+
+    def begin_next(
+        self, now_ns: int, late_ns: int = 0
+    ) -> FrameDue | SlotsMissed | SlotsOutside | RunComplete:
         """Decide about the next frame, the engine having reached it at ``now_ns``.
+
+        Outside the windows, the slots until the next window opens come back as one
+        :class:`SlotsOutside`, the next call going on from there.
 
         A frame whose shutter time passed more than ``late_ns`` ago cannot be
         honoured: it and every later slot already past are returned as one missed
@@ -209,13 +322,18 @@ class Scheduler:
         """
         if self.complete:
             return RunComplete()
+        outside = self._outside()
+        if outside is not None:
+            return outside
         missed = self.skip_past(now_ns - late_ns)
         if missed is not None:
             return missed
         frame = self._next
-        self._next = frame + 1
         due = self.grid.due_ns(frame)
-        return FrameDue(frame=frame, due_ns=due, steps=self._steps_for(frame, due))
+        steps = self._steps_for(frame, due)
+        self._next = frame + 1
+        self._counted += 1
+        return FrameDue(frame=frame, due_ns=due, steps=steps)
 
 
 def _power_on_later(steps: tuple[Step, ...], by_ns: int) -> tuple[Step, ...]:

@@ -13,17 +13,20 @@ from typing import Any
 from core.model.durations import DAY_NS, NS_PER_MS, NS_PER_S
 from core.model.errors import SettingsError
 from core.model.fields import (
+    Choice,
     Duration,
     Flag,
     Invalid,
     Kind,
     Number,
+    Phrase,
     Span,
     Table,
     UnknownKey,
     Whole,
     Wording,
 )
+from core.model.windows import NIGHT_ANGLE, When, tidy_between
 
 MIN_INTERVAL_NS = 10 * NS_PER_MS
 MAX_INTERVAL_NS = 365 * DAY_NS
@@ -36,6 +39,9 @@ MAX_CLOCK_PPM = 500.0
 SHORTEST_POWER_OFF_NS = 100 * NS_PER_MS
 """Below this a camera's supply capacitors carry it through: the line would still only blip."""
 LONGEST_POWER_OFF_NS = 3_600 * NS_PER_S
+LOWEST_NIGHT_ANGLE = -18.0
+"""Astronomical night: the sky is as dark as it gets."""
+HIGHEST_NIGHT_ANGLE = 10.0
 
 
 class Exposure(StrEnum):
@@ -71,6 +77,18 @@ class Settings:
     min_power_off_ns: int = NS_PER_S
     """The shortest time the camera's power may be off; power stays on between frames
     that would leave it off for less (see :func:`core.model.plan.make_plan`)."""
+    between: str = ""
+    """The daily window slots must fall in (``sunset-30min..sunrise``, ``06:00..20:00``);
+    empty: no window (:mod:`core.model.windows`)."""
+    when: When = When.ALWAYS
+    """Shoot only at night (the sun below ``night_angle``), only by day, or always."""
+    night_angle: float = NIGHT_ANGLE
+    """The sun's altitude in degrees below which it is night."""
+
+    @property
+    def windowed(self) -> bool:
+        """Slots outside a window are skipped: ``between`` or ``when`` is set."""
+        return bool(self.between) or self.when is not When.ALWAYS
 
     def validated(self) -> Settings:
         """Return self, or raise :class:`SettingsError` naming the field and its limit."""
@@ -151,6 +169,14 @@ RUN = Table(
             attr="min_power_off_ns",
             said="minimum power-off",
             range=Span(Kind.DURATION, SHORTEST_POWER_OFF_NS, LONGEST_POWER_OFF_NS),
+        ),
+        Phrase("between", tidy=tidy_between),
+        Choice("when", choices=When),
+        Number(
+            "night_angle",
+            said="night's sun angle",
+            range=Span(Kind.NUMBER, LOWEST_NIGHT_ANGLE, HIGHEST_NIGHT_ANGLE, unit="degrees"),
+            what="the sun's altitude in degrees, such as -12",
         ),
     ),
     wording=Wording.SPOKEN,

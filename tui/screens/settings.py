@@ -1,4 +1,5 @@
-"""Settings: frames, start delay, exposure, focus lead, minimum power-off, clock trim, theme.
+"""Settings: frames, start delay, exposure, focus lead, minimum power-off, clock trim, the
+window to shoot in (by the clock or the sun), night's sun angle, theme.
 
 Every value is stepped through sensible choices with the arrows or the keypad, or
 typed as digits (a frame count, seconds), so no keyboard is needed. A value is
@@ -22,6 +23,7 @@ from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError
 from core.model.plan import make_plan
 from core.model.settings import Settings
+from core.model.windows import When
 from themes import THEMES, config_name
 from tui.keys import SETTINGS_KEYS, bindings
 from tui.widgets.footer import key_footer
@@ -48,6 +50,13 @@ MAX_TYPED_DIGITS = 9
 
 def _frames(value: int) -> str:
     return "until stopped" if value == 0 else str(value)
+
+
+WHEN_SAID = {When.ALWAYS: "any height", When.NIGHT: "night only", When.DAY: "day only"}
+
+
+def _degrees(value: float) -> str:
+    return f"{value:g}° (sun's altitude)"
 
 
 def _exposure(value: int | None) -> str:
@@ -120,6 +129,22 @@ CHOICES: tuple[Choice, ...] = (
     Choice(
         "Clock trim", "clock_ppm", tuple(x / 2 for x in range(-100, 101)), lambda v: f"{v:+.1f} ppm"
     ),
+    Choice(
+        "Window",
+        "between",
+        (
+            "",
+            "sunset..sunrise",
+            "sunset-30min..sunrise",
+            "dusk..dawn",
+            "sunrise..sunset",
+            "06:00..20:00",
+            "20:00..06:00",
+        ),
+        lambda v: v or "none: every slot",
+    ),
+    Choice("Sun", "when", tuple(When), lambda v: WHEN_SAID[v]),
+    Choice("Night below", "night_angle", tuple(float(a) for a in range(-18, 1)), _degrees),
 )
 THEME_ROW = len(CHOICES)
 
@@ -258,8 +283,8 @@ class SettingsScreen(Screen[None]):
 
 
 def _nearest(values: list[Any], current: Any) -> int:
-    if current is None:
-        return 0
+    if current is None or isinstance(current, str):
+        return 0  # a window typed in the config file: stepping starts from the first
     numbers = [v for v in values if v is not None]
     best = min(numbers, key=lambda v: abs(v - current))
     return values.index(best)
