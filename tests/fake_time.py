@@ -7,15 +7,19 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.clock import sleep_ns
 from core.daemon.controller import RunController
 from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model import protocol
 from core.model.hardware import HardwareConfig
+from core.model.place import Place
+from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from hw.sim import make_sim_rig
+from tests.journal_slots import each_slot
 
 E = TypeVar("E")
 
@@ -129,3 +133,46 @@ class Daemon:
         if self.controller.status().state.live:
             self.controller.shutdown()
         self.rig.close()
+
+
+def run_with_restarts(
+    state_dir: Path,
+    clock: FakeClock,
+    settings: Settings,
+    place: Place | None,
+    lasts_ns: int,
+    kills: Iterable[int] = (),
+) -> tuple[list[FrameRecord], list[protocol.EdgeEvent]]:
+    """Start a run of ``settings`` at ``place`` now and stop it ``lasts_ns`` later; at each
+    of ``kills`` (ns from the start) the daemon is stopped as a kill leaves the run (active
+    in the journal) and a new one resumes it at once. Every slot of the journal
+    (:func:`~tests.journal_slots.each_slot`), and every edge switched."""
+    edges: list[protocol.EdgeEvent] = []
+    daemons: list[Daemon] = []
+
+    def steps() -> None:
+        # One thread takes part throughout: between its steps fake time would run on.
+        daemon = Daemon(state_dir, clock)
+        daemons.append(daemon)
+        status = daemon.controller.start(settings, place=place)
+        assert status.run is not None
+        run_id, started = status.run.id, clock.now_ns()
+        for after in kills:
+            sleep_ns(clock, started + after - clock.now_ns())
+            daemon.controller.shutdown()
+            edges.extend(daemon.published.of(protocol.EdgeEvent))
+            daemon.close()
+            assert daemon.journal.get_run(run_id).state == "active", "left as a kill leaves it"
+            daemon = Daemon(state_dir, clock)
+            daemons.append(daemon)
+            resumed = daemon.controller.resume()
+            assert resumed is not None and resumed.id == run_id
+        sleep_ns(clock, started + lasts_ns - clock.now_ns())
+        daemon.controller.stop()
+        edges.extend(daemon.published.of(protocol.EdgeEvent))
+        daemon.close()
+
+    script(clock, steps)
+    journal = daemons[-1].journal
+    (run,) = journal.list_runs()
+    return each_slot(journal, run.id), edges

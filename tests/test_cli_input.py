@@ -50,6 +50,14 @@ GOOD_CONFIG = b'[run]\ninterval = "10s"\n\n[hardware]\nfocus_pin = 20\n'
         (["--interval", "1s", "--between", "19:60..06:00"], "'19:60' is not a time of day"),
         (["--interval", "1s", "--when", "dusk"], "'dusk' is not one of always, night, day"),
         (
+            ["--interval", "1s", "--night-interval", "5ms"],
+            "night interval must be 0s (the interval) or at least 10ms, got 5ms",
+        ),
+        (
+            ["--interval", "1min", "--power", "--night-interval", "3s"],
+            "needs an interval of at least 10s",
+        ),
+        (
             ["--interval", "1s", "--sun-below", "-30"],
             "night's sun angle must be between -18 and +10 degrees, got -30",
         ),

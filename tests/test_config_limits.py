@@ -188,12 +188,14 @@ FLAGS = {
     "run.clock_ppm": "--clock-ppm",
     "run.min_power_off": "--min-power-off",
     "run.night_angle": "--sun-below",
+    "run.night_interval": "--night-interval",
 }
 SAID = {
     "run.focus_lead": "focus lead",
     "run.clock_ppm": "clock trim",
     "run.min_power_off": "minimum power-off",
     "run.night_angle": "night's sun angle",
+    "run.night_interval": "night interval",
 }
 """What the one line calls a setting whose key it does not spell."""
 ROOM = {"run.exposure": ["--interval", "2d"]}
@@ -235,7 +237,7 @@ def test_a_flag_accepts_both_ends(
     argv = ["run", f"{FLAGS[limit.key]}={spelled(limit, value)}", *ROOM.get(limit.key, [])]
     with pytest.raises(DaemonAsked):
         cli.main(argv, environ=lapse.env)
-    (settings,) = planned
+    settings = planned[0]  # a night interval's night is planned after it
     assert field_of(settings, limit.key.split(".")[1]) == value
 
 

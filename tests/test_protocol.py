@@ -99,6 +99,7 @@ settings_values = st.builds(
     between=st.sampled_from(["", "sunset-30min..sunrise+15min", "06:00..20:00"]),
     when=st.sampled_from(When),
     night_angle=st.floats(LOWEST_NIGHT_ANGLE, HIGHEST_NIGHT_ANGLE, allow_nan=False),
+    night_interval_ns=st.sampled_from([0]) | st.integers(MIN_INTERVAL_NS, MAX_INTERVAL_NS),
 )
 
 walls = st.builds(
@@ -142,6 +143,9 @@ run_statuses = st.builds(
     window=optional(texts),
     window_opens_ns=optional(whole),
     window_closes_ns=optional(whole),
+    pace=optional(st.sampled_from(["day", "night"])),
+    pace_anchor_ns=optional(whole),
+    pace_interval_ns=optional(whole),
 )
 
 camera_statuses = st.builds(
@@ -196,6 +200,7 @@ full_statuses = st.builds(
     Status,
     state=st.sampled_from(RunState),
     now_ns=whole,
+    wall_ns=optional(whole),
     rig=texts,
     simulated=st.booleans(),
     outputs=st.dictionaries(st.sampled_from(["power", "focus", "shutter", "led"]), numbers),
@@ -469,7 +474,8 @@ def test_settings_that_are_not_an_object_are_refused() -> None:
         (
             {"interval": "10s", "shutter": "1/250"},
             "unknown setting 'shutter'; known settings are interval, power, frames, delay,"
-            " exposure, focus_lead, clock_ppm, min_power_off, between, when, night_angle",
+            " exposure, focus_lead, clock_ppm, min_power_off, between, when, night_interval,"
+            " night_angle",
         ),
     ],
     ids=["too-short", "int-for-bool", "int-for-duration", "text-for-int", "no-interval", "unknown"],

@@ -315,6 +315,7 @@ async def test_settings_take_exact_numbers_typed_on_the_keypad(lapse: Lapse) -> 
         row = str(app.screen.query_one("#row-6").render())
         assert "sunset..sunrise" in row, row
         await pilot.press("b", "d")  # Sun: night only
+        await pilot.press("b", "6", "0", "0")  # Night pace: every 600 s
         await pilot.press("b", "b", "9")  # Theme: stepped, and 9 is no theme key here
         assert app.theme == "lapse-default"
         message = str(app.screen.query_one("#settings-message").render())
@@ -327,6 +328,7 @@ async def test_settings_take_exact_numbers_typed_on_the_keypad(lapse: Lapse) -> 
     assert saved.focus_lead_ns == 2 * S, "15 s refused, then 2 s typed afresh"
     assert saved.min_power_off_ns == 3 * S
     assert (saved.between, saved.when) == ("sunset..sunrise", When.NIGHT)
+    assert saved.night_interval_ns == 600 * S
 
 
 async def test_help_scrolls_with_keypad_keys(lapse: Lapse) -> None:
@@ -658,3 +660,23 @@ async def test_the_footer_shows_its_keys_before_the_app_has_focus(lapse: Lapse) 
         await pilot.pause(0.2)
         shown = [key.description for key in app.screen.query("FooterKey")]
         assert shown == ["Back", "Up", "Down", "PgUp", "PgDn"], shown  # no key to itself
+
+
+async def test_a_run_started_at_a_time_says_that_time_on_the_screen(lapse: Lapse) -> None:
+    from datetime import datetime, timedelta
+
+    lapse.start_daemon()
+    at = (datetime.now().astimezone() + timedelta(hours=3)).replace(second=0, microsecond=0)
+    started = lapse.cli("run", "--interval", "10s", "--at", f"{at:%H:%M}")
+    assert started.returncode == 0, started.stderr
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.live, what="the run")
+        screen = main_screen(app)
+
+        def run_text() -> str:
+            return str(screen.query_one("#run").render())
+
+        await wait_until(pilot, lambda: f"first at {at:%H:%M}" in run_text(), what="the time")
+        assert "starts in 2h59min" in run_text() or "starts in 3h" in run_text()
+    assert lapse.cli("stop").returncode == 0

@@ -437,3 +437,42 @@ def test_a_closed_window_says_when_it_opens_and_nothing_cycles() -> None:
     assert during.frame_text == "frame 12 of 30" and during.remaining_text == "18 to go"
     after = build_view(opened, closes + HOUR_NS, PREVIEW)
     assert after.next_text == "opens in 8h", "closed without a word from the daemon"
+
+
+def test_at_night_the_cycle_is_the_nights_pace() -> None:
+    anchor = 1_000 * S
+    settings = Settings(interval_ns=MINUTE_NS, night_interval_ns=10 * MINUTE_NS, frames=500)
+    status = running(anchor, settings)
+    assert status.run is not None
+    night_anchor = anchor + 3 * HOUR_NS + 17 * S
+    night = replace(
+        status,
+        run=replace(
+            status.run, pace="night", pace_anchor_ns=night_anchor, pace_interval_ns=10 * MINUTE_NS
+        ),
+    )
+    # The daemon's plan event is the day's: at night the screen plans the night's.
+    plan = PlanEvent(run="r", plan=make_plan(settings))
+    view = build_view(night, night_anchor + 2 * MINUTE_NS, PREVIEW, plan=plan)
+    assert view.plan is not None and view.plan.interval_ns == 10 * MINUTE_NS
+    assert view.offset_ns == 2 * MINUTE_NS, "two minutes into the night's cycle"
+    assert view.next_text == "next in 8min"
+    assert view.remaining_text == "500 to go"
+
+
+@pytest.mark.usefixtures("utc")
+def test_a_run_that_waits_says_the_clock_time_of_its_first_shutter() -> None:
+    anchor = 100_000 * S
+    settings = Settings(interval_ns=10 * S)
+    # The daemon's clock reads 2026-12-01 02:00:00 UTC when its monotonic clock reads now.
+    now = anchor - 3 * HOUR_NS - 30 * MINUTE_NS
+    status = replace(running(anchor, settings, now_ns=now), wall_ns=1_796_090_400 * S)
+    view = build_view(status, now, PREVIEW)
+    assert view.next_text == "first at 05:30"
+    assert view.elapsed_text.startswith("starts in 3h29min")
+    later = build_view(status, now + HOUR_NS, PREVIEW)
+    assert later.next_text == "first at 05:30", "the same time, an hour on"
+    far = replace(status, now_ns=anchor - 2 * DAY_NS, wall_ns=1_796_090_400 * S)
+    assert build_view(far, anchor - 2 * DAY_NS, PREVIEW).next_text == "first at Thu 02:00"
+    soon = build_view(status, anchor - 30 * S, PREVIEW)
+    assert soon.next_text == "", "under a minute the countdown says it"

@@ -31,7 +31,7 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.model.windows import When
-from tests.fake_time import Daemon, script
+from tests.fake_time import Daemon, run_with_restarts, script
 from tests.journal_slots import each_slot
 from tui.cli import status_lines
 
@@ -73,39 +73,9 @@ def wall_of(mono_ns: int) -> int:
 
 
 def run_with_kills(tmp_path: Path, kills: list[int]) -> tuple[list[FrameRecord], list[EdgeEvent]]:
-    """A 48 h run from noon; at each of ``kills`` (ns from the start) the daemon is
-    stopped as a kill leaves the run (active in the journal) and a new one resumes it at
-    once. Every slot of the journal, and every edge switched."""
+    """The 48 h run from noon, killed at each of ``kills`` (ns from the start)."""
     clock = FakeClock(start_ns=START_MONO, wall_start_ns=START_WALL)
-    edges: list[EdgeEvent] = []
-    daemons: list[Daemon] = []
-
-    def steps() -> None:
-        # One thread takes part throughout: between its steps fake time would run on.
-        daemon = Daemon(tmp_path, clock)
-        daemons.append(daemon)
-        status = daemon.controller.start(SETTINGS, place=GREENWICH)
-        assert status.run is not None
-        run_id, started = status.run.id, clock.now_ns()
-        for after in kills:
-            sleep_ns(clock, started + after - clock.now_ns())
-            daemon.controller.shutdown()
-            edges.extend(daemon.published.of(EdgeEvent))
-            daemon.close()
-            assert daemon.journal.get_run(run_id).state == "active", "left as a kill leaves it"
-            daemon = Daemon(tmp_path, clock)
-            daemons.append(daemon)
-            resumed = daemon.controller.resume()
-            assert resumed is not None and resumed.id == run_id
-        sleep_ns(clock, started + HOURS * HOUR_NS - clock.now_ns())
-        daemon.controller.stop()
-        edges.extend(daemon.published.of(EdgeEvent))
-        daemon.close()
-
-    script(clock, steps)
-    journal = daemons[-1].journal
-    (run,) = journal.list_runs()
-    return each_slot(journal, run.id), edges
+    return run_with_restarts(tmp_path, clock, SETTINGS, GREENWICH, HOURS * HOUR_NS, kills)
 
 
 def test_a_night_window_fires_only_between_sunset_and_sunrise_on_its_grid(
@@ -126,11 +96,14 @@ def test_a_night_window_fires_only_between_sunset_and_sunrise_on_its_grid(
     skipped_lines = [s for s in slots if s.status == "skipped"]
     assert all(s.error == "outside the run's window" for s in skipped_lines)
     # Nothing is switched by day but a night's last power-off; the shutter only at night.
-    for edge in edges:
-        if edge.line is Line.SHUTTER and edge.on:
-            assert at_night(wall_of(edge.at_ns))
-    power_on = [e for e in edges if e.line is Line.POWER and e.on]
-    assert all(at_night(wall_of(e.at_ns) + 14 * NS_PER_S) for e in power_on)
+    shutters = [e for e in edges if e.line == Line.SHUTTER and e.on]
+    assert len(shutters) == len(fired)
+    assert all(at_night(wall_of(e.at_ns)) for e in shutters)
+    power = [e for e in edges if e.line == Line.POWER]
+    assert len([e for e in power if e.on]) == len(fired)
+    assert all(at_night(wall_of(e.at_ns) + 14 * NS_PER_S) for e in power if e.on)
+    offs = [e for e in power if not e.on]
+    assert len(offs) == len(fired) and all(at_night(wall_of(e.at_ns)) for e in offs)
 
 
 def test_killed_inside_and_outside_the_window_the_run_journals_the_same_slots(

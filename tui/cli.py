@@ -322,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
         " --sun-below); day: only while above; always",
     )
     run.add_argument(
+        "--night-interval",
+        type=_duration_arg,
+        metavar="D",
+        help="another interval while it is night (the sun below the night angle), each pace"
+        " on its own grid from the crossing",
+    )
+    run.add_argument(
         "--sun-below",
         dest="night_angle",
         type=_angle_arg,
@@ -645,6 +652,8 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     config, chosen = _defaults(paths)
     settings = settings_from_args(chosen.run, args)
     plan = make_plan(settings)  # refuse an impossible plan here, before any daemon is involved
+    if settings.paced:
+        make_plan(settings.at_night())
     at = args.at
     if isinstance(at, Moment):
         place = args.place or config.place
@@ -708,6 +717,7 @@ RUN_OPTIONS: tuple[tuple[str, str], ...] = (
     ("min_power_off", "min_power_off_ns"),
     ("between", "between"),
     ("when", "when"),
+    ("night_interval", "night_interval_ns"),
     ("night_angle", "night_angle"),
 )
 """Each ``lapse run`` option of a setting: its setting key (the argparse name too) and
@@ -966,6 +976,10 @@ def status_lines(status: protocol.Status) -> list[str]:
             lines.append(f"  next shutter: frame {run.next_frame} {wait}")
         if run.window is not None:
             lines.append(f"  {window_line(run, status.now_ns)}")
+        if run.pace is not None and run.pace_interval_ns is not None:
+            pace = format_duration(run.pace_interval_ns)
+            night = f"the sun below {settings['night_angle']:g}° is night"
+            lines.append(f"  pace: {run.pace}, every {pace} ({night})")
         lines.append(f"  {where_line(run, status.camera)}")
     else:
         counts = run.counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from core.model.battery import BatteryEstimate
@@ -183,6 +184,17 @@ def placed_run(status: Status | None) -> RunStatus | None:
     return status.run
 
 
+def first_shutter_text(status: Status, run: RunStatus, now_ns: int) -> str:
+    """``first at 05:30`` (``first Tue 18:00`` a day or more away) while a run waits a minute
+    or more for its first shutter, by the daemon's wall clock in this Pi's local time."""
+    due = run.next_due_ns if run.next_due_ns is not None else run.anchor_ns
+    if status.wall_ns is None or due - now_ns < MINUTE_NS:
+        return ""
+    # The daemon's wall clock at the time it sent this: its monotonic times date by it.
+    moment = datetime.fromtimestamp((status.wall_ns + due - status.now_ns) / NS_PER_S)
+    return f"first at {moment:%a %H:%M}" if due - now_ns >= DAY_NS else f"first at {moment:%H:%M}"
+
+
 def window_opens_in(run: RunStatus, now_ns: int) -> int | None:
     """How long until the run's window opens, while it is closed at ``now_ns``; None while
     it is open (or the run has no window). A status sent while the window was open says
@@ -213,13 +225,19 @@ def build_view(
     if status is None or run is None:
         return _idle_view(status, preview, outlook)
     settings = run.settings
-    # The daemon sends the plan once per run; until it is here, the same pure function.
-    run_plan = plan.plan if plan is not None and plan.run == run.id else plan_for(settings)
+    at_night = run.pace == "night"
+    # The daemon sends the (day's) plan once per run; until it is here, the same function.
+    daemons = plan.plan if plan is not None and plan.run == run.id and not at_night else None
+    run_plan = daemons or plan_for(settings.at_night() if at_night else settings)
     anchor = run.anchor_ns
-    grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
+    # With a night interval the cycle is the present pace's, on its own grid.
+    cycle_anchor = run.pace_anchor_ns if run.pace_anchor_ns is not None else anchor
+    grid = Grid(cycle_anchor, run_plan.interval_ns, settings.clock_ppm)
     frames = settings.frames
     last = run.last_frame
     windowed = run.window is not None
+    # The frame count ends a run whose slots the grid alone cannot tell.
+    uneven = windowed or run.pace is not None
     # Outside a window slots pass uncounted: the frame figure counts the slots inside.
     done = run.counts.done if windowed else 0 if last is None else last.frame + 1
     of = str(frames) if frames else "∞"
@@ -232,18 +250,18 @@ def build_view(
         next_text = f"opens in {format_approx(opens_in)}"
     elif run.next_due_ns is not None:
         next_frame = grid.first_frame_due_at_or_after(now_ns)
-        if not frames or next_frame < frames or windowed:
+        if not frames or next_frame < frames or uneven:
             countdown = max(0, grid.due_ns(next_frame) - now_ns)
             next_text = f"next in {format_approx(countdown)}"
     started = anchor - run_plan.lead_ns
     if now_ns < started:
         # A start delay: what counts is when the rig begins, not an elapsed zero.
         elapsed_text = f"starts in {format_approx(started - now_ns)}"
-        next_text, countdown = "", None
+        next_text, countdown = first_shutter_text(status, run, now_ns), None
     else:
         elapsed_text = f"elapsed {format_approx(now_ns - started)}"
     end: int | None = None
-    if frames and windowed:
+    if frames and uneven:
         # How long the nights between take is the sky's: the frames left are certain.
         remaining_text = f"{max(0, frames - done)} to go"
     elif frames:
@@ -256,8 +274,8 @@ def build_view(
         late_text = f"late {format_approx(last.lateness_ns)}"
     elif last is not None:
         late_text = f"last {last.status}"
-    frame, offset = cycle_position(now_ns, anchor, settings.interval_ns, run_plan.lead_ns)
-    if (frames and frame >= frames and not windowed) or opens_in is not None:
+    frame, offset = cycle_position(now_ns, cycle_anchor, run_plan.interval_ns, run_plan.lead_ns)
+    if (frames and frame >= frames and not uneven) or opens_in is not None:
         offset = None  # nothing cycles: the run is over, or its window is closed
     level = 0.0 if offset is None else led_level(run_plan, offset)
     phase = "off" if offset is None else phase_at(run_plan, offset)

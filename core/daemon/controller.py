@@ -35,7 +35,7 @@ from core.daemon.engine import OUTSIDE_WINDOW, Engine, EngineExit, request_realt
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
-from core.daemon.sky import AstralSky
+from core.daemon.sky import run_grid, run_windows, uses_the_sun
 from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import NO_CHOICE, Camera
 from core.model.clock_trust import (
@@ -59,6 +59,7 @@ from core.model.ledger import (
 )
 from core.model.marks import Gap, gap_reports
 from core.model.output import output_refusal
+from core.model.paces import PacedGrid
 from core.model.place import Place
 from core.model.plan import Plan, make_plan
 from core.model.protocol import (
@@ -76,9 +77,9 @@ from core.model.protocol import (
 from core.model.records import FrameRecord
 from core.model.rig import Rig
 from core.model.run_state import RunState, advance
-from core.model.scheduler import Grid, Scheduler, SlotsOutside
+from core.model.scheduler import Scheduler, SlotsOutside
 from core.model.settings import MAX_DELAY_NS, Settings
-from core.model.windows import SEARCH_NS, Windows, needs_the_sun, window_rules
+from core.model.windows import SEARCH_NS, Windows
 
 log = logging.getLogger("lapse.daemon")
 
@@ -108,22 +109,6 @@ last files, bounded by its own calls, comes on top): a journal thread that hangs
 that never answers) must not hang ``lapse stop`` with it, whose client waits 30 s."""
 
 log = logging.getLogger("lapse.daemon")
-
-
-def run_windows(
-    settings: Settings, place: Place | None, *, anchor_ns: int, anchor_wall_ns: int
-) -> Windows | None:
-    """The windows ``settings`` ask for, the sun's at ``place``; None for a run that shoots
-    at every slot. :class:`LapseError` when the sun is asked for and the place unknown."""
-    rules = window_rules(settings.between, settings.when, settings.night_angle)
-    if not rules:
-        return None
-    if needs_the_sun(rules) and (place is None or not place.known):
-        raise LapseError(
-            "a window by the sun needs to know where the rig stands: set [place] latitude"
-            " and longitude in the config, or give --place LAT,LON"
-        )
-    return Windows(rules, AstralSky(place), anchor_ns=anchor_ns, anchor_wall_ns=anchor_wall_ns)
 
 
 def _refuse_if_never_open(windows: Windows | None, anchor_ns: int) -> None:
@@ -466,7 +451,20 @@ class _ActiveRun:
             next_frame=next_frame,
             next_due_ns=None if next_frame is None else scheduler.grid.due_ns(next_frame),
             **self._window_fields(now_ns, live=live),
+            **self._pace_fields(next_frame),
         )
+
+    def _pace_fields(self, next_frame: int | None) -> dict[str, Any]:
+        """What status says of a run with a night interval: the pace of its next shutter."""
+        grid = self.scheduler.grid
+        if not isinstance(grid, PacedGrid) or next_frame is None:
+            return {}
+        pace = grid.pace_of(next_frame)
+        return {
+            "pace": "night" if pace.night else "day",
+            "pace_anchor_ns": pace.grid.anchor_ns,
+            "pace_interval_ns": pace.grid.interval_ns,
+        }
 
     def _window_fields(self, now_ns: int, *, live: bool) -> dict[str, Any]:
         """What status says of the run's window at ``now_ns``: its rules, and while the run
@@ -548,8 +546,10 @@ class RunController:
         ``place``: where the rig stands, over the config's, for a window by the sun.
         """
         place = place if place is not None else self.place
+        make_plan(settings.at_night())
         # Refused before anything moves: the sun asked for with no place to compute it at.
         run_windows(settings, place, anchor_ns=0, anchor_wall_ns=0)
+        run_grid(settings, place, anchor_ns=0, anchor_wall_ns=0)
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()
@@ -594,10 +594,16 @@ class RunController:
                     rig=self.rig.description,
                     output=output,
                     camera=camera,
-                    place=place if windows is not None and needs_the_sun(windows.rules) else None,
+                    place=place if uses_the_sun(settings) else None,
                 )
-                grid = Grid(anchor, settings.interval_ns, settings.clock_ppm)
-                scheduler = Scheduler(plan, grid, frames=settings.frames, windows=windows)
+                grid = run_grid(settings, place, anchor_ns=anchor, anchor_wall_ns=anchor_wall)
+                scheduler = Scheduler(
+                    plan,
+                    grid,
+                    frames=settings.frames,
+                    windows=windows,
+                    night_plan=make_plan(settings.at_night()) if settings.paced else None,
+                )
                 ledger = RunLedger(writer.info.id, grid)
                 marks = open_marks(writer.info.path, writer.info.id)
                 run = _ActiveRun(self, writer, plan, scheduler, ledger, False, marks)
@@ -731,13 +737,13 @@ class RunController:
             wall_ns=self.clock.wall_ns(),
             last=last,
         )
-        grid = Grid(point.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
         # The run's own place: a config edited since must not move its windows.
+        place = info.place or self.place
+        grid = run_grid(
+            info.settings, place, anchor_ns=point.anchor_ns, anchor_wall_ns=info.anchor_wall_ns
+        )
         windows = run_windows(
-            info.settings,
-            info.place or self.place,
-            anchor_ns=point.anchor_ns,
-            anchor_wall_ns=info.anchor_wall_ns,
+            info.settings, place, anchor_ns=point.anchor_ns, anchor_wall_ns=info.anchor_wall_ns
         )
         damage = None
         if last is not None:
@@ -750,7 +756,12 @@ class RunController:
             )
         next_frame = point.next_frame if damage is None else damage.next_frame
         scheduler = Scheduler(
-            plan, grid, frames=info.settings.frames, next_frame=next_frame, windows=windows
+            plan,
+            grid,
+            frames=info.settings.frames,
+            next_frame=next_frame,
+            windows=windows,
+            night_plan=make_plan(info.settings.at_night()) if info.settings.paced else None,
         )
         ledger = RunLedger(info.id, grid, counts=counts, last=last)
         if camera_fault is not None:
@@ -968,7 +979,7 @@ class RunController:
 
     def status(self) -> Status:
         """The snapshot clients show: state, counts, next shutter, last frame, fault."""
-        now = self.clock.now_ns()
+        now, wall = self.clock.now_ns(), self.clock.wall_ns()
         with self._lock:
             state, run, last, wait = self._state, self._run, self._last, self._clock_wait
         camera = None if self.camera is None else self.camera.status()
@@ -982,6 +993,7 @@ class RunController:
         status = Status(
             state=state,
             now_ns=now,
+            wall_ns=wall,
             rig=self.rig.description,
             simulated=self.rig.simulated,
             outputs=self.rig.outputs(),
@@ -1037,8 +1049,13 @@ class RunController:
         counts = tally.counts
         last = tally.newest
         if last is not None:
-            settings = info.settings
-            last = newest_slot(last, Grid(info.anchor_ns, settings.interval_ns, settings.clock_ppm))
+            grid = run_grid(
+                info.settings,
+                info.place or self.place,
+                anchor_ns=info.anchor_ns,
+                anchor_wall_ns=info.anchor_wall_ns,
+            )
+            last = newest_slot(last, grid)
         return (
             Counts(
                 ok=counts["ok"],

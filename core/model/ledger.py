@@ -30,7 +30,7 @@ from core.model.protocol import (
     MissedEvent,
 )
 from core.model.records import AMEND_WINDOW, FrameRecord
-from core.model.scheduler import Grid
+from core.model.scheduler import SlotGrid
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -148,7 +148,7 @@ class DamagedTail:
 
 def damaged_tail(
     last: FrameRecord,
-    grid: Grid,
+    grid: SlotGrid,
     *,
     same_boot: bool,
     now_ns: int,
@@ -197,7 +197,7 @@ class RunLedger:
     def __init__(
         self,
         run_id: str,
-        grid: Grid,
+        grid: SlotGrid,
         *,
         counts: Counts | None = None,
         last: FrameRecord | None = None,
@@ -387,7 +387,7 @@ class RunLedger:
             del self._early[old]
 
 
-def newest_slot(record: FrameRecord, grid: Grid) -> FrameRecord:
+def newest_slot(record: FrameRecord, grid: SlotGrid) -> FrameRecord:
     """The last slot of ``record`` as a line of its own: what status shows as the last frame
     and where a resumed run goes on. A range's line has only its first slot's times; the
     grid gives the rest (the span between two slots does not depend on the anchor, so a

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from core.model.events import FrameDone, SlotsSkipped
-from core.model.scheduler import Grid
+from core.model.scheduler import SlotGrid
 
 MARK_SLOTS = 4096
 """Marks kept, one per frame in a ring: far more than the journal can lag behind."""
@@ -128,7 +128,7 @@ class Gap:
 def gap_reports(
     gap: Gap,
     marks: Mapping[int, Mark],
-    grid: Grid,
+    grid: SlotGrid,
     *,
     down_reason: str,
     waiting_reason: str = "",

@@ -92,6 +92,11 @@ class RunStatus:
     after it closes; None when none comes within a year."""
     window_closes_ns: int | None = None
     """While the window is open: when it closes (daemon monotonic ns)."""
+    pace: str | None = None
+    """With a night interval: ``day`` or ``night``, the pace of the next shutter."""
+    pace_anchor_ns: int | None = None
+    """That pace's grid: its frames fall ``pace_interval_ns`` apart from here."""
+    pace_interval_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,9 @@ class Status:
     clock_wait: str | None = None
     """Why the interrupted run waits for a clock it can trust before it resumes (after a
     reboot: ``"the system clock is not synchronised"``); None when it does not wait."""
+    wall_ns: int | None = None
+    """The daemon's wall clock (epoch ns) at :attr:`now_ns`: what a client dates the
+    daemon's times by (a delayed first shutter's clock time)."""
 
     def with_frame(self, event: FrameEvent | MissedEvent) -> Status:
         """This status after a frame or missed event: a subscriber's counts stay current

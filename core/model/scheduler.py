@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property
+from typing import Protocol
 
 from core.model.led import led_changes
 from core.model.plan import Edge, Line, Plan, grid_period
@@ -60,6 +61,25 @@ class Grid:
         while frame > 0 and self.due_ns(frame - 1) >= time_ns:
             frame -= 1
         return frame
+
+    def at_night(self, frame: int) -> bool:
+        """Whether ``frame`` is at a night's pace: never, on one interval."""
+        return False
+
+
+class SlotGrid(Protocol):
+    """Where each frame's shutter falls: a :class:`Grid`, or a grid whose interval changes
+    at night (:class:`core.model.paces.PacedGrid`)."""
+
+    anchor_ns: int
+    interval_ns: int
+    """The longest time between two shutters."""
+
+    def due_ns(self, frame: int) -> int: ...
+
+    def first_frame_due_at_or_after(self, time_ns: int) -> int: ...
+
+    def at_night(self, frame: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -122,14 +142,17 @@ class Scheduler:
     def __init__(
         self,
         plan: Plan,
-        grid: Grid,
+        grid: SlotGrid,
         *,
         frames: int = 0,
         next_frame: int = 0,
         windows: Windows | None = None,
+        night_plan: Plan | None = None,
     ) -> None:
         self.plan = plan
         self.grid = grid
+        """The run's grid: a :class:`Grid`, or a :class:`~core.model.paces.PacedGrid` whose
+        frames at night are planned on ``night_plan``."""
         self.frames = frames
         """How many slots inside the windows the run has; 0 is endless."""
         self.windows = windows
@@ -140,6 +163,13 @@ class Scheduler:
         """The steps of a frame, in the order they must happen: every frame's, or, when power
         stays on, the run's last frame's (the others leave the power on, see :meth:`_steps_for`)."""
         self._steps_power_kept = self._keeping_power_on(plan, self.steps)
+        self._paces: dict[bool, tuple[Plan, tuple[Step, ...], tuple[Step, ...]]] = {
+            False: (plan, self.steps, self._steps_power_kept)
+        }
+        """By night or not: the plan, its every step, and its steps keeping power on."""
+        if night_plan is not None:
+            steps = self._frame_steps(night_plan)
+            self._paces[True] = (night_plan, steps, self._keeping_power_on(night_plan, steps))
         self._power_off_due: int | None = None
         """When the power-off of the frame handed out last is due; None if it keeps power on."""
 
@@ -174,6 +204,10 @@ class Scheduler:
     def complete(self) -> bool:
         """True once every slot of a counted run has been handed out."""
         return self.frames > 0 and self._counted >= self.frames
+
+    def _night(self, frame: int) -> bool:
+        """Frame ``frame`` is at the night's pace (and planned on the night's plan)."""
+        return len(self._paces) > 1 and self.grid.at_night(frame)
 
     def _inside(self, frame: int) -> bool:
         return self.windows is None or self.windows.inside(self.grid.due_ns(frame))
@@ -252,9 +286,14 @@ class Scheduler:
         switches it on: that changes nothing while it is on, and powers the camera again
         after the engine released every output for a fault.
         """
-        plan = self.plan
-        last = (self.frames > 0 and self._counted == self.frames - 1) or not self._inside(frame + 1)
-        steps = self.steps if last else self._steps_power_kept
+        night = self._night(frame)
+        plan, every_step, power_kept = self._paces[night]
+        last = (
+            (self.frames > 0 and self._counted == self.frames - 1)
+            or not self._inside(frame + 1)
+            or self._night(frame + 1) != night
+        )
+        steps = every_step if last else power_kept
         if plan.power_on_ns is None or plan.power_off_ns is None:
             return steps
         switches_off = last or not plan.power_stays_on

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from core.model.durations import DAY_NS, NS_PER_MS, NS_PER_S
+from core.model.durations import DAY_NS, NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import SettingsError
 from core.model.fields import (
     Choice,
@@ -84,6 +84,17 @@ class Settings:
     """Shoot only at night (the sun below ``night_angle``), only by day, or always."""
     night_angle: float = NIGHT_ANGLE
     """The sun's altitude in degrees below which it is night."""
+    night_interval_ns: int = 0
+    """The interval while it is night (:mod:`core.model.paces`); 0: the same as by day."""
+
+    @property
+    def paced(self) -> bool:
+        """The run changes its interval at night."""
+        return self.night_interval_ns not in (0, self.interval_ns)
+
+    def at_night(self) -> Settings:
+        """These settings at the night's pace (themselves when there is none)."""
+        return replace(self, interval_ns=self.night_interval_ns) if self.paced else self
 
     @property
     def windowed(self) -> bool:
@@ -96,6 +107,12 @@ class Settings:
             RUN.check(self)
         except Invalid as invalid:
             raise SettingsError(invalid.spoken) from None
+        night = self.night_interval_ns
+        if 0 < night < MIN_INTERVAL_NS:
+            raise SettingsError(
+                f"night interval must be 0s (the interval) or at least"
+                f" {format_duration(MIN_INTERVAL_NS)}, got {format_duration(night)}"
+            )
         return self
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -172,6 +189,12 @@ RUN = Table(
         ),
         Phrase("between", tidy=tidy_between),
         Choice("when", choices=When),
+        Duration(
+            "night_interval",
+            attr="night_interval_ns",
+            said="night interval",
+            range=Span(Kind.DURATION, 0, MAX_INTERVAL_NS, low_note="(the interval)"),
+        ),
         Number(
             "night_angle",
             said="night's sun angle",

@@ -1,5 +1,5 @@
 """Settings: frames, start delay, exposure, focus lead, minimum power-off, clock trim, the
-window to shoot in (by the clock or the sun), night's sun angle, theme.
+window to shoot in (by the clock or the sun), the night's pace and sun angle, theme.
 
 Every value is stepped through sensible choices with the arrows or the keypad, or
 typed as digits (a frame count, seconds), so no keyboard is needed. A value is
@@ -144,6 +144,14 @@ CHOICES: tuple[Choice, ...] = (
         lambda v: v or "none: every slot",
     ),
     Choice("Sun", "when", tuple(When), lambda v: WHEN_SAID[v]),
+    Choice(
+        "Night pace",
+        "night_interval_ns",
+        tuple(n * NS_PER_S for n in (0, 10, 30, 60, 300, 600, 1800, 3600)),
+        lambda v: f"every {format_duration(v)}" if v else "as by day",
+        typed_unit=NS_PER_S,
+        typed_noun="s",
+    ),
     Choice("Night below", "night_angle", tuple(float(a) for a in range(-18, 1)), _degrees),
 )
 THEME_ROW = len(CHOICES)
@@ -250,6 +258,7 @@ class SettingsScreen(Screen[None]):
         try:
             candidate = self.settings.with_changes(**{choice.field: value})
             make_plan(candidate)
+            make_plan(candidate.at_night())
         except LapseError as error:
             self._say(f"{typed}: {error}" if typed else str(error))
             self.app.bell()
@@ -268,6 +277,7 @@ class SettingsScreen(Screen[None]):
             return
         try:
             make_plan(self.settings)
+            make_plan(self.settings.at_night())
         except LapseError as error:
             self._say(f"Not kept: {error}")
             self.app.bell()

@@ -1,0 +1,148 @@
+"""Two paces: a run's interval by day, and another by night, each on its own exact grid.
+
+Night is the sun below the run's ``night_angle`` (a :class:`~core.model.windows.Windows`
+of that one rule). At each crossing of the angle the pace changes, and the new pace's
+grid is anchored at the crossing: its slots fall at ``crossing + ⌊k·period⌋``. Its
+first slot is the first that leaves the frame before it room for its whole cycle and
+the new frame room for its leads (``room_ns``), so two frames' cycles never overlap.
+
+Frames are numbered on through the changes. :class:`PacedGrid` answers what
+:class:`~core.model.scheduler.Grid` answers (a frame's due time, the first frame at
+or after a time), so the scheduler, the ledger and a resume use it as they use a grid;
+the paces are worked out lazily from the start, the same every time they are asked
+(the crossings are the sky's), so a resumed run lands on the same grid.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.model.scheduler import Grid
+from core.model.windows import Windows
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A stretch of the run at one interval: frames ``first_frame`` on, due on ``grid``
+    from its anchor, until the crossing at ``end_ns`` (None: none comes)."""
+
+    first_frame: int
+    grid: Grid
+    night: bool
+    start_ns: int
+    """The crossing that began it (the run's anchor, for the first)."""
+    end_ns: int | None
+    frames: int | None
+    """How many frames it has (None: it runs on)."""
+
+    def holds(self, frame: int) -> bool:
+        """True when ``frame`` is one of this pace's."""
+        return frame >= self.first_frame and (
+            self.frames is None or frame < self.first_frame + self.frames
+        )
+
+
+class PacedGrid:
+    """A grid whose interval changes between day and night (see the module's docstring)."""
+
+    def __init__(
+        self,
+        day: Grid,
+        night_interval_ns: int,
+        nights: Windows,
+        room_ns: Callable[[bool], int],
+    ) -> None:
+        """``day``: the run's grid (anchor, day interval, clock trim); ``nights``: when the
+        sun is below the night angle; ``room_ns(night)``: from a frame of that pace's
+        shutter to the next pace's first possible shutter."""
+        self.anchor_ns = day.anchor_ns
+        self.clock_ppm = day.clock_ppm
+        self._intervals = {False: day.interval_ns, True: night_interval_ns}
+        self.interval_ns = max(self._intervals.values())
+        """The longest time between two shutters (what a journal's reader checks against)."""
+        self.nights = nights
+        self.room_ns = room_ns
+        first = self._pace(0, day.anchor_ns, day.anchor_ns, nights.inside(day.anchor_ns))
+        self._paces = [first]
+        self._starts = [0]
+        """Each pace's first frame, for a bisection (the timing thread asks every frame)."""
+
+    def _pace(self, first_frame: int, start_ns: int, anchor_ns: int, night: bool) -> Pace:
+        grid = Grid(anchor_ns, self._intervals[night], self.clock_ppm)
+        span = self.nights.span_at(start_ns)
+        end = None if span is None else span[1] if night else span[0]
+        if end is not None and end <= start_ns:
+            end = None  # only the sky's next crossing ends a pace
+        frames = None if end is None else grid.first_frame_due_at_or_after(end)
+        return Pace(first_frame, grid, night, start_ns, end, frames)
+
+    def _after(self, pace: Pace) -> Pace | None:
+        """The pace the crossing at ``pace.end_ns`` begins; None when none does."""
+        if pace.end_ns is None or pace.frames is None:
+            return None
+        night = not pace.night
+        if pace.frames > 0:
+            ready = pace.grid.due_ns(pace.frames - 1) + self.room_ns(pace.night)
+        else:
+            ready = self._last_due_before(pace) + self.room_ns(pace.night)
+        crossing = Grid(pace.end_ns, self._intervals[night], self.clock_ppm)
+        anchor = crossing.due_ns(crossing.first_frame_due_at_or_after(ready))
+        return self._pace(pace.first_frame + pace.frames, pace.end_ns, anchor, night)
+
+    def _last_due_before(self, pace: Pace) -> int:
+        """The due time of the last frame before ``pace`` (whose own has none)."""
+        for earlier in reversed(self._paces[: self._paces.index(pace)]):
+            if earlier.frames:
+                return earlier.grid.due_ns(earlier.frames - 1)
+        return self.anchor_ns - self.room_ns(pace.night)
+
+    def _extend(self, until: Callable[[Pace], bool]) -> Pace:
+        """The first pace ``until`` holds for, working paces out as far as needed (the
+        last there is when none does)."""
+        index = 0
+        while True:
+            pace = self._next_of(index - 1) if index else self._paces[0]
+            if pace is None:
+                return self._paces[-1]
+            if until(pace):
+                return pace
+            index += 1
+
+    def _next_of(self, index: int) -> Pace | None:
+        """The pace after the ``index``-th, worked out if it is not yet."""
+        if index + 1 < len(self._paces):
+            return self._paces[index + 1]
+        nxt = self._after(self._paces[index])
+        if nxt is not None:
+            self._paces.append(nxt)
+            self._starts.append(nxt.first_frame)
+        return nxt
+
+    def pace_of(self, frame: int) -> Pace:
+        """The pace frame ``frame`` belongs to."""
+        pace = self._paces[bisect.bisect_right(self._starts, frame) - 1]
+        if pace.holds(frame):
+            return pace
+        return self._extend(lambda pace: pace.holds(frame))
+
+    def at_night(self, frame: int) -> bool:
+        """Whether ``frame`` is at the night's pace."""
+        return self.pace_of(frame).night
+
+    def due_ns(self, frame: int) -> int:
+        """When frame ``frame``'s shutter is due."""
+        pace = self.pace_of(frame)
+        return pace.grid.due_ns(frame - pace.first_frame)
+
+    def pace_at(self, time_ns: int) -> Pace:
+        """The pace the sky gives at ``time_ns``: the first not ended by then."""
+        return self._extend(lambda pace: pace.end_ns is None or time_ns < pace.end_ns)
+
+    def first_frame_due_at_or_after(self, time_ns: int) -> int:
+        """The smallest frame whose shutter is due at or after ``time_ns``."""
+        pace = self.pace_at(time_ns)
+        # Past a pace's last frame, before its crossing, the answer is the next pace's
+        # first frame: numbered on from this pace's last.
+        return pace.first_frame + pace.grid.first_frame_due_at_or_after(time_ns)
