@@ -106,13 +106,20 @@ class Daemon:
         camera: Any = None,
         outlook: Outlook | None = None,
         published: Published | None = None,
+        place: Place | None = None,
     ) -> None:
         self.clock = clock
         self.rig = make_sim_rig(HardwareConfig())
         self.journal = Journal(state_dir)
         self.published = published or Published(clock)
         self.controller = RunController(
-            self.rig, clock, self.journal, self.published, camera=camera, outlook=outlook
+            self.rig,
+            clock,
+            self.journal,
+            self.published,
+            camera=camera,
+            outlook=outlook,
+            place=place,
         )
 
     def states(self) -> list[RunState]:

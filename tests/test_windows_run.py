@@ -21,7 +21,9 @@ from astral import Observer
 from astral.sun import sunrise, sunset
 
 from core.clock import sleep_ns
+from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
+from core.model.battery import BatteryModel
 from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.model.errors import LapseError
 from core.model.place import Place
@@ -190,3 +192,29 @@ def test_a_window_by_the_sun_without_a_place_is_refused_before_anything_moves(
     status = daemon.start(Settings(interval_ns=INTERVAL, between="20:00..06:00"))
     assert status.run is not None and status.run.window == "20:00..06:00"
     daemon.close()
+
+
+def test_the_outlook_counts_the_days_a_night_only_run_waits_through(tmp_path: Path) -> None:
+    clock = FakeClock(start_ns=START_MONO, wall_start_ns=START_WALL)
+    outlook = Outlook(None, BatteryModel(), tmp_path, clock, reserve_bytes=0)
+    daemon = Daemon(tmp_path, clock, outlook=outlook, place=GREENWICH)
+    settings = Settings(interval_ns=INTERVAL, between="sunset..sunrise", frames=120, power=True)
+    # The first night holds frames 24–118 (16:00 to 07:40); the second begins with frame
+    # 168 (16:00), and its 25th is the last: not 120 intervals from noon.
+    last_due = START_MONO + 14_100_000_000 + 192 * INTERVAL
+    preview = daemon.controller.preview(settings)
+    assert preview.outlook.needs_ns is not None
+    assert abs(preview.outlook.needs_ns - (last_due - clock.now_ns())) < 2 * NS_PER_S
+    statuses = []
+
+    def steps() -> None:
+        daemon.controller.start(settings)
+        sleep_ns(clock, HOUR_NS)
+        statuses.append(daemon.controller.status())
+        daemon.controller.stop()
+
+    script(clock, steps)
+    daemon.close()
+    (status,) = statuses
+    assert status.outlook is not None
+    assert status.outlook.needs_ns == last_due - status.now_ns

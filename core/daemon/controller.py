@@ -111,6 +111,15 @@ that never answers) must not hang ``lapse stop`` with it, whose client waits 30 
 log = logging.getLogger("lapse.daemon")
 
 
+def _needs_ns(scheduler: Scheduler, settings: Settings, now_ns: int) -> int | None:
+    """How long a counted run with a window or two paces still needs at ``now_ns``; None
+    where frames left × interval says it (and for a run until stopped)."""
+    if not (settings.windowed or settings.paced):
+        return None
+    last = scheduler.last_due_ns()
+    return None if last is None else max(0, last - now_ns)
+
+
 def _refuse_if_never_open(windows: Windows | None, anchor_ns: int) -> None:
     """Raise :class:`LapseError` for a window that does not open in the year ahead (the
     sun never gets below the angle asked for there, say): the run would never shoot."""
@@ -582,8 +591,8 @@ class RunController:
                     anchor = now + (wall_ns_of(at) - wall)
                     self._refuse_start_at(at, anchor, settings, plan, now)
                 anchor_wall = wall + (anchor - now)
-                windows = run_windows(settings, place, anchor_ns=anchor, anchor_wall_ns=anchor_wall)
-                _refuse_if_never_open(windows, anchor)
+                scheduler = self._scheduler(settings, place, anchor, anchor_wall)
+                _refuse_if_never_open(scheduler.windows, anchor)
                 writer = create_run(
                     self.journal,
                     settings=settings,
@@ -596,15 +605,7 @@ class RunController:
                     camera=camera,
                     place=place if uses_the_sun(settings) else None,
                 )
-                grid = run_grid(settings, place, anchor_ns=anchor, anchor_wall_ns=anchor_wall)
-                scheduler = Scheduler(
-                    plan,
-                    grid,
-                    frames=settings.frames,
-                    windows=windows,
-                    night_plan=make_plan(settings.at_night()) if settings.paced else None,
-                )
-                ledger = RunLedger(writer.info.id, grid)
+                ledger = RunLedger(writer.info.id, scheduler.grid)
                 marks = open_marks(writer.info.path, writer.info.id)
                 run = _ActiveRun(self, writer, plan, scheduler, ledger, False, marks)
                 self._place(run, RunState.WAITING)
@@ -616,6 +617,27 @@ class RunController:
             raise
         self._publish_state()
         return self.status()
+
+    def _scheduler(
+        self,
+        settings: Settings,
+        place: Place | None,
+        anchor_ns: int,
+        anchor_wall_ns: int,
+        next_frame: int = 0,
+    ) -> Scheduler:
+        """A run's scheduler on its grid from ``anchor_ns`` (the wall time
+        ``anchor_wall_ns``): its windows and paces, the sun's at ``place``."""
+        return Scheduler(
+            make_plan(settings),
+            run_grid(settings, place, anchor_ns=anchor_ns, anchor_wall_ns=anchor_wall_ns),
+            frames=settings.frames,
+            next_frame=next_frame,
+            windows=run_windows(
+                settings, place, anchor_ns=anchor_ns, anchor_wall_ns=anchor_wall_ns
+            ),
+            night_plan=make_plan(settings.at_night()) if settings.paced else None,
+        )
 
     def _refuse_start_at(
         self, at: str, anchor: int, settings: Settings, plan: Plan, now: int
@@ -742,9 +764,6 @@ class RunController:
         grid = run_grid(
             info.settings, place, anchor_ns=point.anchor_ns, anchor_wall_ns=info.anchor_wall_ns
         )
-        windows = run_windows(
-            info.settings, place, anchor_ns=point.anchor_ns, anchor_wall_ns=info.anchor_wall_ns
-        )
         damage = None
         if last is not None:
             damage = damaged_tail(
@@ -755,15 +774,10 @@ class RunController:
                 wall_ns=self.clock.wall_ns(),
             )
         next_frame = point.next_frame if damage is None else damage.next_frame
-        scheduler = Scheduler(
-            plan,
-            grid,
-            frames=info.settings.frames,
-            next_frame=next_frame,
-            windows=windows,
-            night_plan=make_plan(info.settings.at_night()) if info.settings.paced else None,
+        scheduler = self._scheduler(
+            info.settings, place, point.anchor_ns, info.anchor_wall_ns, next_frame
         )
-        ledger = RunLedger(info.id, grid, counts=counts, last=last)
+        ledger = RunLedger(info.id, scheduler.grid, counts=counts, last=last)
         if camera_fault is not None:
             ledger.camera_fault_at_start(camera_fault)
         damage_said = None if damage is None else self._say_damage(writer, ledger, damage)
@@ -969,7 +983,17 @@ class RunController:
         """Whether the battery and the disk would last a run of ``settings`` started now."""
         if self.outlook is None:
             raise LapseError("this daemon watches neither battery nor disk")
-        return self.outlook.preview(settings, make_plan(settings))
+        plan = make_plan(settings)
+        needs = None
+        if settings.frames and (settings.windowed or settings.paced):
+            now, wall = self.clock.now_ns(), self.clock.wall_ns()
+            anchor = now + max(settings.delay_ns, plan.lead_ns) + START_MARGIN_NS
+            try:
+                scheduler = self._scheduler(settings, self.place, anchor, wall + anchor - now)
+            except LapseError:
+                scheduler = None  # the sun asked for and no place: no figure, as said at start
+            needs = None if scheduler is None else _needs_ns(scheduler, settings, now)
+        return self.outlook.preview(settings, plan, needs)
 
     def subscribed(self) -> Subscribed:
         """The answer to ``subscribe``: the status, and the plan of the run going."""
@@ -1013,6 +1037,7 @@ class RunController:
             run.ledger.average_file_bytes,
             # The battery drains from the first frame's first lead (power on, focus).
             running_ns=max(0, now - (run.scheduler.grid.anchor_ns - run.plan.lead_ns)),
+            needs_ns=_needs_ns(run.scheduler, run.info.settings, now),
         )
 
     def quiet_left_ns(self) -> int:

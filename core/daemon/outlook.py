@@ -99,6 +99,7 @@ class Outlook:
         average_file_bytes: float | None,
         *,
         running_ns: int = 0,
+        needs_ns: int | None = None,
     ) -> Status:
         """``status`` with its battery, disk and, for a live run, its outlook."""
         run = status.run if status.state.live else None
@@ -115,16 +116,19 @@ class Outlook:
                 free_bytes=disk.free_bytes,
                 average_file_bytes=average_file_bytes,
                 reserve_bytes=self.reserve_bytes,
+                needs_ns=needs_ns,
             )
         return dataclasses.replace(status, battery=battery, disk=disk, outlook=outlook)
 
-    def preview(self, settings: Settings, plan: Plan) -> RunPreview:
-        """What a run of ``settings`` would meet if it started now."""
+    def preview(self, settings: Settings, plan: Plan, needs_ns: int | None = None) -> RunPreview:
+        """What a run of ``settings`` would meet if it started now (``needs_ns``: how long
+        it would take, when its grid alone cannot say)."""
         battery = self.battery(plan, running_ns=0, draining=False)
         outlook = assess_run(
             settings,
             battery=None if battery.error else battery,
             free_bytes=self.free_bytes(),
             reserve_bytes=self.reserve_bytes,
+            needs_ns=needs_ns,
         )
         return RunPreview(battery=battery, outlook=outlook)

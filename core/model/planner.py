@@ -85,6 +85,7 @@ def assess_run(
     average_file_bytes: float | None = None,
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     wait_ns: int | None = None,
+    needs_ns: int | None = None,
 ) -> RunOutlook:
     """Whether the battery and the free space last the rest of the run.
 
@@ -96,7 +97,9 @@ def assess_run(
     stays free for the journal (pass the camera's download reserve when it
     is larger: downloads pause there). ``wait_ns`` is time the battery must
     cover before the next frame's cycle; None takes the start delay for a
-    run with no frame done yet, else nothing.
+    run with no frame done yet, else nothing. ``needs_ns``: how long the run still
+    needs when its grid alone cannot say (a window skips the day, a night interval
+    slows the night): the scheduler's word, in place of frames left × interval.
     """
     frames_done = max(0, frames_done)
     if settings.frames:
@@ -105,7 +108,10 @@ def assess_run(
         frames_left = None
     if wait_ns is None:
         wait_ns = settings.delay_ns if frames_done == 0 else 0
-    needs_ns = None if frames_left is None else frames_left * settings.interval_ns + wait_ns
+    if needs_ns is None and frames_left is not None:
+        needs_ns = frames_left * settings.interval_ns + wait_ns
+    elif frames_left is None:
+        needs_ns = None
     finished = frames_left == 0
 
     warnings: list[str] = []

@@ -200,6 +200,24 @@ class Scheduler:
                 return None
         return frame
 
+    def last_due_ns(self) -> int | None:
+        """When a counted run's last slot is due; None for a run until stopped. The slots
+        outside the windows pass uncounted, so a run that shoots at night only ends a day
+        later than its frames times its interval."""
+        if not self.frames:
+            return None
+        left, frame = self.frames - self._counted, self._next
+        if left <= 0:
+            return self.grid.due_ns(max(0, frame - 1))
+        while True:
+            if self.windows is not None:
+                frame = self._next_inside(frame)
+            end = min(self._window_end(frame), frame + left)
+            left -= end - frame
+            if left <= 0:
+                return self.grid.due_ns(end - 1)
+            frame = end
+
     @property
     def complete(self) -> bool:
         """True once every slot of a counted run has been handed out."""
