@@ -82,8 +82,7 @@ Two facts about the virtual camera shape the method:
 
 This is a shared, noisy machine: read medians and percentiles, and run it
 twice. Run from the repo root:
-``.venv/bin/python bench/camera.py [--short] [--json FILE]`` (the 25 MB part
-needs Pillow: ``.venv/bin/pip install -e '.[bench]'``).
+``.venv/bin/python bench/camera.py [--short] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -499,12 +498,7 @@ def large_jpeg(at_least: int = LARGE_BYTES) -> bytes:
     Noise does not compress, so its size is known from a small probe; the full
     image is enlarged until it is big enough.
     """
-    try:
-        from PIL import Image
-    except ImportError:
-        raise RuntimeError(
-            "the 25 MB JPEG needs Pillow: .venv/bin/pip install -e '.[bench]'"
-        ) from None
+    from PIL import Image
 
     def encode(width: int) -> bytes:
         height = width * 2 // 3

@@ -6,11 +6,14 @@ wheel's virtual camera (docs/architecture.md §10): real PTP over the vusb port 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 from pathlib import Path
+
+from PIL import Image, ImageStat
 
 from core.journal import RunInfo
 from core.model.durations import NS_PER_S, parse_duration
@@ -63,6 +66,13 @@ def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse
         assert record.file is not None and record.file.startswith(f"frame-{record.frame:06d}-")
         # The bytes the virtual camera served: lapse's own sample JPEG.
         assert (run.path / record.file).read_bytes() == SAMPLE_JPEG
+    # Each frame's brightness, measured as it was saved: the sample's mean luminance, as
+    # a full decode of it says (the sample has no thumbnail: an eighth-size decode).
+    with Image.open(io.BytesIO(SAMPLE_JPEG)) as sample:
+        mean = ImageStat.Stat(sample.convert("L")).mean[0] / 255
+    assert all(r.brightness is not None and abs(r.brightness - mean) < 0.02 for r in records)
+    log = lapse.cli("log", run.id).stdout
+    assert f"  brightness {records[0].brightness:.0%}  frame-000000-" in log, log
     assert not any(p.suffix == ".part" for p in run.path.iterdir())
     # `--wait` says each frame once, when its file is saved, naming it.
     frame_lines = [line for line in result.stdout.splitlines() if line.startswith("frame ")]

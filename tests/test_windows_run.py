@@ -21,6 +21,7 @@ from astral import Observer
 from astral.sun import sunrise, sunset
 
 from core.clock import sleep_ns
+from core.daemon.controller import DOWN_REASON
 from core.daemon.outlook import Outlook
 from core.fake_clock import FakeClock
 from core.model.battery import BatteryModel
@@ -218,3 +219,49 @@ def test_the_outlook_counts_the_days_a_night_only_run_waits_through(tmp_path: Pa
     (status,) = statuses
     assert status.outlook is not None
     assert status.outlook.needs_ns == last_due - status.now_ns
+
+
+def test_down_across_a_windows_edge_the_slots_are_missed_inside_and_skipped_outside(
+    tmp_path: Path,
+) -> None:
+    # The daemon is away from 05:00 to 12:00 on the second day: the night's last slots were
+    # to fire (missed), the morning's were outside the window (skipped), each range said
+    # once, and the run goes on on its grid at sunset.
+    clock = FakeClock(start_ns=START_MONO, wall_start_ns=START_WALL)
+    daemons: list[Daemon] = []
+
+    def steps() -> None:
+        first = Daemon(tmp_path, clock, place=GREENWICH)
+        daemons.append(first)
+        status = first.controller.start(SETTINGS)
+        assert status.run is not None
+        started = clock.now_ns()
+        sleep_ns(clock, 17 * HOUR_NS)  # 05:00
+        first.controller.shutdown()
+        first.close()
+        sleep_ns(clock, 7 * HOUR_NS)  # 12:00: a new daemon
+        second = Daemon(tmp_path, clock, place=GREENWICH)
+        daemons.append(second)
+        assert second.controller.resume() is not None
+        sleep_ns(clock, started + 30 * HOUR_NS - clock.now_ns())  # 18:00
+        second.controller.stop()
+        second.close()
+
+    script(clock, steps)
+    journal = daemons[-1].journal
+    (run,) = journal.list_runs()
+    slots = each_slot(journal, run.id)
+    anchor = slots[0].due_ns
+    assert [s.frame for s in slots] == list(range(len(slots)))
+    down_from, down_to = START_MONO + 17 * HOUR_NS, START_MONO + 24 * HOUR_NS
+    for slot in slots:
+        assert slot.due_ns == anchor + slot.frame * INTERVAL
+        inside = at_night(wall_of(slot.due_ns))
+        if down_from < slot.due_ns < down_to:
+            expected = "missed" if inside else "skipped"
+        else:
+            expected = "ok" if inside else "skipped"
+        assert slot.status == expected, slot
+    lines = journal.read_frames(run.id)
+    missed = [line for line in lines if line.status == "missed"]
+    assert len(missed) == 1 and missed[0].error == DOWN_REASON, "one line, said why"

@@ -890,8 +890,10 @@ def frame_line(record: FrameRecord, frames: int) -> str:
         tail = f"late {format_approx(record.lateness_ns or 0)}  ok"
     else:
         tail = f"{record.status}" + (f": {record.error}" if record.error else "")
+    if record.brightness is not None:
+        tail += f"  brightness {record.brightness:.0%}"
     if record.file:
-        tail += f"  {record.file}"
+        tail += f"  {record.file}"  # last: a script takes the line's end as the file
     return f"{number}  due {due}  {tail}"
 
 

@@ -35,7 +35,7 @@ from core.daemon.engine import OUTSIDE_WINDOW, Engine, EngineExit, request_realt
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
-from core.daemon.sky import run_grid, run_windows, uses_the_sun
+from core.daemon.sky import refuse_without_place, run_grid, run_windows, uses_the_sun
 from core.journal import FrameTally, Journal, RunInfo
 from core.model.camera import NO_CHOICE, Camera
 from core.model.clock_trust import (
@@ -557,8 +557,7 @@ class RunController:
         place = place if place is not None else self.place
         make_plan(settings.at_night())
         # Refused before anything moves: the sun asked for with no place to compute it at.
-        run_windows(settings, place, anchor_ns=0, anchor_wall_ns=0)
-        run_grid(settings, place, anchor_ns=0, anchor_wall_ns=0)
+        refuse_without_place(settings, place)
         plan = make_plan(settings)
         with self._lock:
             self._refuse_if_live()

@@ -99,6 +99,15 @@ def uses_the_sun(settings: Settings) -> bool:
     return needs_the_sun(rules) or settings.paced
 
 
+def refuse_without_place(settings: Settings, place: Place | None) -> None:
+    """Raise :class:`LapseError` when ``settings`` follow the sun and ``place`` is unknown."""
+    rules = window_rules(settings.between, settings.when, settings.night_angle)
+    if needs_the_sun(rules):
+        _refuse_without_place(place, "a window by the sun")
+    if settings.paced:
+        _refuse_without_place(place, "a night interval")
+
+
 def _refuse_without_place(place: Place | None, what: str) -> None:
     if place is None or not place.known:
         raise LapseError(

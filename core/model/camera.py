@@ -111,6 +111,8 @@ class FileSaved:
     file: str
     """Relative to the run's folder; or ``card:<camera path>`` when kept on the card."""
     size: int
+    brightness: float | None = None
+    """The file's mean luminance, 0 to 1; None when it was not measured (not a JPEG)."""
 
 
 @dataclass(frozen=True)

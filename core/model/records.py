@@ -38,7 +38,8 @@ FRAME_KEYS: tuple[str, ...] = (
     "lateness_ns",
 )
 """The keys of every frames.jsonl line, in the order they are written. A line covering a
-range of slots also has ``last``, right after ``frame``."""
+range of slots also has ``last``, right after ``frame``; a frame whose file was measured
+has ``brightness`` at the end."""
 _REQUIRED_FRAME_KEYS = ("frame", "due_ns", "fired_ns", "wall", "status")
 
 AMEND_WINDOW = 64
@@ -95,6 +96,9 @@ class FrameRecord:
     last: int | None = None
     """The last slot this line covers (a gap: slots ``frame``…``last``, all with this
     status); None for one slot. ``due_ns`` and ``wall`` are the first slot's."""
+    brightness: float | None = None
+    """How bright the frame's file is, 0 (black) to 1 (white): its mean luminance, measured
+    once it was saved (``hw/camera/brightness.py``); None when not measured."""
 
     def __post_init__(self) -> None:
         if not is_int(self.frame) or self.frame < 0:
@@ -121,6 +125,12 @@ class FrameRecord:
             raise ValueError(f"error must be text or null, got {self.error!r}")
         if self.last is not None:
             self._check_range()
+        if self.brightness is not None and not (
+            isinstance(self.brightness, int | float)
+            and not isinstance(self.brightness, bool)
+            and 0 <= self.brightness <= 1
+        ):
+            raise ValueError(f"brightness must be a number from 0 to 1, got {self.brightness!r}")
 
     def _check_range(self) -> None:
         if not is_int(self.last) or self.last < self.frame:
@@ -149,7 +159,7 @@ class FrameRecord:
         data: dict[str, Any] = {"frame": self.frame}
         if self.last is not None:
             data["last"] = self.last
-        return data | {
+        data |= {
             "due_ns": self.due_ns,
             "fired_ns": self.fired_ns,
             "wall": self.wall,
@@ -158,6 +168,9 @@ class FrameRecord:
             "error": self.error,
             "lateness_ns": self.lateness_ns,
         }
+        if self.brightness is not None:
+            data["brightness"] = self.brightness
+        return data
 
     def to_json(self) -> str:
         """One compact line of JSON, without the newline.
@@ -188,6 +201,7 @@ class FrameRecord:
             file=data.get("file"),
             error=data.get("error"),
             last=data.get("last"),
+            brightness=data.get("brightness"),
         )
         if "lateness_ns" in data and data["lateness_ns"] != record.lateness_ns:
             raise ValueError(

@@ -40,6 +40,7 @@ from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
+from hw.camera.brightness import jpeg_brightness
 from hw.camera.files import DiskFull, FreeBytes, free_bytes, safe_file_name, save_file
 
 log = logging.getLogger("lapse.camera")
@@ -540,7 +541,9 @@ class UsbCamera:
         with self._lock:
             self._status["saved"] += 1
             self._status["waiting"] = len(self._waiting)
-        report(FileSaved(frame=frame, file=target.name, size=len(data)))
+        # Measured here, on the camera's thread, once the file is safe: never on the timing one.
+        brightness = jpeg_brightness(target)
+        report(FileSaved(frame=frame, file=target.name, size=len(data), brightness=brightness))
         self._delete_from_card(camera_folder, name, target, len(data))
 
     def _delete_from_card(self, camera_folder: str, name: str, saved: Path, size: int) -> None:
