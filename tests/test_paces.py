@@ -16,10 +16,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
-from astral import Observer
 from astral.sun import dawn, dusk
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,18 +28,16 @@ from core.fake_clock import FakeClock
 from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_S
 from core.model.errors import LapseError
 from core.model.paces import PacedGrid
-from core.model.place import Place
 from core.model.plan import Line, make_plan
 from core.model.scheduler import Grid
 from core.model.settings import Settings
 from core.model.windows import When, Windows, sun_window
 from tests.fake_time import Daemon, run_with_restarts, script
+from tests.skies import GREENWICH, GREENWICH_OBSERVER, ClockworkSky, ns_of
 from tui.cli import status_lines
 
 pytestmark = pytest.mark.usefixtures("utc")
 
-GREENWICH = Place(51.48, 0.0, 0.0)
-OBSERVER = Observer(51.48, 0.0, 0.0)
 START_WALL = int(datetime(2026, 12, 1, 14, tzinfo=UTC).timestamp()) * NS_PER_S
 START_MONO = 5_000 * NS_PER_S
 LASTS = 20 * HOUR_NS
@@ -49,12 +45,8 @@ LASTS = 20 * HOUR_NS
 SETTINGS = Settings(interval_ns=MINUTE_NS, night_interval_ns=10 * MINUTE_NS, power=True)
 
 
-def _ns(moment: datetime) -> int:
-    return round(moment.timestamp() * 1_000_000) * 1_000
-
-
-DUSK = _ns(dusk(OBSERVER, date(2026, 12, 1), 6, UTC))
-DAWN = _ns(dawn(OBSERVER, date(2026, 12, 2), 6, UTC))
+DUSK = ns_of(dusk(GREENWICH_OBSERVER, date(2026, 12, 1), 6, UTC))
+DAWN = ns_of(dawn(GREENWICH_OBSERVER, date(2026, 12, 2), 6, UTC))
 
 
 def mono(wall_ns: int) -> int:
@@ -130,28 +122,10 @@ def test_status_says_the_pace_and_a_night_interval_needs_a_place(tmp_path: Path)
     assert "  pace: night, every 10min (the sun below -6° is night)" in said[1]
 
 
-class _ShortNights:
-    """A sky (as :class:`core.model.windows.Sky`) whose night is the same stretch of every
-    day: from ``dusk_s`` to ``dawn_s`` seconds after midnight (UTC)."""
-
-    def __init__(self, dusk_s: int, dawn_s: int) -> None:
-        self.at = {False: dusk_s, True: dawn_s}
-
-    def moment_ns(self, moment: Any, day: date) -> int | None:
-        midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-        return (midnight + self.at[moment.rising]) * NS_PER_S
-
-    def day_of(self, wall_ns: int) -> date:
-        return datetime.fromtimestamp(wall_ns // NS_PER_S, UTC).date()
-
-    def altitude(self, wall_ns: int) -> float:
-        return 0.0
-
-
 def paced(dusk_s: int, dawn_s: int, room_s: int) -> PacedGrid:
     nights = Windows(
         (sun_window(When.NIGHT, -6),),
-        _ShortNights(dusk_s, dawn_s),
+        ClockworkSky(rising_s=dawn_s, setting_s=dusk_s),
         anchor_ns=0,
         anchor_wall_ns=0,
     )

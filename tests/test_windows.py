@@ -31,10 +31,10 @@ from core.model.windows import (
     tidy_between,
     window_rules,
 )
+from tests.skies import GREENWICH, GREENWICH_OBSERVER, ClockworkSky, DarkSky, ns_of
 
 pytestmark = pytest.mark.usefixtures("utc")
 
-GREENWICH = Place(51.48, 0.0, 0.0)
 LONGYEARBYEN = Place(78.22, 15.65, 0.0)
 """Polar night from early November to late January; midnight sun from April to August."""
 
@@ -52,10 +52,6 @@ def walls(windows: Windows, from_ns: int, count: int) -> list[tuple[int, int]]:
         spans.append(span)
         from_ns = span[1]
     return spans
-
-
-def ns(moment: datetime) -> int:
-    return round(moment.timestamp() * 1_000_000) * 1_000
 
 
 # -- the words -----------------------------------------------------------------------------
@@ -106,13 +102,13 @@ def test_the_rules_say_what_they_ask() -> None:
 def test_sunset_to_sunrise_is_astrals_sunset_to_the_next_sunrise() -> None:
     sky = AstralSky(GREENWICH)
     windows = Windows(window_rules("sunset..sunrise", When.ALWAYS, -6), sky, **ZERO)
-    observer = Observer(51.48, 0.0, 0.0)
+    observer = GREENWICH_OBSERVER
     first = date(2026, 12, 1)
     spans = walls(windows, wall(2026, 12, 1, 12), 10)
     for night, (opens, closes) in enumerate(spans):
         day = first + timedelta(days=night)
-        assert opens == ns(sunset(observer, day, UTC))
-        assert closes == ns(sunrise(observer, day + timedelta(days=1), UTC))
+        assert opens == ns_of(sunset(observer, day, UTC))
+        assert closes == ns_of(sunrise(observer, day + timedelta(days=1), UTC))
 
 
 def test_offsets_move_each_end() -> None:
@@ -162,7 +158,7 @@ def test_under_the_midnight_sun_a_night_window_waits_for_the_first_sunset() -> N
     opens, _ = windows.span_at(wall(2026, 6, 21)) or (0, 0)
     observer = Observer(78.22, 15.65, 0.0)
     first_sunset = next(
-        ns(sunset(observer, date(2026, 6, 21) + timedelta(days=d), UTC))
+        ns_of(sunset(observer, date(2026, 6, 21) + timedelta(days=d), UTC))
         for d in range(120)
         if _sets(observer, date(2026, 6, 21) + timedelta(days=d))
     )
@@ -269,10 +265,10 @@ def test_slots_missed_inside_a_window_end_where_it_closes() -> None:
 
 def test_a_moment_of_the_sun_is_where_astral_puts_it() -> None:
     sky = AstralSky(GREENWICH)
-    observer = Observer(51.48, 0.0, 0.0)
+    observer = GREENWICH_OBSERVER
     day = date(2026, 12, 1)
     at = sky.moment_ns(Moment.of_event(SunEvent.SUNRISE, -HOUR_NS), day)
-    assert at == ns(sunrise(observer, day, UTC)) - HOUR_NS
+    assert at == ns_of(sunrise(observer, day, UTC)) - HOUR_NS
 
 
 def test_a_clock_window_keeps_the_local_clock_through_daylight_saving(
@@ -295,28 +291,15 @@ def test_a_clock_window_keeps_the_local_clock_through_daylight_saving(
         time.tzset()
 
 
-class _Dark:
-    """A sky whose sun never reaches any angle: no real place has one for a year."""
-
-    def moment_ns(self, moment: Moment, day: date) -> int | None:
-        return None
-
-    def day_of(self, wall_ns: int) -> date:
-        return datetime.fromtimestamp(wall_ns // NS_PER_S, UTC).date()
-
-    def altitude(self, wall_ns: int) -> float:
-        return -90.0
-
-
 def test_a_window_that_never_opens_is_refused_at_start() -> None:
     from core.daemon.controller import _refuse_if_never_open
     from core.model.errors import LapseError
 
-    never = Windows(window_rules("", When.DAY, -6), _Dark(), **ZERO)
+    never = Windows(window_rules("", When.DAY, -6), DarkSky(), **ZERO)
     assert never.span_at(wall(2026, 12, 1)) is None
     with pytest.raises(LapseError, match=r"does not open in the next 400 days"):
         _refuse_if_never_open(never, 0)
-    always = Windows(window_rules("", When.NIGHT, -6), _Dark(), **ZERO)
+    always = Windows(window_rules("", When.NIGHT, -6), DarkSky(), **ZERO)
     _refuse_if_never_open(always, 0)
 
 
@@ -330,27 +313,9 @@ def test_sun_below_alone_asks_for_the_night() -> None:
     assert settings_from_args(Settings(interval_ns=MINUTE_NS), args).when is When.DAY
 
 
-class _Clockwork:
-    """A sky whose moments fall where a test puts them: an opening and a closing at the
-    same instant, which real windows reach only by chance."""
-
-    def __init__(self, opens_s: int, closes_s: int) -> None:
-        self.at = {True: opens_s, False: closes_s}
-
-    def moment_ns(self, moment: Moment, day: date) -> int | None:
-        midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-        return (midnight + self.at[moment.rising]) * NS_PER_S
-
-    def day_of(self, wall_ns: int) -> date:
-        return datetime.fromtimestamp(wall_ns // NS_PER_S, UTC).date()
-
-    def altitude(self, wall_ns: int) -> float:
-        return 0.0
-
-
 def test_a_window_closing_as_the_next_opens_stays_open() -> None:
     # Opens (the sun coming up through 0°) at 10:00 and closes (going down) at 10:00 too.
     up, down = Moment(angle=0.0, rising=True), Moment(angle=0.0, rising=False)
-    windows = Windows((Window(up, down),), _Clockwork(36_000, 36_000), **ZERO)
+    windows = Windows((Window(up, down),), ClockworkSky(rising_s=36_000, setting_s=36_000), **ZERO)
     opens, closes = windows.span_at(wall(2026, 12, 10, 12)) or (0, 0)
     assert closes - opens > 7 * DAY_NS, "one window, never closed for an instant"

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from astral import Observer
 from astral.sun import sunrise, sunset
 
 from core.clock import sleep_ns
@@ -27,7 +26,6 @@ from core.fake_clock import FakeClock
 from core.model.battery import BatteryModel
 from core.model.durations import HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.model.errors import LapseError
-from core.model.place import Place
 from core.model.plan import Line
 from core.model.protocol import EdgeEvent, StateEvent
 from core.model.records import FrameRecord
@@ -36,12 +34,11 @@ from core.model.settings import Settings
 from core.model.windows import When
 from tests.fake_time import Daemon, run_with_restarts, script
 from tests.journal_slots import each_slot
+from tests.skies import GREENWICH, GREENWICH_OBSERVER, ns_of
 from tui.cli import status_lines
 
 pytestmark = pytest.mark.usefixtures("utc")
 
-GREENWICH = Place(51.48, 0.0, 0.0)
-OBSERVER = Observer(51.48, 0.0, 0.0)
 START_WALL = int(datetime(2026, 12, 1, 12, tzinfo=UTC).timestamp()) * NS_PER_S
 START_MONO = 5_000 * NS_PER_S
 INTERVAL = 10 * MINUTE_NS
@@ -56,15 +53,11 @@ def nights() -> list[tuple[int, int]]:
         day = date(2026, 12, 1) + timedelta(days=offset)
         spans.append(
             (
-                _ns(sunset(OBSERVER, day, UTC)),
-                _ns(sunrise(OBSERVER, day + timedelta(days=1), UTC)),
+                ns_of(sunset(GREENWICH_OBSERVER, day, UTC)),
+                ns_of(sunrise(GREENWICH_OBSERVER, day + timedelta(days=1), UTC)),
             )
         )
     return spans
-
-
-def _ns(moment: datetime) -> int:
-    return round(moment.timestamp() * 1_000_000) * 1_000
 
 
 def at_night(wall_ns: int) -> bool:
