@@ -183,15 +183,6 @@ def tidy_between(text: str) -> str:
     return "" if window is None else window.text
 
 
-def between_accepted(text: str) -> bool:
-    """True when ``text`` is a window ``between`` takes (or empty)."""
-    try:
-        parse_between(text)
-    except ValueError:
-        return False
-    return True
-
-
 def sun_window(when: When, angle: float) -> Window | None:
     """``when`` as a window: night opens as the sun goes down through ``angle``."""
     if when is When.ALWAYS:
