@@ -87,6 +87,10 @@ class Screen:
         return x, y
 
 
+ANSWER_S = 30.0
+"""How long one DevTools call may take, events included, before the test fails."""
+
+
 class Browser:
     """One Chromium page, spoken to over the DevTools protocol."""
 
@@ -95,16 +99,25 @@ class Browser:
         self._ids = itertools.count(1)
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call ``method`` and return its result; events that come meanwhile are dropped."""
+        """Call ``method`` and return its result; events that come meanwhile are dropped.
+
+        The answer must come within :data:`ANSWER_S` in all: a page that keeps sending
+        events but never answers (a renderer gone busy) fails the test, never hangs it."""
         number = next(self._ids)
         await self._socket.send_str(json.dumps({"id": number, "method": method, "params": params}))
-        while True:
-            message = await self._socket.receive_json(timeout=30)
-            if message.get("id") != number:
-                continue
-            if "error" in message:
-                raise AssertionError(f"{method}: {message['error']}")
-            return message["result"]
+        try:
+            async with asyncio.timeout(ANSWER_S):
+                while True:
+                    message = await self._socket.receive_json()
+                    if message.get("id") != number:
+                        continue
+                    if "error" in message:
+                        raise AssertionError(f"{method}: {message['error']}")
+                    return message["result"]
+        except TimeoutError:
+            raise AssertionError(
+                f"{method}: Chromium did not answer within {ANSWER_S:g}s"
+            ) from None
 
     async def emulate(self, width: int, height: int, *, phone: bool) -> None:
         """Size the page as a phone (touch, mobile viewport) or a desktop window."""
