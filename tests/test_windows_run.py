@@ -36,6 +36,7 @@ from tests.fake_time import Daemon, run_with_restarts, script
 from tests.journal_slots import each_slot
 from tests.skies import GREENWICH, GREENWICH_OBSERVER, ns_of
 from tui.cli import status_lines
+from tui.screens.log import run_row
 
 pytestmark = pytest.mark.usefixtures("utc")
 
@@ -170,6 +171,9 @@ def test_a_counted_run_counts_its_frames_inside_the_window(tmp_path: Path) -> No
     slots = each_slot(daemon.journal, run.id)
     assert [s.status for s in slots] == ["skipped"] * 24 + ["ok"] * 30
     assert run.state == "finished"
+    # The log's list says the slots outside apart from those missed.
+    _, said = run_row(run, daemon.journal.frame_counts(run.id))
+    assert said == "finished\n30 ok, 0 missed, 24 outside"
 
 
 def test_a_window_by_the_sun_without_a_place_is_refused_before_anything_moves(

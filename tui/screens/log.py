@@ -127,6 +127,9 @@ def run_row(run: RunInfo | DamagedRun, counts: dict[str, int]) -> tuple[str, str
         return (run.id, "damaged")
     every = format_duration(run.settings.interval_ns)
     frames = f"{counts.get('ok', 0):,} ok, {missed_cell(counts)} missed"
+    if counts.get("skipped", 0):
+        # Outside the run's window: neither taken nor missed, and never counted as either.
+        frames += f", {counts['skipped']:,} outside"
     return (f"{run.id}\nevery {every}", f"{run.state}\n{frames}")
 
 
