@@ -319,3 +319,23 @@ def test_a_window_closing_as_the_next_opens_stays_open() -> None:
     windows = Windows((Window(up, down),), ClockworkSky(rising_s=36_000, setting_s=36_000), **ZERO)
     opens, closes = windows.span_at(wall(2026, 12, 10, 12)) or (0, 0)
     assert closes - opens > 7 * DAY_NS, "one window, never closed for an instant"
+
+
+def test_a_window_of_garbage_is_said_in_one_short_line() -> None:
+    for typed in ("x" * 100_000 + "..sunrise", "sun\x07set..sunrise", "sun\nset..sunrise"):
+        with pytest.raises(ValueError) as refused:
+            parse_between(typed)
+        said = str(refused.value)
+        assert "\n" not in said and "\x07" not in said and len(said) < 300, said
+
+
+def test_a_place_of_garbage_is_said_in_one_short_line() -> None:
+    from core.model.errors import SettingsError
+    from core.model.place import parse_place
+
+    for typed in ("1" * 100_000, "51,\x07", "a,b,c,d"):
+        with pytest.raises(SettingsError) as refused:
+            parse_place(typed)
+        said = str(refused.value)
+        assert "\n" not in said and "\x07" not in said and len(said) < 300, said
+    assert parse_place(" 51.48, -0.01 , 40") == Place(51.48, -0.01, 40.0)

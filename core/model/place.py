@@ -11,6 +11,7 @@ from typing import Any
 
 from core.model.errors import SettingsError
 from core.model.fields import Invalid, Kind, Number, Span, Table
+from core.model.toml_text import echo
 
 LATITUDE = Span(Kind.NUMBER, -90, 90, unit="degrees")
 LONGITUDE = Span(Kind.NUMBER, -180, 180, unit="degrees")
@@ -81,11 +82,11 @@ def parse_place(text: str) -> Place:
     example = "a place is LATITUDE,LONGITUDE in degrees (south and west negative), such as"
     parts = [part.strip() for part in text.split(",")]
     if len(parts) not in (2, 3):
-        raise SettingsError(f"{example} 51.48,-0.01; got {text!r}")
+        raise SettingsError(f"{example} 51.48,-0.01; got {echo(text)}")
     try:
         numbers = [float(part) for part in parts]
     except ValueError:
-        raise SettingsError(f"{example} 51.48,-0.01; got {text!r}") from None
+        raise SettingsError(f"{example} 51.48,-0.01; got {echo(text)}") from None
     keys = ("latitude", "longitude", "elevation")
     try:
         return Place.from_dict(dict(zip(keys, numbers, strict=False)))

@@ -28,6 +28,7 @@ from core.model.durations import (
     parse_signed_duration,
 )
 from core.model.errors import DurationError
+from core.model.toml_text import echo
 
 NIGHT_ANGLE = -6.0
 """The sun's altitude, in degrees, below which ``when = "night"`` counts it night by default:
@@ -140,20 +141,20 @@ def parse_moment(text: str) -> Moment:
     if clock is not None:
         hours, minutes, seconds = (int(part or 0) for part in clock.groups())
         if hours > 23 or minutes > 59 or seconds > 59:
-            raise ValueError(f"{text.strip()!r} is not a time of day (00:00 to 23:59)")
+            raise ValueError(f"{echo(text.strip())} is not a time of day (00:00 to 23:59)")
         return Moment(clock_s=hours * 3600 + minutes * 60 + seconds)
     sun = _SUN.fullmatch(spoken.replace(" ", ""))
     if sun is None:
-        raise ValueError(f"{text.strip()!r} is not {MOMENT_HELP}")
+        raise ValueError(f"{echo(text.strip())} is not {MOMENT_HELP}")
     name, sign, offset = sun.groups()
     offset_ns = 0
     if sign is not None:
         try:
             offset_ns = parse_signed_duration(offset)
         except DurationError as error:
-            raise ValueError(f"the offset in {text.strip()!r}: {error}") from None
+            raise ValueError(f"the offset in {echo(text.strip())}: {error}") from None
         if offset_ns < 0 or offset_ns >= DAY_NS:
-            raise ValueError(f"the offset in {text.strip()!r} must be under a day")
+            raise ValueError(f"the offset in {echo(text.strip())} must be under a day")
         if sign == "-":
             offset_ns = -offset_ns
     return Moment.of_event(SunEvent(name), offset_ns)
@@ -166,13 +167,13 @@ def parse_between(text: str) -> Window | None:
         return None
     if text.count("..") != 1:
         raise ValueError(
-            f"{text!r} is not a window: write its opening and its closing with two dots"
+            f"{echo(text)} is not a window: write its opening and its closing with two dots"
             " between them, such as sunset..sunrise or 06:00..20:00"
         )
     opening, closing = text.split("..")
     window = Window(parse_moment(opening), parse_moment(closing))
     if window.opens == window.closes:
-        raise ValueError(f"{text!r} opens and closes at the same moment")
+        raise ValueError(f"{echo(text)} opens and closes at the same moment")
     return window
 
 
