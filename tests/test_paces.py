@@ -180,3 +180,35 @@ def test_the_room_between_paces_keeps_every_edge_apart(settings_: Settings) -> N
         if before.power_off_ns is not None and after.power_on_ns is not None:
             off_for = room + after.power_on_ns - before.power_off_ns
             assert off_for >= settings_.min_power_off_ns
+
+
+def test_threads_working_the_paces_out_at_once_get_the_same_answers() -> None:
+    # The timing thread and a status answer both ask a run's grid; each may work a pace
+    # out the other is working out. The GIL is handed over every microsecond here.
+    import sys
+    import threading
+
+    reference = paced(60_000, 25_000, 30)
+    frames = range(0, 40_000, 97)
+    expected = [reference.due_ns(frame) for frame in frames]
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(5):
+            grid = paced(60_000, 25_000, 30)
+            answers: list[list[int]] = []
+
+            def ask(grid: PacedGrid = grid, answers: list[list[int]] = answers) -> None:
+                answers.append([grid.due_ns(frame) for frame in frames])
+
+            threads = [threading.Thread(target=ask) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert answers == [expected] * 4
+            assert [grid.first_frame_due_at_or_after(grid.due_ns(f)) for f in frames] == list(
+                frames
+            )
+    finally:
+        sys.setswitchinterval(before)

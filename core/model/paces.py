@@ -116,6 +116,9 @@ class PacedGrid:
             return self._paces[index + 1]
         nxt = self._after(self._paces[index])
         if nxt is not None:
+            # The timing thread and a status answer may both work this pace out and both
+            # append it: the paces are the sky's, so the copies are equal, and every answer
+            # (a bisection lands on either) stays the same. No lock on the timing path.
             self._paces.append(nxt)
             self._starts.append(nxt.first_frame)
         return nxt
