@@ -677,6 +677,11 @@ async def test_a_run_started_at_a_time_says_that_time_on_the_screen(lapse: Lapse
         def run_text() -> str:
             return str(screen.query_one("#run").render())
 
-        await wait_until(pilot, lambda: f"first at {at:%H:%M}" in run_text(), what="the time")
+        try:
+            await wait_until(pilot, lambda: f"first at {at:%H:%M}" in run_text(), what="it")
+        except AssertionError:
+            raise AssertionError(
+                f"no 'first at {at:%H:%M}' on the screen: {run_text()!r}"
+            ) from None
         assert "starts in 2h59min" in run_text() or "starts in 3h" in run_text()
     assert lapse.cli("stop").returncode == 0

@@ -476,3 +476,14 @@ def test_a_run_that_waits_says_the_clock_time_of_its_first_shutter() -> None:
     assert build_view(far, anchor - 2 * DAY_NS, PREVIEW).next_text == "first at Thu 02:00"
     soon = build_view(status, anchor - 30 * S, PREVIEW)
     assert soon.next_text == "", "under a minute the countdown says it"
+
+
+@pytest.mark.usefixtures("utc")
+def test_the_first_shutters_time_is_said_to_the_nearest_second() -> None:
+    # The daemon reads its two clocks a moment apart: a shutter placed at 05:30 may date
+    # to 05:29:59.998 by them, and is said as 05:30.
+    anchor = 100_000 * S
+    now = anchor - 3 * HOUR_NS
+    wall = 1_796_092_200 * S - 2_000_000  # 2026-12-01 02:30:00 UTC less 2 ms
+    status = replace(running(anchor, Settings(interval_ns=10 * S), now_ns=now), wall_ns=wall)
+    assert build_view(status, now, PREVIEW).next_text == "first at 05:30"

@@ -801,6 +801,8 @@ def when(wait_ns: int, now: datetime | None = None) -> str:
     if wait_ns < MINUTE_NS:
         return said
     moment = (now or datetime.now().astimezone()) + timedelta(microseconds=wait_ns // 1000)
+    # To the nearest second: the daemon's clock and this one are read a moment apart.
+    moment = (moment + timedelta(milliseconds=500)).replace(microsecond=0)
     shown = moment.strftime("%Y-%m-%d %H:%M:%S" if wait_ns >= DAY_NS else "%H:%M:%S")
     return f"{said}, at {shown}"
 

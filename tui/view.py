@@ -190,8 +190,9 @@ def first_shutter_text(status: Status, run: RunStatus, now_ns: int) -> str:
     due = run.next_due_ns if run.next_due_ns is not None else run.anchor_ns
     if status.wall_ns is None or due - now_ns < MINUTE_NS:
         return ""
-    # The daemon's wall clock at the time it sent this: its monotonic times date by it.
-    moment = datetime.fromtimestamp((status.wall_ns + due - status.now_ns) / NS_PER_S)
+    # The daemon's wall clock at the time it sent this: its monotonic times date by it. To
+    # the nearest second: its two clocks are read a moment apart, and 05:29:59.998 is 05:30.
+    moment = datetime.fromtimestamp(round((status.wall_ns + due - status.now_ns) / NS_PER_S))
     return f"first at {moment:%a %H:%M}" if due - now_ns >= DAY_NS else f"first at {moment:%H:%M}"
 
 
