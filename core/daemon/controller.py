@@ -31,7 +31,7 @@ from typing import Any
 from core.clock import Clock
 from core.clock import Event as ClockEvent
 from core.daemon.collector import freeze_survivors
-from core.daemon.engine import OUTSIDE_WINDOW, Engine, EngineExit, request_realtime_priority
+from core.daemon.engine import Engine, EngineExit, outside_window, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
@@ -47,7 +47,7 @@ from core.model.clock_trust import (
 )
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
-from core.model.events import Fault, SlotsSkipped
+from core.model.events import Fault
 from core.model.ledger import (
     DamagedTail,
     Dropped,
@@ -790,11 +790,7 @@ class RunController:
             known = {} if marks is None else marks.read()
             for passed in scheduler.pass_before(now):
                 if isinstance(passed, SlotsOutside):
-                    run.events.put(
-                        SlotsSkipped(
-                            passed.first, passed.last, now, wall, OUTSIDE_WINDOW, "skipped"
-                        )
-                    )
+                    run.events.put(outside_window(passed.first, passed.last, now, wall))
                     continue
                 waited_from = (
                     None

@@ -66,6 +66,13 @@ NOT_REACHED = (
 )
 
 
+def outside_window(first: int, last: int, noticed_ns: int, noticed_wall_ns: int) -> SlotsSkipped:
+    """Frames ``first``..``last`` passed outside the run's window, as they are journaled:
+    ``skipped``, never missed (the engine's as the window opens, a resume's for the time
+    the daemon was down)."""
+    return SlotsSkipped(first, last, noticed_ns, noticed_wall_ns, OUTSIDE_WINDOW, "skipped")
+
+
 class Engine:
     """Fires a run's frames on the grid; one instance per run, on one thread."""
 
@@ -177,14 +184,7 @@ class Engine:
             last = min(last, passed - 1)
         if last >= outside.first:
             self.emit(
-                SlotsSkipped(
-                    first=outside.first,
-                    last=last,
-                    noticed_ns=self.clock.now_ns(),
-                    noticed_wall_ns=self.clock.wall_ns(),
-                    reason=OUTSIDE_WINDOW,
-                    status="skipped",
-                )
+                outside_window(outside.first, last, self.clock.now_ns(), self.clock.wall_ns())
             )
         return woke
 

@@ -31,8 +31,6 @@ class Pace:
     first_frame: int
     grid: Grid
     night: bool
-    start_ns: int
-    """The crossing that began it (the run's anchor, for the first)."""
     end_ns: int | None
     frames: int | None
     """How many frames it has (None: it runs on)."""
@@ -70,13 +68,15 @@ class PacedGrid:
         """Each pace's first frame, for a bisection (the timing thread asks every frame)."""
 
     def _pace(self, first_frame: int, start_ns: int, anchor_ns: int, night: bool) -> Pace:
+        """Pace from the crossing at ``start_ns`` (the run's anchor, for the first), its
+        grid from ``anchor_ns``, until the sky's next crossing."""
         grid = Grid(anchor_ns, self._intervals[night], self.clock_ppm)
         span = self.nights.span_at(start_ns)
         end = None if span is None else span[1] if night else span[0]
         if end is not None and end <= start_ns:
             end = None  # only the sky's next crossing ends a pace
         frames = None if end is None else grid.first_frame_due_at_or_after(end)
-        return Pace(first_frame, grid, night, start_ns, end, frames)
+        return Pace(first_frame, grid, night, end, frames)
 
     def _after(self, pace: Pace) -> Pace | None:
         """The pace the crossing at ``pace.end_ns`` begins; None when none does."""

@@ -99,15 +99,12 @@ class Moment:
 
     @property
     def text(self) -> str:
-        """As ``between`` writes it: ``06:00``, ``sunset-30min``, ``sun below -12°``."""
+        """As ``between`` writes it: ``06:00``, ``sunset-30min``; a bare angle, ``-12°``."""
         if self.clock_s is not None:
             hours, rest = divmod(self.clock_s, 3600)
             minutes, seconds = divmod(rest, 60)
             return f"{hours:02}:{minutes:02}" + (f":{seconds:02}" if seconds else "")
-        if self.event is not None:
-            name = str(self.event)
-        else:
-            name = f"sun {'up through' if self.rising else 'down through'} {self.angle:g}°"
+        name = str(self.event) if self.event is not None else f"{self.angle:g}°"
         if self.offset_ns:
             sign = "+" if self.offset_ns > 0 else "-"
             name += f"{sign}{format_duration(abs(self.offset_ns))}"
@@ -123,7 +120,12 @@ class Window:
 
     @property
     def text(self) -> str:
-        return f"{self.opens.text}..{self.closes.text}"
+        """``sunset-30min..sunrise``; a window of the sun at an angle (``when``) says so:
+        ``the sun below -12°``."""
+        opens = self.opens
+        if opens.by_sun and opens.event is None:
+            return f"the sun {'above' if opens.rising else 'below'} {opens.angle:g}°"
+        return f"{opens.text}..{self.closes.text}"
 
 
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
@@ -201,14 +203,7 @@ def window_rules(between: str, when: When, night_angle: float) -> tuple[Window, 
 
 def rules_text(rules: Sequence[Window]) -> str:
     """The rules in one phrase: ``sunset-30min..sunrise and the sun below -12°``."""
-    parts = []
-    for rule in rules:
-        if rule.opens.event is None and rule.opens.by_sun:
-            side = "below" if not rule.opens.rising else "above"
-            parts.append(f"the sun {side} {rule.opens.angle:g}°")
-        else:
-            parts.append(rule.text)
-    return " and ".join(parts)
+    return " and ".join(rule.text for rule in rules)
 
 
 def needs_the_sun(rules: Sequence[Window]) -> bool:
