@@ -92,7 +92,9 @@ from bench._common import (
     wait_for_hello,
 )
 from bench.camera_away import AWAY_FLAG
+from core.atomic import write_atomic
 from core.model.durations import NS_PER_S, format_duration
+from hw.camera.sky import PICTURE_NAME, steady_day_picture
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 
 TITLE = "lapse camera end-to-end benchmark"
@@ -219,6 +221,14 @@ class Batch:
         return [offset - phase for offset in offsets]
 
 
+def sky_jpegs(folder: Path) -> Path:
+    """The virtual camera's folder for the gphoto2 command line, serving the picture the
+    daemon's simulated sky serves (hw/camera/sky.py): every method moves the same bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / PICTURE_NAME, steady_day_picture())
+    return use_virtual_camera(folder)
+
+
 def gphoto2_env(jpegs: Path) -> dict[str, str]:
     """The environment that points Debian's gphoto2 at the wheel's virtual camera."""
     wheel = wheel_folder()
@@ -264,7 +274,7 @@ def gphoto2_interval_batch(
     folder = watched_folder(watcher, root, "gphoto2-interval")
     argv = gphoto2_command(gphoto2, folder / "frame-%05n.%C")
     argv += ["--interval", str(interval_ns // NS_PER_S), "--frames", str(frames)]
-    status, cpu = run_to_end(processes, argv, gphoto2_env(use_virtual_camera(root / "jpegs")))
+    status, cpu = run_to_end(processes, argv, gphoto2_env(sky_jpegs(root / "jpegs")))
     time.sleep(0.2)  # the watcher reads the last events
     note = "" if status == 0 else f"exit {status}"
     files = watcher.files(folder)
@@ -275,7 +285,7 @@ def spawn_loop_batch(
     processes: Processes, watcher: Watcher, root: Path, gphoto2: str, interval_ns: int, frames: int
 ) -> Batch:
     folder = watched_folder(watcher, root, "spawn-loop")
-    env = gphoto2_env(use_virtual_camera(root / "jpegs"))
+    env = gphoto2_env(sky_jpegs(root / "jpegs"))
     cpu = 0.0
     failures = 0
     for k in range(frames):

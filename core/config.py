@@ -42,6 +42,7 @@ from core.model.battery import BATTERY, BatteryConfig
 from core.model.camera import CAMERA, CameraConfig
 from core.model.durations import MINUTE_NS
 from core.model.errors import ConfigError, SettingsError
+from core.model.exposure import EXPOSURE, ExposureConfig
 from core.model.fields import Invalid, Table
 from core.model.hardware import HARDWARE, HardwareConfig, check_pins_distinct
 from core.model.place import PLACE, Place
@@ -59,12 +60,13 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
     place: Place = field(default_factory=Place)
     """Where the rig stands: the sun's times for a run's window (unset: no window by it)."""
     ui: UiConfig = field(default_factory=UiConfig)
 
 
-TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, BATTERY, PLACE, UI)
+TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE, UI)
 """The file's tables in its order; each fills the :class:`Config` attribute of its name."""
 
 
@@ -232,6 +234,7 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         run=_read_run(data.get("run", {}), Config().run),
         hardware=_read_hardware(data.get("hardware", {})),
         camera=CameraConfig(**CAMERA.read(data.get("camera", {}))),
+        exposure=ExposureConfig(**EXPOSURE.read(data.get("exposure", {}))),
         battery=BatteryConfig(**BATTERY.read(data.get("battery", {}))),
         place=Place.from_dict(data.get("place", {})),
         ui=UiConfig(**UI.read(data.get("ui", {}))),

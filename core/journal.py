@@ -383,12 +383,16 @@ def _run_camera(table: Any) -> RunCamera:
     """A run.toml's ``[camera]`` table, or ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
         raise ValueError("run.toml's camera is not a table")
-    unknown = sorted(set(table) - {"trigger", "shutter_speed"})
+    unknown = sorted(set(table) - {"trigger", "shutter_speed", "auto_exposure"})
     if unknown:
         raise ValueError(f"run.toml's camera has no {', '.join(map(echo, unknown))}")
-    if not all(isinstance(value, str) for value in table.values()):
-        raise ValueError("run.toml's camera holds text only")
-    return RunCamera(**table)
+    texts = {key: value for key, value in table.items() if key != "auto_exposure"}
+    if not all(isinstance(value, str) for value in texts.values()):
+        raise ValueError("run.toml's camera holds text only, but for auto_exposure")
+    try:
+        return RunCamera(**table)
+    except ValueError as error:
+        raise ValueError(f"run.toml's camera: {error}") from None
 
 
 def segments_backwards(fd: int, end: int) -> Iterator[tuple[int, bytes, bool]]:

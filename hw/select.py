@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.clock import Clock
-from core.model.camera import Camera, CameraConfig
+from core.model.camera import Camera
 from core.model.errors import ConfigError, RigError
 from core.model.fields import Invalid
 from core.model.hardware import HARDWARE, HardwareConfig
@@ -20,6 +20,8 @@ from core.model.rig import Rig
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
+
+    from core.config import Config
 
 ENV_VAR = "LAPSE_HW"
 """Overrides ``hardware.backend`` for one run: ``gpio`` or ``sim``."""
@@ -90,14 +92,16 @@ CAMERA_ENV_CHOICES = ("usb", "virtual")
 
 
 def build_camera(
-    camera: CameraConfig, rig: Rig, state_dir: Path, environ: Mapping[str, str], clock: Clock
+    config: Config, rig: Rig, state_dir: Path, environ: Mapping[str, str], clock: Clock
 ) -> Camera | None:
-    """The USB camera ``camera`` asks for, or None when ``camera.trigger`` is ``off``.
+    """The USB camera ``config.camera`` asks for, or None when its trigger is ``off``.
 
     A simulated rig gets libgphoto2's virtual camera, so the whole USB path
-    can be tried without a camera; ``LAPSE_CAMERA`` chooses otherwise (a real
-    camera on a laptop's simulated rig). gphoto2 is imported only here.
+    can be tried without a camera, and its pictures show the simulated sky over
+    ``config.place`` (:mod:`hw.camera.sky`); ``LAPSE_CAMERA`` chooses otherwise (a
+    real camera on a laptop's simulated rig). gphoto2 is imported only here.
     """
+    camera = config.camera
     if not camera.enabled:
         return None
     wanted = environ.get(CAMERA_ENV_VAR, "").strip().lower()
@@ -108,7 +112,9 @@ def build_camera(
     from hw.camera import open_camera
 
     folder = state_dir / VIRTUAL_CAMERA_FOLDER if virtual else None
-    return open_camera(camera, clock, virtual_folder=folder)
+    return open_camera(
+        camera, clock, virtual_folder=folder, exposure=config.exposure, place=config.place
+    )
 
 
 def _chosen_backend(hardware: HardwareConfig, environ: Mapping[str, str]) -> tuple[str, str]:

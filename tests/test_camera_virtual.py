@@ -17,16 +17,20 @@ from PIL import Image, ImageStat
 
 from core.journal import RunInfo
 from core.model.durations import NS_PER_S, parse_duration
+from core.model.exposure import MID_GREY, stops_off
 from core.model.protocol import EdgeEvent, StateEvent
 from core.model.records import FrameRecord
 from core.model.settings import Settings
-from hw.camera.virtual import SAMPLE_JPEG
+from hw.camera.sky import steady_day_picture
 from tests.conftest import Lapse
 
+SKY = steady_day_picture()
+"""What the simulated rig's camera serves with no place and no auto exposure."""
 
-def use_camera(lapse: Lapse, **keys: object) -> None:
+
+def use_camera(lapse: Lapse, more: str = "", **keys: object) -> None:
     lines = ["[camera]"] + [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
-    lapse.config.write_text("\n".join(lines) + "\n")
+    lapse.config.write_text("\n".join(lines) + "\n" + more)
 
 
 def camera_status(lapse: Lapse) -> dict:
@@ -64,11 +68,11 @@ def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse
     assert on_disk == sorted(names)  # type: ignore[type-var]
     for record in records:
         assert record.file is not None and record.file.startswith(f"frame-{record.frame:06d}-")
-        # The bytes the virtual camera served: lapse's own sample JPEG.
-        assert (run.path / record.file).read_bytes() == SAMPLE_JPEG
-    # Each frame's brightness, measured as it was saved: the sample's mean luminance, as
-    # a full decode of it says (the sample has no thumbnail: an eighth-size decode).
-    with Image.open(io.BytesIO(SAMPLE_JPEG)) as sample:
+        # The bytes the virtual camera served: the simulated rig's steady day.
+        assert (run.path / record.file).read_bytes() == SKY
+    # Each frame's brightness, measured as it was saved: the picture's mean luminance, as
+    # a full decode of it says (it has no thumbnail: an eighth-size decode).
+    with Image.open(io.BytesIO(SKY)) as sample:
         mean = ImageStat.Stat(sample.convert("L")).mean[0] / 255
     assert all(r.brightness is not None and abs(r.brightness - mean) < 0.02 for r in records)
     log = lapse.cli("log", run.id).stdout
@@ -186,7 +190,7 @@ def test_the_simulated_shutter_line_reaches_the_virtual_camera(lapse: Lapse) -> 
     assert [r.status for r in records] == ["ok"] * 3
     for record in records:
         assert record.file is not None, record
-        assert (run.path / record.file).read_bytes() == SAMPLE_JPEG
+        assert (run.path / record.file).read_bytes() == SKY
 
 
 def test_a_usb_run_goes_past_the_virtual_cards_26_pictures(lapse: Lapse) -> None:
@@ -310,3 +314,40 @@ def test_a_run_asks_for_its_own_trigger_and_shutter_speed(lapse: Lapse) -> None:
     assert run is not None
     assert 'trigger = "usb"' in run.run_file.read_text()
     assert all(r.status == "ok" and r.file for r in lapse.journal.read_frames(run.id))
+
+
+def test_auto_exposure_on_the_simulated_sky_journals_each_frames_setting(lapse: Lapse) -> None:
+    # A place where it is night now or day, the real sky either way: auto exposure settles
+    # on mid-grey and each frame's line says the setting it was taken at.
+    use_camera(lapse, "[place]\nlatitude = 51.48\nlongitude = 0.0\n", trigger="usb")
+    lapse.start_daemon()
+    result = lapse.cli(
+        "run", "--interval", "2s", "--frames", "8", "--auto-exposure", "--wait", timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "auto exposure" in result.stdout
+    run = lapse.journal.latest_run()
+    assert run is not None and run.state == "finished"
+    assert run.camera.auto_exposure is True, "the run's choice is kept for a resume"
+    records = lapse.journal.read_frames(run.id)
+    assert [r.status for r in records] == ["ok"] * 8
+    assert all(r.exposure for r in records), records
+    assert len({r.exposure for r in records}) > 1, "the exposure moved from the camera's own"
+    last = records[-1]
+    assert last.brightness is not None
+    assert abs(stops_off(last.brightness, MID_GREY)) <= 1 / 3
+    log = lapse.cli("log", run.id).stdout
+    assert f"  at {last.exposure}  brightness {last.brightness:.0%}  frame-000007-" in log, log
+    status = lapse.cli("status").stdout
+    assert f"auto exposure {last.exposure}" in status, status
+
+
+def test_auto_exposure_with_a_fixed_shutter_speed_is_refused_in_one_line(lapse: Lapse) -> None:
+    use_camera(lapse, trigger="usb", shutter_speed="0.0100s")
+    lapse.start_daemon()
+    result = lapse.cli("run", "--interval", "2s", "--auto-exposure")
+    assert result.returncode != 0
+    assert "auto exposure chooses the shutter speed itself: drop camera.shutter_speed" in (
+        result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

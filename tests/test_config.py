@@ -28,6 +28,7 @@ from core.model.battery import BatteryConfig
 from core.model.camera import CameraConfig
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import ConfigError, SettingsError
+from core.model.exposure import ExposureConfig, ExposureMode
 from core.model.hardware import Backend, HardwareConfig
 from core.model.place import Place
 from core.model.settings import SETTING_KEYS, Settings
@@ -65,6 +66,13 @@ shutter_speed = "1/125"
 wired = true
 call_timeout = "5s"
 reserve_mb = 500
+
+[exposure]
+mode = "auto"
+target = 0.4
+step_ev = 0.5
+iso_max = 12800
+margin = "2s"
 
 [battery]
 source = "ina219"
@@ -109,6 +117,9 @@ FULL_CONFIG = Config(
         wired=True,
         call_timeout_ns=5 * NS_PER_S,
         reserve_mb=500,
+    ),
+    exposure=ExposureConfig(
+        mode=ExposureMode.AUTO, target=0.4, step_ev=0.5, iso_max=12800, margin_ns=2 * NS_PER_S
     ),
     battery=BatteryConfig(source="ina219", capacity_mah=5000.0, i2c_address=0x40, cells=1),
     place=Place(latitude=-33.87, longitude=151.21, elevation=40.0),
@@ -209,7 +220,16 @@ def test_round_trip_of_defaults(config_path: Path) -> None:
 def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     save_config(config_path, FULL_CONFIG)
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    assert set(data) == {"run", "hardware", "camera", "battery", "place", "ui"}
+    assert set(data) == {"run", "hardware", "camera", "exposure", "battery", "place", "ui"}
+    assert data["exposure"] == {
+        "mode": "auto",
+        "target": 0.4,
+        "step_ev": 0.5,
+        "smoothing": 0.5,
+        "iso_min": 100,
+        "iso_max": 12800,
+        "margin": "2s",
+    }
     assert data["place"] == {"latitude": -33.87, "longitude": 151.21, "elevation": 40.0}
     assert data["run"]["between"] == "sunset-30min..sunrise"
     assert data["battery"] == {

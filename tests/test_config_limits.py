@@ -121,6 +121,7 @@ def test_every_numeric_key_has_a_row() -> None:
         "camera.keep_on_camera",
         "camera.shutter_speed",
         "camera.wired",
+        "exposure.mode",
         "battery.source",
         "battery.sysfs_name",
         "ui.theme",

@@ -372,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="for this run: one of the camera's own shutter speeds, such as 1/125",
     )
     run.add_argument(
+        "--auto-exposure",
+        action="store_const",
+        const=True,
+        help="for this run: set shutter speed and ISO frame by frame from each frame's"
+        " brightness, within [exposure]'s limits (default: [exposure] mode)",
+    )
+    run.add_argument(
         "--output",
         metavar="DIR",
         type=_folder_arg,
@@ -503,7 +510,7 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
     def make_camera(rig):  # type: ignore[no-untyped-def]
         from hw.select import build_camera
 
-        return build_camera(config.camera, rig, paths.state_dir, env, clock)
+        return build_camera(config, rig, paths.state_dir, env, clock)
 
     def make_battery():  # type: ignore[no-untyped-def]
         from hw.battery_readers import open_battery_reader, read_pi_model
@@ -673,7 +680,11 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     with Client(paths.socket).connect() as client:
         if args.wait:
             client.subscribe()
-        camera = protocol.RunCamera(trigger=args.trigger, shutter_speed=args.shutter_speed)
+        camera = protocol.RunCamera(
+            trigger=args.trigger,
+            shutter_speed=args.shutter_speed,
+            auto_exposure=args.auto_exposure,
+        )
         status = client.start(
             settings, args.output, camera if camera.chosen else None, at, args.place
         )
@@ -682,7 +693,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
             f"{name} {value}"
             for name, value in (("trigger", args.trigger), ("shutter speed", args.shutter_speed))
             if value
-        ]
+        ] + (["auto exposure"] if args.auto_exposure else [])
         also = other_settings_line(
             settings, config=config.run, given=given_keys(args), more=typed_camera
         )
@@ -892,6 +903,8 @@ def frame_line(record: FrameRecord, frames: int) -> str:
         tail = f"late {format_approx(record.lateness_ns or 0)}  ok"
     else:
         tail = f"{record.status}" + (f": {record.error}" if record.error else "")
+    if record.exposure is not None:
+        tail += f"  at {record.exposure}"
     if record.brightness is not None:
         tail += f"  brightness {record.brightness:.0%}"
     if record.file:
@@ -1065,6 +1078,8 @@ def camera_line(camera: protocol.CameraStatus) -> str:
         parts.append("files kept on the card")
     else:
         parts.append(f"{camera.saved} files saved")
+    if camera.exposure:
+        parts.append(f"auto exposure {camera.exposure}")
     if camera.paused:
         parts.append(f"downloads paused: {camera.paused}")
     return head + ", ".join(parts)

@@ -400,6 +400,8 @@ def camera_text(camera: CameraStatus | None) -> str:
     if camera.battery:
         parts.append(f"battery {camera.battery}")
     parts.append(_files_word(camera))
+    if camera.exposure:
+        parts.append(f"auto {camera.exposure}")
     return SEPARATOR.join(parts)
 
 
@@ -421,8 +423,13 @@ def camera_brief(camera: CameraStatus | None, width: int) -> str:
     if not camera.connected:
         return "camera: not connected"
     parts = [camera.model or "camera", camera.battery or "", _files_word(camera)]
-    text = _joined(parts)
-    return text if len(text) <= width else _joined(["camera", *parts[1:]])
+    # Auto exposure's setting matters more than the model's name; last to go but the files.
+    with_exposure = [*parts, camera.exposure or ""]
+    for shown in (with_exposure, ["camera", *with_exposure[1:]], parts):
+        text = _joined(shown)
+        if len(text) <= width:
+            return text
+    return _joined(["camera", *parts[1:]])
 
 
 def _disk_warning(disk_short: bool, warnings: tuple[str, ...]) -> str | None:

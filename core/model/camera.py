@@ -113,6 +113,8 @@ class FileSaved:
     size: int
     brightness: float | None = None
     """The file's mean luminance, 0 to 1; None when it was not measured (not a JPEG)."""
+    exposure: str | None = None
+    """The shutter speed and ISO auto exposure took the frame at (``1/125 ISO 400``)."""
 
 
 @dataclass(frozen=True)

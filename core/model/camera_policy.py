@@ -12,6 +12,7 @@ downloads pause for a full disk and resume.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from fractions import Fraction
 
 from core.model.camera import CameraChanged, FileSaved
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
+from core.model.exposure import Ladder, Setting, iso_number
 from core.model.records import AMEND_WINDOW
 
 
@@ -76,6 +78,36 @@ def shutter_speed_refusal(
             f" ({format_duration(interval_ns)}); choose a faster speed or a longer interval"
         )
     return None
+
+
+# -- auto exposure ------------------------------------------------------------------------
+
+
+def auto_exposure_refusal(speed: str, exposure_ns: int | None, *, by_run: bool) -> Refusal | None:
+    """Why a run cannot have auto exposure with this shutter speed (``by_run``: the run's
+    own, else ``camera.shutter_speed``) and bulb exposure; None if it can."""
+    if speed:
+        named = "--shutter-speed" if by_run else "camera.shutter_speed"
+        return Refusal(f"auto exposure chooses the shutter speed itself: drop {named}")
+    if exposure_ns is not None:
+        return Refusal(
+            "auto exposure chooses the shutter speed itself: not with an exposure timed by"
+            " lapse (--exposure)"
+        )
+    return None
+
+
+def starting_setting(ladder: Ladder, shutter: str | None, iso: str | None) -> Setting:
+    """Where auto exposure starts: the camera's own setting when the ladder has it, else
+    the ladder's nearest to the light it lets in, else the ladder's middle."""
+    found = None if shutter is None else ladder.find(shutter, iso)
+    if found is not None:
+        return found
+    exposure_ns = None if shutter is None else speed_ns(shutter)
+    if exposure_ns is None or exposure_ns <= 0:
+        return ladder.settings[len(ladder.settings) // 2]
+    number = None if iso is None else iso_number(iso)
+    return ladder.nearest(math.log2(exposure_ns / NS_PER_S * (number or 100) / 100))
 
 
 # -- the shutter's route ------------------------------------------------------------------

@@ -407,7 +407,7 @@ def newest_slot(record: FrameRecord, grid: SlotGrid) -> FrameRecord:
 
 def _amended(record: FrameRecord, news: CameraNews) -> FrameRecord:
     if isinstance(news, FileSaved):
-        return replace(record, file=news.file, brightness=news.brightness)
+        return replace(record, file=news.file, brightness=news.brightness, exposure=news.exposure)
     if news.status == "missed":
         return replace(record, status="missed", fired_ns=None, error=news.message)
     return replace(record, status="error", error=news.message)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from core.model.battery import BATTERY
 from core.model.camera import CAMERA
+from core.model.exposure import EXPOSURE
 from core.model.fields import Span
 from core.model.hardware import HARDWARE
 from core.model.place import PLACE
@@ -27,7 +28,7 @@ class Limit(Span):
 
 LIMITS: tuple[Limit, ...] = tuple(
     Limit(key=f"{table.name}.{entry.key}", **asdict(entry.span))
-    for table in (RUN, HARDWARE, CAMERA, BATTERY, PLACE)
+    for table in (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE)
     for entry in table.fields
     if entry.span is not None
 )

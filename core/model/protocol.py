@@ -122,6 +122,9 @@ class CameraStatus:
     bulb: str | None = None
     """How a bulb exposure is held: ``usb`` or ``gpio``; None for a pulse."""
     shutter_speed: str | None = None
+    exposure: str | None = None
+    """The shutter speed and ISO auto exposure has set (``1/125 ISO 400``); None when
+    the run does not set its exposure."""
 
 
 @dataclass(frozen=True)
@@ -353,8 +356,12 @@ class RunCamera:
     """``gpio`` or ``usb``."""
     shutter_speed: str | None = None
     """One of the camera's own shutter-speed choices (``"1/125"``)."""
+    auto_exposure: bool | None = None
+    """Whether lapse sets the exposure frame by frame (``[exposure] mode``)."""
 
     def __post_init__(self) -> None:
+        if self.auto_exposure is not None and not isinstance(self.auto_exposure, bool):
+            raise ValueError(f"auto_exposure must be true or false, not {echo(self.auto_exposure)}")
         if self.trigger is not None and self.trigger not in RUN_TRIGGERS:
             allowed = " or ".join(RUN_TRIGGERS)
             raise ValueError(f"trigger must be {allowed}, not {echo(self.trigger)}")
@@ -369,7 +376,11 @@ class RunCamera:
     @property
     def chosen(self) -> bool:
         """Whether the run asks anything of its own."""
-        return self.trigger is not None or self.shutter_speed is not None
+        return (
+            self.trigger is not None
+            or self.shutter_speed is not None
+            or self.auto_exposure is not None
+        )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ FRAME_KEYS: tuple[str, ...] = (
 )
 """The keys of every frames.jsonl line, in the order they are written. A line covering a
 range of slots also has ``last``, right after ``frame``; a frame whose file was measured
-has ``brightness`` at the end."""
+has ``brightness`` at the end, and one taken by auto exposure ``exposure`` after it."""
 _REQUIRED_FRAME_KEYS = ("frame", "due_ns", "fired_ns", "wall", "status")
 
 AMEND_WINDOW = 64
@@ -99,6 +99,8 @@ class FrameRecord:
     brightness: float | None = None
     """How bright the frame's file is, 0 (black) to 1 (white): its mean luminance, measured
     once it was saved (``hw/camera/brightness.py``); None when not measured."""
+    exposure: str | None = None
+    """The shutter speed and ISO auto exposure took the frame at: ``1/125 ISO 400``."""
 
     def __post_init__(self) -> None:
         if not is_int(self.frame) or self.frame < 0:
@@ -131,6 +133,8 @@ class FrameRecord:
             and 0 <= self.brightness <= 1
         ):
             raise ValueError(f"brightness must be a number from 0 to 1, got {self.brightness!r}")
+        if not is_optional_str(self.exposure) or self.exposure == "":
+            raise ValueError(f"exposure must be text or null, got {self.exposure!r}")
 
     def _check_range(self) -> None:
         if not is_int(self.last) or self.last < self.frame:
@@ -170,6 +174,8 @@ class FrameRecord:
         }
         if self.brightness is not None:
             data["brightness"] = self.brightness
+        if self.exposure is not None:
+            data["exposure"] = self.exposure
         return data
 
     def to_json(self) -> str:
@@ -202,6 +208,7 @@ class FrameRecord:
             error=data.get("error"),
             last=data.get("last"),
             brightness=data.get("brightness"),
+            exposure=data.get("exposure"),
         )
         if "lateness_ns" in data and data["lateness_ns"] != record.lateness_ns:
             raise ValueError(

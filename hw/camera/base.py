@@ -46,6 +46,18 @@ class Session(Protocol):
         """Set one of :meth:`shutter_speeds`."""
         ...
 
+    def isos(self) -> list[str]:
+        """The camera's ISO choices, in its own spelling; empty if it has no ISO setting."""
+        ...
+
+    def set_iso(self, value: str) -> None:
+        """Set one of :meth:`isos`."""
+        ...
+
+    def exposure(self) -> tuple[str | None, str | None]:
+        """The shutter speed and ISO the camera is set to now (None: it has no such setting)."""
+        ...
+
     def usb_bulb(self) -> str | None:
         """The control that times a bulb exposure over USB (``bulb`` on Nikon,
         ``eosremoterelease`` on Canon), or None when this camera has none."""

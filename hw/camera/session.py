@@ -43,6 +43,7 @@ _UNSUPPORTED = {-6}  # GP_ERROR_NOT_SUPPORTED
 _FULL = {-115}  # GP_ERROR_NO_SPACE
 
 SHUTTER_SPEED = "shutterspeed"
+ISO = "iso"
 BULB_SPEEDS = ("bulb", "time")
 """Shutter-speed choices that let the camera be held open over USB."""
 
@@ -101,17 +102,24 @@ class GphotoSession:
         return [widget.get_choice(i) for i in range(widget.count_choices())]
 
     def set_shutter_speed(self, value: str) -> None:
-        self._set(SHUTTER_SPEED, value, f"setting the shutter speed to {value}")
-        # Read back: a camera in a mode that fixes the speed (auto, a dial the body
-        # owns) accepts the call and keeps its own value.
-        widget = self._widget(SHUTTER_SPEED)
-        kept = None if widget is None else widget.get_value()
-        if kept != value:
-            raise CallError(
-                "unsupported",
-                f"the camera kept its shutter speed at {kept} instead of {value}; set its"
-                " mode dial to M or S (Tv)",
-            )
+        self._set_and_check(SHUTTER_SPEED, value, "shutter speed", "M or S (Tv)")
+
+    def isos(self) -> list[str]:
+        widget = self._widget(ISO)
+        if widget is None:
+            return []
+        return [widget.get_choice(i) for i in range(widget.count_choices())]
+
+    def set_iso(self, value: str) -> None:
+        self._set_and_check(ISO, value, "ISO", "M")
+
+    def exposure(self) -> tuple[str | None, str | None]:
+        config = self._config()
+        shutter, iso = _child(config, SHUTTER_SPEED), _child(config, ISO)
+        return (
+            None if shutter is None else str(shutter.get_value()),
+            None if iso is None else str(iso.get_value()),
+        )
 
     def usb_bulb(self) -> str | None:
         config = self._config()
@@ -204,6 +212,19 @@ class GphotoSession:
 
     def _widget(self, name: str) -> Any:
         return _child(self._config(), name)
+
+    def _set_and_check(self, name: str, value: str, said: str, mode: str) -> None:
+        self._set(name, value, f"setting the {said} to {value}")
+        # Read back: a camera in a mode that fixes the value (auto, a dial the body
+        # owns) accepts the call and keeps its own.
+        widget = self._widget(name)
+        kept = None if widget is None else widget.get_value()
+        if kept != value:
+            raise CallError(
+                "unsupported",
+                f"the camera kept its {said} at {kept} instead of {value}; set its"
+                f" mode dial to {mode}",
+            )
 
     def _set(self, name: str, value: object, doing: str) -> None:
         config = self._config()

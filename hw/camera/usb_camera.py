@@ -36,6 +36,7 @@ from core.model.camera import (
 )
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import CameraError
+from core.model.exposure import AutoExposure, ExposureConfig, Ladder, NoLadder, Setting
 from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
@@ -70,6 +71,13 @@ Jobs for the thread wait for a look to end (at most about twice its timeout), an
 look runs into the next shutter edge (:data:`TRIGGER_GUARD_NS`)."""
 TRIGGER_GUARD_NS = 3 * NS_PER_MS
 """A look for files ends at least this long before the next shutter edge is due."""
+EXPOSURE_GUARD_NS = 300 * NS_PER_MS
+"""Auto exposure changes the camera's settings only while the next shutter edge is at
+least this far off: never in the moments around a shutter (a real camera takes up to
+a few tenths of a second to apply a setting)."""
+USED_KEPT = 64
+"""Frames whose setting is remembered until their file comes (a file later than this
+many frames is not measured)."""
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,15 @@ class UsbCamera:
         *,
         clock: Clock,
         virtual: bool = False,
+        exposure: ExposureConfig | None = None,
         free: FreeBytes = free_bytes,
         disk_retry_s: float = policy.DISK_RETRY_NS / NS_PER_S,
     ) -> None:
         if not config.enabled:
             raise ValueError("UsbCamera needs camera.trigger gpio or usb")
         self.config = config
+        self.exposure = exposure or ExposureConfig()
+        """The ``[exposure]`` table: whether runs set the exposure frame by frame."""
         self.trigger = config.trigger
         """The trigger of the run prepared last, else the config's."""
         self._choice = NO_CHOICE
@@ -137,6 +148,12 @@ class UsbCamera:
         self._look_now = False
         self._deletes = True
         """Whether this camera deletes files from its card when asked."""
+        self._auto: AutoExposure | None = None
+        """The run's auto exposure, while it has one."""
+        self._used: dict[int, Setting] = {}
+        """The setting each frame was taken at, until its file is measured."""
+        self._pending: Setting | None = None
+        """The setting auto exposure chose, until it is set on the camera."""
         self._next_idle_ns = 0
         self._next_battery_ns = 0
         self._battery_due = False
@@ -155,6 +172,7 @@ class UsbCamera:
             "waiting": 0,
             "bulb": None,
             "shutter_speed": None,
+            "exposure": None,
         }
         self._thread = clock.start_thread(self._loop, "lapse-camera")
 
@@ -290,6 +308,7 @@ class UsbCamera:
         if self._battery_due and self._close_due_ns is None:
             self._battery_due = False
             self._read_battery()
+        self._apply_pending_exposure()
         self._collect_files(self._look_timeout_ms())
         if self._waiting:
             self._download_next()
@@ -308,6 +327,7 @@ class UsbCamera:
             except CallError as error:
                 raise CameraError(str(error)) from None
         self._prepared = settings
+        self._auto = None
         try:
             self._apply_settings(settings, strict=True)
         except CallError as error:
@@ -322,7 +342,14 @@ class UsbCamera:
         # The run's own speed, else the config's ("" leaves the camera's as it is).
         asked = self._choice.shutter_speed
         speed = self.config.shutter_speed if asked is None else asked
-        if speed:
+        auto = self._wants_auto()
+        if auto and strict:
+            refusal = policy.auto_exposure_refusal(
+                speed, settings.exposure_ns, by_run=asked is not None
+            )
+            if refusal is not None:
+                raise CallError("unsupported", refusal.message)
+        if speed and not auto:
             choices = self._call(session.shutter_speeds)
             interval_ns = settings.interval_ns if strict else None
             refusal = policy.shutter_speed_refusal(
@@ -353,6 +380,73 @@ class UsbCamera:
             self._call(session.prepare_bulb)
         self._route = route
         self._set_status(bulb=route.bulb)
+        if auto:
+            self._start_auto_exposure(session, settings)
+
+    def _wants_auto(self) -> bool:
+        """Whether the run prepared sets its exposure frame by frame."""
+        chosen = self._choice.auto_exposure
+        return self.exposure.auto if chosen is None else chosen
+
+    def _start_auto_exposure(self, session: Session, settings: Settings) -> None:
+        """Set the camera to auto exposure's setting: on preparing, the one on the ladder
+        nearest the camera's own; on a camera's return, the one the run had reached."""
+        config = self.exposure
+        if self._auto is None:
+            shutters, isos = self._call(session.shutter_speeds), self._call(session.isos)
+            try:
+                ladder = Ladder.of(
+                    shutters,
+                    isos,
+                    longest_ns=settings.interval_ns - config.margin_ns,
+                    iso_min=config.iso_min,
+                    iso_max=config.iso_max,
+                    speed_ns=policy.speed_ns,
+                )
+            except NoLadder as error:
+                raise CallError("unsupported", str(error)) from None
+            shutter, iso = self._call(session.exposure)
+            start = policy.starting_setting(ladder, shutter, iso)
+            self._auto = AutoExposure(ladder, config, start)
+            self._used.clear()
+            self._pending = None
+        self._set_exposure(session, self._auto.current)
+
+    def _set_exposure(self, session: Session, setting: Setting) -> None:
+        self._call(session.set_shutter_speed, setting.shutter)
+        if setting.iso is not None:
+            self._call(session.set_iso, setting.iso)
+        self._set_status(shutter_speed=setting.shutter, exposure=setting.text)
+
+    def _measured(self, frame: int, brightness: float | None) -> None:
+        """Auto exposure takes in a saved frame's brightness; its choice waits for room."""
+        auto = self._auto
+        if auto is None or brightness is None:
+            return  # a RAW of the frame: its JPEG is measured, on its own turn
+        used = self._used.pop(frame, None)
+        if used is None:
+            return
+        chosen = auto.measure(brightness, used)
+        if chosen is not None:
+            self._pending = chosen
+
+    def _apply_pending_exposure(self) -> None:
+        """Set auto exposure's choice, when the next shutter edge is far enough off."""
+        auto, chosen, session = self._auto, self._pending, self._session
+        if auto is None or chosen is None or session is None:
+            return
+        edges = [due for due in (self._next_trigger_ns, self._close_due_ns) if due is not None]
+        if edges and min(edges) - self._clock.now_ns() < EXPOSURE_GUARD_NS:
+            return  # after the shutter: the frame's setting is the one it was shot at
+        self._pending = None
+        try:
+            self._set_exposure(session, chosen)
+        except CallError as error:
+            if error.kind == "unsupported":
+                self._fault(f"auto exposure stopped: {error}")
+                self._auto = None
+            return
+        auto.current = chosen
 
     def _begin(self, folder: Path, report: Report) -> None:
         self._folder, self._report = folder, report
@@ -406,6 +500,9 @@ class UsbCamera:
         if job.on:
             self._files.shutter(job.frame)
             self._look_now = True
+            if self._auto is not None:
+                self._used[job.frame] = self._auto.current
+                self._used.pop(job.frame - USED_KEPT, None)
         self._place_edges(job)
         if self._close_due_ns is None and (job.on or self._route.bulb_over_usb):
             now_ns = self._clock.now_ns()
@@ -543,8 +640,18 @@ class UsbCamera:
             self._status["waiting"] = len(self._waiting)
         # Measured here, on the camera's thread, once the file is safe: never on the timing one.
         brightness = jpeg_brightness(target)
-        report(FileSaved(frame=frame, file=target.name, size=len(data), brightness=brightness))
+        used = self._used.get(frame)
+        report(
+            FileSaved(
+                frame=frame,
+                file=target.name,
+                size=len(data),
+                brightness=brightness,
+                exposure=None if used is None else used.text,
+            )
+        )
         self._delete_from_card(camera_folder, name, target, len(data))
+        self._measured(frame, brightness)
 
     def _delete_from_card(self, camera_folder: str, name: str, saved: Path, size: int) -> None:
         """Delete a downloaded file from the camera once it is whole on disk, as

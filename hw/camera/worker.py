@@ -64,6 +64,9 @@ _CALLS = frozenset(
         "battery",
         "shutter_speeds",
         "set_shutter_speed",
+        "isos",
+        "set_iso",
+        "exposure",
         "usb_bulb",
         "prepare_bulb",
         "bulb",
@@ -184,6 +187,16 @@ class WorkerSession:
 
     def set_shutter_speed(self, value: str) -> None:
         self._call("set_shutter_speed", value)
+
+    def isos(self) -> list[str]:
+        return self._call("isos")
+
+    def set_iso(self, value: str) -> None:
+        self._call("set_iso", value)
+
+    def exposure(self) -> tuple[str | None, str | None]:
+        shutter, iso = self._call("exposure")
+        return shutter, iso
 
     def usb_bulb(self) -> str | None:
         return self._call("usb_bulb")

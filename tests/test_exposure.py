@@ -1,0 +1,196 @@
+"""Auto exposure's policy (core.model.exposure): the ladder of settings, the meter, the
+step and the smoothing, as plain logic."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.model.camera_policy import speed_ns, starting_setting
+from core.model.durations import NS_PER_S
+from core.model.exposure import (
+    MID_GREY,
+    AutoExposure,
+    ExposureConfig,
+    ExposureMode,
+    Ladder,
+    NoLadder,
+    encoded,
+    iso_number,
+    linear,
+    stops_off,
+)
+
+THIRDS = ["1/4000", "1/3200", "1/2500", "1/2000", "1/1600", "1/1250", "1/1000", "1/800"]
+THIRDS += ["1/640", "1/500", "1/400", "1/320", "1/250", "1/200", "1/160", "1/125", "1/100"]
+THIRDS += ["1/80", "1/60", "1/50", "1/40", "1/30", "1/25", "1/20", "1/15", "1/13", "1/10"]
+THIRDS += ["1/8", "1/6", "1/5", "1/4", "0.3", "0.4", "0.5", "0.6", "0.8", "1", "1.3", "1.6"]
+THIRDS += ["2", "2.5", "3.2", "4", "5", "6", "8", "10", "13", "15", "20", "25", "30", "Bulb"]
+"""A DSLR's shutter speeds, in thirds of a stop, as libgphoto2 lists a Nikon's."""
+ISOS = ["Auto", "100", "125", "160", "200", "250", "320", "400", "500", "640", "800"]
+ISOS += ["1000", "1250", "1600", "2000", "2500", "3200", "4000", "5000", "6400", "12800"]
+
+
+def dslr(longest_s: float = 30, iso_min: int = 100, iso_max: int = 6400) -> Ladder:
+    return Ladder.of(
+        THIRDS,
+        ISOS,
+        longest_ns=round(longest_s * NS_PER_S),
+        iso_min=iso_min,
+        iso_max=iso_max,
+        speed_ns=speed_ns,
+    )
+
+
+AUTO = ExposureConfig(mode=ExposureMode.AUTO)
+
+
+def test_mid_grey_is_an_eighteen_percent_card() -> None:
+    assert linear(MID_GREY) == pytest.approx(0.18, abs=0.005)
+    assert encoded(0.18) == pytest.approx(MID_GREY, abs=0.005)
+
+
+@given(st.floats(0, 1))
+def test_encoding_undoes_linear(brightness: float) -> None:
+    assert encoded(linear(brightness)) == pytest.approx(brightness, abs=1e-6)
+
+
+def test_a_dark_frame_needs_more_light_and_a_bright_one_less() -> None:
+    half_light = encoded(linear(MID_GREY) / 2)
+    assert stops_off(half_light, MID_GREY) == pytest.approx(1.0)
+    assert stops_off(encoded(linear(MID_GREY) * 4), MID_GREY) == pytest.approx(-2.0)
+    assert stops_off(MID_GREY, MID_GREY) == 0
+    # All black or all white says which way, and a bounded amount, not infinity.
+    assert 0 < stops_off(0.0, MID_GREY) < 12
+    assert -3 < stops_off(1.0, MID_GREY) < 0
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [("400", 400), ("ISO 1600", 1600), ("Auto", None), ("", None)]
+)
+def test_iso_numbers(text: str, number: int | None) -> None:
+    assert iso_number(text) == number
+
+
+def test_the_ladder_keeps_the_limits_and_the_lowest_iso_for_each_light() -> None:
+    ladder = dslr(longest_s=4, iso_max=1600)
+    shutters = {setting.shutter for setting in ladder.settings}
+    assert "4" in shutters and "5" not in shutters and "Bulb" not in shutters
+    assert {setting.iso for setting in ladder.settings} <= {str(n) for n in (100, 125, 160)} | {
+        "200", "250", "320", "400", "500", "640", "800", "1000", "1250", "1600"
+    }  # fmt: skip
+    assert ladder.least.text == "1/4000 ISO 100"
+    assert ladder.most.text == "4 ISO 1600"
+    # 1/125 at ISO 100 lets in as much light as 1/250 at 200: the lower ISO is kept.
+    one_125 = ladder.nearest(math.log2(1 / 125))
+    assert one_125.text == "1/125 ISO 100"
+    evs = [setting.ev for setting in ladder.settings]
+    assert evs == sorted(evs)
+    assert max(b - a for a, b in itertools.pairwise(evs)) < 0.34
+
+
+def test_a_camera_without_iso_keeps_its_own() -> None:
+    ladder = Ladder.of(
+        ["1/100", "1/50"], [], longest_ns=NS_PER_S, iso_min=100, iso_max=6400, speed_ns=speed_ns
+    )
+    assert [setting.text for setting in ladder.settings] == ["1/100", "1/50"]
+
+
+@pytest.mark.parametrize(
+    ("shutters", "isos", "longest_s", "said"),
+    [
+        ([], ISOS, 10, "needs the camera's shutter speed over USB"),
+        (["Bulb"], ISOS, 10, "no longer than 10s"),
+        (["30"], ISOS, 10, "the interval less exposure.margin"),
+        (THIRDS, ["Auto", "25600"], 10, "none of the camera's ISOs is from"),
+    ],
+)
+def test_a_ladder_that_cannot_be_made_says_why(
+    shutters: list[str], isos: list[str], longest_s: int, said: str
+) -> None:
+    with pytest.raises(NoLadder, match=said):
+        Ladder.of(
+            shutters,
+            isos,
+            longest_ns=longest_s * NS_PER_S,
+            iso_min=100,
+            iso_max=6400,
+            speed_ns=speed_ns,
+        )
+
+
+def test_the_start_is_the_cameras_own_setting_or_the_nearest() -> None:
+    ladder = dslr()
+    assert starting_setting(ladder, "1/125", "100").text == "1/125 ISO 100"
+    # The same light at the lowest ISO that gives it: the ladder keeps one setting a light.
+    assert starting_setting(ladder, "1/125", "400").text == "1/30 ISO 100"
+    # ISO 50 is below the limit: the same light at the lowest allowed ISO.
+    assert starting_setting(ladder, "1/100", "50").text == "1/200 ISO 100"
+    assert starting_setting(ladder, None, None) in ladder.settings
+    assert starting_setting(ladder, "Bulb", "Auto") in ladder.settings
+
+
+def brightness_at(needed_ev: float, used_ev: float) -> float:
+    """The brightness of a frame taken ``used_ev`` of a scene that needs ``needed_ev``."""
+    return encoded(linear(MID_GREY) * 2 ** (used_ev - needed_ev))
+
+
+def follow(auto: AutoExposure, scene: list[float]) -> list[float]:
+    """Shoot ``scene`` (what each frame needs, in stops) and take every change at once:
+    the setting of each frame, in stops."""
+    taken = []
+    for needed in scene:
+        used = auto.current
+        taken.append(used.ev)
+        chosen = auto.measure(brightness_at(needed, used.ev), used)
+        if chosen is not None:
+            auto.current = chosen
+    return taken
+
+
+def test_the_first_frames_settle_then_each_step_is_at_most_a_third() -> None:
+    ladder = dslr()
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(math.log2(1 / 125)))
+    taken = follow(auto, [-12.0] * 30)  # a far brighter scene than the start
+    assert abs(taken[4] - (-12.0)) <= 1 / 3, "settled by the fifth frame"
+    steps = [abs(b - a) for a, b in itertools.pairwise(taken[4:])]
+    assert max(steps) <= 1 / 3 + 0.01
+
+
+def test_a_ramp_is_followed_by_thirds_without_dithering() -> None:
+    ladder = dslr()
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(-10.0))
+    scene = [-10.0 + 0.05 * k for k in range(300)]  # a dusk: 15 stops over 300 frames
+    taken = follow(auto, scene)
+    errors = [abs(t - s) for t, s in zip(taken[4:], scene[4:], strict=False)]
+    assert max(errors) <= 1 / 3
+    steps = [b - a for a, b in itertools.pairwise(taken[4:])]
+    assert max(abs(step) for step in steps) <= 1 / 3 + 0.01
+    assert min(steps) >= 0, "a steady ramp never turns back"
+
+
+def test_a_steady_scene_leaves_the_setting_alone() -> None:
+    ladder = dslr()
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(-6.0))
+    taken = follow(auto, [-6.05, -5.97, -6.02, -6.0, -6.04, -5.98] * 5)
+    assert len(set(taken)) == 1
+
+
+def test_a_passing_light_is_smoothed() -> None:
+    ladder = dslr()
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(2.0))
+    scene = [2.0] * 10 + [-4.0] + [2.0] * 10  # car headlights in one frame
+    taken = follow(auto, scene)
+    assert set(taken[10:]) == {taken[0]}, "the odd frame changed nothing"
+
+
+def test_limits_hold_when_the_scene_is_darker_than_they_allow() -> None:
+    ladder = dslr(longest_s=2, iso_max=800)
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(0.0))
+    taken = follow(auto, [12.0] * 60)
+    assert taken[-1] == ladder.most.ev
+    assert ladder.most.text == "2 ISO 800"

@@ -1,0 +1,209 @@
+"""Auto exposure through a dusk on the simulated sky (hw.camera.sky), in fake time.
+
+The camera thread is the product's (UsbCamera) on libgphoto2's virtual camera: its
+shutter speeds are set on it and read back, each frame is painted as bright as the
+real sun at Greenwich (astral) and the settings make it, downloaded, and measured by
+lapse's own meter from the JPEG.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from astral.sun import dusk, sunset
+
+from core.clock import sleep_ns
+from core.daemon.sky import AstralSky
+from core.fake_clock import FakeClock
+from core.model.camera import CameraConfig, FileSaved, Trigger
+from core.model.camera_policy import speed_ns
+from core.model.durations import NS_PER_MS, NS_PER_S
+from core.model.exposure import (
+    MID_GREY,
+    ExposureConfig,
+    ExposureMode,
+    iso_number,
+    stops,
+    stops_off,
+)
+from hw.camera.base import CallError, Session
+from hw.camera.sky import PICTURE_BYTES, SkyOpener, SkySession, frame_brightness, scene_stops
+from hw.camera.usb_camera import UsbCamera
+from hw.camera.virtual import use_virtual_camera, wheel_folder
+from tests.camera_faults import shoot
+from tests.fake_time import script
+from tests.skies import GREENWICH, GREENWICH_OBSERVER, ns_of
+
+INTERVAL_NS = 30 * NS_PER_S
+CARD_PICTURES = 25
+"""Pictures one load of the virtual camera's library takes (its card holds 26)."""
+AUTO = ExposureConfig(mode=ExposureMode.AUTO)
+
+
+class ClockedLooks:
+    """A session whose looks for news that cannot bring a file take their time on the
+    fake clock instead of waiting inside libgphoto2 in real time."""
+
+    def __init__(self, inner: Session, clock: FakeClock) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.model = inner.model
+        self.owed = 0
+        """Pictures taken whose file has not been looked for yet."""
+        self.taken = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def trigger(self) -> None:
+        if self.taken == CARD_PICTURES:
+            # As the virtual card says once it is full: lapse starts the camera again.
+            raise CallError("full", "the camera's card is full")
+        self.inner.trigger()
+        self.taken += 1
+        self.owed += 1
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        if self.owed:
+            # The virtual camera's file is due 100 ms (real) after its trigger: one look
+            # that long gets it (with its card full, none comes).
+            self.owed = 0
+            files = self.inner.new_files(max(timeout_ms, 500))
+        else:
+            files = self.inner.new_files(0)
+        if not files:
+            sleep_ns(self.clock, timeout_ms * NS_PER_MS)
+        return files
+
+
+class FreshVirtualCameras:
+    """Opens libgphoto2's virtual camera from a new copy of its port library each time.
+
+    The virtual card is full after 26 pictures per loaded library (lapse then starts
+    the camera again, as on the simulated rig, where a new worker process is a fresh
+    library); a copy from another path loads anew, in this one process."""
+
+    def __init__(self, root: Path, clock: FakeClock) -> None:
+        self.root = root
+        self.clock = clock
+        self.opens = itertools.count()
+
+    def __call__(self) -> Session:
+        copy = self.root / f"vusb-{next(self.opens)}"
+        shutil.copytree(wheel_folder() / "vusb", copy)
+        os.environ["IOLIBS"] = str(copy)
+        from hw.camera.session import open_session
+
+        return ClockedLooks(open_session(), self.clock)
+
+
+def ev_of(text: str) -> float:
+    """A journal's ``exposure`` (``0.0100s ISO 400``) as stops of light, as the dial counts
+    them (ISO 125 to 160 is a third of a stop)."""
+    shutter, _, iso = text.partition(" ISO ")
+    exposure_ns = speed_ns(shutter)
+    assert exposure_ns is not None
+    return stops(exposure_ns / NS_PER_S, iso_number(iso) or 100)
+
+
+@pytest.fixture
+def sky_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "virtual-camera"
+    use_virtual_camera(folder)
+    return folder
+
+
+def test_a_dusk_keeps_every_frame_from_the_fifth_within_a_third_of_a_stop(
+    tmp_path: Path, sky_folder: Path
+) -> None:
+    day = datetime(2026, 12, 1, tzinfo=UTC).date()
+    sun_down = ns_of(sunset(GREENWICH_OBSERVER, day))
+    night = ns_of(dusk(GREENWICH_OBSERVER, day, depression=18))  # astronomical
+    start_ns, end_ns = sun_down - 2 * 3600 * NS_PER_S, night + 2 * 3600 * NS_PER_S
+    frames = (end_ns - start_ns) // INTERVAL_NS
+    clock = FakeClock(wall_start_ns=start_ns)
+    opener = SkyOpener(FreshVirtualCameras(tmp_path, clock), sky_folder, GREENWICH, clock)
+    camera = UsbCamera(
+        CameraConfig(trigger=Trigger.USB), opener, clock=clock, virtual=True, exposure=AUTO
+    )
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    try:
+        script(
+            clock,
+            lambda: (
+                shoot(camera, clock, run_folder, events, frames=frames, interval_ns=INTERVAL_NS),
+                camera.end_run(),
+            ),
+        )
+    finally:
+        camera.close()
+    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    assert [e.frame for e in saved] == list(range(frames)), "every frame saved"
+    # The sky really went from day to night over the run.
+    sky = AstralSky(GREENWICH)
+    assert scene_stops(sky.altitude(start_ns)) > 10
+    assert scene_stops(sky.altitude(end_ns)) == -5
+    settled = saved[4:]
+    off = [stops_off(e.brightness, MID_GREY) for e in settled if e.brightness is not None]
+    assert len(off) == len(settled), "every frame measured"
+    worst = max(off, key=abs)
+    assert abs(worst) <= 1 / 3, f"a frame {worst:+.2f} stops off mid-grey"
+    assert all(e.exposure is not None for e in saved)
+    evs = [ev_of(e.exposure or "") for e in settled]
+    assert max(abs(b - a) for a, b in itertools.pairwise(evs)) <= 1 / 3 + 0.01
+    # The limits: no shutter longer than the interval less the margin, ISO in range.
+    for e in saved:
+        shutter, _, iso = (e.exposure or "").partition(" ISO ")
+        assert (speed_ns(shutter) or 0) <= INTERVAL_NS - AUTO.margin_ns
+        assert AUTO.iso_min <= (iso_number(iso) or 0) <= AUTO.iso_max
+    # From bright day to night the exposure climbed by most of the sky's range.
+    assert evs[-1] - evs[0] > 12
+
+
+def test_the_virtual_cameras_shutter_speed_is_set_and_read_back(sky_folder: Path) -> None:
+    clock = FakeClock()
+    opener = SkyOpener(FreshVirtualCameras(sky_folder.parent, clock), sky_folder, None, clock)
+    session = opener()
+    try:
+        choices = session.shutter_speeds()
+        assert "0.1000s" in choices
+        session.set_shutter_speed("0.1000s")
+        assert isinstance(session, SkySession)
+        assert session.inner.exposure()[0] == "0.1000s", "read back from libgphoto2"
+        session.set_iso("3200")
+        assert session.exposure() == ("0.1000s", "3200")
+    finally:
+        session.close()
+
+
+def test_a_painted_frame_is_as_bright_as_the_sky_and_the_settings_make_it(
+    sky_folder: Path,
+) -> None:
+    clock = FakeClock()
+    opener = SkyOpener(FreshVirtualCameras(sky_folder.parent, clock), sky_folder, None, clock)
+    session = opener()
+    try:
+        session.set_shutter_speed("0.0001s")
+        session.set_iso("250")
+        session.trigger()
+        (taken,) = session.new_files(2000)
+        data = session.download(*taken)
+    finally:
+        session.close()
+    assert len(data) == PICTURE_BYTES
+    picture = sky_folder.parent / "taken.jpg"
+    picture.write_bytes(data)
+    from hw.camera.brightness import jpeg_brightness
+
+    expected = frame_brightness(30.0, 0.0001, 250)
+    measured = jpeg_brightness(picture)
+    assert measured is not None
+    assert abs(stops_off(measured, expected)) < 0.05
