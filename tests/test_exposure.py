@@ -194,3 +194,22 @@ def test_limits_hold_when_the_scene_is_darker_than_they_allow() -> None:
     taken = follow(auto, [12.0] * 60)
     assert taken[-1] == ladder.most.ev
     assert ladder.most.text == "2 ISO 800"
+
+
+def test_a_scene_between_two_settings_does_not_make_it_dither() -> None:
+    ladder = dslr()
+    start = ladder.nearest(-6.0)
+    auto = AutoExposure(ladder, AUTO, start)
+    # Halfway to the next third, with the wobble of a real sky.
+    scene = [start.ev + 1 / 6 + wobble for wobble in (0.03, -0.03, 0.02, -0.02, 0.0)] * 8
+    taken = follow(auto, scene)
+    assert len(set(taken[4:])) == 1, taken
+
+
+def test_a_sudden_change_is_followed_a_step_a_frame() -> None:
+    ladder = dslr()
+    auto = AutoExposure(ladder, AUTO, ladder.nearest(-6.0))
+    taken = follow(auto, [-6.0] * 10 + [-2.0] * 30)  # the sun from behind a cloud
+    steps = [abs(b - a) for a, b in itertools.pairwise(taken[4:])]
+    assert max(steps) <= 1 / 3 + 0.01
+    assert taken[-1] == pytest.approx(-2.0, abs=1 / 3)

@@ -13,8 +13,8 @@ shutter speed and ISO to set before the next frame, chosen from the camera's own
   the scene by then (the median's frame of lag and the frame to come);
 - from the fifth frame on, a frame's setting differs from the one before by at most
   ``step_ev`` (a third of a stop by default), whatever the measurement says;
-- a difference of less than a quarter of a step is left alone, so the exposure does not
-  dither between two neighbouring settings.
+- a change must bring the setting nearer the aim by a quarter of a step, so a scene
+  that sits between two neighbouring settings does not make the exposure dither.
 
 The first four frames settle: each is set to what the frame before it needed, in full,
 so a run started at the camera's last setting finds its exposure before the step holds.
@@ -51,7 +51,7 @@ TREND_AHEAD = 2
 SETTLING_FRAMES = 4
 """Frames whose measurement is followed in full, without the step: the run's first."""
 DEADBAND_STEPS = 0.25
-"""A difference smaller than this part of a step is left alone."""
+"""A change must bring the setting this part of a step nearer the aim."""
 EV_GRAIN = 0.01
 """Slack in comparing stops, which are sums of thirds."""
 BLACK, WHITE = 0.5 / 255, 254.5 / 255
@@ -285,10 +285,9 @@ class AutoExposure:
             change = self.needed_ev - before
             self.trend_ev = TREND_WEIGHT * change + (1 - TREND_WEIGHT) * self.trend_ev
             aim = self.needed_ev + TREND_AHEAD * self.trend_ev
-        if abs(aim - self.current.ev) < DEADBAND_STEPS * config.step_ev:
-            return None
         if settling:
             chosen = self.ladder.nearest(aim)
         else:
             chosen = self.ladder.toward(aim, self.current, config.step_ev)
-        return None if chosen == self.current else chosen
+        nearer = abs(aim - self.current.ev) - abs(aim - chosen.ev)
+        return chosen if nearer >= DEADBAND_STEPS * config.step_ev else None
