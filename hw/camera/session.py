@@ -96,19 +96,13 @@ class GphotoSession:
         return None if widget is None else str(widget.get_value())
 
     def shutter_speeds(self) -> list[str]:
-        widget = self._widget(SHUTTER_SPEED)
-        if widget is None:
-            return []
-        return [widget.get_choice(i) for i in range(widget.count_choices())]
+        return self._choices(SHUTTER_SPEED)
 
     def set_shutter_speed(self, value: str) -> None:
         self._set_and_check(SHUTTER_SPEED, value, "shutter speed", "M or S (Tv)")
 
     def isos(self) -> list[str]:
-        widget = self._widget(ISO)
-        if widget is None:
-            return []
-        return [widget.get_choice(i) for i in range(widget.count_choices())]
+        return self._choices(ISO)
 
     def set_iso(self, value: str) -> None:
         self._set_and_check(ISO, value, "ISO", "M")
@@ -212,6 +206,12 @@ class GphotoSession:
 
     def _widget(self, name: str) -> Any:
         return _child(self._config(), name)
+
+    def _choices(self, name: str) -> list[str]:
+        widget = self._widget(name)
+        if widget is None:
+            return []
+        return [widget.get_choice(i) for i in range(widget.count_choices())]
 
     def _set_and_check(self, name: str, value: str, said: str, mode: str) -> None:
         self._set(name, value, f"setting the {said} to {value}")
