@@ -12,7 +12,6 @@ downloads pause for a full disk and resume.
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from fractions import Fraction
 
 from core.model.camera import CameraChanged, FileSaved
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
-from core.model.exposure import Ladder, Setting, iso_number
+from core.model.exposure import Ladder, Setting, iso_number, stops
 from core.model.records import AMEND_WINDOW
 
 
@@ -107,7 +106,7 @@ def starting_setting(ladder: Ladder, shutter: str | None, iso: str | None) -> Se
     if exposure_ns is None or exposure_ns <= 0:
         return ladder.settings[len(ladder.settings) // 2]
     number = None if iso is None else iso_number(iso)
-    return ladder.nearest(math.log2(exposure_ns / NS_PER_S * (number or 100) / 100))
+    return ladder.nearest(stops(exposure_ns / NS_PER_S, number or 100))
 
 
 # -- the shutter's route ------------------------------------------------------------------

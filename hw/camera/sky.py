@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,8 +49,6 @@ PICTURE_BYTES = 8192
 """Every painted picture is padded to this size (the virtual camera keeps the first's)."""
 WIDTH, HEIGHT = 160, 120
 PICTURE_NAME = "lapse-sky.jpg"
-PAINTED_KEPT = 10_000
-"""Pictures remembered (a bounded window: a run of weeks must not grow the daemon)."""
 
 
 def scene_stops(altitude: float) -> float:
@@ -110,18 +107,14 @@ class SkySession:
         *,
         altitude: Callable[[int], float] | None,
         wall_ns: Callable[[], int],
-        speed_ns: Callable[[str], int | None],
     ) -> None:
         self.inner = inner
         self.model = inner.model
         self.folder = folder
         self._altitude = altitude
         self._wall_ns = wall_ns
-        self._speed_ns = speed_ns
         self.shutter, _ = inner.exposure()
         self.iso = SIMULATED_ISOS[0]
-        self.painted: deque[tuple[int, float]] = deque(maxlen=PAINTED_KEPT)
-        """(wall ns, brightness) of the last frames' pictures, for tests."""
         self._grey: int | None = None
         """The 8-bit grey of the picture in the folder: a frame as bright is not repainted."""
         self._paint()
@@ -151,12 +144,10 @@ class SkySession:
         self._paint()
 
     def _paint(self) -> None:
-        exposure_ns = None if self.shutter is None else self._speed_ns(self.shutter)
+        exposure_ns = None if self.shutter is None else speed_ns(self.shutter)
         seconds = (exposure_ns or NS_PER_S // 100) / NS_PER_S
-        wall_ns = self._wall_ns()
-        sun = DAYLIGHT_ALTITUDE if self._altitude is None else self._altitude(wall_ns)
+        sun = DAYLIGHT_ALTITUDE if self._altitude is None else self._altitude(self._wall_ns())
         brightness = frame_brightness(sun, seconds, iso_number(self.iso) or 100)
-        self.painted.append((wall_ns, brightness))
         grey = round(brightness * 255)
         if grey != self._grey:
             write_atomic(self.folder / PICTURE_NAME, paint(brightness))
@@ -192,7 +183,6 @@ class SkyOpener:
             self._folder,
             altitude=self._altitude,
             wall_ns=self._clock.wall_ns,
-            speed_ns=speed_ns,
         )
 
     def close(self) -> None:
