@@ -63,9 +63,11 @@ class PacedGrid:
         self.nights = nights
         self.room_ns = room_ns
         first = self._pace(0, day.anchor_ns, day.anchor_ns, nights.inside(day.anchor_ns))
-        self._paces = [first]
-        self._starts = [0]
-        """Each pace's first frame, for a bisection (the timing thread asks every frame)."""
+        self._known: tuple[tuple[Pace, ...], tuple[int, ...]] = ((first,), (0,))
+        """The paces worked out so far, and each one's first frame (for a bisection: the
+        timing thread asks every frame). One value, replaced whole and never changed in
+        place: the timing thread and a status answer may both work the next pace out,
+        and a reader always sees a table whose two halves agree."""
 
     def _pace(self, first_frame: int, start_ns: int, anchor_ns: int, night: bool) -> Pace:
         """Pace from the crossing at ``start_ns`` (the run's anchor, for the first), its
@@ -78,54 +80,53 @@ class PacedGrid:
         frames = None if end is None else grid.first_frame_due_at_or_after(end)
         return Pace(first_frame, grid, night, end, frames)
 
-    def _after(self, pace: Pace) -> Pace | None:
-        """The pace the crossing at ``pace.end_ns`` begins; None when none does."""
+    def _after(self, paces: tuple[Pace, ...]) -> Pace | None:
+        """The pace the crossing at the end of ``paces``' last begins; None when none does."""
+        pace = paces[-1]
         if pace.end_ns is None or pace.frames is None:
             return None
         night = not pace.night
         if pace.frames > 0:
             ready = pace.grid.due_ns(pace.frames - 1) + self.room_ns(pace.night)
         else:
-            ready = self._last_due_before(pace) + self.room_ns(pace.night)
+            ready = self._last_due_before(paces) + self.room_ns(pace.night)
         crossing = Grid(pace.end_ns, self._intervals[night], self.clock_ppm)
         anchor = crossing.due_ns(crossing.first_frame_due_at_or_after(ready))
         return self._pace(pace.first_frame + pace.frames, pace.end_ns, anchor, night)
 
-    def _last_due_before(self, pace: Pace) -> int:
-        """The due time of the last frame before ``pace`` (whose own has none)."""
-        for earlier in reversed(self._paces[: self._paces.index(pace)]):
+    def _last_due_before(self, paces: tuple[Pace, ...]) -> int:
+        """The due time of the last frame before ``paces``' last (which has none)."""
+        for earlier in reversed(paces[:-1]):
             if earlier.frames:
                 return earlier.grid.due_ns(earlier.frames - 1)
-        return self.anchor_ns - self.room_ns(pace.night)
+        return self.anchor_ns - self.room_ns(paces[-1].night)
 
     def _extend(self, until: Callable[[Pace], bool]) -> Pace:
         """The first pace ``until`` holds for, working paces out as far as needed (the
         last there is when none does)."""
+        paces, starts = self._known
         index = 0
-        while True:
-            pace = self._next_of(index - 1) if index else self._paces[0]
-            if pace is None:
-                return self._paces[-1]
-            if until(pace):
-                return pace
+        while not until(paces[index]):
+            if index + 1 == len(paces):
+                nxt = self._after(paces)
+                if nxt is None:
+                    break
+                paces, starts = (*paces, nxt), (*starts, nxt.first_frame)
+                if len(paces) > len(self._known[0]):
+                    # Another thread may be working the same paces out; each works on a
+                    # table of its own and puts it back whole, so no reader ever sees a
+                    # pace twice (appending in place let two copies in, and every later
+                    # index moved: a wrong due time). The paces are the sky's, so a
+                    # table put back over a longer one costs work, never a right answer.
+                    # No lock on the timing path.
+                    self._known = (paces, starts)
             index += 1
-
-    def _next_of(self, index: int) -> Pace | None:
-        """The pace after the ``index``-th, worked out if it is not yet."""
-        if index + 1 < len(self._paces):
-            return self._paces[index + 1]
-        nxt = self._after(self._paces[index])
-        if nxt is not None:
-            # The timing thread and a status answer may both work this pace out and both
-            # append it: the paces are the sky's, so the copies are equal, and every answer
-            # (a bisection lands on either) stays the same. No lock on the timing path.
-            self._paces.append(nxt)
-            self._starts.append(nxt.first_frame)
-        return nxt
+        return paces[index]
 
     def pace_of(self, frame: int) -> Pace:
         """The pace frame ``frame`` belongs to."""
-        pace = self._paces[bisect.bisect_right(self._starts, frame) - 1]
+        paces, starts = self._known
+        pace = paces[bisect.bisect_right(starts, frame) - 1]
         if pace.holds(frame):
             return pace
         return self._extend(lambda pace: pace.holds(frame))
