@@ -30,10 +30,17 @@ from tests.system_tools import require_tool
 START_S = 30.0
 """How long Chromium may take to open its DevTools port on a busy machine."""
 
-# The page keeps its terminal in a local of textual.js: found among the page's objects
-# (DevTools' queryObjects, as its console does), then read as xterm.js's buffer.
-READ_TERMINAL = """function () {
+# The page keeps its terminal in a local of textual.js: found once among the page's
+# objects (DevTools' queryObjects, as its console does) and kept in a global of the
+# page's own, then read from there as xterm.js's buffer. queryObjects walks the whole
+# heap: asked at every look, a busy renderer took tens of seconds a call.
+FIND_TERMINAL = """function () {
     const session = this.find(o => o && o.fitAddon && o.terminal && o.element);
+    if (session) globalThis.__lapseTestSession = session;
+    return Boolean(session);
+}"""
+READ_TERMINAL = """(() => {
+    const session = globalThis.__lapseTestSession;
     if (!session) return null;
     const term = session.terminal;
     const rows = [];
@@ -51,7 +58,7 @@ READ_TERMINAL = """function () {
         fontSize: Number(term.options.fontSize),
         window: {width: window.innerWidth, height: window.innerHeight},
     };
-}"""
+})()"""
 
 
 @dataclass(frozen=True)
@@ -134,8 +141,9 @@ class Browser:
         await self.send("Page.enable")
         await self.send("Page.navigate", url=url)
 
-    async def screen(self) -> Screen | None:
-        """The terminal's rows and geometry now; None before the page has one."""
+    async def _find_terminal(self) -> bool:
+        """Keep the page's terminal where :data:`READ_TERMINAL` reads it; False while the
+        page has none yet."""
         prototype = await self.send(
             "Runtime.evaluate", expression="Object.prototype", objectGroup="look"
         )
@@ -145,38 +153,50 @@ class Browser:
                 prototypeObjectId=prototype["result"]["objectId"],
                 objectGroup="look",
             )
-            read = await self.send(
+            kept = await self.send(
                 "Runtime.callFunctionOn",
                 objectId=found["objects"]["objectId"],
-                functionDeclaration=READ_TERMINAL,
+                functionDeclaration=FIND_TERMINAL,
                 returnByValue=True,
                 objectGroup="look",
             )
         finally:
             await self.send("Runtime.releaseObjectGroup", objectGroup="look")
-        value = read["result"].get("value")
-        if value is None:
-            return None
-        return Screen(
-            rows=value["rows"],
-            cols=value["cols"],
-            box=value["box"],
-            cell=value["cell"],
-            font_size=value["fontSize"],
-            window=value["window"],
-        )
+        return bool(kept["result"].get("value"))
+
+    async def screen(self) -> Screen | None:
+        """The terminal's rows and geometry now; None before the page has one."""
+        for _ in range(2):
+            read = await self.send("Runtime.evaluate", expression=READ_TERMINAL, returnByValue=True)
+            value = read["result"].get("value")
+            if value is not None:
+                return Screen(
+                    rows=value["rows"],
+                    cols=value["cols"],
+                    box=value["box"],
+                    cell=value["cell"],
+                    font_size=value["fontSize"],
+                    window=value["window"],
+                )
+            # None kept yet, or a page loaded since: look for its terminal once more.
+            if not await self._find_terminal():
+                return None
+        return None
 
     async def wait_for(self, words: str, timeout: float = 30.0) -> Screen:
-        """The screen once ``words`` are on it."""
-        deadline = time.monotonic() + timeout
+        """The screen once ``words`` are on it; AssertionError after ``timeout`` seconds
+        in all, DevTools' answers included."""
         last: Screen | None = None
-        while time.monotonic() < deadline:
-            last = await self.screen()
-            if last is not None and words in last.text:
-                return last
-            await asyncio.sleep(0.2)
-        shown = last.text if last is not None else "(no terminal)"
-        raise AssertionError(f"{words!r} never came on the screen:\n{shown}")
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    last = await self.screen()
+                    if last is not None and words in last.text:
+                        return last
+                    await asyncio.sleep(0.2)
+        except TimeoutError:
+            shown = last.text if last is not None else "(no terminal)"
+            raise AssertionError(f"{words!r} never came on the screen:\n{shown}") from None
 
     async def tap(self, x: float, y: float) -> None:
         """A finger's tap at (x, y): touch down and up, as a phone sends it."""
