@@ -110,21 +110,30 @@ class Browser:
 
         The answer must come within :data:`ANSWER_S` in all: a page that keeps sending
         events but never answers (a renderer gone busy) fails the test, never hangs it."""
-        number = next(self._ids)
-        await self._socket.send_str(json.dumps({"id": number, "method": method, "params": params}))
+        (result,) = await self.send_together((method, params))
+        return result
+
+    async def send_together(self, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send every call at once, then await their results, in order (see :meth:`send`)."""
+        numbers = [next(self._ids) for _ in calls]
+        for number, (method, params) in zip(numbers, calls, strict=True):
+            message = {"id": number, "method": method, "params": params}
+            await self._socket.send_str(json.dumps(message))
+        results: dict[int, dict[str, Any]] = {}
+        names = ", ".join(method for method, _ in calls)
         try:
             async with asyncio.timeout(ANSWER_S):
-                while True:
+                while len(results) < len(numbers):
                     message = await self._socket.receive_json()
-                    if message.get("id") != number:
+                    number = message.get("id")
+                    if number not in numbers:
                         continue
                     if "error" in message:
-                        raise AssertionError(f"{method}: {message['error']}")
-                    return message["result"]
+                        raise AssertionError(f"{names}: {message['error']}")
+                    results[number] = message["result"]
         except TimeoutError:
-            raise AssertionError(
-                f"{method}: Chromium did not answer within {ANSWER_S:g}s"
-            ) from None
+            raise AssertionError(f"{names}: Chromium did not answer within {ANSWER_S:g}s") from None
+        return [results[number] for number in numbers]
 
     async def emulate(self, width: int, height: int, *, phone: bool) -> None:
         """Size the page as a phone (touch, mobile viewport) or a desktop window."""
@@ -199,10 +208,16 @@ class Browser:
             raise AssertionError(f"{words!r} never came on the screen:\n{shown}") from None
 
     async def tap(self, x: float, y: float) -> None:
-        """A finger's tap at (x, y): touch down and up, as a phone sends it."""
+        """A finger's tap at (x, y): touch down and up, as a phone sends it.
+
+        Both are sent before either answer is awaited: sent one after the other's
+        answer, they arrived as far apart as a busy machine made them, and a touch held
+        past a tap's time is a long press, which clicks nothing."""
         point = [{"x": x, "y": y}]
-        await self.send("Input.dispatchTouchEvent", type="touchStart", touchPoints=point)
-        await self.send("Input.dispatchTouchEvent", type="touchEnd", touchPoints=[])
+        await self.send_together(
+            ("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point}),
+            ("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []}),
+        )
 
     async def tap_words(self, words: str) -> None:
         """Tap the middle of ``words`` where the screen shows them."""
