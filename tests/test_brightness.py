@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
 
 from bench.brightness import exif_with_thumbnail
-from hw.camera.brightness import jpeg_brightness
+from hw.camera.brightness import file_brightness, jpeg_brightness
+from tests.raw_files import (
+    cr2_like,
+    cr3_like,
+    dng_like_big_endian,
+    grey_jpeg,
+    looping_tiff,
+    nef_like,
+)
 
 
 def full_mean(path: Path) -> float:
@@ -82,3 +91,45 @@ def test_a_frame_record_keeps_its_brightness_in_the_journal_line() -> None:
     for bad in (1.5, -0.1, True, "0.4"):
         with pytest.raises(ValueError, match="brightness must be a number from 0 to 1"):
             FrameRecord.from_dict(data | {"brightness": bad})
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        ("frame.nef", lambda: nef_like(grey_jpeg(0.3, (600, 400)))),
+        ("frame.dng", lambda: dng_like_big_endian(grey_jpeg(0.3, (600, 400)))),
+        ("frame.cr3", lambda: cr3_like(grey_jpeg(0.3, (600, 400)))),
+    ],
+)
+def test_a_raw_file_is_measured_from_its_preview(
+    tmp_path: Path, name: str, build: Callable[[], bytes]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(build())
+    assert jpeg_brightness(path) is None, "no JPEG itself"
+    assert file_brightness(path) == pytest.approx(0.3, abs=0.01)
+
+
+def test_of_a_raws_previews_the_smallest_is_read(tmp_path: Path) -> None:
+    # Canon's full-size JPEG and its thumbnail are one picture; made to differ here, so
+    # the brightness says which was read.
+    path = tmp_path / "frame.cr2"
+    path.write_bytes(cr2_like(grey_jpeg(0.7, (1200, 800)), grey_jpeg(0.2, (160, 120))))
+    assert file_brightness(path) == pytest.approx(0.2, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        looping_tiff(),
+        b"II*\x00\x10\x00\x00\x00CR\x02\x00" + b"\x00" * 64,
+        b"MM\x00*\xff\xff\xff\xf0",
+        b"II*\x00\x08\x00\x00\x00\xff\xff" + b"\x01" * 30,
+        nef_like(grey_jpeg(0.3, (60, 40)))[:200],
+        b"",
+    ],
+)
+def test_a_damaged_raw_is_not_measured(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "frame.nef"
+    path.write_bytes(content)
+    assert file_brightness(path) is None

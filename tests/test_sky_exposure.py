@@ -38,12 +38,15 @@ from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 from tests.camera_faults import shoot
 from tests.fake_time import script
+from tests.raw_files import nef_like
 from tests.skies import GREENWICH, GREENWICH_OBSERVER, ns_of
 
 INTERVAL_NS = 30 * NS_PER_S
 CARD_PICTURES = 25
 """Pictures one load of the virtual camera's library takes (its card holds 26)."""
 AUTO = ExposureConfig(mode=ExposureMode.AUTO)
+GUARD_NS = 300 * NS_PER_MS
+"""No setting is made closer than this before a shutter edge (the README's promise)."""
 
 
 class ClockedLooks:
@@ -207,3 +210,144 @@ def test_a_painted_frame_is_as_bright_as_the_sky_and_the_settings_make_it(
     measured = jpeg_brightness(picture)
     assert measured is not None
     assert abs(stops_off(measured, expected)) < 0.05
+
+
+class RawAndJpeg(ClockedLooks):
+    """A camera set to RAW+JPEG whose JPEG takes most of the interval to download (a busy
+    USB 2 bus); the RAW comes after it. Notes when each shutter fires and each setting is
+    made, on the fake clock, in the order the camera is told."""
+
+    def __init__(self, inner: Session, clock: FakeClock, download_ns: int) -> None:
+        super().__init__(inner, clock)
+        self.download_ns = download_ns
+        self.calls: list[tuple[str, int]] = []
+        """("fire" or "set", when)."""
+
+    def trigger(self) -> None:
+        self.calls.append(("fire", self.clock.now_ns()))
+        super().trigger()
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        files = super().new_files(timeout_ms)
+        return [twin for folder, name in files for twin in ((folder, name), (folder, raw(name)))]
+
+    def download(self, folder: str, name: str) -> bytes:
+        if name.endswith(".NEF"):
+            return b"a RAW file lapse does not measure"
+        data = self.inner.download(folder, name)
+        sleep_ns(self.clock, self.download_ns)
+        return data
+
+    def delete(self, folder: str, name: str) -> None:
+        if not name.endswith(".NEF"):
+            self.inner.delete(folder, name)
+
+    def set_shutter_speed(self, speed: str) -> None:
+        self.calls.append(("set", self.clock.now_ns()))
+        self.inner.set_shutter_speed(speed)
+
+
+def raw(name: str) -> str:
+    return name.rsplit(".", 1)[0] + ".NEF"
+
+
+def test_a_setting_is_never_made_within_the_guard_before_a_shutter(
+    tmp_path: Path, sky_folder: Path
+) -> None:
+    # Each JPEG's download ends 200 ms before the next shutter, and the frame's RAW still
+    # waits: the setting the JPEG leads to waits until that shutter has fired.
+    interval_ns = 2 * NS_PER_S
+    clock = FakeClock(wall_start_ns=1_800_000_000 * NS_PER_S)
+    sessions: list[RawAndJpeg] = []
+
+    cameras = FreshVirtualCameras(tmp_path, clock)
+
+    def open_slow() -> Session:
+        fresh = cameras()
+        assert isinstance(fresh, ClockedLooks)
+        slow = RawAndJpeg(fresh.inner, clock, interval_ns - 200 * NS_PER_MS)
+        sessions.append(slow)
+        return slow
+
+    opener = SkyOpener(open_slow, sky_folder, None, clock)
+    config = CameraConfig(trigger=Trigger.USB)
+    camera = UsbCamera(config, opener, clock=clock, virtual=True, exposure=AUTO)
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    try:
+        script(
+            clock,
+            lambda: (
+                shoot(camera, clock, run_folder, events, frames=12, interval_ns=interval_ns),
+                camera.end_run(),
+            ),
+        )
+    finally:
+        camera.close()
+    (session,) = sessions
+    saved = [e for e in events if isinstance(e, FileSaved)]
+    assert len(saved) == 24, "every frame's RAW and JPEG saved"
+    calls = session.calls
+    assert calls[0][0] == "set", "the run's start setting, before any shutter"
+    changes = [index for index, (what, _) in enumerate(calls[1:], start=1) if what == "set"]
+    assert len(changes) >= 3, "auto exposure settled over several frames"
+    for index in changes:
+        made = calls[index][1]
+        following = [when for what, when in calls[index:] if what == "fire"]
+        if following:
+            room = following[0] - made
+            assert room >= GUARD_NS, f"a setting made {room / 1e6:.0f} ms before a shutter"
+
+
+class RawOnly(ClockedLooks):
+    """A camera set to RAW only: each picture comes as a NEF holding the sky's JPEG as its
+    preview, as a Nikon's does."""
+
+    def __init__(self, inner: Session, clock: FakeClock) -> None:
+        super().__init__(inner, clock)
+        self.jpeg_of: dict[str, str] = {}
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        files = super().new_files(timeout_ms)
+        self.jpeg_of.update((raw(name), name) for _, name in files)
+        return [(folder, raw(name)) for folder, name in files]
+
+    def download(self, folder: str, name: str) -> bytes:
+        return nef_like(self.inner.download(folder, self.jpeg_of[name]))
+
+    def delete(self, folder: str, name: str) -> None:
+        self.inner.delete(folder, self.jpeg_of.pop(name))
+
+
+def test_a_raw_only_run_is_exposed_from_its_previews(tmp_path: Path, sky_folder: Path) -> None:
+    clock = FakeClock(wall_start_ns=1_800_000_000 * NS_PER_S)
+
+    cameras = FreshVirtualCameras(tmp_path, clock)
+
+    def open_raw() -> Session:
+        fresh = cameras()
+        assert isinstance(fresh, ClockedLooks)
+        return RawOnly(fresh.inner, clock)
+
+    opener = SkyOpener(open_raw, sky_folder, None, clock)
+    config = CameraConfig(trigger=Trigger.USB)
+    camera = UsbCamera(config, opener, clock=clock, virtual=True, exposure=AUTO)
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    try:
+        script(
+            clock,
+            lambda: (
+                shoot(camera, clock, run_folder, events, frames=10, interval_ns=2 * NS_PER_S),
+                camera.end_run(),
+            ),
+        )
+    finally:
+        camera.close()
+    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    assert [e.file[-4:] for e in saved] == [".nef"] * 10
+    assert all(e.brightness is not None for e in saved), "each measured from its preview"
+    last = saved[-1].brightness
+    assert last is not None and abs(stops_off(last, MID_GREY)) <= 1 / 3

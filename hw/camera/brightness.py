@@ -1,5 +1,5 @@
 """How bright a saved frame is: its mean luminance, from the smallest picture of it the
-JPEG holds.
+JPEG holds, or a RAW file's own JPEG preview (``hw/camera/raw_preview.py``).
 
 A camera's JPEG carries a thumbnail (160×120, say) in its EXIF block, made from the
 same picture: decoding it costs next to nothing. A JPEG without one (libgphoto2's
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from hw.camera.raw_preview import JPEG_START, embedded_jpeg
 
 DRAFT_SCALE = 8
 """The decode of a JPEG without a thumbnail is this many times smaller each way:
@@ -25,7 +27,21 @@ THUMBNAIL_OFFSET, THUMBNAIL_LENGTH = 0x0201, 0x0202
 """The thumbnail IFD's tags for where its JPEG starts and how long it is."""
 
 
-def jpeg_brightness(path: Path) -> float | None:
+def file_brightness(path: Path) -> float | None:
+    """The mean luminance of a camera's file: a JPEG's (:func:`jpeg_brightness`), else the
+    JPEG preview's a RAW file carries; None when it is neither (or cannot be read)."""
+    try:
+        with path.open("rb") as file:
+            is_jpeg = file.read(len(JPEG_START)) == JPEG_START
+    except OSError:
+        return None
+    if is_jpeg:
+        return jpeg_brightness(path)
+    preview = embedded_jpeg(path)
+    return None if preview is None else jpeg_brightness(io.BytesIO(preview))
+
+
+def jpeg_brightness(path: Path | BinaryIO) -> float | None:
     """The mean luminance of the JPEG at ``path``, 0 (black) to 1 (white), rounded to four
     places; None for a file that is not a JPEG Pillow can read (a RAW file, a damaged one)."""
     from PIL import Image, UnidentifiedImageError

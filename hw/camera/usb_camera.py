@@ -41,7 +41,7 @@ from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
-from hw.camera.brightness import jpeg_brightness
+from hw.camera.brightness import file_brightness
 from hw.camera.files import DiskFull, FreeBytes, free_bytes, safe_file_name, save_file
 
 log = logging.getLogger("lapse.camera")
@@ -422,7 +422,7 @@ class UsbCamera:
         """Auto exposure takes in a saved frame's brightness; its choice waits for room."""
         auto = self._auto
         if auto is None or brightness is None:
-            return  # a RAW of the frame: its JPEG is measured, on its own turn
+            return  # no picture lapse can read in it: the next frame is measured
         used = self._used.pop(frame, None)
         if used is None:
             return
@@ -639,7 +639,7 @@ class UsbCamera:
             self._status["saved"] += 1
             self._status["waiting"] = len(self._waiting)
         # Measured here, on the camera's thread, once the file is safe: never on the timing one.
-        brightness = jpeg_brightness(target)
+        brightness = file_brightness(target)
         used = self._used.get(frame)
         report(
             FileSaved(
