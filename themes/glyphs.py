@@ -31,6 +31,8 @@ class Glyphs:
     battery_empty: str
     approx: str
     """Before an approximate length: ``≈29d23h``."""
+    ramp_bars: str
+    """The exposure plot's bar tops, lowest first, the last a full cell."""
 
 
 UNICODE = Glyphs(
@@ -44,6 +46,7 @@ UNICODE = Glyphs(
     battery_full="█",
     battery_empty="░",
     approx="≈",
+    ramp_bars="▁▂▃▄▅▆▇█",
 )
 
 CONSOLE = Glyphs(
@@ -57,4 +60,5 @@ CONSOLE = Glyphs(
     battery_full="=",
     battery_empty="-",
     approx="~",
+    ramp_bars="_-=#",
 )

@@ -25,6 +25,7 @@ from themes.names import THEME_VARIABLES
 from tui.keys import APP_KEYS, bindings, with_capitals
 from tui.link import Link
 from tui.messages import CommandDone, DaemonEvent, LinkChanged
+from tui.ramp import Ramp
 
 RECONNECT_S = 1.0
 
@@ -78,6 +79,9 @@ class LapseApp(App[None]):
         self.skew_ns = 0
         """Daemon monotonic time minus ours (both CLOCK_MONOTONIC on one machine: ~0)."""
         self.link_error: str | None = None
+        self.ramp: Ramp | None = None
+        """The exposure ramp of the run the status shows (its journal read once, then
+        the daemon's frame events); None before a run."""
         self._leaving = threading.Event()
         if kiosk:
             # A kiosk never leaves the app: no palette, and the quit keys do nothing.
@@ -144,14 +148,49 @@ class LapseApp(App[None]):
             case protocol.StateEvent():
                 self.status = event.status
                 self.skew_ns = event.status.now_ns - self.clock()
+                self._follow_ramp()
             case protocol.PlanEvent():
                 self.plan = event
             case protocol.FrameEvent() | protocol.MissedEvent() if status is not None:
                 self.status = status.with_frame(event)
+                ramp = self.ramp
+                if isinstance(event, protocol.FrameEvent) and ramp and event.run == ramp.run_id:
+                    ramp.add(event.record)
             case protocol.FaultEvent() if status is not None:
                 self.status = replace(status, fault=event.message)
             case _:
                 return  # an edge: the timeline draws the plan against the clock, not events
+        self.refresh_screens()
+
+    def _follow_ramp(self) -> None:
+        """A new run in the status: its ramp starts from the frames its journal has."""
+        run = self.status.run if self.status is not None else None
+        if run is None or (self.ramp is not None and self.ramp.run_id == run.id):
+            return
+        self.ramp = Ramp(run.id)
+        if self.journal is not None:
+            self.read_ramp(run.id)
+
+    @work(thread=True, exclusive=True, group="ramp", exit_on_error=False)
+    def read_ramp(self, run_id: str) -> None:
+        """The run's settings so far, read from its journal off the screen's thread (a
+        run of weeks is a long file), then laid under the frames that came meanwhile."""
+        assert self.journal is not None
+        read = Ramp(run_id)
+        try:
+            for record in self.journal.frames(run_id):
+                read.add(record)
+        except (OSError, LapseError):
+            return  # the frames from now on still come as events
+        self.call_from_thread(self._ramp_read, read)
+
+    def _ramp_read(self, read: Ramp) -> None:
+        live = self.ramp
+        if live is None or live.run_id != read.run_id:
+            return  # another run began meanwhile
+        for point in live.kept():
+            read.add_point(point)
+        self.ramp = read
         self.refresh_screens()
 
     @property
@@ -213,6 +252,7 @@ class LapseApp(App[None]):
             return
         if isinstance(message.result, protocol.Status):
             self.status = message.result
+            self._follow_ramp()
             self.refresh_screens()
 
     def start_run(self, settings: Settings) -> None:

@@ -109,6 +109,18 @@ def starting_setting(ladder: Ladder, shutter: str | None, iso: str | None) -> Se
     return ladder.nearest(stops(exposure_ns / NS_PER_S, number or 100))
 
 
+def setting_stops(text: str) -> float | None:
+    """The light a journal's exposure lets in (``"1/125 ISO 400"``, or ``"1/125"`` from a
+    camera that keeps its own ISO, counted at ISO 100), in :func:`stops`; None for words
+    that are no setting (a line written by hand, a later version's spelling)."""
+    shutter, _, iso = text.partition(" ISO ")
+    exposure_ns = speed_ns(shutter)
+    number = iso_number(iso) if iso else 100
+    if exposure_ns is None or exposure_ns <= 0 or number is None or number <= 0:
+        return None
+    return stops(exposure_ns / NS_PER_S, number)
+
+
 # -- the shutter's route ------------------------------------------------------------------
 
 

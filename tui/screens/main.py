@@ -38,6 +38,7 @@ from tui.widgets.battery import BatteryGauge
 from tui.widgets.footer import key_footer
 from tui.widgets.led import LedLamp
 from tui.widgets.power import PowerToggle
+from tui.widgets.ramp import ExposureRamp
 from tui.widgets.rotary import RotarySwitch
 from tui.widgets.timeline import Timeline
 
@@ -85,6 +86,7 @@ class MainScreen(Screen[None]):
         yield Timeline(id="timeline")
         yield BatteryGauge(id="battery")
         yield Static("", markup=False, id="camera")
+        yield ExposureRamp(id="ramp")
         yield Static("", markup=False, id="message")
         yield key_footer()
 
@@ -188,7 +190,8 @@ class MainScreen(Screen[None]):
             self._show_interval(run.settings.interval_ns)
             self.query_one(PowerToggle).on = run.settings.power
         glyphs = app.glyphs
-        for widget in self.query("RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge"):
+        widgets = "RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge, ExposureRamp"
+        for widget in self.query(widgets):
             widget.glyphs = glyphs  # type: ignore[attr-defined]
         # Every status event lands here: the banner is touched only when it changes,
         # as a Static's update lays the whole screen out again.
@@ -242,6 +245,7 @@ class MainScreen(Screen[None]):
             width = self.query_one("#run").content_region.width or self.size.width
             self._set_text("#run", "\n".join(run_lines(first, second, width)))
             self._set_text("#camera", view.camera_text)
+            self.query_one(ExposureRamp).show(app.ramp)
             # A screen with no line for the camera shows it where no message is.
             camera_line = self.query_one("#camera")
             self._rest(
