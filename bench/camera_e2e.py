@@ -10,6 +10,11 @@ process, so every batch starts a fresh process) at each ``--intervals``:
   thread triggers over USB, through its camera worker process, and downloads.
 - **lapse gpio**: the same with ``trigger = "gpio"``: the simulated shutter line
   fires on the grid and reaches the virtual camera; USB only downloads.
+- **lapse usb auto**, **lapse gpio auto** (with ``--auto-exposure``): each of the two
+  with ``[exposure] mode = "auto"``: every saved frame is measured and the next one's
+  shutter speed and ISO set over USB (the simulated sky's picture is painted as bright
+  as they make it, so the exposure settles over the first frames); how many settings
+  changed is printed for each.
 - **gphoto2 --interval**: Debian's ``gphoto2`` command line, ``--capture-image-and-download
   --interval S --frames N``, its own loop (whole seconds only: intervals that are not
   are skipped for it).
@@ -39,9 +44,9 @@ is unplugged for ``--gone`` (60 s) in its middle (every camera call answers "gon
 every open fails, as with no camera on the USB port); each one's CPU (the process and
 its camera workers, ``/proc``) over the same window of its run.
 
-Targets: lapse's drift and p99 no worse than the gphoto2 loop's; lapse's CPU per frame
-below both gphoto2 methods'; no file missed by lapse; the daemon's CPU with the camera
-gone no more than with it present.
+Targets: lapse's drift and p99 no worse than the gphoto2 loop's, with auto exposure on
+too; lapse's CPU per frame below both gphoto2 methods'; no file missed by lapse; the
+daemon's CPU with the camera gone no more than with it present.
 
 Run from the repo root: ``.venv/bin/python bench/camera_e2e.py [--install]``.
 """
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import select
@@ -99,6 +105,8 @@ from hw.camera.virtual import use_virtual_camera, wheel_folder
 
 TITLE = "lapse camera end-to-end benchmark"
 METHODS = ("lapse usb", "lapse gpio", "gphoto2 --interval", "spawn loop")
+AUTO_METHODS = ("lapse usb auto", "lapse gpio auto")
+LAPSE_METHODS = ("lapse usb", "lapse gpio", *AUTO_METHODS)
 BATCH_FRAMES = 25
 """The virtual card keeps 26 pictures a process; 25 leaves one to spare."""
 BATCHES = 5
@@ -205,6 +213,8 @@ class Batch:
     arrivals_ns: list[int]
     cpu_s: float
     note: str = ""
+    exposure_changes: int = 0
+    """Frames whose auto exposure setting differs from the frame's before."""
 
     @property
     def missed(self) -> int:
@@ -301,9 +311,18 @@ def spawn_loop_batch(
 
 
 def lapse_batch(
-    processes: Processes, watcher: Watcher, root: Path, trigger: str, interval_ns: int, frames: int
+    processes: Processes,
+    watcher: Watcher,
+    root: Path,
+    method: str,
+    interval_ns: int,
+    frames: int,
 ) -> Batch:
-    (root / "config.toml").write_text(f'[camera]\ntrigger = "{trigger}"\n')
+    trigger = method.split()[1]
+    config = f'[camera]\ntrigger = "{trigger}"\n'
+    if method.endswith(" auto"):
+        config += '[exposure]\nmode = "auto"\n'
+    (root / "config.toml").write_text(config)
     handle = start_daemon(processes, root, daemon_env(root))
     try:
         wait_for_hello(handle)
@@ -334,7 +353,10 @@ def lapse_batch(
         if client.returncode != 0:
             note = f"lapse run exit {client.returncode}: {err.strip()[-200:]} {note}"
         cpu = (after - before) / clock_ticks()
-        return Batch(f"lapse {trigger}", interval_ns, frames, watcher.files(folder), cpu, note)
+        settings = [r.get("exposure") for r in records]
+        changes = sum(a != b for a, b in itertools.pairwise(settings))
+        files = watcher.files(folder)
+        return Batch(method, interval_ns, frames, files, cpu, note, exposure_changes=changes)
     finally:
         stop_daemon(processes, handle)
 
@@ -380,6 +402,7 @@ class Figures:
     drift_ms: float
     missed: int
     cpu_s_per_frame: float
+    exposure_changes: int = 0
     notes: list[str] = field(default_factory=list)
     arrivals_ns: list[list[int]] = field(default_factory=list)
     """Every batch's arrival stamps, for a second look at the figures."""
@@ -400,6 +423,7 @@ def pooled(batches: Sequence[Batch]) -> Figures:
         drift_ms=median(drifts) if drifts else float("nan"),
         missed=sum(b.missed for b in batches),
         cpu_s_per_frame=sum(b.cpu_s for b in batches) / frames,
+        exposure_changes=sum(b.exposure_changes for b in batches),
         notes=[b.note for b in batches if b.note],
         arrivals_ns=[b.arrivals_ns for b in batches],
     )
@@ -416,6 +440,8 @@ def measure_e2e(processes: Processes, report: Report, args: Any) -> None:
     if gphoto2 is None and args.install:
         gphoto2 = apt_install("gphoto2", find_gphoto2)
     methods = [m for m in METHODS if gphoto2 is not None or not m.startswith(("gphoto2", "spawn"))]
+    if args.auto_exposure:
+        methods += AUTO_METHODS
     if gphoto2 is None:
         print("gphoto2 (Debian package gphoto2) is missing: --install installs it.")
         report.fail("gphoto2 is not installed: its loops are not measured")
@@ -459,8 +485,8 @@ def run_method(
     interval_ns: int,
     frames: int,
 ) -> Batch:
-    if method.startswith("lapse"):
-        return lapse_batch(processes, watcher, root, method.split()[1], interval_ns, frames)
+    if method in LAPSE_METHODS:
+        return lapse_batch(processes, watcher, root, method, interval_ns, frames)
     assert gphoto2 is not None
     if method == "gphoto2 --interval":
         return gphoto2_interval_batch(processes, watcher, root, gphoto2, interval_ns, frames)
@@ -505,6 +531,11 @@ def print_e2e(results: Sequence[Figures]) -> None:
         " run's end; gphoto2: its processes)."
     )
     for r in results:
+        if r.method in AUTO_METHODS:
+            print(
+                f"  {r.method} at {format_duration(r.interval_ns)}: {r.exposure_changes}"
+                f" setting changes in {r.frames} frames"
+            )
         for note in r.notes:
             print(f"  note, {r.method} at {format_duration(r.interval_ns)}: {note}")
 
@@ -514,7 +545,7 @@ def e2e_checks(report: Report, results: Sequence[Figures]) -> None:
         at = {r.method: r for r in results if r.interval_ns == interval_ns}
         shown = format_duration(interval_ns)
         loop = at.get("gphoto2 --interval")
-        for name in ("lapse usb", "lapse gpio"):
+        for name in LAPSE_METHODS:
             lapse = at.get(name)
             if lapse is None:
                 continue
@@ -655,6 +686,11 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     )
     parser.add_argument(
         "--install", action="store_true", help="apt-get install gphoto2 when it is missing"
+    )
+    parser.add_argument(
+        "--auto-exposure",
+        action="store_true",
+        help="also run both lapse methods with [exposure] mode = auto",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.frames <= BATCH_FRAMES:
