@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,11 +272,13 @@ def shoot(
     *,
     frames: int,
     interval_ns: int,
+    measured: Sequence[tuple[str, float]] = (),
 ) -> None:
-    """Prepare a run into ``folder`` and fire frames 0..frames−1 as the engine would, one
-    shutter press and release every ``interval_ns`` on ``clock``; call it from a thread
-    taking part in that clock (:func:`script`)."""
-    camera.prepare(Settings(interval_ns=interval_ns))
+    """Prepare a run into ``folder`` (a resumed one's with its ``measured`` frames) and
+    fire frames 0..frames−1 as the engine would, one shutter press and release every
+    ``interval_ns`` on ``clock``; call it from a thread taking part in that clock
+    (:func:`script`)."""
+    camera.prepare(Settings(interval_ns=interval_ns), measured=measured)
     camera.begin_run(folder, events.append)
     for frame in range(frames):
         camera.shutter(frame, True)

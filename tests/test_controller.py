@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,14 @@ class StandInCamera:
         self.report: Report | None = None
         self.changed: Callable[[], None] | None = None
 
-    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+    def prepare(
+        self,
+        settings: Settings,
+        choice: RunCamera = NO_CHOICE,
+        measured: Sequence[tuple[str, float]] = (),
+    ) -> None:
         self.prepared_with = choice
+        self.measured_before = list(measured)
         self.preparing.set()
         if self.held is not None:
             assert self.held.wait(REAL_GUARD_S), "the test never let the camera get ready"

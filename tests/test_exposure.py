@@ -104,8 +104,8 @@ def test_a_camera_without_iso_keeps_its_own() -> None:
     ("shutters", "isos", "longest_s", "said"),
     [
         ([], ISOS, 10, "needs the camera's shutter speed over USB"),
-        (["Bulb"], ISOS, 10, "no longer than 10s"),
-        (["30"], ISOS, 10, "the interval less exposure.margin"),
+        (["Bulb"], ISOS, 10, "needs the camera's shutter speed over USB"),
+        (["30", "Bulb"], ISOS, 10, "none of the camera's shutter speeds is as short as 10s"),
         (THIRDS, ["Auto", "25600"], 10, "none of the camera's ISOs is from"),
     ],
 )
@@ -121,6 +121,17 @@ def test_a_ladder_that_cannot_be_made_says_why(
             iso_max=6400,
             speed_ns=speed_ns,
         )
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "margin_s", "longest_s"),
+    [(30, 1, 29), (2, 1, 1), (1, 1, 0.5), (1, 0, 1), (10, 6, 5), (0.5, 1, 0.25)],
+)
+def test_the_longest_exposure_leaves_the_margin_or_half_the_interval(
+    interval_s: float, margin_s: float, longest_s: float
+) -> None:
+    config = ExposureConfig(mode=ExposureMode.AUTO, margin_ns=round(margin_s * NS_PER_S))
+    assert config.longest_ns(round(interval_s * NS_PER_S)) == round(longest_s * NS_PER_S)
 
 
 def test_the_start_is_the_cameras_own_setting_or_the_nearest() -> None:
@@ -213,3 +224,46 @@ def test_a_sudden_change_is_followed_a_step_a_frame() -> None:
     steps = [abs(b - a) for a, b in itertools.pairwise(taken[4:])]
     assert max(steps) <= 1 / 3 + 0.01
     assert taken[-1] == pytest.approx(-2.0, abs=1 / 3)
+
+
+def resumed(ladder: Ladder, before: list[float]) -> AutoExposure:
+    """Auto exposure of a run resumed after frames that needed ``before`` (in stops), each
+    taken at the setting the run had then; the camera kept the last one."""
+    first = AutoExposure(ladder, AUTO, ladder.nearest(before[0]))
+    history = []
+    for needed in before:
+        used = first.current
+        history.append((used, brightness_at(needed, used.ev)))
+        chosen = first.measure(history[-1][1], used)
+        if chosen is not None:
+            first.current = chosen
+    auto = AutoExposure(ladder, AUTO, first.current)
+    auto.resume(history)
+    return auto
+
+
+def test_a_resumed_run_goes_on_from_its_frames_before_the_stop() -> None:
+    ladder = dslr()
+    auto = resumed(ladder, [2.0] * 12)
+    # Headlights in the first frame after the restart: a run that settled again would
+    # jump 6 stops, then back.
+    taken = follow(auto, [-4.0] + [2.0] * 10)
+    assert set(taken) == {auto.current.ev}, taken
+    fresh = AutoExposure(ladder, AUTO, auto.current)
+    assert len(set(follow(fresh, [-4.0] + [2.0] * 10))) > 1, "without them it does jump"
+
+
+def test_a_resumed_run_whose_light_moved_while_down_settles_again() -> None:
+    ladder = dslr()
+    auto = resumed(ladder, [2.0] * 12)
+    taken = follow(auto, [5.0] * 6)  # three stops darker when lapse came back
+    assert taken[1] == 2.0, "one frame is outvoted by the frames before the stop"
+    assert taken[2] == pytest.approx(5.0, abs=1 / 3), "two are not: settled in full"
+
+
+def test_a_resumed_run_with_few_frames_before_settles_the_rest() -> None:
+    ladder = dslr()
+    auto = resumed(ladder, [2.0, 2.0])
+    assert auto.measured == 2
+    taken = follow(auto, [2.9] * 6)
+    assert taken[1] == pytest.approx(2.9, abs=1 / 6), "still settling: followed in full"

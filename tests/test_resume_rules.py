@@ -17,7 +17,7 @@ in fake time, with the boot id and both clocks injected.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -173,8 +173,14 @@ class LateCamera:
         """Handed over as the run ends, when the camera takes in the last files."""
         self.report: Report | None = None
 
-    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+    def prepare(
+        self,
+        settings: Settings,
+        choice: RunCamera = NO_CHOICE,
+        measured: Sequence[tuple[str, float]] = (),
+    ) -> None:
         self.prepared_with = choice
+        self.measured_before = list(measured)
 
     def begin_run(self, folder: Path, report: Report) -> None:
         self.report = report
@@ -249,6 +255,32 @@ def test_a_resumed_run_asks_the_camera_for_what_it_asked_at_its_start(tmp_path: 
     assert daemon.controller.resume() is not None
     daemon.finish()
     assert camera.prepared_with == asked
+
+
+def test_a_resumed_run_hands_the_camera_its_measured_frames(tmp_path: Path) -> None:
+    # Auto exposure goes on from the frames before the stop instead of settling again.
+    journal = Journal(tmp_path)
+    asked = RunCamera(trigger="usb", auto_exposure=True)
+    writer = killed_run(
+        journal, SETTINGS.with_changes(frames=9), anchor_ns=ANCHOR,
+        anchor_wall_ns=ANCHOR_WALL, fired=4, camera=asked,
+    )  # fmt: skip
+    run_id = writer.info.id
+    fired = journal.read_frames(run_id)
+    measured = {0: ("1/125 ISO 100", 0.45), 1: ("1/100 ISO 100", 0.47), 3: ("1/80 ISO 100", 0.5)}
+    with open_run(journal, run_id) as again:
+        for frame, (exposure, brightness) in measured.items():
+            again.append([replace(fired[frame], exposure=exposure, brightness=brightness)])
+        # A RAW its camera kept the setting of, but no brightness: nothing to go on from.
+        again.append([replace(fired[2], exposure="1/100 ISO 100")])
+    now = ANCHOR + 4 * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    camera = LateCamera(news_after=99, news=[], last_news=[])
+    daemon = Daemon(journal, clock, camera=camera)
+    assert daemon.controller.resume() is not None
+    daemon.finish()
+    assert camera.measured_before == [measured[0], measured[1], measured[3]]
 
 
 def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_path: Path) -> None:

@@ -351,3 +351,30 @@ def test_a_raw_only_run_is_exposed_from_its_previews(tmp_path: Path, sky_folder:
     assert all(e.brightness is not None for e in saved), "each measured from its preview"
     last = saved[-1].brightness
     assert last is not None and abs(stops_off(last, MID_GREY)) <= 1 / 3
+
+
+def test_a_resumed_run_starts_at_the_setting_its_last_frame_was_taken_at(
+    tmp_path: Path, sky_folder: Path
+) -> None:
+    # The camera was switched off while lapse was down and came back at its own setting;
+    # the run's frames before the stop said 1/10000 s at ISO 160 gave mid-grey.
+    clock = FakeClock(wall_start_ns=1_800_000_000 * NS_PER_S)
+    opener = SkyOpener(FreshVirtualCameras(tmp_path, clock), sky_folder, None, clock)
+    camera = UsbCamera(
+        CameraConfig(trigger=Trigger.USB), opener, clock=clock, virtual=True, exposure=AUTO
+    )
+    before = [("0.0001s ISO 160", MID_GREY)] * 12
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+
+    def shoot_resumed() -> None:
+        interval_ns = 2 * NS_PER_S
+        shoot(camera, clock, run_folder, events, frames=6, interval_ns=interval_ns, measured=before)
+
+    try:
+        script(clock, lambda: (shoot_resumed(), camera.end_run()))
+    finally:
+        camera.close()
+    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    assert [e.exposure for e in saved] == ["0.0001s ISO 160"] * 6, "no settling again"

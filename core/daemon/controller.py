@@ -48,6 +48,7 @@ from core.model.clock_trust import (
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError, SettingsError
 from core.model.events import Fault
+from core.model.exposure import RESUME_FRAMES
 from core.model.ledger import (
     DamagedTail,
     Dropped,
@@ -107,8 +108,6 @@ STOP_WAIT_S = 20.0
 """How long a stop waits for the journal thread to end the run (the camera fetching the
 last files, bounded by its own calls, comes on top): a journal thread that hangs (a disk
 that never answers) must not hang ``lapse stop`` with it, whose client waits 30 s."""
-
-log = logging.getLogger("lapse.daemon")
 
 
 def _needs_ns(scheduler: Scheduler, settings: Settings, now_ns: int) -> int | None:
@@ -708,7 +707,8 @@ class RunController:
         if self.camera is not None:
             # Outside the lock: the camera thread reports to clients through status().
             try:
-                self.camera.prepare(info.settings, info.camera)
+                measured = self._measured_before(info)
+                self.camera.prepare(info.settings, info.camera, measured)
             except LapseError as error:
                 # The run resumes all the same: the camera costs frames, not the run.
                 camera_fault = f"camera: {error}"
@@ -733,6 +733,21 @@ class RunController:
             self.publish(FaultEvent(message=damage_said))
         self._publish_state()
         return run.status(self.clock.now_ns(), live=True)
+
+    def _measured_before(self, info: RunInfo) -> list[tuple[str, float]]:
+        """The run's last measured frames (exposure, brightness), oldest first, for its auto
+        exposure to go on from rather than settle again; none when they cannot be read
+        (the run resumes all the same, and its exposure settles again)."""
+        try:
+            records = self.journal.last_frames(info.id, RESUME_FRAMES)
+        except (OSError, LapseError) as error:
+            log.warning("run %s: its last frames could not be read: %s", info.id, error)
+            return []
+        return [
+            (record.exposure, record.brightness)
+            for record in records
+            if record.exposure is not None and record.brightness is not None
+        ]
 
     def _resumed_run(
         self,

@@ -15,7 +15,7 @@ A camera fault costs frames, never the run (docs/architecture.md §9).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -155,12 +155,18 @@ class Camera(Protocol):
         """
         ...
 
-    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+    def prepare(
+        self,
+        settings: Settings,
+        choice: RunCamera = NO_CHOICE,
+        measured: Sequence[tuple[str, float]] = (),
+    ) -> None:
         """Get ready for a run: the camera answers, its shutter speed is set, the
         exposure can be timed; ``choice`` is what the run asks over the config (its
-        trigger, its shutter speed). Bounded in time; raises
-        :class:`core.model.errors.CameraError` with a message for the photographer when
-        the run cannot be done."""
+        trigger, its shutter speed); ``measured``: a resumed run's last frames before its
+        stop, each one's exposure and brightness (oldest first), for auto exposure to go
+        on from. Bounded in time; raises :class:`core.model.errors.CameraError` with a
+        message for the photographer when the run cannot be done."""
         ...
 
     def begin_run(self, folder: Path, report: Report) -> None:

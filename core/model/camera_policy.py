@@ -121,6 +121,17 @@ def setting_stops(text: str) -> float | None:
     return stops(exposure_ns / NS_PER_S, number)
 
 
+def setting_of(ladder: Ladder, text: str) -> Setting | None:
+    """The setting a journal's exposure names (``"1/125 ISO 400"``): the ladder's own,
+    else one made from its words (limits changed since); None for words that are none."""
+    shutter, _, iso = text.partition(" ISO ")
+    found = ladder.find(shutter, iso or None)
+    if found is not None:
+        return found
+    light = setting_stops(text)
+    return None if light is None else Setting(shutter, iso or None, light)
+
+
 # -- the shutter's route ------------------------------------------------------------------
 
 

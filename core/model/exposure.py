@@ -18,6 +18,9 @@ shutter speed and ISO to set before the next frame, chosen from the camera's own
 
 The first four frames settle: each is set to what the frame before it needed, in full,
 so a run started at the camera's last setting finds its exposure before the step holds.
+A resumed run does not settle again: its last frames before the stop are taken in as
+if just measured (:meth:`AutoExposure.resume`), unless the median of its first frames
+after shows the light moved by more than :data:`RESETTLE_EV` while lapse was down.
 
 Stops (EV) here count the light a setting lets in, as log2 of its shutter time in seconds
 times ISO/100: one more is twice the light. Each marking counts at its nearest third of
@@ -50,6 +53,12 @@ TREND_AHEAD = 2
 """Frames the trend is carried ahead: the median's frame of lag, and the frame to come."""
 SETTLING_FRAMES = 4
 """Frames whose measurement is followed in full, without the step: the run's first."""
+RESUME_FRAMES = 12
+"""The last frames before a stop a resumed run takes in: enough to settle, fill the
+median and carry the smoothing on."""
+RESETTLE_EV = 1.0
+"""A resumed run whose first frames' median needs more than this many stops away from
+where the smoothing had got settles again: the light moved while lapse was down."""
 DEADBAND_STEPS = 0.25
 """A change must bring the setting this part of a step nearer the aim."""
 EV_GRAIN = 0.01
@@ -83,7 +92,14 @@ class ExposureConfig:
     iso_min: int = 100
     iso_max: int = 6400
     margin_ns: int = NS_PER_S
-    """The longest shutter speed is the interval less this: room to save the file."""
+    """The longest shutter speed is the interval less this (room to save the file), or
+    half the interval when that is less (:meth:`longest_ns`)."""
+
+    def longest_ns(self, interval_ns: int) -> int:
+        """The longest shutter speed auto exposure may choose at ``interval_ns``: the
+        interval less the margin, but never under half the interval, so a short interval
+        still has exposures to choose from (at 1 s: half a second)."""
+        return interval_ns - min(self.margin_ns, interval_ns // 2)
 
     @property
     def auto(self) -> bool:
@@ -192,13 +208,17 @@ class Ladder:
         speeds no longer than ``longest_ns`` (``speed_ns`` reads one, None for Bulb), ISOs
         from ``iso_min`` to ``iso_max``. A camera with no ISO list keeps its own ISO.
         :class:`NoLadder` when no setting is left."""
-        speeds = [(s, speed_ns(s)) for s in shutters]
-        usable = [(s, ns) for s, ns in speeds if ns is not None and 0 < ns <= longest_ns]
+        speeds = [(s, ns) for s in shutters if (ns := speed_ns(s)) is not None and ns > 0]
+        if not speeds:
+            raise NoLadder(
+                "auto exposure needs the camera's shutter speed over USB;"
+                " set the camera's mode dial to M"
+            )
+        usable = [(s, ns) for s, ns in speeds if ns <= longest_ns]
         if not usable:
             raise NoLadder(
-                "auto exposure needs the camera's shutter speed over USB, and one no longer"
-                f" than {longest_ns / NS_PER_S:g}s (the interval less exposure.margin);"
-                " set the camera's mode dial to M"
+                f"none of the camera's shutter speeds is as short as {longest_ns / NS_PER_S:g}s"
+                " (the interval less exposure.margin): choose a longer interval"
             )
         numbered = [(text, iso_number(text)) for text in isos]
         in_range = [(t, n) for t, n in numbered if n is not None and iso_min <= n <= iso_max]
@@ -265,6 +285,22 @@ class AutoExposure:
         """How much more it needs each frame, smoothed."""
         self.measured = 0
         self._recent: deque[float] = deque(maxlen=MEDIAN_OF)
+        self._resume_checks = 0
+        """Measurements still to check against where a resumed run's smoothing had got."""
+
+    def resume(self, frames: Sequence[tuple[Setting, float]]) -> None:
+        """Take in a resumed run's last frames before its stop (each one's setting and
+        brightness, oldest first) as if just measured: the run goes on from where its
+        smoothing had got instead of settling again, at the setting the last of them was
+        taken at (a camera switched off meanwhile has lost it: the caller sets it), or
+        the ladder's nearest to it."""
+        for used, brightness in frames:
+            self.current = used
+            self.measure(brightness, used)
+        if frames:
+            # The ladder's own: limits changed since the stop still hold from here on.
+            self.current = self.ladder.nearest(frames[-1][0].ev)
+        self._resume_checks = MEDIAN_OF if frames else 0
 
     def measure(self, brightness: float, used: Setting) -> Setting | None:
         """A frame taken at ``used`` came out at ``brightness``: the setting to change to
@@ -273,6 +309,17 @@ class AutoExposure:
         config = self.config
         needed = used.ev + stops_off(brightness, config.target)
         self._recent.append(needed)
+        if self._resume_checks and self.needed_ev is not None:
+            # Judged on the median, as the smoothing is: one odd frame after a restart
+            # (a passing light) is outvoted by the frames before the stop.
+            self._resume_checks -= 1
+            expected = self.needed_ev + self.trend_ev
+            if abs(statistics.median(self._recent) - expected) > RESETTLE_EV:
+                # The light moved while lapse was down: settle again, from this frame.
+                self._resume_checks = 0
+                self.measured, self.needed_ev, self.trend_ev = 0, None, 0.0
+                self._recent.clear()
+                self._recent.append(needed)
         self.measured += 1
         settling = self.measured <= SETTLING_FRAMES
         if settling or self.needed_ev is None:

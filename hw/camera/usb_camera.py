@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -154,6 +154,9 @@ class UsbCamera:
         """The setting each frame was taken at, until its file is measured."""
         self._pending: Setting | None = None
         """The setting auto exposure chose, until it is set on the camera."""
+        self._measured_before: tuple[tuple[str, float], ...] = ()
+        """A resumed run's frames before its stop (exposure, brightness), for its auto
+        exposure to go on from."""
         self._next_idle_ns = 0
         self._next_battery_ns = 0
         self._battery_due = False
@@ -182,10 +185,17 @@ class UsbCamera:
         """Whether the engine should switch the GPIO shutter line too."""
         return self._route.drives_line
 
-    def prepare(self, settings: Settings, choice: RunCamera = NO_CHOICE) -> None:
+    def prepare(
+        self,
+        settings: Settings,
+        choice: RunCamera = NO_CHOICE,
+        measured: Sequence[tuple[str, float]] = (),
+    ) -> None:
         """Get the camera ready for ``settings`` and what the run asks of it over the
-        config (``choice``); :class:`CameraError` if it cannot be."""
-        self._on_thread(lambda: self._prepare(settings, choice), "getting ready")
+        config (``choice``), auto exposure going on from a resumed run's ``measured``
+        frames; :class:`CameraError` if it cannot be."""
+        history = tuple(measured)
+        self._on_thread(lambda: self._prepare(settings, choice, history), "getting ready")
 
     def begin_run(self, folder: Path, report: Report) -> None:
         """Files go into ``folder`` and events to ``report`` from now on.
@@ -315,7 +325,9 @@ class UsbCamera:
             self._look_now = bool(self._waiting) and not self._pause.holds(self._clock.now_ns())
 
     # -- preparing and running --------------------------------------------------------
-    def _prepare(self, settings: Settings, choice: RunCamera) -> None:
+    def _prepare(
+        self, settings: Settings, choice: RunCamera, measured: tuple[tuple[str, float], ...]
+    ) -> None:
         # The run's own trigger and shutter speed, else the config's: a run that asks
         # nothing goes back to the config's, whatever the run before asked.
         self._choice = choice
@@ -328,6 +340,7 @@ class UsbCamera:
                 raise CameraError(str(error)) from None
         self._prepared = settings
         self._auto = None
+        self._measured_before = measured
         try:
             self._apply_settings(settings, strict=True)
         except CallError as error:
@@ -390,7 +403,8 @@ class UsbCamera:
 
     def _start_auto_exposure(self, session: Session, settings: Settings) -> None:
         """Set the camera to auto exposure's setting: on preparing, the one on the ladder
-        nearest the camera's own; on a camera's return, the one the run had reached."""
+        nearest the camera's own, or a resumed run's last measured frame's; on a camera's
+        return, the one the run had reached."""
         config = self.exposure
         if self._auto is None:
             shutters, isos = self._call(session.shutter_speeds), self._call(session.isos)
@@ -398,7 +412,7 @@ class UsbCamera:
                 ladder = Ladder.of(
                     shutters,
                     isos,
-                    longest_ns=settings.interval_ns - config.margin_ns,
+                    longest_ns=config.longest_ns(settings.interval_ns),
                     iso_min=config.iso_min,
                     iso_max=config.iso_max,
                     speed_ns=policy.speed_ns,
@@ -408,6 +422,12 @@ class UsbCamera:
             shutter, iso = self._call(session.exposure)
             start = policy.starting_setting(ladder, shutter, iso)
             self._auto = AutoExposure(ladder, config, start)
+            before = [
+                (setting, brightness)
+                for text, brightness in self._measured_before
+                if (setting := policy.setting_of(ladder, text)) is not None
+            ]
+            self._auto.resume(before)
             self._used.clear()
             self._pending = None
         self._set_exposure(session, self._auto.current)
