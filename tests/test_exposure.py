@@ -267,3 +267,51 @@ def test_a_resumed_run_with_few_frames_before_settles_the_rest() -> None:
     assert auto.measured == 2
     taken = follow(auto, [2.9] * 6)
     assert taken[1] == pytest.approx(2.9, abs=1 / 6), "still settling: followed in full"
+
+
+def test_bulb_goes_on_past_the_longest_timed_speed_by_thirds() -> None:
+    ladder = Ladder.of(
+        THIRDS,
+        ISOS,
+        longest_ns=59 * NS_PER_S,
+        iso_min=100,
+        iso_max=6400,
+        speed_ns=speed_ns,
+        bulb="Bulb",
+    )
+    held = [setting for setting in ladder.settings if setting.bulb_ns is not None]
+    assert {setting.bulb_ns for setting in held} == {
+        round(2 ** (16 / 3) * NS_PER_S),  # 40.3 s: a third of a stop past 30 s
+        round(2 ** (17 / 3) * NS_PER_S),  # 50.8 s: the last under the 59 s the limits allow
+    }
+    # For as much light, the lowest ISO: a bulb at ISO 100 rather than 30 s at ISO 125.
+    assert ladder.nearest(16 / 3).text == "bulb 40.3s ISO 100"
+    assert ladder.most.text == "bulb 50.8s ISO 6400"
+    assert all(setting.shutter == "Bulb" for setting in held)
+    # Below 30 s nothing changes, and a camera left on Bulb starts from no bulb setting.
+    timed = dslr(longest_s=59)
+    assert [s.text for s in ladder.settings if s.ev <= 5] == [
+        s.text for s in timed.settings if s.ev <= 5
+    ]
+    assert ladder.find("Bulb", "100") is None
+
+
+def test_no_bulb_fits_an_interval_the_timed_speeds_fill() -> None:
+    ladder = Ladder.of(
+        THIRDS, ISOS, longest_ns=29 * NS_PER_S, iso_min=100, iso_max=6400, speed_ns=speed_ns,
+        bulb="Bulb",
+    )  # fmt: skip
+    assert all(setting.bulb_ns is None for setting in ladder.settings)
+
+
+def test_a_bulb_setting_reads_back_from_the_journal() -> None:
+    from core.model.camera_policy import setting_of, setting_stops
+
+    ladder = Ladder.of(
+        THIRDS, ISOS, longest_ns=59 * NS_PER_S, iso_min=100, iso_max=6400, speed_ns=speed_ns,
+        bulb="Bulb",
+    )  # fmt: skip
+    setting = ladder.nearest(17 / 3)
+    assert setting.text == "bulb 50.8s ISO 100"
+    assert setting_stops(setting.text) == pytest.approx(setting.ev)
+    assert setting_of(ladder, setting.text) == setting

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from astral.sun import dusk, sunset
 from core.clock import sleep_ns
 from core.daemon.sky import AstralSky
 from core.fake_clock import FakeClock
-from core.model.camera import CameraConfig, FileSaved, Trigger
+from core.model.camera import CameraConfig, FileSaved, FrameFailed, Trigger
 from core.model.camera_policy import speed_ns
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.exposure import (
@@ -34,7 +35,7 @@ from core.model.exposure import (
 )
 from hw.camera.base import CallError, Session
 from hw.camera.sky import PICTURE_BYTES, SkyOpener, SkySession, frame_brightness, scene_stops
-from hw.camera.usb_camera import UsbCamera
+from hw.camera.usb_camera import BULB_SLICE_NS, OWED_LOOK_MS, UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 from tests.camera_faults import shoot
 from tests.fake_time import script
@@ -45,6 +46,7 @@ INTERVAL_NS = 30 * NS_PER_S
 CARD_PICTURES = 25
 """Pictures one load of the virtual camera's library takes (its card holds 26)."""
 AUTO = ExposureConfig(mode=ExposureMode.AUTO)
+BULB_SLICE_S = BULB_SLICE_NS / NS_PER_S
 GUARD_NS = 300 * NS_PER_MS
 """No setting is made closer than this before a shutter edge (the README's promise)."""
 
@@ -107,9 +109,9 @@ class FreshVirtualCameras:
 
 
 def ev_of(text: str) -> float:
-    """A journal's ``exposure`` (``0.0100s ISO 400``) as stops of light, as the dial counts
-    them (ISO 125 to 160 is a third of a stop)."""
-    shutter, _, iso = text.partition(" ISO ")
+    """A journal's ``exposure`` (``0.0100s ISO 400``, ``bulb 25.4s ISO 100``) as stops of
+    light, as the dial counts them (ISO 125 to 160 is a third of a stop)."""
+    shutter, _, iso = text.removeprefix("bulb ").partition(" ISO ")
     exposure_ns = speed_ns(shutter)
     assert exposure_ns is not None
     return stops(exposure_ns / NS_PER_S, iso_number(iso) or 100)
@@ -164,11 +166,15 @@ def test_a_dusk_keeps_every_frame_from_the_fifth_within_a_third_of_a_stop(
     assert max(abs(b - a) for a, b in itertools.pairwise(evs)) <= 1 / 3 + 0.01
     # The limits: no shutter longer than the interval less the margin, ISO in range.
     for e in saved:
-        shutter, _, iso = (e.exposure or "").partition(" ISO ")
-        assert (speed_ns(shutter) or 0) <= INTERVAL_NS - AUTO.margin_ns
+        shutter, _, iso = (e.exposure or "").removeprefix("bulb ").partition(" ISO ")
+        assert 0 < (speed_ns(shutter) or 0) <= INTERVAL_NS - AUTO.margin_ns
         assert AUTO.iso_min <= (iso_number(iso) or 0) <= AUTO.iso_max
-    # From bright day to night the exposure climbed by most of the sky's range.
+    # From bright day to night the exposure climbed by most of the sky's range, the night
+    # in bulb exposures past the virtual camera's longest timed speed (1 s) at low ISO.
     assert evs[-1] - evs[0] > 12
+    night = saved[-1].exposure or ""
+    assert night.startswith("bulb "), night
+    assert (iso_number(night.partition(" ISO ")[2]) or 0) <= 200, night
 
 
 def test_the_virtual_cameras_shutter_speed_is_set_and_read_back(sky_folder: Path) -> None:
@@ -378,3 +384,157 @@ def test_a_resumed_run_starts_at_the_setting_its_last_frame_was_taken_at(
         camera.close()
     saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
     assert [e.exposure for e in saved] == ["0.0001s ISO 160"] * 6, "no settling again"
+
+
+class BulbRecorder:
+    """The simulated body's session, noting on the fake clock when its bulb opens and
+    closes and when a setting is made, in the order the camera is told."""
+
+    def __init__(self, inner: SkySession, clock: FakeClock, file_delay_ns: int = 0) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.model = inner.model
+        self.file_delay_ns = file_delay_ns
+        """How long after its picture a file is told of (a camera slow to write its card:
+        into the next frame's exposure)."""
+        self._coming: list[tuple[int, tuple[str, str]]] = []
+        self.calls: list[tuple[str, int]] = []
+
+    def new_files(self, timeout_ms: int) -> list[tuple[str, str]]:
+        now = self.clock.now_ns()
+        self._coming += [(now + self.file_delay_ns, f) for f in self.inner.new_files(timeout_ms)]
+        ready = [file for due, file in self._coming if due <= self.clock.now_ns()]
+        self._coming = [(due, file) for due, file in self._coming if file not in ready]
+        return ready
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def bulb(self, open_: bool) -> None:
+        self.calls.append(("open" if open_ else "close", self.clock.now_ns()))
+        self.inner.bulb(open_)
+
+    def prepare_bulb(self) -> None:
+        self.calls.append(("set", self.clock.now_ns()))
+        self.inner.prepare_bulb()
+
+    def set_shutter_speed(self, value: str) -> None:
+        self.calls.append(("set", self.clock.now_ns()))
+        self.inner.set_shutter_speed(value)
+
+    def set_iso(self, value: str) -> None:
+        self.calls.append(("set", self.clock.now_ns()))
+        self.inner.set_iso(value)
+
+
+def night_camera(
+    tmp_path: Path,
+    sky_folder: Path,
+    file_delay_ns: int = 0,
+    altitude: Callable[[int], float] | None = None,
+) -> tuple[UsbCamera, FakeClock, list[Any]]:
+    """The simulated body under a moonless midnight at Greenwich, or a sky whose sun is at
+    ``altitude(wall_ns)``; its sessions recorded."""
+    midnight = ns_of(datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    clock = FakeClock(wall_start_ns=midnight)
+    sky = SkyOpener(FreshVirtualCameras(tmp_path, clock), sky_folder, GREENWICH, clock)
+    sessions: list[BulbRecorder] = []
+
+    def open_recorded() -> Session:
+        session = sky()
+        if altitude is not None:
+            session = SkySession(
+                session.inner, sky_folder, altitude=altitude, wall_ns=clock.wall_ns
+            )
+        sessions.append(BulbRecorder(session, clock, file_delay_ns))
+        return sessions[-1]
+
+    camera = UsbCamera(
+        CameraConfig(trigger=Trigger.USB), open_recorded, clock=clock, virtual=True, exposure=AUTO
+    )
+    return camera, clock, sessions
+
+
+@pytest.mark.parametrize("file_delay_s", [0, 10])
+def test_a_night_is_shot_in_bulb_and_no_setting_changes_while_it_is_open(
+    tmp_path: Path, sky_folder: Path, file_delay_s: int
+) -> None:
+    # A dawn come early, its sun rising a tenth of a degree a frame from 19° down: bulbs
+    # of 20 s and more that shorten as it brightens. With files told of late, a frame is
+    # measured while the next one's bulb is open: its setting waits for it to close.
+    midnight = ns_of(datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+
+    def dawn(wall_ns: int) -> float:
+        return -19.0 + 0.1 * (wall_ns - midnight) / INTERVAL_NS
+
+    camera, clock, sessions = night_camera(
+        tmp_path, sky_folder, file_delay_s * NS_PER_S, altitude=dawn
+    )
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    frames = 60
+    try:
+        script(
+            clock,
+            lambda: (
+                shoot(camera, clock, run_folder, events, frames=frames, interval_ns=INTERVAL_NS),
+                camera.end_run(),
+            ),
+        )
+    finally:
+        camera.close()
+    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    assert [e.frame for e in saved] == list(range(frames)), "every frame saved"
+    failed = [e for e in events if isinstance(e, FrameFailed)]
+    assert failed == [], "a bulb's file is awaited from its closing, not its opening"
+    last = saved[-1]
+    assert (last.exposure or "").startswith("bulb "), last.exposure
+    assert last.brightness is not None and abs(stops_off(last.brightness, MID_GREY)) <= 1 / 3
+    calls = [call for session in sessions for call in session.calls]
+    opened: int | None = None
+    held: list[float] = []
+    for what, when in calls:
+        if what == "open":
+            opened = when
+        elif what == "close":
+            assert opened is not None
+            held.append((when - opened) / NS_PER_S)
+            opened = None
+        else:
+            assert opened is None, "a setting made while the shutter was held open"
+    assert held, "bulb exposures were made"
+    settings = [e.exposure for e in saved[4:] if (e.exposure or "").startswith("bulb ")]
+    assert len(set(settings)) >= 3, "the bulbs shortened as the sky brightened"
+    # Each held as long as its setting said, to the millisecond, and never past the limit.
+    bulbs = [e.exposure for e in saved if (e.exposure or "").startswith("bulb ")]
+    said = [float((text or "").split()[1].removesuffix("s")) for text in bulbs]
+    assert held == pytest.approx(said, abs=0.051)
+    assert max(held) <= (INTERVAL_NS - AUTO.margin_ns) / NS_PER_S
+
+
+def test_a_stop_during_a_bulb_closes_it_at_once(tmp_path: Path, sky_folder: Path) -> None:
+    camera, clock, sessions = night_camera(tmp_path, sky_folder)
+    events: list[object] = []
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+
+    def shoot_then_stop() -> None:
+        shoot(camera, clock, run_folder, events, frames=8, interval_ns=INTERVAL_NS)
+        camera.shutter(8, True)
+        camera.shutter(8, False)
+        sleep_ns(clock, 3 * NS_PER_S)
+        camera.end_run()
+
+    try:
+        script(clock, shoot_then_stop)
+    finally:
+        camera.close()
+    calls = [call for session in sessions for call in session.calls]
+    opens = [when for what, when in calls if what == "open"]
+    closes = [when for what, when in calls if what == "close"]
+    assert len(opens) == len(closes), "no bulb left open"
+    # Taken up within one slice of the wait and one look for files (the thread's jobs
+    # wait for neither longer).
+    held_s = (closes[-1] - opens[-1]) / NS_PER_S
+    assert 3 <= held_s <= 3 + BULB_SLICE_S + OWED_LOOK_MS / 1000, held_s

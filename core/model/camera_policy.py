@@ -32,6 +32,9 @@ class Refusal:
 
 # -- shutter speeds -----------------------------------------------------------------------
 
+BULB_SPEEDS = ("bulb", "time")
+"""Shutter-speed choices (lower case) that let the camera be held open over USB."""
+
 _SPEED = re.compile(r'\s*(\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?\s*(?:s|sec|")?\s*', re.I)
 
 
@@ -110,10 +113,11 @@ def starting_setting(ladder: Ladder, shutter: str | None, iso: str | None) -> Se
 
 
 def setting_stops(text: str) -> float | None:
-    """The light a journal's exposure lets in (``"1/125 ISO 400"``, or ``"1/125"`` from a
-    camera that keeps its own ISO, counted at ISO 100), in :func:`stops`; None for words
-    that are no setting (a line written by hand, a later version's spelling)."""
-    shutter, _, iso = text.partition(" ISO ")
+    """The light a journal's exposure lets in (``"1/125 ISO 400"``, ``"bulb 40.3s ISO
+    100"``, or ``"1/125"`` from a camera that keeps its own ISO, counted at ISO 100), in
+    :func:`stops`; None for words that are no setting (a line written by hand, a later
+    version's spelling)."""
+    shutter, _, iso = text.removeprefix("bulb ").partition(" ISO ")
     exposure_ns = speed_ns(shutter)
     number = iso_number(iso) if iso else 100
     if exposure_ns is None or exposure_ns <= 0 or number is None or number <= 0:
@@ -123,13 +127,16 @@ def setting_stops(text: str) -> float | None:
 
 def setting_of(ladder: Ladder, text: str) -> Setting | None:
     """The setting a journal's exposure names (``"1/125 ISO 400"``): the ladder's own,
-    else one made from its words (limits changed since); None for words that are none."""
-    shutter, _, iso = text.partition(" ISO ")
-    found = ladder.find(shutter, iso or None)
-    if found is not None:
-        return found
+    else one letting in as much light (limits changed since); None for words that are
+    none."""
+    for setting in ladder.settings:
+        if setting.text == text:
+            return setting
     light = setting_stops(text)
-    return None if light is None else Setting(shutter, iso or None, light)
+    if light is None:
+        return None
+    shutter, _, iso = text.partition(" ISO ")
+    return Setting(shutter, iso or None, light)
 
 
 # -- the shutter's route ------------------------------------------------------------------

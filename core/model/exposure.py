@@ -171,14 +171,21 @@ class Setting:
     """One shutter speed and ISO, in the camera's own spelling, and the light they let in."""
 
     shutter: str
+    """The camera's own shutter speed: ``1/125``, or its ``Bulb`` for a bulb exposure."""
     iso: str | None
     """None for a camera without an ISO setting (its own stays)."""
     ev: float
+    bulb_ns: int | None = None
+    """How long lapse holds the shutter open in Bulb; None for a speed the camera times."""
 
     @property
     def text(self) -> str:
-        """As ``lapse log`` and the screens show it: ``1/125 ISO 400``."""
-        return self.shutter if self.iso is None else f"{self.shutter} ISO {self.iso}"
+        """As ``lapse log`` and the screens show it: ``1/125 ISO 400``, ``bulb 40.3s ISO
+        100``."""
+        shutter = self.shutter
+        if self.bulb_ns is not None:
+            shutter = f"bulb {round(self.bulb_ns / NS_PER_S, 1):g}s"
+        return shutter if self.iso is None else f"{shutter} ISO {self.iso}"
 
 
 class NoLadder(Exception):
@@ -203,10 +210,13 @@ class Ladder:
         iso_min: int,
         iso_max: int,
         speed_ns: Callable[[str], int | None],
+        bulb: str | None = None,
     ) -> Ladder:
         """The ladder from the camera's shutter speeds and ISOs, within the limits: shutter
         speeds no longer than ``longest_ns`` (``speed_ns`` reads one, None for Bulb), ISOs
         from ``iso_min`` to ``iso_max``. A camera with no ISO list keeps its own ISO.
+        ``bulb``: the camera's Bulb speed, when lapse can hold it open: then exposures
+        longer than its longest timed speed, up to ``longest_ns``, in thirds of a stop.
         :class:`NoLadder` when no setting is left."""
         speeds = [(s, ns) for s in shutters if (ns := speed_ns(s)) is not None and ns > 0]
         if not speeds:
@@ -228,13 +238,18 @@ class Ladder:
                 f" exposure.iso_max {iso_max}"
             )
         choices: list[tuple[str | None, int]] = list(in_range) if isos else [(None, 100)]
+        exposures = [(shutter, ns, False) for shutter, ns in usable]
+        if bulb is not None:
+            exposures += [
+                (bulb, ns, True) for ns in bulb_times(max(ns for _, ns in usable), longest_ns)
+            ]
         by_light: dict[int, Setting] = {}
         """Thirds of a stop → the setting that lets that much light in."""
         for iso_text, iso in sorted(choices, key=lambda choice: choice[1], reverse=True):
-            for shutter, ns in usable:
+            for shutter, ns, held in exposures:
                 light = stops(ns / NS_PER_S, iso)
                 # Lowest ISO last, so it is the one kept for each amount of light.
-                by_light[round(3 * light)] = Setting(shutter, iso_text, light)
+                by_light[round(3 * light)] = Setting(shutter, iso_text, light, ns if held else None)
         return cls(tuple(sorted(by_light.values(), key=lambda setting: setting.ev)))
 
     @property
@@ -258,11 +273,20 @@ class Ladder:
         return min(near or [start], key=lambda setting: abs(setting.ev - ev))
 
     def find(self, shutter: str, iso: str | None) -> Setting | None:
-        """The ladder's setting of this shutter speed and ISO, if it has it."""
+        """The ladder's setting of this timed shutter speed and ISO, if it has it (a
+        camera left on Bulb says nothing of how long)."""
         for setting in self.settings:
-            if setting.shutter == shutter and setting.iso == iso:
+            if setting.shutter == shutter and setting.iso == iso and setting.bulb_ns is None:
                 return setting
         return None
+
+
+def bulb_times(longest_timed_ns: int, longest_ns: int) -> list[int]:
+    """The bulb exposures past the camera's longest timed speed, up to ``longest_ns``:
+    one each third of a stop (2^(k/3) s), as the dial would go on."""
+    first = round(3 * math.log2(longest_timed_ns / NS_PER_S)) + 1
+    last = math.floor(3 * math.log2(longest_ns / NS_PER_S) + 1e-9) if longest_ns > 0 else first - 1
+    return [round(2 ** (k / 3) * NS_PER_S) for k in range(first, last + 1)]
 
 
 def stops(shutter_s: float, iso: int) -> float:

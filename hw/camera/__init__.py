@@ -32,7 +32,10 @@ def open_camera(
 
     With ``virtual_folder`` it is libgphoto2's virtual camera serving JPEGs
     from that folder (the simulated rig), painted with the sky over ``place``
-    (:mod:`hw.camera.sky`; a steady day when it has no place).
+    (:mod:`hw.camera.sky`; a steady day when it has no place). Its simulated body
+    holds Bulb over USB when ``[exposure]`` is auto, for the night's long exposures;
+    otherwise it has no Bulb, as many bodies do, so a fixed bulb time tries the wired
+    line's route.
     """
     from hw.camera.virtual import use_real_cameras, use_virtual_camera
     from hw.camera.worker import WorkerOpener
@@ -48,5 +51,6 @@ def open_camera(
         config.call_timeout_ns / NS_PER_S, virtual=virtual
     )
     if virtual_folder is not None:
-        open_session = SkyOpener(open_session, virtual_folder, place, clock)
+        bulb = exposure is not None and exposure.auto
+        open_session = SkyOpener(open_session, virtual_folder, place, clock, bulb=bulb)
     return UsbCamera(config, open_session, clock=clock, virtual=virtual, exposure=exposure)

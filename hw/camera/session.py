@@ -13,6 +13,7 @@ from typing import Any
 
 import gphoto2 as gp
 
+from core.model.camera_policy import BULB_SPEEDS
 from hw.camera.base import CallError
 
 GVFS_HINT = (
@@ -44,8 +45,6 @@ _FULL = {-115}  # GP_ERROR_NO_SPACE
 
 SHUTTER_SPEED = "shutterspeed"
 ISO = "iso"
-BULB_SPEEDS = ("bulb", "time")
-"""Shutter-speed choices that let the camera be held open over USB."""
 
 
 def call_error(error: gp.GPhoto2Error, doing: str) -> CallError:

@@ -6,8 +6,9 @@ is downloaded, so :class:`SkySession` paints the folder's picture as each shutte
 fires: a scene whose light follows the sun's altitude at the configured place (from
 astral, handed in as a function), exposed at the shutter speed and ISO set. The
 virtual camera's shutter speeds are set on it and read back as a real camera's are; it
-has no ISO setting, so this session adds the ISO dial of a camera body (100 to 25600 in
-thirds of a stop) and keeps its value. Auto exposure then works on the simulated rig
+has no ISO setting and no Bulb, so this session adds the ISO dial of a camera body (100
+to 25600 in thirds of a stop) and a Bulb held open over USB, timed on the session's
+clock. Auto exposure then works on the simulated rig
 as on a real camera, and a test can check its frames against the sky.
 
 The virtual camera reads a picture's bytes when the file is downloaded, but notes its size
@@ -16,8 +17,10 @@ when it starts: every picture painted is padded to the same size (:data:`PICTURE
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,9 @@ SIMULATED_ISOS = (
     *("16000", "20000", "25600"),
 )
 """The ISO dial the virtual camera lacks: 100 … 25600 in thirds of a stop, as bodies say them."""
+SIMULATED_BULB = "Bulb"
+"""The Bulb speed the simulated body adds to the virtual camera's (which has none): held
+open over USB as a Nikon's is, its picture taken as it closes."""
 PICTURE_BYTES = 8192
 """Every painted picture is padded to this size (the virtual camera keeps the first's)."""
 WIDTH, HEIGHT = 160, 120
@@ -71,9 +77,14 @@ def frame_brightness(altitude: float, shutter_s: float, iso: int) -> float:
 def paint(brightness: float) -> bytes:
     """A JPEG of the scene at ``brightness``: a sky over darker ground whose mean is
     ``brightness``, padded with a comment to :data:`PICTURE_BYTES`."""
+    return _painted(round(brightness * 255))
+
+
+@functools.lru_cache(maxsize=256)
+def _painted(grey: int) -> bytes:
+    """:func:`paint` of one 8-bit grey, kept: a repaint costs the frame no encoding."""
     from PIL import Image, ImageDraw
 
-    grey = round(brightness * 255)
     # The ground is darker and the sky brighter by the same amount, so the mean holds
     # (unless one of them clips at black or white, as a real frame's would).
     shade = min(24, grey, 255 - grey)
@@ -97,6 +108,15 @@ def steady_day_picture() -> bytes:
     return paint(frame_brightness(DAYLIGHT_ALTITUDE, 1 / 100, 100))
 
 
+def show(path: Path, data: bytes) -> None:
+    """Put a painted picture at ``path`` whole (a new file renamed over it) without
+    waiting for the disk: it is painted again whenever needed, and a repaint that
+    waited would hold up the frame's download behind it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 class SkySession:
     """A virtual camera session whose pictures show the simulated sky (see the module)."""
 
@@ -107,24 +127,57 @@ class SkySession:
         *,
         altitude: Callable[[int], float] | None,
         wall_ns: Callable[[], int],
+        bulb: bool = True,
     ) -> None:
         self.inner = inner
+        self._has_bulb = bulb
         self.model = inner.model
         self.folder = folder
         self._altitude = altitude
         self._wall_ns = wall_ns
         self.shutter, _ = inner.exposure()
         self.iso = SIMULATED_ISOS[0]
+        self._bulb_opened_ns: int | None = None
         self._grey: int | None = None
-        """The 8-bit grey of the picture in the folder: a frame as bright is not repainted."""
-        self._paint()
+        """The 8-bit grey of the picture in the folder: a frame as bright is not repainted.
+        None at first: a new session's first picture is painted whatever is there."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def shutter_speeds(self) -> list[str]:
+        speeds = self.inner.shutter_speeds()
+        return [*speeds, SIMULATED_BULB] if self._has_bulb else speeds
+
     def set_shutter_speed(self, value: str) -> None:
-        self.inner.set_shutter_speed(value)
+        if value != SIMULATED_BULB or not self._has_bulb:
+            self.inner.set_shutter_speed(value)
         self.shutter = value
+
+    def usb_bulb(self) -> str | None:
+        return "bulb" if self._has_bulb else self.inner.usb_bulb()
+
+    def prepare_bulb(self) -> None:
+        if not self._has_bulb:
+            self.inner.prepare_bulb()
+        self.shutter = SIMULATED_BULB
+
+    def bulb(self, open_: bool) -> None:
+        """A bulb exposure as a body times it: the picture is taken as the shutter closes,
+        as bright as the time it was held open makes it."""
+        if not self._has_bulb:
+            self.inner.bulb(open_)
+            return
+        if self.shutter != SIMULATED_BULB:
+            raise CallError("unsupported", "the camera is not set to Bulb")
+        if open_:
+            self._bulb_opened_ns = self._wall_ns()
+            return
+        if self._bulb_opened_ns is None:
+            raise CallError("failed", "the shutter was not open")
+        held_ns, self._bulb_opened_ns = self._wall_ns() - self._bulb_opened_ns, None
+        self._paint(held_ns / NS_PER_S)
+        self.inner.trigger()
 
     def isos(self) -> list[str]:
         return list(SIMULATED_ISOS)
@@ -140,17 +193,22 @@ class SkySession:
     def trigger(self) -> None:
         self.inner.trigger()
         # The virtual camera reads its picture when the file is downloaded: painted just
-        # after the shutter, it costs the trigger nothing.
-        self._paint()
+        # after the shutter, it costs the trigger nothing. On Bulb the picture is the one
+        # its closing painted (this is a virtual card emptied then, the picture taken
+        # again by a new session: see UsbCamera._close_bulb_in_time).
+        if self.shutter != SIMULATED_BULB:
+            self._paint()
 
-    def _paint(self) -> None:
-        exposure_ns = None if self.shutter is None else speed_ns(self.shutter)
-        seconds = (exposure_ns or NS_PER_S // 100) / NS_PER_S
+    def _paint(self, seconds: float | None = None) -> None:
+        """Paint the picture as the sky and the settings make it; ``seconds``: a bulb's."""
+        if seconds is None:
+            exposure_ns = None if self.shutter is None else speed_ns(self.shutter)
+            seconds = (exposure_ns or NS_PER_S // 100) / NS_PER_S
         sun = DAYLIGHT_ALTITUDE if self._altitude is None else self._altitude(self._wall_ns())
         brightness = frame_brightness(sun, seconds, iso_number(self.iso) or 100)
         grey = round(brightness * 255)
         if grey != self._grey:
-            write_atomic(self.folder / PICTURE_NAME, paint(brightness))
+            show(self.folder / PICTURE_NAME, paint(brightness))
             self._grey = grey
 
 
@@ -159,11 +217,19 @@ class SkyOpener:
     :class:`SkySession` over ``place``; ``close`` ends the worker as the opener's own."""
 
     def __init__(
-        self, open_session: Callable[[], Session], folder: Path, place: Place | None, clock: Clock
+        self,
+        open_session: Callable[[], Session],
+        folder: Path,
+        place: Place | None,
+        clock: Clock,
+        *,
+        bulb: bool = True,
     ) -> None:
+        """``bulb``: the simulated body holds Bulb over USB (False: a body that cannot)."""
         self._open_session = open_session
         self._folder = folder
         self._clock = clock
+        self._bulb = bulb
         self._altitude: Callable[[int], float] | None = None
         if place is not None and place.known:
             from core.daemon.sky import AstralSky
@@ -183,6 +249,7 @@ class SkyOpener:
             self._folder,
             altitude=self._altitude,
             wall_ns=self._clock.wall_ns,
+            bulb=self._bulb,
         )
 
     def close(self) -> None:

@@ -71,6 +71,8 @@ Jobs for the thread wait for a look to end (at most about twice its timeout), an
 look runs into the next shutter edge (:data:`TRIGGER_GUARD_NS`)."""
 TRIGGER_GUARD_NS = 3 * NS_PER_MS
 """A look for files ends at least this long before the next shutter edge is due."""
+BULB_SLICE_NS = NS_PER_S
+"""While the camera thread holds a bulb open it takes its jobs at least this often."""
 EXPOSURE_GUARD_NS = 300 * NS_PER_MS
 """Auto exposure changes the camera's settings only while the next shutter edge is at
 least this far off: never in the moments around a shutter (a real camera takes up to
@@ -154,6 +156,10 @@ class UsbCamera:
         """The setting each frame was taken at, until its file is measured."""
         self._pending: Setting | None = None
         """The setting auto exposure chose, until it is set on the camera."""
+        self._bulb_closes_ns: int | None = None
+        """When the bulb exposure auto exposure opened is to close; None: none is open."""
+        self._bulb_frame = 0
+        """The frame that bulb exposure is of."""
         self._measured_before: tuple[tuple[str, float], ...] = ()
         """A resumed run's frames before its stop (exposure, brightness), for its auto
         exposure to go on from."""
@@ -273,7 +279,7 @@ class UsbCamera:
 
     def _wait_s(self) -> float | None:
         """How long to wait for a job before looking after the camera; None: until one comes."""
-        if self._look_now:
+        if self._look_now or self._bulb_closes_ns is not None:
             return 0.0
         if self._report is not None:
             if self._session is None:
@@ -294,7 +300,7 @@ class UsbCamera:
         """
         if self._report is None:
             return FILE_EVENT_MS
-        edges = [due for due in (self._next_trigger_ns, self._close_due_ns) if due is not None]
+        edges = self._edges_ahead()
         if not edges:
             return 0  # the run's first trigger is not yet placed
         now_ns = self._clock.now_ns()
@@ -302,8 +308,15 @@ class UsbCamera:
         room_ns = min(edges) - now_ns - TRIGGER_GUARD_NS
         return max(0, min(longest, room_ns // (2 * NS_PER_MS)))
 
+    def _edges_ahead(self) -> list[int]:
+        """When the shutter's next edges are due: the next trigger, a USB bulb's closing
+        (the engine's, or auto exposure's own)."""
+        dues = (self._next_trigger_ns, self._close_due_ns, self._bulb_closes_ns)
+        return [due for due in dues if due is not None]
+
     def _between_jobs(self) -> None:
         self._look_now = False
+        self._close_bulb_in_time()
         now_ns = self._clock.now_ns()
         if self._report is None and now_ns >= self._next_idle_ns:
             # Idle: show a camera that was plugged in, and its battery.
@@ -323,6 +336,43 @@ class UsbCamera:
         if self._waiting:
             self._download_next()
             self._look_now = bool(self._waiting) and not self._pause.holds(self._clock.now_ns())
+
+    def _close_bulb_in_time(self) -> None:
+        """Close auto exposure's bulb at its time. Slept toward it when no file waits to
+        be downloaded, a slice at a time so jobs (a stop) are not kept waiting; otherwise
+        the downloads go on, each bounded, and it closes after the one under way (a few
+        hundredths of a stop on a bulb of seconds)."""
+        closes_ns = self._bulb_closes_ns
+        if closes_ns is None:
+            return
+        now_ns = self._clock.now_ns()
+        downloading = bool(self._waiting) and not self._pause.holds(now_ns)
+        if now_ns < closes_ns and not downloading:
+            # (Never a busy wait: the loop comes straight back while a bulb is open.)
+            sleep_ns(self._clock, min(closes_ns - now_ns, BULB_SLICE_NS))
+        if self._clock.now_ns() >= closes_ns:
+            self._close_bulb()
+
+    def _close_bulb(self) -> None:
+        """Release the shutter auto exposure's bulb holds open."""
+        self._bulb_closes_ns = None
+        session = self._session
+        if session is None:
+            return  # the camera went away with its shutter open: the frame has no file
+        try:
+            try:
+                self._call_retrying(session.bulb, False)
+            except CallError as error:
+                if error.kind != "full" or not self._virtual:
+                    raise
+                # The simulated body takes its picture as the bulb closes, and the virtual
+                # card fills (see _trigger): a new worker's session takes it again, from
+                # the picture the closing painted.
+                self._drop_session()
+                self._connect()
+                self._call_retrying(self._require_session().trigger)
+        except CallError as error:
+            self._frame_failed(self._bulb_frame, "error", policy.shutter_failure(False, str(error)))
 
     # -- preparing and running --------------------------------------------------------
     def _prepare(
@@ -416,6 +466,7 @@ class UsbCamera:
                     iso_min=config.iso_min,
                     iso_max=config.iso_max,
                     speed_ns=policy.speed_ns,
+                    bulb=self._bulb_speed(session, shutters),
                 )
             except NoLadder as error:
                 raise CallError("unsupported", str(error)) from None
@@ -432,8 +483,22 @@ class UsbCamera:
             self._pending = None
         self._set_exposure(session, self._auto.current)
 
+    def _bulb_speed(self, session: Session, shutters: list[str]) -> str | None:
+        """The camera's Bulb speed when auto exposure may hold it open: triggered over USB
+        (an opto line fired in Bulb would hold it only for its pulse) and a camera that
+        can time a bulb over USB."""
+        if self.trigger != Trigger.USB:
+            return None
+        bulb = next((speed for speed in shutters if speed.lower() in policy.BULB_SPEEDS), None)
+        if bulb is None or self._call(session.usb_bulb) is None:
+            return None
+        return bulb
+
     def _set_exposure(self, session: Session, setting: Setting) -> None:
-        self._call(session.set_shutter_speed, setting.shutter)
+        if setting.bulb_ns is not None:
+            self._call(session.prepare_bulb)
+        else:
+            self._call(session.set_shutter_speed, setting.shutter)
         if setting.iso is not None:
             self._call(session.set_iso, setting.iso)
         self._set_status(shutter_speed=setting.shutter, exposure=setting.text)
@@ -453,9 +518,9 @@ class UsbCamera:
     def _apply_pending_exposure(self) -> None:
         """Set auto exposure's choice, when the next shutter edge is far enough off."""
         auto, chosen, session = self._auto, self._pending, self._session
-        if auto is None or chosen is None or session is None:
-            return
-        edges = [due for due in (self._next_trigger_ns, self._close_due_ns) if due is not None]
+        if auto is None or chosen is None or session is None or self._bulb_closes_ns is not None:
+            return  # (never while the shutter is held open)
+        edges = self._edges_ahead()
         if edges and min(edges) - self._clock.now_ns() < EXPOSURE_GUARD_NS:
             return  # after the shutter: the frame's setting is the one it was shot at
         self._pending = None
@@ -470,7 +535,7 @@ class UsbCamera:
 
     def _begin(self, folder: Path, report: Report) -> None:
         self._folder, self._report = folder, report
-        self._next_trigger_ns = self._close_due_ns = None
+        self._next_trigger_ns = self._close_due_ns = self._bulb_closes_ns = None
         self._files.clear()
         self._waiting.clear()
         self._pause.clear()
@@ -479,6 +544,8 @@ class UsbCamera:
     def _end(self) -> None:
         """Take in the last frames' files: those awaited no longer than a frame's file is
         (:func:`policy.file_wait_ns`), downloads within about two call bounds."""
+        if self._bulb_closes_ns is not None:
+            self._close_bulb()  # the run is over: its last exposure ends now
         deadline_ns = self._clock.now_ns() + 2 * self.config.call_timeout_ns
         while self._session is not None and self._clock.now_ns() < deadline_ns:
             if self._waiting:
@@ -552,13 +619,22 @@ class UsbCamera:
                 self._frame_failed(job.frame, "error", self.status().fault or "no camera")
             return
         session = self._require_session()
+        held = self._used.get(job.frame) if job.on else None
         try:
             if action is policy.EdgeAction.BULB:
                 self._call_retrying(session.bulb, job.on)
+            elif held is not None and held.bulb_ns is not None:
+                # Auto exposure's bulb: held open here, closed by the camera thread at
+                # its time (the engine's pulse is the trigger's, far shorter).
+                self._call_retrying(session.bulb, True)
+                self._bulb_closes_ns = self._clock.now_ns() + held.bulb_ns
+                self._bulb_frame = job.frame
             else:
                 self._trigger(session)
             if job.on:
-                self._files.owe(job.frame, self._clock.now_ns())
+                # Owed from the shutter's closing: a bulb's file comes after it.
+                closes_ns = self._bulb_closes_ns or self._close_due_ns or self._clock.now_ns()
+                self._files.owe(job.frame, closes_ns)
         except CallError as error:
             if error.kind == "full":
                 self._fault(str(error))  # said once, with the fix; each frame says why
