@@ -128,18 +128,22 @@ class FrameLink:
         self.closed.set()
 
 
-async def test_the_screen_plots_the_journal_then_the_frames_as_they_come(
-    tmp_path: Path,
-) -> None:
-    journal = Journal(tmp_path)
+def dusk_run(journal: Journal) -> tuple[FrameLink, str]:
+    """A run whose journal holds the dusk's frames, and a daemon that has it going."""
     run_id = new_run(journal)
     with open_run(journal, run_id) as writer:
         for frame, setting in enumerate(DUSK):
             writer.append([taken(frame, setting)])
     status = running(10, Config().run)
     assert status.run is not None
-    status = replace(status, run=replace(status.run, id=run_id))
-    link = FrameLink(status)
+    return FrameLink(replace(status, run=replace(status.run, id=run_id))), run_id
+
+
+async def test_the_screen_plots_the_journal_then_the_frames_as_they_come(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path)
+    link, run_id = dusk_run(journal)
     app = LapseApp(link, Config(), None, journal=journal)
     async with app.run_test(size=(80, 24)) as pilot:
         plot = app.screen.query_one(ExposureRamp)
@@ -184,13 +188,7 @@ class HeldJournal(Journal):
 
 async def test_frames_that_come_while_the_journal_is_read_are_kept(tmp_path: Path) -> None:
     journal = HeldJournal(tmp_path)
-    run_id = new_run(journal)
-    with open_run(journal, run_id) as writer:
-        for frame, setting in enumerate(DUSK):
-            writer.append([taken(frame, setting)])
-    status = running(10, Config().run)
-    assert status.run is not None
-    link = FrameLink(replace(status, run=replace(status.run, id=run_id)))
+    link, run_id = dusk_run(journal)
     app = LapseApp(link, Config(), None, journal=journal)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ramp is not None)

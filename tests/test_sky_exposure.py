@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,39 @@ def ev_of(text: str) -> float:
     return stops(exposure_ns / NS_PER_S, iso_number(iso) or 100)
 
 
+def shoot_run(
+    camera: UsbCamera,
+    clock: FakeClock,
+    tmp_path: Path,
+    *,
+    frames: int,
+    interval_ns: int,
+    measured: Sequence[tuple[str, float]] = (),
+) -> list[object]:
+    """Fire a run of ``frames`` on ``camera`` in fake time, end it and close the camera:
+    every event the camera reported."""
+    events: list[object] = []
+    folder = tmp_path / "run"
+    folder.mkdir()
+
+    def run() -> None:
+        shoot(
+            camera, clock, folder, events, frames=frames, interval_ns=interval_ns, measured=measured
+        )
+        camera.end_run()
+
+    try:
+        script(clock, run)
+    finally:
+        camera.close()
+    return events
+
+
+def saved_of(events: list[object]) -> list[FileSaved]:
+    """The files saved, in frame order."""
+    return sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+
+
 @pytest.fixture
 def sky_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "virtual-camera"
@@ -137,20 +170,8 @@ def test_a_dusk_keeps_every_frame_from_the_fifth_within_a_third_of_a_stop(
     camera = UsbCamera(
         CameraConfig(trigger=Trigger.USB), opener, clock=clock, virtual=True, exposure=AUTO
     )
-    events: list[object] = []
-    run_folder = tmp_path / "run"
-    run_folder.mkdir()
-    try:
-        script(
-            clock,
-            lambda: (
-                shoot(camera, clock, run_folder, events, frames=frames, interval_ns=INTERVAL_NS),
-                camera.end_run(),
-            ),
-        )
-    finally:
-        camera.close()
-    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    events = shoot_run(camera, clock, tmp_path, frames=frames, interval_ns=INTERVAL_NS)
+    saved = saved_of(events)
     assert [e.frame for e in saved] == list(range(frames)), "every frame saved"
     # The sky really went from day to night over the run.
     sky = AstralSky(GREENWICH)
@@ -278,19 +299,7 @@ def test_a_setting_is_never_made_within_the_guard_before_a_shutter(
     opener = SkyOpener(open_slow, sky_folder, None, clock)
     config = CameraConfig(trigger=Trigger.USB)
     camera = UsbCamera(config, opener, clock=clock, virtual=True, exposure=AUTO)
-    events: list[object] = []
-    run_folder = tmp_path / "run"
-    run_folder.mkdir()
-    try:
-        script(
-            clock,
-            lambda: (
-                shoot(camera, clock, run_folder, events, frames=12, interval_ns=interval_ns),
-                camera.end_run(),
-            ),
-        )
-    finally:
-        camera.close()
+    events = shoot_run(camera, clock, tmp_path, frames=12, interval_ns=interval_ns)
     (session,) = sessions
     saved = [e for e in events if isinstance(e, FileSaved)]
     assert len(saved) == 24, "every frame's RAW and JPEG saved"
@@ -339,20 +348,8 @@ def test_a_raw_only_run_is_exposed_from_its_previews(tmp_path: Path, sky_folder:
     opener = SkyOpener(open_raw, sky_folder, None, clock)
     config = CameraConfig(trigger=Trigger.USB)
     camera = UsbCamera(config, opener, clock=clock, virtual=True, exposure=AUTO)
-    events: list[object] = []
-    run_folder = tmp_path / "run"
-    run_folder.mkdir()
-    try:
-        script(
-            clock,
-            lambda: (
-                shoot(camera, clock, run_folder, events, frames=10, interval_ns=2 * NS_PER_S),
-                camera.end_run(),
-            ),
-        )
-    finally:
-        camera.close()
-    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    events = shoot_run(camera, clock, tmp_path, frames=10, interval_ns=2 * NS_PER_S)
+    saved = saved_of(events)
     assert [e.file[-4:] for e in saved] == [".nef"] * 10
     assert all(e.brightness is not None for e in saved), "each measured from its preview"
     last = saved[-1].brightness
@@ -370,19 +367,8 @@ def test_a_resumed_run_starts_at_the_setting_its_last_frame_was_taken_at(
         CameraConfig(trigger=Trigger.USB), opener, clock=clock, virtual=True, exposure=AUTO
     )
     before = [("0.0001s ISO 160", MID_GREY)] * 12
-    events: list[object] = []
-    run_folder = tmp_path / "run"
-    run_folder.mkdir()
-
-    def shoot_resumed() -> None:
-        interval_ns = 2 * NS_PER_S
-        shoot(camera, clock, run_folder, events, frames=6, interval_ns=interval_ns, measured=before)
-
-    try:
-        script(clock, lambda: (shoot_resumed(), camera.end_run()))
-    finally:
-        camera.close()
-    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    events = shoot_run(camera, clock, tmp_path, frames=6, interval_ns=2 * NS_PER_S, measured=before)
+    saved = saved_of(events)
     assert [e.exposure for e in saved] == ["0.0001s ISO 160"] * 6, "no settling again"
 
 
@@ -470,21 +456,9 @@ def test_a_night_is_shot_in_bulb_and_no_setting_changes_while_it_is_open(
     camera, clock, sessions = night_camera(
         tmp_path, sky_folder, file_delay_s * NS_PER_S, altitude=dawn
     )
-    events: list[object] = []
-    run_folder = tmp_path / "run"
-    run_folder.mkdir()
     frames = 60
-    try:
-        script(
-            clock,
-            lambda: (
-                shoot(camera, clock, run_folder, events, frames=frames, interval_ns=INTERVAL_NS),
-                camera.end_run(),
-            ),
-        )
-    finally:
-        camera.close()
-    saved = sorted((e for e in events if isinstance(e, FileSaved)), key=lambda e: e.frame)
+    events = shoot_run(camera, clock, tmp_path, frames=frames, interval_ns=INTERVAL_NS)
+    saved = saved_of(events)
     assert [e.frame for e in saved] == list(range(frames)), "every frame saved"
     failed = [e for e in events if isinstance(e, FrameFailed)]
     assert failed == [], "a bulb's file is awaited from its closing, not its opening"
