@@ -43,6 +43,7 @@ from core.model.protocol import (
     StateEvent,
     Status,
 )
+from core.model.records import FrameRecord
 from core.model.settings import MAX_FRAMES, Settings
 from hw.sim import make_sim_rig
 from tests.fake_time import Published, script
@@ -281,6 +282,31 @@ def test_a_resumed_run_hands_the_camera_its_measured_frames(tmp_path: Path) -> N
     assert daemon.controller.resume() is not None
     daemon.finish()
     assert camera.measured_before == [measured[0], measured[1], measured[3]]
+
+
+def test_a_resumed_run_whose_last_frames_cannot_be_read_resumes_all_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its exposure settles again; the run itself goes on, and the log says why.
+    journal = Journal(tmp_path)
+    run_id = killed_run(
+        journal, SETTINGS.with_changes(frames=9), anchor_ns=ANCHOR,
+        anchor_wall_ns=ANCHOR_WALL, fired=4, camera=RunCamera(auto_exposure=True),
+    ).info.id  # fmt: skip
+
+    def unreadable(run: str, slots: int) -> list[FrameRecord]:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(journal, "last_frames", unreadable)
+    now = ANCHOR + 4 * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    camera = LateCamera(news_after=99, news=[], last_news=[])
+    daemon = Daemon(journal, clock, camera=camera)
+    assert daemon.controller.resume() is not None
+    daemon.finish()
+    assert camera.measured_before == []
+    assert f"run {run_id}: its last frames could not be read" in caplog.text
 
 
 def test_a_run_resumed_after_late_lines_continues_after_the_newest_frame(tmp_path: Path) -> None:
