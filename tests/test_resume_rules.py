@@ -240,6 +240,19 @@ def test_later_lines_for_older_frames_keep_the_newest_frame_and_the_counts(
     assert records[9].file == "frame-000009-DSC_0009.jpg"
 
 
+def resumed_on_a_camera(journal: Journal, *, fired: int) -> LateCamera:
+    """Resume the journal's killed run (``fired`` frames) on the boot that wrote it, 20 s
+    before its next frame, with a camera; the run then ends. The camera, to look at."""
+    now = ANCHOR + fired * INTERVAL - 20 * NS_PER_S
+    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
+    clock.boot = "boot-A"
+    camera = LateCamera(news_after=99, news=[], last_news=[])
+    daemon = Daemon(journal, clock, camera=camera)
+    assert daemon.controller.resume() is not None
+    daemon.finish()
+    return camera
+
+
 def test_a_resumed_run_asks_the_camera_for_what_it_asked_at_its_start(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     asked = RunCamera(trigger="usb", shutter_speed="1/125")
@@ -248,13 +261,7 @@ def test_a_resumed_run_asks_the_camera_for_what_it_asked_at_its_start(tmp_path: 
         anchor_wall_ns=ANCHOR_WALL, fired=3, camera=asked,
     ).info.id  # fmt: skip
     assert journal.get_run(run_id).camera == asked, "run.toml keeps it"
-    now = ANCHOR + 3 * INTERVAL - 20 * NS_PER_S
-    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
-    clock.boot = "boot-A"
-    camera = LateCamera(news_after=99, news=[], last_news=[])
-    daemon = Daemon(journal, clock, camera=camera)
-    assert daemon.controller.resume() is not None
-    daemon.finish()
+    camera = resumed_on_a_camera(journal, fired=3)
     assert camera.prepared_with == asked
 
 
@@ -274,13 +281,7 @@ def test_a_resumed_run_hands_the_camera_its_measured_frames(tmp_path: Path) -> N
             again.append([replace(fired[frame], exposure=exposure, brightness=brightness)])
         # A RAW its camera kept the setting of, but no brightness: nothing to go on from.
         again.append([replace(fired[2], exposure="1/100 ISO 100")])
-    now = ANCHOR + 4 * INTERVAL - 20 * NS_PER_S
-    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
-    clock.boot = "boot-A"
-    camera = LateCamera(news_after=99, news=[], last_news=[])
-    daemon = Daemon(journal, clock, camera=camera)
-    assert daemon.controller.resume() is not None
-    daemon.finish()
+    camera = resumed_on_a_camera(journal, fired=4)
     assert camera.measured_before == [measured[0], measured[1], measured[3]]
 
 
@@ -298,13 +299,7 @@ def test_a_resumed_run_whose_last_frames_cannot_be_read_resumes_all_the_same(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(journal, "last_frames", unreadable)
-    now = ANCHOR + 4 * INTERVAL - 20 * NS_PER_S
-    clock = FakeClock(start_ns=now, wall_start_ns=ANCHOR_WALL + (now - ANCHOR))
-    clock.boot = "boot-A"
-    camera = LateCamera(news_after=99, news=[], last_news=[])
-    daemon = Daemon(journal, clock, camera=camera)
-    assert daemon.controller.resume() is not None
-    daemon.finish()
+    camera = resumed_on_a_camera(journal, fired=4)
     assert camera.measured_before == []
     assert f"run {run_id}: its last frames could not be read" in caplog.text
 

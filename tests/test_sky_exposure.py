@@ -23,14 +23,13 @@ from core.clock import sleep_ns
 from core.daemon.sky import AstralSky
 from core.fake_clock import FakeClock
 from core.model.camera import CameraConfig, FileSaved, FrameFailed, Trigger
-from core.model.camera_policy import speed_ns
+from core.model.camera_policy import setting_stops, speed_ns
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.exposure import (
     MID_GREY,
     ExposureConfig,
     ExposureMode,
     iso_number,
-    stops,
     stops_off,
 )
 from hw.camera.base import CallError, Session
@@ -108,15 +107,6 @@ class FreshVirtualCameras:
         return ClockedLooks(open_session(), self.clock)
 
 
-def ev_of(text: str) -> float:
-    """A journal's ``exposure`` (``0.0100s ISO 400``, ``bulb 25.4s ISO 100``) as stops of
-    light, as the dial counts them (ISO 125 to 160 is a third of a stop)."""
-    shutter, _, iso = text.removeprefix("bulb ").partition(" ISO ")
-    exposure_ns = speed_ns(shutter)
-    assert exposure_ns is not None
-    return stops(exposure_ns / NS_PER_S, iso_number(iso) or 100)
-
-
 def shoot_run(
     camera: UsbCamera,
     clock: FakeClock,
@@ -183,7 +173,8 @@ def test_a_dusk_keeps_every_frame_from_the_fifth_within_a_third_of_a_stop(
     worst = max(off, key=abs)
     assert abs(worst) <= 1 / 3, f"a frame {worst:+.2f} stops off mid-grey"
     assert all(e.exposure is not None for e in saved)
-    evs = [ev_of(e.exposure or "") for e in settled]
+    evs = [ev for e in settled if (ev := setting_stops(e.exposure or "")) is not None]
+    assert len(evs) == len(settled), "every frame's setting reads as stops"
     assert max(abs(b - a) for a, b in itertools.pairwise(evs)) <= 1 / 3 + 0.01
     # The limits: no shutter longer than the interval less the margin, ISO in range.
     for e in saved:
