@@ -35,6 +35,12 @@ class Refusal:
 BULB_SPEEDS = ("bulb", "time")
 """Shutter-speed choices (lower case) that let the camera be held open over USB."""
 
+
+def bulb_speed(speeds: Sequence[str]) -> str | None:
+    """The camera's Bulb (or Time) among its shutter ``speeds``, in its own spelling."""
+    return next((speed for speed in speeds if speed.lower() in BULB_SPEEDS), None)
+
+
 _SPEED = re.compile(r'\s*(\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?\s*(?:s|sec|")?\s*', re.I)
 
 

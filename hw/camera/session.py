@@ -13,7 +13,7 @@ from typing import Any
 
 import gphoto2 as gp
 
-from core.model.camera_policy import BULB_SPEEDS
+from core.model.camera_policy import bulb_speed
 from hw.camera.base import CallError
 
 GVFS_HINT = (
@@ -120,17 +120,15 @@ class GphotoSession:
             return "eosremoterelease"
         # The bulb control alone proves nothing (libgphoto2 offers it to every PTP
         # camera); the camera must also have a Bulb shutter speed to hold it open.
-        speeds = [speed.lower() for speed in self.shutter_speeds()]
-        if _child(config, "bulb") is not None and any(s in BULB_SPEEDS for s in speeds):
+        if _child(config, "bulb") is not None and bulb_speed(self.shutter_speeds()):
             return "bulb"
         return None
 
     def prepare_bulb(self) -> None:
-        for speed in self.shutter_speeds():
-            if speed.lower() in BULB_SPEEDS:
-                self.set_shutter_speed(speed)
-                return
-        raise CallError("unsupported", "the camera has no Bulb shutter speed")
+        speed = bulb_speed(self.shutter_speeds())
+        if speed is None:
+            raise CallError("unsupported", "the camera has no Bulb shutter speed")
+        self.set_shutter_speed(speed)
 
     def bulb(self, open_: bool) -> None:
         control = self.usb_bulb()

@@ -195,7 +195,7 @@ class SkySession:
         # The virtual camera reads its picture when the file is downloaded: painted just
         # after the shutter, it costs the trigger nothing. On Bulb the picture is the one
         # its closing painted (this is a virtual card emptied then, the picture taken
-        # again by a new session: see UsbCamera._close_bulb_in_time).
+        # again by a new session: see UsbCamera._taking).
         if self.shutter != SIMULATED_BULB:
             self._paint()
 

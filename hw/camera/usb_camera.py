@@ -360,17 +360,10 @@ class UsbCamera:
         if session is None:
             return  # the camera went away with its shutter open: the frame has no file
         try:
-            try:
-                self._call_retrying(session.bulb, False)
-            except CallError as error:
-                if error.kind != "full" or not self._virtual:
-                    raise
-                # The simulated body takes its picture as the bulb closes, and the virtual
-                # card fills (see _trigger): a new worker's session takes it again, from
-                # the picture the closing painted.
-                self._drop_session()
-                self._connect()
-                self._call_retrying(self._require_session().trigger)
+            # The simulated body takes its picture as the bulb closes: a full virtual card
+            # is emptied as for a trigger, the new session taking the picture the closing
+            # painted.
+            self._taking(lambda: self._call_retrying(session.bulb, False))
         except CallError as error:
             self._frame_failed(self._bulb_frame, "error", policy.shutter_failure(False, str(error)))
 
@@ -489,7 +482,7 @@ class UsbCamera:
         can time a bulb over USB."""
         if self.trigger != Trigger.USB:
             return None
-        bulb = next((speed for speed in shutters if speed.lower() in policy.BULB_SPEEDS), None)
+        bulb = policy.bulb_speed(shutters)
         if bulb is None or self._call(session.usb_bulb) is None:
             return None
         return bulb
@@ -633,8 +626,8 @@ class UsbCamera:
                 self._trigger(session)
             if job.on:
                 # Owed from the shutter's closing: a bulb's file comes after it.
-                closes_ns = self._bulb_closes_ns or self._close_due_ns or self._clock.now_ns()
-                self._files.owe(job.frame, closes_ns)
+                closes = (self._bulb_closes_ns, self._close_due_ns, self._clock.now_ns())
+                self._files.owe(job.frame, next(due for due in closes if due is not None))
         except CallError as error:
             if error.kind == "full":
                 self._fault(str(error))  # said once, with the fix; each frame says why
@@ -653,8 +646,13 @@ class UsbCamera:
 
     def _trigger(self, session: Session) -> None:
         """Take a picture; on the simulated rig a full virtual card is emptied first."""
+        self._taking(lambda: self._call_retrying(session.trigger))
+
+    def _taking(self, take: Callable[[], None]) -> None:
+        """Call ``take``, which takes a picture (a trigger, a bulb's closing); on the
+        simulated rig, a full virtual card is emptied and the picture taken again."""
         try:
-            self._call_retrying(session.trigger)
+            take()
         except CallError as error:
             if error.kind != "full" or not self._virtual:
                 raise
