@@ -442,6 +442,8 @@ def measure_e2e(processes: Processes, report: Report, args: Any) -> None:
     methods = [m for m in METHODS if gphoto2 is not None or not m.startswith(("gphoto2", "spawn"))]
     if args.auto_exposure:
         methods += AUTO_METHODS
+    if args.methods is not None:
+        methods = [m for m in methods if m in args.methods]
     if gphoto2 is None:
         print("gphoto2 (Debian package gphoto2) is missing: --install installs it.")
         report.fail("gphoto2 is not installed: its loops are not measured")
@@ -692,7 +694,16 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         action="store_true",
         help="also run both lapse methods with [exposure] mode = auto",
     )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: [name.strip() for name in text.split(",")],
+        help="only these methods, comma-separated, as printed: 'lapse usb,gphoto2 --interval'",
+    )
     args = parser.parse_args(argv)
+    known = {*METHODS, *AUTO_METHODS}
+    unknown = [m for m in args.methods or () if m not in known]
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r}: one of {', '.join(sorted(known))}")
     if not 1 <= args.frames <= BATCH_FRAMES:
         parser.error(f"--frames must be 1 … {BATCH_FRAMES}: the virtual card keeps 26")
     if args.gone >= args.gone_run:

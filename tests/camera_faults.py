@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from hw.camera.base import CallError, Session
 from hw.camera.session import call_error
 from hw.camera.usb_camera import UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
+from tests.fake_time import REAL_GUARD_S
 
 
 @dataclass
@@ -81,6 +83,11 @@ class World:
     """How long reading the battery takes (a real camera's settings: up to half a second)."""
     looks: list[tuple[int | None, int, int]] = field(default_factory=list)
     """(frame, the clock's ns, timeout in ms) of every look for new files."""
+    download_gate: threading.Event | None = None
+    """When given, every download waits (in real time) until it is set: the camera is
+    busy sending the file, and fake time stands still meanwhile."""
+    at_download_gate: threading.Event = field(default_factory=threading.Event)
+    """Set once a download waits at :attr:`download_gate`."""
 
     def __post_init__(self) -> None:
         self.release = self.clock.event()
@@ -186,6 +193,9 @@ class FaultySession:
         world.check()
         if world.frame == world.hang_download_at:
             world.hang()
+        if world.download_gate is not None:
+            world.at_download_gate.set()
+            assert world.download_gate.wait(REAL_GUARD_S), "the test never let the file come"
         if world.frame == world.refuse_download_at:
             raise CallError("unsupported", f"the camera cannot do this: downloading {name!r}")
         # A renamed file is still fetched under the virtual camera's own name.

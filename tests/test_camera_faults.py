@@ -12,6 +12,8 @@ the same events in the same order.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,23 @@ import pytest
 
 from core.daemon.controller import RunController
 from core.journal import Journal
-from core.model.camera import NO_CHOICE, CameraConfig
+from core.model.camera import NO_CHOICE, CameraConfig, FileSaved
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.hardware import HardwareConfig
 from core.model.protocol import CameraEvent, EdgeEvent, RunCamera
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
-from hw.camera.usb_camera import FILE_EVENT_MS, OWED_LOOK_MS, TRIGGER_GUARD_NS
+from hw.camera.usb_camera import (
+    FILE_EVENT_MS,
+    FRAME_QUIET_NS,
+    OWED_LOOK_MS,
+    QUIET_LOOK_NS,
+    TRIGGER_GUARD_NS,
+)
 from hw.sim import make_sim_rig
 from tests.camera_faults import World, faulty_camera
-from tests.fake_time import E, Published
+from tests.fake_time import REAL_GUARD_S, E, Published, script
 
 INTERVAL_NS = 400 * NS_PER_MS
 
@@ -110,6 +118,52 @@ def test_a_usb_run_downloads_every_frame(make_rig: Any) -> None:
         assert record.file is not None and record.file.startswith(f"frame-{record.frame:06d}-")
         assert (folder / record.file).read_bytes()[:2] == b"\xff\xd8"
     assert [frame for frame, _ in rig.world.triggers] == list(range(6))
+
+
+def test_work_that_can_wait_waits_while_a_frame_is_taken_and_no_longer(tmp_path: Path) -> None:
+    """From a shutter's opening until its file is saved the camera asks the daemon's other
+    work to wait (a millisecond at a time), for at most FRAME_QUIET_NS."""
+    gate = threading.Event()
+    world = World(download_gate=gate)
+    clock = world.clock
+    camera = faulty_camera(world, CameraConfig(trigger="usb"), tmp_path / "virtual")
+    run = tmp_path / "run"
+    run.mkdir()
+    events: list[Any] = []
+    left: dict[str, int] = {}
+
+    def steps() -> None:
+        camera.prepare(Settings(interval_ns=NS_PER_S))
+        camera.begin_run(run, events.append)
+        left["before the shutter"] = camera.quiet_left_ns(clock.now_ns())
+        opened = clock.now_ns()
+        camera.shutter(0, True)
+        assert world.at_download_gate.wait(REAL_GUARD_S)
+        # The file is on its way; fake time stands still while this thread is busy.
+        left["downloading"] = camera.quiet_left_ns(clock.now_ns())
+        left["near the bound"] = camera.quiet_left_ns(opened + FRAME_QUIET_NS - 300_000)
+        left["past the bound"] = camera.quiet_left_ns(opened + FRAME_QUIET_NS)
+        gate.set()
+        deadline = time.monotonic() + REAL_GUARD_S
+        while camera.quiet_left_ns(opened) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        left["saved"] = camera.quiet_left_ns(opened)
+        camera.shutter(0, False)
+        camera.end_run()
+
+    try:
+        script(clock, steps)
+    finally:
+        gate.set()
+        camera.close()
+    assert left == {
+        "before the shutter": 0,
+        "downloading": QUIET_LOOK_NS,
+        "near the bound": 300_000,
+        "past the bound": 0,
+        "saved": 0,
+    }
+    assert [event.frame for event in events if isinstance(event, FileSaved)] == [0]
 
 
 @pytest.mark.parametrize("gone", [(), (1, 2)], ids=["present", "back-at-frame-3"])

@@ -200,6 +200,9 @@ class LateCamera:
     def status(self) -> CameraStatus:
         return CameraStatus(trigger="gpio", connected=True)
 
+    def quiet_left_ns(self, now_ns: int) -> int:
+        return 0
+
     def watch(self, changed: Callable[[], None]) -> None:
         pass
 

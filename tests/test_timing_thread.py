@@ -7,7 +7,8 @@
   them per batch of events; none of it runs on the timing thread: the engine only puts
   reports on the run's queue.
 - Work that can wait (a client's command, a journal batch) does not start while a
-  shutter is about to open; it starts once the shutter has.
+  shutter is about to open; it starts once the shutter has, and once the camera has
+  taken the frame (its file saved), within a bound.
 - The timing thread never takes the controller's lock, which status and commands hold.
 
 The figures (frames missed at 10 ms under client loads) are bench/timing.py's.
@@ -30,7 +31,7 @@ from core.daemon.engine import GIL_SWITCH_INTERVAL_S
 from core.daemon.server import Server
 from core.fake_clock import FakeClock
 from core.model import protocol
-from core.model.durations import NS_PER_MS
+from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import LapseError
 from core.model.events import Fault
 from core.model.hardware import HardwareConfig
@@ -39,6 +40,7 @@ from core.model.settings import Settings
 from core.paths import Paths
 from hw.sim import make_sim_rig
 from tests.fake_time import Daemon, Published, script
+from tests.test_controller import StandInCamera
 from tests.test_server import Served, StandInController, serving
 
 FRAMES = 40
@@ -244,6 +246,50 @@ def test_a_report_that_comes_just_before_a_shutter_is_taken_once_it_has_opened(
     assert taken_at >= shutter, f"taken {(shutter - taken_at) / 1e6:g} ms before the shutter"
     frames = daemon.journal.read_frames(status.run.id)
     assert [frame.status for frame in frames] == ["ok"] * FRAMES
+
+
+TAKES_NS = 5 * NS_PER_MS
+"""How long the stand-in camera below takes to have each frame after its shutter."""
+
+
+class CameraTakingAMoment(StandInCamera):
+    """A camera that has each frame :data:`TAKES_NS` after its shutter opened, and asks
+    work that can wait to wait until then, a millisecond at a time, as the USB camera
+    does while it triggers, downloads and saves."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.opened_at: int | None = None
+
+    def shutter(self, frame: int, on: bool) -> None:
+        if on:
+            self.opened_at = self.clock.now_ns()
+        super().shutter(frame, on)
+
+    def quiet_left_ns(self, now_ns: int) -> int:
+        if self.opened_at is None:
+            return 0
+        return max(0, min(self.opened_at + TAKES_NS - now_ns, NS_PER_MS))
+
+
+def test_a_journal_batch_waits_while_the_camera_takes_the_frame(tmp_path: Path) -> None:
+    clock = FakeClock()
+    published = ThreadNoting(clock)
+    daemon = Daemon(
+        tmp_path / "state", clock, camera=CameraTakingAMoment(clock), published=published
+    )
+    try:
+        run_id = daemon.start(Settings(interval_ns=NS_PER_S, frames=3)).run.id
+        published.wait_for_end()
+        fired = {frame.frame: frame.fired_ns for frame in daemon.journal.read_frames(run_id)}
+        taken = [(at, event.record) for at, event in published.at if isinstance(event, FrameEvent)]
+        assert [record.frame for _, record in taken] == [0, 1, 2]
+        for at, record in taken:
+            assert record.fired_ns is not None and record.fired_ns == fired[record.frame]
+            assert at >= record.fired_ns + TAKES_NS, f"frame {record.frame} taken too early"
+    finally:
+        daemon.close()
 
 
 async def test_a_command_waits_while_a_shutter_wants_the_gil(tmp_path: Path) -> None:

@@ -331,12 +331,11 @@ class _ActiveRun:
                 return item
 
     def _wait_for_the_shutter(self) -> None:
-        """Let a shutter that is about to open have the GIL first (``Engine.quiet_left_ns``)."""
+        """Let a shutter that is about to open, and the camera taking the frame it opened,
+        have the GIL first (``Controller.quiet_left_ns``)."""
         clock = self.controller.clock
-        now = clock.now_ns()
-        left = self.engine.quiet_left_ns(now)
-        if left:
-            clock.wait_until(now + left)
+        while left := self.controller.quiet_left_ns():
+            clock.wait_until(clock.now_ns() + left)
 
     def _last_camera_reports(self) -> list[Any]:
         """Let the camera fetch the last frames' files (bounded), and take its news."""
@@ -1051,10 +1050,19 @@ class RunController:
         )
 
     def quiet_left_ns(self) -> int:
-        """How long work that can wait (a client's command) should wait now: 0, or until
-        the shutter about to open has (``Engine.quiet_left_ns``)."""
+        """How long work that can wait (a client's command, a journal batch) should wait
+        now before asking again: 0, or until the shutter about to open has
+        (``Engine.quiet_left_ns``), or a moment while the camera takes the frame whose
+        shutter just opened (``Camera.quiet_left_ns``)."""
         run = self._run  # one reference, read without the lock: asked before every answer
-        return 0 if run is None else run.engine.quiet_left_ns(self.clock.now_ns())
+        if run is None:
+            return 0
+        now = self.clock.now_ns()
+        left = run.engine.quiet_left_ns(now)
+        camera = self.camera  # 0 from a camera the run hands no shutter to
+        if camera is not None:
+            left = max(left, camera.quiet_left_ns(now))
+        return left
 
     def timing_stalled(self, now_ns: int, grace_ns: int) -> str | None:
         """Why the run's timing thread looks stuck at ``now_ns``; None while it keeps up

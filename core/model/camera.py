@@ -187,6 +187,12 @@ class Camera(Protocol):
         """What ``status`` shows of the camera: model, battery, connected, fault, downloads."""
         ...
 
+    def quiet_left_ns(self, now_ns: int) -> int:
+        """How long work that can wait (a journal batch, a client's answer) should wait
+        at ``now_ns`` before asking again: 0, or a moment while the camera takes the
+        frame whose shutter opened last; bounded, and callable from any thread."""
+        ...
+
     def watch(self, changed: Callable[[], None]) -> None:
         """Have ``changed`` called whenever :meth:`status` shows something new (the
         camera connects, its battery, a fault); from the camera's thread, so it must

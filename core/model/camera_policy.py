@@ -316,6 +316,11 @@ class FrameFiles:
         """The camera took ``frame`` at ``now_ns``: its file is to come."""
         self._owed[frame] = now_ns
 
+    @property
+    def owing(self) -> bool:
+        """Whether any frame is owed its file, however long it has been."""
+        return bool(self._owed)
+
     def still_owed(self, now_ns: int) -> bool:
         """Whether a frame's file is still to come, within :attr:`give_up_ns`."""
         oldest = now_ns - self.give_up_ns

@@ -77,6 +77,16 @@ EXPOSURE_GUARD_NS = 300 * NS_PER_MS
 """Auto exposure changes the camera's settings only while the next shutter edge is at
 least this far off: never in the moments around a shutter (a real camera takes up to
 a few tenths of a second to apply a setting)."""
+FRAME_QUIET_NS = 20 * NS_PER_MS
+"""From a shutter's opening until its file is saved, work in the daemon that can wait
+(a journal batch, a client's answer) waits, for at most this long (:meth:`UsbCamera.
+quiet_left_ns`): the camera thread's trigger, look, download and save each need the GIL
+between their calls into the camera worker, and a thread that took it then made the
+picture and its file later by a millisecond or more. A real camera's file takes longer
+to come than this: only the trigger is kept clear for it."""
+QUIET_LOOK_NS = NS_PER_MS
+"""Work that waits for a frame to be taken looks again this often: the frame's file
+is usually saved well before :data:`FRAME_QUIET_NS` is up."""
 USED_KEPT = 64
 """Frames whose setting is remembered until their file comes (a file later than this
 many frames is not measured)."""
@@ -87,6 +97,9 @@ class _Shutter:
     frame: int
     on: bool
     queued_ns: int
+    taking: int = 0
+    """An opening's number, counted from the first (:attr:`UsbCamera._opened`); 0 for a
+    closing."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,15 @@ class UsbCamera:
         self._calls = BoundedCaller(config.call_timeout_ns / NS_PER_S, clock)
         self._jobs = clock.queue()
         """_Shutter, _Call and _Close jobs, taken in order by the camera thread."""
+        self._opened = 0
+        """Shutter openings handed over so far (written by the timing thread only)."""
+        self._quiet_until_ns = 0
+        """Until when the last opening keeps work that can wait waiting (timing thread)."""
+        self._in_hand = 0
+        """The last opening the camera thread has taken up (camera thread only)."""
+        self._settled = 0
+        """The last opening whose frame is taken, its file saved or given up (camera
+        thread only)."""
         # Everything below belongs to the camera thread, except _status (under _lock).
         self._session: Session | None = None
         self._prepared: Settings | None = None
@@ -213,7 +235,23 @@ class UsbCamera:
 
     def shutter(self, frame: int, on: bool) -> None:
         """The engine's shutter edge: queued for the camera thread, never waits."""
-        self._jobs.put(_Shutter(frame, on, self._clock.now_ns()))
+        now_ns = self._clock.now_ns()
+        taking = 0
+        if on:
+            # Only the timing thread writes these two; the deadline first, so a reader
+            # that sees the new opening never pairs it with the last one's deadline.
+            self._quiet_until_ns = now_ns + FRAME_QUIET_NS
+            taking = self._opened = self._opened + 1
+        self._jobs.put(_Shutter(frame, on, now_ns, taking))
+
+    def quiet_left_ns(self, now_ns: int) -> int:
+        """How long work that can wait should wait at ``now_ns`` before looking again: 0,
+        or a moment while the frame whose shutter opened last is being taken (triggered,
+        its file looked for, downloaded and saved), for at most :data:`FRAME_QUIET_NS`
+        from its opening. Read from any thread, without a lock."""
+        if self._settled >= self._opened:
+            return 0
+        return max(0, min(self._quiet_until_ns - now_ns, QUIET_LOOK_NS))
 
     def end_run(self) -> None:
         """Collect and download what the last frames produced (bounded), then stop reporting."""
@@ -267,11 +305,14 @@ class UsbCamera:
                     self._between_jobs()
                 elif isinstance(job, _Shutter):
                     self._shutter(job)
+                    self._in_hand = max(self._in_hand, job.taking)
                 else:
                     self._run_call(job)
             except Exception as error:  # a bug here must not end the camera thread
                 log.exception("camera thread error")
                 self._fault(f"camera thread error: {error!r}")
+            if not (self._waiting or self._files.owing):
+                self._settled = self._in_hand  # the frame is taken: nothing need wait for it
         self._drop_session()
 
     def _run_call(self, job: _Call) -> None:
