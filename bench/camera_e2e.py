@@ -58,6 +58,7 @@ import ctypes
 import itertools
 import json
 import os
+import re
 import select
 import shutil
 import struct
@@ -107,6 +108,8 @@ TITLE = "lapse camera end-to-end benchmark"
 METHODS = ("lapse usb", "lapse gpio", "gphoto2 --interval", "spawn loop")
 AUTO_METHODS = ("lapse usb auto", "lapse gpio auto")
 LAPSE_METHODS = ("lapse usb", "lapse gpio", *AUTO_METHODS)
+LAPSE_NAME = re.compile(r"frame-(\d+)-.*\.jpg$", re.IGNORECASE)
+"""A frame file as lapse names it: its frame number first."""
 BATCH_FRAMES = 25
 """The virtual card keeps 26 pictures a process; 25 leaves one to spare."""
 BATCHES = 5
@@ -153,6 +156,17 @@ class Watcher:
                 for path, at in self.arrivals.items()
                 if path.parent == folder and path.name.endswith(suffixes)
             )
+
+    def frame_files(self, folder: Path) -> list[tuple[int, int]]:
+        """(frame, arrival stamp) of each of ``folder``'s files named by lapse
+        (``frame-000022-…``), in order of arrival."""
+        found = []
+        with self._lock:
+            for path, at in self.arrivals.items():
+                named = LAPSE_NAME.match(path.name)
+                if path.parent == folder and named is not None:
+                    found.append((int(named.group(1)), at))
+        return sorted(found, key=lambda pair: pair[1])
 
     def close(self) -> None:
         self._stop.set()
@@ -215,6 +229,10 @@ class Batch:
     note: str = ""
     exposure_changes: int = 0
     """Frames whose auto exposure setting differs from the frame's before."""
+    slots: list[int] | None = None
+    """Each arrival's frame, when its file's name tells it (lapse's ``frame-000022-…``):
+    a missed frame then shifts no later file off its slot. None: the files are the
+    frames in order of arrival (gphoto2 names them by its own count)."""
 
     @property
     def missed(self) -> int:
@@ -224,7 +242,8 @@ class Batch:
         """Each file's arrival − its slot on the batch's grid: k·interval, placed where it
         fits the files best (the median of arrival − k·interval), so no one late file
         (the first, say) shifts the others."""
-        offsets = [at - k * self.interval_ns for k, at in enumerate(self.arrivals_ns)]
+        slots = self.slots if self.slots is not None else range(len(self.arrivals_ns))
+        offsets = [at - k * self.interval_ns for k, at in zip(slots, self.arrivals_ns, strict=True)]
         if not offsets:
             return []
         phase = median(offsets)
@@ -355,8 +374,12 @@ def lapse_batch(
         cpu = (after - before) / clock_ticks()
         settings = [r.get("exposure") for r in records]
         changes = sum(a != b for a, b in itertools.pairwise(settings))
-        files = watcher.files(folder)
-        return Batch(method, interval_ns, frames, files, cpu, note, exposure_changes=changes)
+        found = watcher.frame_files(folder)
+        files = [at for _, at in found]
+        slots = [frame for frame, _ in found]
+        return Batch(
+            method, interval_ns, frames, files, cpu, note, exposure_changes=changes, slots=slots
+        )
     finally:
         stop_daemon(processes, handle)
 

@@ -32,6 +32,20 @@ def test_deviation_is_from_the_grid_that_fits_the_batch_best() -> None:
     assert batch("spawn loop", [100.0, 1102.0]).missed == 2
 
 
+def test_a_missed_lapse_frame_shifts_no_later_file_off_its_slot() -> None:
+    # Frame 2 was missed: the files of frames 3 and 4 are on their own slots, not 1 s early.
+    found = Batch(
+        "lapse usb",
+        NS_PER_S,
+        5,
+        [100 * NS_PER_MS, 1100 * NS_PER_MS, 3101 * NS_PER_MS, 4100 * NS_PER_MS],
+        0.4,
+        slots=[0, 1, 3, 4],
+    )
+    assert found.deviations_ns() == [0, 0, 1 * NS_PER_MS, 0]
+    assert found.missed == 1
+
+
 def test_pooled_figures_take_absolute_deviations_and_the_median_drift() -> None:
     figures = pooled(
         [
@@ -77,9 +91,11 @@ def test_the_watcher_stamps_a_file_when_it_is_whole_not_its_part(tmp_path: Path)
         while not watcher.files(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.01)
         stamps = watcher.files(tmp_path)
+        framed = watcher.frame_files(tmp_path)
     finally:
         watcher.close()
     assert len(stamps) == 1 and stamps[0] >= before
+    assert framed == [(0, stamps[0])]  # its frame, read from lapse's name
 
 
 def test_a_batch_larger_than_the_virtual_card_is_refused(
