@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
+from core.daemon.engine import WOKE_LATE
 from core.journal import RunInfo
 from core.model.durations import NS_PER_S, parse_duration
 from core.model.exposure import MID_GREY, stops_off
@@ -55,15 +56,26 @@ def camera_run(
     return result, run, lapse.journal.read_frames(run.id)
 
 
+def taken(records: list[FrameRecord]) -> list[FrameRecord]:
+    """The frames the engine fired, each ``ok``. A frame may be missed only because the
+    timing thread itself woke over a millisecond late (a shared test machine that stalls
+    a virtual CPU: bench/timing.py counts how often); never for the camera's sake."""
+    stalled = [r for r in records if r.status == "missed" and r.error == WOKE_LATE]
+    fired = [r for r in records if r not in stalled]
+    assert [(r.status, r.error) for r in fired] == [("ok", None)] * len(fired)
+    assert len(stalled) <= 1, f"{len(stalled)} frames missed: the machine stalled"
+    return fired
+
+
 def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse) -> None:
     # A real daemon on the real clock: 1 s leaves the camera thread half a second before
     # a trigger counts as stale, room enough on a loaded machine (the exact fault
     # sequences are tests/test_camera_faults.py's, in fake time).
     result, run, records = camera_run(lapse, "usb", "1s", 10)
-    assert [r.status for r in records] == ["ok"] * 10
+    records = taken(records)
     names = [r.file for r in records]
     assert all(name is not None for name in names)
-    assert len(set(names)) == 10
+    assert len(set(names)) == len(records)
     on_disk = sorted(p.name for p in run.path.iterdir() if p.name.startswith("frame-"))
     assert on_disk == sorted(names)  # type: ignore[type-var]
     for record in records:
@@ -79,8 +91,12 @@ def test_a_10_frame_usb_run_downloads_10_files_named_in_the_journal(lapse: Lapse
     assert f"  brightness {records[0].brightness:.0%}  frame-000000-" in log, log
     assert not any(p.suffix == ".part" for p in run.path.iterdir())
     # `--wait` says each frame once, when its file is saved, naming it.
-    frame_lines = [line for line in result.stdout.splitlines() if line.startswith("frame ")]
-    assert [line.split()[1] for line in frame_lines] == [f"{k}/10" for k in range(10)]
+    frame_lines = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("frame ") and " missed: " not in line
+    ]
+    assert [line.split()[1] for line in frame_lines] == [f"{r.frame}/10" for r in records]
     assert all(line.endswith(f"  {name}") for line, name in zip(frame_lines, names, strict=True))
 
 
@@ -198,9 +214,10 @@ def test_a_usb_run_goes_past_the_virtual_cards_26_pictures(lapse: Lapse) -> None
     # the simulated rig starts the worker again and the frame is taken.
     frames = 30
     _, run, records = camera_run(lapse, "usb", "500ms", frames)
-    assert [(r.status, r.error) for r in records] == [("ok", None)] * frames
+    fired = taken(records)
+    assert sum(r.frame > 26 for r in fired) >= 2  # taken after the worker started again
     on_disk = [p for p in run.path.iterdir() if p.name.startswith("frame-")]
-    assert len(on_disk) == frames
+    assert len(on_disk) == len(fired)
     assert camera_status(lapse)["fault"] is None
 
 
