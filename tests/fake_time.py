@@ -28,14 +28,16 @@ REAL_GUARD_S = 60.0
 measure of speed (the work takes no real time to speak of)."""
 
 
-def script(clock: FakeClock, steps: Callable[[], None]) -> None:
+def script(clock: FakeClock, steps: Callable[[], None], *, guard_s: float = REAL_GUARD_S) -> None:
     """Run ``steps`` (a test scripting a run or a camera) on a thread taking part in
     ``clock``'s time.
 
     Fake time stands still while a thread taking part works: a camera thread that loops
     without ever waiting would hold it still for ever, and a test waiting on the clock
     with it. So the steps run on a thread of their own, and a hang is a failure here
-    rather than a test that never ends. What the steps raise is raised again.
+    rather than a test that never ends. What the steps raise is raised again. Steps
+    that do much real work (hundreds of frames through libgphoto2 and the disk) give a
+    longer ``guard_s``.
     """
     raised: list[BaseException] = []
 
@@ -48,7 +50,7 @@ def script(clock: FakeClock, steps: Callable[[], None]) -> None:
 
     thread = threading.Thread(target=run, name="test-script", daemon=True)
     thread.start()
-    thread.join(REAL_GUARD_S)
+    thread.join(guard_s)
     assert not thread.is_alive(), "the steps never finished: fake time stood still"
     if raised:
         raise raised[0]

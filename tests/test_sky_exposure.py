@@ -37,11 +37,13 @@ from hw.camera.sky import PICTURE_BYTES, SkyOpener, SkySession, frame_brightness
 from hw.camera.usb_camera import BULB_SLICE_NS, OWED_LOOK_MS, UsbCamera
 from hw.camera.virtual import use_virtual_camera, wheel_folder
 from tests.camera_faults import shoot
-from tests.fake_time import script
+from tests.fake_time import REAL_GUARD_S, script
 from tests.raw_files import nef_like
 from tests.skies import GREENWICH, GREENWICH_OBSERVER, ns_of
 
 INTERVAL_NS = 30 * NS_PER_S
+REAL_S_PER_FRAME = 0.25
+"""Real seconds a frame of a run in fake time may take before the run counts as hung."""
 CARD_PICTURES = 25
 """Pictures one load of the virtual camera's library takes (its card holds 26)."""
 AUTO = ExposureConfig(mode=ExposureMode.AUTO)
@@ -129,7 +131,9 @@ def shoot_run(
         camera.end_run()
 
     try:
-        script(clock, run)
+        # Each frame is real work (a capture, a download, two fsyncs, a decode): a dusk's
+        # 700 frames took 60 s on this shared machine once its disk was busy.
+        script(clock, run, guard_s=REAL_GUARD_S + frames * REAL_S_PER_FRAME)
     finally:
         camera.close()
     return events
