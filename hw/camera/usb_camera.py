@@ -98,7 +98,7 @@ class _Shutter:
     frame: int
     on: bool
     queued_ns: int
-    taking: int = 0
+    opening: int = 0
     """An opening's number, counted from the first (:attr:`UsbCamera._opened`); 0 for a
     closing."""
 
@@ -237,13 +237,13 @@ class UsbCamera:
     def shutter(self, frame: int, on: bool) -> None:
         """The engine's shutter edge: queued for the camera thread, never waits."""
         now_ns = self._clock.now_ns()
-        taking = 0
+        opening = 0
         if on:
             # Only the timing thread writes these two; the deadline first, so a reader
             # that sees the new opening never pairs it with the last one's deadline.
             self._quiet_until_ns = now_ns + FRAME_QUIET_NS
-            taking = self._opened = self._opened + 1
-        self._jobs.put(_Shutter(frame, on, now_ns, taking))
+            opening = self._opened = self._opened + 1
+        self._jobs.put(_Shutter(frame, on, now_ns, opening))
 
     def quiet_left_ns(self, now_ns: int) -> int:
         """How long work that can wait should wait at ``now_ns`` before looking again: 0,
@@ -305,7 +305,7 @@ class UsbCamera:
                 if job is None:
                     self._between_jobs()
                 elif isinstance(job, _Shutter):
-                    self._in_hand = max(self._in_hand, job.taking)
+                    self._in_hand = max(self._in_hand, job.opening)
                     self._shutter(job)
                 else:
                     self._run_call(job)
