@@ -50,12 +50,15 @@ class SocketLink:
         """How to start a daemon; None never starts one (the kiosk's is systemd's)."""
         self._listening: Client | None = None
         self._closed = threading.Event()
+        self._starting = threading.Lock()
+        """Held while this link starts a daemon: one start at a time, waited for by all."""
 
     def connect(self) -> protocol.HelloReply:
         if self.daemon_command is None:
             with Client(self.paths.socket, timeout=5).connect() as client:
                 return client.hello()
-        return ensure_daemon(self.paths, self.daemon_command)
+        with self._starting:
+            return ensure_daemon(self.paths, self.daemon_command)
 
     def events(self) -> Iterator[protocol.Event]:
         if self._closed.is_set():
@@ -82,7 +85,16 @@ class SocketLink:
             client.shutdown()
 
     def command(self, command: protocol.Command) -> Any:
-        with Client(self.paths.socket, timeout=30).connect() as client:
+        try:
+            client = Client(self.paths.socket, timeout=30).connect()
+        except DaemonUnavailable:
+            if self.daemon_command is None:
+                raise
+            # The daemon this link starts may still be coming up (start pressed as the
+            # screen opened): the command waits for it, as the screen does, not refused.
+            self.connect()
+            client = Client(self.paths.socket, timeout=30).connect()
+        with client:
             return client.request(command)
 
 
