@@ -97,6 +97,9 @@ class StandInCamera:
     def quiet_left_ns(self, now_ns: int) -> int:
         return 0
 
+    def line_hold_ns(self) -> int | None:
+        return None
+
     def watch(self, changed: Callable[[], None]) -> None:
         self.changed = changed
 

@@ -203,6 +203,9 @@ class LateCamera:
     def quiet_left_ns(self, now_ns: int) -> int:
         return 0
 
+    def line_hold_ns(self) -> int | None:
+        return None
+
     def watch(self, changed: Callable[[], None]) -> None:
         pass
 

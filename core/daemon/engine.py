@@ -203,8 +203,12 @@ class Engine:
         opened_late_ns = 0
         """How late the shutter opened: the frame's later steps keep their distance from it,
         so a pulse or an exposure is never cut short."""
+        index = 0
         try:
-            for step in frame.steps:
+            # By index: arming may re-time the steps after the opening (_held_open).
+            while index < len(frame.steps):
+                step = frame.steps[index]
+                index += 1
                 on_grid = due + step.offset_ns
                 before_shutter = due - on_grid
                 at = on_grid + opened_late_ns
@@ -221,6 +225,7 @@ class Engine:
                     if not self._arm(frame, at):
                         return False
                     armed = True
+                    frame = self._held_open(frame)
                 precise = _precise(step, before_shutter)
                 self._waiting_until = at
                 woke = clock.wait_until(at, self.cancel, precise=precise)
@@ -290,6 +295,19 @@ class Engine:
         self.collector.before_shutter(self._quiet[0] - self.clock.now_ns())
         self._mark(Mark(MarkKind.ARMED, frame.frame, frame.due_ns))
         return True
+
+    def _held_open(self, frame: FrameDue) -> FrameDue:
+        """``frame`` with its shutter held as long as the camera asks: a bulb the wired
+        line times (auto exposure at night). Asked as the frame is armed, when the
+        camera's setting for it is made (never within its guard before a shutter);
+        only the steps after the opening change."""
+        camera = self.camera
+        if camera is None or not camera.drives_shutter_line:
+            return frame
+        hold_ns = camera.line_hold_ns()
+        if hold_ns is None:
+            return frame
+        return self.scheduler.held_open(frame, hold_ns)
 
     @staticmethod
     def _first_wake(frame: FrameDue) -> int:

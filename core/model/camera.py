@@ -179,6 +179,13 @@ class Camera(Protocol):
         """The shutter edge of ``frame``, called on the timing thread: never blocks."""
         ...
 
+    def line_hold_ns(self) -> int | None:
+        """How long the shutter line is to hold the next shutter open, when the camera is
+        set to Bulb for it and the wired line times the exposure (auto exposure at night
+        with ``trigger = "gpio"``); None: the plan's pulse. Asked on the timing thread as
+        a frame is armed: never blocks."""
+        ...
+
     def end_run(self) -> None:
         """Stop reporting; files still pending stay on the camera. Bounded in time."""
         ...

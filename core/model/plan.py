@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
@@ -129,6 +129,47 @@ def _scaled(duration_ns: int, interval_ns: int) -> int:
     return duration_ns * interval_ns // REFERENCE_INTERVAL_NS
 
 
+def longest_exposure_ns(settings: Settings) -> int:
+    """The longest bulb exposure a frame of ``settings`` has room for: the interval less
+    the camera's wake-up and save with camera power, else less the focus lead."""
+    interval = settings.interval_ns
+    if settings.power:
+        lead = _scaled(POWER_LEAD_NS, interval)
+        return interval - lead - _scaled(SAVE_TIME_NS, interval)
+    return interval - _scaled(settings.focus_lead_ns, interval)
+
+
+def longest_hold_ns(settings: Settings) -> int:
+    """The longest bulb the wired line holds for one frame of a run (auto exposure's,
+    chosen frame by frame): :func:`longest_exposure_ns`, less the run's ``min_power_off``
+    with camera power, so the frame's later power-off still leaves the camera off that
+    long before the next frame wakes it."""
+    longest = longest_exposure_ns(settings)
+    return longest - settings.min_power_off_ns if settings.power else longest
+
+
+def held_open(plan: Plan, hold_ns: int) -> Plan:
+    """``plan`` with its shutter and focus held ``hold_ns`` from the shutter's opening:
+    one frame's bulb timed on the wired line (auto exposure at night). The release is
+    spun for, as a bulb's is, and camera power switched off each frame goes off no
+    sooner than the save after it. ``hold_ns`` is at most :func:`longest_hold_ns` of
+    the run's settings (auto exposure's longest setting is)."""
+    release = max(1, hold_ns)
+    power_off = plan.power_off_ns
+    if power_off is not None and not plan.power_stays_on:
+        power_off = max(power_off, release + _scaled(SAVE_TIME_NS, plan.interval_ns))
+
+    def moved(edge: Edge) -> Edge:
+        if edge.on:
+            return edge
+        # (A power-off edge is there only with power_off.)
+        return replace(edge, offset_ns=power_off if edge.line is Line.POWER else release)
+
+    edges = [moved(edge) for edge in plan.edges]
+    edges.sort(key=lambda edge: edge.rank)
+    return replace(plan, edges=tuple(edges), release_ns=release, power_off_ns=power_off, bulb=True)
+
+
 def make_plan(settings: Settings) -> Plan:
     """Turn settings into a frame plan, or raise :class:`PlanError` giving the limit."""
     settings.validated()
@@ -155,7 +196,7 @@ def make_plan(settings: Settings) -> Plan:
                 f" the camera-power lead {_say(POWER_LEAD_NS)}"
             )
         save = _scaled(SAVE_TIME_NS, interval)
-        longest = interval - power_lead - save
+        longest = longest_exposure_ns(settings)
         if release > longest:
             raise PlanError(
                 f"exposure {_say(release)} does not fit a"
@@ -173,7 +214,7 @@ def make_plan(settings: Settings) -> Plan:
             power_off = interval + power_on
         edges += [Edge(power_on, Line.POWER, True), Edge(power_off, Line.POWER, False)]
     else:
-        longest = interval - focus_lead
+        longest = longest_exposure_ns(settings)
         if release > longest:
             raise PlanError(
                 f"exposure {_say(release)} does not fit a"

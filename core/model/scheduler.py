@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Protocol
 
 from core.model.led import led_changes
-from core.model.plan import Edge, Line, Plan, grid_period
+from core.model.plan import Edge, Line, Plan, grid_period, held_open
 from core.model.windows import SEARCH_NS, Windows
 
 SPIN_NS = 2_000_000
@@ -324,6 +324,23 @@ class Scheduler:
                 steps = _power_on_later(steps, short)
         self._power_off_due = due_ns + plan.power_off_ns if switches_off else None
         return steps
+
+    def held_open(self, frame: FrameDue, hold_ns: int) -> FrameDue:
+        """``frame`` with its shutter held open ``hold_ns`` (a bulb timed on the wired
+        line, chosen as the frame is armed): the steps up to its opening are kept as they
+        are, those after come from the frame's plan held open
+        (:func:`~core.model.plan.held_open`)."""
+        plan = self._paces[self._night(frame.frame)][0]
+        held = held_open(plan, hold_ns)
+        steps = self._frame_steps(held)
+        powers_off = any(
+            step.edge is not None and step.edge.line is Line.POWER and not step.edge.on
+            for step in frame.steps
+        )
+        if not powers_off:
+            steps = self._keeping_power_on(held, steps)
+        kept = tuple(step for step in frame.steps if step.offset_ns <= 0)
+        return replace(frame, steps=kept + tuple(step for step in steps if step.offset_ns > 0))
 
     def skip_past(self, now_ns: int) -> SlotsMissed | None:
         """Give up every slot whose shutter time is before ``now_ns``, as far as the window

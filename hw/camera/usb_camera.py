@@ -37,6 +37,7 @@ from core.model.camera import (
 from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import CameraError
 from core.model.exposure import AutoExposure, ExposureConfig, Ladder, NoLadder, Setting
+from core.model.plan import longest_hold_ns
 from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
@@ -169,7 +170,8 @@ class UsbCamera:
         self._next_trigger_ns: int | None = None
         """When the next shutter is due (monotonic ns): the last one plus the interval."""
         self._close_due_ns: int | None = None
-        """When a USB bulb's open shutter is to close; None while it is not open."""
+        """When the open shutter of a bulb the engine times is to close (the run's USB bulb,
+        or auto exposure's held on the wired line); None while it is not open."""
         self._look_now = False
         self._deletes = True
         """Whether this camera deletes files from its card when asked."""
@@ -183,6 +185,9 @@ class UsbCamera:
         """When the bulb exposure auto exposure opened is to close; None: none is open."""
         self._bulb_frame = 0
         """The frame that bulb exposure is of."""
+        self._line_bulb = False
+        """On the simulated rig, whether the wired line holds a bulb open on the virtual
+        camera (its picture is taken as the line lets go)."""
         self._measured_before: tuple[tuple[str, float], ...] = ()
         """A resumed run's frames before its stop (exposure, brightness), for its auto
         exposure to go on from."""
@@ -244,6 +249,15 @@ class UsbCamera:
             self._quiet_until_ns = now_ns + FRAME_QUIET_NS
             opening = self._opened = self._opened + 1
         self._jobs.put(_Shutter(frame, on, now_ns, opening))
+
+    def line_hold_ns(self) -> int | None:
+        """How long the wired line is to hold the next shutter open: auto exposure's bulb,
+        with ``trigger = "gpio"``; None otherwise. Read on the timing thread as a frame
+        is armed, without a lock: each is one reference, set by the camera thread."""
+        auto, route = self._auto, self._route
+        if auto is None or not route.drives_line:
+            return None
+        return auto.current.bulb_ns
 
     def quiet_left_ns(self, now_ns: int) -> int:
         """How long work that can wait should wait at ``now_ns`` before looking again: 0,
@@ -497,7 +511,7 @@ class UsbCamera:
                 ladder = Ladder.of(
                     shutters,
                     isos,
-                    longest_ns=config.longest_ns(settings.interval_ns),
+                    longest_ns=self._longest_ns(settings),
                     iso_min=config.iso_min,
                     iso_max=config.iso_max,
                     speed_ns=policy.speed_ns,
@@ -518,14 +532,23 @@ class UsbCamera:
             self._pending = None
         self._set_exposure(session, self._auto.current)
 
+    def _longest_ns(self, settings: Settings) -> int:
+        """Auto exposure's longest exposure: the interval less the margin; on the wired
+        line, which times its bulbs within the frame's plan, no longer than the plan has
+        room for (:func:`~core.model.plan.longest_hold_ns`)."""
+        longest = self.exposure.longest_ns(settings.interval_ns)
+        if self.trigger == Trigger.GPIO:
+            longest = min(longest, longest_hold_ns(settings))
+        return longest
+
     def _bulb_speed(self, session: Session, shutters: list[str]) -> str | None:
-        """The camera's Bulb speed when auto exposure may hold it open: triggered over USB
-        (an opto line fired in Bulb would hold it only for its pulse) and a camera that
-        can time a bulb over USB."""
-        if self.trigger != Trigger.USB:
-            return None
+        """The camera's Bulb speed when auto exposure may hold it open: over USB with a
+        camera that can time a bulb so, or with ``trigger = "gpio"``, where the engine
+        holds the wired line for the exposure (:meth:`line_hold_ns`)."""
         bulb = policy.bulb_speed(shutters)
-        if bulb is None or self._call(session.usb_bulb) is None:
+        if bulb is None or self.trigger == Trigger.GPIO:
+            return bulb
+        if self._call(session.usb_bulb) is None:
             return None
         return bulb
 
@@ -553,7 +576,8 @@ class UsbCamera:
     def _apply_pending_exposure(self) -> None:
         """Set auto exposure's choice, when the next shutter edge is far enough off."""
         auto, chosen, session = self._auto, self._pending, self._session
-        if auto is None or chosen is None or session is None or self._bulb_closes_ns is not None:
+        held_open = self._bulb_closes_ns is not None or self._close_due_ns is not None
+        if auto is None or chosen is None or session is None or held_open:
             return  # (never while the shutter is held open)
         edges = self._edges_ahead()
         if edges and min(edges) - self._clock.now_ns() < EXPOSURE_GUARD_NS:
@@ -581,6 +605,8 @@ class UsbCamera:
         (:func:`policy.file_wait_ns`), downloads within about two call bounds."""
         if self._bulb_closes_ns is not None:
             self._close_bulb()  # the run is over: its last exposure ends now
+        if self._line_bulb:
+            self._virtual_line(on=False)  # the stop let go of the line: as a body would
         deadline_ns = self._clock.now_ns() + 2 * self.config.call_timeout_ns
         while self._session is not None and self._clock.now_ns() < deadline_ns:
             if self._waiting:
@@ -638,16 +664,24 @@ class UsbCamera:
         age_ns = self._clock.now_ns() - job.queued_ns
         action = policy.edge_action(self._route, on=job.on, age_ns=age_ns, stale_ns=self._stale_ns)
         if action is policy.EdgeAction.NOTHING:
+            if self._line_bulb and not job.on:
+                self._virtual_line(on=False)
             return
         if action is policy.EdgeAction.MISSED:
             self._frame_failed(job.frame, "missed", policy.MISSED_MESSAGE)
             return
         if action is policy.EdgeAction.WATCH:
             # The opto line fired (or holds) the shutter: USB only fetches the files. The
-            # file is owed even to a camera that is away, so a frame with none says so.
-            self._files.owe(job.frame, self._clock.now_ns())
+            # file is owed even to a camera that is away, so a frame with none says so;
+            # from the line's release when it holds a bulb.
+            used = self._used.get(job.frame)
+            bulb_ns = None if used is None else used.bulb_ns
+            closes_ns = self._clock.now_ns()
+            if bulb_ns is not None:
+                closes_ns = self._close_due_ns = job.queued_ns + bulb_ns
+            self._files.owe(job.frame, closes_ns)
             if (self._session is not None or self._connect_for_frame()) and self._virtual:
-                self._virtual_line_fired()
+                self._virtual_line(on=True, bulb=bulb_ns is not None)
             return
         if self._session is None and not self._connect_for_frame():
             if job.on:
@@ -706,15 +740,25 @@ class UsbCamera:
             self._connect()
             self._call_retrying(self._require_session().trigger)
 
-    def _virtual_line_fired(self) -> None:
+    def _virtual_line(self, *, on: bool, bulb: bool = False) -> None:
         """On the simulated rig the shutter line is wired to the virtual camera: the
-        opening the engine switched takes its picture, as an opto would on a real one.
+        opening the engine switched takes its picture, as an opto would on a real one;
+        set to Bulb, the body opens with the line and takes its picture as it lets go.
 
         A camera that cannot take it has no file to give: the frame is journaled as
         having none once its wait is over, as with a real camera that ignored the line.
         """
+        if not on:
+            self._line_bulb = False
         with contextlib.suppress(CallError):
-            self._trigger(self._require_session())
+            session = self._require_session()
+            if not on:
+                self._taking(lambda: self._call_retrying(session.bulb, False))
+            elif bulb:
+                self._call(session.bulb, True)
+                self._line_bulb = True
+            else:
+                self._trigger(session)
 
     # -- files --------------------------------------------------------------------------
     def _collect_files(self, timeout_ms: int = FILE_EVENT_MS) -> None:
