@@ -345,6 +345,10 @@ class UsbCamera:
             if self._files.still_owed(self._clock.now_ns()):
                 # The wait inside libgphoto2 is the pause, when one fits before the trigger.
                 return 0.0 if self._look_timeout_ms() > 0 else OWED_POLL_S
+            if self._waiting and self._pause.until_ns:
+                # Files wait for room on the disk: looked for again as the pause ends.
+                left_ns = self._pause.until_ns - self._clock.now_ns()
+                return max(0.0, min(POLL_S, left_ns / NS_PER_S))
             return POLL_S
         return max(0.0, min(IDLE_S, (self._next_idle_ns - self._clock.now_ns()) / NS_PER_S))
 
