@@ -46,6 +46,14 @@ Targets: lapse never early; 0 frames missed; idle p99 ≤ 2× cyclictest's p99 a
 the policy of lapse's timing thread, and ≤ 250 µs; idle |drift| < 20 µs;
 loaded p99 < 1 ms.
 
+With ``--auto-exposure``, **lapse, auto exposure** runs too, after lapse in each
+condition, on the same targets: the same daemon and span, its config ``[camera] trigger
+= "gpio"`` and ``[exposure] mode = "auto"``, so the simulated rig's virtual camera takes
+each frame as the shutter line opens and the camera thread downloads it, measures it
+and sets the next exposure over USB, all beside the timing thread. A frame counts as
+missed when its shutter did not open; the camera's files (and the frames without
+one, the camera's business) are printed beside.
+
 Then lapse under client loads (``--loads``, each a fresh ``lapse daemon`` on the
 simulated rig, ``--load-frames`` frames, 2,000 by default), beside the two measuring
 subscribers above; the clients are one child process of their own:
@@ -154,6 +162,10 @@ LOADED_P99_LIMIT_US = 1000.0
 
 LAPSE = "lapse"
 LAPSE_TOLD = "lapse: told to switch"
+LAPSE_AUTO = "lapse, auto exposure"
+AUTO_CONFIG = '[camera]\ntrigger = "gpio"\n\n[exposure]\nmode = "auto"\n'
+"""The daemon's config for :data:`LAPSE_AUTO`: the simulated rig's virtual camera on the
+wired line, each frame downloaded, measured and the next one's exposure set over USB."""
 CYCLICTEST_FIFO = f"cyclictest FIFO {TIMING_PRIORITY}"
 CYCLICTEST_OTHER = "cyclictest default"
 CAREFUL_FIFO = f"careful loop FIFO {TIMING_PRIORITY}"
@@ -163,6 +175,7 @@ NAIVE = "naive loop default"
 SPANS = {
     LAPSE: "due_ns (journal) → shutter-on edge event at_ns (after rig.set_line returned)",
     LAPSE_TOLD: "due_ns → journal fired_ns (just before the output call; information)",
+    LAPSE_AUTO: "as lapse's, with the camera path at work beside the timing thread",
     CAREFUL_FIFO: "anchor + k·I → monotonic_ns() after MockFactory pin on() returned",
     CAREFUL_OTHER: "anchor + k·I → monotonic_ns() after MockFactory pin on() returned",
     NAIVE: "t0 + k·I → monotonic_ns() after MockFactory pin on() returned",
@@ -433,9 +446,13 @@ def daemon_run(
     keep: bool,
     hardware: str = "sim",
     more: MoreClients | None = None,
+    config: str | None = None,
 ) -> DaemonRun:
-    """A daemon with two subscribers (and ``more``), one ``lapse run``; its journal and edges."""
+    """A daemon with two subscribers (and ``more``), one ``lapse run``; its journal and edges.
+    ``config``: the daemon's config.toml (none: the defaults)."""
     with temp_dir("lapse-bench-", keep) as root:
+        if config is not None:
+            (root / "config.toml").write_text(config)
         handle = start_daemon(processes, root, daemon_env(root, hardware=hardware))
         subscribers: list[Subscriber] = []
         try:
@@ -477,6 +494,39 @@ def daemon_run(
         events_per_subscriber=[s.events for s in subscribers],
         final_state=subscribers[0].final_state,
     )
+
+
+def bench_lapse_auto(
+    processes: Processes, condition: str, interval_ns: int, frames: int, keep: bool
+) -> Figures:
+    """lapse's lateness (due → write returned) with auto exposure on the wired line: the
+    simulated rig's virtual camera takes each frame as its line opens, and the camera
+    thread downloads, measures and sets the next exposure over USB. A frame counts as
+    missed when its shutter did not open; one whose file did not come (the camera's
+    business, not the grid's) is counted beside."""
+    run = daemon_run(processes, interval_ns, frames, keep, config=AUTO_CONFIG)
+    opened = [r for r in run.records if r.get("fired_ns") is not None]
+    written = [
+        run.shutter_on[r["frame"]] - r["due_ns"] for r in opened if r["frame"] in run.shutter_on
+    ]
+    extra = {
+        "journal_records": len(run.records),
+        "not_fired": len(run.records) - len(opened),
+        "no_edge_event": len(opened) - len(written),
+        "not_ok": [
+            f"frame {r['frame']} {r['status']}: {r.get('error')}"
+            for r in run.records
+            if r.get("fired_ns") is None
+        ],
+        "files": sum(1 for r in run.records if r.get("file")),
+        "no_file": [f"frame {r['frame']}: {r.get('error')}" for r in opened if not r.get("file")],
+        "exposures": len({r.get("exposure") for r in run.records if r.get("exposure")}),
+        "realtime_threads": run.realtime_threads,
+        "events_per_subscriber": run.events_per_subscriber,
+        "final_state": run.final_state,
+    }
+    missed = len(run.records) - len(written)
+    return Figures.from_ns(condition, LAPSE_AUTO, written, missed=missed, **extra)
 
 
 def bench_lapse(
@@ -1015,15 +1065,20 @@ def same_policy_reference(lapse: Figures | None) -> str:
 
 
 def timing_checks(
-    report: Report, results: Sequence[Figures], conditions: Sequence[str], prefix: str = ""
+    report: Report,
+    results: Sequence[Figures],
+    conditions: Sequence[str],
+    prefix: str = "",
+    method: str = LAPSE,
 ) -> None:
-    """The timing targets for lapse's figures (due → write returned); ``prefix`` names the case."""
+    """The timing targets for lapse's figures (due → write returned) as ``method``;
+    ``prefix`` names the case."""
 
     def check(name: str, passed: bool | None, detail: str) -> None:
         report.check(prefix + name, passed, detail)
 
     for condition in conditions:
-        lapse = find(results, condition, LAPSE)
+        lapse = find(results, condition, method)
         check(
             f"lapse never fires early ({condition})",
             None if lapse is None else lapse.early == 0,
@@ -1038,7 +1093,7 @@ def timing_checks(
             f" edge event, of {lapse.extra['journal_records']}"
             + "".join(f"; {line}" for line in lapse.extra["not_ok"][:3]),
         )
-    idle, loaded = find(results, "idle", LAPSE), find(results, "loaded", LAPSE)
+    idle, loaded = find(results, "idle", method), find(results, "loaded", method)
     reference_name = same_policy_reference(idle)
     reference = find(results, "idle", reference_name)
     name = f"idle p99 ≤ {IDLE_P99_CYCLICTEST_FACTOR:g}× {reference_name} p99 (same policy)"
@@ -1111,6 +1166,11 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         default=LOAD_FRAMES,
         help=f"frames of each load's run (default {LOAD_FRAMES}; the target is 100000)",
     )
+    parser.add_argument(
+        "--auto-exposure",
+        action="store_true",
+        help="also run lapse with auto exposure on the wired line (the virtual camera)",
+    )
     args = parser.parse_args(argv)
     if args.load_frames < 1:
         parser.error("--load-frames must be at least 1")
@@ -1162,6 +1222,13 @@ def measure_methods(processes: Processes, report: Report, args: Any) -> None:
             )
         )
     steps.append((LAPSE, lambda c: bench_lapse(processes, c, interval_ns, frames, args.keep)))
+    if args.auto_exposure:
+        steps.append(
+            (
+                LAPSE_AUTO,
+                lambda c: bench_lapse_auto(processes, c, interval_ns, frames, args.keep),
+            )
+        )
 
     results: list[Figures] = []
     for condition in args.conditions:
@@ -1182,6 +1249,13 @@ def measure_methods(processes: Processes, report: Report, args: Any) -> None:
                     extra = results[-2].extra
                     threads = ", ".join(extra["realtime_threads"]) or "none (all SCHED_OTHER)"
                     print(f"    daemon real-time threads: {threads}; run {extra['final_state']}")
+                if name == LAPSE_AUTO:
+                    extra = results[-1].extra
+                    print(
+                        f"    camera: {extra['files']} files of {extra['journal_records']} frames,"
+                        f" {extra['exposures']} exposures; run {extra['final_state']}"
+                        + "".join(f"; {line}" for line in extra["no_file"][:3])
+                    )
     print()
     print_figures(results)
     for condition in args.conditions:
@@ -1195,6 +1269,8 @@ def measure_methods(processes: Processes, report: Report, args: Any) -> None:
     report.data["interval_ns"], report.data["frames"] = interval_ns, frames
     report.data["results"] = [asdict(r) for r in results]
     timing_checks(report, results, args.conditions)
+    if args.auto_exposure:
+        timing_checks(report, results, args.conditions, "auto exposure: ", LAPSE_AUTO)
 
 
 def measure_spin(report: Report, args: Any) -> None:
