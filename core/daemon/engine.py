@@ -352,10 +352,13 @@ class Engine:
                 # The LED is derived from the plan, so clients need no event for it.
                 self.rig.set_led(step.led or 0.0)
                 return None
-            if self.camera is not None and edge.line is Line.SHUTTER:
-                self.camera.shutter(frame, edge.on)
-                if self.camera.drives_shutter_line:
+            camera = self.camera
+            if camera is not None and edge.line is Line.SHUTTER:
+                if camera.drives_shutter_line:
+                    # The line is the shutter: switched first, then the camera hears of it
+                    # (handing it the edge wakes its thread, which would take the GIL).
                     self.rig.set_line(edge.line, edge.on)
+                camera.shutter(frame, edge.on)
             else:
                 self.rig.set_line(edge.line, edge.on)
         except Exception as error:  # a rig fault costs a frame, never the run
