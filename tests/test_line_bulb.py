@@ -43,6 +43,7 @@ from tests.test_sky_exposure import (
     AUTO,
     BulbRecorder,
     FreshVirtualCameras,
+    held_by_the_body,
     sky_folder,  # noqa: F401 (a fixture)
 )
 
@@ -173,24 +174,6 @@ def on_the_line(
         CameraConfig(trigger=Trigger.GPIO), open_recorded, clock=clock, virtual=True, exposure=AUTO
     )
     return camera, Daemon(tmp_path / "state", clock, camera=camera), sessions
-
-
-def held_by_the_body(sessions: list[BulbRecorder]) -> list[float]:
-    """How long the simulated body held each bulb open, in seconds; no setting may be
-    made while one is."""
-    calls = [call for session in sessions for call in session.calls]
-    held, opened_at = [], None
-    for what, when in calls:
-        if what == "open":
-            opened_at = when
-        elif what == "close":
-            assert opened_at is not None
-            held.append((when - opened_at) / S)
-            opened_at = None
-        else:
-            assert opened_at is None, "a setting made while the line held the shutter open"
-    assert opened_at is None, "a bulb left open"
-    return held
 
 
 @pytest.mark.parametrize(

@@ -408,6 +408,25 @@ class BulbRecorder:
         self.inner.set_iso(value)
 
 
+def held_by_the_body(sessions: Sequence[BulbRecorder]) -> list[float]:
+    """How long the simulated body held each bulb open, in seconds, in order; no setting
+    may be made while one is, and none is left open."""
+    calls = [call for session in sessions for call in session.calls]
+    held: list[float] = []
+    opened_at: int | None = None
+    for what, when in calls:
+        if what == "open":
+            opened_at = when
+        elif what == "close":
+            assert opened_at is not None
+            held.append((when - opened_at) / NS_PER_S)
+            opened_at = None
+        else:
+            assert opened_at is None, "a setting made while the shutter was held open"
+    assert opened_at is None, "a bulb left open"
+    return held
+
+
 def night_camera(
     tmp_path: Path,
     sky_folder: Path,
@@ -460,18 +479,7 @@ def test_a_night_is_shot_in_bulb_and_no_setting_changes_while_it_is_open(
     last = saved[-1]
     assert (last.exposure or "").startswith("bulb "), last.exposure
     assert last.brightness is not None and abs(stops_off(last.brightness, MID_GREY)) <= 1 / 3
-    calls = [call for session in sessions for call in session.calls]
-    opened: int | None = None
-    held: list[float] = []
-    for what, when in calls:
-        if what == "open":
-            opened = when
-        elif what == "close":
-            assert opened is not None
-            held.append((when - opened) / NS_PER_S)
-            opened = None
-        else:
-            assert opened is None, "a setting made while the shutter was held open"
+    held = held_by_the_body(sessions)
     assert held, "bulb exposures were made"
     settings = [e.exposure for e in saved[4:] if (e.exposure or "").startswith("bulb ")]
     assert len(set(settings)) >= 3, "the bulbs shortened as the sky brightened"
