@@ -176,21 +176,29 @@ def test_libgphoto2_is_loaded_by_a_camera_worker_never_by_the_daemon(lapse: Laps
     daemon = lapse.start_daemon()
     lapse.wait_for(lambda: camera_status(lapse)["connected"], what="the camera to connect")
     assert "libgphoto2" not in Path(f"/proc/{daemon.pid}/maps").read_text()
-    (worker,) = camera_workers(daemon.pid)
-    assert "libgphoto2" in Path(f"/proc/{worker}/maps").read_text()
-    # A worker never competes with the timing thread: it runs at the ordinary policy.
-    assert os.sched_getscheduler(worker) == os.SCHED_OTHER
+    # The worker with the camera, and on the simulated rig the spare started ahead.
+    lapse.wait_for(lambda: len(camera_workers(daemon.pid)) == 2, what="the spare worker")
+
+    def loaded() -> bool:
+        maps = [Path(f"/proc/{worker}/maps").read_text() for worker in camera_workers(daemon.pid)]
+        return all("libgphoto2" in text for text in maps)
+
+    lapse.wait_for(loaded, what="libgphoto2 in the workers")
+    assert "libgphoto2" not in Path(f"/proc/{daemon.pid}/maps").read_text()
+    for worker in camera_workers(daemon.pid):
+        # A worker never competes with the timing thread: it runs at the ordinary policy.
+        assert os.sched_getscheduler(worker) == os.SCHED_OTHER
 
 
 def test_a_daemon_killed_takes_its_camera_worker_with_it(lapse: Lapse) -> None:
     use_camera(lapse, trigger="usb")
     daemon = lapse.start_daemon()
-    lapse.wait_for(lambda: camera_workers(daemon.pid), what="a camera worker")
-    (worker,) = camera_workers(daemon.pid)
+    lapse.wait_for(lambda: len(camera_workers(daemon.pid)) == 2, what="the worker and its spare")
+    workers = camera_workers(daemon.pid)
     daemon.send_signal(signal.SIGKILL)
     daemon.wait(10)
 
-    def worker_gone() -> bool:
+    def gone(worker: int) -> bool:
         try:
             stat = Path(f"/proc/{worker}/stat").read_text()
         except OSError:
@@ -198,7 +206,7 @@ def test_a_daemon_killed_takes_its_camera_worker_with_it(lapse: Lapse) -> None:
         return stat.rpartition(")")[2].split()[0] == "Z"
 
     # Nothing left holding the camera's USB for the next daemon.
-    lapse.wait_for(worker_gone, what="the worker to end with its daemon")
+    lapse.wait_for(lambda: all(gone(w) for w in workers), what="the workers to end with it")
 
 
 def test_the_simulated_shutter_line_reaches_the_virtual_camera(lapse: Lapse) -> None:

@@ -160,15 +160,21 @@ def test_the_virtual_cards_limit_is_said_as_a_full_card_and_a_new_worker_empties
         assert raised.value.kind == "full"
     finally:
         session.close()
-    # Its worker is done (only a new process empties the card); the next session has one.
+    # Its worker is done (only a new process empties the card); the next session has one,
+    # started ahead while the last one served, and another is started ahead of it.
     assert gone(session.pid)
+    spare = opener.spare
+    assert spare is not None and spare.alive and spare.pid != session.pid
     fresh = opener()
     try:
-        assert fresh.pid != session.pid
+        assert fresh.pid == spare.pid
         fresh.trigger()
+        assert opener.spare is not None and opener.spare.pid not in (spare.pid, session.pid)
     finally:
         fresh.close()
+        following = opener.spare.pid
         opener.close()
+    assert gone(fresh.pid) and gone(following), "close ends the spare too"
 
 
 def test_no_camera_answers_is_a_clean_refusal_from_the_worker(

@@ -20,7 +20,8 @@ Python. Nothing here touches a GPIO line, so the grid never waits on a worker.
 A fresh worker is also a fresh libgphoto2: the virtual camera of the
 simulated rig counts its captures per process and reports its card full
 after 26, so on the simulated rig a full card is emptied by starting the
-worker again (:attr:`WorkerSession.virtual`).
+worker again (:attr:`WorkerSession.virtual`), from a spare started ahead
+(:attr:`WorkerOpener.spare`).
 """
 
 from __future__ import annotations
@@ -274,16 +275,32 @@ class WorkerOpener:
         self.factory = factory
         self.virtual = virtual
         self.worker: CameraWorker | None = None
+        self.spare: CameraWorker | None = None
+        """On the simulated rig, the next worker, started ahead. The virtual card fills
+        every 26 pictures and only a new process empties it: opening the camera in a
+        process already started takes about 40 ms here, where starting Python and
+        libgphoto2 first took 400-480 ms, and at 500 ms that cost the next frame."""
 
     def __call__(self) -> WorkerSession:
         if self.worker is None or not self.worker.alive:
-            self.worker = CameraWorker(self.factory)
-        return WorkerSession(self.worker, self.call_bound_s, virtual=self.virtual)
+            self.worker = self._take_spare() or CameraWorker(self.factory)
+        session = WorkerSession(self.worker, self.call_bound_s, virtual=self.virtual)
+        if self.virtual and (self.spare is None or not self.spare.alive):
+            self.spare = CameraWorker(self.factory)
+        return session
+
+    def _take_spare(self) -> CameraWorker | None:
+        spare, self.spare = self.spare, None
+        if spare is not None and not spare.alive:
+            spare.stop()  # reaped; a new one is started in its place
+            return None
+        return spare
 
     def close(self) -> None:
-        """End the worker (the daemon is closing its camera)."""
-        if self.worker is not None:
-            self.worker.stop()
+        """End the workers (the daemon is closing its camera)."""
+        for worker in (self.worker, self.spare):
+            if worker is not None:
+                worker.stop()
 
 
 # -- the wire format: a length, then a pickle (both ends are lapse's own) ---------------------
