@@ -496,6 +496,35 @@ def daemon_run(
     )
 
 
+def edge_figures(
+    run: DaemonRun,
+    condition: str,
+    method: str,
+    opened: Callable[[dict[str, Any]], bool],
+    **more: Any,
+) -> Figures:
+    """``method``'s lateness in ``run``: for each frame whose shutter ``opened`` says
+    opened (a journal record), due → its shutter-on edge event; the others are missed,
+    as is an opened one with no edge event. ``more``: further figures to keep."""
+    records = run.records
+    shut = [r for r in records if opened(r)]
+    edges = run.shutter_on
+    written = [edges[r["frame"]] - r["due_ns"] for r in shut if r["frame"] in edges]
+    extra = {
+        "journal_records": len(records),
+        "not_fired": len(records) - len(shut),
+        "no_edge_event": len(shut) - len(written),
+        "not_ok": [
+            f"frame {r['frame']} {r['status']}: {r.get('error')}" for r in records if not opened(r)
+        ],
+        "realtime_threads": run.realtime_threads,
+        "events_per_subscriber": run.events_per_subscriber,
+        "final_state": run.final_state,
+        **more,
+    }
+    return Figures.from_ns(condition, method, written, missed=len(records) - len(written), **extra)
+
+
 def bench_lapse_auto(
     processes: Processes, condition: str, interval_ns: int, frames: int, keep: bool
 ) -> Figures:
@@ -506,27 +535,15 @@ def bench_lapse_auto(
     business, not the grid's) is counted beside."""
     run = daemon_run(processes, interval_ns, frames, keep, config=AUTO_CONFIG)
     opened = [r for r in run.records if r.get("fired_ns") is not None]
-    written = [
-        run.shutter_on[r["frame"]] - r["due_ns"] for r in opened if r["frame"] in run.shutter_on
-    ]
-    extra = {
-        "journal_records": len(run.records),
-        "not_fired": len(run.records) - len(opened),
-        "no_edge_event": len(opened) - len(written),
-        "not_ok": [
-            f"frame {r['frame']} {r['status']}: {r.get('error')}"
-            for r in run.records
-            if r.get("fired_ns") is None
-        ],
-        "files": sum(1 for r in run.records if r.get("file")),
-        "no_file": [f"frame {r['frame']}: {r.get('error')}" for r in opened if not r.get("file")],
-        "exposures": len({r.get("exposure") for r in run.records if r.get("exposure")}),
-        "realtime_threads": run.realtime_threads,
-        "events_per_subscriber": run.events_per_subscriber,
-        "final_state": run.final_state,
-    }
-    missed = len(run.records) - len(written)
-    return Figures.from_ns(condition, LAPSE_AUTO, written, missed=missed, **extra)
+    return edge_figures(
+        run,
+        condition,
+        LAPSE_AUTO,
+        lambda r: r.get("fired_ns") is not None,
+        files=sum(1 for r in run.records if r.get("file")),
+        no_file=[f"frame {r['frame']}: {r.get('error')}" for r in opened if not r.get("file")],
+        exposures=len({r.get("exposure") for r in run.records if r.get("exposure")}),
+    )
 
 
 def bench_lapse(
@@ -539,26 +556,10 @@ def bench_lapse(
 ) -> list[Figures]:
     """lapse's lateness to the write returned (the target's) and to ``fired_ns`` (information)."""
     run = daemon_run(processes, interval_ns, frames, keep, more=more)
-    fired = run.fired()
-    written = [f.written_ns - f.due_ns for f in fired if f.status == "ok" and f.written_ns]
-    not_fired = sum(1 for f in fired if f.status != "ok")
-    no_edge = sum(1 for f in fired if f.status == "ok" and f.written_ns is None)
+    not_fired = sum(1 for r in run.records if r["status"] != "ok")
     told = [r["fired_ns"] - r["due_ns"] for r in run.records if r.get("fired_ns") is not None]
-    extra = {
-        "journal_records": len(run.records),
-        "not_fired": not_fired,
-        "no_edge_event": no_edge,
-        "not_ok": [
-            f"frame {r['frame']} {r['status']}: {r.get('error')}"
-            for r in run.records
-            if r["status"] != "ok"
-        ],
-        "realtime_threads": run.realtime_threads,
-        "events_per_subscriber": run.events_per_subscriber,
-        "final_state": run.final_state,
-    }
     return [
-        Figures.from_ns(condition, LAPSE, written, missed=not_fired + no_edge, **extra),
+        edge_figures(run, condition, LAPSE, lambda r: r["status"] == "ok"),
         Figures.from_ns(condition, LAPSE_TOLD, told, missed=not_fired),
     ]
 
