@@ -2,7 +2,7 @@
 
 lapse measures each saved frame's brightness from the thumbnail a camera's JPEG carries
 in its EXIF block, or, in a JPEG without one, from the picture decoded at an eighth of
-its size in grey (``hw/camera/brightness.py``). The baseline decodes the same file
+its size in grey (``core/brightness.py``). The baseline decodes the same file
 whole, in colour, then takes the grey mean the same way: what measuring it naively
 costs. Two files of the same 8 MB scene: one as a camera writes it (with a 160×107
 thumbnail), one without.
@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import fmt, median, percentile, print_table
-from hw.camera.brightness import jpeg_brightness
+from core.brightness import jpeg_brightness
 
 WIDTH, HEIGHT = 6000, 4000
 """24 megapixels, 3:2: an APS-C camera's full-size JPEG."""

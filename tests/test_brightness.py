@@ -1,4 +1,4 @@
-"""A saved frame's brightness (hw/camera/brightness.py), against Pillow's full decode."""
+"""A saved frame's brightness (core/brightness.py), against Pillow's full decode."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from bench.brightness import exif_with_thumbnail
-from hw.camera.brightness import file_brightness, jpeg_brightness
+from core.brightness import file_brightness, jpeg_brightness
 from tests.raw_files import (
     cr2_like,
     cr3_like,

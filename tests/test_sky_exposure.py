@@ -226,7 +226,7 @@ def test_a_painted_frame_is_as_bright_as_the_sky_and_the_settings_make_it(
     assert len(data) == PICTURE_BYTES
     picture = sky_folder.parent / "taken.jpg"
     picture.write_bytes(data)
-    from hw.camera.brightness import jpeg_brightness
+    from core.brightness import jpeg_brightness
 
     expected = frame_brightness(30.0, 0.0001, 250)
     measured = jpeg_brightness(picture)

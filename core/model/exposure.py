@@ -1,6 +1,6 @@
 """Auto exposure as plain logic: from each frame's brightness, the next frame's settings.
 
-The camera thread measures each saved frame (``hw/camera/brightness.py``) and tells
+The camera thread measures each saved frame (``core/brightness.py``) and tells
 :class:`AutoExposure` how bright it came out and at which setting; the answer is the
 shutter speed and ISO to set before the next frame, chosen from the camera's own lists
 (:class:`Ladder`). Three rules keep a day-to-night sequence free of flicker:

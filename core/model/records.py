@@ -98,7 +98,7 @@ class FrameRecord:
     status); None for one slot. ``due_ns`` and ``wall`` are the first slot's."""
     brightness: float | None = None
     """How bright the frame's file is, 0 (black) to 1 (white): its mean luminance, measured
-    once it was saved (``hw/camera/brightness.py``); None when not measured."""
+    once it was saved (``core/brightness.py``); None when not measured."""
     exposure: str | None = None
     """The shutter speed and ISO auto exposure took the frame at: ``1/125 ISO 400``."""
 

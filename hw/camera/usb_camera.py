@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.brightness import file_brightness
 from core.clock import Clock, sleep_ns
 from core.model import camera_policy as policy
 from core.model.camera import (
@@ -42,7 +43,6 @@ from core.model.protocol import CameraStatus, RunCamera
 from core.model.settings import Settings
 from hw.camera.base import CallError, Session
 from hw.camera.bounded import BoundedCaller, Reply
-from hw.camera.brightness import file_brightness
 from hw.camera.files import DiskFull, FreeBytes, free_bytes, safe_file_name, save_file
 
 log = logging.getLogger("lapse.camera")

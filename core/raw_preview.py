@@ -37,16 +37,17 @@ TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4
 """Bytes per value of each TIFF field type (13: an IFD offset)."""
 
 
-def embedded_jpeg(path: Path) -> bytes | None:
-    """The smallest JPEG preview in the RAW file at ``path``; None when it has none (or
-    cannot be read)."""
+def embedded_jpeg(path: Path, *, largest: bool = False) -> bytes | None:
+    """The smallest JPEG preview in the RAW file at ``path`` (the largest with ``largest``:
+    a video frame wants the full-size preview, a brightness the thumbnail); None when it
+    has none (or cannot be read)."""
     try:
         with path.open("rb") as file:
             head = file.read(8)
             order = {b"II": "<", b"MM": ">"}.get(head[:2])
             if order is not None and len(head) == 8:
                 spans = _tiff_spans(file, order, struct.unpack(order + "I", head[4:])[0])
-                for start, length in sorted(spans, key=lambda span: span[1]):
+                for start, length in sorted(spans, key=lambda span: span[1], reverse=largest):
                     file.seek(start)
                     data = file.read(length)
                     if len(data) == length and data.startswith(JPEG_START):

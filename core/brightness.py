@@ -1,5 +1,5 @@
 """How bright a saved frame is: its mean luminance, from the smallest picture of it the
-JPEG holds, or a RAW file's own JPEG preview (``hw/camera/raw_preview.py``).
+JPEG holds, or a RAW file's own JPEG preview (``core/raw_preview.py``).
 
 A camera's JPEG carries a thumbnail (160×120, say) in its EXIF block, made from the
 same picture: decoding it costs next to nothing. A JPEG without one (libgphoto2's
@@ -16,7 +16,7 @@ import io
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hw.camera.raw_preview import JPEG_START, embedded_jpeg
+from core.raw_preview import JPEG_START, embedded_jpeg
 
 DRAFT_SCALE = 8
 """The decode of a JPEG without a thumbnail is this many times smaller each way:
