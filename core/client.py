@@ -153,6 +153,10 @@ class Client:
         photographer says the clock is right), else only if the daemon trusts it now."""
         return self.request(protocol.Resume(clock_ok=clock_ok))
 
+    def make(self, run: str, products: tuple[str, ...]) -> protocol.Status:
+        """Have the daemon make a run's video, keogram or star trails (low priority)."""
+        return self.request(protocol.Make(run, products))
+
     def events(self, timeout: float | None = None) -> Iterator[protocol.Event]:
         """Yield events until the daemon hangs up.
 

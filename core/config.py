@@ -23,6 +23,8 @@ The layout, every table and key optional::
     theme = "default"
     [ui.keys]       # binding id = key
     start_stop = "s"
+    [after]         # core.model.after.AFTER: what the daemon makes when a run ends
+    video = true
 
 Each table's keys are declared once, in the model (:mod:`core.model.fields`),
 and checked by the same code; this module reads and writes the file.
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import write_atomic
+from core.model.after import AFTER, AfterConfig
 from core.model.battery import BATTERY, BatteryConfig
 from core.model.camera import CAMERA, CameraConfig
 from core.model.durations import MINUTE_NS
@@ -64,9 +67,11 @@ class Config:
     place: Place = field(default_factory=Place)
     """Where the rig stands: the sun's times for a run's window (unset: no window by it)."""
     ui: UiConfig = field(default_factory=UiConfig)
+    after: AfterConfig = field(default_factory=AfterConfig)
+    """What the daemon makes when a run ends (a video, a keogram, star trails)."""
 
 
-TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE, UI)
+TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE, UI, AFTER)
 """The file's tables in its order; each fills the :class:`Config` attribute of its name."""
 
 
@@ -238,6 +243,7 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         battery=BatteryConfig(**BATTERY.read(data.get("battery", {}))),
         place=Place.from_dict(data.get("place", {})),
         ui=UiConfig(**UI.read(data.get("ui", {}))),
+        after=AfterConfig(**AFTER.read(data.get("after", {}))),
     )
 
 

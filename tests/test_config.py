@@ -220,7 +220,16 @@ def test_round_trip_of_defaults(config_path: Path) -> None:
 def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     save_config(config_path, FULL_CONFIG)
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    assert set(data) == {"run", "hardware", "camera", "exposure", "battery", "place", "ui"}
+    assert set(data) == {
+        "run",
+        "hardware",
+        "camera",
+        "exposure",
+        "battery",
+        "place",
+        "ui",
+        "after",
+    }
     assert data["exposure"] == {
         "mode": "auto",
         "target": 0.4,

@@ -128,6 +128,10 @@ def test_every_numeric_key_has_a_row() -> None:
         "run.between",
         "run.when",
         "ui.keys",
+        "after.video",
+        "after.keogram",
+        "after.startrails",
+        "after.daily_at",
     }
     full = config_to_dict(Config())
     full["battery"].update(pi_model_ma=500.0, sysfs_name="BAT0")  # None leaves them out

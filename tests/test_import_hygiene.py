@@ -21,8 +21,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ("textual", "gpiozero", "gphoto2", "tomli_w")
-"""Never loaded by importing ``core``: the UI, the hardware, and the writer loaded on save."""
+HEAVY = ("textual", "gpiozero", "gphoto2", "tomli_w", "av", "numpy", "PIL", "textual_image")
+"""Never loaded by importing ``core``: the UI, the hardware, the writer loaded on save, and
+the libraries after a run takes (the daemon starts that work in a process of its own)."""
 
 # Run as ``python -c _PROBE MODULES FORBIDDEN`` (both JSON lists): imports each
 # module in turn ("core.*" stands for core and every module of the package) and
@@ -155,7 +156,7 @@ def test_the_model_imports_nothing_of_the_runtime() -> None:
 
 def test_the_command_line_loads_no_ui_or_hardware_at_import() -> None:
     """``lapse daemon`` starts from tui.cli: textual and gpiozero would slow every start."""
-    report = probe(["tui.cli"], forbidden=("textual", "gpiozero", "gphoto2"))
+    report = probe(["tui.cli"], forbidden=("textual", "gpiozero", "gphoto2", "av", "numpy"))
     assert report["imported"] == ["tui.cli"]
     assert report["forbidden"] == {}, culprits(report["forbidden"])
 

@@ -40,6 +40,7 @@ from core.model.protocol import (
     GetStatus,
     Hello,
     HelloReply,
+    Make,
     MissedEvent,
     PlanEvent,
     Preview,
@@ -260,6 +261,11 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
     Preview: st.builds(Preview, settings=settings_values),
     Resume: st.builds(Resume, clock_ok=st.booleans()),
     EndDaemon: st.just(EndDaemon()),
+    Make: st.builds(
+        Make,
+        run=texts,
+        products=st.lists(st.sampled_from(["video", "keogram", "startrails"])).map(tuple),
+    ),
 }
 
 answers = st.one_of(
@@ -369,7 +375,7 @@ def refusal(line: bytes) -> str:
     return message
 
 
-ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume, end"
+ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume, end, make"
 
 
 @pytest.mark.parametrize(

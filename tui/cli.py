@@ -28,6 +28,7 @@ from core.client import (
 from core.config import ChoicesFile, Config, load_config
 from core.journal import STOPPED_WHILE_DOWN, DamagedRun, Journal, RunInfo
 from core.model import protocol
+from core.model.after import after_line
 from core.model.clock_report import clock_advice, crystal_error_ppm
 from core.model.clock_trust import waiting_line
 from core.model.durations import (
@@ -53,6 +54,7 @@ from core.model.settings import RUN, Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
 from core.model.windows import Moment, SunEvent, When, parse_moment, tidy_between
 from core.paths import Paths, resolve_paths
+from tui import after_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CLOSED_PIPE = 141
@@ -408,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
     log.add_argument("--json", action="store_true", help="JSON lines")
     log.add_argument("--last", type=_last_arg, metavar="N", help="only the run's newest N frames")
+    after_cli.add_commands(commands)
     return parser
 
 
@@ -434,6 +437,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _release(paths, env)
         if args.command == "web":
             return _web(args)
+        if args.command in ("render", "keogram", "startrails"):
+            return after_cli.run_command(args, paths.state_dir)
+        if args.command == "after":
+            return after_cli.after_command(args, paths.state_dir)
         handler = {
             "run": _run,
             "status": _status,
@@ -495,6 +502,7 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
     import logging
 
     from core.clock import SystemClock
+    from core.daemon.after import AfterSetup
     from core.daemon.process import configure_logging, run_daemon
     from core.model.planner import DEFAULT_RESERVE_BYTES
 
@@ -531,6 +539,7 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         reserve_bytes=reserve if config.camera.enabled else DEFAULT_RESERVE_BYTES,
         stop_interrupted=stop_interrupted,
         place=config.place if config.place.known else None,
+        after=AfterSetup(config.after, [sys.executable, "-m", "tui.cli", "after"], dict(env)),
     )
     return EXIT_OK
 
@@ -1023,6 +1032,8 @@ def status_lines(status: protocol.Status) -> list[str]:
     if status.outlook is not None:
         lines += [f"  warning: {text}" for text in status.outlook.warnings]
         lines += [f"  note: {text}" for text in status.outlook.notes]
+    if status.after is not None:
+        lines.append(f"  {after_line(status.after)}")
     if status.fault:
         lines.append(f"  fault: {status.fault}")
     if status.notice:

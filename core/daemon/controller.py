@@ -30,6 +30,7 @@ from typing import Any
 
 from core.clock import Clock
 from core.clock import Event as ClockEvent
+from core.daemon.after import AfterWork, Job
 from core.daemon.collector import freeze_survivors
 from core.daemon.engine import Engine, EngineExit, outside_window, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
@@ -37,6 +38,7 @@ from core.daemon.marks import MarksFile, open_marks
 from core.daemon.outlook import Outlook
 from core.daemon.sky import refuse_without_place, run_grid, run_windows, uses_the_sun
 from core.journal import FrameTally, Journal, RunInfo
+from core.model.after import PRODUCTS
 from core.model.camera import NO_CHOICE, Camera
 from core.model.clock_trust import (
     ClockTrust,
@@ -508,8 +510,11 @@ class RunController:
         outlook: Outlook | None = None,
         stop_wait_s: float = STOP_WAIT_S,
         place: Place | None = None,
+        after: AfterWork | None = None,
     ) -> None:
         self.rig = rig
+        self.after = after
+        """Makes ``[after]``'s video and images when a run ends; None when nothing is asked."""
         self.place = place
         """Where the rig stands (the config's ``[place]``), for windows by the sun."""
         self.stop_wait_s = stop_wait_s
@@ -1035,6 +1040,7 @@ class RunController:
             fault=fault,
             camera=camera,
             clock_wait=None if wait is None else wait.why_not,
+            after=None if self.after is None else self.after.status(),
         )
         if self.outlook is None:
             return status
@@ -1287,7 +1293,32 @@ class RunController:
             if run.plan.power_on_ns is not None:
                 self._power_released_ns = now  # the engine released every output before
             self._move(state)
+        if self.after is not None and state.ended:
+            self.after.run_ended(run.info)
         self._publish_state()
+
+    def make(self, run_id: str, products: tuple[str, ...]) -> Status:
+        """Queue the making of a run's products in the after-run work; the status after."""
+        if self.after is None:
+            raise LapseError("this daemon makes no videos or images (it was started without)")
+        unknown = [name for name in products if name not in PRODUCTS]
+        if unknown or not products:
+            raise LapseError(f"make takes {', '.join(PRODUCTS)}; got {', '.join(products)}")
+        info = self.journal.get_run(run_id)  # an unknown run is refused in its words
+        self.after.make(Job(info.id, tuple(products)))
+        status = self.status()
+        self._publish_state()
+        return status
+
+    def publish_state(self) -> None:
+        """Tell every client the status now (the after-run work's progress moved on)."""
+        self._publish_state()
+
+    def active_info(self) -> RunInfo | None:
+        """The run going now, as its journal describes it; None between runs."""
+        with self._lock:
+            run = self._run
+        return None if run is None else run.info
 
     def _publish_state(self) -> None:
         self.publish(StateEvent(self.status()))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from core.clock import Clock
+from core.daemon.after import AfterSetup, AfterWork
 from core.daemon.collector import freeze_survivors
 from core.daemon.controller import RunController
 from core.daemon.engine import (
@@ -85,6 +86,7 @@ def run_daemon(
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     stop_interrupted: bool = False,
     place: Place | None = None,
+    after: AfterSetup | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
@@ -96,6 +98,7 @@ def run_daemon(
     ``reserve_bytes`` of the disk are never counted as room for frames.
     With ``stop_interrupted`` an interrupted run is recorded as stopped, not resumed.
     ``place``: where the rig stands (the config's ``[place]``), for windows by the sun.
+    ``after``: what to make when a run ends (``[after]``), and how to start the work.
     """
     lock = hold_daemon_lock(paths)
     # Before any thread starts: the timing thread must get the GIL back inside its spin.
@@ -117,7 +120,9 @@ def run_daemon(
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
             # Everything the daemon keeps for life is built: out of the collector's way.
             freeze_survivors()
-            asyncio.run(_serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, place))
+            asyncio.run(
+                _serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, place, after)
+            )
         finally:
             try:
                 _release_and_close(rig)
@@ -147,22 +152,38 @@ async def _serve(
     notice: str | None,
     stop_interrupted: bool,
     place: Place | None,
+    after: AfterSetup | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stopping.set)
     server: Server | None = None
+    journal = Journal(paths.state_dir)
+    work = None
+    if after is not None:
+        work = AfterWork(
+            after.config,
+            after.command,
+            after.environ,
+            journal,
+            clock,
+            changed=lambda: controller.publish_state(),
+            active_run=lambda: controller.active_info(),
+        )
     controller = RunController(
         rig,
         clock,
-        Journal(paths.state_dir),
+        journal,
         lambda m: server and server.publish(m),
         notice=notice,
         camera=camera,
         outlook=outlook,
         place=place,
+        after=work,
     )
+    if work is not None and work.wanted:
+        work.start()  # for the daily products; otherwise it starts with its first job
     if stop_interrupted:
         # Before the socket answers: the client that asked finds the run stopped
         # when it first hears from this daemon, never running.
@@ -197,6 +218,8 @@ async def _serve(
         if notifier is not None:
             notifier.send("STOPPING=1")
         await loop.run_in_executor(None, controller.shutdown)
+        if work is not None:
+            await loop.run_in_executor(None, work.close)
         await server.close()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(Exception):

@@ -404,6 +404,8 @@ class Server:
                     )
                 self._clients[writer].ends_daemon = True
                 return status
+            case protocol.Make(run=run, products=products):
+                return controller.make(run, products)
             case protocol.Resume(clock_ok=clock_ok):
                 # Resuming readies the camera (bounded calls): keep serving meanwhile.
                 return await loop.run_in_executor(

@@ -173,6 +173,28 @@ class DiskStatus:
 
 
 @dataclass(frozen=True)
+class AfterStatus:
+    """The daemon's work after a run (``[after]``): the video, keogram and star trails it
+    makes in a low-priority process of their own."""
+
+    run: str
+    """The run the work is for."""
+    state: str
+    """``working``, ``done`` or ``failed``."""
+    product: str | None = None
+    """What is being made now (``video``, ``keogram``, ``startrails``); None when done."""
+    done: int = 0
+    total: int = 0
+    """Frames of :attr:`product` done, of so many."""
+    files: tuple[str, ...] = ()
+    """What the work has made so far, as paths."""
+    error: str | None = None
+    """What failed, when something did; the run itself is never touched by it."""
+    waiting: int = 0
+    """Other runs' work waiting its turn."""
+
+
+@dataclass(frozen=True)
 class Status:
     """The snapshot every client shows: the ``status`` answer and the ``state`` event."""
 
@@ -200,6 +222,8 @@ class Status:
     wall_ns: int | None = None
     """The daemon's wall clock (epoch ns) at :attr:`now_ns`: what a client dates the
     daemon's times by (a delayed first shutter's clock time)."""
+    after: AfterStatus | None = None
+    """The latest work after a run (:class:`AfterStatus`); None when there has been none."""
 
     def with_frame(self, event: FrameEvent | MissedEvent) -> Status:
         """This status after a frame or missed event: a subscriber's counts stay current
@@ -458,7 +482,21 @@ class EndDaemon:
     answer: ClassVar[type] = Status
 
 
-Command = Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume | EndDaemon
+@dataclass(frozen=True)
+class Make:
+    """Make a run's video, keogram or star trails now, in the daemon's low-priority work
+    after runs (its progress is the status's ``after``)."""
+
+    name: ClassVar[str] = "make"
+    answer: ClassVar[type] = Status
+    example: ClassVar[str] = '{"run": "20261201-053000", "products": ["video"]}'
+    run: str
+    products: tuple[str, ...]
+
+
+Command = (
+    Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume | EndDaemon | Make
+)
 
 
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in typing.get_args(Command)}

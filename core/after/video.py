@@ -1,0 +1,200 @@
+"""The time-lapse video of a run's frames, through PyAV (FFmpeg's libraries).
+
+Streamed: each frame is decoded, fitted, evened out and encoded in turn, so memory is a
+few pictures whatever the run's length; the only thing kept per frame is its
+brightness for deflicker (eight bytes). The file is written under a temporary name and
+renamed when whole (:func:`core.atomic.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.after.pictures import open_picture
+from core.atomic import atomic_output
+from core.brightness import file_brightness
+from core.model.after import AfterError, Shown, choose_encoder, deflicker_gains, fitted
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
+"""The video files lapse writes, by the name's extension."""
+SOFTWARE_OPTIONS = {
+    "libx264": {"preset": "veryfast", "crf": "20"},
+    "libx265": {"preset": "veryfast", "crf": "23"},
+    "libsvtav1": {"preset": "8", "crf": "32"},
+    "libaom-av1": {"cpu-used": "8", "crf": "32"},
+}
+"""Software encoders' settings: "veryfast" keeps a Pi 4 near real time at 1080p, and at
+these quality levels a time-lapse shows no blocking."""
+HARDWARE_BITS_PER_PIXEL = 0.15
+"""The Pi's hardware encoder takes a bit rate, not a quality: 0.15 bit per pixel per
+frame is about 8 Mbit/s at 1080p and 25 frames a second."""
+
+Progress = Callable[[int, int], None]
+"""Told ``(frames done, frames in all)`` after each frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoReport:
+    """What a render made."""
+
+    path: Path
+    frames: int
+    """Frames in the video, held ones included."""
+    held: int
+    """Frames that showed the previous picture (a missed or failed slot, or an unreadable
+    file)."""
+    unreadable: tuple[str, ...]
+    """Files that could not be read; each showed the previous picture."""
+    encoder: str
+    size: tuple[int, int]
+    fps: int
+
+
+def encoder_opens(name: str, size: tuple[int, int] = (1920, 1080)) -> bool:
+    """Whether the encoder ``name`` opens here: a hardware one is built into every FFmpeg
+    but opens only where its device is (a Pi 4's ``/dev/video11``)."""
+    import av
+
+    try:
+        context: Any = av.CodecContext.create(name, "w")
+        context.width, context.height = size
+        context.pix_fmt = "yuv420p"
+        context.time_base = Fraction(1, 25)
+        context.open()
+    except (av.FFmpegError, ValueError, OSError):
+        return False
+    return True
+
+
+def available_encoders() -> Collection[str]:
+    """The codecs this build of FFmpeg has (PyAV's ``codecs_available``)."""
+    import av
+
+    return av.codecs_available
+
+
+def render_video(
+    photos: Path,
+    frames: Callable[[], Iterable[Shown]],
+    out: Path,
+    *,
+    fps: int = 25,
+    size: tuple[int, int] = (1920, 1080),
+    codec: str = "h264",
+    deflicker: bool = False,
+    progress: Progress | None = None,
+    available: Collection[str] | None = None,
+    opens: Callable[[str], bool] | None = None,
+) -> VideoReport:
+    """Encode the pictures ``frames()`` yields (read from ``photos``) into ``out``.
+
+    ``frames`` is called twice (once to count and gather brightness, once to encode), so
+    a journal of any length is never held in memory. ``available`` and ``opens`` choose
+    the encoder (:func:`~core.model.after.choose_encoder`); they default to this
+    machine's. Raises :class:`AfterError` when there is nothing to render or no encoder.
+    """
+    import av
+    import numpy
+
+    container_format = CONTAINERS.get(out.suffix.lower())
+    if container_format is None:
+        raise AfterError(f"{out.name}: a video is written as {', '.join(CONTAINERS)}")
+    if not 1 <= fps <= 240:
+        raise AfterError(f"{fps} frames a second is not 1 to 240")
+    encoder = choose_encoder(
+        codec,
+        available_encoders() if available is None else available,
+        opens or (lambda name: encoder_opens(name, size)),
+    )
+    total, brightness = _survey(photos, frames(), measure=deflicker)
+    if total == 0:
+        raise AfterError("the run has no downloaded frames to render")
+    gains = deflicker_gains(brightness) if deflicker else None
+
+    held = 0
+    unreadable: list[str] = []
+    previous: Any = None  # the last picture encoded, as an array
+    with atomic_output(out) as temporary:
+        container: Any = av.open(str(temporary), mode="w", format=container_format)
+        try:
+            stream = _video_stream(container, encoder, size, fps)
+            for index, shown in enumerate(frames()):
+                picture = None
+                if not shown.held:
+                    try:
+                        picture = _fitted(open_picture(photos / shown.file, size), size)
+                    except AfterError:
+                        unreadable.append(shown.file)
+                if picture is not None:
+                    if gains is not None and gains[index] != 1.0:
+                        picture = _brightened(picture, gains[index])
+                    previous = numpy.asarray(picture)
+                elif previous is None:
+                    previous = numpy.zeros((size[1], size[0], 3), numpy.uint8)
+                    held += 1
+                else:
+                    held += 1
+                frame = av.VideoFrame.from_ndarray(previous, format="rgb24")
+                frame.pts = index
+                container.mux(stream.encode(frame))
+                if progress is not None:
+                    progress(index + 1, total)
+            container.mux(stream.encode(None))
+        finally:
+            container.close()
+    return VideoReport(out, total, held, tuple(unreadable), encoder, size, fps)
+
+
+def _survey(photos: Path, frames: Iterable[Shown], *, measure: bool) -> tuple[int, array[float]]:
+    """How many frames there are and, with ``measure``, each one's brightness (the
+    journal's, else measured from its file's thumbnail; NaN when it cannot be)."""
+    brightness: array[float] = array("d")
+    total = 0
+    for shown in frames:
+        total += 1
+        if measure:
+            value = shown.brightness
+            if value is None and not shown.held:
+                value = file_brightness(photos / shown.file)
+            brightness.append(math.nan if value is None else value)
+    return total, brightness
+
+
+def _video_stream(container: Any, encoder: str, size: tuple[int, int], fps: int) -> Any:
+    stream = container.add_stream(encoder, rate=fps)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    stream.time_base = Fraction(1, fps)
+    if encoder in SOFTWARE_OPTIONS:
+        stream.options = dict(SOFTWARE_OPTIONS[encoder])
+    else:
+        stream.bit_rate = int(HARDWARE_BITS_PER_PIXEL * size[0] * size[1] * fps)
+    return stream
+
+
+def _fitted(picture: Image, size: tuple[int, int]) -> Image:
+    """The picture scaled to fit the video frame whole, centred on black."""
+    from PIL import Image as PILImage
+
+    left, top, width, height = fitted(picture.size, size)
+    if picture.size != (width, height):
+        picture = picture.resize((width, height), PILImage.Resampling.BILINEAR)
+    if (width, height) == size:
+        return picture
+    canvas = PILImage.new("RGB", size)
+    canvas.paste(picture, (left, top))
+    return canvas
+
+
+def _brightened(picture: Image, gain: float) -> Image:
+    table = [min(255, round(value * gain)) for value in range(256)]
+    return picture.point(table * 3)
