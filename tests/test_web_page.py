@@ -14,6 +14,7 @@ import time
 from core.model.run_state import RunState
 from tests.browser import Browser, Screen, chromium
 from tests.conftest import Lapse
+from tests.test_tui_after import finished_usb_run
 from tests.test_web_door import lapse_web
 
 PHONE = (390, 844)
@@ -58,7 +59,9 @@ async def test_on_a_phone_every_action_is_a_tap_away(lapse: Lapse) -> None:
             await tap_and_see(browser, "Back", "d Start")
             await tap_and_see(browser, "Log", "RUNS")
             await tap_and_see(browser, "Back", "d Start")
-            await tap_and_see(browser, "Help", "HELP")
+            # The footer's keys, not the heading: the help's own lines say "Back" too, and
+            # a tap on one of those before the footer is drawn does nothing.
+            await tap_and_see(browser, "Help", "* Back a Up")
             await tap_and_see(browser, "Back", "d Start")
             await browser.tap_words("Start")
             await until_state(lapse, RunState.RUNNING)
@@ -97,3 +100,16 @@ async def test_the_page_fetches_nothing_from_elsewhere(lapse: Lapse) -> None:
                 returnByValue=True,
             )
             assert "width=device-width" in viewport["result"]["value"]
+
+
+async def test_on_a_desktop_the_last_frame_and_the_runs_video_are_shown(lapse: Lapse) -> None:
+    """A phone or a laptop sees the newest frame as the screen draws it (coloured half
+    blocks: the page's terminal has no graphics) and what was made after the run."""
+    run_id = finished_usb_run(lapse)
+    with lapse_web(lapse) as web:
+        async with chromium() as browser:
+            await browser.emulate(*DESKTOP, phone=False)
+            await browser.open(web.url)
+            screen = await browser.wait_for("LAST FRAME")
+            assert "▀" in screen.text  # the picture, in half blocks
+            await browser.wait_for(f"made {run_id}.mp4")

@@ -89,6 +89,7 @@ LOG_KEYS: tuple[Key, ...] = (
     Key(BindingId.LOG_OPEN, "d,enter", "open_run", "Open run"),
     Key(BindingId.LOG_UP, "a", "cursor(-1)", "Up", show=False),
     Key(BindingId.LOG_DOWN, "b", "cursor(1)", "Down", show=False),
+    Key(BindingId.LOG_RENDER, "c,r", "render", "Video", said="Make the run's video"),
 )
 
 HELP_KEYS: tuple[Key, ...] = (

@@ -92,14 +92,15 @@ class Ramp:
         return columns
 
 
-def plot_rows(values: list[float], height: int, bars: str) -> list[str]:
-    """``values`` as a bar plot ``height`` rows tall, top row first: the least value a
-    bottom bar's lowest glyph, the most a full column, each of ``height × len(bars)``
-    levels one glyph of ``bars`` (lowest first, the last a full cell). All values equal:
-    a line along the bottom."""
+def plot_rows(values: list[float], height: int, bars: str, low: float | None = None) -> list[str]:
+    """``values`` as a bar plot ``height`` rows tall, top row first: the least value (or
+    ``low``, a histogram's 0) a bottom bar's lowest glyph, the most a full column, each of
+    ``height × len(bars)`` levels one glyph of ``bars`` (lowest first, the last a full
+    cell). All values equal: a line along the bottom."""
     if height <= 0:
         return []
-    low, high = min(values, default=0.0), max(values, default=0.0)
+    high = max(values, default=0.0)
+    low = min(values, default=0.0) if low is None else low
     levels = height * len(bars)
     rows = [[" "] * len(values) for _ in range(height)]
     for column, value in enumerate(values):

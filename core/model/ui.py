@@ -69,6 +69,7 @@ class BindingId(StrEnum):
     LOG_OPEN = "log_open"
     LOG_UP = "log_up"
     LOG_DOWN = "log_down"
+    LOG_RENDER = "log_render"
     SCROLL_UP = "scroll_up"
     SCROLL_DOWN = "scroll_down"
     PAGE_UP = "page_up"

@@ -10,8 +10,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from core.after.outputs import made_products
+from core.client import DaemonRefused
 from core.journal import DamagedRun, RunInfo
+from core.model import protocol
+from core.model.after import after_line
 from core.model.durations import format_approx, format_duration
+from core.model.errors import LapseError
 from core.model.records import FrameRecord
 from tui.keys import LOG_KEYS, bindings
 from tui.widgets.footer import key_footer
@@ -101,6 +106,26 @@ class LogScreen(Screen[None]):
         folder.update(folder_text(run))
         folder.display = True
 
+    def action_render(self) -> None:
+        """Have the daemon make the video of the run shown (or under the cursor)."""
+        run = self.showing
+        if run is None and self.runs:
+            chosen = self.runs[self.query_one(DataTable).cursor_row]
+            run = chosen if isinstance(chosen, RunInfo) else None
+        if run is not None:
+            self.ask_for_video(run)
+
+    @work(thread=True, group="make")
+    def ask_for_video(self, run: RunInfo) -> None:
+        try:
+            status = self.app.link.command(protocol.Make(run.id, ("video",)))
+        except (DaemonRefused, LapseError, OSError) as error:
+            said = f"RUN {run.id} · no video: {error}"
+        else:
+            after = status.after
+            said = f"RUN {run.id} · " + (after_line(after) if after else "video asked for")
+        self.app.call_from_thread(self.query_one("#log-title", Static).update, said)
+
     def action_back(self) -> None:
         """From a run's frames, back to the list; from the list, back to the main screen."""
         if self.showing is not None:
@@ -110,9 +135,15 @@ class LogScreen(Screen[None]):
 
 
 def folder_text(run: RunInfo) -> str:
-    """Where the run is on disk: its folder, and its photos when they went elsewhere."""
+    """Where the run is on disk: its folder, its photos when they went elsewhere, and the
+    video and images made of it."""
     text = f"folder {run.path}"
-    return text + f"\nphotos {run.output}" if run.output else text
+    if run.output:
+        text += f"\nphotos {run.output}"
+    made = made_products(run)
+    if made:
+        text += "\nmade " + ", ".join(path.name for path in made)
+    return text
 
 
 def frame_cell(record: FrameRecord) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -12,6 +13,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
+from core.model.after import after_line
 from core.model.durations import (
     NS_PER_S,
     PRESET_UNITS,
@@ -23,6 +25,7 @@ from core.model.durations import (
 )
 from core.model.errors import LapseError
 from core.model.plan import make_plan
+from core.model.protocol import Status
 from core.model.settings import Settings
 from core.model.ui import BindingId
 from tui.keys import MAIN_KEYS, bindings, first_key
@@ -36,6 +39,7 @@ from tui.view import (
 )
 from tui.widgets.battery import BatteryGauge
 from tui.widgets.footer import key_footer
+from tui.widgets.last_frame import LastFrame
 from tui.widgets.led import LedLamp
 from tui.widgets.power import PowerToggle
 from tui.widgets.ramp import ExposureRamp
@@ -87,6 +91,8 @@ class MainScreen(Screen[None]):
         yield BatteryGauge(id="battery")
         yield Static("", markup=False, id="camera")
         yield ExposureRamp(id="ramp")
+        yield LastFrame(id="last-frame")
+        yield Static("", markup=False, id="after")
         yield Static("", markup=False, id="message")
         yield key_footer()
 
@@ -190,7 +196,9 @@ class MainScreen(Screen[None]):
             self._show_interval(run.settings.interval_ns)
             self.query_one(PowerToggle).on = run.settings.power
         glyphs = app.glyphs
-        widgets = "RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge, ExposureRamp"
+        widgets = (
+            "RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge, ExposureRamp, Histogram"
+        )
         for widget in self.query(widgets):
             widget.glyphs = glyphs  # type: ignore[attr-defined]
         # Every status event lands here: the banner is touched only when it changes,
@@ -246,6 +254,10 @@ class MainScreen(Screen[None]):
             self._set_text("#run", "\n".join(run_lines(first, second, width)))
             self._set_text("#camera", view.camera_text)
             self.query_one(ExposureRamp).show(app.ramp)
+            self._show_last_frame(app.status)
+            after = app.status.after if app.status is not None else None
+            self._set_text("#after", "" if after is None else after_line(after))
+            self.query_one("#after").set_class(after is None, "-empty")
             # A screen with no line for the camera shows it where no message is.
             camera_line = self.query_one("#camera")
             self._rest(
@@ -266,6 +278,16 @@ class MainScreen(Screen[None]):
         self._show_notice(notice or app.config_error)
         self._schedule(view, now)
         return view
+
+    def _show_last_frame(self, status: Status | None) -> None:
+        """The newest frame that has a file; a newer one whose file is still on its way
+        leaves the one before on screen."""
+        run = None if status is None else status.run
+        last_frame = self.query_one(LastFrame)
+        if run is None:
+            last_frame.show(None)
+        elif run.last_frame is not None and run.last_frame.file:
+            last_frame.show(Path(run.photos) / run.last_frame.file)
 
     def _set_text(self, selector: str, text: str) -> None:
         # Static.update re-lays the screen out: only when the words change.
