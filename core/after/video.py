@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Collection, Iterable
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -37,6 +39,12 @@ these quality levels a time-lapse shows no blocking."""
 HARDWARE_BITS_PER_PIXEL = 0.15
 """The Pi's hardware encoder takes a bit rate, not a quality: 0.15 bit per pixel per
 frame is about 8 Mbit/s at 1080p and 25 frames a second."""
+
+READERS = 2
+"""Threads decoding the next pictures while one is encoded."""
+READ_AHEAD = 4
+"""Pictures decoded ahead of the encoder at most: enough to keep it fed, few enough
+that memory stays a handful of pictures."""
 
 Progress = Callable[[int, int], None]
 """Told ``(frames done, frames in all)`` after each frame."""
@@ -123,26 +131,20 @@ def render_video(
     held = 0
     unreadable: list[str] = []
     previous: Any = None  # the last picture encoded, as an array
-    with atomic_output(out) as temporary:
+    with atomic_output(out) as temporary, ThreadPoolExecutor(READERS) as readers:
         container: Any = av.open(str(temporary), mode="w", format=container_format)
         try:
             stream = _video_stream(container, encoder, size, fps)
-            for index, shown in enumerate(frames()):
-                picture = None
-                if not shown.held:
-                    try:
-                        picture = _fitted(open_picture(photos / shown.file, size), size)
-                    except AfterError:
-                        unreadable.append(shown.file)
+            pictures = _read_ahead(readers, photos, frames(), size, gains)
+            for index, (shown, picture) in enumerate(pictures):
                 if picture is not None:
-                    if gains is not None and gains[index] != 1.0:
-                        picture = _brightened(picture, gains[index])
-                    previous = numpy.asarray(picture)
-                elif previous is None:
-                    previous = numpy.zeros((size[1], size[0], 3), numpy.uint8)
-                    held += 1
+                    previous = picture
                 else:
                     held += 1
+                    if not shown.held:
+                        unreadable.append(shown.file)
+                    if previous is None:
+                        previous = numpy.zeros((size[1], size[0], 3), numpy.uint8)
                 frame = av.VideoFrame.from_ndarray(previous, format="rgb24")
                 frame.pts = index
                 container.mux(stream.encode(frame))
@@ -152,6 +154,46 @@ def render_video(
         finally:
             container.close()
     return VideoReport(out, total, held, tuple(unreadable), encoder, size, fps)
+
+
+def _read_ahead(
+    readers: Executor,
+    photos: Path,
+    frames: Iterable[Shown],
+    size: tuple[int, int],
+    gains: Sequence[float] | None,
+) -> Iterator[tuple[Shown, Any]]:
+    """Each frame with its picture ready to encode (None: held, or unreadable), in order.
+
+    The next :data:`READ_AHEAD` pictures are decoded on ``readers`` while the encoder
+    works on this one: Pillow lets go of the GIL while it decodes, so on a Pi's four
+    cores decoding and encoding overlap, and memory stays a handful of pictures.
+    """
+    waiting: deque[tuple[Shown, Future[Any] | None]] = deque()
+    for index, shown in enumerate(frames):
+        gain = 1.0 if gains is None else gains[index]
+        job = None if shown.held else readers.submit(_prepare, photos / shown.file, size, gain)
+        waiting.append((shown, job))
+        if len(waiting) > READ_AHEAD:
+            first, job = waiting.popleft()
+            yield first, None if job is None else job.result()
+    while waiting:
+        first, job = waiting.popleft()
+        yield first, None if job is None else job.result()
+
+
+def _prepare(path: Path, size: tuple[int, int], gain: float) -> Any:
+    """The picture at ``path`` fitted to the video and evened out by ``gain``, as an array;
+    None when it cannot be read."""
+    import numpy
+
+    try:
+        picture = _fitted(open_picture(path, size), size)
+    except AfterError:
+        return None
+    if gain != 1.0:
+        picture = _brightened(picture, gain)
+    return numpy.asarray(picture)
 
 
 def _survey(photos: Path, frames: Iterable[Shown], *, measure: bool) -> tuple[int, array[float]]:
