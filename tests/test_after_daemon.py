@@ -211,6 +211,8 @@ def test_a_run_until_stopped_gets_the_days_products_once_a_day(tmp_path: Path) -
     work.active_run = lambda: info
     try:
         work._daily()  # the same evening: no 09:00 since the run began
+        clock.set_wall(local_ns("2025-06-16T08:59:00+00:00"))
+        work._daily()  # the next morning, not yet
         assert work.status() is None
         clock.set_wall(local_ns("2025-06-16T09:00:30+00:00"))
         work._daily()

@@ -126,11 +126,10 @@ def shown_frames(
         for slot in slots:
             if (first is not None and slot < first) or (last is not None and slot > last):
                 continue
-            if record.status == "skipped":
-                continue
             if record.file is not None and record.status == "ok":
                 previous = Shown(slot, record.file, False, record.brightness)
                 yield previous
+            # Skipped slots (outside the window) are not among the held ones.
             elif record.status in HELD_STATUSES and previous is not None and not skip_missing:
                 yield Shown(slot, previous.file, True, previous.brightness)
 
