@@ -33,6 +33,9 @@ def test_render_keogram_and_startrails_of_the_latest_run(lapse: Lapse) -> None:
         assert done.stdout.startswith(f"{info.path / (info.id + name)}: 3 frames")
     # No progress bar when the output is not a terminal.
     assert made.stderr == ""
+    # The log names what was made of the run.
+    logged = lapse.cli("log", info.id).stdout
+    assert f"made: {info.id}-keogram.png, {info.id}-startrails.jpg, {info.id}.mp4" in logged
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import av
 import pytest
 
 from core.daemon.after import AfterWork, read_covered
+from core.daemon.journal_writer import open_run
 from core.fake_clock import FakeClock
 from core.journal import Journal
 from core.model.after import AfterConfig
@@ -220,13 +221,19 @@ def test_a_run_until_stopped_gets_the_days_products_once_a_day(tmp_path: Path) -
         work._daily()  # once a day
         assert len(stand_in.calls()) == 1
         assert read_covered(info) is not None and read_covered(info)[0] == 4  # type: ignore[index]
-        work.run_ended(info)  # the rest, at the end
+        work.run_ended(info)  # the rest, at the end: none
+        with open_run(Journal(state), info.id) as writer:
+            writer.append([record(5, "ok", "5.jpg")])
+        work.run_ended(info)  # one more frame: the rest is that one
         for _ in range(500):
-            if len(stand_in.calls()) == 2:
+            idle = not work._jobs and work._child is None
+            if len(stand_in.calls()) >= 2 and idle and work.status().state == "done":  # type: ignore[union-attr]
                 break
             threading.Event().wait(0.02)
     finally:
         work.close()
-    daily, last = stand_in.calls()
+    assert len(stand_in.calls()) == 2  # none for the end with nothing new
+    daily = stand_in.calls()[0]
     assert daily["argv"] == [info.id, "--make", "video", "--to", "4", "--tag", "-20250616-0900"]
+    last = stand_in.calls()[1]
     assert last["argv"][:5] == [info.id, "--make", "video", "--from", "5"]

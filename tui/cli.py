@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from core.after.outputs import made_products
 from core.client import (
     Client,
     DaemonRefused,
@@ -1285,6 +1286,9 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
         f" {frames_phrase(settings.frames)}, rig {info.rig}"
     )
     print(f"  folder: {info.path}" + (f"  photos: {info.output}" if info.output else ""))
+    made = made_products(info)
+    if made:
+        print("  made: " + ", ".join(path.name for path in made))
     for wall, text in journal.notes(info):
         print(f"  note ({wall}): {text}")
     for record in records:

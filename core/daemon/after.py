@@ -135,11 +135,15 @@ class AfterWork:
         if not self.wanted:
             return
         covered = read_covered(info)
-        if info.settings.frames == 0 or covered is not None:
-            first = None if covered is None else covered[0] + 1
-            self._queue(Job(info.id, self.config.products, first, None, self._tag()))
-        else:
+        if covered is None and info.settings.frames != 0:
             self._queue(Job(info.id, self.config.products))
+            return
+        # A run until stopped: the slots since its last daily products, if it has any.
+        first = None if covered is None else covered[0] + 1
+        newest = self.journal.last_frame(info.id)
+        if first is not None and (newest is None or newest.last_slot < first):
+            return
+        self._queue(Job(info.id, self.config.products, first, None, self._tag()))
 
     def make(self, job: Job) -> None:
         """Make ``job`` (asked for by a client), after any job already waiting."""
