@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image, ImageStat
@@ -342,9 +343,13 @@ def test_a_run_asks_for_its_own_trigger_and_shutter_speed(lapse: Lapse) -> None:
 
 
 def test_auto_exposure_on_the_simulated_sky_journals_each_frames_setting(lapse: Lapse) -> None:
-    # A place where it is night now or day, the real sky either way: auto exposure settles
-    # on mid-grey and each frame's line says the setting it was taken at.
-    use_camera(lapse, "[place]\nlatitude = 51.48\nlongitude = 0.0\n", trigger="usb")
+    # A place where it is midnight now, on the real clock: at a twilight the camera's own
+    # setting may already give mid-grey and nothing would move (this failed at sunrise in
+    # London). Auto exposure settles on mid-grey and each frame's line says the setting.
+    now = datetime.now(UTC)
+    midnight_longitude = (-(now.hour + now.minute / 60) * 15 + 180) % 360 - 180
+    place = f"[place]\nlatitude = 0.0\nlongitude = {midnight_longitude:.2f}\n"
+    use_camera(lapse, place, trigger="usb")
     lapse.start_daemon()
     result = lapse.cli(
         "run", "--interval", "2s", "--frames", "8", "--auto-exposure", "--wait", timeout=120

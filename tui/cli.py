@@ -71,6 +71,7 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("LAPSE_HW", "gpio or sim: real or simulated hardware, whatever the config says"),
     ("LAPSE_CAMERA", "usb or virtual: a real USB camera or libgphoto2's virtual one"),
     ("LAPSE_SIM_EDGE_LOG", "a file the simulated rig appends every line edge to"),
+    ("LAPSE_GRAPHICS", "kitty, sixel or halfcell: how the screen draws the last frame"),
 )
 """Every environment variable lapse reads, as ``lapse --help`` lists them (README too)."""
 
