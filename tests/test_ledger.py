@@ -92,10 +92,20 @@ def test_a_frame_the_camera_failed_moves_from_ok_to_its_status() -> None:
     assert ledger.last is not None and ledger.last.status == "error"
 
 
-def test_news_older_than_the_amendment_window_is_dropped() -> None:
+def test_news_older_than_the_amendment_window_is_counted_and_noted() -> None:
     ledger = ledger_after(AMEND_WINDOW + 1)
-    # Frame 0 is AMEND_WINDOW slots behind the newest: too old to complete.
-    assert ledger.take(FileSaved(frame=0, file="late.jpg", size=10)).records == []
+    # Frame 0 is AMEND_WINDOW slots behind the newest: too old to complete its line, but
+    # its file is on disk: counted, and said where `lapse log` shows it.
+    late = ledger.take(FileSaved(frame=0, file="late.jpg", size=10))
+    assert late.records == []
+    assert late.notes == [
+        f"frame 0's file late.jpg came {AMEND_WINDOW} frames behind, too late for its"
+        " journal line, which names no file"
+    ]
+    assert ledger.counts.files == 1 and ledger.late_news == 1
+    failed = ledger.take(FrameFailed(frame=0, status="error", message="camera busy"))
+    assert failed.records == [] and "the camera said error (camera busy)" in failed.notes[0]
+    assert ledger.counts.ok == AMEND_WINDOW + 1, "the line still says ok; the note says why"
     assert ledger.take(FileSaved(frame=1, file="in-time.jpg", size=10)).records != []
     # Early news for a frame that never comes is forgotten once the window passes it.
     ledger.take(FileSaved(frame=AMEND_WINDOW + 1, file="orphan.jpg", size=10))

@@ -514,3 +514,21 @@ def test_an_interrupted_run_ended_instead_of_resumed_fires_nothing(tmp_path: Pat
     assert daemon.controller.end_interrupted(STOPPED_WHILE_DOWN) is None
     assert daemon.controller.resume() is None
     daemon.rig.close()
+
+
+def test_a_file_too_late_for_its_frames_line_is_counted_and_noted_for_lapse_log(
+    tmp_path: Path,
+) -> None:
+    """The camera far behind: frame 0's file comes after frame 70 fired, past what a
+    line may amend. The file is on disk; the journal's notes say whose it is."""
+    journal = Journal(tmp_path)
+    late = FileSaved(frame=0, file="frame-000000-DSC_0000.jpg", size=1000)
+    camera = LateCamera(news_after=70, news=[late], last_news=[])
+    daemon = Daemon(journal, FakeClock(), camera=camera)
+    run_id = daemon.controller.start(Settings(interval_ns=NS_PER_S, frames=72)).run.id
+    status = daemon.finish()
+    assert journal.read_frames(run_id)[0].file is None
+    assert status.run.counts.files == 1
+    notes = [text for _, text in journal.notes(journal.get_run(run_id))]
+    said = "frame 0's file frame-000000-DSC_0000.jpg came 69 frames behind"
+    assert any(said in note for note in notes), notes

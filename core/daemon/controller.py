@@ -362,7 +362,17 @@ class _ActiveRun:
             entries.extend(self.ledger.take(report))
         self.unwritten.extend(entries.records)
         entries.extend(self._flush())
+        for note in entries.notes:
+            self._keep_note(note)
         self._publish(entries)
+
+    def _keep_note(self, text: str) -> None:
+        """A note for ``lapse log`` and the daemon's log: what no journal line can say."""
+        log.warning("run %s: %s", self.info.id, text)
+        try:
+            self.writer.add_note(text, self.controller.clock.wall_ns())
+        except OSError as error:
+            log.warning("could not keep that note for `lapse log`: %s", error.strerror or error)
 
     def _publish(self, entries: Entries) -> None:
         for event in entries.events:

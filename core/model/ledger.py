@@ -49,11 +49,14 @@ class Entries:
     status_changed: bool = False
     """Something ``status`` shows beyond the counts changed (a slot was first reached, the
     camera came or went): clients need a fresh status."""
+    notes: list[str] = field(default_factory=list)
+    """What the journal's lines cannot say, for the run's notes (``lapse log``)."""
 
     def extend(self, other: Entries) -> None:
-        """Add ``other``'s lines and events after these."""
+        """Add ``other``'s lines, events and notes after these."""
         self.records += other.records
         self.events += other.events
+        self.notes += other.notes
         self.status_changed = self.status_changed or other.status_changed
 
 
@@ -213,6 +216,8 @@ class RunLedger:
         """The fault shown is the camera's, so the camera's "back again" clears it."""
         self.file_bytes = 0
         """Bytes of the files saved: with ``counts.files``, the size of a frame."""
+        self.late_news = 0
+        """Camera news that came too late for its frame's line, each said in a note."""
         self._recent: dict[int, FrameRecord] = {}
         self._early: dict[int, list[CameraNews]] = {}
         self._journal_fault: str | None = None
@@ -340,7 +345,8 @@ class RunLedger:
             newest = max(self._recent, default=news.frame)
             if news.frame > newest - AMEND_WINDOW:
                 self._early.setdefault(news.frame, []).append(news)
-            return Entries()  # else too old to complete (the journal's AMEND_WINDOW)
+                return Entries()
+            return self._too_late(news, newest)
         amended = _amended(record, news)
         if amended == record:
             return Entries()
@@ -351,6 +357,25 @@ class RunLedger:
             self.last = amended
         self._recent[amended.frame] = amended
         return Entries(records=[amended], events=[FrameEvent(self.run_id, amended, self.counts)])
+
+    def _too_late(self, news: CameraNews, newest: int) -> Entries:
+        """News for a frame too far behind to complete its line (the journal's
+        :data:`AMEND_WINDOW`): the file is counted and both are said in the run's notes, so
+        a photographer finds what the frame's line does not name."""
+        self.late_news += 1
+        behind = f"{newest - news.frame:,} frames behind"
+        if isinstance(news, FileSaved):
+            self._count_file(news)
+            note = (
+                f"frame {news.frame}'s file {news.file} came {behind}, too late for its"
+                " journal line, which names no file"
+            )
+        else:
+            note = (
+                f"frame {news.frame}: the camera said {news.status} ({news.message})"
+                f" {behind}, too late for its journal line, which says it was taken"
+            )
+        return Entries(notes=[note], status_changed=isinstance(news, FileSaved))
 
     # -- counting ----------------------------------------------------------------------------
     def _count(self, record: FrameRecord, step: int) -> None:
