@@ -48,6 +48,11 @@ def test_render_keogram_and_startrails_of_the_latest_run(lapse: Lapse) -> None:
         (["render", "-o", "/tmp/x.gif"], "x.gif: a video is written as .mp4, .mkv, .mov", 1),
         (["keogram", "--from", "x"], "'x' is not a frame number", 2),
         (["startrails", "--brighter-than", "2"], "'2': a brightness from 0 (black) to 1", 2),
+        (["render", "-o", "/nonexistent/x.mp4"], "/nonexistent is not a folder", 1),
+        (["keogram", "-o", "/nonexistent/x.png"], "/nonexistent is not a folder", 1),
+        # A folder that cannot take a file: refused before, or failing at, the write.
+        (["render", "-o", "/proc/x.mp4"], "/proc/x.mp4", 1),
+        (["startrails", "-o", "/proc/x.jpg"], "/proc/x.jpg", 1),
     ],
 )
 def test_bad_input_is_one_line_and_makes_nothing(

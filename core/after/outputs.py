@@ -4,9 +4,11 @@ until stopped gets them daily with the day and time in the name)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.journal import RunInfo
+from core.model.after import AfterError
 
 ENDINGS = {"video": ".mp4", "keogram": "-keogram.png", "startrails": "-startrails.jpg"}
 
@@ -25,3 +27,18 @@ def made_products(info: RunInfo) -> list[Path]:
     except OSError:
         return []
     return [path for path in names if path.name.endswith(tuple(ENDINGS.values()))]
+
+
+def check_writable(out: Path) -> None:
+    """Refuse, before any work, an output whose folder is missing or cannot be written."""
+    folder = out.parent
+    if not folder.is_dir():
+        raise AfterError(f"cannot write {out}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AfterError(f"cannot write {out}: {folder} is not yours to write in")
+
+
+def write_failed(out: Path, error: BaseException) -> AfterError:
+    """A write that failed halfway (a full disk, a folder gone), in one line."""
+    why = getattr(error, "strerror", None) or str(error)
+    return AfterError(f"could not write {out}: {why}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.after.outputs import check_writable, write_failed
 from core.after.pictures import open_picture
 from core.atomic import atomic_output
 from core.brightness import file_brightness
@@ -138,10 +139,14 @@ def _image_format(out: Path) -> str:
     image_format = IMAGE_FORMATS.get(out.suffix.lower())
     if image_format is None:
         raise AfterError(f"{out.name}: an image is written as {', '.join(IMAGE_FORMATS)}")
+    check_writable(out)
     return image_format
 
 
 def _save(image: Any, out: Path, image_format: str) -> None:
-    with atomic_output(out) as temporary:
-        options = {"quality": 95} if image_format == "JPEG" else {}
-        image.save(temporary, format=image_format, **options)
+    try:
+        with atomic_output(out) as temporary:
+            options = {"quality": 95} if image_format == "JPEG" else {}
+            image.save(temporary, format=image_format, **options)
+    except OSError as error:
+        raise write_failed(out, error) from None

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.after.outputs import check_writable, write_failed
 from core.after.pictures import open_picture
 from core.atomic import atomic_output
 from core.brightness import file_brightness
@@ -111,13 +112,13 @@ def render_video(
     machine's. Raises :class:`AfterError` when there is nothing to render or no encoder.
     """
     import av
-    import numpy
 
     container_format = CONTAINERS.get(out.suffix.lower())
     if container_format is None:
         raise AfterError(f"{out.name}: a video is written as {', '.join(CONTAINERS)}")
     if not 1 <= fps <= 240:
         raise AfterError(f"{fps} frames a second is not 1 to 240")
+    check_writable(out)
     encoder = choose_encoder(
         codec,
         available_encoders() if available is None else available,
@@ -128,32 +129,52 @@ def render_video(
         raise AfterError("the run has no downloaded frames to render")
     gains = deflicker_gains(brightness) if deflicker else None
 
+    try:
+        with atomic_output(out) as temporary, ThreadPoolExecutor(READERS) as readers:
+            container: Any = av.open(str(temporary), mode="w", format=container_format)
+            try:
+                stream = _video_stream(container, encoder, size, fps)
+                pictures = _read_ahead(readers, photos, frames(), size, gains)
+                held, unreadable = _encode(container, stream, pictures, size, total, progress)
+            finally:
+                container.close()
+    except (OSError, av.FFmpegError) as error:
+        raise write_failed(out, error) from None
+    return VideoReport(out, total, held, tuple(unreadable), encoder, size, fps)
+
+
+def _encode(
+    container: Any,
+    stream: Any,
+    pictures: Iterable[tuple[Shown, Any]],
+    size: tuple[int, int],
+    total: int,
+    progress: Progress | None,
+) -> tuple[int, list[str]]:
+    """Encode every picture in turn (a missing one holds the one before, black before the
+    first); the frames held, and the files that could not be read."""
+    import av
+    import numpy
+
     held = 0
     unreadable: list[str] = []
     previous: Any = None  # the last picture encoded, as an array
-    with atomic_output(out) as temporary, ThreadPoolExecutor(READERS) as readers:
-        container: Any = av.open(str(temporary), mode="w", format=container_format)
-        try:
-            stream = _video_stream(container, encoder, size, fps)
-            pictures = _read_ahead(readers, photos, frames(), size, gains)
-            for index, (shown, picture) in enumerate(pictures):
-                if picture is not None:
-                    previous = picture
-                else:
-                    held += 1
-                    if not shown.held:
-                        unreadable.append(shown.file)
-                    if previous is None:
-                        previous = numpy.zeros((size[1], size[0], 3), numpy.uint8)
-                frame = av.VideoFrame.from_ndarray(previous, format="rgb24")
-                frame.pts = index
-                container.mux(stream.encode(frame))
-                if progress is not None:
-                    progress(index + 1, total)
-            container.mux(stream.encode(None))
-        finally:
-            container.close()
-    return VideoReport(out, total, held, tuple(unreadable), encoder, size, fps)
+    for index, (shown, picture) in enumerate(pictures):
+        if picture is not None:
+            previous = picture
+        else:
+            held += 1
+            if not shown.held:
+                unreadable.append(shown.file)
+            if previous is None:
+                previous = numpy.zeros((size[1], size[0], 3), numpy.uint8)
+        frame = av.VideoFrame.from_ndarray(previous, format="rgb24")
+        frame.pts = index
+        container.mux(stream.encode(frame))
+        if progress is not None:
+            progress(index + 1, total)
+    container.mux(stream.encode(None))
+    return held, unreadable
 
 
 def _read_ahead(
