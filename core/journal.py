@@ -531,6 +531,16 @@ class Journal:
         runs = self.list_runs()
         return runs[0] if runs else None
 
+    def named_run(self, name: str) -> RunInfo:
+        """The run a photographer names: ``latest`` for the newest, else its id;
+        :class:`LapseError` when there is none."""
+        if name != "latest":
+            return self.get_run(name)
+        info = self.latest_run()
+        if info is None:
+            raise LapseError("no runs yet")
+        return info
+
     def active_run(self) -> RunInfo | None:
         """The newest run still active: the one a starting daemon resumes."""
         return next((run for run in self.list_runs() if run.state == "active"), None)

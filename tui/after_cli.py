@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from core.after.outputs import output_path
 from core.journal import Journal, RunInfo
 from core.model.after import CODECS, PRODUCTS, AfterError, Shown, shown_frames, video_size
-from core.model.durations import format_duration
+from core.model.durations import NS_PER_S, format_duration
 
 BAR_WIDTH = 24
 
@@ -131,7 +131,7 @@ class Frames:
 def run_command(args: argparse.Namespace, state_dir: Path) -> int:
     """``lapse render``, ``keogram`` and ``startrails``; returns the exit status."""
     journal = Journal(state_dir)
-    info = _find_run(journal, args.run)
+    info = journal.named_run(args.run)
     frames = Frames(journal, info, getattr(args, "skip_missing", False), args.first, args.last)
     out = args.output or output_path(info, _PRODUCT[args.command])
     bar = ProgressBar(sys.stderr, args.command)
@@ -177,7 +177,7 @@ _PRODUCT = {"render": "video", "keogram": "keogram", "startrails": "startrails"}
 
 
 def _stack(
-    command: str,
+    command: str,  # "keogram" or "startrails": the command's name and the product's
     info: RunInfo,
     frames: Frames,
     out: Path,
@@ -194,15 +194,8 @@ def _stack(
     )
 
 
-def _find_run(journal: Journal, run: str) -> RunInfo:
-    info = journal.latest_run() if run == "latest" else journal.get_run(run)
-    if info is None:
-        raise AfterError("no runs yet")
-    return info
-
-
 def _took(started: float) -> str:
-    return format_duration(max(1, round(time.monotonic() - started)) * 1_000_000_000)
+    return format_duration(max(1, round(time.monotonic() - started)) * NS_PER_S)
 
 
 class ProgressBar:
@@ -261,7 +254,7 @@ def after_command(args: argparse.Namespace, state_dir: Path, out: TextIO = sys.s
     if unknown or not make:
         raise AfterError(f"--make takes {', '.join(PRODUCTS)}, got {args.make!r}")
     journal = Journal(state_dir)
-    info = _find_run(journal, args.run)
+    info = journal.named_run(args.run)
     frames = Frames(journal, info, first=args.first, last=args.last)
     failed = 0
 
@@ -281,8 +274,7 @@ def after_command(args: argparse.Namespace, state_dir: Path, out: TextIO = sys.s
 
                 render_video(info.photos_path, frames, target, progress=progress)
             else:
-                command = "keogram" if product == "keogram" else "startrails"
-                _stack(command, info, frames, target, progress, None)
+                _stack(product, info, frames, target, progress, None)
             say(product=product, file=str(target))
         except (AfterError, OSError) as error:
             failed += 1

@@ -1270,9 +1270,7 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
             for _, text in journal.notes(info):
                 print(f"  {text}")
         return EXIT_OK
-    info = journal.latest_run() if args.run == "latest" else journal.get_run(args.run)
-    if info is None:
-        return _fail("no runs yet", EXIT_FAILED)
+    info = journal.named_run(args.run)
     # Printed as read: a journal of millions of lines is never held whole.
     records = (
         journal.frames(info.id) if args.last is None else journal.last_frames(info.id, args.last)

@@ -8,7 +8,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.model.after import AfterError
+from core.brightness import file_brightness
+from core.model.after import AfterError, Shown
 from core.raw_preview import JPEG_START, embedded_jpeg
 
 if TYPE_CHECKING:
@@ -38,3 +39,11 @@ def open_picture(path: Path, at_least: tuple[int, int] | None = None) -> Image:
             return image.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
         raise AfterError(f"{path.name} is not a picture lapse can read ({error})") from None
+
+
+def brightness_of(photos: Path, shown: Shown) -> float | None:
+    """How bright the picture ``shown`` is: the journal's measurement, else its file's
+    (the thumbnail's mean); None when neither can tell."""
+    if shown.brightness is not None:
+        return shown.brightness
+    return file_brightness(photos / shown.file)

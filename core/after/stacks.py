@@ -13,19 +13,18 @@ Both are streamed: one frame is decoded at a time, and what is kept is the resul
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.after.outputs import check_writable, write_failed
-from core.after.pictures import open_picture
+from core.after.pictures import brightness_of, open_picture
+from core.after.video import Progress
 from core.atomic import atomic_output
-from core.brightness import file_brightness
 from core.model.after import AfterError, Shown
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +128,7 @@ def _taken(frames: Iterable[Shown]) -> Iterable[Shown]:
 
 
 def _too_bright(photos: Path, shown: Shown, threshold: float) -> bool:
-    value = shown.brightness
-    if value is None:
-        value = file_brightness(photos / shown.file)
+    value = brightness_of(photos, shown)
     return value is not None and not math.isnan(value) and value > threshold
 
 

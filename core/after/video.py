@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.after.outputs import check_writable, write_failed
-from core.after.pictures import open_picture
+from core.after.pictures import brightness_of, open_picture
 from core.atomic import atomic_output
-from core.brightness import file_brightness
 from core.model.after import AfterError, Shown, choose_encoder, deflicker_gains, fitted
 
 if TYPE_CHECKING:
@@ -225,9 +224,7 @@ def _survey(photos: Path, frames: Iterable[Shown], *, measure: bool) -> tuple[in
     for shown in frames:
         total += 1
         if measure:
-            value = shown.brightness
-            if value is None and not shown.held:
-                value = file_brightness(photos / shown.file)
+            value = shown.brightness if shown.held else brightness_of(photos, shown)
             brightness.append(math.nan if value is None else value)
     return total, brightness
 

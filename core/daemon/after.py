@@ -153,9 +153,14 @@ class AfterWork:
         """The latest job's progress, or None when there has been none."""
         with self._lock:
             status = self._status
-            if status is not None and self._jobs:
-                status = replace(status, waiting=len(self._jobs))
-            return status
+            return None if status is None else replace(status, waiting=len(self._jobs))
+
+    def _latest(self, job: Job, state: str) -> AfterStatus:
+        """The job's status as kept (the waiting count is status's, counted when asked),
+        or a new one in ``state``."""
+        with self._lock:
+            status = self._status
+        return status or AfterStatus(run=job.run, state=state)
 
     def close(self) -> None:
         """Stop the thread; a job under way is asked to end (it removes its half-made
@@ -204,7 +209,7 @@ class AfterWork:
         info = self.active_run()
         if info is None or info.settings.frames != 0:
             return
-        now = datetime.fromtimestamp(self.clock.wall_ns() / NS_PER_S).astimezone()
+        now = self._now()
         due = now.replace(
             hour=self.config.daily_minute // 60,
             minute=self.config.daily_minute % 60,
@@ -228,9 +233,12 @@ class AfterWork:
         if first is None or first <= last:
             self._queue(Job(info.id, self.config.products, first, last, self._tag()))
 
+    def _now(self) -> datetime:
+        """The clock's wall time, in the local zone (the daily time is a local one)."""
+        return datetime.fromtimestamp(self.clock.wall_ns() / NS_PER_S).astimezone()
+
     def _tag(self) -> str:
-        wall = datetime.fromtimestamp(self.clock.wall_ns() / NS_PER_S).astimezone()
-        return wall.strftime("-%Y%m%d-%H%M")
+        return self._now().strftime("-%Y%m%d-%H%M")
 
     def _run(self, job: Job) -> None:
         self._set(AfterStatus(run=job.run, state="working"), publish=True)
@@ -264,12 +272,12 @@ class AfterWork:
         with self._lock:
             self._child = None
         code = os.waitstatus_to_exitcode(wait_status)
-        status = self.status()
-        if code != 0 and (status is None or status.error is None):
+        status = self._latest(job, "working")
+        if code != 0 and status.error is None:
             why = said[-1] if said else f"it ended with status {code}"
             self._failed(job, why)
             return
-        if status is not None and status.state == "working":
+        if status.state == "working":
             self._set(replace(status, state="done", product=None), publish=True)
 
     def _take(self, job: Job, line: str, said: list[str]) -> None:
@@ -283,7 +291,7 @@ class AfterWork:
                 said.append(line.strip()[-300:])
                 del said[:-5]
             return
-        status = self.status() or AfterStatus(run=job.run, state="working")
+        status = self._latest(job, "working")
         product = str(message["product"])
         if "error" in message:
             error = f"{product}: {message['error']}"
@@ -300,7 +308,7 @@ class AfterWork:
 
     def _failed(self, job: Job, why: str) -> None:
         log.warning("after run %s: %s", job.run, why)
-        status = self.status() or AfterStatus(run=job.run, state="failed")
+        status = self._latest(job, "failed")
         self._set(replace(status, state="failed", product=None, error=why), publish=True)
 
     def _set(self, status: AfterStatus, *, publish: bool) -> None:

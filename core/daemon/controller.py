@@ -1317,7 +1317,7 @@ class RunController:
         info = self.journal.get_run(run_id)  # an unknown run is refused in its words
         self.after.make(Job(info.id, tuple(products)))
         status = self.status()
-        self._publish_state()
+        self.publish(StateEvent(status))
         return status
 
     def publish_state(self) -> None:

@@ -222,9 +222,10 @@ def after_line(status: AfterStatus) -> str:
     made = ", ".join(name.rpartition("/")[2] for name in status.files)
     if status.state == "failed":
         line = head + f"failed: {status.error}"
+    elif status.state == "working" and status.product is None:
+        line = head + "starting"
     elif status.state == "working":
-        doing = PRODUCT_NAMES.get(status.product or "", "starting")
-        line = head + (f"making {doing}" if status.product else "starting")
+        line = head + f"making {PRODUCT_NAMES.get(status.product, status.product)}"
         if status.total:
             line += f", {status.done}/{status.total} frames"
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -89,9 +90,13 @@ class LogScreen(Screen[None]):
         journal = self.app.journal
         records = journal.last_frames(run.id, MAX_ROWS) if journal is not None else []
         notes = [text for _, text in journal.notes(run)] if journal is not None else []
-        self.app.call_from_thread(self._show_frames, run, records, notes)
+        # Listing the run's folder (every frame's file in it) is this thread's work too.
+        folder = folder_text(run, made_products(run))
+        self.app.call_from_thread(self._show_frames, run, records, notes, folder)
 
-    def _show_frames(self, run: RunInfo, records: list[FrameRecord], notes: list[str]) -> None:
+    def _show_frames(
+        self, run: RunInfo, records: list[FrameRecord], notes: list[str], folder_said: str
+    ) -> None:
         self.showing = run
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -103,7 +108,7 @@ class LogScreen(Screen[None]):
         title = f"RUN {run.id} · {notes[-1]}" if notes else f"RUN {run.id} · newest first"
         self.query_one("#log-title", Static).update(title)
         folder = self.query_one("#log-folder", Static)
-        folder.update(folder_text(run))
+        folder.update(folder_said)
         folder.display = True
 
     def action_render(self) -> None:
@@ -134,13 +139,12 @@ class LogScreen(Screen[None]):
             self.app.pop_screen()
 
 
-def folder_text(run: RunInfo) -> str:
+def folder_text(run: RunInfo, made: list[Path]) -> str:
     """Where the run is on disk: its folder, its photos when they went elsewhere, and the
     video and images made of it."""
     text = f"folder {run.path}"
     if run.output:
         text += f"\nphotos {run.output}"
-    made = made_products(run)
     if made:
         text += "\nmade " + ", ".join(path.name for path in made)
     return text
