@@ -157,6 +157,12 @@ class Client:
         """Have the daemon make a run's video, keogram or star trails (low priority)."""
         return self.request(protocol.Make(run, products))
 
+    def handle(
+        self, control: str, to: str, *, held_s: float = 0.1, bounce: int = 0
+    ) -> protocol.Status:
+        """Move a control of the simulated box as a hand would (``lapse sim``)."""
+        return self.request(protocol.Handle(control, to, held_s, bounce))
+
     def events(self, timeout: float | None = None) -> Iterator[protocol.Event]:
         """Yield events until the daemon hangs up.
 

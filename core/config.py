@@ -11,6 +11,8 @@ The layout, every table and key optional::
     [hardware]      # core.model.hardware.HARDWARE
     backend = "auto"
     focus_pin = 20
+    [inputs]        # core.model.inputs.INPUTS: the box's switches and button
+    button_pin = 23
     [camera]        # core.model.camera.CAMERA: a USB camera; trigger = "off" needs none
     trigger = "usb"
     [battery]       # core.model.battery.BATTERY: which monitor, the model's figures
@@ -48,6 +50,7 @@ from core.model.errors import ConfigError, SettingsError
 from core.model.exposure import EXPOSURE, ExposureConfig
 from core.model.fields import Invalid, Table
 from core.model.hardware import HARDWARE, HardwareConfig, check_pins_distinct
+from core.model.inputs import INPUTS, InputsConfig, check_inputs
 from core.model.place import PLACE, Place
 from core.model.settings import RUN, Settings
 from core.model.toml_text import toml_key
@@ -61,6 +64,8 @@ class Config:
     run: Settings = field(default_factory=lambda: Settings(interval_ns=MINUTE_NS))
     """The settings a new run starts from (the switches' last positions)."""
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
+    """The box's own controls: switches, a button, an encoder (unset: none wired)."""
     camera: CameraConfig = field(default_factory=CameraConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
     exposure: ExposureConfig = field(default_factory=ExposureConfig)
@@ -71,7 +76,17 @@ class Config:
     """What the daemon makes when a run ends (a video, a keogram, star trails)."""
 
 
-TABLES: tuple[Table, ...] = (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE, UI, AFTER)
+TABLES: tuple[Table, ...] = (
+    RUN,
+    HARDWARE,
+    INPUTS,
+    CAMERA,
+    EXPOSURE,
+    BATTERY,
+    PLACE,
+    UI,
+    AFTER,
+)
 """The file's tables in its order; each fills the :class:`Config` attribute of its name."""
 
 
@@ -235,9 +250,13 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         if name not in names:
             known = ", ".join(f"[{table}]" for table in names)
             raise Invalid(f"is not a known table; known tables are {known}", key=toml_key(name))
+    run = _read_run(data.get("run", {}), Config().run)
+    hardware_table = data.get(HARDWARE.name, {})
+    hardware = _read_hardware(hardware_table)
     return Config(
-        run=_read_run(data.get("run", {}), Config().run),
-        hardware=_read_hardware(data.get("hardware", {})),
+        run=run,
+        hardware=hardware,
+        inputs=_read_inputs(data.get(INPUTS.name, {}), hardware, hardware_table),
         camera=CameraConfig(**CAMERA.read(data.get("camera", {}))),
         exposure=ExposureConfig(**EXPOSURE.read(data.get("exposure", {}))),
         battery=BatteryConfig(**BATTERY.read(data.get("battery", {}))),
@@ -254,6 +273,12 @@ def _read_run(table: Any, base: Settings) -> Settings:
     except SettingsError as error:
         # Every key passed on its own: a rule across keys failed, and the table is to blame.
         raise Invalid(str(error), key=RUN.name, sentence=True) from None
+
+
+def _read_inputs(table: Any, hardware: HardwareConfig, given: Any) -> InputsConfig:
+    inputs = InputsConfig(**INPUTS.read(table))
+    check_inputs(inputs, hardware, given)
+    return inputs
 
 
 def _read_hardware(table: Any) -> HardwareConfig:

@@ -16,7 +16,8 @@ from core.model.camera import Camera
 from core.model.errors import ConfigError, RigError
 from core.model.fields import Invalid
 from core.model.hardware import HARDWARE, HardwareConfig
-from core.model.rig import Rig
+from core.model.inputs import InputsConfig
+from core.model.rig import Controls, Rig
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
@@ -179,3 +180,16 @@ def make_pin_factory(environ: Mapping[str, str]) -> Factory:
             text = " ".join(str(exc).split()) or type(exc).__name__
             reasons.append(f"{name}: {text}")
     raise RigError(f"no GPIO here ({'; '.join(reasons)}); use {ENV_VAR}=sim to simulate")
+
+
+def build_controls(inputs: InputsConfig, rig: Rig) -> Controls | None:
+    """The box's own controls (``[inputs]``) as inputs on the rig's pins, or None when none
+    is wired. On the simulated rig they are its mock pins, which ``lapse sim`` moves."""
+    if not inputs.wired:
+        return None
+    from hw.box_inputs import BoxInputs
+
+    factory = getattr(rig, "pin_factory", None)
+    if factory is None:
+        raise RigError("this rig has no pins for the box's controls ([inputs])")
+    return BoxInputs(inputs, factory)

@@ -30,6 +30,7 @@ from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import ConfigError, SettingsError
 from core.model.exposure import ExposureConfig, ExposureMode
 from core.model.hardware import Backend, HardwareConfig
+from core.model.inputs import InputsConfig
 from core.model.place import Place
 from core.model.settings import SETTING_KEYS, Settings
 from core.model.ui import BindingId, ThemeName, UiConfig
@@ -57,6 +58,12 @@ shutter_pin = 6
 power_pin = 13
 led_pin = 18
 active_high = false
+
+[inputs]
+value_pins = [17, 27, 22, 23]
+unit_pins = [24, 25]
+power_pin = 26
+button_pin = 19
 
 [camera]
 trigger = "usb"
@@ -108,6 +115,9 @@ FULL_CONFIG = Config(
     ),
     hardware=HardwareConfig(
         backend="sim", focus_pin=5, shutter_pin=6, power_pin=13, led_pin=18, active_high=False
+    ),
+    inputs=InputsConfig(
+        value_pins=(17, 27, 22, 23), unit_pins=(24, 25), power_pin=26, button_pin=19
     ),
     camera=CameraConfig(
         trigger="usb",
@@ -223,6 +233,7 @@ def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
     assert set(data) == {
         "run",
         "hardware",
+        "inputs",
         "camera",
         "exposure",
         "battery",

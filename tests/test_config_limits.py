@@ -116,6 +116,9 @@ def test_every_numeric_key_has_a_row() -> None:
         "run.power",
         "hardware.backend",
         "hardware.active_high",
+        "inputs.value_pins",
+        "inputs.unit_pins",
+        "inputs.encoder_pins",
         "camera.trigger",
         "camera.download",
         "camera.keep_on_camera",
@@ -136,6 +139,7 @@ def test_every_numeric_key_has_a_row() -> None:
     full = config_to_dict(Config())
     full["battery"].update(pi_model_ma=500.0, sysfs_name="BAT0")  # None leaves them out
     full["place"].update(latitude=51.48, longitude=-0.01)
+    full["inputs"].update(power_pin=24, button_pin=23)
     keys = {f"{table}.{key}" for table, values in full.items() for key in values}
     assert keys - not_numbers == {limit.key for limit in LIMITS}
     assert len(LIMITS) == len({limit.key for limit in LIMITS})

@@ -38,10 +38,12 @@ from core.model.protocol import (
     FaultEvent,
     FrameEvent,
     GetStatus,
+    Handle,
     Hello,
     HelloReply,
     Make,
     MissedEvent,
+    PanelStatus,
     PlanEvent,
     Preview,
     Reply,
@@ -212,8 +214,19 @@ full_statuses = st.builds(
     battery=battery_statuses,
     disk=disk_statuses,
     outlook=outlooks,
+    panel=st.builds(
+        PanelStatus,
+        switches=st.sampled_from(["positions", "coded", "encoder", ""]),
+        value=optional(st.sampled_from([1, 3, 10, 30])),
+        unit=optional(st.sampled_from(["s", "min", "h", "d"])),
+        power=optional(st.booleans()),
+        button=st.booleans(),
+        said=texts,
+        next_run=st.booleans(),
+        signal=st.sampled_from(["fault", "turned", "armed", "dark"]),
+    ),
 )
-"""A status with every part present: run, camera, battery, disk and outlook."""
+"""A status with every part present: run, camera, battery, disk, outlook and the box."""
 
 PLANS = [
     make_plan(Settings(interval_ns=10**9)),
@@ -265,6 +278,13 @@ COMMAND_EXAMPLES: dict[type, st.SearchStrategy[Any]] = {
         Make,
         run=texts,
         products=st.lists(st.sampled_from(["video", "keogram", "startrails"])).map(tuple),
+    ),
+    Handle: st.builds(
+        Handle,
+        control=st.sampled_from(["value", "unit", "power", "button", "encoder"]),
+        to=texts,
+        held_s=st.floats(0, 60),
+        bounce=st.integers(0, 20),
     ),
 }
 
@@ -375,7 +395,9 @@ def refusal(line: bytes) -> str:
     return message
 
 
-ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume, end, make"
+ALL_COMMANDS = (
+    "hello, status, subscribe, start, stop, update, preview, resume, end, make, handle"
+)
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,7 @@ from core.model.errors import (
     LapseError,
     SettingsError,
 )
+from core.model.panel import panel_line
 from core.model.place import Place, parse_place
 from core.model.plan import make_plan
 from core.model.records import FrameRecord
@@ -412,8 +413,37 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("run", nargs="?", help="a run id from the list, or 'latest'")
     log.add_argument("--json", action="store_true", help="JSON lines")
     log.add_argument("--last", type=_last_arg, metavar="N", help="only the run's newest N frames")
+    _add_sim(commands)
     after_cli.add_commands(commands)
     return parser
+
+
+def _add_sim(commands: Any) -> None:
+    """``lapse sim``: a hand on the simulated box's controls."""
+    sim = commands.add_parser(
+        "sim", help="turn, toggle or press the simulated box's controls ([inputs] on sim pins)"
+    )
+    moves = sim.add_subparsers(dest="move", metavar="move", parser_class=_Parser, required=True)
+    turn = moves.add_parser("turn", help="turn a switch to a position, or the encoder by steps")
+    turn.add_argument("control", choices=("value", "unit", "encoder"))
+    turn.add_argument(
+        "to", help="1, 3, 10, 30 (value); s, min, h, days (unit); between; +N or -N steps"
+    )
+    toggle = moves.add_parser("toggle", help="flip the power toggle (or set it: on, off)")
+    toggle.add_argument("control", choices=("power",))
+    toggle.add_argument("to", nargs="?", default="toggle", choices=("on", "off", "toggle"))
+    press = moves.add_parser("press", help="press the start/stop button")
+    press.add_argument(
+        "--hold",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="seconds held down (0.1); 1 stops a run",
+    )
+    for move in (turn, toggle, press):
+        move.add_argument(
+            "--bounce", type=int, default=0, metavar="N", help="the contact chatters N times first"
+        )
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -444,6 +474,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "after":
             return after_cli.after_command(args, paths.state_dir)
         handler = {
+            "sim": _sim,
             "run": _run,
             "status": _status,
             "stop": _stop,
@@ -504,7 +535,9 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
     import logging
 
     from core.clock import SystemClock
+    from core.config import ChoicesFile
     from core.daemon.after import AfterSetup
+    from core.daemon.box import BoxSetup
     from core.daemon.process import configure_logging, run_daemon
     from core.model.planner import DEFAULT_RESERVE_BYTES
 
@@ -521,6 +554,15 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         from hw.select import build_camera
 
         return build_camera(config, rig, paths.state_dir, env, clock)
+
+    def claim_controls(rig):  # type: ignore[no-untyped-def]
+        from hw.select import build_controls
+
+        return build_controls(config.inputs, rig)
+
+    def box_base():  # type: ignore[no-untyped-def]
+        # Read at each press: the screens' latest choices (frames, delay) count.
+        return ChoicesFile(paths.choices, config).load()[0].run
 
     def make_battery():  # type: ignore[no-untyped-def]
         from hw.battery_readers import open_battery_reader, read_pi_model
@@ -542,6 +584,7 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         stop_interrupted=stop_interrupted,
         place=config.place if config.place.known else None,
         after=AfterSetup(config.after, [sys.executable, "-m", "tui.cli", "after"], dict(env)),
+        box=BoxSetup(claim_controls, box_base),
     )
     return EXIT_OK
 
@@ -942,6 +985,21 @@ def _ended_line(status: protocol.Status) -> str:
     )
 
 
+# -- lapse sim ----------------------------------------------------------------------------
+def _sim(args: argparse.Namespace, paths: Paths) -> int:
+    if daemon_answers(paths.socket) is None:
+        raise LapseError("no daemon is running: start one (`lapse daemon`) with [inputs] wired")
+    if args.move == "press":
+        control, to = "button", "press"
+    else:
+        control, to = args.control, args.to
+    held_s = args.hold if args.move == "press" else 0.1
+    with Client(paths.socket, timeout=10.0 + held_s).connect() as client:
+        status = client.handle(control, to, held_s=held_s, bounce=args.bounce)
+    print(f"lapse: {panel_line(status.panel)}" if status.panel else "lapse: done")
+    return EXIT_OK
+
+
 # -- lapse status -----------------------------------------------------------------------
 def _status(args: argparse.Namespace, paths: Paths) -> int:
     hello = daemon_answers(paths.socket)
@@ -1036,6 +1094,8 @@ def status_lines(status: protocol.Status) -> list[str]:
         lines += [f"  note: {text}" for text in status.outlook.notes]
     if status.after is not None:
         lines.append(f"  {after_line(status.after)}")
+    if status.panel is not None:
+        lines.append(f"  {panel_line(status.panel)}")
     if status.fault:
         lines.append(f"  fault: {status.fault}")
     if status.notice:

@@ -31,6 +31,7 @@ from typing import Any
 from core.clock import Clock
 from core.clock import Event as ClockEvent
 from core.daemon.after import AfterWork, Job
+from core.daemon.box import Box
 from core.daemon.collector import freeze_survivors
 from core.daemon.engine import Engine, EngineExit, outside_window, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
@@ -521,8 +522,11 @@ class RunController:
         stop_wait_s: float = STOP_WAIT_S,
         place: Place | None = None,
         after: AfterWork | None = None,
+        box: Box | None = None,
     ) -> None:
         self.rig = rig
+        self.box = box
+        """The box's own switches, button and LED signal (``[inputs]``); None without."""
         self.after = after
         """Makes ``[after]``'s video and images when a run ends; None when nothing is asked."""
         self.place = place
@@ -1051,6 +1055,9 @@ class RunController:
             camera=camera,
             clock_wait=None if wait is None else wait.why_not,
             after=None if self.after is None else self.after.status(),
+            panel=None
+            if self.box is None
+            else self.box.status(run.info.settings if run is not None and state.live else None),
         )
         if self.outlook is None:
             return status
@@ -1321,8 +1328,27 @@ class RunController:
         return status
 
     def publish_state(self) -> None:
-        """Tell every client the status now (the after-run work's progress moved on)."""
+        """Tell every client the status now (the after-run work's progress moved on, the
+        box's switches were turned)."""
         self._publish_state()
+
+    def status_state(self) -> RunState:
+        """The run's state now, without the rest of the status."""
+        with self._lock:
+            return self._state
+
+    def handle(self, control: str, to: str, *, held_s: float, bounce: int) -> Status:
+        """Move a control of the simulated box as a hand would; the status after."""
+        box = self.box
+        if box is None:
+            raise LapseError(
+                "this box has no switches or button: name their pins in [inputs]"
+                " (README: Physical controls) and start the daemon again"
+            )
+        if not box.controls.simulated:
+            raise LapseError("these are real switches and a real button: use them on the box")
+        box.handle(control, to, held_s=held_s, bounce=bounce)
+        return self.status()
 
     def active_info(self) -> RunInfo | None:
         """The run going now, as its journal describes it; None between runs."""
@@ -1331,4 +1357,7 @@ class RunController:
         return None if run is None else run.info
 
     def _publish_state(self) -> None:
-        self.publish(StateEvent(self.status()))
+        status = self.status()
+        if self.box is not None:
+            self.box.hear(status)
+        self.publish(StateEvent(status))

@@ -22,6 +22,7 @@ from typing import IO
 
 from core.clock import Clock
 from core.daemon.after import AfterSetup, AfterWork
+from core.daemon.box import Box, BoxSetup
 from core.daemon.collector import freeze_survivors
 from core.daemon.controller import RunController
 from core.daemon.engine import (
@@ -87,6 +88,7 @@ def run_daemon(
     stop_interrupted: bool = False,
     place: Place | None = None,
     after: AfterSetup | None = None,
+    box: BoxSetup | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
@@ -99,6 +101,7 @@ def run_daemon(
     With ``stop_interrupted`` an interrupted run is recorded as stopped, not resumed.
     ``place``: where the rig stands (the config's ``[place]``), for windows by the sun.
     ``after``: what to make when a run ends (``[after]``), and how to start the work.
+    ``box``: how to claim the box's own controls (``[inputs]``) on the rig's pins.
     """
     lock = hold_daemon_lock(paths)
     # Before any thread starts: the timing thread must get the GIL back inside its spin.
@@ -110,25 +113,45 @@ def run_daemon(
         if notice:
             log.warning("%s", notice)
         camera: Camera | None = None
+        the_box: Box | None = None
         try:
             # Before the server's and the run's threads start, so that they inherit it;
             # the timing thread then goes higher.
             if request_realtime_priority(SUPPORT_PRIORITY):
                 log.info("real-time scheduling: timing thread above the daemon's other threads")
             camera = make_camera(rig) if make_camera is not None else None
+            if box is not None:
+                the_box = box.build(rig, clock)
+                if the_box is not None:
+                    rig = the_box.led  # the LED is shared with the box's signal from now on
             reader, model = make_battery() if make_battery is not None else (None, BatteryModel())
             outlook = Outlook(reader, model, paths.state_dir, clock, reserve_bytes=reserve_bytes)
             # Everything the daemon keeps for life is built: out of the collector's way.
             freeze_survivors()
             asyncio.run(
-                _serve(rig, camera, outlook, clock, paths, notice, stop_interrupted, place, after)
+                _serve(
+                    rig,
+                    camera,
+                    outlook,
+                    clock,
+                    paths,
+                    notice,
+                    stop_interrupted,
+                    place,
+                    after,
+                    the_box,
+                )
             )
         finally:
             try:
-                _release_and_close(rig)
+                if the_box is not None:
+                    the_box.close()
             finally:
-                if camera is not None:
-                    camera.close()
+                try:
+                    _release_and_close(rig)
+                finally:
+                    if camera is not None:
+                        camera.close()
     finally:
         lock.close()
 
@@ -153,6 +176,7 @@ async def _serve(
     stop_interrupted: bool,
     place: Place | None,
     after: AfterSetup | None = None,
+    box: Box | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -181,7 +205,10 @@ async def _serve(
         outlook=outlook,
         place=place,
         after=work,
+        box=box,
     )
+    if box is not None:
+        box.start(controller)
     if work is not None and work.wanted:
         work.start()  # for the daily products; otherwise it starts with its first job
     if stop_interrupted:

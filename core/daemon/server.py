@@ -406,6 +406,12 @@ class Server:
                 return status
             case protocol.Make(run=run, products=products):
                 return controller.make(run, products)
+            case protocol.Handle(control=control, to=to, held_s=held_s, bounce=bounce):
+                # A press is held for a while: keep serving meanwhile.
+                return await loop.run_in_executor(
+                    None,
+                    lambda: controller.handle(control, to, held_s=held_s, bounce=bounce),
+                )
             case protocol.Resume(clock_ok=clock_ok):
                 # Resuming readies the camera (bounded calls): keep serving meanwhile.
                 return await loop.run_in_executor(

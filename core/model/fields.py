@@ -277,6 +277,51 @@ class Pin(Whole):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Pins(Field):
+    """A list of BCM GPIO numbers, as many as one of ``counts``, each different; held as a
+    tuple, empty when the key is left out (nothing wired)."""
+
+    counts: tuple[int, ...]
+    """The lengths allowed: ``(4, 2)`` for a switch wired by positions or by a 2-bit code."""
+    what: str
+    """What the list is, for a refusal: ``the VALUE switch's pins``."""
+
+    def read(self, value: Any, wording: Wording) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        self.check(value, wording)
+        return value
+
+    def check(self, held: Any, wording: Wording) -> None:
+        span = Pin("pin").range
+        lengths = " or ".join(str(count) for count in self.counts)
+        example = ", ".join(str(span.low + 5 + n) for n in range(self.counts[0]))
+        if not isinstance(held, tuple) or (held and len(held) not in self.counts):
+            raise Invalid(
+                f"must be a list of {lengths} GPIO numbers ({self.what}), such as"
+                f" [{example}]; got {_listed(held)}"
+            )
+        for pin in held:
+            if isinstance(pin, bool) or not isinstance(pin, int) or not span.holds(pin):
+                raise Invalid(
+                    f"must hold GPIO numbers {span.spell(span.low)}–{span.spell(span.high)},"
+                    f" got {toml_value(pin)}"
+                )
+        if len(set(held)) != len(held):
+            raise Invalid(f"names a GPIO twice: {_listed(held)}")
+
+    def write(self, held: Any) -> Any:
+        return list(held)
+
+
+def _listed(value: Any) -> str:
+    """A list as the file writes it (``[5, 6, 13]``); anything else as :func:`toml_value` says."""
+    if isinstance(value, tuple | list):
+        return f"[{', '.join(toml_value(item) for item in value)}]"
+    return toml_value(value)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Address(Whole):
     """An I²C address, written and shown in hex as datasheets and ``i2cdetect`` print it."""
 

@@ -14,6 +14,7 @@ from core.model.camera import CAMERA
 from core.model.exposure import EXPOSURE
 from core.model.fields import Span
 from core.model.hardware import HARDWARE
+from core.model.inputs import INPUTS
 from core.model.place import PLACE
 from core.model.settings import RUN
 
@@ -28,7 +29,7 @@ class Limit(Span):
 
 LIMITS: tuple[Limit, ...] = tuple(
     Limit(key=f"{table.name}.{entry.key}", **asdict(entry.span))
-    for table in (RUN, HARDWARE, CAMERA, EXPOSURE, BATTERY, PLACE)
+    for table in (RUN, HARDWARE, INPUTS, CAMERA, EXPOSURE, BATTERY, PLACE)
     for entry in table.fields
     if entry.span is not None
 )

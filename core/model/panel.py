@@ -23,14 +23,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from core.model.durations import NS_PER_S, PRESET_UNITS, PRESET_VALUES, Preset
+from core.model.durations import (
+    NS_PER_MS,
+    NS_PER_S,
+    PRESET_UNITS,
+    PRESET_VALUES,
+    PRESETS,
+    Preset,
+)
 from core.model.settings import Settings
+
+if TYPE_CHECKING:
+    from core.model.protocol import PanelStatus
 
 LONG_PRESS_NS = NS_PER_S
 """How long the button must be held to stop a run."""
 POSITIONS = len(PRESET_VALUES)
 """Positions on each rotary switch: four."""
+SETTLE_NS = 50 * NS_PER_MS
+"""How long the inputs must keep still before they are read: a contact chatters for a few
+milliseconds as it closes, and each chatter must not be a change of its own."""
 
 
 class Wiring(StrEnum):
@@ -101,6 +115,50 @@ class Panel:
         )
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Every input of the box as read at one moment (active: the contact is closed)."""
+
+    value: tuple[bool, ...] = ()
+    """The VALUE switch's inputs in wiring order; empty when no switches are wired."""
+    unit: tuple[bool, ...] = ()
+    power: bool | None = None
+    """The power toggle; None when none is wired."""
+    button: bool | None = None
+    """The start/stop button held down; None when none is wired."""
+    encoder_steps: int = 0
+    """The encoder's steps since the daemon claimed it (clockwise positive)."""
+
+
+def origin_panel(settings: Settings) -> Panel:
+    """The panel an encoder starts from, and the one a box without switches keeps: the
+    config's interval when it is a preset, else the first preset above it (never a faster
+    one than the photographer set), and the config's power."""
+    index = next(
+        (i for i, preset in enumerate(PRESETS) if preset.interval_ns >= settings.interval_ns),
+        len(PRESETS) - 1,
+    )
+    return Panel(value=index % POSITIONS, unit=index // POSITIONS, power=settings.power)
+
+
+def panel_of(levels: Levels, origin: Panel) -> Panel:
+    """Where the controls stand: the switches' positions (each wired by positions when it
+    has four inputs, else coded), or ``origin`` moved by the encoder's steps, or
+    ``origin`` itself when neither is wired; the power toggle's, else ``origin``'s power."""
+    power = origin.power if levels.power is None else levels.power
+    if levels.value:
+        return Panel(
+            value=switch_position(levels.value, _wiring(levels.value)),
+            unit=switch_position(levels.unit, _wiring(levels.unit)),
+            power=power,
+        )
+    return replace(encoder_turned(origin, levels.encoder_steps), power=power)
+
+
+def _wiring(active: Sequence[bool]) -> Wiring:
+    return Wiring.POSITIONS if len(active) == POSITIONS else Wiring.CODED
+
+
 def encoder_turned(panel: Panel, steps: int) -> Panel:
     """``panel`` after an encoder's ``steps`` (positive clockwise): through the sixteen
     presets in order, the value fastest, held at either end. A panel between positions
@@ -124,3 +182,12 @@ def press_does(held_ns: int, *, running: bool, panel: Panel) -> Press:
     if running:
         return Press.STOP if held_ns >= LONG_PRESS_NS else Press.NOTHING
     return Press.NOTHING if panel.preset is None else Press.START
+
+
+def panel_line(panel: PanelStatus) -> str:
+    """The box's controls in one line: ``box: 10min, power on`` and, during a run they no
+    longer match, that they are the next run's."""
+    line = f"box: {panel.said}"
+    if panel.next_run:
+        line += " (the next run's; this run goes on as started)"
+    return line

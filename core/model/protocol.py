@@ -195,6 +195,30 @@ class AfterStatus:
 
 
 @dataclass(frozen=True)
+class PanelStatus:
+    """The box's own controls as the daemon reads them from their pins (``[inputs]``)."""
+
+    switches: str
+    """What chooses the interval: ``positions`` or ``coded`` (two switches), ``encoder``,
+    or ``""`` (none: the config's interval, with a button or a toggle alone)."""
+    value: int | None
+    """The VALUE the controls are on (1, 3, 10, 30); None between positions."""
+    unit: str | None
+    """The UNIT they are on (``s``, ``min``, ``h``, ``d``); None between positions."""
+    power: bool | None
+    """The power toggle; None when none is wired (the config's power counts)."""
+    button: bool
+    """A start/stop button is wired."""
+    said: str
+    """One line: ``10min, power on``, or which switch is between positions."""
+    next_run: bool = False
+    """A run is going and the controls say otherwise: they are the next run's, the run
+    goes on as it was started."""
+    signal: str = "dark"
+    """What the LED says between a run's phases (:class:`core.model.led.BoxSignal`)."""
+
+
+@dataclass(frozen=True)
 class Status:
     """The snapshot every client shows: the ``status`` answer and the ``state`` event."""
 
@@ -224,6 +248,8 @@ class Status:
     daemon's times by (a delayed first shutter's clock time)."""
     after: AfterStatus | None = None
     """The latest work after a run (:class:`AfterStatus`); None when there has been none."""
+    panel: PanelStatus | None = None
+    """The box's switches, toggle and button; None when the box has none (``[inputs]``)."""
 
     def with_frame(self, event: FrameEvent | MissedEvent) -> Status:
         """This status after a frame or missed event: a subscriber's counts stay current
@@ -494,8 +520,36 @@ class Make:
     products: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Handle:
+    """Move one of the simulated box's controls as a hand would (a simulated rig only):
+    turn a switch or the encoder, set the power toggle, press the button."""
+
+    name: ClassVar[str] = "handle"
+    answer: ClassVar[type] = Status
+    example: ClassVar[str] = '{"control": "value", "to": "10"}'
+    control: str
+    """``value``, ``unit``, ``power``, ``button`` or ``encoder``."""
+    to: str
+    """A position (``10``, ``min``), ``on``/``off``/``toggle``, ``press``, or steps (``+3``)."""
+    held_s: float = 0.1
+    """How long a press holds the button down."""
+    bounce: int = 0
+    """How many times the contact chatters before it settles."""
+
+
 Command = (
-    Hello | GetStatus | Subscribe | Start | Stop | Update | Preview | Resume | EndDaemon | Make
+    Hello
+    | GetStatus
+    | Subscribe
+    | Start
+    | Stop
+    | Update
+    | Preview
+    | Resume
+    | EndDaemon
+    | Make
+    | Handle
 )
 
 

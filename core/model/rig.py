@@ -7,8 +7,11 @@ methods, from its timing thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+from core.model.inputs import InputsConfig
+from core.model.panel import Levels
 from core.model.plan import Line
 
 
@@ -42,4 +45,30 @@ class Rig(Protocol):
 
     def close(self) -> None:
         """Release, then give the pins back. The rig is unusable afterwards."""
+        ...
+
+
+class Controls(Protocol):
+    """The box's own inputs one daemon owns: switches, a power toggle, a button, an encoder
+    (``hw`` implements it with gpiozero input devices, on mock pins for the simulated rig)."""
+
+    config: InputsConfig
+    """Which controls are wired, and to which pins."""
+    simulated: bool
+    """The inputs are mock pins, which :meth:`drive` moves."""
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` on every level change (from the pins' own thread: note it only)."""
+        ...
+
+    def levels(self) -> Levels:
+        """Every input's level now."""
+        ...
+
+    def drive(self, control: str, to: str, *, bounce: int = 0) -> None:
+        """Move a simulated control as a hand would; :class:`LapseError` on real pins."""
+        ...
+
+    def close(self) -> None:
+        """Give the pins back."""
         ...

@@ -25,7 +25,7 @@ from core.model.durations import (
 )
 from core.model.errors import LapseError
 from core.model.plan import make_plan
-from core.model.protocol import Status
+from core.model.protocol import PanelStatus, Status
 from core.model.settings import Settings
 from core.model.ui import BindingId
 from tui.keys import MAIN_KEYS, bindings, first_key
@@ -62,6 +62,7 @@ safety net for what the screen cannot foresee, such as a battery reader's new fi
 TICK_MARGIN_NS = 1_000_000
 """Wake this long after a change is due, so a timer that fires a hair early still sees it."""
 INTERVAL_LOCKED = "Interval locked during a run (D stops)"
+BOX_RULES = "The box's switches rule: use them"
 SIMULATED = "SIMULATED HARDWARE: no camera fires"
 SIMULATED_VIRTUAL = "SIMULATED HARDWARE: virtual camera"
 MESSAGE_S = 5.0
@@ -186,15 +187,21 @@ class MainScreen(Screen[None]):
         app = self.app
         status = app.status
         running = app.live
+        panel = self._panel()
         for switch in self.query(RotarySwitch):
-            switch.enabled = not running
-        self.query_one(PowerToggle).enabled = not running
+            switch.enabled = not running and not (panel and panel.switches)
+        self.query_one(PowerToggle).enabled = not running and not (
+            panel and panel.power is not None
+        )
         run = placed_run(status)
         if run is not None:
             # A run started elsewhere (the CLI, another screen, a resume) is shown as it
             # goes, not as this screen's choices were.
             self._show_interval(run.settings.interval_ns)
             self.query_one(PowerToggle).on = run.settings.power
+        elif panel is not None:
+            self._show_panel(panel)
+        self._caption_panel(panel if run is not None else None)
         glyphs = app.glyphs
         widgets = (
             "RotarySwitch, PowerToggle, LedLamp, Timeline, BatteryGauge, ExposureRamp, Histogram"
@@ -367,6 +374,49 @@ class MainScreen(Screen[None]):
             switch.chosen = preset is not None
         value.caption = "" if preset is not None else f"every {format_duration(interval_ns)}"
 
+    def _panel(self) -> PanelStatus | None:
+        """The box's own controls, when it has any."""
+        status = self.app.status
+        return None if status is None else status.panel
+
+    def _show_panel(self, panel: PanelStatus) -> None:
+        """With no run placed, the switches and the toggle the box has are the next run's:
+        shown where they stand, a switch between positions on none."""
+        if panel.power is not None:
+            self.query_one(PowerToggle).on = panel.power
+        if not panel.switches:
+            return
+        if panel.value is not None and panel.unit is not None:
+            self._show_interval(Preset(panel.value, panel.unit).interval_ns)
+            return
+        self._interval_ns = 0  # no interval: a start is refused until the switch is on one
+        for switch, at, positions in (
+            (self.query_one("#value", RotarySwitch), panel.value, PRESET_VALUES),
+            (self.query_one("#unit", RotarySwitch), panel.unit, PRESET_UNITS),
+        ):
+            switch.chosen = at is not None
+            if at is not None:
+                switch.selected = positions.index(at)  # type: ignore[arg-type]
+
+    def _caption_panel(self, running: PanelStatus | None) -> None:
+        """Beside the switches: the box rules them (no run), or, during a run they no longer
+        match, where the box's switches stand, as the next run's."""
+        panel = self._panel()
+        if panel is None or not panel.switches:
+            return
+        value = self.query_one("#value", RotarySwitch)
+        unit = self.query_one("#unit", RotarySwitch)
+        if running is not None and running.next_run:
+            value.caption = f"next {running.value if running.value is not None else '–'}"
+            shown = "–" if running.unit is None else UNIT_LABELS[PRESET_UNITS.index(running.unit)]
+            unit.caption = f"next {shown}"
+        elif running is None:
+            value.caption = unit.caption = "(box)"
+        else:
+            custom = preset_for(self._interval_ns) is None
+            value.caption = f"every {format_duration(self._interval_ns)}" if custom else ""
+            unit.caption = ""
+
     def _custom_interval_note(self) -> None:
         interval = self.app.config.run.interval_ns
         if preset_for(interval) is None:
@@ -396,9 +446,14 @@ class MainScreen(Screen[None]):
         self.app.want_preview(settings)
         self.update_view()
 
-    def _locked(self) -> bool:
+    def _locked(self, *, power: bool = False) -> bool:
         if self.app.live:
             self.show_message(INTERVAL_LOCKED)
+            self.app.bell()
+            return True
+        panel = self._panel()
+        if panel is not None and (panel.power is not None if power else bool(panel.switches)):
+            self.show_message(BOX_RULES)
             self.app.bell()
             return True
         return False
@@ -423,7 +478,7 @@ class MainScreen(Screen[None]):
         switch.select(index)
 
     def action_toggle_power(self) -> None:
-        if self._locked():
+        if self._locked(power=True):
             return
         toggle = self.query_one(PowerToggle)
         toggle.focus()
@@ -443,6 +498,11 @@ class MainScreen(Screen[None]):
                 return
             self.show_message("Stopping…")
             self.app.stop_run()
+            return
+        panel = self._panel()
+        if panel is not None and panel.switches and (panel.value is None or panel.unit is None):
+            self.show_message(f"Box: {panel.said}; turn it onto a position")
+            self.app.bell()
             return
         settings = self.preview_settings()
         try:
