@@ -395,9 +395,7 @@ def refusal(line: bytes) -> str:
     return message
 
 
-ALL_COMMANDS = (
-    "hello, status, subscribe, start, stop, update, preview, resume, end, make, handle"
-)
+ALL_COMMANDS = "hello, status, subscribe, start, stop, update, preview, resume, end, make, handle"
 
 
 @pytest.mark.parametrize(

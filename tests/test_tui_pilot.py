@@ -687,3 +687,60 @@ async def test_a_run_started_at_a_time_says_that_time_on_the_screen(lapse: Lapse
         # 2h58min only when it began in the minute's last seconds.
         assert re.search(r"starts in (2h5[89]min|3h)", run_text()), run_text()
     assert lapse.cli("stop").returncode == 0
+
+
+BOX = """
+[inputs]
+value_pins = [5, 6, 13, 19]
+unit_pins = [26, 7]
+power_pin = 24
+button_pin = 23
+"""
+
+
+async def test_the_screen_mirrors_the_boxs_switches_which_rule(lapse: Lapse) -> None:
+    lapse.config.write_text(BOX, encoding="utf-8")
+    lapse.start_daemon()
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.status is not None, what="the daemon link")
+        screen = main_screen(app)
+        value = screen.query_one("#value", RotarySwitch)
+        unit = screen.query_one("#unit", RotarySwitch)
+        assert value.marked is None  # the simulated VALUE switch rests between positions
+        with lapse.client() as client:
+            client.handle("value", "10")
+            client.handle("unit", "h")
+            client.handle("power", "on")
+        await wait_until(
+            pilot,
+            lambda: (value.marked, unit.marked, screen.query_one(PowerToggle).on) == (2, 2, True),
+            what="the box's positions on the screen",
+        )
+        assert value.caption == unit.caption == "(box)"
+        assert screen.preview_settings().interval_ns == 10 * 3600 * S
+        await pilot.press("a", "5", "p")  # the keypad's turn, pick and toggle
+        assert message_of(screen) == "The box's switches rule: use them"
+        assert (value.marked, unit.marked, screen.query_one(PowerToggle).on) == (2, 2, True)
+        with lapse.client() as client:
+            client.handle("value", "between")
+        await wait_until(pilot, lambda: value.marked is None, what="VALUE between positions")
+        await pilot.press("d")
+        assert message_of(screen) == "Box: VALUE between positions"
+        assert not app.live
+        with lapse.client() as client:
+            client.handle("value", "1")
+            client.handle("unit", "s")
+            client.handle("power", "off")
+            client.handle("button", "press")
+        await wait_until(pilot, lambda: app.live, what="the run the button started")
+        with lapse.client() as client:
+            client.handle("value", "30")
+            client.handle("unit", "min")
+        await wait_until(pilot, lambda: value.caption == "next 30", what="the next run's mark")
+        assert unit.caption == "next min"
+        assert (value.marked, unit.marked) == (0, 0)  # the run's own 1 s, as it goes on
+
+
+def message_of(screen: MainScreen) -> str:
+    return str(screen.query_one("#message", Static).render())

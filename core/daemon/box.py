@@ -34,6 +34,7 @@ from core.model.panel import (
     origin_panel,
     panel_of,
     press_does,
+    turned,
 )
 from core.model.plan import Line
 from core.model.protocol import FaultEvent, PanelStatus, Status
@@ -160,8 +161,9 @@ class Box:
         self._base = base()
         """The settings as of the last press: every rule but the press itself uses only
         their interval and power, which the controls give."""
-        self._origin = origin_panel(self._base)
-        self.panel = panel_of(controls.levels(), self._origin)
+        levels = controls.levels()
+        self._steps = levels.encoder_steps
+        self.panel = panel_of(replace(levels, encoder_steps=0), origin_panel(self._base))
         """Where the controls stand, as last read once settled."""
         self.signal = BoxSignal.DARK
         self._wake = clock.event()
@@ -228,8 +230,8 @@ class Box:
 
     def handle(self, control: str, to: str, *, held_s: float, bounce: int) -> None:
         """A simulated hand on the box: move the control, then wait (a moment at most) for
-        the box to have read it, so the answer shows the move."""
-        reads = self._reads
+        the box to have read its last move, so the answer shows it and the next move is
+        read on its own."""
         if control == "button":
             if to != "press":
                 raise LapseError(f"the button is pressed (to = press); not {to!r}")
@@ -237,9 +239,9 @@ class Box:
                 raise LapseError(f"a press is held 0 to 60 s; not {held_s:g}")
             self.controls.drive("button", "down", bounce=bounce)
             sleep_ns(self.clock, int(held_s * NS_PER_S))
-            self.controls.drive("button", "up", bounce=bounce)
-        else:
-            self.controls.drive(control, to, bounce=bounce)
+            control, to = "button", "up"
+        reads = self._reads
+        self.controls.drive(control, to, bounce=bounce)
         deadline = self.clock.now_ns() + HANDLED_WAIT_NS
         while self._reads == reads and self.clock.now_ns() < deadline:
             sleep_ns(self.clock, 5 * NS_PER_MS)
@@ -281,7 +283,8 @@ class Box:
 
     def _read(self, now: int) -> None:
         levels = self.controls.levels()
-        panel = panel_of(levels, self._origin)
+        steps, self._steps = levels.encoder_steps - self._steps, levels.encoder_steps
+        panel = panel_of(replace(levels, encoder_steps=steps), self.panel)
         moved, self.panel = panel != self.panel, panel
         down = bool(levels.button)
         if down and not self._button_down:
@@ -341,11 +344,7 @@ class Box:
         self._shown = level
 
     def _turned(self, running: Settings) -> bool:
-        wanted = self.settings_for(self.panel)
-        return wanted is None or (wanted.interval_ns, wanted.power) != (
-            running.interval_ns,
-            running.power,
-        )
+        return turned(self.settings_for(self.panel), running)
 
     def _live(self) -> bool:
         return self._controller().status_state().live

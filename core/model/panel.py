@@ -105,15 +105,6 @@ class Panel:
             return None
         return replace(base, interval_ns=preset.interval_ns, power=self.power)
 
-    def differs_from(self, settings: Settings) -> bool:
-        """The controls no longer say what ``settings`` (the running run's) are: turned
-        during the run, so every screen marks them as the next run's."""
-        preset = self.preset
-        return preset is None or (preset.interval_ns, self.power) != (
-            settings.interval_ns,
-            settings.power,
-        )
-
 
 @dataclass(frozen=True)
 class Levels:
@@ -127,7 +118,9 @@ class Levels:
     button: bool | None = None
     """The start/stop button held down; None when none is wired."""
     encoder_steps: int = 0
-    """The encoder's steps since the daemon claimed it (clockwise positive)."""
+    """The encoder's steps (clockwise positive): counted since it was claimed as the pins
+    give them, since the last reading as :func:`panel_of` takes them, so that steps
+    past either end are lost as on a switch that stops there."""
 
 
 def origin_panel(settings: Settings) -> Panel:
@@ -141,22 +134,33 @@ def origin_panel(settings: Settings) -> Panel:
     return Panel(value=index % POSITIONS, unit=index // POSITIONS, power=settings.power)
 
 
-def panel_of(levels: Levels, origin: Panel) -> Panel:
+def panel_of(levels: Levels, before: Panel) -> Panel:
     """Where the controls stand: the switches' positions (each wired by positions when it
-    has four inputs, else coded), or ``origin`` moved by the encoder's steps, or
-    ``origin`` itself when neither is wired; the power toggle's, else ``origin``'s power."""
-    power = origin.power if levels.power is None else levels.power
+    has four inputs, else coded); or, with no switches, ``before`` moved by the encoder's
+    steps since it was read (none when no encoder is wired). The power toggle's power,
+    else ``before``'s."""
+    power = before.power if levels.power is None else levels.power
     if levels.value:
         return Panel(
             value=switch_position(levels.value, _wiring(levels.value)),
             unit=switch_position(levels.unit, _wiring(levels.unit)),
             power=power,
         )
-    return replace(encoder_turned(origin, levels.encoder_steps), power=power)
+    return replace(encoder_turned(before, levels.encoder_steps), power=power)
 
 
 def _wiring(active: Sequence[bool]) -> Wiring:
     return Wiring.POSITIONS if len(active) == POSITIONS else Wiring.CODED
+
+
+def turned(wanted: Settings | None, running: Settings) -> bool:
+    """The controls no longer say what the running run was started with: they want
+    ``wanted`` (None: a switch between positions), so every screen marks them as the next
+    run's while the run goes on as it is."""
+    return wanted is None or (wanted.interval_ns, wanted.power) != (
+        running.interval_ns,
+        running.power,
+    )
 
 
 def encoder_turned(panel: Panel, steps: int) -> Panel:

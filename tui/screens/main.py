@@ -388,8 +388,7 @@ class MainScreen(Screen[None]):
             return
         if panel.value is not None and panel.unit is not None:
             self._show_interval(Preset(panel.value, panel.unit).interval_ns)
-            return
-        self._interval_ns = 0  # no interval: a start is refused until the switch is on one
+        # Between positions the last interval stays for the preview; a start is refused.
         for switch, at, positions in (
             (self.query_one("#value", RotarySwitch), panel.value, PRESET_VALUES),
             (self.query_one("#unit", RotarySwitch), panel.unit, PRESET_UNITS),
@@ -501,7 +500,7 @@ class MainScreen(Screen[None]):
             return
         panel = self._panel()
         if panel is not None and panel.switches and (panel.value is None or panel.unit is None):
-            self.show_message(f"Box: {panel.said}; turn it onto a position")
+            self.show_message(f"Box: {panel.said}")
             self.app.bell()
             return
         settings = self.preview_settings()
