@@ -503,7 +503,7 @@ async def test_a_bad_request_is_refused_with_its_id(served: Served) -> None:
     assert reply.id == "tui-9"
     assert reply.error == (
         "unknown command 'launch'; commands are hello, status, subscribe, start, stop,"
-        " update, preview, resume, end, make"
+        " update, preview, resume, end, make, handle"
     )
     assert served.controller.calls == []
 
