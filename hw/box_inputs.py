@@ -23,6 +23,7 @@ from core.model.durations import PRESET_VALUES
 from core.model.errors import LapseError, RigError
 from core.model.inputs import InputsConfig, wiring_of
 from core.model.panel import Levels, Wiring
+from core.model.toml_text import echo
 
 UNIT_WORDS = ["s", "min", "h", "days"]
 """The UNIT switch's positions as a hand names them (:data:`PRESET_UNITS` in order)."""
@@ -111,7 +112,7 @@ class BoxInputs:
             elif control == "encoder":
                 self._step(to)
             else:
-                raise LapseError(f"the box has no control {control!r}")
+                raise LapseError(f"the box has no control {echo(control)}")
 
     def _turn(self, control: str, to: str, bounce: int) -> None:
         pins: tuple[int, ...] = getattr(self.config, f"{control}_pins")
@@ -123,7 +124,9 @@ class BoxInputs:
         if to == "between" and coded:
             raise LapseError(f"the {name} switch is coded: it always reads a position")
         if to not in (*spoken, "between"):
-            raise LapseError(f"the {name} switch has {', '.join(spoken)} (or between); not {to!r}")
+            raise LapseError(
+                f"the {name} switch has {', '.join(spoken)} (or between); not {echo(to)}"
+            )
         if coded:
             position = spoken.index(to)
             for bit, pin in enumerate(pins):
@@ -147,7 +150,7 @@ class BoxInputs:
             steps = int(to)
         except ValueError:
             raise LapseError(
-                f"turn the encoder by a number of steps (+3, -2); not {to!r}"
+                f"turn the encoder by a number of steps (+3, -2); not {echo(to)}"
             ) from None
         a, b = (self._pin(pin) for pin in self.config.encoder_pins)
         first, second = (a, b) if steps > 0 else (b, a)
@@ -203,7 +206,7 @@ class BoxInputs:
 
 def _down(to: str, closed: str, opened: str, what: str) -> bool:
     if to not in (closed, opened):
-        raise LapseError(f"{what} is {closed} or {opened}; not {to!r}")
+        raise LapseError(f"{what} is {closed} or {opened}; not {echo(to)}")
     return to == closed
 
 

@@ -4,7 +4,10 @@ gpiozero mock pins as a hand would), every client told, the LED's signals."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,11 +15,14 @@ from typing import Any
 import pytest
 
 from core.client import Client
+from core.config import ChoicesFile, config_from_dict, load_config
 from core.model import protocol
 from core.model.durations import NS_PER_S
 from core.model.errors import LapseError
 from core.model.run_state import RunState
-from tests.conftest import Lapse
+from core.model.settings import Settings
+from core.paths import resolve_paths
+from tests.conftest import REPO, Lapse
 
 SWITCHES = """
 [inputs]
@@ -229,10 +235,22 @@ def test_moves_that_cannot_be_are_one_line(lapse: Lapse) -> None:
         (("turn", "encoder", "+1"), "no encoder is wired ([inputs] encoder_pins)"),
         (("turn", "unit", "between"), "the UNIT switch is coded: it always reads a position"),
         (("press", "--hold", "99"), "a press is held 0 to 60 s; not 99"),
+        (("toggle", "power", "--bounce", "1000"), "a contact chatters 0 to 100 times; not 1000"),
+        (
+            ("turn", "value", "x" * 5000),
+            f"the VALUE switch has 1, 3, 10, 30 (or between); not '{'x' * 79}…'",
+        ),
     ]:
         result = lapse.cli("sim", *args)
         assert result.returncode == 1, args
         assert result.stderr == f"lapse: {words}\n", args
+    result = lapse.cli("sim", "press", "--hold", "nan")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "lapse: argument --hold: 'nan' is not a number of seconds, such as 1.5"
+        " (see `lapse sim press --help`)\n"
+    )
+    assert result.stderr.count("\n") == 1
     assert status(lapse).state is RunState.IDLE
 
 
@@ -252,4 +270,34 @@ def test_the_config_refuses_an_input_on_an_output_pin(lapse: Lapse) -> None:
     assert result.stderr.endswith(
         "inputs.button_pin uses GPIO 21, already hardware.shutter_pin (its default);"
         " an input needs a pin of its own\n"
+    )
+
+
+def test_the_readmes_worked_examples_are_configs_lapse_takes() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Physical controls", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(examples) == 3
+    wirings = set()
+    for example in examples:
+        inputs = config_from_dict(tomllib.loads(example), "README.md").inputs
+        wirings.add(inputs.switches)
+        assert inputs.button_pin is not None
+    assert wirings == {"positions", "coded", "encoder"}
+
+
+def test_without_a_power_toggle_the_button_takes_the_screens_power(lapse: Lapse) -> None:
+    box(lapse, "[inputs]\nvalue_pins = [5, 6]\nunit_pins = [13, 19]\nbutton_pin = 26\n")
+    handle(lapse, "value", "10")
+    paths = resolve_paths(lapse.env)
+    config = load_config(paths.config)
+    chosen = Settings(interval_ns=NS_PER_S, power=True, frames=7)
+    ChoicesFile(paths.choices, config).save(dataclasses.replace(config, run=chosen))
+    # ^ what a screen keeps when its toggle is set on
+    handle(lapse, "button", "press")
+    run = lapse.wait_for(lambda: status(lapse).run, what="the run")
+    assert (run.settings.interval_ns, run.settings.power, run.settings.frames) == (
+        10 * NS_PER_S,
+        True,
+        7,
     )

@@ -8,6 +8,7 @@ says what is wrong and what is allowed; nothing is changed.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -260,6 +261,16 @@ def _shutter_speed_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _seconds_arg(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"{echo(text)} is not a number of seconds, such as 1.5")
+    return seconds
+
+
 def _port_arg(text: str) -> int:
     # ASCII digits only, as in a duration: int() would also read "８０００".
     digits = text.strip()
@@ -435,7 +446,7 @@ def _add_sim(commands: Any) -> None:
     press = moves.add_parser("press", help="press the start/stop button")
     press.add_argument(
         "--hold",
-        type=float,
+        type=_seconds_arg,
         default=0.1,
         metavar="S",
         help="seconds held down (0.1); 1 stops a run",

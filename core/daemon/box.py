@@ -40,6 +40,7 @@ from core.model.plan import Line
 from core.model.protocol import FaultEvent, PanelStatus, Status
 from core.model.rig import Controls, Rig
 from core.model.settings import Settings
+from core.model.toml_text import echo
 
 if TYPE_CHECKING:
     from core.daemon.controller import RunController
@@ -49,6 +50,10 @@ log = logging.getLogger("lapse.daemon")
 RECHECK_NS = 10 * NS_PER_S
 """How often the box looks at the status on its own, for a fault no event announces (a
 disk filling between runs)."""
+MAX_HELD_S = 60
+"""The longest a simulated press holds the button."""
+MAX_BOUNCE = 100
+"""The most a simulated contact chatters before it settles."""
 HANDLED_WAIT_NS = NS_PER_S
 """How long a simulated hand's move waits for the box to have read it before answering."""
 
@@ -234,9 +239,12 @@ class Box:
         read on its own."""
         if control == "button":
             if to != "press":
-                raise LapseError(f"the button is pressed (to = press); not {to!r}")
-            if not 0 <= held_s <= 60:
-                raise LapseError(f"a press is held 0 to 60 s; not {held_s:g}")
+                raise LapseError(f"the button is pressed (to = press); not {echo(to)}")
+            if not 0 <= held_s <= MAX_HELD_S:
+                raise LapseError(f"a press is held 0 to {MAX_HELD_S} s; not {held_s:g}")
+        if not 0 <= bounce <= MAX_BOUNCE:
+            raise LapseError(f"a contact chatters 0 to {MAX_BOUNCE} times; not {bounce}")
+        if control == "button":
             self.controls.drive("button", "down", bounce=bounce)
             sleep_ns(self.clock, int(held_s * NS_PER_S))
             control, to = "button", "up"
@@ -254,32 +262,43 @@ class Box:
         self._wake.set()
 
     def _loop(self) -> None:
-        clock = self.clock
-        recheck_at = clock.now_ns()
+        recheck_at = self.clock.now_ns()
         while not self._closing:
-            self._wake.clear()
-            now = clock.now_ns()
-            if self._pending and now >= self._changed_at + SETTLE_NS:
-                self._pending = False  # first: a change during the read is read again
-                self._read(now)
-            pressed = self._pressed_at
-            if pressed is not None and now >= pressed + LONG_PRESS_NS:
-                self._pressed_at = None
-                if self._live():
-                    self._act(Press.STOP)
-            if now >= recheck_at:
-                recheck_at = now + RECHECK_NS
-                self._heard = self._controller().status()
-            self._show_signal(clock.now_ns())
-            deadlines = [recheck_at]
-            if self._pending:
-                deadlines.append(self._changed_at + SETTLE_NS)
-            if self._pressed_at is not None:
-                deadlines.append(self._pressed_at + LONG_PRESS_NS)
-            change = next_signal_change(self.signal, clock.now_ns())
-            if change is not None:
-                deadlines.append(change)
-            clock.wait_until(min(deadlines), self._wake)
+            try:
+                recheck_at = self._one_pass(recheck_at)
+            except Exception:  # a bug here must not leave the box deaf for the rest of the run
+                log.exception("the box's controls: reading them failed; trying again")
+                self.clock.wait_until(self.clock.now_ns() + NS_PER_S, self._wake)
+
+    def _one_pass(self, recheck_at: int) -> int:
+        """One pass: read what settled, act on a long press, follow the status, show the
+        signal, then sleep until the next of those is due; the next recheck's time."""
+        clock = self.clock
+        self._wake.clear()
+        now = clock.now_ns()
+        if self._pending and now >= self._changed_at + SETTLE_NS:
+            self._pending = False  # first: a change during the read is read again
+            self._read(now)
+        pressed = self._pressed_at
+        if pressed is not None and now >= pressed + LONG_PRESS_NS:
+            self._pressed_at = None
+            if self._live():
+                self._act(Press.STOP)
+        if now >= recheck_at:
+            recheck_at = now + RECHECK_NS
+            self._refresh_base()
+            self._heard = self._controller().status()
+        self._show_signal(clock.now_ns())
+        deadlines = [recheck_at]
+        if self._pending:
+            deadlines.append(self._changed_at + SETTLE_NS)
+        if self._pressed_at is not None:
+            deadlines.append(self._pressed_at + LONG_PRESS_NS)
+        change = next_signal_change(self.signal, clock.now_ns())
+        if change is not None:
+            deadlines.append(change)
+        clock.wait_until(min(deadlines), self._wake)
+        return recheck_at
 
     def _read(self, now: int) -> None:
         levels = self.controls.levels()
@@ -314,7 +333,7 @@ class Box:
                 log.info("the box's button stops the run (held %.1fs)", LONG_PRESS_NS / 1e9)
                 controller.stop()
                 return
-            self._base = self.base()  # the screens' latest choices (frames, a delay)
+            self._refresh_base()  # the screens' latest choices (frames, a delay)
             settings = self.settings_for(self.panel)
             if settings is None:
                 return
@@ -342,6 +361,14 @@ class Box:
             self.clock.wait_until(self.clock.now_ns() + left)
         self.led.show_signal(level)
         self._shown = level
+
+    def _refresh_base(self) -> None:
+        """Read the settings a run is built on again; with no power toggle wired, the
+        power is theirs (a screen's toggle)."""
+        self._base = self.base()
+        if self.controls.config.power_pin is None and self.panel.power != self._base.power:
+            self.panel = replace(self.panel, power=self._base.power)
+            self._controller().publish_state()
 
     def _turned(self, running: Settings) -> bool:
         return turned(self.settings_for(self.panel), running)
