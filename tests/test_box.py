@@ -10,18 +10,27 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.client import Client
+from core.clock import SystemClock
 from core.config import ChoicesFile, config_from_dict, load_config
+from core.daemon.box import Box, SharedLed
+from core.daemon.controller import RunController
+from core.journal import Journal
 from core.model import protocol
 from core.model.durations import NS_PER_S
 from core.model.errors import LapseError
+from core.model.hardware import HardwareConfig
+from core.model.inputs import InputsConfig
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from core.paths import resolve_paths
+from hw.box_inputs import BoxInputs
+from hw.sim import make_sim_rig
 from tests.conftest import REPO, Lapse
 
 SWITCHES = """
@@ -301,3 +310,32 @@ def test_without_a_power_toggle_the_button_takes_the_screens_power(lapse: Lapse)
         True,
         7,
     )
+
+
+class RealPins(BoxInputs):
+    """Inputs the daemon takes for real switches: the one thing mock pins cannot be."""
+
+    @property
+    def simulated(self) -> bool:
+        return False
+
+
+def test_real_switches_refuse_a_simulated_hand(tmp_path: Path) -> None:
+    rig = make_sim_rig(HardwareConfig())
+    inputs = InputsConfig(value_pins=(5, 6), unit_pins=(13, 19), button_pin=26)
+    controls = RealPins(inputs, rig.pin_factory)
+    clock = SystemClock()
+    box = Box(controls, SharedLed(rig), clock, lambda: Settings(interval_ns=NS_PER_S))
+    controller = RunController(rig, clock, Journal(tmp_path), lambda event: None, box=box)
+    box.start(controller)
+    try:
+        before = controls.levels()
+        with pytest.raises(LapseError, match=r"^these are real switches and a real button"):
+            controller.handle("value", "10", held_s=0, bounce=0)
+        with pytest.raises(LapseError, match=r"^these are real switches"):
+            controls.drive("button", "down")
+        assert controls.levels() == before
+        assert controller.status_state() is RunState.IDLE
+    finally:
+        box.close()
+        rig.close()

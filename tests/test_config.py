@@ -484,6 +484,20 @@ BAD_FILES = [
     ('[ui.keys]\n"" = "s"\n', 'ui.keys.""', "binding id"),
     ('[hardware]\n"focus\\npin" = 5\n', 'hardware."focus\\npin"', "not a known key"),
     ('[hardware]\nbackend = "sim\\nulated"\n', "hardware.backend", '"sim\\nulated"'),
+    ("[inputs]\nbutton_pin = 20\n", "inputs.button_pin", "already hardware.focus_pin"),
+    ("[inputs]\npower_pin = 5\nbutton_pin = 5\n", "inputs.button_pin", "inputs.power_pin"),
+    (
+        "[inputs]\nvalue_pins = [5, 6]\nunit_pins = [13, 6]\n",
+        "inputs.unit_pins",
+        "already used by inputs.value_pins",
+    ),
+    ("[inputs]\nvalue_pins = [5, 6]\n", "inputs.unit_pins", "wired together"),
+    (
+        "[inputs]\nvalue_pins = [5, 6]\nunit_pins = [13, 19]\nencoder_pins = [17, 27]\n",
+        "inputs.encoder_pins",
+        "wire one or the other",
+    ),
+    ("[inputs]\nvalue_pins = [5, 6, 13]\nunit_pins = [17, 27]\n", "inputs.value_pins", "4"),
 ]
 
 

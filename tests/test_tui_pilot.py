@@ -719,8 +719,10 @@ async def test_the_screen_mirrors_the_boxs_switches_which_rule(lapse: Lapse) -> 
         )
         assert value.caption == unit.caption == "(box)"
         assert screen.preview_settings().interval_ns == 10 * 3600 * S
-        await pilot.press("a", "5", "p")  # the keypad's turn, pick and toggle
-        assert message_of(screen) == "The box's switches rule: use them"
+        for key in ("a", "5", "p"):  # the keypad's turn, pick and toggle
+            screen.show_message("")
+            await pilot.press(key)
+            assert message_of(screen) == "The box's switches rule: use them", key
         assert (value.marked, unit.marked, screen.query_one(PowerToggle).on) == (2, 2, True)
         with lapse.client() as client:
             client.handle("value", "between")
