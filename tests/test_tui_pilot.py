@@ -21,6 +21,7 @@ from core.model.ui import BindingId
 from core.model.windows import When
 from core.paths import resolve_paths
 from tests.conftest import Lapse
+from tests.test_box import SWITCHES
 from tui import cli
 from tui.app import LapseApp
 from tui.link import SocketLink
@@ -689,17 +690,8 @@ async def test_a_run_started_at_a_time_says_that_time_on_the_screen(lapse: Lapse
     assert lapse.cli("stop").returncode == 0
 
 
-BOX = """
-[inputs]
-value_pins = [5, 6, 13, 19]
-unit_pins = [26, 7]
-power_pin = 24
-button_pin = 23
-"""
-
-
 async def test_the_screen_mirrors_the_boxs_switches_which_rule(lapse: Lapse) -> None:
-    lapse.config.write_text(BOX, encoding="utf-8")
+    lapse.config.write_text(SWITCHES, encoding="utf-8")
     lapse.start_daemon()
     app = make_app(lapse)
     async with app.run_test(size=(40, 15)) as pilot:
