@@ -27,6 +27,10 @@ The layout, every table and key optional::
     start_stop = "s"
     [after]         # core.model.after.AFTER: what the daemon makes when a run ends
     video = true
+    [hooks]         # core.model.hooks.HOOKS: the user's commands run on events
+    frame_saved = ["/home/pi/bin/copy-frame"]
+    [upload]        # core.model.upload.UPLOAD: an SFTP server the files go to
+    host = "example.org"
 
 Each table's keys are declared once, in the model (:mod:`core.model.fields`),
 and checked by the same code; this module reads and writes the file.
@@ -50,11 +54,13 @@ from core.model.errors import ConfigError, SettingsError
 from core.model.exposure import EXPOSURE, ExposureConfig
 from core.model.fields import Invalid, Table
 from core.model.hardware import HARDWARE, HardwareConfig, check_pins_distinct
+from core.model.hooks import HOOKS, HooksConfig
 from core.model.inputs import INPUTS, InputsConfig, check_inputs
 from core.model.place import PLACE, Place
 from core.model.settings import RUN, Settings
 from core.model.toml_text import toml_key
 from core.model.ui import UI, UiConfig
+from core.model.upload import UPLOAD, UploadConfig
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,10 @@ class Config:
     ui: UiConfig = field(default_factory=UiConfig)
     after: AfterConfig = field(default_factory=AfterConfig)
     """What the daemon makes when a run ends (a video, a keogram, star trails)."""
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+    """The user's commands run on events (unset: none)."""
+    upload: UploadConfig = field(default_factory=UploadConfig)
+    """The SFTP server the files go to (unset: none)."""
 
 
 TABLES: tuple[Table, ...] = (
@@ -86,6 +96,8 @@ TABLES: tuple[Table, ...] = (
     PLACE,
     UI,
     AFTER,
+    HOOKS,
+    UPLOAD,
 )
 """The file's tables in its order; each fills the :class:`Config` attribute of its name."""
 
@@ -263,6 +275,8 @@ def _read_config(data: Mapping[str, Any]) -> Config:
         place=Place.from_dict(data.get("place", {})),
         ui=UiConfig(**UI.read(data.get("ui", {}))),
         after=AfterConfig(**AFTER.read(data.get("after", {}))),
+        hooks=HooksConfig(**HOOKS.read(data.get(HOOKS.name, {}))),
+        upload=UploadConfig(**UPLOAD.read(data.get(UPLOAD.name, {}))),
     )
 
 

@@ -30,10 +30,12 @@ from core.model.durations import NS_PER_MS, NS_PER_S
 from core.model.errors import ConfigError, SettingsError
 from core.model.exposure import ExposureConfig, ExposureMode
 from core.model.hardware import Backend, HardwareConfig
+from core.model.hooks import HooksConfig
 from core.model.inputs import InputsConfig
 from core.model.place import Place
 from core.model.settings import SETTING_KEYS, Settings
 from core.model.ui import BindingId, ThemeName, UiConfig
+from core.model.upload import FrameUploads, UploadConfig
 from core.model.windows import When
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +100,25 @@ theme = "night-vision"
 [ui.keys]
 start_stop = "s"
 quit = "ctrl+x"
+
+[hooks]
+frame_saved = ["/home/pi/bin/copy-frame", "--fast"]
+run_ended = ["/usr/bin/logger", "lapse run ended"]
+timeout = "10s"
+queue = 50
+
+[upload]
+host = "sky.example.org"
+port = 2222
+user = "pi"
+key = "/home/pi/.ssh/lapse"
+known_hosts = "/home/pi/.ssh/known_hosts"
+folder = "/srv/sky"
+frames = "latest"
+latest_name = "now.jpg"
+renders = false
+transfers = 2
+limit_kbps = 500
 """
 
 FULL_CONFIG = Config(
@@ -134,6 +155,25 @@ FULL_CONFIG = Config(
     battery=BatteryConfig(source="ina219", capacity_mah=5000.0, i2c_address=0x40, cells=1),
     place=Place(latitude=-33.87, longitude=151.21, elevation=40.0),
     ui=UiConfig(theme="night-vision", keys={"start_stop": "s", "quit": "ctrl+x"}),
+    hooks=HooksConfig(
+        frame_saved=("/home/pi/bin/copy-frame", "--fast"),
+        run_ended=("/usr/bin/logger", "lapse run ended"),
+        timeout_ns=10 * NS_PER_S,
+        queue=50,
+    ),
+    upload=UploadConfig(
+        host="sky.example.org",
+        port=2222,
+        user="pi",
+        key="/home/pi/.ssh/lapse",
+        known_hosts="/home/pi/.ssh/known_hosts",
+        folder="/srv/sky",
+        frames=FrameUploads.LATEST,
+        latest_name="now.jpg",
+        renders=False,
+        transfers=2,
+        limit_kbps=500,
+    ),
 )
 
 
@@ -238,6 +278,8 @@ def test_saved_file_has_the_documented_layout(config_path: Path) -> None:
         "exposure",
         "battery",
         "place",
+        "hooks",
+        "upload",
         "ui",
         "after",
     }
@@ -498,6 +540,19 @@ BAD_FILES = [
         "wire one or the other",
     ),
     ("[inputs]\nvalue_pins = [5, 6, 13]\nunit_pins = [17, 27]\n", "inputs.value_pins", "4"),
+    ('[hooks]\nframe_saved = "cp $LAPSE_FILE /mnt"\n', "hooks.frame_saved", "no shell"),
+    ('[hooks]\nfault = ["", "x"]\n', "hooks.fault", "start with the program"),
+    ("[hooks]\nrun_ended = [1]\n", "hooks.run_ended", "list of words"),
+    ('[hooks]\ntimeout = "0s"\n', "hooks.timeout", "from 1s to 1h"),
+    ("[hooks]\nqueue = 0\n", "hooks.queue", "number of events"),
+    ('[hooks]\nframe_done = ["/bin/true"]\n', "hooks.frame_done", "not a known key"),
+    ('[upload]\nhost = "a b"\n', "upload.host", "a server's name"),
+    ("[upload]\nport = 0\n", "upload.port", "TCP port"),
+    ('[upload]\nfolder = "../etc"\n', "upload.folder", "no .."),
+    ('[upload]\nframes = "some"\n', "upload.frames", '"every", "latest", "none"'),
+    ('[upload]\nlatest_name = "a/b.jpg"\n', "upload.latest_name", "no /"),
+    ("[upload]\ntransfers = 9\n", "upload.transfers", "from 1 to 4"),
+    ("[upload]\nlimit_kbps = -1\n", "upload.limit_kbps", "kB/s"),
 ]
 
 

@@ -19,6 +19,7 @@ from core.config import Config, config_to_dict, load_config
 from core.model.durations import format_duration
 from core.model.errors import ConfigError
 from core.model.fields import Kind
+from core.model.hooks import HookEvent
 from core.model.limits import LIMITS, Limit
 from core.model.settings import Settings
 from tests.conftest import REPO, Lapse
@@ -135,6 +136,15 @@ def test_every_numeric_key_has_a_row() -> None:
         "after.keogram",
         "after.startrails",
         "after.daily_at",
+        *(f"hooks.{event}" for event in HookEvent),
+        "upload.host",
+        "upload.user",
+        "upload.key",
+        "upload.known_hosts",
+        "upload.folder",
+        "upload.frames",
+        "upload.latest_name",
+        "upload.renders",
     }
     full = config_to_dict(Config())
     full["battery"].update(pi_model_ma=500.0, sysfs_name="BAT0")  # None leaves them out

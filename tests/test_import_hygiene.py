@@ -21,9 +21,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ("textual", "gpiozero", "gphoto2", "tomli_w", "av", "numpy", "PIL", "textual_image")
+HEAVY = (
+    "textual",
+    "gpiozero",
+    "gphoto2",
+    "tomli_w",
+    "av",
+    "numpy",
+    "PIL",
+    "textual_image",
+    "asyncssh",
+)
 """Never loaded by importing ``core``: the UI, the hardware, the writer loaded on save, and
-the libraries after a run takes (the daemon starts that work in a process of its own)."""
+the libraries after a run takes and the uploads' SSH (the daemon starts that work in
+processes of their own)."""
 
 # Run as ``python -c _PROBE MODULES FORBIDDEN`` (both JSON lists): imports each
 # module in turn ("core.*" stands for core and every module of the package) and

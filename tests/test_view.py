@@ -15,9 +15,11 @@ from core.model.planner import assess_run
 from core.model.protocol import (
     BatteryStatus,
     CameraStatus,
+    HooksStatus,
     PlanEvent,
     RunPreview,
     Status,
+    UploadStatus,
 )
 from core.model.records import FrameRecord
 from core.model.run_state import RunState
@@ -29,8 +31,10 @@ from tui.view import (
     battery_change_in_ns,
     build_view,
     camera_brief,
+    delivery_line,
     next_led_change_ns,
     phase_at,
+    resting_brief,
     run_lines,
 )
 
@@ -355,6 +359,28 @@ def test_the_camera_line() -> None:
         "camera: not connected (no camera answers over USB)"
     )
     assert build_view(idle(), 0, PREVIEW).camera_text == ""
+
+
+def test_the_uploads_and_hooks_have_a_line_and_the_small_screen_a_brief() -> None:
+    camera = CameraStatus(trigger="usb", connected=True, model="Nikon DSC D3400", saved=12)
+    upload = UploadStatus(server="pi@sky:lapse", waiting=3, waiting_bytes=24_000, sent=9)
+    hooks = HooksStatus(ran=4, failed=1, last_error="fault: exit status 1")
+    status = idle(camera=camera, upload=upload, hooks=hooks)
+    assert delivery_line(status) == (
+        "upload to pi@sky:lapse: 3 waiting (24 kB), 9 sent"
+        " · hooks: 4 ran, 1 failed; last: fault: exit status 1"
+    )
+    assert delivery_line(idle(hooks=HooksStatus(ran=4))) == "hooks: 4 ran"
+    assert delivery_line(idle(upload=upload, hooks=HooksStatus(ran=4))).startswith("upload")
+    assert delivery_line(idle()) == ""
+    assert resting_brief(status, 50) == "Nikon DSC D3400 · 12 saved · up: 3 waiting"
+    assert resting_brief(status, 40) == "camera · 12 saved · up: 3 waiting"
+    assert resting_brief(status, 30) == "Nikon DSC D3400 · 12 saved", "the camera first"
+    stopped = replace(upload, stopped=True, last_error="the server refused the key")
+    assert resting_brief(idle(camera=camera, upload=stopped), 40) == (
+        "up: STOPPED: the server refused the key"
+    ), "trouble first"
+    assert resting_brief(idle(upload=upload), 40) == "up: 3 waiting"
 
 
 def test_the_camera_in_brief_fits_its_width() -> None:

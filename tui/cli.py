@@ -8,6 +8,7 @@ says what is wrong and what is allowed; nothing is changed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
@@ -48,6 +49,7 @@ from core.model.errors import (
     LapseError,
     SettingsError,
 )
+from core.model.hooks import hooks_line
 from core.model.panel import panel_line
 from core.model.place import Place, parse_place
 from core.model.plan import make_plan
@@ -55,6 +57,7 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import RUN, Settings
 from core.model.toml_text import ECHO_CHARS, cut, echo
+from core.model.upload import upload_line
 from core.model.windows import Moment, SunEvent, When, parse_moment, tidy_between
 from core.paths import Paths, resolve_paths
 from tui import after_cli
@@ -549,7 +552,9 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
     from core.config import ChoicesFile
     from core.daemon.after import AfterSetup
     from core.daemon.box import BoxSetup
+    from core.daemon.delivery import DeliverySetup
     from core.daemon.process import configure_logging, run_daemon
+    from core.daemon.uploads import UploadSetup
     from core.model.planner import DEFAULT_RESERVE_BYTES
 
     config = _config(paths)
@@ -596,8 +601,25 @@ def _daemon(paths: Paths, env: Mapping[str, str], *, stop_interrupted: bool = Fa
         place=config.place if config.place.known else None,
         after=AfterSetup(config.after, [sys.executable, "-m", "tui.cli", "after"], dict(env)),
         box=BoxSetup(claim_controls, box_base),
+        delivery=DeliverySetup(
+            config.hooks,
+            dict(env),
+            UploadSetup(
+                config.upload, [sys.executable, "-m", "core.sftp_worker"], dict(env), _user()
+            ),
+        ),
     )
     return EXIT_OK
+
+
+def _user() -> str:
+    """The daemon's user name: the login on the server when ``[upload] user`` is empty."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
 
 
 def _end_daemon(paths: Paths) -> int:
@@ -1107,6 +1129,10 @@ def status_lines(status: protocol.Status) -> list[str]:
         lines.append(f"  {after_line(status.after)}")
     if status.panel is not None:
         lines.append(f"  {panel_line(status.panel)}")
+    if status.hooks is not None:
+        lines.append(f"  {hooks_line(status.hooks)}")
+    if status.upload is not None:
+        lines.append(f"  {upload_line(status.upload)}")
     if status.fault:
         lines.append(f"  fault: {status.fault}")
     if status.notice:
@@ -1340,6 +1366,9 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
             )
             for _, text in journal.notes(info):
                 print(f"  {text}")
+        queue = _outbox_line(paths)
+        if queue:
+            print(queue)
         return EXIT_OK
     info = journal.named_run(args.run)
     # Printed as read: a journal of millions of lines is never held whole.
@@ -1364,6 +1393,31 @@ def _log(args: argparse.Namespace, paths: Paths) -> int:
     for record in records:
         print(log_line(record, numbered_of(settings)))
     return EXIT_OK
+
+
+def _outbox_line(paths: Paths) -> str:
+    """The upload queue for ``lapse log``, read from its file (daemon or none); the daemon's
+    last error when one answers. Empty when nothing was ever uploaded."""
+    from core.outbox import read_outbox
+
+    try:
+        outbox = read_outbox(paths.state_dir)
+    except OSError as error:
+        return f"uploads: cannot read the queue: {error.strerror or error}"
+    if outbox is None:
+        return ""
+    line = f"uploads: {len(outbox.waiting)} waiting, {outbox.sent:,} sent"
+    if outbox.last_sent is not None:
+        remote, at = outbox.last_sent
+        line += f"; last {remote} at {at}"
+    if daemon_answers(paths.socket, timeout=1.0) is not None:
+        with contextlib.suppress(LapseError, OSError):
+            with Client(paths.socket, timeout=2.0) as client:
+                upload = client.status().upload
+            if upload is not None and upload.last_error is not None:
+                stopped = "STOPPED: " if upload.stopped else ""
+                line += f"\n  last error: {stopped}{upload.last_error}"
+    return line
 
 
 def _damaged_json(run: DamagedRun) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from core.model.battery import BatteryEstimate
 from core.model.clock_trust import waiting_line
 from core.model.durations import DAY_NS, HOUR_NS, MINUTE_NS, NS_PER_S, format_approx
 from core.model.errors import LapseError
+from core.model.hooks import hooks_line
 from core.model.led import led_changes, led_level
 from core.model.plan import Line, Plan, make_plan
 from core.model.protocol import (
@@ -30,6 +31,7 @@ from core.model.run_state import RunState
 from core.model.scheduler import Grid
 from core.model.settings import Settings
 from core.model.timeline import cycle_position
+from core.model.upload import upload_brief, upload_line
 
 
 @dataclass(frozen=True)
@@ -430,6 +432,37 @@ def camera_brief(camera: CameraStatus | None, width: int) -> str:
         if len(text) <= width:
             return text
     return _joined(["camera", *parts[1:]])
+
+
+def delivery_line(status: Status | None) -> str:
+    """The uploads (and the hooks, when they have trouble to tell of) in one line, for a
+    screen with a line of its own for them; empty when neither is set."""
+    if status is None:
+        return ""
+    parts = []
+    if status.upload is not None:
+        parts.append(upload_line(status.upload))
+    hooks = status.hooks
+    if hooks is not None and (hooks.failed or hooks.dropped or parts == []):
+        parts.append(hooks_line(hooks))
+    return " · ".join(parts)
+
+
+def resting_brief(status: Status | None, width: int) -> str:
+    """The 40-column screen's resting line: the camera in brief and the uploads in a few
+    words, both when they fit; an upload that has stopped or is failing before the
+    camera when they do not."""
+    camera = status.camera if status is not None else None
+    upload = status.upload if status is not None else None
+    if upload is None:
+        return camera_brief(camera, width)
+    brief = upload_brief(upload)
+    shared = camera_brief(camera, width - len(brief) - 3)
+    both = " · ".join(part for part in (shared, brief) if part)
+    if len(both) <= width:
+        return both
+    troubled = upload.stopped or (upload.last_error is not None and upload.waiting > 0)
+    return brief[:width] if troubled or camera is None else camera_brief(camera, width)
 
 
 def _disk_warning(disk_short: bool, warnings: tuple[str, ...]) -> str | None:

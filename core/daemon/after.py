@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from core.atomic import write_atomic
 from core.clock import Clock
+from core.daemon.children import spawn
 from core.journal import Journal, RunInfo
 from core.model.after import AfterConfig
 from core.model.durations import NS_PER_S
@@ -98,6 +99,7 @@ class AfterWork:
         clock: Clock,
         changed: Callable[[], None],
         active_run: Callable[[], RunInfo | None] = lambda: None,
+        made: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.config = config
         self.command = list(command)
@@ -106,6 +108,9 @@ class AfterWork:
         self.clock = clock
         self.changed = changed
         self.active_run = active_run
+        self.made = made
+        """Told each file the work makes: the run, the file, the product (the hooks and the
+        uploads hear of it)."""
         self._lock = threading.Lock()
         self._daily_lock = threading.Lock()
         self._jobs: deque[Job] = deque()
@@ -244,24 +249,15 @@ class AfterWork:
         self._set(AfterStatus(run=job.run, state="working"), publish=True)
         read_end, write_end = os.pipe()
         try:
-            pid = os.posix_spawn(
-                self.command[0],
-                [*self.command, *job.arguments()],
-                self.environ,
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, write_end, 1),
-                    (os.POSIX_SPAWN_DUP2, write_end, 2),
-                    (os.POSIX_SPAWN_CLOSE, read_end),
-                ],
-                setsid=True,
-                scheduler=(os.SCHED_OTHER, os.sched_param(0)),
+            pid = spawn(
+                [*self.command, *job.arguments()], self.environ, stdout=write_end, stderr=write_end
             )
         except OSError as error:
             os.close(read_end)
-            os.close(write_end)
             self._failed(job, f"could not start the work: {error}")
             return
-        os.close(write_end)
+        finally:
+            os.close(write_end)
         with self._lock:
             self._child = pid
         said: list[str] = []
@@ -299,6 +295,8 @@ class AfterWork:
             self._set(replace(status, state="failed", product=None, error=error), publish=True)
         elif "file" in message:
             log.info("after run %s: made %s", job.run, message["file"])
+            if self.made is not None:
+                self.made(job.run, str(message["file"]), product)
             files = (*status.files, str(message["file"]))
             self._set(replace(status, product=None, done=0, total=0, files=files), publish=True)
         else:

@@ -33,6 +33,7 @@ from core.clock import Event as ClockEvent
 from core.daemon.after import AfterWork, Job
 from core.daemon.box import Box
 from core.daemon.collector import freeze_survivors
+from core.daemon.delivery import Delivery
 from core.daemon.engine import Engine, EngineExit, outside_window, request_realtime_priority
 from core.daemon.journal_writer import RunWriter, create_run, open_run
 from core.daemon.marks import MarksFile, open_marks
@@ -523,8 +524,11 @@ class RunController:
         place: Place | None = None,
         after: AfterWork | None = None,
         box: Box | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.rig = rig
+        self.delivery = delivery
+        """The hooks and the uploads (``[hooks]``, ``[upload]``); None when neither is set."""
         self.box = box
         """The box's own switches, button and LED signal (``[inputs]``); None without."""
         self.after = after
@@ -1042,6 +1046,7 @@ class RunController:
             run_status, fault = last.status, last.fault  # until the next run is placed
         else:
             run_status, fault = None, self._idle_fault
+        hooks, upload = (None, None) if self.delivery is None else self.delivery.statuses()
         status = Status(
             state=state,
             now_ns=now,
@@ -1055,6 +1060,8 @@ class RunController:
             camera=camera,
             clock_wait=None if wait is None else wait.why_not,
             after=None if self.after is None else self.after.status(),
+            hooks=hooks,
+            upload=upload,
             panel=None
             if self.box is None
             else self.box.status(run.info.settings if run is not None and state.live else None),

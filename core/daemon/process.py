@@ -25,6 +25,7 @@ from core.daemon.after import AfterSetup, AfterWork
 from core.daemon.box import Box, BoxSetup
 from core.daemon.collector import freeze_survivors
 from core.daemon.controller import RunController
+from core.daemon.delivery import Delivery, DeliverySetup
 from core.daemon.engine import (
     SUPPORT_PRIORITY,
     hand_over_the_gil_quickly,
@@ -39,6 +40,7 @@ from core.model.camera import Camera
 from core.model.errors import LapseError
 from core.model.place import Place
 from core.model.planner import DEFAULT_RESERVE_BYTES
+from core.model.protocol import Event
 from core.model.rig import Rig
 from core.paths import Paths, socket_path_problem
 
@@ -89,6 +91,7 @@ def run_daemon(
     place: Place | None = None,
     after: AfterSetup | None = None,
     box: BoxSetup | None = None,
+    delivery: DeliverySetup | None = None,
 ) -> None:
     """Serve until a stop signal; the rig is closed (outputs released) however this ends.
 
@@ -102,6 +105,7 @@ def run_daemon(
     ``place``: where the rig stands (the config's ``[place]``), for windows by the sun.
     ``after``: what to make when a run ends (``[after]``), and how to start the work.
     ``box``: how to claim the box's own controls (``[inputs]``) on the rig's pins.
+    ``delivery``: the hooks to run and the server to upload to (``[hooks]``, ``[upload]``).
     """
     lock = hold_daemon_lock(paths)
     # Before any thread starts: the timing thread must get the GIL back inside its spin.
@@ -140,6 +144,7 @@ def run_daemon(
                     place,
                     after,
                     the_box,
+                    delivery,
                 )
             )
         finally:
@@ -177,6 +182,7 @@ async def _serve(
     place: Place | None,
     after: AfterSetup | None = None,
     box: Box | None = None,
+    delivery_setup: DeliverySetup | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -184,6 +190,11 @@ async def _serve(
         loop.add_signal_handler(signum, stopping.set)
     server: Server | None = None
     journal = Journal(paths.state_dir)
+    delivery = None
+    if delivery_setup is not None and delivery_setup.wanted:
+        delivery = Delivery(
+            delivery_setup, journal, clock, changed=lambda: controller.publish_state()
+        )
     work = None
     if after is not None:
         work = AfterWork(
@@ -194,21 +205,32 @@ async def _serve(
             clock,
             changed=lambda: controller.publish_state(),
             active_run=lambda: controller.active_info(),
+            made=None if delivery is None else delivery.made,
         )
+
+    def publish(event: Event) -> None:
+        if server is not None:
+            server.publish(event)
+        if delivery is not None:
+            delivery.hear(event)
+
     controller = RunController(
         rig,
         clock,
         journal,
-        lambda m: server and server.publish(m),
+        publish,
         notice=notice,
         camera=camera,
         outlook=outlook,
         place=place,
         after=work,
         box=box,
+        delivery=delivery,
     )
     if box is not None:
         box.start(controller)
+    if delivery is not None:
+        delivery.start()
     if work is not None and work.wanted:
         work.start()  # for the daily products; otherwise it starts with its first job
     if stop_interrupted:
@@ -247,6 +269,8 @@ async def _serve(
         await loop.run_in_executor(None, controller.shutdown)
         if work is not None:
             await loop.run_in_executor(None, work.close)
+        if delivery is not None:
+            await loop.run_in_executor(None, delivery.close)
         await server.close()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(Exception):

@@ -314,6 +314,35 @@ class Pins(Field):
         return list(held)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Argv(Field):
+    """A command as an argument list (no shell): the program first, then its arguments,
+    each text without a NUL; held as a tuple, empty when the key is left out."""
+
+    example: str
+    """A command as the file writes it: ``["/usr/local/bin/copy-frame", "--fast"]``."""
+
+    def read(self, value: Any, wording: Wording) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        self.check(value, wording)
+        return value
+
+    def check(self, held: Any, wording: Wording) -> None:
+        if not isinstance(held, tuple) or not all(isinstance(word, str) for word in held):
+            raise Invalid(
+                f"must be a command as a list of words (no shell), such as {self.example};"
+                f" got {_listed(held)}"
+            )
+        if held and not held[0].strip():
+            raise Invalid(f"must start with the program to run, such as {self.example}")
+        if any("\0" in word for word in held):
+            raise Invalid("must not hold a NUL character")
+
+    def write(self, held: Any) -> Any:
+        return list(held)
+
+
 def _listed(value: Any) -> str:
     """A list as the file writes it (``[5, 6, 13]``); anything else as :func:`toml_value` says."""
     if isinstance(value, tuple | list):

@@ -14,9 +14,11 @@ from core.model.camera import CAMERA
 from core.model.exposure import EXPOSURE
 from core.model.fields import Span
 from core.model.hardware import HARDWARE
+from core.model.hooks import HOOKS
 from core.model.inputs import INPUTS
 from core.model.place import PLACE
 from core.model.settings import RUN
+from core.model.upload import UPLOAD
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +31,7 @@ class Limit(Span):
 
 LIMITS: tuple[Limit, ...] = tuple(
     Limit(key=f"{table.name}.{entry.key}", **asdict(entry.span))
-    for table in (RUN, HARDWARE, INPUTS, CAMERA, EXPOSURE, BATTERY, PLACE)
+    for table in (RUN, HARDWARE, INPUTS, CAMERA, EXPOSURE, BATTERY, PLACE, HOOKS, UPLOAD)
     for entry in table.fields
     if entry.span is not None
 )

@@ -195,6 +195,45 @@ class AfterStatus:
 
 
 @dataclass(frozen=True)
+class HooksStatus:
+    """The user's commands run on events (``[hooks]``): how they keep up."""
+
+    waiting: int = 0
+    """Events waiting for their hook."""
+    dropped: int = 0
+    """``frame_saved`` events dropped, oldest first, because their queue was full."""
+    ran: int = 0
+    """Hooks run since the daemon started."""
+    failed: int = 0
+    """Of those, how many failed or ran out of time."""
+    last_error: str | None = None
+    """The last failure, in one line: ``frame_saved: exit status 3: no space``."""
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """The upload queue (``[upload]``): what waits, what went, what went wrong."""
+
+    server: str
+    """Where the files go: ``user@host:folder``."""
+    waiting: int = 0
+    """Files waiting to go (the one going included)."""
+    waiting_bytes: int = 0
+    """Their size."""
+    sent: int = 0
+    """Files sent since the daemon started."""
+    last_file: str | None = None
+    """The last file sent, as it is named on the server."""
+    last_at: str | None = None
+    """When it was sent: ISO-8601 wall time with its zone."""
+    last_error: str | None = None
+    """The last thing that went wrong; None once a file has gone since."""
+    stopped: bool = False
+    """The queue stopped on an error that only the photographer can fix (a key the server
+    refuses, a host key not known): it waits for the config to change and a restart."""
+
+
+@dataclass(frozen=True)
 class PanelStatus:
     """The box's own controls as the daemon reads them from their pins (``[inputs]``)."""
 
@@ -250,6 +289,10 @@ class Status:
     """The latest work after a run (:class:`AfterStatus`); None when there has been none."""
     panel: PanelStatus | None = None
     """The box's switches, toggle and button; None when the box has none (``[inputs]``)."""
+    hooks: HooksStatus | None = None
+    """The hooks' queue (``[hooks]``); None when no hook is set."""
+    upload: UploadStatus | None = None
+    """The upload queue (``[upload]``); None when nothing is uploaded."""
 
     def with_frame(self, event: FrameEvent | MissedEvent) -> Status:
         """This status after a frame or missed event: a subscriber's counts stay current

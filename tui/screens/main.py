@@ -33,8 +33,9 @@ from tui.view import (
     RunView,
     battery_change_in_ns,
     build_view,
-    camera_brief,
+    delivery_line,
     placed_run,
+    resting_brief,
     run_lines,
 )
 from tui.widgets.battery import BatteryGauge
@@ -94,6 +95,7 @@ class MainScreen(Screen[None]):
         yield ExposureRamp(id="ramp")
         yield LastFrame(id="last-frame")
         yield Static("", markup=False, id="after")
+        yield Static("", markup=False, id="delivery")
         yield Static("", markup=False, id="message")
         yield key_footer()
 
@@ -265,13 +267,12 @@ class MainScreen(Screen[None]):
             after = app.status.after if app.status is not None else None
             self._set_text("#after", "" if after is None else after_line(after))
             self.query_one("#after").set_class(after is None, "-empty")
+            delivery = delivery_line(app.status)
+            self._set_text("#delivery", delivery)
+            self.query_one("#delivery").set_class(not delivery, "-empty")
             # A screen with no line for the camera shows it where no message is.
             camera_line = self.query_one("#camera")
-            self._rest(
-                ""
-                if camera_line.display
-                else camera_brief(app.status and app.status.camera, self.size.width)
-            )
+            self._rest("" if camera_line.display else resting_brief(app.status, self.size.width))
         timeline = self.query_one(Timeline)
         timeline.plan = view.plan
         timeline.offset_ns = view.offset_ns

@@ -1,0 +1,114 @@
+"""The upload queue on disk: ``uploads.jsonl`` in the state directory (docs/architecture.md
+§14), written as the journal is.
+
+Each change is one JSON line appended and fsynced before the call returns: a file to send
+(``put``), a file sent (``sent``, with its size and SHA-256), a file given up
+(``given_up``: gone from the Pi, or a newer latest frame took its place). The lines hold
+names, never copies, so the queue cannot fill the disk. After any crash the lines replay
+(:func:`core.model.upload.replay`) to what is still to go; a line cut by the crash is
+skipped. Once nothing waits and the file has grown past :data:`COMPACT_BYTES`, it is
+replaced whole by one line that keeps the numbering going.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from core.atomic import write_atomic
+from core.model.upload import Parcel, given_up_line, put_line, replay, sent_line
+from core.outbox import OUTBOX_FILE
+
+log = logging.getLogger("lapse.upload")
+
+COMPACT_BYTES = 1 << 20
+"""The outbox is started afresh once nothing waits in it and it is this big."""
+
+
+class Outbox:
+    """The durable list of files to send; every method is safe from any thread."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / OUTBOX_FILE
+        self._lock = threading.Lock()
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        replayed = replay(data.splitlines())
+        if replayed.damaged:
+            log.warning(
+                "%s: %d line(s) could not be read (cut by a crash?); skipped",
+                self.path,
+                replayed.damaged,
+            )
+        self._waiting = {parcel.id: parcel for parcel in replayed.waiting}
+        self._next = replayed.next_id
+        self._size = len(data)
+        self._cut = bool(data) and not data.endswith(b"\n")
+        """The last line was cut by a crash: the next line starts on a line of its own."""
+
+    def waiting(self) -> list[Parcel]:
+        """Every parcel still to go, oldest first."""
+        with self._lock:
+            return list(self._waiting.values())
+
+    def put(self, file: str, remote: str, *, replace: bool = False) -> Parcel:
+        """Add a file to send; it is on disk when this returns (:class:`OSError` if not:
+        then it is not queued at all)."""
+        with self._lock:
+            parcel = Parcel(self._next, file, remote, replace)
+            self._append(put_line(parcel))
+            self._next += 1
+            self._waiting[parcel.id] = parcel
+            return parcel
+
+    def sent(self, parcel: Parcel, size: int, sha256: str, at: str) -> None:
+        """``parcel`` is on the server, whole, since ``at`` (ISO-8601 wall time)."""
+        self._done(parcel, sent_line(parcel.id, size, sha256, at))
+
+    def give_up(self, parcel: Parcel, why: str) -> None:
+        """``parcel`` will not go."""
+        self._done(parcel, given_up_line(parcel.id, why))
+
+    def _done(self, parcel: Parcel, line: str) -> None:
+        with self._lock:
+            if parcel.id not in self._waiting:
+                return
+            self._append(line)
+            del self._waiting[parcel.id]
+            if not self._waiting and self._size >= COMPACT_BYTES:
+                self._compact()
+
+    def _append(self, line: str) -> None:
+        data = (("\n" if self._cut else "") + line + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            before = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except BaseException:
+                # A full disk: no torn line is left for the next one to glue onto.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, before)
+                raise
+        finally:
+            os.close(fd)
+        self._cut = False
+        self._size = before + len(data)
+
+    def _compact(self) -> None:
+        line = json.dumps({"next": self._next}) + "\n"
+        try:
+            write_atomic(self.path, line.encode("ascii"))
+        except OSError as error:
+            log.warning("could not start %s afresh: %s", self.path, error)
+            return
+        self._size = len(line)

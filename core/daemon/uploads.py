@@ -1,0 +1,387 @@
+"""The upload queue in the daemon (``[upload]``, docs/architecture.md §14).
+
+- :meth:`Uploads.hear` adds a saved frame or a made render to the outbox
+  (:class:`~core.daemon.outbox.Outbox`: on disk, fsynced, before it returns) and wakes the
+  ``lapse-upload`` thread; that is all it does where the daemon publishes its events.
+- The thread starts the upload worker (:mod:`core.sftp_worker`, a process of its own in
+  the ordinary scheduling class) and hands it at most ``[upload] transfers`` files at a
+  time. Each answer is noted in the outbox: sent, gone from the Pi, or failed. A failure
+  puts the file back at the front and waits (:func:`~core.model.upload.backoff_ns`:
+  2 s doubling to 5 min) before the next try; a worker that dies is started again after
+  the same wait.
+- What only the photographer can fix (a key refused, a host key unknown) stops the
+  queue with one clear line in the status and the log; nothing is retried in a loop.
+  The files keep waiting in the outbox for the daemon's next start.
+- With ``frames = "latest"``, a waiting latest frame is given up when a newer one comes:
+  only the newest is worth sending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.clock import Clock
+from core.daemon.children import end_group, spawn
+from core.daemon.outbox import Outbox
+from core.model.durations import NS_PER_S
+from core.model.hooks import Happening, HookEvent
+from core.model.protocol import UploadStatus
+from core.model.upload import Parcel, UploadConfig, backoff_ns, frame_remote, render_remote
+
+log = logging.getLogger("lapse.upload")
+
+STOP_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class UploadSetup:
+    """What the composition root gives the daemon for its uploads."""
+
+    config: UploadConfig
+    command: Sequence[str]
+    """Starts the upload worker: an absolute program path first."""
+    environ: Mapping[str, str]
+    user: str
+    """The login name when ``[upload] user`` leaves it out: the daemon's user."""
+
+
+class Uploads:
+    """The ``lapse-upload`` thread and its worker process."""
+
+    def __init__(
+        self, setup: UploadSetup, outbox: Outbox, clock: Clock, changed: Callable[[], None]
+    ) -> None:
+        self.setup = setup
+        self.config = setup.config
+        self.outbox = outbox
+        self.clock = clock
+        self.changed = changed
+        self._lock = threading.Lock()
+        self._queue: deque[Parcel] = deque(outbox.waiting())
+        self._again: set[int] = {parcel.id for parcel in self._queue}
+        """Parcels that may be on the server already, in part or whole (after a failure or
+        a restart): the worker looks before it sends."""
+        self._flying: dict[int, Parcel] = {}
+        self._sizes = {parcel.id: _size(parcel.file) for parcel in self._queue}
+        """Each waiting parcel's size, as it was queued: the status adds them up."""
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._closing = False
+        self._failures = 0
+        self._resume_at = 0
+        self._sent = 0
+        self._last_file: str | None = None
+        self._last_at: str | None = None
+        self._last_error: str | None = None
+        self._stopped = False
+        self._child: int | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def server(self) -> str:
+        """Where the files go, for the status and the log."""
+        return self.config.server(self.setup.user)
+
+    def start(self) -> None:
+        """Start the thread (the worker starts when there is a file to send)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="lapse-upload", daemon=True)
+            self._thread.start()
+
+    def hear(self, happening: Happening) -> None:
+        """Queue a saved frame or a made render, durably; anything else is not for here.
+        ``happening.file`` is absolute."""
+        if happening.event is HookEvent.FRAME_SAVED:
+            placed = frame_remote(self.config, happening.run, happening.file)
+            if placed is None:
+                return
+            remote, replace = placed
+        elif happening.event is HookEvent.RENDER_DONE:
+            found = render_remote(self.config, happening.run, happening.file)
+            if found is None:
+                return
+            remote, replace = found, False
+        else:
+            return
+        try:
+            parcel = self.outbox.put(happening.file, remote, replace=replace)
+        except OSError as error:
+            self._note_error(f"could not queue {happening.file}: {error.strerror or error}")
+            return
+        size = _size(happening.file)
+        with self._lock:
+            if replace:
+                self._supersede(remote)
+            self._queue.append(parcel)
+            self._sizes[parcel.id] = size
+        self._wake()
+
+    def status(self) -> UploadStatus:
+        """The queue as it stands."""
+        with self._lock:
+            return UploadStatus(
+                server=self.server,
+                waiting=len(self._sizes),
+                waiting_bytes=sum(self._sizes.values()),
+                sent=self._sent,
+                last_file=self._last_file,
+                last_at=self._last_at,
+                last_error=self._last_error,
+                stopped=self._stopped,
+            )
+
+    def close(self) -> None:
+        """Stop the thread and the worker; what waits stays in the outbox."""
+        self._closing = True
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(STOP_WAIT_S)
+
+    # -- the thread -----------------------------------------------------------------------
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"x")
+
+    def _supersede(self, remote: str) -> None:
+        """Give up the latest frames still waiting for ``remote``: a newer one came."""
+        for parcel in [p for p in self._queue if p.replace and p.remote == remote]:
+            self._queue.remove(parcel)
+            self._sizes.pop(parcel.id, None)
+            with contextlib.suppress(OSError):
+                self.outbox.give_up(parcel, "a newer latest frame")
+
+    def _work(self) -> None:
+        worker: _Worker | None = None
+        try:
+            while not self._closing:
+                try:
+                    worker = self._pass(worker)
+                except Exception:  # a bug here must not end the uploads for the daemon's life
+                    log.exception("uploads")
+                    worker = self._lost(worker, "the upload queue went wrong; trying again")
+        finally:
+            if worker is not None:
+                worker.end()
+
+    def _pass(self, worker: _Worker | None) -> _Worker | None:
+        """Hand out what may go, then wait for an answer, a new file or the back-off's end."""
+        now = self.clock.now_ns()
+        with self._lock:
+            ready = (
+                bool(self._queue)
+                and not self._stopped
+                and now >= self._resume_at
+                and len(self._flying) < self.config.transfers
+            )
+        if ready and worker is None:
+            worker = self._start_worker()
+        if ready and worker is not None:
+            self._hand_out(worker)
+        timeout = None
+        with self._lock:
+            if self._queue and not self._stopped and now < self._resume_at:
+                timeout = (self._resume_at - now) / NS_PER_S
+        watched = [self._wake_read] + ([worker.output] if worker is not None else [])
+        readable, _, _ = select.select(watched, [], [], timeout)
+        if self._wake_read in readable:
+            os.read(self._wake_read, 4096)
+        if worker is not None and worker.output in readable:
+            for line in worker.lines():
+                self._answer(line)
+            if worker.ended:
+                worker = self._lost(worker, "the upload worker ended")
+        return worker
+
+    def _start_worker(self) -> _Worker | None:
+        config = self.config
+        server = {
+            "host": config.host,
+            "port": config.port,
+            "user": config.user or self.setup.user,
+            "key": config.key,
+            "known_hosts": config.known_hosts,
+            "limit_bps": config.limit_kbps * 1000,
+        }
+        try:
+            return _Worker(self.setup.command, self.setup.environ, server)
+        except OSError as error:
+            self._failed(f"could not start the upload worker: {error.strerror or error}")
+            return None
+
+    def _hand_out(self, worker: _Worker) -> None:
+        while True:
+            with self._lock:
+                if not self._queue or len(self._flying) >= self.config.transfers:
+                    return
+                parcel = self._queue.popleft()
+                self._flying[parcel.id] = parcel
+                again = parcel.id in self._again
+            job = {
+                "send": parcel.id,
+                "file": parcel.file,
+                "remote": parcel.remote,
+                "part": parcel.part,
+                "again": again,
+            }
+            if not worker.send(job):
+                return  # its end is read next
+
+    def _answer(self, line: str) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.info("upload worker: %s", line.strip()[:300])
+            return
+        if not isinstance(message, dict):
+            return
+        if "stopped" in message:
+            self._stop(str(message["stopped"]))
+            return
+        key = next((k for k in ("sent", "failed", "gone") if k in message), None)
+        if key is None:
+            return
+        with self._lock:
+            parcel = self._flying.pop(int(message[key]), None)
+            if parcel is not None and key != "failed":
+                self._sizes.pop(parcel.id, None)
+        if parcel is None:
+            return
+        if key == "sent":
+            self._sent_one(parcel, int(message["size"]), str(message["sha256"]))
+        elif key == "gone":
+            log.warning("upload: %s", message.get("error"))
+            with contextlib.suppress(OSError):
+                self.outbox.give_up(parcel, str(message.get("error")))
+            self._note_error(str(message.get("error")))
+        else:
+            with self._lock:
+                self._queue.appendleft(parcel)
+                self._again.add(parcel.id)
+            self._failed(f"{parcel.remote}: {message.get('error')}")
+
+    def _sent_one(self, parcel: Parcel, size: int, sha256: str) -> None:
+        wall = datetime.fromtimestamp(self.clock.wall_ns() / NS_PER_S).astimezone()
+        at = wall.isoformat(timespec="seconds")
+        try:
+            self.outbox.sent(parcel, size, sha256, at)
+        except OSError as error:
+            # Not noted: sent again after a restart, where the worker finds it whole.
+            log.warning("upload: could not note %s as sent: %s", parcel.remote, error)
+        with self._lock:
+            self._again.discard(parcel.id)
+            self._sent += 1
+            if self._failures:
+                log.info("uploads go again: %s sent", parcel.remote)
+            self._failures = 0
+            self._last_file = parcel.remote
+            self._last_at = at
+            self._last_error = None
+        self.changed()
+
+    def _failed(self, why: str) -> None:
+        with self._lock:
+            self._failures += 1
+            wait = backoff_ns(self._failures)
+            self._resume_at = self.clock.now_ns() + wait
+        log.warning("upload failed: %s; trying again in %.0f s", why, wait / NS_PER_S)
+        self._note_error(why)
+
+    def _stop(self, why: str) -> None:
+        with self._lock:
+            self._stopped = True
+            for parcel in self._flying.values():
+                self._queue.appendleft(parcel)
+            self._flying.clear()
+        log.error("uploads stopped: %s", why)
+        self._note_error(why)
+
+    def _note_error(self, why: str) -> None:
+        with self._lock:
+            self._last_error = why
+        self.changed()
+
+    def _lost(self, worker: _Worker | None, why: str) -> None:
+        """The worker is gone: what it held goes back to the front, after a wait."""
+        if worker is not None:
+            worker.end()
+        with self._lock:
+            flying = sorted(self._flying.values(), key=lambda parcel: parcel.id, reverse=True)
+            for parcel in flying:
+                self._queue.appendleft(parcel)
+                self._again.add(parcel.id)
+            self._flying.clear()
+            stopped = self._stopped
+        if not self._closing and not stopped:
+            self._failed(why)
+        return None
+
+
+class _Worker:
+    """The upload worker process: jobs in on its stdin, answers out on its stdout."""
+
+    def __init__(
+        self, command: Sequence[str], environ: Mapping[str, str], server: dict[str, object]
+    ) -> None:
+        to_child, self._stdin = os.pipe()
+        self.output, from_child = os.pipe()
+        try:
+            self.pid = spawn(command, environ, stdin=to_child, stdout=from_child)
+        except OSError:
+            for fd in (self._stdin, self.output):
+                os.close(fd)
+            raise
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._buffer = b""
+        self.ended = False
+        self.send(server)
+
+    def send(self, message: Mapping[str, object]) -> bool:
+        """Write one line to the worker; False when it is gone."""
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._stdin, view) :]
+        except OSError:
+            return False
+        return True
+
+    def lines(self) -> list[str]:
+        """The whole lines it has written since last asked (read without waiting)."""
+        try:
+            chunk = os.read(self.output, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.ended = True
+        self._buffer += chunk
+        *whole, self._buffer = self._buffer.split(b"\n")
+        return [line.decode("utf-8", errors="replace") for line in whole]
+
+    def end(self) -> None:
+        """Close its stdin (it ends on its own), then make sure it has."""
+        with contextlib.suppress(OSError):
+            os.close(self._stdin)
+        end_group(self.pid, grace_s=2.0)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.output)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0

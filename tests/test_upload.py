@@ -1,0 +1,372 @@
+"""Uploads (README "Hooks and uploads"): the outbox as plain logic and on disk, and the
+upload queue against a real asyncssh SFTP server on loopback (tests/sftp_server.py):
+every file there once with the same bytes, through cut connections, a server that refuses
+for a while, a daemon killed with -9; a resumed transfer, a bandwidth limit, and a key or
+host key that is wrong is one clear line, not a retry loop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import SystemClock
+from core.daemon import outbox as outbox_module
+from core.daemon.outbox import Outbox
+from core.daemon.uploads import Uploads, UploadSetup
+from core.model.durations import NS_PER_S
+from core.model.hooks import Happening, HookEvent
+from core.model.protocol import UploadStatus
+from core.model.upload import (
+    FrameUploads,
+    Parcel,
+    UploadConfig,
+    backoff_ns,
+    frame_remote,
+    render_remote,
+    replay,
+    upload_brief,
+    upload_line,
+)
+from core.outbox import OUTBOX_FILE
+from tests.conftest import Lapse
+from tests.sftp_server import SftpServer
+from tests.test_camera_virtual import use_camera
+
+WORKER = [sys.executable, "-m", "core.sftp_worker"]
+
+
+# -- plain logic --------------------------------------------------------------------------------
+def test_the_outbox_lines_add_up_to_what_is_still_to_go() -> None:
+    lines = [
+        b'{"next": 7}',
+        b'{"put": 7, "file": "/p/a.jpg", "remote": "lapse/r/a.jpg"}',
+        b'{"put": 8, "file": "/p/b.jpg", "remote": "lapse/r/b.jpg"}',
+        b'{"put": 9, "file": "/p/c.jpg", "remote": "lapse/latest.jpg", "replace": true}',
+        b'{"sent": 7, "size": 10, "sha256": "ab", "at": "2026-12-02T01:02:03+00:00"}',
+        b'{"given_up": 9, "why": "a newer latest frame"}',
+        b'{"put": 10, "file": "/p/d.j',  # cut by a crash as it was written
+    ]
+    replayed = replay(lines)
+    assert replayed.waiting == [Parcel(8, "/p/b.jpg", "lapse/r/b.jpg")]
+    assert (replayed.next_id, replayed.sent, replayed.damaged) == (10, 1, 1)
+    assert replayed.last_sent == ("lapse/r/a.jpg", "2026-12-02T01:02:03+00:00")
+
+
+def test_each_file_has_its_place_and_a_hidden_name_until_whole() -> None:
+    every = UploadConfig(host="h", folder="sky")
+    assert frame_remote(every, "20261202-0100", "frame-000001.jpg") == (
+        "sky/20261202-0100/frame-000001.jpg",
+        False,
+    )
+    latest = UploadConfig(host="h", folder="/srv/sky", frames=FrameUploads.LATEST)
+    assert frame_remote(latest, "r", "frame-000001.jpg") == ("/srv/sky/latest.jpg", True)
+    assert frame_remote(UploadConfig(host="h", frames=FrameUploads.NONE), "r", "f.jpg") is None
+    assert render_remote(every, "r", "/state/runs/r/r.mp4") == "sky/r/r.mp4"
+    assert render_remote(UploadConfig(host="h", renders=False), "r", "/x/r.mp4") is None
+    assert Parcel(3, "/p/a.jpg", "sky/r/a.jpg").part == "sky/r/.a.jpg.part"
+    # Two latest frames never write the same part: a resume must be of the same file.
+    assert Parcel(4, "/p/b.jpg", "sky/latest.jpg", replace=True).part == "sky/.latest.jpg.4.part"
+
+
+def test_the_wait_after_failures_doubles_to_five_minutes() -> None:
+    waits = [backoff_ns(n) // NS_PER_S for n in range(1, 10)]
+    assert waits == [2, 4, 8, 16, 32, 64, 128, 256, 300]
+    assert backoff_ns(10_000) == 300 * NS_PER_S
+
+
+def test_the_queue_in_a_line_and_in_a_few_words() -> None:
+    status = UploadStatus(
+        server="pi@sky:lapse",
+        waiting=3,
+        waiting_bytes=24_000_000,
+        sent=120,
+        last_file="lapse/r/a.jpg",
+        last_at="2026-12-02T21:04:05+00:00",
+        last_error="connection refused",
+    )
+    assert upload_line(status) == (
+        "upload to pi@sky:lapse: 3 waiting (24 MB), 120 sent, last at 21:04:05;"
+        " error: connection refused"
+    )
+    assert upload_brief(status) == "up: 3 waiting, failing"
+    stopped = UploadStatus(server="s", waiting=2, last_error="key refused", stopped=True)
+    assert upload_line(stopped) == "upload to s: STOPPED: key refused (2 waiting)"
+    done = UploadStatus(server="s", sent=4, last_at="2026-12-02T21:04:05+00:00")
+    assert upload_brief(done) == "up: all sent 21:04"
+
+
+# -- the outbox on disk --------------------------------------------------------------------------
+def test_the_outbox_keeps_what_waits_across_a_restart_and_a_cut_line(tmp_path: Path) -> None:
+    box = Outbox(tmp_path)
+    a = box.put("/p/a.jpg", "sky/r/a.jpg")
+    b = box.put("/p/b.jpg", "sky/r/b.jpg")
+    box.sent(a, 10, "ab", "2026-12-02T01:02:03+00:00")
+    with open(tmp_path / OUTBOX_FILE, "ab") as file:
+        file.write(b'{"put": 3, "file": "/p/c')  # a kill -9 in the middle of a line
+    again = Outbox(tmp_path)
+    assert again.waiting() == [b]
+    c = again.put("/p/c.jpg", "sky/r/c.jpg")
+    assert c.id == 3
+    assert Outbox(tmp_path).waiting() == [b, c]  # the cut line did not eat the new one
+
+
+def test_an_empty_outbox_starts_afresh_and_keeps_counting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "COMPACT_BYTES", 200)
+    box = Outbox(tmp_path)
+    parcels = [box.put(f"/p/{n}.jpg", f"sky/r/{n}.jpg") for n in range(5)]
+    for parcel in parcels:
+        box.sent(parcel, 1, "00", "2026-12-02T01:02:03+00:00")
+    assert (tmp_path / OUTBOX_FILE).read_text() == '{"next": 6}\n'
+    assert Outbox(tmp_path).put("/p/x.jpg", "sky/r/x.jpg").id == 6
+
+
+# -- the queue against a real server --------------------------------------------------------------
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[SftpServer]:
+    with SftpServer(tmp_path / "server", tmp_path / "keys") as running:
+        yield running
+
+
+class Queue:
+    """An upload queue in this process, its worker a real process, its state in a folder."""
+
+    def __init__(self, state: Path, config: UploadConfig) -> None:
+        state.mkdir(exist_ok=True)
+        self.changes = threading.Event()
+        setup = UploadSetup(config, WORKER, dict(os.environ), "nobody")
+        self.uploads = Uploads(setup, Outbox(state), SystemClock(), self.changes.set)
+        self.uploads.start()
+
+    def send(self, file: Path, run: str = "r1") -> None:
+        self.uploads.hear(Happening(HookEvent.FRAME_SAVED, run, 0, str(file)))
+
+    def wait(self, done: Any, timeout: float = 60, what: str = "the uploads") -> UploadStatus:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.uploads.status()
+            if done(status):
+                return status
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}: {self.uploads.status()}")
+
+    def close(self) -> None:
+        self.uploads.close()
+
+
+def config_for(server: SftpServer, **more: Any) -> UploadConfig:
+    given: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "key": str(server.client_key_path),
+        "known_hosts": str(server.known_hosts_path),
+        "folder": "sky",
+    }
+    return UploadConfig(**{**given, **more})
+
+
+def picture(path: Path, size: int, seed: int = 0) -> Path:
+    path.write_bytes(hashlib.shake_256(f"{path.name}{seed}".encode()).digest(size))
+    return path
+
+
+def same(a: Path, b: Path) -> bool:
+    return a.read_bytes() == b.read_bytes()
+
+
+def test_a_file_cut_halfway_resumes_from_the_bytes_on_the_server(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    big = picture(tmp_path / "big.jpg", 8_000_000)
+    server.drop_after_bytes(4_000_000)
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        queue.send(big)
+        status = queue.wait(lambda s: s.sent == 1, what="the cut file")
+    finally:
+        queue.close()
+    assert same(big, server.home / "sky" / "r1" / "big.jpg")
+    assert server.drops == 1 and server.connections == 2
+    # Resumed, not restarted: the first half went once (a request or two in flight at
+    # the cut may go again).
+    assert server.bytes_written < 8_000_000 + 1_000_000
+    assert status.last_error is None  # gone once a file went since
+    assert not list((server.home / "sky" / "r1").glob(".*"))  # no part left behind
+
+
+def test_a_server_refusing_for_a_while_gets_every_file_once(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    files = [picture(tmp_path / f"f{n}.jpg", 50_000) for n in range(5)]
+    server.refuse(True)
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        for file in files:
+            queue.send(file)
+        failing = queue.wait(lambda s: s.last_error is not None, what="a failure")
+        assert failing.waiting == 5 and failing.waiting_bytes == 250_000
+        assert failing.last_error == (
+            f"sky/r1/f0.jpg: cannot reach 127.0.0.1 port {server.port}: Connection refused"
+        )
+        time.sleep(1)
+        server.refuse(False)
+        queue.wait(lambda s: s.sent == 5, what="every file")
+    finally:
+        queue.close()
+    for file in files:
+        assert same(file, server.home / "sky" / "r1" / file.name)
+    assert server.renames == 5  # each once
+    outbox = (tmp_path / "state" / OUTBOX_FILE).read_text().splitlines()
+    assert sum('"sent"' in line for line in outbox) == 5
+
+
+def test_a_limited_upload_takes_at_least_size_over_the_limit(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    file = picture(tmp_path / "slow.jpg", 300_000)
+    queue = Queue(tmp_path / "state", config_for(server, limit_kbps=100))
+    try:
+        started = time.monotonic()
+        queue.send(file)
+        queue.wait(lambda s: s.sent == 1, what="the limited file")
+        took = time.monotonic() - started
+    finally:
+        queue.close()
+    assert took >= 300_000 / 100_000
+    assert same(file, server.home / "sky" / "r1" / "slow.jpg")
+
+
+def test_the_latest_frame_replaces_the_last_one_whole(tmp_path: Path, server: SftpServer) -> None:
+    files = [picture(tmp_path / f"f{n}.jpg", 200_000) for n in range(4)]
+    queue = Queue(tmp_path / "state", config_for(server, frames=FrameUploads.LATEST))
+    try:
+        for file in files:
+            queue.send(file)
+        queue.wait(lambda s: s.waiting == 0 and s.sent >= 1, what="the latest frame")
+    finally:
+        queue.close()
+    assert same(files[-1], server.home / "sky" / "latest.jpg")
+    assert sorted(p.name for p in (server.home / "sky").iterdir()) == ["latest.jpg"]
+
+
+@pytest.mark.parametrize("wrong", ["key", "host key"])
+def test_a_wrong_key_or_host_key_stops_with_one_line_not_a_retry_loop(
+    tmp_path: Path, server: SftpServer, wrong: str
+) -> None:
+    config = config_for(server)
+    if wrong == "key":
+        stranger = SftpServer(tmp_path / "other", tmp_path / "other-keys")
+        config = config_for(server, key=str(stranger.client_key_path))
+        expected = "the server refused the key"
+    else:
+        hosts = server.wrong_known_hosts(tmp_path / "known_hosts")
+        config = config_for(server, known_hosts=str(hosts))
+        expected = "the server's host key is not in"
+    queue = Queue(tmp_path / "state", config)
+    try:
+        queue.send(picture(tmp_path / "a.jpg", 1000))
+        status = queue.wait(lambda s: s.stopped, what="the stop")
+        queue.send(picture(tmp_path / "b.jpg", 1000))
+        time.sleep(3)  # past the first back-off: a retry loop would have tried again
+        assert queue.uploads.status().waiting == 2
+    finally:
+        queue.close()
+    assert status.last_error.startswith(expected), status.last_error
+    assert "\n" not in status.last_error
+    assert server.connections <= 1
+    assert "STOPPED" in upload_line(status)
+
+
+def test_a_key_file_that_is_missing_stops_with_its_path(tmp_path: Path, server: SftpServer) -> None:
+    queue = Queue(tmp_path / "state", config_for(server, key=str(tmp_path / "no-such-key")))
+    try:
+        queue.send(picture(tmp_path / "a.jpg", 1000))
+        status = queue.wait(lambda s: s.stopped, what="the stop")
+    finally:
+        queue.close()
+    assert status.last_error.startswith(f"cannot use the key {tmp_path / 'no-such-key'}")
+    assert server.connections == 0
+
+
+# -- a real daemon -------------------------------------------------------------------------------
+def upload_config(server: SftpServer, **more: object) -> str:
+    extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in more.items())
+    return (
+        textwrap.dedent(
+            f"""
+        [upload]
+        host = "{server.host}"
+        port = {server.port}
+        user = "{server.user}"
+        key = "{server.client_key_path}"
+        known_hosts = "{server.known_hosts_path}"
+        folder = "sky"
+        """
+        )
+        + extra
+    )
+
+
+def upload_status(lapse: Lapse) -> dict[str, Any]:
+    result = lapse.cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["upload"]
+
+
+def assert_every_frame_there_once(lapse: Lapse, server: SftpServer) -> int:
+    run = lapse.journal.latest_run()
+    assert run is not None
+    files = [r.file for r in lapse.journal.read_frames(run.id) if r.file]
+    folder = server.home / "sky" / run.id
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # no part left
+    for name in files:
+        assert same(run.photos_path / name, folder / name)
+    return len(files)
+
+
+def test_a_run_on_the_virtual_camera_uploads_every_frame(lapse: Lapse, server: SftpServer) -> None:
+    use_camera(lapse, upload_config(server), trigger="usb")
+    server.drop_after_bytes(4000)  # the first frame's transfer is cut halfway
+    lapse.start_daemon()
+    result = lapse.cli("run", "--interval", "1s", "--frames", "5", "--wait", timeout=90)
+    assert result.returncode == 0, result.stderr
+    status = lapse.wait_for(
+        lambda: (s := upload_status(lapse))["waiting"] == 0 and s, timeout=60, what="uploads"
+    )
+    sent = assert_every_frame_there_once(lapse, server)
+    assert status["sent"] == sent == server.renames
+    assert server.drops == 1
+    assert "upload to lapse@127.0.0.1:sky" in lapse.cli("status").stdout
+
+
+def test_a_daemon_killed_during_uploads_sends_every_frame_once(
+    lapse: Lapse, server: SftpServer
+) -> None:
+    # 8 kB frames at 4 kB/s: a transfer is always under way when the daemon is killed.
+    use_camera(lapse, upload_config(server, limit_kbps=4), trigger="usb")
+    daemon = lapse.start_daemon()
+    result = lapse.cli("run", "--interval", "1s", "--frames", "4", "--wait", timeout=90)
+    assert result.returncode == 0, result.stderr
+    lapse.wait_for(lambda: server.renames >= 1, timeout=30, what="a first upload")
+    lapse.wait_for(lambda: server.bytes_written % 8192 != 0, timeout=30, what="a half file")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(10)
+    lapse.start_daemon()
+    lapse.wait_for(
+        lambda: upload_status(lapse)["waiting"] == 0, timeout=90, what="the rest, after restart"
+    )
+    sent = assert_every_frame_there_once(lapse, server)
+    assert server.renames == sent  # none twice
