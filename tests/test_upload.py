@@ -370,3 +370,36 @@ def test_a_daemon_killed_during_uploads_sends_every_frame_once(
     )
     sent = assert_every_frame_there_once(lapse, server)
     assert server.renames == sent  # none twice
+
+
+# -- the screens -------------------------------------------------------------------------------
+async def test_the_screens_show_the_queue_in_a_line_and_in_brief(
+    lapse: Lapse, server: SftpServer
+) -> None:
+    from textual.widgets import Static
+
+    from tests.test_tui_pilot import main_screen, make_app, message_of, wait_until
+
+    lapse.config.write_text(upload_config(server))
+    lapse.start_daemon()
+    queue = f"upload to lapse@127.0.0.1:sky port {server.port}: 0 waiting, 0 sent"
+    app = make_app(lapse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.status is not None, what="the daemon link")
+        delivery = main_screen(app).query_one("#delivery", Static)
+        await wait_until(pilot, lambda: str(delivery.render()) == queue, what="the queue")
+        assert delivery.display
+        await pilot.press("0")  # the log: the queue under its title
+        await wait_until(
+            pilot,
+            lambda: str(app.screen.query_one("#log-folder", Static).render()) == queue,
+            what="the queue on the log screen",
+        )
+    app = make_app(lapse)
+    async with app.run_test(size=(40, 15)) as pilot:
+        await wait_until(pilot, lambda: app.status is not None, what="the daemon link")
+        screen = main_screen(app)
+        await wait_until(
+            pilot, lambda: message_of(screen) == "up: nothing yet", what="the queue in brief"
+        )
+        assert not screen.query_one("#delivery").display

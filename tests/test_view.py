@@ -368,7 +368,7 @@ def test_the_uploads_and_hooks_have_a_line_and_the_small_screen_a_brief() -> Non
     status = idle(camera=camera, upload=upload, hooks=hooks)
     assert delivery_line(status) == (
         "upload to pi@sky:lapse: 3 waiting (24 kB), 9 sent"
-        " · hooks: 4 ran, 1 failed; last: fault: exit status 1"
+        "\nhooks: 4 ran, 1 failed; last: fault: exit status 1"
     )
     assert delivery_line(idle(hooks=HooksStatus(ran=4))) == "hooks: 4 ran"
     assert delivery_line(idle(upload=upload, hooks=HooksStatus(ran=4))).startswith("upload")

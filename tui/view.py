@@ -435,8 +435,8 @@ def camera_brief(camera: CameraStatus | None, width: int) -> str:
 
 
 def delivery_line(status: Status | None) -> str:
-    """The uploads (and the hooks, when they have trouble to tell of) in one line, for a
-    screen with a line of its own for them; empty when neither is set."""
+    """The uploads, and the hooks when they have trouble to tell of, a line each, for a
+    screen with room for them; empty when neither is set."""
     if status is None:
         return ""
     parts = []
@@ -445,7 +445,7 @@ def delivery_line(status: Status | None) -> str:
     hooks = status.hooks
     if hooks is not None and (hooks.failed or hooks.dropped or parts == []):
         parts.append(hooks_line(hooks))
-    return " · ".join(parts)
+    return "\n".join(parts)
 
 
 def resting_brief(status: Status | None, width: int) -> str:

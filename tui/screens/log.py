@@ -19,6 +19,7 @@ from core.model.after import after_line
 from core.model.durations import format_approx, format_duration
 from core.model.errors import LapseError
 from core.model.records import FrameRecord
+from core.model.upload import upload_line
 from tui.keys import LOG_KEYS, bindings
 from tui.widgets.footer import key_footer
 
@@ -65,7 +66,12 @@ class LogScreen(Screen[None]):
             table.add_row(*run_row(run, counts.get(run.id, {})), height=2)
         title = "RUNS" if runs else "RUNS: none yet; start one with D"
         self.query_one("#log-title", Static).update(title)
-        self.query_one("#log-folder", Static).display = False
+        # Under the list's title: the upload queue, where there is one.
+        status = self.app.status
+        upload = status.upload if status is not None else None
+        queue = self.query_one("#log-folder", Static)
+        queue.update("" if upload is None else upload_line(upload))
+        queue.display = upload is not None
         table.focus()
 
     def action_open_run(self) -> None:
