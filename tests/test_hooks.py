@@ -145,6 +145,9 @@ def test_every_event_runs_its_hook_with_the_facts(lapse: Lapse) -> None:
             frame_saved = ["{script}", "saved", "two words"]
             run_started = ["{script}", "started"]
             run_ended = ["{script}", "ended"]
+            render_done = ["{script}", "made"]
+            [after]
+            keogram = true
             """
         ),
         trigger="usb",
@@ -155,10 +158,10 @@ def test_every_event_runs_its_hook_with_the_facts(lapse: Lapse) -> None:
     run = lapse.journal.latest_run()
     assert run is not None
     files = [r.file for r in lapse.journal.read_frames(run.id) if r.file]
-    lapse.wait_for(lambda: len(heard(record)) == len(files) + 2, what="every hook")
+    lapse.wait_for(lambda: len(heard(record)) == len(files) + 3, timeout=60, what="each hook")
     time.sleep(0.5)
     facts = heard(record)
-    assert len(facts) == len(files) + 2  # nothing twice
+    assert len(facts) == len(files) + 3  # nothing twice
     by_event: dict[str, list[dict[str, Any]]] = {}
     for fact in facts:
         by_event.setdefault(fact["LAPSE_EVENT"], []).append(fact)
@@ -166,6 +169,9 @@ def test_every_event_runs_its_hook_with_the_facts(lapse: Lapse) -> None:
     assert started["argv"] == ["started"] and started["LAPSE_RUN"] == run.id
     (ended,) = by_event["run_ended"]
     assert (ended["argv"], ended["LAPSE_STATUS"]) == (["ended"], "finished")
+    (made,) = by_event["render_done"]
+    assert (made["argv"], made["LAPSE_STATUS"]) == (["made"], "keogram")
+    assert made["LAPSE_FILE"] == str(run.path / f"{run.id}-keogram.png")
     saved = sorted(by_event["frame_saved"], key=lambda fact: int(fact["LAPSE_FRAME"]))
     assert [fact["LAPSE_FILE"] for fact in saved] == [str(run.photos_path / f) for f in files]
     assert all(fact["argv"] == ["saved", "two words"] for fact in saved)  # no shell

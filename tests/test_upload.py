@@ -250,16 +250,45 @@ def test_a_limited_upload_takes_at_least_size_over_the_limit(
 
 
 def test_the_latest_frame_replaces_the_last_one_whole(tmp_path: Path, server: SftpServer) -> None:
+    # At 100 kB/s the first frame takes 2 s: the next two wait behind it, and the fourth
+    # makes them stale.
     files = [picture(tmp_path / f"f{n}.jpg", 200_000) for n in range(4)]
-    queue = Queue(tmp_path / "state", config_for(server, frames=FrameUploads.LATEST))
+    config = config_for(server, frames=FrameUploads.LATEST, limit_kbps=100)
+    queue = Queue(tmp_path / "state", config)
     try:
         for file in files:
             queue.send(file)
-        queue.wait(lambda s: s.waiting == 0 and s.sent >= 1, what="the latest frame")
+        status = queue.wait(lambda s: s.waiting == 0, what="the latest frame")
     finally:
         queue.close()
     assert same(files[-1], server.home / "sky" / "latest.jpg")
     assert sorted(p.name for p in (server.home / "sky").iterdir()) == ["latest.jpg"]
+    assert status.sent == server.renames == 2  # the first, then the newest
+    outbox = (tmp_path / "state" / OUTBOX_FILE).read_text()
+    assert outbox.count('"why": "a newer latest frame"') == 2
+
+
+def test_a_file_sent_but_not_noted_is_not_sent_again(tmp_path: Path, server: SftpServer) -> None:
+    file = picture(tmp_path / "a.jpg", 500_000)
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        queue.send(file)
+        queue.wait(lambda s: s.sent == 1, what="the file")
+    finally:
+        queue.close()
+    # As if the daemon was killed after the rename, before it wrote the "sent" line.
+    outbox = tmp_path / "state" / OUTBOX_FILE
+    lines = outbox.read_text().splitlines()
+    outbox.write_text("".join(f"{line}\n" for line in lines if '"sent"' not in line))
+    written = server.bytes_written
+    again = Queue(tmp_path / "state", config_for(server))
+    try:
+        status = again.wait(lambda s: s.sent == 1, what="the file, found whole")
+    finally:
+        again.close()
+    assert status.waiting == 0
+    assert (server.renames, server.bytes_written) == (1, written)  # looked, not sent
+    assert same(file, server.home / "sky" / "r1" / "a.jpg")
 
 
 @pytest.mark.parametrize("wrong", ["key", "host key"])
@@ -326,30 +355,44 @@ def upload_status(lapse: Lapse) -> dict[str, Any]:
     return json.loads(result.stdout)["upload"]
 
 
-def assert_every_frame_there_once(lapse: Lapse, server: SftpServer) -> int:
+def assert_every_frame_there_once(
+    lapse: Lapse, server: SftpServer, also: tuple[str, ...] = ()
+) -> int:
+    """Every frame of the latest run on the server with its bytes, nothing else but
+    ``also`` (no part left behind); how many frames."""
     run = lapse.journal.latest_run()
     assert run is not None
     files = [r.file for r in lapse.journal.read_frames(run.id) if r.file]
     folder = server.home / "sky" / run.id
-    assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # no part left
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*files, *also])
     for name in files:
         assert same(run.photos_path / name, folder / name)
     return len(files)
 
 
 def test_a_run_on_the_virtual_camera_uploads_every_frame(lapse: Lapse, server: SftpServer) -> None:
-    use_camera(lapse, upload_config(server), trigger="usb")
+    use_camera(lapse, upload_config(server) + "[after]\nkeogram = true\n", trigger="usb")
     server.drop_after_bytes(4000)  # the first frame's transfer is cut halfway
     lapse.start_daemon()
     result = lapse.cli("run", "--interval", "1s", "--frames", "5", "--wait", timeout=90)
     assert result.returncode == 0, result.stderr
+    run = lapse.journal.latest_run()
+    assert run is not None
+    keogram = f"{run.id}-keogram.png"
     status = lapse.wait_for(
-        lambda: (s := upload_status(lapse))["waiting"] == 0 and s, timeout=60, what="uploads"
+        lambda: (
+            (s := upload_status(lapse))["waiting"] == 0 and s["last_file"].endswith(keogram) and s
+        ),
+        timeout=90,
+        what="the frames and the keogram",
     )
-    sent = assert_every_frame_there_once(lapse, server)
-    assert status["sent"] == sent == server.renames
+    sent = assert_every_frame_there_once(lapse, server, also=(keogram,))
+    assert same(run.path / keogram, server.home / "sky" / run.id / keogram)
+    assert status["sent"] == sent + 1 == server.renames
     assert server.drops == 1
     assert "upload to lapse@127.0.0.1:sky" in lapse.cli("status").stdout
+    log = lapse.cli("log").stdout
+    assert f"uploads: 0 waiting, {sent + 1} sent; last sky/{run.id}/{keogram} at 20" in log
 
 
 def test_a_daemon_killed_during_uploads_sends_every_frame_once(
