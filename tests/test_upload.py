@@ -109,14 +109,14 @@ def test_the_queue_in_a_line_and_in_a_few_words() -> None:
 # -- the outbox on disk --------------------------------------------------------------------------
 def test_the_outbox_keeps_what_waits_across_a_restart_and_a_cut_line(tmp_path: Path) -> None:
     box = Outbox(tmp_path)
-    a = box.put("/p/a.jpg", "sky/r/a.jpg")
-    b = box.put("/p/b.jpg", "sky/r/b.jpg")
+    a, _ = box.put("/p/a.jpg", "sky/r/a.jpg")
+    b, _ = box.put("/p/b.jpg", "sky/r/b.jpg")
     box.sent(a, 10, "ab", "2026-12-02T01:02:03+00:00")
     with open(tmp_path / OUTBOX_FILE, "ab") as file:
         file.write(b'{"put": 3, "file": "/p/c')  # a kill -9 in the middle of a line
     again = Outbox(tmp_path)
     assert again.waiting() == [b]
-    c = again.put("/p/c.jpg", "sky/r/c.jpg")
+    c, _ = again.put("/p/c.jpg", "sky/r/c.jpg")
     assert c.id == 3
     assert Outbox(tmp_path).waiting() == [b, c]  # the cut line did not eat the new one
 
@@ -126,11 +126,41 @@ def test_an_empty_outbox_starts_afresh_and_keeps_counting(
 ) -> None:
     monkeypatch.setattr(outbox_module, "COMPACT_BYTES", 200)
     box = Outbox(tmp_path)
-    parcels = [box.put(f"/p/{n}.jpg", f"sky/r/{n}.jpg") for n in range(5)]
+    parcels = [box.put(f"/p/{n}.jpg", f"sky/r/{n}.jpg")[0] for n in range(5)]
     for parcel in parcels:
         box.sent(parcel, 1, "00", "2026-12-02T01:02:03+00:00")
     assert (tmp_path / OUTBOX_FILE).read_text() == '{"next": 6}\n'
-    assert Outbox(tmp_path).put("/p/x.jpg", "sky/r/x.jpg").id == 6
+    assert Outbox(tmp_path).put("/p/x.jpg", "sky/r/x.jpg")[0].id == 6
+
+
+def test_a_file_the_outbox_cannot_save_still_goes(tmp_path: Path, server: SftpServer) -> None:
+    file = picture(tmp_path / "a.jpg", 1000)
+    queue = Queue(tmp_path / "state", config_for(server))
+    (tmp_path / "state" / OUTBOX_FILE).mkdir()  # no file can be written there
+    try:
+        queue.send(file)
+        unsaved = queue.uploads.status()
+        status = queue.wait(lambda s: s.sent == 1, what="the unsaved file")
+    finally:
+        queue.close()
+    assert unsaved.last_error.startswith("the upload queue could not be saved: Is a directory")
+    assert status.last_error is None
+    assert same(file, server.home / "sky" / "r1" / "a.jpg")
+
+
+def test_a_file_gone_from_the_pi_is_given_up_and_said(tmp_path: Path, server: SftpServer) -> None:
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        queue.send(tmp_path / "deleted.jpg")
+        queue.send(picture(tmp_path / "kept.jpg", 1000))
+        status = queue.wait(lambda s: s.waiting == 0, what="the queue")
+    finally:
+        queue.close()
+    assert status.sent == 1
+    assert status.last_error is None  # a file went since
+    outbox = (tmp_path / "state" / OUTBOX_FILE).read_text()
+    assert f'"why": "{tmp_path / "deleted.jpg"} is no longer on the Pi"' in outbox
+    assert not (server.home / "sky" / "r1" / "deleted.jpg").exists()
 
 
 # -- the queue against a real server --------------------------------------------------------------

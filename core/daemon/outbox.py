@@ -57,15 +57,19 @@ class Outbox:
         with self._lock:
             return list(self._waiting.values())
 
-    def put(self, file: str, remote: str, *, replace: bool = False) -> Parcel:
-        """Add a file to send; it is on disk when this returns (:class:`OSError` if not:
-        then it is not queued at all)."""
+    def put(self, file: str, remote: str, *, replace: bool = False) -> tuple[Parcel, str | None]:
+        """Add a file to send; it is on disk when this returns. When it cannot be written
+        (a full disk) it is queued all the same, in memory only, and the second value
+        says why: lost only if the daemon stops before it goes."""
         with self._lock:
             parcel = Parcel(self._next, file, remote, replace)
-            self._append(put_line(parcel))
             self._next += 1
             self._waiting[parcel.id] = parcel
-            return parcel
+            try:
+                self._append(put_line(parcel))
+            except OSError as error:
+                return parcel, f"the upload queue could not be saved: {error.strerror or error}"
+            return parcel, None
 
     def sent(self, parcel: Parcel, size: int, sha256: str, at: str) -> None:
         """``parcel`` is on the server, whole, since ``at`` (ISO-8601 wall time)."""

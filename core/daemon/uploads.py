@@ -72,7 +72,9 @@ class Uploads:
         a restart): the worker looks before it sends."""
         self._flying: dict[int, Parcel] = {}
         self._sizes = {parcel.id: _size(parcel.file) for parcel in self._queue}
-        """Each waiting parcel's size, as it was queued: the status adds them up."""
+        """Each waiting parcel's size, as it was queued."""
+        self._waiting_bytes = sum(self._sizes.values())
+        """Their sum, kept as they come and go: a day's outage is tens of thousands."""
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         self._closing = False
@@ -112,17 +114,17 @@ class Uploads:
             remote, replace = found, False
         else:
             return
-        try:
-            parcel = self.outbox.put(happening.file, remote, replace=replace)
-        except OSError as error:
-            self._note_error(f"could not queue {happening.file}: {error.strerror or error}")
-            return
+        parcel, unsaved = self.outbox.put(happening.file, remote, replace=replace)
+        if unsaved is not None:
+            log.warning("upload of %s: %s", happening.file, unsaved)
+            self._note_error(unsaved)
         size = _size(happening.file)
         with self._lock:
             if replace:
                 self._supersede(remote)
             self._queue.append(parcel)
             self._sizes[parcel.id] = size
+            self._waiting_bytes += size
         self._wake()
 
     def status(self) -> UploadStatus:
@@ -131,7 +133,7 @@ class Uploads:
             return UploadStatus(
                 server=self.server,
                 waiting=len(self._sizes),
-                waiting_bytes=sum(self._sizes.values()),
+                waiting_bytes=self._waiting_bytes,
                 sent=self._sent,
                 last_file=self._last_file,
                 last_at=self._last_at,
@@ -155,7 +157,7 @@ class Uploads:
         """Give up the latest frames still waiting for ``remote``: a newer one came."""
         for parcel in [p for p in self._queue if p.replace and p.remote == remote]:
             self._queue.remove(parcel)
-            self._sizes.pop(parcel.id, None)
+            self._done(parcel)
             with contextlib.suppress(OSError):
                 self.outbox.give_up(parcel, "a newer latest frame")
 
@@ -250,23 +252,32 @@ class Uploads:
         if key is None:
             return
         with self._lock:
-            parcel = self._flying.pop(int(message[key]), None)
-            if parcel is not None and key != "failed":
-                self._sizes.pop(parcel.id, None)
+            parcel = self._flying.get(int(message[key]))
         if parcel is None:
             return
         if key == "sent":
             self._sent_one(parcel, int(message["size"]), str(message["sha256"]))
         elif key == "gone":
-            log.warning("upload: %s", message.get("error"))
+            why = str(message.get("error"))
+            log.warning("upload: %s", why)
             with contextlib.suppress(OSError):
-                self.outbox.give_up(parcel, str(message.get("error")))
-            self._note_error(str(message.get("error")))
+                self.outbox.give_up(parcel, why)
+            with self._lock:
+                self._done(parcel)
+                self._last_error = why
+            self.changed()
         else:
             with self._lock:
+                del self._flying[parcel.id]
                 self._queue.appendleft(parcel)
                 self._again.add(parcel.id)
             self._failed(f"{parcel.remote}: {message.get('error')}")
+
+    def _done(self, parcel: Parcel) -> None:
+        """``parcel`` no longer waits (the lock held)."""
+        self._flying.pop(parcel.id, None)
+        self._again.discard(parcel.id)
+        self._waiting_bytes -= self._sizes.pop(parcel.id, 0)
 
     def _sent_one(self, parcel: Parcel, size: int, sha256: str) -> None:
         wall = datetime.fromtimestamp(self.clock.wall_ns() / NS_PER_S).astimezone()
@@ -277,7 +288,7 @@ class Uploads:
             # Not noted: sent again after a restart, where the worker finds it whole.
             log.warning("upload: could not note %s as sent: %s", parcel.remote, error)
         with self._lock:
-            self._again.discard(parcel.id)
+            self._done(parcel)
             self._sent += 1
             if self._failures:
                 log.info("uploads go again: %s sent", parcel.remote)
