@@ -4,6 +4,7 @@ arguments, its environment and its time limit."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import stat
 import sys
@@ -19,6 +20,7 @@ from core.model.records import FrameRecord
 from core.model.run_state import RunState
 from core.model.settings import Settings
 from tests.conftest import Lapse
+from tests.test_box import SWITCHES, box, handle
 from tests.test_camera_virtual import use_camera
 
 RECORDER = textwrap.dedent(
@@ -28,6 +30,7 @@ RECORDER = textwrap.dedent(
     facts = {{key: value for key, value in os.environ.items() if key.startswith("LAPSE_")}}
     facts["argv"] = sys.argv[1:]
     facts["pgid"] = os.getpgid(0) == os.getpid()
+    facts["at"] = time.time()
     with open({record!r}, "a") as file:
         file.write(json.dumps(facts) + "\\n")
     behaviour = os.environ.get("HOOK_BEHAVIOUR", "")
@@ -216,6 +219,9 @@ def test_a_failing_or_slow_hook_is_said_and_never_stops_the_run(lapse: Lapse) ->
     assert status["dropped"] >= 1
     frames = [fact for fact in heard(record) if fact["LAPSE_EVENT"] == "frame_saved"]
     assert len(frames) + status["dropped"] == 6  # every frame run or counted, none twice
+    # One at a time: each began once the one before had been ended at its time limit.
+    starts = [fact["at"] for fact in frames]
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(starts))
     assert "hook frame_saved" in lapse.daemon_output()
     assert "fell behind" in lapse.daemon_output()
 
@@ -239,4 +245,18 @@ def test_a_hook_whose_program_is_missing_is_one_clear_line(lapse: Lapse) -> None
     status = lapse.wait_for(lambda: (s := hooks_status(lapse))["failed"] and s, what="failure")
     assert status["last_error"] == (
         "run_started: could not start /nowhere/copy-frame: No such file or directory"
+    )
+
+
+def test_a_fault_runs_its_hook_with_the_faults_words(lapse: Lapse) -> None:
+    # A fault the daemon tells every client: the box's press that a run refuses.
+    script, record = recorder(lapse)
+    box(lapse, SWITCHES + f'[hooks]\nfault = ["{script}", "fault"]\n')
+    for control, to in (("value", "3"), ("unit", "s"), ("power", "on"), ("button", "press")):
+        handle(lapse, control, to)
+    (fact,) = lapse.wait_for(lambda: heard(record), what="the fault's hook")
+    assert fact["argv"] == ["fault"]
+    assert fact["LAPSE_EVENT"] == "fault"
+    assert fact["LAPSE_STATUS"].startswith(
+        "the box's button could not start a run: camera power control needs an interval"
     )
