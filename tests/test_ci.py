@@ -103,7 +103,7 @@ def ci_run(
     tmp_path: Path,
     *,
     tests: int = 0,
-    have: tuple[str, ...] = ("tmux", "systemd-analyze", "chromium"),
+    have: tuple[str, ...] = ("tmux", "systemd-analyze", "chromium", "sftp"),
     apt_update: int = 0,
     apt_install: int = 0,
 ) -> subprocess.CompletedProcess[str]:
@@ -170,7 +170,7 @@ def test_no_tests_collected_is_a_failure_like_any_other(tmp_path: Path, status: 
 
 
 def test_a_missing_program_is_installed_first(tmp_path: Path) -> None:
-    result = ci_run(tmp_path, have=("systemd-analyze", "chromium"))
+    result = ci_run(tmp_path, have=("systemd-analyze", "chromium", "sftp"))
     assert result.returncode == 0, result.stderr
     assert calls(tmp_path) == [
         "apt-get update -qq",
@@ -183,7 +183,7 @@ def test_a_missing_program_is_installed_first(tmp_path: Path) -> None:
     ("apt_update", "apt_install", "said"),
     [
         (100, 0, "ci: apt-get update failed"),
-        (0, 100, "ci: apt-get install tmux systemd chromium failed"),
+        (0, 100, "ci: apt-get install tmux systemd chromium openssh-client failed"),
     ],
 )
 def test_a_failed_apt_get_stops_ci_before_the_tests(

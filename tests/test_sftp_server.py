@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import stat
 import subprocess
 import threading
@@ -22,6 +21,7 @@ import asyncssh
 import pytest
 
 from tests.sftp_server import SftpServer
+from tests.system_tools import require_tool
 
 _T = TypeVar("_T")
 
@@ -318,9 +318,7 @@ def test_close_cuts_live_connections_and_ends_the_thread(tmp_path: Path) -> None
 
 
 def test_openssh_sftp_puts_files_in_batch_mode(server: SftpServer, tmp_path: Path) -> None:
-    sftp = shutil.which("sftp") or "/usr/bin/sftp"
-    if not Path(sftp).exists():
-        pytest.skip("OpenSSH's sftp is not installed")
+    sftp = require_tool("sftp", "openssh-client")
     local = tmp_path / "local"
     local.mkdir()
     files = {f"frame_{i:05d}.jpg": payload(50_000 * (i + 1), seed=i) for i in range(3)}
