@@ -277,7 +277,21 @@ class Pin(Whole):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Pins(Field):
+class Listing(Field):
+    """A TOML list, held as a tuple (a frozen config's value), written back as a list."""
+
+    def read(self, value: Any, wording: Wording) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        self.check(value, wording)
+        return value
+
+    def write(self, held: Any) -> Any:
+        return list(held)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pins(Listing):
     """A list of BCM GPIO numbers, as many as one of ``counts``, each different; held as a
     tuple, empty when the key is left out (nothing wired)."""
 
@@ -285,12 +299,6 @@ class Pins(Field):
     """The lengths allowed: ``(4, 2)`` for a switch wired by positions or by a 2-bit code."""
     what: str
     """What the list is, for a refusal: ``the VALUE switch's pins``."""
-
-    def read(self, value: Any, wording: Wording) -> Any:
-        if isinstance(value, list):
-            value = tuple(value)
-        self.check(value, wording)
-        return value
 
     def check(self, held: Any, wording: Wording) -> None:
         span = Pin("pin").range
@@ -310,23 +318,14 @@ class Pins(Field):
         if len(set(held)) != len(held):
             raise Invalid(f"names a GPIO twice: {_listed(held)}")
 
-    def write(self, held: Any) -> Any:
-        return list(held)
-
 
 @dataclass(frozen=True, kw_only=True)
-class Argv(Field):
+class Argv(Listing):
     """A command as an argument list (no shell): the program first, then its arguments,
     each text without a NUL; held as a tuple, empty when the key is left out."""
 
     example: str
     """A command as the file writes it: ``["/usr/local/bin/copy-frame", "--fast"]``."""
-
-    def read(self, value: Any, wording: Wording) -> Any:
-        if isinstance(value, list):
-            value = tuple(value)
-        self.check(value, wording)
-        return value
 
     def check(self, held: Any, wording: Wording) -> None:
         if not isinstance(held, tuple) or not all(isinstance(word, str) for word in held):
@@ -338,9 +337,6 @@ class Argv(Field):
             raise Invalid(f"must start with the program to run, such as {self.example}")
         if any("\0" in word for word in held):
             raise Invalid("must not hold a NUL character")
-
-    def write(self, held: Any) -> Any:
-        return list(held)
 
 
 def _listed(value: Any) -> str:
