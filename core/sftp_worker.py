@@ -43,6 +43,9 @@ TAIL_CHECK = 1 << 16
 CONNECT_TIMEOUT_S = 20.0
 KEEPALIVE_S = 15.0
 """A server gone silent is noticed after three keepalives unanswered."""
+CALL_TIMEOUT_S = 120.0
+"""The longest one SFTP request (a write of one chunk included) may take: a server whose
+SSH answers keepalives but whose SFTP session hangs fails the file, which is tried again."""
 
 
 class Stopped(Exception):
@@ -123,33 +126,33 @@ class Worker:
             sftp = await self._client()
             folder = posixpath.dirname(remote)
             if folder and folder not in self._folders:
-                await sftp.makedirs(folder, exist_ok=True)
+                await _bounded(sftp.makedirs(folder, exist_ok=True))
                 self._folders.add(folder)
             offset = 0
             if job.get("again"):
                 if await self._already_there(sftp, remote, part, size):
-                    return size, _digest(local, size)
+                    return size, _digest(local, 0, size).hexdigest()
                 offset = await self._resume_from(sftp, local, part, size)
-            digest = hashlib.sha256()
-            if offset:
-                digest.update(_read(local, 0, offset))
-            mode = "r+b" if offset else "wb"
-            async with sftp.open(part, mode, encoding=None) as out:
+            digest = _digest(local, 0, offset)
+            out = await _bounded(sftp.open(part, "r+b" if offset else "wb", encoding=None))
+            try:
                 local.seek(offset)
                 at = offset
                 while chunk := local.read(self.limit.chunk):
                     await self.limit.take(len(chunk))
-                    await out.write(chunk, at)
+                    await _bounded(out.write(chunk, at))
                     digest.update(chunk)
                     at += len(chunk)
+            finally:
+                await _bounded(out.close())
             if at != size:
                 raise OSError(f"{file} changed size while it was sent ({size} → {at} bytes)")
             try:
-                await sftp.posix_rename(part, remote)
+                await _bounded(sftp.posix_rename(part, remote))
             except asyncssh.SFTPOpUnsupported:
                 with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                    await sftp.remove(remote)
-                await sftp.rename(part, remote)
+                    await _bounded(sftp.remove(remote))
+                await _bounded(sftp.rename(part, remote))
             return size, digest.hexdigest()
 
     async def _already_there(self, sftp: Any, remote: str, part: str, size: int) -> bool:
@@ -158,12 +161,12 @@ class Worker:
         import asyncssh
 
         try:
-            await sftp.stat(part)
+            await _bounded(sftp.stat(part))
             return False
         except asyncssh.SFTPNoSuchFile:
             pass
         try:
-            return (await sftp.stat(remote)).size == size
+            return (await _bounded(sftp.stat(remote))).size == size
         except asyncssh.SFTPNoSuchFile:
             return False
 
@@ -173,14 +176,17 @@ class Worker:
         import asyncssh
 
         try:
-            have = (await sftp.stat(part)).size or 0
+            have = (await _bounded(sftp.stat(part))).size or 0
         except asyncssh.SFTPNoSuchFile:
             return 0
         if have == 0 or have > size:
             return 0
         start = max(0, have - TAIL_CHECK)
-        async with sftp.open(part, "rb", encoding=None) as held:
-            theirs = await held.read(have - start, start)
+        held = await _bounded(sftp.open(part, "rb", encoding=None))
+        try:
+            theirs = await _bounded(held.read(have - start, start))
+        finally:
+            await _bounded(held.close())
         return have if theirs == _read(local, start, have - start) else 0
 
     async def _client(self) -> Any:
@@ -248,14 +254,21 @@ def _read(local: Any, start: int, length: int) -> bytes:
     return local.read(length)
 
 
-def _digest(local: Any, size: int) -> str:
+def _digest(local: Any, start: int, length: int) -> Any:
+    """A SHA-256 begun with ``length`` bytes of ``local`` from ``start``, read a chunk at a
+    time (a video resumed a gigabyte in is not held whole)."""
     digest = hashlib.sha256()
-    local.seek(0)
-    left = size
+    local.seek(start)
+    left = length
     while left > 0 and (chunk := local.read(min(CHUNK, left))):
         digest.update(chunk)
         left -= len(chunk)
-    return digest.hexdigest()
+    return digest
+
+
+async def _bounded(call: Any) -> Any:
+    """``call`` awaited for :data:`CALL_TIMEOUT_S` at most (:class:`TimeoutError`)."""
+    return await asyncio.wait_for(call, CALL_TIMEOUT_S)
 
 
 def _said(error: BaseException) -> str:
