@@ -112,6 +112,11 @@ def test_a_frame_is_saved_once_however_often_it_is_told() -> None:
     assert saved == [Happening(HookEvent.FRAME_SAVED, "r1", 0, "frame-0.jpg", "ok")]
     assert happenings.of(frame("r1", 0, "frame-0.jpg")) == []  # its brightness came later
     assert happenings.of(frame("r2", 0, "frame-0.jpg")) != []  # another run's frame 0
+    # The camera saved a second file for the frame (the journal's line names the last):
+    # it is saved on the Pi too, and goes where every saved file goes.
+    assert happenings.of(frame("r1", 0, "frame-0b.jpg")) == [
+        Happening(HookEvent.FRAME_SAVED, "r1", 0, "frame-0b.jpg", "ok")
+    ]
 
 
 def test_a_fault_is_told_with_its_words() -> None:

@@ -4,7 +4,7 @@ told, and the bounded queue its events wait in (docs/architecture.md §14).
 - A hook is an argument list (no shell) run on one of :class:`HookEvent`'s events, with
   the facts in ``LAPSE_*`` environment variables (:meth:`Happening.environ`).
 - :class:`Happenings` turns the events the daemon publishes to its clients into the
-  hooks' events: a frame's file saved (once per frame, however often the frame is told
+  hooks' events: a frame's file saved (once per file, however often the frame is told
   again), a run started (not a run resumed after a restart), a run ended, a fault.
 - A hook's queue that falls behind is bounded (:class:`Waiting`): once full, the oldest
   waiting ``frame_saved`` is dropped and counted; other events are never dropped.
@@ -41,8 +41,9 @@ MIN_TIMEOUT_NS = NS_PER_S
 MAX_TIMEOUT_NS = 3600 * NS_PER_S
 MAX_QUEUE = 100_000
 SEEN_FRAMES = 4096
-"""How many recent frames :class:`Happenings` remembers having told, so a frame told
-again (its brightness measured after its file came) is not a second ``frame_saved``."""
+"""How many recent frames' files :class:`Happenings` remembers having told, so a frame
+told again with the same file (its brightness measured later) is not a second
+``frame_saved``; a second file for a frame (the camera saved two) is one of its own."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,13 @@ class Happenings:
         again."""
         self._going = going
         self._ended: str | None = None
-        self._saved: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._saved: OrderedDict[tuple[str, int, str], None] = OrderedDict()
 
     def of(self, event: Event) -> list[Happening]:
         """What ``event`` means to the hooks: nothing, or one happening."""
         if isinstance(event, FrameEvent):
             record = event.record
-            key = (event.run, record.frame)
+            key = (event.run, record.frame, record.file)
             if record.file is None or key in self._saved:
                 return []
             self._saved[key] = None
