@@ -476,3 +476,15 @@ async def test_the_screens_show_the_queue_in_a_line_and_in_brief(
             pilot, lambda: message_of(screen) == "up: nothing yet", what="the queue in brief"
         )
         assert not screen.query_one("#delivery").display
+
+
+def test_a_cpu_with_aes_instructions_asks_for_aes_gcm_first() -> None:
+    from core.sftp_worker import AES_FIRST, ciphers
+
+    x86 = "processor\t: 0\nflags\t\t: fpu vme sse2 aes avx2\n"
+    pi5 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+    pi4 = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+    assert ciphers(x86) == ciphers(pi5) == list(AES_FIRST)
+    assert AES_FIRST[0] == "aes128-gcm@openssh.com"
+    assert ciphers(pi4) is None  # asyncssh's own order: ChaCha20 first
+    assert ciphers("flags\t: aesni_like\n") is None
