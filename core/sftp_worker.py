@@ -14,11 +14,14 @@ and the hashing never share the daemon's interpreter. The two speak JSON lines:
   photographer can fix (a key the server refuses, a host key that is not known or has
   changed, a key file that cannot be read). The worker sends nothing more after that.
 
-Each file is written under its ``part`` name (hidden, beside the final one) and renamed
-over the final name once whole (``posix-rename@openssh.com``: atomic, replacing). A file
-sent ``again`` (after a failure or a restart) first looks at the server: if its final
-name already holds it whole, it was sent before the daemon could note it; else what is
-under the part name is kept, when its last bytes are the file's, and the rest follows.
+Each file is written under its ``part`` name (hidden, beside the final one), in
+requests of :data:`CHUNK` with :data:`IN_FLIGHT` of them unanswered at a time, and
+renamed over the final name once whole (``posix-rename@openssh.com``: atomic, replacing).
+A file sent ``again`` (after a failure or a restart) first looks at the server: if its
+final name already holds it whole, it was sent before the daemon could note it; else
+what is under the part name is kept up to :data:`REWIND` before its end (every request
+before that was answered), when the bytes just before that point are the file's, and
+the rest follows.
 End of stdin (the daemon gone or closing) ends the worker at once.
 """
 
@@ -36,8 +39,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CHUNK = 1 << 20
-"""Bytes handed to asyncssh per write (it splits them into pipelined requests)."""
+CHUNK = 1 << 18
+"""Bytes per SFTP write request: asyncssh sends a write no bigger than the server's limit
+as one request, so a file goes as many of these, :data:`IN_FLIGHT` at a time."""
+IN_FLIGHT = 8
+"""Write requests sent before the first is answered: the link never waits for a reply."""
+REWIND = CHUNK * IN_FLIGHT
+"""A cut transfer resumes this far before the end of what reached the server: every
+request further back was answered, so those bytes are there whatever order the server
+wrote the last ones in."""
 TAIL_CHECK = 1 << 16
 """Before resuming, this many bytes before the resume point are compared."""
 CONNECT_TIMEOUT_S = 20.0
@@ -166,13 +176,7 @@ class Worker:
             digest = _digest(local, 0, offset)
             out = await _bounded(sftp.open(part, "r+b" if offset else "wb", encoding=None))
             try:
-                local.seek(offset)
-                at = offset
-                while chunk := local.read(self.limit.chunk):
-                    await self.limit.take(len(chunk))
-                    await _bounded(out.write(chunk, at))
-                    digest.update(chunk)
-                    at += len(chunk)
+                at = await self._write(out, local, offset, digest)
             finally:
                 await _bounded(out.close())
             if at != size:
@@ -184,6 +188,29 @@ class Worker:
                     await _bounded(sftp.remove(remote))
                 await _bounded(sftp.rename(part, remote))
             return size, digest.hexdigest()
+
+    async def _write(self, out: Any, local: Any, offset: int, digest: Any) -> int:
+        """Send ``local`` from ``offset`` on, :data:`IN_FLIGHT` requests at a time, each
+        bounded in time; the offset reached."""
+        flying: set[asyncio.Future[Any]] = set()
+        local.seek(offset)
+        at = offset
+        try:
+            while chunk := local.read(self.limit.chunk):
+                await self.limit.take(len(chunk))
+                if len(flying) >= IN_FLIGHT:
+                    done, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    for request in done:
+                        request.result()  # its error, if it failed
+                flying.add(asyncio.ensure_future(_bounded(out.write(chunk, at))))
+                digest.update(chunk)
+                at += len(chunk)
+            for request in asyncio.as_completed(flying):
+                await request
+        finally:
+            for request in flying:
+                request.cancel()
+        return at
 
     async def _already_there(self, sftp: Any, remote: str, part: str, size: int) -> bool:
         """The final name holds a file this size and no part waits: it went, whole, before
@@ -201,23 +228,25 @@ class Worker:
             return False
 
     async def _resume_from(self, sftp: Any, local: Any, part: str, size: int) -> int:
-        """Where to go on from: the bytes already under the part name, when their end
-        matches the file's; else 0 (the part is written afresh)."""
+        """Where to go on from: :data:`REWIND` before the end of the bytes already under
+        the part name, when the bytes before that match the file's; else 0 (the part is
+        written afresh)."""
         import asyncssh
 
         try:
             have = (await _bounded(sftp.stat(part))).size or 0
         except asyncssh.SFTPNoSuchFile:
             return 0
-        if have == 0 or have > size:
+        resume = have - REWIND
+        if resume <= 0 or have > size:
             return 0
-        start = max(0, have - TAIL_CHECK)
+        start = max(0, resume - TAIL_CHECK)
         held = await _bounded(sftp.open(part, "rb", encoding=None))
         try:
-            theirs = await _bounded(held.read(have - start, start))
+            theirs = await _bounded(held.read(resume - start, start))
         finally:
             await _bounded(held.close())
-        return have if theirs == _read(local, start, have - start) else 0
+        return resume if theirs == _read(local, start, resume - start) else 0
 
     async def _client(self) -> Any:
         import asyncssh
