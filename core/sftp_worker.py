@@ -7,7 +7,7 @@ and the hashing never share the daemon's interpreter. The two speak JSON lines:
 
 - stdin, first line: the server (``host``, ``port``, ``user``, ``key``,
   ``known_hosts``, ``limit_bps``); then one line per file to send: ``{"send": id,
-  "file", "remote", "part", "again"}``.
+  "file", "remote", "part", "replace", "again"}``.
 - stdout, one line per file: ``{"sent": id, "size", "sha256"}``; ``{"failed": id,
   "error"}`` (the network, the server: try again later); ``{"gone": id, "error"}`` (the
   file is no longer on the Pi); or, once, ``{"stopped": why}``: what only the
@@ -170,7 +170,8 @@ class Worker:
                 self._folders.add(folder)
             offset = 0
             if job.get("again"):
-                if await self._already_there(sftp, remote, part, size):
+                # A replacing file is sent whole again: the final name may hold an older one.
+                if not job.get("replace") and await self._already_there(sftp, remote, part, size):
                     return size, _digest(local, 0, size).hexdigest()
                 offset = await self._resume_from(sftp, local, part, size)
             digest = _digest(local, 0, offset)

@@ -1,9 +1,11 @@
 """The upload queue on disk: ``uploads.jsonl`` in the state directory (docs/architecture.md
 §14), written as the journal is.
 
-Each change is one JSON line appended and fsynced before the call returns: a file to send
-(``put``), a file sent (``sent``, with its size and SHA-256), a file given up
-(``given_up``: gone from the Pi, or a newer latest frame took its place). The lines hold
+Each change is one JSON line appended: a file to send (``put``, fsynced before the call
+returns), a file sent (``sent``, with its size and SHA-256), a file given up
+(``given_up``: gone from the Pi, or a newer latest frame took its place). The last two
+are not fsynced: one lost to a power cut only makes the file go "again", and the worker
+then finds it whole on the server. The lines hold
 names, never copies, so the queue cannot fill the disk. After any crash the lines replay
 (:func:`core.model.upload.replay`) to what is still to go; a line cut by the crash is
 skipped. Once nothing waits and the file has grown past :data:`COMPACT_BYTES`, it is
@@ -83,12 +85,14 @@ class Outbox:
         with self._lock:
             if parcel.id not in self._waiting:
                 return
-            self._append(line)
+            # Not fsynced: a line lost with a power cut only sends its file "again", and the
+            # worker then finds it whole on the server (a replacing one goes once more).
+            self._append(line, synced=False)
             del self._waiting[parcel.id]
             if not self._waiting and self._size >= COMPACT_BYTES:
                 self._compact()
 
-    def _append(self, line: str) -> None:
+    def _append(self, line: str, *, synced: bool = True) -> None:
         data = (("\n" if self._cut else "") + line + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -97,7 +101,8 @@ class Outbox:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                if synced:
+                    os.fsync(fd)
             except BaseException:
                 # A full disk: no torn line is left for the next one to glue onto.
                 with contextlib.suppress(OSError):

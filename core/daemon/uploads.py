@@ -232,6 +232,7 @@ class Uploads:
                 "file": parcel.file,
                 "remote": parcel.remote,
                 "part": parcel.part,
+                "replace": parcel.replace,
                 "again": again,
             }
             if not worker.send(job):
