@@ -8,11 +8,13 @@ and the hashing never share the daemon's interpreter. The two speak JSON lines:
 - stdin, first line: the server (``host``, ``port``, ``user``, ``key``,
   ``known_hosts``, ``limit_bps``); then one line per file to send: ``{"send": id,
   "file", "remote", "part", "replace", "again"}``.
-- stdout, one line per file: ``{"sent": id, "size", "sha256"}``; ``{"failed": id,
-  "error"}`` (the network, the server: try again later); ``{"gone": id, "error"}`` (the
-  file is no longer on the Pi); or, once, ``{"stopped": why}``: what only the
-  photographer can fix (a key the server refuses, a host key that is not known or has
-  changed, a key file that cannot be read). The worker sends nothing more after that.
+- stdout: first ``{"connected": true}`` or ``{"unreachable": why}`` (it logs in as soon
+  as it starts); then one line per file: ``{"sent": id, "size", "sha256"}``;
+  ``{"failed": id, "error"}`` (the network, the server: try again later); ``{"gone":
+  id, "error"}`` (the file is no longer on the Pi); or, once, ``{"stopped": why}``:
+  what only the photographer can fix (a key the server refuses, a host key that is not
+  known or has changed, a key file that cannot be read). The worker sends nothing more
+  after that.
 
 Each file is written under its ``part`` name (hidden, beside the final one), in
 requests of :data:`CHUNK` with :data:`IN_FLIGHT` of them unanswered at a time, and
@@ -153,6 +155,22 @@ class Worker:
         else:
             self.say({"sent": parcel, "size": size, "sha256": digest})
 
+    async def connect_ahead(self) -> None:
+        """Log in before the first file comes: a key or host key that is wrong is said at
+        once, and the first file does not wait for the connection."""
+        import asyncssh
+
+        try:
+            await self._client()
+        except Stopped as why:
+            self.stopped = True
+            self.say({"stopped": str(why)})
+        except (TimeoutError, OSError, asyncssh.Error, EOFError) as error:
+            await self._drop()
+            self.say({"unreachable": _said(error)})
+        else:
+            self.say({"connected": True})
+
     async def _send(self, job: dict[str, Any]) -> tuple[int, str]:
         import asyncssh
 
@@ -255,6 +273,8 @@ class Worker:
         async with self._connecting:
             if self._sftp is not None:
                 return self._sftp
+            if self.stopped:
+                raise Stopped("stopped")  # said once already: never log in again
             server = self.server
             key_path = str(Path(server["key"]).expanduser())
             hosts_path = str(Path(server["known_hosts"]).expanduser())
@@ -346,7 +366,7 @@ async def serve(stdin: asyncio.StreamReader, say: Callable[[dict[str, Any]], Non
     if not first:
         return
     worker = Worker(json.loads(first), say)
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[None]] = {asyncio.create_task(worker.connect_ahead())}
     try:
         while line := await stdin.readline():
             if worker.stopped:

@@ -524,3 +524,37 @@ def test_a_resume_goes_back_past_what_may_have_been_in_flight(tmp_path: Path) ->
         resume = asyncio.run(worker._resume_from(Server(), file, "p", len(data)))
     assert resume == have - REWIND
     assert holed[:resume] == data[:resume]  # all that is kept is the file's
+
+
+def test_the_queue_logs_in_ahead_and_says_a_wrong_host_key_before_any_file(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    queue = Queue(tmp_path / "good", config_for(server))
+    try:
+        queue.wait(lambda s: server.connections == 1, what="the login ahead")
+    finally:
+        queue.close()
+    hosts = server.wrong_known_hosts(tmp_path / "known_hosts")
+    queue = Queue(tmp_path / "state", config_for(server, known_hosts=str(hosts)))
+    try:
+        status = queue.wait(lambda s: s.stopped, what="the stop, with nothing to send")
+    finally:
+        queue.close()
+    assert status.last_error.startswith("the server's host key is not in")
+    assert status.waiting == 0
+
+
+def test_a_server_down_at_the_start_is_said_and_the_first_file_still_goes(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    server.refuse(True)
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        down = queue.wait(lambda s: s.last_error is not None, what="the login ahead failing")
+        server.refuse(False)
+        queue.send(picture(tmp_path / "a.jpg", 1000))
+        status = queue.wait(lambda s: s.sent == 1, what="the first file")
+    finally:
+        queue.close()
+    assert down.last_error == f"cannot reach 127.0.0.1 port {server.port}: Connection refused"
+    assert not down.stopped and status.last_error is None

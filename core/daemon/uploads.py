@@ -4,11 +4,11 @@
   (:class:`~core.daemon.outbox.Outbox`: on disk, fsynced, before it returns) and wakes the
   ``lapse-upload`` thread; that is all it does where the daemon publishes its events.
 - The thread starts the upload worker (:mod:`core.sftp_worker`, a process of its own in
-  the ordinary scheduling class) and hands it at most ``[upload] transfers`` files at a
-  time. Each answer is noted in the outbox: sent, gone from the Pi, or failed. A failure
-  puts the file back at the front and waits (:func:`~core.model.upload.backoff_ns`:
-  2 s doubling to 5 min) before the next try; a worker that dies is started again after
-  the same wait.
+  the ordinary scheduling class) as it starts, which logs in ahead, and hands it at most
+  ``[upload] transfers`` files at a time. Each answer is noted in the outbox: sent,
+  gone from the Pi, or failed. A failure puts the file back at the front and waits
+  (:func:`~core.model.upload.backoff_ns`: 2 s doubling to 5 min) before the next try;
+  a worker that dies is started again after the same wait.
 - What only the photographer can fix (a key refused, a host key unknown) stops the
   queue with one clear line in the status and the log; nothing is retried in a loop.
   The files keep waiting in the outbox for the daemon's next start.
@@ -94,7 +94,7 @@ class Uploads:
         return self.config.server(self.setup.user)
 
     def start(self) -> None:
-        """Start the thread (the worker starts when there is a file to send)."""
+        """Start the thread and the worker."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="lapse-upload", daemon=True)
             self._thread.start()
@@ -162,7 +162,8 @@ class Uploads:
                 self.outbox.give_up(parcel, "a newer latest frame")
 
     def _work(self) -> None:
-        worker: _Worker | None = None
+        # Started at once: it logs in ahead, so a wrong key is said before the first frame.
+        worker = self._start_worker()
         try:
             while not self._closing:
                 try:
@@ -248,6 +249,15 @@ class Uploads:
             return
         if "stopped" in message:
             self._stop(str(message["stopped"]))
+            return
+        if "connected" in message:
+            log.info("uploads: logged in to %s", self.server)
+            return
+        if "unreachable" in message:
+            # Said, not waited for: the first file tries again, with the usual back-off.
+            why = str(message["unreachable"])
+            log.warning("uploads: %s", why)
+            self._note_error(why)
             return
         key = next((k for k in ("sent", "failed", "gone") if k in message), None)
         if key is None:
