@@ -117,6 +117,7 @@ def test_a_frame_is_saved_once_however_often_it_is_told() -> None:
     assert happenings.of(frame("r1", 0, "frame-0b.jpg")) == [
         Happening(HookEvent.FRAME_SAVED, "r1", 0, "frame-0b.jpg", "ok")
     ]
+    assert happenings.of(frame("r1", 1, "card:DCIM/100NIKON/DSC_0001.JPG")) == []  # not here
 
 
 def test_a_fault_is_told_with_its_words() -> None:

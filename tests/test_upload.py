@@ -130,7 +130,7 @@ def test_an_empty_outbox_starts_afresh_and_keeps_counting(
     parcels = [box.put(f"/p/{n}.jpg", f"sky/r/{n}.jpg")[0] for n in range(5)]
     for parcel in parcels:
         box.sent(parcel, 1, "00", "2026-12-02T01:02:03+00:00")
-    assert (tmp_path / OUTBOX_FILE).read_text() == '{"next": 6}\n'
+    assert (tmp_path / OUTBOX_FILE).read_text() == '{"next": 6, "marks": {}}\n'
     assert Outbox(tmp_path).put("/p/x.jpg", "sky/r/x.jpg")[0].id == 6
 
 
@@ -162,6 +162,22 @@ def test_a_file_gone_from_the_pi_is_given_up_and_said(tmp_path: Path, server: Sf
     outbox = (tmp_path / "state" / OUTBOX_FILE).read_text()
     assert f'"why": "{tmp_path / "deleted.jpg"} is no longer on the Pi"' in outbox
     assert not (server.home / "sky" / "r1" / "deleted.jpg").exists()
+
+
+def test_the_outbox_remembers_each_runs_newest_frame_across_a_fresh_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "COMPACT_BYTES", 200)
+    box = Outbox(tmp_path)
+    parcels = [box.put(f"/p/{n}.jpg", f"sky/r1/{n}.jpg", run="r1", frame=n)[0] for n in range(100)]
+    assert (box.mark("r1"), box.knows("r1", 99, "/p/99.jpg")) == (99, True)
+    assert Outbox(tmp_path).knows("r1", 40, "/p/40.jpg")  # replayed
+    assert not Outbox(tmp_path).knows("r1", 30, "/p/30.jpg")  # before any catch-up looks
+    for parcel in parcels:
+        box.sent(parcel, 1, "00", "2026-12-02T01:02:03+00:00")
+    assert (tmp_path / OUTBOX_FILE).read_text() == '{"next": 101, "marks": {"r1": 99}}\n'
+    fresh = Outbox(tmp_path)
+    assert fresh.mark("r1") == 99 and fresh.mark("r2") is None
 
 
 # -- the queue against a real server --------------------------------------------------------------
@@ -558,3 +574,32 @@ def test_a_server_down_at_the_start_is_said_and_the_first_file_still_goes(
         queue.close()
     assert down.last_error == f"cannot reach 127.0.0.1 port {server.port}: Connection refused"
     assert not down.stopped and status.last_error is None
+
+
+def test_a_frame_journaled_but_not_queued_before_a_crash_goes_at_the_next_start(
+    lapse: Lapse, server: SftpServer
+) -> None:
+    use_camera(lapse, upload_config(server), trigger="usb")
+    daemon = lapse.start_daemon()
+    result = lapse.cli("run", "--interval", "1s", "--frames", "5", "--wait", timeout=90)
+    assert result.returncode == 0, result.stderr
+    lapse.wait_for(lambda: upload_status(lapse)["waiting"] == 0, timeout=60, what="uploads")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(10)
+    # As a kill between the journal's line and the outbox's leaves it: the last two frames
+    # journaled with their files, never queued, so never on the server.
+    run = lapse.journal.latest_run()
+    assert run is not None
+    files = [r.file for r in lapse.journal.read_frames(run.id) if r.file]
+    outbox = lapse.state_dir / OUTBOX_FILE
+    lost = {str(run.photos_path / name) for name in files[-2:]}
+    kept = [
+        line for line in outbox.read_text().splitlines() if json.loads(line).get("file") not in lost
+    ]
+    outbox.write_text("".join(f"{line}\n" for line in kept))
+    for name in files[-2:]:
+        (server.home / "sky" / run.id / name).unlink()
+    lapse.start_daemon()
+    lapse.wait_for(lambda: upload_status(lapse)["sent"] == 2, timeout=60, what="the catch-up")
+    assert_every_frame_there_once(lapse, server)
+    assert "2 file(s) of run" in lapse.daemon_output()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,9 +22,12 @@ from core.daemon.hooks import Hooks
 from core.daemon.outbox import Outbox
 from core.daemon.uploads import Uploads, UploadSetup
 from core.journal import Journal
+from core.model.camera_policy import saved_on_the_pi
 from core.model.errors import LapseError
 from core.model.hooks import Happening, Happenings, HookEvent, HooksConfig
 from core.model.protocol import Event, HooksStatus, UploadStatus
+from core.model.records import FrameRecord
+from core.model.upload import catch_up_from
 
 log = logging.getLogger("lapse.daemon")
 
@@ -73,7 +76,42 @@ class Delivery:
         if self.hooks is not None:
             self.hooks.start()
         if self.uploads is not None:
-            self.uploads.start()
+            self.uploads.start(first=self._catch_up)
+
+    def _catch_up(self) -> None:
+        """Queue the files saved just before the daemon last stopped that the outbox never
+        heard of (a kill between the journal's line and the outbox's): of the run that
+        resumes (all its frames when none was queued), and of the latest run when some of
+        its frames were, from :func:`catch_up_from` its newest queued on."""
+        uploads = self.uploads
+        assert uploads is not None
+        active, latest = self.journal.active_run(), self.journal.latest_run()
+        runs = {info.id: info for info in (active, latest) if info is not None}
+        for info in runs.values():
+            mark = uploads.outbox.mark(info.id)
+            if mark is None and (active is None or info.id != active.id):
+                continue  # a run that was never uploaded: not this queue's to start
+            since = catch_up_from(mark)
+            if mark is None:
+                records: Iterable[FrameRecord] = self.journal.frames(info.id)
+            else:
+                newest = self.journal.last_frame(info.id)
+                if newest is None:
+                    continue
+                records = self.journal.last_frames(info.id, newest.last_slot - since + 1)
+            saved = [
+                (record.frame, str(info.photos_path / record.file))
+                for record in records
+                if record.frame >= since and saved_on_the_pi(record.file)
+            ]
+            queued = uploads.catch_up(info.id, saved)
+            if queued:
+                log.warning(
+                    "uploads: %d file(s) of run %s saved as the daemon last stopped were"
+                    " not queued; they are now",
+                    queued,
+                    info.id,
+                )
 
     def close(self) -> None:
         """Stop them; what waits for an upload stays in the outbox."""

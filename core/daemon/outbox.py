@@ -15,20 +15,32 @@ replaced whole by one line that keeps the numbering going.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
 from pathlib import Path
 
 from core.atomic import write_atomic
-from core.model.upload import Parcel, given_up_line, put_line, replay, sent_line
+from core.model.upload import (
+    Parcel,
+    catch_up_from,
+    fresh_line,
+    given_up_line,
+    note_queued,
+    put_line,
+    replay,
+    sent_line,
+)
 from core.outbox import OUTBOX_FILE
 
 log = logging.getLogger("lapse.upload")
 
 COMPACT_BYTES = 1 << 20
 """The outbox is started afresh once nothing waits in it and it is this big."""
+MARKS_KEPT = 8
+"""The runs whose newest frame queued a fresh outbox keeps."""
+SEEN_KEPT = 1024
+"""Past this many files remembered as queued, those no catch-up would look at go."""
 
 
 class Outbox:
@@ -50,6 +62,8 @@ class Outbox:
             )
         self._waiting = {parcel.id: parcel for parcel in replayed.waiting}
         self._next = replayed.next_id
+        self._marks = replayed.marks
+        self._seen = replayed.seen
         self._size = len(data)
         self._cut = bool(data) and not data.endswith(b"\n")
         """The last line was cut by a crash: the next line starts on a line of its own."""
@@ -59,19 +73,41 @@ class Outbox:
         with self._lock:
             return list(self._waiting.values())
 
-    def put(self, file: str, remote: str, *, replace: bool = False) -> tuple[Parcel, str | None]:
-        """Add a file to send; it is on disk when this returns. When it cannot be written
-        (a full disk) it is queued all the same, in memory only, and the second value
-        says why: lost only if the daemon stops before it goes."""
+    def put(
+        self,
+        file: str,
+        remote: str,
+        *,
+        replace: bool = False,
+        run: str = "",
+        frame: int | None = None,
+    ) -> tuple[Parcel, str | None]:
+        """Add a file to send (``run`` and ``frame``: whose frame it is); it is on disk when
+        this returns. When it cannot be written (a full disk) it is queued all the same,
+        in memory only, and the second value says why: lost only if the daemon stops
+        before it goes."""
         with self._lock:
-            parcel = Parcel(self._next, file, remote, replace)
+            parcel = Parcel(self._next, file, remote, replace, run, frame)
             self._next += 1
             self._waiting[parcel.id] = parcel
+            note_queued(self._marks, self._seen, parcel)
+            if len(self._seen) > SEEN_KEPT:
+                self._forget_seen()
             try:
                 self._append(put_line(parcel))
             except OSError as error:
                 return parcel, f"the upload queue could not be saved: {error.strerror or error}"
             return parcel, None
+
+    def mark(self, run: str) -> int | None:
+        """The newest frame of ``run`` ever queued; None when none was."""
+        with self._lock:
+            return self._marks.get(run)
+
+    def knows(self, run: str, frame: int, file: str) -> bool:
+        """This frame's file was queued (as far back as a catch-up looks)."""
+        with self._lock:
+            return (run, frame, file) in self._seen
 
     def sent(self, parcel: Parcel, size: int, sha256: str, at: str) -> None:
         """``parcel`` is on the server, whole, since ``at`` (ISO-8601 wall time)."""
@@ -114,10 +150,22 @@ class Outbox:
         self._size = before + len(data)
 
     def _compact(self) -> None:
-        line = json.dumps({"next": self._next}) + "\n"
+        # The newest runs' marks go on: a catch-up after the next crash needs them.
+        newest = dict(list(self._marks.items())[-MARKS_KEPT:])
+        line = fresh_line(self._next, newest) + "\n"
         try:
             write_atomic(self.path, line.encode("ascii"))
         except OSError as error:
             log.warning("could not start %s afresh: %s", self.path, error)
             return
         self._size = len(line)
+        self._marks = newest
+        self._forget_seen()
+
+    def _forget_seen(self) -> None:
+        """Keep of what was queued only what a catch-up would look at (a week's run at 1 s
+        would otherwise hold every frame)."""
+        marks = self._marks
+        self._seen = {
+            key for key in self._seen if key[0] in marks and key[1] >= catch_up_from(marks[key[0]])
+        }

@@ -25,7 +25,7 @@ import os
 import select
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +35,14 @@ from core.daemon.outbox import Outbox
 from core.model.durations import NS_PER_S
 from core.model.hooks import Happening, HookEvent
 from core.model.protocol import UploadStatus
-from core.model.upload import Parcel, UploadConfig, backoff_ns, frame_remote, render_remote
+from core.model.upload import (
+    FrameUploads,
+    Parcel,
+    UploadConfig,
+    backoff_ns,
+    frame_remote,
+    render_remote,
+)
 
 log = logging.getLogger("lapse.upload")
 
@@ -93,38 +100,71 @@ class Uploads:
         """Where the files go, for the status and the log."""
         return self.config.server(self.setup.user)
 
-    def start(self) -> None:
-        """Start the thread and the worker."""
+    def start(self, first: Callable[[], None] = lambda: None) -> None:
+        """Start the thread and the worker; ``first`` runs on the thread before anything
+        is sent (the catch-up after a crash: it reads the journal)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="lapse-upload", daemon=True)
+            self._thread = threading.Thread(
+                target=self._work, args=(first,), name="lapse-upload", daemon=True
+            )
             self._thread.start()
 
     def hear(self, happening: Happening) -> None:
         """Queue a saved frame or a made render, durably; anything else is not for here.
         ``happening.file`` is absolute."""
         if happening.event is HookEvent.FRAME_SAVED:
-            placed = frame_remote(self.config, happening.run, happening.file)
-            if placed is None:
-                return
-            remote, replace = placed
+            if happening.frame is not None and self.outbox.knows(
+                happening.run, happening.frame, happening.file
+            ):
+                return  # caught up with already, after a crash
+            self._queue_frame(happening.run, happening.frame, happening.file, again=False)
         elif happening.event is HookEvent.RENDER_DONE:
-            found = render_remote(self.config, happening.run, happening.file)
-            if found is None:
-                return
-            remote, replace = found, False
-        else:
-            return
-        parcel, unsaved = self.outbox.put(happening.file, remote, replace=replace)
+            remote = render_remote(self.config, happening.run, happening.file)
+            if remote is not None:
+                self._queue_file(happening.file, remote, again=False)
+
+    def catch_up(self, run: str, saved: Iterable[tuple[int, str]]) -> int:
+        """Queue the frames' files of ``run`` (slot, absolute file) that the outbox does not
+        know: saved and journaled just before a crash that came before their outbox line.
+        Each goes *again*: the worker first looks for it on the server. How many."""
+        missing = [
+            (frame, file) for frame, file in saved if not self.outbox.knows(run, frame, file)
+        ]
+        if self.config.frames is FrameUploads.LATEST:
+            missing = missing[-1:]  # only the newest is worth sending
+        for frame, file in missing:
+            self._queue_frame(run, frame, file, again=True)
+        return len(missing)
+
+    def _queue_frame(self, run: str, frame: int | None, file: str, *, again: bool) -> None:
+        placed = frame_remote(self.config, run, file)
+        if placed is not None:
+            remote, replace = placed
+            self._queue_file(file, remote, again=again, replace=replace, run=run, frame=frame)
+
+    def _queue_file(
+        self,
+        file: str,
+        remote: str,
+        *,
+        again: bool,
+        replace: bool = False,
+        run: str = "",
+        frame: int | None = None,
+    ) -> None:
+        parcel, unsaved = self.outbox.put(file, remote, replace=replace, run=run, frame=frame)
         if unsaved is not None:
-            log.warning("upload of %s: %s", happening.file, unsaved)
+            log.warning("upload of %s: %s", file, unsaved)
             self._note_error(unsaved)
-        size = _size(happening.file)
+        size = _size(file)
         with self._lock:
             if replace:
                 self._supersede(remote)
             self._queue.append(parcel)
             self._sizes[parcel.id] = size
             self._waiting_bytes += size
+            if again:
+                self._again.add(parcel.id)
         self._wake()
 
     def status(self) -> UploadStatus:
@@ -161,9 +201,13 @@ class Uploads:
             with contextlib.suppress(OSError):
                 self.outbox.give_up(parcel, "a newer latest frame")
 
-    def _work(self) -> None:
+    def _work(self, first: Callable[[], None]) -> None:
         # Started at once: it logs in ahead, so a wrong key is said before the first frame.
         worker = self._start_worker()
+        try:
+            first()
+        except Exception:  # the catch-up's own bug: said, and the queue goes on
+            log.exception("uploads: catching up after a restart")
         try:
             while not self._closing:
                 try:

@@ -355,10 +355,19 @@ class FrameFiles:
         return frame
 
 
+ON_CARD = "card:"
+"""Starts a frame's file that stayed on the camera's card (not saved on the Pi)."""
+
+
 def kept_on_card(frame: int, folder: str, name: str) -> FileSaved:
     """The news of ``frame``'s file left on the card as ``folder/name``, shown printable."""
     shown = "".join(ch for ch in f"{folder}/{name}" if ch.isprintable())
-    return FileSaved(frame=frame, file=f"card:{shown}", size=0)
+    return FileSaved(frame=frame, file=f"{ON_CARD}{shown}", size=0)
+
+
+def saved_on_the_pi(file: str | None) -> bool:
+    """A frame's file names one saved on the Pi (not one left on the camera's card)."""
+    return file is not None and not file.startswith(ON_CARD)
 
 
 # -- failed calls -------------------------------------------------------------------------

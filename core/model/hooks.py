@@ -16,6 +16,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.model.camera_policy import saved_on_the_pi
 from core.model.durations import NS_PER_S
 from core.model.fields import Argv, Duration, Kind, Span, Table, Whole
 from core.model.protocol import Event, FaultEvent, FrameEvent, HooksStatus, StateEvent
@@ -126,7 +127,7 @@ class Happenings:
         if isinstance(event, FrameEvent):
             record = event.record
             key = (event.run, record.frame, record.file)
-            if record.file is None or key in self._saved:
+            if not saved_on_the_pi(record.file) or key in self._saved:
                 return []
             self._saved[key] = None
             if len(self._saved) > SEEN_FRAMES:

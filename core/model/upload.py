@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ from core.model.durations import NS_PER_S
 from core.model.fields import Choice, Flag, Kind, Span, Table, Text, Whole
 from core.model.planner import format_bytes
 from core.model.protocol import UploadStatus
+from core.model.records import AMEND_WINDOW
 
 
 class FrameUploads(StrEnum):
@@ -128,6 +129,10 @@ class Parcel:
     replace: bool = False
     """It replaces whatever has that name (the latest frame): an older such parcel still
     waiting is superseded by it."""
+    run: str = ""
+    """The run whose frame it is; empty for a render."""
+    frame: int | None = None
+    """The frame's slot; None for a render."""
 
     @property
     def part(self) -> str:
@@ -158,10 +163,18 @@ def render_remote(config: UploadConfig, run: str, file: str) -> str | None:
 
 def put_line(parcel: Parcel) -> str:
     """The outbox line that adds ``parcel``."""
-    data = {"put": parcel.id, "file": parcel.file, "remote": parcel.remote}
+    data: dict[str, Any] = {"put": parcel.id, "file": parcel.file, "remote": parcel.remote}
     if parcel.replace:
         data["replace"] = True
+    if parcel.frame is not None:
+        data["run"], data["frame"] = parcel.run, parcel.frame
     return json.dumps(data, ensure_ascii=False)
+
+
+def fresh_line(next_id: int, marks: dict[str, int]) -> str:
+    """The line a fresh outbox starts with: the next number, and each run's newest frame
+    queued (for :func:`catch_up_from` after the next crash)."""
+    return json.dumps({"next": next_id, "marks": marks}, ensure_ascii=False)
 
 
 def sent_line(parcel_id: int, size: int, sha256: str, at: str) -> str:
@@ -189,38 +202,64 @@ class Replayed:
     """Lines that could not be read (a line cut by a crash as it was written)."""
     last_sent: tuple[str, str] | None = None
     """The last file sent: its name on the server and when (ISO-8601)."""
+    marks: dict[str, int] = field(default_factory=dict)
+    """Each run's newest frame ever queued."""
+    seen: set[tuple[str, int, str]] = field(default_factory=set)
+    """The (run, frame, file) queued of each run's frames from :func:`catch_up_from` of
+    its mark on: what a catch-up after a crash need not queue again."""
 
 
 def replay(lines: list[bytes]) -> Replayed:
     """The outbox's state from its lines, in the order written."""
     waiting: dict[int, Parcel] = {}
-    next_id, sent, damaged = 1, 0, 0
-    last_sent: tuple[str, str] | None = None
+    found = Replayed([], 1)
     for raw in lines:
         entry = _entry(raw)
         if entry is None:
-            damaged += 1
+            found.damaged += 1
             continue
         if "put" in entry:
+            frame = entry.get("frame")
             parcel = Parcel(
                 int(entry["put"]),
                 str(entry["file"]),
                 str(entry["remote"]),
                 bool(entry.get("replace", False)),
+                str(entry.get("run", "")),
+                None if frame is None else int(frame),
             )
             waiting[parcel.id] = parcel
-            next_id = max(next_id, parcel.id + 1)
+            found.next_id = max(found.next_id, parcel.id + 1)
+            note_queued(found.marks, found.seen, parcel)
         elif "sent" in entry:
             parcel = waiting.pop(int(entry["sent"]), None)
             if parcel is not None:
-                sent += 1
-                last_sent = (parcel.remote, str(entry.get("at", "")))
+                found.sent += 1
+                found.last_sent = (parcel.remote, str(entry.get("at", "")))
         elif "given_up" in entry:
             waiting.pop(int(entry["given_up"]), None)
         else:  # the line a fresh outbox starts with
-            next_id = max(next_id, int(entry["next"]))
-    ordered = sorted(waiting.values(), key=lambda parcel: parcel.id)
-    return Replayed(ordered, next_id, sent, damaged, last_sent)
+            found.next_id = max(found.next_id, int(entry["next"]))
+            for run, frame in dict(entry.get("marks") or {}).items():
+                found.marks[str(run)] = max(found.marks.get(str(run), -1), int(frame))
+    found.waiting = sorted(waiting.values(), key=lambda parcel: parcel.id)
+    found.seen = {key for key in found.seen if key[1] >= catch_up_from(found.marks.get(key[0]))}
+    return found
+
+
+def note_queued(marks: dict[str, int], seen: set[tuple[str, int, str]], parcel: Parcel) -> None:
+    """Count ``parcel``, a frame's file, in a run's mark and what was queued."""
+    if parcel.frame is None:
+        return
+    marks[parcel.run] = max(marks.get(parcel.run, -1), parcel.frame)
+    seen.add((parcel.run, parcel.frame, parcel.file))
+
+
+def catch_up_from(mark: int | None) -> int:
+    """The first frame a catch-up after a crash looks at in a run whose newest frame queued
+    is ``mark`` (None: none was): a file may come up to :data:`AMEND_WINDOW` frames after
+    its frame's line, so one queued that far back may be one the crash lost."""
+    return 0 if mark is None else max(0, mark - AMEND_WINDOW)
 
 
 def _entry(raw: bytes) -> dict[str, Any] | None:
@@ -241,6 +280,9 @@ def _entry(raw: bytes) -> dict[str, Any] | None:
             int(entry["given_up"])
         else:
             int(entry["next"])
+            {str(run): int(frame) for run, frame in dict(entry.get("marks") or {}).items()}
+        if entry.get("frame") is not None:
+            int(entry["frame"])
     except (KeyError, TypeError, ValueError):
         return None
     return entry
