@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,10 +191,14 @@ class Queue:
 
     def __init__(self, state: Path, config: UploadConfig) -> None:
         state.mkdir(exist_ok=True)
-        self.changes = threading.Event()
+        self.told: list[UploadStatus] = []
+        """The status at each change the daemon would publish."""
         setup = UploadSetup(config, WORKER, dict(os.environ), "nobody")
-        self.uploads = Uploads(setup, Outbox(state), SystemClock(), self.changes.set)
+        self.uploads = Uploads(setup, Outbox(state), SystemClock(), self._told)
         self.uploads.start()
+
+    def _told(self) -> None:
+        self.told.append(self.uploads.status())
 
     def send(self, file: Path, run: str = "r1") -> None:
         self.uploads.hear(Happening(HookEvent.FRAME_SAVED, run, 0, str(file)))
@@ -603,3 +606,22 @@ def test_a_frame_journaled_but_not_queued_before_a_crash_goes_at_the_next_start(
     lapse.wait_for(lambda: upload_status(lapse)["sent"] == 2, timeout=60, what="the catch-up")
     assert_every_frame_there_once(lapse, server)
     assert "2 file(s) of run" in lapse.daemon_output()
+
+
+def test_a_backlog_is_published_twice_a_second_and_its_end_at_once(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    files = [picture(tmp_path / f"f{n}.jpg", 20_000) for n in range(60)]
+    queue = Queue(tmp_path / "state", config_for(server))
+    try:
+        started = time.monotonic()
+        for file in files:
+            queue.send(file)
+        queue.wait(lambda s: s.sent == 60, what="the backlog")
+        took = time.monotonic() - started
+        queue.wait(lambda s: queue.told and queue.told[-1].sent == 60, what="its end told")
+    finally:
+        queue.close()
+    sent_told = [status for status in queue.told if status.sent]
+    assert len(sent_told) <= took / 0.5 + 2, (len(sent_told), took)
+    assert queue.told[-1].waiting == 0

@@ -47,6 +47,8 @@ from core.model.upload import (
 log = logging.getLogger("lapse.upload")
 
 STOP_WAIT_S = 5.0
+PUBLISH_EVERY_NS = NS_PER_S // 2
+"""Files sent are published to the clients at most this often; errors at once."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ class Uploads:
         self._last_at: str | None = None
         self._last_error: str | None = None
         self._stopped = False
-        self._child: int | None = None
+        self._told_at = 0
+        self._untold = False
+        """A file went since the status was last published (published at most every
+        :data:`PUBLISH_EVERY_NS`: a backlog goes at tens of files a second)."""
         self._thread: threading.Thread | None = None
 
     @property
@@ -233,12 +238,14 @@ class Uploads:
             worker = self._start_worker()
         if ready and worker is not None:
             self._hand_out(worker)
-        timeout = None
+        timeouts = [self._tell_in_s(now)]
         with self._lock:
             if self._queue and not self._stopped and now < self._resume_at:
-                timeout = (self._resume_at - now) / NS_PER_S
+                timeouts.append((self._resume_at - now) / NS_PER_S)
+        timeout = min((t for t in timeouts if t is not None), default=None)
         watched = [self._wake_read] + ([worker.output] if worker is not None else [])
         readable, _, _ = select.select(watched, [], [], timeout)
+        self._tell(due_only=True)
         if self._wake_read in readable:
             os.read(self._wake_read, 4096)
         if worker is not None and worker.output in readable:
@@ -351,7 +358,27 @@ class Uploads:
             self._last_file = parcel.remote
             self._last_at = at
             self._last_error = None
+        self._tell()
+
+    def _tell(self, *, due_only: bool = False) -> None:
+        """Publish the status, or leave it for a moment when it was published just now
+        (``due_only``: only what was left, once its moment has come)."""
+        now = self.clock.now_ns()
+        with self._lock:
+            if due_only and not self._untold:
+                return
+            if now - self._told_at < PUBLISH_EVERY_NS:
+                self._untold = True
+                return
+            self._told_at, self._untold = now, False
         self.changed()
+
+    def _tell_in_s(self, now: int) -> float | None:
+        """Seconds until what was left untold is due; None when nothing is."""
+        with self._lock:
+            if not self._untold:
+                return None
+            return max(0.0, (self._told_at + PUBLISH_EVERY_NS - now) / NS_PER_S)
 
     def _failed(self, why: str) -> None:
         with self._lock:
