@@ -380,17 +380,31 @@ async def serve(stdin: asyncio.StreamReader, say: Callable[[dict[str, Any]], Non
         await worker.close()
 
 
+def _quiet_after_a_cut(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A connection lost mid-file fails the file, which says so; asyncssh's own write
+    requests still in flight then fail too, in tasks nobody awaits: not worth a traceback
+    in the daemon's log. Anything else is the loop's to report."""
+    import asyncssh
+
+    if isinstance(context.get("exception"), OSError | asyncssh.Error):
+        return
+    loop.default_exception_handler(context)
+
+
 def main() -> int:
     """The worker's program: JSON lines in on stdin, out on stdout."""
     with contextlib.suppress(OSError):
         os.nice(10)
 
     def say(message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
+        # The daemon gone (killed as a file went): nothing to tell, and stdin ends next.
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            sys.stdout.write(json.dumps(message) + "\n")
+            sys.stdout.flush()
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_after_a_cut)
         reader = asyncio.StreamReader(limit=1 << 20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         await serve(reader, say)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -238,7 +239,7 @@ def same(a: Path, b: Path) -> bool:
 
 
 def test_a_file_cut_halfway_resumes_from_the_bytes_on_the_server(
-    tmp_path: Path, server: SftpServer
+    tmp_path: Path, server: SftpServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
     big = picture(tmp_path / "big.jpg", 8_000_000)
     server.drop_after_bytes(4_000_000)
@@ -255,6 +256,9 @@ def test_a_file_cut_halfway_resumes_from_the_bytes_on_the_server(
     assert server.bytes_written <= 8_000_000 + REWIND
     assert status.last_error is None  # gone once a file went since
     assert not list((server.home / "sky" / "r1").glob(".*"))  # no part left behind
+    # The worker's stderr is the daemon's log: the requests in flight at the cut fail
+    # with the file, quietly.
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_server_refusing_for_a_while_gets_every_file_once(
@@ -625,3 +629,41 @@ def test_a_backlog_is_published_twice_a_second_and_its_end_at_once(
     sent_told = [status for status in queue.told if status.sent]
     assert len(sent_told) <= took / 0.5 + 2, (len(sent_told), took)
     assert queue.told[-1].waiting == 0
+
+
+def test_a_worker_whose_daemon_is_gone_ends_without_a_traceback(
+    tmp_path: Path, server: SftpServer
+) -> None:
+    # The daemon killed as a file went: the worker's answer meets a closed pipe.
+    worker = subprocess.Popen(
+        WORKER,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    config = config_for(server)
+    login = {
+        "host": config.host,
+        "port": config.port,
+        "user": config.user,
+        "key": config.key,
+        "known_hosts": config.known_hosts,
+        "limit_bps": 0,
+    }
+    file = picture(tmp_path / "a.jpg", 100_000)
+    job = {"send": 1, "file": str(file), "remote": "sky/a.jpg", "part": "sky/.a.jpg.part"}
+    worker.stdin.write(json.dumps(login) + "\n" + json.dumps(job) + "\n")
+    worker.stdin.flush()
+    worker.stdout.close()  # gone before it answers
+    deadline = time.monotonic() + 30
+    while server.renames == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.stdin.close()
+    worker.wait(30)
+    assert worker.stderr is not None
+    err = worker.stderr.read()
+    assert server.renames == 1
+    assert worker.returncode == 0
+    assert "Traceback" not in err and "never retrieved" not in err, err
