@@ -54,8 +54,48 @@ attack during or just after which it happened.
 Everything lives in a temporary folder under /tmp; the tmpfs is unmounted and
 every process ended when the campaign ends, fails or is interrupted.
 
+**The uploads campaign** (``--uploads``; the campaign above is the default) attacks
+``[upload]`` (README "Hooks and uploads", docs/architecture.md §14) instead. An SFTP
+server (tests/sftp_server.py's, asyncssh on loopback, in a thread of this process) takes
+the frames of a daemon on the simulated rig whose virtual USB camera (``[camera] trigger
+= "usb"``) saves a file per frame; a thread here writes the camera's picture anew every
+20 ms with random padding (same size, still a JPEG), so no two frames have the same bytes.
+Each round chooses ``[upload] transfers`` (1–4) and ``limit_kbps`` (none, or 16–64 kB/s:
+an 8 kB frame then takes 0.1–0.5 s), restarts the daemon on that config, starts a run
+(500 ms, 750 ms or 1 s) and attacks it at random:
+
+- **kill -9** of the daemon, anywhere, mid-transfer (the server's byte count moving),
+  just after the server renamed a file, or just after the journal named a saved file;
+  started again after up to 2 s, the run resumed;
+- **SIGSTOP** of the daemon for 0.3–4 s, then SIGCONT;
+- **kill -9 of the upload worker** (the daemon's child running ``core.sftp_worker``,
+  found in /proc), anywhere, mid-transfer or just after a rename;
+- **cut mid-file**: the server aborts the connection once a file passes a random byte
+  (``drop_after_bytes``), once, or every file for 1–5 s;
+- **server refusing** new connections for 1–20 s (not listening, or hanging up);
+- **connections dropped**: every live one aborted.
+
+Then the run is stopped, the server made well, and the queue must empty (``status``:
+``upload.waiting`` 0) within 120 s; one its back-off holds (2 s doubling to 5 min, by
+design) is given 6 min and shown. Then, for every frame the run's journal names a file
+for:
+
+- **frames missing on the server**: no ``sky/<run>/<name>``;
+- **frames with different bytes**: there, but not the bytes on the Pi;
+- **frames uploaded twice**: renamed onto its name more than once (the server's renames
+  noted by path), or two ``sent`` lines in the outbox (every line it ever held: it is
+  started afresh when big);
+
+and also **.part files left** in the run's folder on the server, **outbox entries still
+waiting** (``uploads.jsonl`` replayed), **crashes** and **hangs** as above, **queues not
+drained**, **server files no frame names**, **processes left behind** (a worker or other
+child of a daemon still running 10 s after its daemon died), and runs ended or not
+resumed unasked. A finding shows the outbox's lines for the file, the daemons' log lines
+naming it, the journal's line and the attacks from 2 s before its shutter to 5 s after;
+it is put down to the latest attack begun by a second after the shutter.
+
 Run from the repo root (as root for the full disk): ``.venv/bin/python bench/chaos.py
-[--minutes 20 | --seconds S] [--seed N] [--json FILE]``.
+[--uploads] [--minutes 20 | --seconds S] [--seed N] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -64,6 +104,7 @@ import contextlib
 import errno
 import json
 import os
+import posixpath
 import random
 import resource
 import shutil
@@ -71,6 +112,8 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -87,6 +130,7 @@ from bench._common import (
     bench_parser,
     daemon_env,
     lapse_command,
+    proc_stat_fields,
     run_benchmark,
     start_daemon,
     start_run,
@@ -96,10 +140,15 @@ from core.journal import Journal
 from core.model.durations import NS_PER_MS, NS_PER_S, format_duration
 from core.model.errors import LapseError
 from core.model.scheduler import Grid
+from core.model.upload import LAST_BACKOFF_NS
+from core.outbox import OUTBOX_FILE, read_outbox
 from core.paths import resolve_paths
+from hw.camera.sky import PICTURE_BYTES, PICTURE_NAME, steady_day_picture
+from hw.select import VIRTUAL_CAMERA_FOLDER
 from hw.sim import EDGE_LOG_ENV_VAR
 
 TITLE = "lapse chaos campaign"
+UPLOAD_TITLE = "lapse chaos campaign: uploads"
 
 INTERVALS_NS = (200 * NS_PER_MS, NS_PER_S)
 """The runs' intervals, alternating round by round."""
@@ -180,6 +229,8 @@ class Tally:
     findings: list[Finding] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
     """Every attack, in order (for attributing findings)."""
+    noted: Counter[str] = field(default_factory=Counter)
+    """Figures that are counts, not findings (the uploads campaign's frames saved)."""
 
     def rel(self, at_ns: int) -> str:
         """A monotonic time as seconds since the campaign began."""
@@ -201,6 +252,8 @@ class Tally:
             return sum(self.attacks.values())
         if figure == "frames fired":
             return self.fired
+        if figure in self.noted:
+            return self.noted[figure]
         return sum(1 for finding in self.findings if finding.figure == figure)
 
 
@@ -989,15 +1042,875 @@ def is_refusal(line: bytes) -> bool:
     )
 
 
+# -- the uploads campaign -------------------------------------------------------------------------
+UPLOAD_INTERVALS_NS = (500 * NS_PER_MS, 750 * NS_PER_MS, NS_PER_S)
+"""The uploads campaign's runs' intervals, one chosen per round."""
+UPLOAD_LIMITS_KBPS = (16, 32, 64)
+"""``[upload] limit_kbps`` in half the rounds (the other half: no limit): a frame of 8 kB then
+takes 0.1–0.5 s, so a cut or a kill lands mid-file."""
+UPLOAD_FOLDER = "sky"
+"""``[upload] folder``: frames go to ``sky/<run>/<name>`` on the server."""
+DRAIN_BOUND_S = 120.0
+"""After a round's run is stopped and the server is well again, the queue must be empty
+within this."""
+BACKOFF_BOUND_S = LAST_BACKOFF_NS / NS_PER_S + 60.0
+"""A queue still waiting after ``DRAIN_BOUND_S`` may be in its back-off (up to 5 min after
+failures in a row, by design): it is given this long in all before it is judged stuck."""
+ORPHAN_BOUND_S = 10.0
+"""A process of the campaign's daemons still alive this long after its daemon is gone is
+left behind (an upload worker ends as soon as its stdin does)."""
+SEEN_BOUND_NS = 3 * NS_PER_S
+"""How long an attack waits for the moment it aims at (a transfer under way, a rename, a
+frame saved) before it strikes anyway."""
+PAINT_EVERY_S = 0.02
+"""How often the virtual camera's picture is made anew (so that no two frames are alike)."""
+FILE_LINE = (b'"file":"', b'"file": "')
+"""How a frames.jsonl line that names a saved file starts its file."""
+
+SAVED = "frames saved"
+MISSING = "frames missing on the server"
+DIFFERENT = "frames with different bytes"
+TWICE = "frames uploaded twice"
+PART_LEFT = ".part files left"
+STILL_WAITING = "outbox entries still waiting"
+UPLOAD_FIGURES = (
+    "attacks tried",
+    SAVED,
+    MISSING,
+    DIFFERENT,
+    TWICE,
+    PART_LEFT,
+    STILL_WAITING,
+    CRASH,
+    HANG,
+)
+"""The uploads campaign's figures: all but the first two should be 0."""
+NOT_DRAINED = "queues not drained"
+STRAY = "server files no frame names"
+LEFT_BEHIND = "processes left behind"
+UPLOAD_MORE = (NOT_DRAINED, STRAY, LEFT_BEHIND, ENDED_UNASKED)
+"""Further figures, also 0 when the uploads keep their promises."""
+RENAMED = "files renamed on the server"
+CUTS = "connections cut mid-file"
+SLOW_DRAIN = f"drains past {DRAIN_BOUND_S:.0f} s (back-off)"
+UPLOAD_INFO = (RENAMED, CUTS, SLOW_DRAIN)
+"""Shown, not judged: what the server saw, and queues that emptied only after the bound
+(their back-off, 2 s doubling to 5 min, held them: by design, shown with the log's line)."""
+
+
+class ServerRenames:
+    """Every rename the SFTP server did onto a final name: path (``sky/<run>/<name>``) →
+    when, on the monotonic clock. From any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, list[int]] = {}
+        self.available = False
+        """The server's session could be wrapped to note them (else: the outbox only)."""
+
+    def note(self, path: str) -> None:
+        with self._lock:
+            self._times.setdefault(path.lstrip("/"), []).append(time.monotonic_ns())
+
+    def of(self, path: str) -> list[int]:
+        with self._lock:
+            return list(self._times.get(path, []))
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(len(times) for times in self._times.values())
+
+
+@contextlib.contextmanager
+def sftp_server(root: Path) -> Iterator[tuple[Any, ServerRenames]]:
+    """tests/sftp_server.py's :class:`SftpServer` in a thread of this process, each rename it
+    does noted by path (its own counter is a total): yields it and the renames.
+
+    In this process, not a child: the attacks reach its faults and counters directly, and
+    a rename is seen the instant the server makes it (the kill "just after a rename").
+    The campaign mostly sleeps, so the GIL it shares costs the server little; throughput
+    is bench/upload.py's business, not this one's. The per-path note wraps the server's
+    SFTP session class (``_Session``: not its public face, but tests/sftp_server.py is
+    not to be changed for a benchmark); without it, twice is told from the outbox alone.
+    """
+    from tests import sftp_server as module
+
+    renames = ServerRenames()
+    base = getattr(module, "_Session", None)
+    if base is not None and callable(getattr(base, "posix_rename", None)):
+
+        class NotedSession(base):  # type: ignore[misc, valid-type]
+            def rename(self, oldpath: bytes, newpath: bytes) -> None:
+                super().rename(oldpath, newpath)
+                renames.note(self._client_path(newpath))
+
+            def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+                super().posix_rename(oldpath, newpath)
+                renames.note(self._client_path(newpath))
+
+        module._Session = NotedSession
+        renames.available = True
+    server = module.SftpServer(root / "server", root / "keys")
+    try:
+        server.start()
+        yield server, renames
+    finally:
+        server.close()
+        if base is not None:
+            module._Session = base
+
+
+class Painter:
+    """Writes the virtual camera's picture anew every ``PAINT_EVERY_S``, its padding random,
+    so no two frames have the same bytes and a mix-up or a resume at the wrong place shows.
+
+    The simulated rig's camera serves the one picture in its folder, painted again only when
+    the sky's brightness changes (hw/camera/sky.py): on a steady day every frame would be
+    the same 8 kB. The picture keeps its size (the virtual camera notes it once) and stays
+    a JPEG (only the comment segment's spaces change); it is swapped in whole, by rename.
+    """
+
+    def __init__(self, folder: Path, seed: int) -> None:
+        self.folder = folder
+        self.rng = random.Random(seed)
+        self._base = steady_day_picture()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._paint, name="chaos-painter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+    def picture(self) -> bytes:
+        """The painted sky with random hex in place of its comment's spaces."""
+        data = self._base
+        length = int.from_bytes(data[4:6], "big") - 2  # the COM segment right after SOI
+        noise = self.rng.randbytes(length // 2 + 1).hex()[:length].encode("ascii")
+        return data[:6] + noise + data[6 + length :]
+
+    def _paint(self) -> None:
+        while not self._stop.wait(PAINT_EVERY_S):
+            if not self.folder.is_dir():
+                continue
+            temporary = self.folder / ".chaos-paint.tmp"  # not *.jpg: the camera lists those
+            with contextlib.suppress(OSError):
+                temporary.write_bytes(self.picture())
+                os.replace(temporary, self.folder / PICTURE_NAME)
+
+
+@dataclass
+class OutboxHistory:
+    """Every line the outbox has held, by parcel, read again and again: the daemon starts
+    it afresh (``{"next": N}``) once nothing waits and it is big, and the lines it had are
+    still wanted (a remote sent twice). Parcel numbers never repeat."""
+
+    path: Path
+    puts: dict[int, str] = field(default_factory=dict)
+    """Parcel → its remote."""
+    lines: dict[int, list[str]] = field(default_factory=dict)
+    """Parcel → its lines (put, sent, given up), as written."""
+    sent: dict[int, str] = field(default_factory=dict)
+    """Parcel → its ``sent`` line."""
+
+    def read(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return
+        for line in raw.decode("utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                key = next(k for k in ("put", "sent", "given_up") if k in entry)
+                parcel = int(entry[key])
+            except (ValueError, TypeError, StopIteration):
+                continue
+            seen = self.lines.setdefault(parcel, [])
+            if line not in seen:
+                seen.append(line)
+            if key == "put":
+                self.puts[parcel] = str(entry.get("remote"))
+            elif key == "sent":
+                self.sent[parcel] = line
+
+    def parcels_of(self, remote: str) -> list[int]:
+        return [parcel for parcel, there in self.puts.items() if there == remote]
+
+    def sent_of(self, remote: str) -> list[int]:
+        return [parcel for parcel in self.parcels_of(remote) if parcel in self.sent]
+
+    def said_of(self, remote: str) -> str:
+        """The outbox's lines about ``remote``, shortened (the remote and file left out)."""
+        said = []
+        for parcel in self.parcels_of(remote):
+            for line in self.lines.get(parcel, []):
+                entry = json.loads(line)
+                entry.pop("file", None)
+                entry.pop("remote", None)
+                if "sha256" in entry:
+                    entry["sha256"] = str(entry["sha256"])[:12]
+                said.append(json.dumps(entry, ensure_ascii=False))
+        return "; ".join(said) if said else "no line at all"
+
+
+@dataclass
+class Orphan:
+    """A process of the campaign's daemons whose daemon is gone."""
+
+    pid: int
+    what: str
+    seen_ns: int
+
+
+def our_processes(marker: bytes) -> dict[int, tuple[int, str]]:
+    """Live processes whose environment holds ``marker``: pid → (parent pid, command line)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if marker not in Path(f"/proc/{entry}/environ").read_bytes():
+                continue
+            fields = proc_stat_fields(int(entry))
+            if fields[2] in ("Z", "X"):
+                continue
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError):
+            continue
+        found[int(entry)] = (int(fields[3]), command.decode(errors="replace").strip())
+    return found
+
+
+def wait_for(seen: Callable[[], bool], bound_ns: int = SEEN_BOUND_NS) -> int | None:
+    """Poll ``seen`` every 0.2 ms (letting the server's thread run) until it holds or
+    ``bound_ns`` has passed; when it was seen to hold (None: it did not)."""
+    deadline = time.monotonic_ns() + bound_ns
+    while time.monotonic_ns() < deadline:
+        if seen():
+            return time.monotonic_ns()
+        time.sleep(0.0002)
+    return None
+
+
+def struck(how: str, seen_ns: int | None, at_ns: int) -> str:
+    """How long after the moment aimed at the blow fell, for the attack's particulars."""
+    if how == "anywhere":
+        return ""
+    if seen_ns is None:
+        return f" (not seen in {SEEN_BOUND_NS // NS_PER_S} s)"
+    return f" ({(at_ns - seen_ns) / 1000:.0f} µs after it)"
+
+
+def upload_config(server: Any, transfers: int, limit_kbps: int) -> str:
+    """The daemon's config: the virtual USB camera, and every frame to ``server``."""
+    return textwrap.dedent(
+        f"""\
+        [camera]
+        trigger = "usb"
+
+        [upload]
+        host = "{server.host}"
+        port = {server.port}
+        user = "{server.user}"
+        key = "{server.client_key_path}"
+        known_hosts = "{server.known_hosts_path}"
+        folder = "{UPLOAD_FOLDER}"
+        frames = "every"
+        renders = false
+        transfers = {transfers}
+        limit_kbps = {limit_kbps}
+        """
+    )
+
+
+def first_difference(a: bytes, b: bytes) -> int:
+    """The first offset where ``a`` and ``b`` differ (the shorter's length if one is a prefix)."""
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
+def tracebacks(text: str) -> list[str]:
+    """Each traceback in a log, as one line: the line before it, its frames, its exception."""
+    lines = text.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if "Traceback (most recent call last):" not in line:
+            continue
+        end = index + 1
+        while end < len(lines) and lines[end].startswith((" ", "\t")):
+            end += 1
+        before = lines[index - 1].strip() if index else ""
+        shown = " | ".join(part.strip() for part in lines[index : end + 1])
+        found.append(f"(after: {before[:200]}) {shown}"[:2500])
+    return found
+
+
+class UploadTarget(Target):
+    """The daemon under attack, each traceback in its logs a crash of its own, reported as
+    soon as it is seen (after each attack, while the queue drains, when a daemon ends, at
+    the end): a traceback a child writes after its daemon is gone is counted too."""
+
+    def __init__(self, processes: Processes, root: Path, tally: Tally) -> None:
+        super().__init__(processes, root, tally)
+        self.seen: dict[Path, int] = {}
+        """Each daemon's log, and how many of its tracebacks are reported."""
+
+    def spawn(self) -> DaemonHandle:
+        handle = super().spawn()
+        self.seen[handle.log_path] = 0
+        return handle
+
+    def ended(self, asked: bool) -> None:
+        """As :meth:`Target.ended`, each traceback reported once, with its text."""
+        handle, self.handle = self.handle, None
+        if handle is None:
+            return
+        tail = handle.last_words(3).replace("\n", " | ")
+        self.processes.stop(handle.process)  # already gone: only forgotten
+        handle.log_file.close()
+        if not self.new_tracebacks() and not asked:
+            self.tally.find(
+                CRASH,
+                time.monotonic_ns(),
+                f"daemon pid {handle.pid} exited unasked (status {handle.process.returncode}):"
+                f" {tail}",
+            )
+
+    def new_tracebacks(self) -> int:
+        """Report every traceback in the daemons' logs not reported yet; how many."""
+        count = 0
+        for path, reported in self.seen.items():
+            try:
+                found = tracebacks(path.read_text(errors="replace"))
+            except OSError:
+                continue
+            for number, text in enumerate(found[reported:], reported + 1):
+                writer = (
+                    "the upload worker"
+                    if "sftp_worker" in text or "asyncssh" in text
+                    else "the daemon or a child"
+                )
+                alive = self.handle is not None and self.handle.log_path == path
+                self.tally.find(
+                    CRASH,
+                    time.monotonic_ns(),
+                    f"traceback {number} in {path.name} (by {writer}; its daemon"
+                    f" {'running' if alive else 'gone'}): {text}",
+                )
+                count += 1
+            self.seen[path] = len(found)
+        return count
+
+
+class UploadCampaign(Campaign):
+    """Rounds of a run on the virtual USB camera whose frames go to an SFTP server, the
+    daemon, its upload worker and the server attacked; each round's frames are then looked
+    for on the server (see the module's docstring)."""
+
+    def __init__(
+        self,
+        processes: Processes,
+        root: Path,
+        seconds: float,
+        rng: random.Random,
+        server: Any,
+        renames: ServerRenames,
+    ) -> None:
+        self.rng = rng
+        self.tally = Tally(t0_ns=time.monotonic_ns())
+        self.target: UploadTarget = UploadTarget(processes, root, self.tally)
+        for name in ("VCAMERADIR", "IOLIBS"):  # the daemon chooses its camera from its config
+            self.target.env.pop(name, None)
+        self.root = root
+        self.server = server
+        self.renames = renames
+        self.edge_log = root / "edges.log"
+        self.end_ns = self.tally.t0_ns + int(seconds * NS_PER_S)
+        self.round_ns = int(min(ROUND_S, seconds) * NS_PER_S)
+        self.round_end_ns = self.end_ns
+        self.run: RunUnderAttack | None = None
+        self.grid: Grid | None = None
+        self.clients: list[socket.socket] = []
+        state = self.target.paths.state_dir
+        self.history = OutboxHistory(state / OUTBOX_FILE)
+        self.painter = Painter(state / VIRTUAL_CAMERA_FOLDER, rng.randrange(1 << 32))
+        self.marker = f"LAPSE_STATE_DIR={state}\0".encode()
+        self.orphans: dict[int, Orphan] = {}
+        self.attacks = [
+            ("kill -9", self.kill_daemon),
+            ("SIGSTOP", self.sigstop),
+            ("kill -9 of the upload worker", self.kill_worker),
+            ("cut mid-file", self.cut_mid_file),
+            ("server refusing", self.refusing),
+            ("connections dropped", self.drop_all),
+        ]
+
+    # -- rounds ---------------------------------------------------------------------------------
+    def play(self) -> None:
+        """Rounds until the time is up (at least one), each judged once its queue is empty."""
+        self.painter.start()
+        rounds = 0
+        while rounds == 0 or time.monotonic_ns() < self.end_ns - 2 * NS_PER_S:
+            rounds += 1
+            self.play_upload_round(rounds)
+
+    def play_upload_round(self, number: int) -> None:
+        transfers = self.rng.randint(1, 4)
+        limit = 0 if self.rng.random() < 0.5 else self.rng.choice(UPLOAD_LIMITS_KBPS)
+        interval_ns = self.rng.choice(UPLOAD_INTERVALS_NS)
+        self.configure(transfers, limit)
+        started = time.monotonic_ns()
+        run_id, _ = start_run(self.target.env, interval_ns, 0)
+        self.run = run = RunUnderAttack(run_id, interval_ns, started)
+        limited = f"{limit} kB/s" if limit else "no limit"
+        print(
+            f"  round {number}: run {run_id} every {format_duration(interval_ns)},"
+            f" {transfers} transfer(s) at a time, {limited}",
+            flush=True,
+        )
+        self.round_end_ns = min(self.end_ns, started + self.round_ns)
+        while run.stop_sent_ns is None and time.monotonic_ns() < self.round_end_ns - NS_PER_S:
+            time.sleep(self.rng.uniform(0.3, 1.5))
+            kind, attack = self.rng.choice(self.attacks)
+            window = Window(kind, time.monotonic_ns(), None)
+            self.tally.windows.append(window)
+            self.tally.attacks[kind] += 1
+            try:
+                attack(window)
+            finally:
+                window.end_ns = time.monotonic_ns()
+            print(f"    {self.tally.rel(window.start_ns)} {kind}: {window.what}", flush=True)
+            self.watch()
+        if run.stop_sent_ns is None:
+            self.stop_run()
+        self.end_leftover()
+        self.server_well()
+        self.drain(run_id)
+        self.judge_uploads(run_id)
+
+    def configure(self, transfers: int, limit_kbps: int) -> None:
+        """Write the round's config and (re)start the daemon on it."""
+        self.target.paths.config.write_text(upload_config(self.server, transfers, limit_kbps))
+        if self.target.handle is not None:
+            stopped, ended = self.target.terminate()
+            if not ended:
+                self.tally.find(HANG, stopped, f"no end within {EXIT_BOUND_S:g} s of SIGTERM")
+        self.target.start()
+
+    def server_well(self) -> None:
+        """The server accepts again and cuts nothing."""
+        self.server.refuse(False)
+        self.server.drop_after_bytes(None)
+
+    def watch(self) -> None:
+        super().watch()
+        self.history.read()
+        self.look_for_orphans()
+        self.target.new_tracebacks()
+
+    def drain(self, run_id: str) -> None:
+        """Wait until the daemon's queue is empty: ``DRAIN_BOUND_S``, or up to
+        ``BACKOFF_BOUND_S`` when its back-off holds it (shown); a queue not empty by then,
+        or stopped, is a finding."""
+        began = time.monotonic_ns()
+        print(f"    {self.tally.rel(began)} draining the queue", flush=True)
+        frames = self.target.paths.state_dir / "runs" / run_id / "frames.jsonl"
+        empty_at: int | None = None
+        """The journal's size when the queue was last seen empty: empty twice, the journal
+        unchanged between (a file saved late is queued too), is drained."""
+        while True:
+            now = time.monotonic_ns()
+            waited = (now - began) / NS_PER_S
+            handle = self.target.handle
+            if handle is not None and handle.process.poll() is not None:
+                self.target.ended(asked=False)
+            self.target.new_tracebacks()
+            self.ensure_up()
+            answer = ask(self.target.paths.socket, "status", HANG_BOUND_S)
+            if answer is None:
+                self.tally.find(
+                    HANG, now, f"no status in {HANG_BOUND_S:g} s while the queue drained"
+                )
+                self.target.kill()
+                continue
+            upload = (answer.get("result") or {}).get("upload") or {}
+            if upload.get("waiting") == 0:
+                size = frames.stat().st_size if frames.exists() else 0
+                if empty_at != size:
+                    empty_at = size
+                    time.sleep(0.5)
+                    continue
+                if waited > DRAIN_BOUND_S:
+                    self.tally.find(
+                        SLOW_DRAIN,
+                        began,
+                        f"run {run_id}: empty {waited:.0f} s after the server was well again;"
+                        f" last back-off: {self.log_lines('trying again in', 1) or 'none'}",
+                    )
+                print(f"    queue empty after {waited:.1f} s ({upload.get('sent')} sent)")
+                return
+            empty_at = None
+            stuck = upload.get("stopped") or waited > BACKOFF_BOUND_S
+            if stuck:
+                self.tally.find(
+                    NOT_DRAINED,
+                    began,
+                    f"run {run_id}: {upload.get('waiting')} waiting {waited:.0f} s after the"
+                    f" server was well again (stopped: {upload.get('stopped')}, last error:"
+                    f" {upload.get('last_error')}); log: {self.log_lines('upload', 2)}",
+                )
+                return
+            time.sleep(0.5)
+
+    # -- the verdict ----------------------------------------------------------------------------
+    def judge_uploads(self, run_id: str) -> None:
+        """Every file the run's journal names on the server, once, with its bytes; no part
+        left; nothing waiting in the outbox."""
+        self.history.read()
+        journal = Journal(self.target.paths.state_dir)
+        info = journal.get_run(run_id)
+        photos = info.photos_path
+        lines, _ = read_journal_lines(info.path / "frames.jsonl")
+        folder = self.server.home / UPLOAD_FOLDER / run_id
+        names: set[str] = set()
+        for record in journal.read_frames(run_id):
+            if not record.file:
+                continue
+            self.tally.noted[SAVED] += 1
+            name = posixpath.basename(record.file)
+            names.add(name)
+            remote = f"{UPLOAD_FOLDER}/{run_id}/{name}"
+            line = lines.get(record.frame, "no line")
+            self.judge_frame(record.frame, record.due_ns, photos / record.file, remote, line)
+        try:
+            there = sorted(folder.iterdir())
+        except FileNotFoundError:
+            there = []
+        for path in there:
+            remote = f"{UPLOAD_FOLDER}/{run_id}/{path.name}"
+            size = path.stat().st_size
+            if path.name.startswith(".") and path.name.endswith(".part"):
+                self.tally.find(
+                    PART_LEFT,
+                    time.monotonic_ns(),
+                    f"{remote} ({size} bytes) is still there with the queue empty",
+                )
+            elif path.name not in names:
+                self.tally.find(
+                    STRAY,
+                    time.monotonic_ns(),
+                    f"{remote} ({size} bytes): no frame of the journal names it;"
+                    f" outbox: {self.history.said_of(remote)}",
+                )
+        try:
+            replayed = read_outbox(self.target.paths.state_dir)
+        except OSError as error:
+            self.tally.find(STILL_WAITING, time.monotonic_ns(), f"the outbox: {error}")
+            replayed = None
+        for parcel in replayed.waiting if replayed is not None else []:
+            self.tally.find(
+                STILL_WAITING,
+                time.monotonic_ns(),
+                f"parcel {parcel.id} ({parcel.remote}) waits in {OUTBOX_FILE} after the drain;"
+                f" outbox: {self.history.said_of(parcel.remote)}",
+            )
+
+    def judge_frame(self, frame: int, due_ns: int, local: Path, remote: str, line: str) -> None:
+        """One frame the journal says was saved (``line``: its last line there)."""
+        where = f"frame {frame} (due {self.tally.rel(due_ns)}) {remote}"
+        attack = self.attack_near(due_ns)
+        around = self.attacks_around(due_ns)
+        server_copy = self.server.home / remote
+        try:
+            mine = local.read_bytes()
+        except OSError as error:
+            mine = None
+            where += f" [the file on the Pi: {error.strerror or error}]"
+        if not server_copy.exists():
+            self.find(
+                MISSING,
+                due_ns,
+                f"{where}: not on the server; outbox: {self.history.said_of(remote)};"
+                f" log: {self.log_lines(remote, 3) or 'nothing'};"
+                f" attacks around it: {around}; journal: {line}",
+                attack,
+            )
+        elif mine is not None:
+            theirs = server_copy.read_bytes()
+            if theirs != mine:
+                self.find(
+                    DIFFERENT,
+                    due_ns,
+                    f"{where}: {len(theirs)} bytes on the server, {len(mine)} on the Pi, first"
+                    f" difference at byte {first_difference(mine, theirs)}; outbox:"
+                    f" {self.history.said_of(remote)}; attacks around it: {around}",
+                    attack,
+                )
+        renamed = self.renames.of(remote)
+        sent = self.history.sent_of(remote)
+        if len(renamed) > 1 or len(sent) > 1:
+            times = ", ".join(self.tally.rel(at) for at in renamed) or "not seen"
+            self.find(
+                TWICE,
+                due_ns,
+                f"{where}: renamed onto its name {len(renamed)} times (at {times}), {len(sent)}"
+                f" 'sent' lines; outbox: {self.history.said_of(remote)}; attacks around it:"
+                f" {around}",
+                attack,
+            )
+
+    def find(self, figure: str, at_ns: int, text: str, attack: Window | None) -> None:
+        self.tally.findings.append(Finding(figure, at_ns, text, attack))
+
+    def attack_near(self, due_ns: int) -> Window | None:
+        """The attack a frame's loss is put down to: the latest begun by a second after its
+        shutter (the file is saved, queued and sent in that time, unless the queue is
+        held) and not ended more than ``ATTRIBUTION_NS`` before it."""
+        found = None
+        for window in self.tally.windows:
+            end = window.end_ns if window.end_ns is not None else due_ns
+            if window.start_ns <= due_ns + NS_PER_S and end + ATTRIBUTION_NS >= due_ns:
+                found = window
+        return found
+
+    def attacks_around(self, due_ns: int) -> str:
+        """Every attack from 2 s before a frame's shutter to 5 s after, for the example."""
+        shown = [
+            f"{w.kind} at {self.tally.rel(w.start_ns)} ({w.what})"
+            for w in self.tally.windows
+            if w.start_ns <= due_ns + 5 * NS_PER_S and (w.end_ns or due_ns) >= due_ns - 2 * NS_PER_S
+        ]
+        return "; ".join(shown) or "none"
+
+    def log_lines(self, text: str, last: int) -> str:
+        """The last ``last`` lines of the daemons' logs (every life's) that hold ``text``."""
+        found = []
+        for number in range(1, self.target.lives + 1):
+            path = self.root / f"daemon-{number}.log"
+            with contextlib.suppress(OSError):
+                for line in path.read_text(errors="replace").splitlines():
+                    if text in line:
+                        found.append(f"daemon-{number}.log: {line.strip()[:300]}")
+        return " | ".join(found[-last:])
+
+    # -- processes ------------------------------------------------------------------------------
+    def workers(self) -> list[int]:
+        """The daemon's upload workers (its children running ``core.sftp_worker``)."""
+        if self.target.handle is None:
+            return []
+        daemon = self.target.pid
+        return [
+            pid
+            for pid, (parent, command) in our_processes(self.marker).items()
+            if parent == daemon and "core.sftp_worker" in command
+        ]
+
+    def look_for_orphans(self, final: bool = False) -> None:
+        """Processes of the campaign's daemons whose daemon is gone: one still there
+        ``ORPHAN_BOUND_S`` after it was first seen (at once, at the end) is left behind,
+        reported and killed."""
+        daemon = self.target.pid if self.target.handle is not None else None
+        now = time.monotonic_ns()
+        alive = our_processes(self.marker)
+        for pid in [pid for pid in self.orphans if pid not in alive]:
+            del self.orphans[pid]
+        ours = {os.getpid(), *self.target.stray_pids}
+        for pid, (parent, command) in alive.items():
+            if pid == daemon or parent == daemon:
+                continue
+            if pid in ours or parent in ours:
+                continue  # a `lapse` command of ours; a daemon one started (Target ends it)
+            orphan = self.orphans.setdefault(pid, Orphan(pid, command, now))
+            if final or now - orphan.seen_ns >= ORPHAN_BOUND_S * NS_PER_S:
+                self.tally.find(
+                    LEFT_BEHIND,
+                    orphan.seen_ns,
+                    f"pid {pid} (parent {parent}) `{command[:160]}` still running"
+                    f" {(now - orphan.seen_ns) / NS_PER_S:.1f} s after it was first seen"
+                    f" without its daemon{' (at the end)' if final else ''}",
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                del self.orphans[pid]
+
+    def shut_down(self) -> None:
+        """End the daemon, the painter and anything the daemons left behind."""
+        with contextlib.suppress(Exception):
+            self.server.refuse(False)
+        self.painter.stop()
+        super().shut_down()
+        deadline = time.monotonic() + 5.0
+        while our_processes(self.marker) and time.monotonic() < deadline:
+            time.sleep(0.1)  # workers end as their daemon does
+        self.look_for_orphans(final=True)
+        self.target.new_tracebacks()
+
+    # -- attacks --------------------------------------------------------------------------------
+    def left_in_round(self) -> float:
+        return max(1.0, (self.round_end_ns - time.monotonic_ns()) / NS_PER_S)
+
+    def aim(self, how: str) -> int | None:
+        """Wait for the moment ``how`` names; when it was seen (None: not in ``SEEN_BOUND_NS``)."""
+        run = self.run
+        assert run is not None
+        if how == "mid-transfer":
+            written = self.server.bytes_written
+            return wait_for(lambda: self.server.bytes_written != written)
+        if how == "just after a rename":
+            renamed = self.server.renames
+            return wait_for(lambda: self.server.renames != renamed)
+        if how == "just after a frame was saved":
+            frames = self.target.paths.state_dir / "runs" / run.run_id / "frames.jsonl"
+            with contextlib.suppress(OSError):
+                size = frames.stat().st_size
+
+                def saved() -> bool:
+                    nonlocal size
+                    now = frames.stat().st_size
+                    if now == size:
+                        return False
+                    with frames.open("rb") as file:
+                        file.seek(size)
+                        added = file.read(now - size)
+                    size = now
+                    return any(mark in added for mark in FILE_LINE)
+
+                return wait_for(saved)
+            return None
+        time.sleep(self.rng.uniform(0.0, run.interval_ns / NS_PER_S))
+        return time.monotonic_ns()
+
+    def kill_daemon(self, window: Window) -> None:
+        """kill -9 the daemon (anywhere, mid-transfer, just after the server renamed a file,
+        or just after the journal named a saved file), then start it again after up to 2 s."""
+        self.ensure_up()
+        how = self.rng.choice(
+            ("anywhere", "mid-transfer", "just after a rename", "just after a frame was saved")
+        )
+        seen = self.aim(how)
+        killed = self.target.kill()
+        down = self.rng.uniform(0.0, 2.0)
+        window.what = (
+            f"{how}{struck(how, seen, killed)}, killed at {self.tally.rel(killed)},"
+            f" down {down:.1f} s"
+        )
+        time.sleep(down)
+        self.come_back(killed, "kill -9")
+
+    def kill_worker(self, window: Window) -> None:
+        """SIGKILL the daemon's upload worker (anywhere, mid-transfer or just after a rename)."""
+        self.ensure_up()
+        how = self.rng.choice(("anywhere", "mid-transfer", "just after a rename"))
+        deadline = time.monotonic_ns() + SEEN_BOUND_NS
+        while not (found := self.workers()) and time.monotonic_ns() < deadline:
+            time.sleep(0.05)
+        if not found:
+            window.what = f"{how}: no upload worker running in 3 s"
+            return
+        seen = self.aim(how)
+        killed = time.monotonic_ns()
+        gone = []
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                gone.append(pid)
+        pids = ", ".join(str(pid) for pid in found)
+        window.what = (
+            f"pid {pids}, {how}{struck(how, seen, killed)}, killed at {self.tally.rel(killed)}"
+            + (f" (already gone: {gone})" if gone else "")
+        )
+
+    def cut_mid_file(self, window: Window) -> None:
+        """The server cuts the connection once a file passes a random byte: once, or every
+        file for 1–5 s."""
+        self.ensure_up()
+        at = self.rng.randrange(PICTURE_BYTES)
+        drops = self.server.drops
+        if self.rng.random() < 0.25:
+            held = min(self.rng.uniform(1.0, 5.0), self.left_in_round())
+            self.server.drop_after_bytes(at, repeat=True)
+            try:
+                time.sleep(held)
+            finally:
+                self.server.drop_after_bytes(None)
+            cut = self.server.drops - drops
+            window.what = f"every file after {at} bytes for {held:.1f} s ({cut} cut)"
+            return
+        self.server.drop_after_bytes(at)
+        cut = wait_for(lambda: self.server.drops != drops, 5 * NS_PER_S)
+        if not cut:
+            self.server.drop_after_bytes(None)
+        window.what = f"after {at} bytes" + ("" if cut else " (no file went in 5 s)")
+
+    def refusing(self, window: Window) -> None:
+        """The server turns connections away (not listening, or hanging up) for 1–20 s."""
+        held = min(self.rng.uniform(1.0, 20.0), self.left_in_round())
+        hangup = self.rng.random() < 0.5
+        window.what = f"{held:.1f} s, {'hanging up' if hangup else 'not listening'}"
+        self.server.refuse(True, hangup=hangup)
+        try:
+            time.sleep(held)
+        finally:
+            self.server.refuse(False)
+
+    def drop_all(self, window: Window) -> None:
+        """The server cuts every live connection."""
+        window.what = f"{self.server.drop_connections()} cut"
+
+
+def measure_uploads(processes: Processes, report: Report, args: Any) -> None:
+    seconds = args.seconds if args.seconds is not None else args.minutes * 60
+    seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+    with temp_dir("lapse-chaos-up-", args.keep) as root:
+        print(f"folder: {root}")
+        with sftp_server(root) as (server, renames):
+            print(f"  an SFTP server on {server.host} port {server.port} (asyncssh, in a thread)")
+            if not renames.available:
+                print("  its renames are not noted by path: twice is told from the outbox")
+            campaign = UploadCampaign(
+                processes, root, seconds, random.Random(seed), server, renames
+            )
+            try:
+                campaign.play()
+            except (RuntimeError, OSError, LapseError, subprocess.SubprocessError) as error:
+                report.fail(f"the campaign could not go on: {error}")
+            finally:
+                campaign.shut_down()
+            campaign.tally.noted[RENAMED] = renames.total() if renames.available else server.renames
+            campaign.tally.noted[CUTS] = server.drops
+        elapsed = (time.monotonic_ns() - campaign.tally.t0_ns) / NS_PER_S
+        print_figures(
+            campaign.tally, elapsed, seed, report, UPLOAD_FIGURES, UPLOAD_MORE, UPLOAD_INFO
+        )
+        kept = "kept" if args.keep else "removed"
+        print(f"cleaned up: no daemon or worker left, the SFTP server closed, {root} {kept}")
+
+
 # -- the report -----------------------------------------------------------------------------------
-def print_figures(tally: Tally, seconds: float, seed: int, report: Report) -> None:
-    """The figures, the attacks, and examples of every non-zero figure by attack."""
+def print_figures(
+    tally: Tally,
+    seconds: float,
+    seed: int,
+    report: Report,
+    figures: tuple[str, ...] = FIGURES,
+    more: tuple[str, ...] = MORE_FIGURES,
+    info: tuple[str, ...] = (),
+) -> None:
+    """The figures, the attacks, and examples of every non-zero figure by attack.
+
+    The first two of ``figures`` and every one of ``info`` are shown, not judged: the
+    rest are targets of 0."""
     print(f"\nFigures ({seconds:.0f} s, seed {seed}):")
-    for figure in FIGURES + MORE_FIGURES:
+    for figure in figures + more + info:
         print(f"  {figure:<36} {tally.count(figure):>7}")
     tried = ", ".join(f"{kind} {n}" for kind, n in sorted(tally.attacks.items()))
     print(f"\nAttacks tried: {tried or 'none'}")
-    for figure in FIGURES[2:] + MORE_FIGURES:
+    for figure in figures[2:] + more + info:
         found = [f for f in tally.findings if f.figure == figure]
         if found:
             print(f"\n{figure}: {len(found)}")
@@ -1011,10 +1924,11 @@ def print_figures(tally: Tally, seconds: float, seed: int, report: Report) -> No
                 attack = finding.attack
                 during = "" if attack is None else f" [{tally.rel(attack.start_ns)}: {attack.what}]"
                 print(f"    {finding.text}{during}")
-        count = tally.count(figure)
-        report.check(f"0 {figure}", count == 0, str(count))
+        if figure not in info:
+            count = tally.count(figure)
+            report.check(f"0 {figure}", count == 0, str(count))
     report.data["seed"] = seed
-    report.data["figures"] = {figure: tally.count(figure) for figure in FIGURES + MORE_FIGURES}
+    report.data["figures"] = {figure: tally.count(figure) for figure in figures + more + info}
     report.data["attacks"] = dict(tally.attacks)
     report.data["findings"] = [
         {
@@ -1063,11 +1977,19 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument("--minutes", type=float, default=20.0, help="how long (default 20)")
     parser.add_argument("--seconds", type=float, help="how long in seconds, instead of --minutes")
     parser.add_argument("--seed", type=int, help="the attacks' random seed (default: a new one)")
+    parser.add_argument(
+        "--uploads",
+        action="store_true",
+        help="the uploads campaign: frames to an SFTP server, attacked (default: the rig's)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_benchmark(TITLE, parse_args(argv), measure)
+    args = parse_args(argv)
+    if args.uploads:
+        return run_benchmark(UPLOAD_TITLE, args, measure_uploads)
+    return run_benchmark(TITLE, args, measure)
 
 
 if __name__ == "__main__":

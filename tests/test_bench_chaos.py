@@ -1,7 +1,9 @@
-"""bench/chaos.py: its verdict, slot by slot, and a short campaign that cleans up after itself."""
+"""bench/chaos.py: its verdict, slot by slot, and a short campaign that cleans up after itself;
+the uploads campaign's pieces, and a short one of it."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,12 +21,19 @@ from bench.chaos import (
     LOST,
     MORE_FIGURES,
     OUTAGE_LEAD_NS,
+    SAVED,
     STOP_GUARD_NS,
+    UPLOAD_FIGURES,
+    UPLOAD_INFO,
+    UPLOAD_MORE,
     WRONG,
     Edge,
+    OutboxHistory,
+    Painter,
     RunUnderAttack,
     Tally,
     Window,
+    first_difference,
     judge,
     read_journal_lines,
     read_shutter_edges,
@@ -156,6 +165,75 @@ def test_a_short_campaign_prints_every_figure_and_leaves_nothing_behind() -> Non
     assert folder is not None, out
     assert not Path(folder[1]).exists()
     assert folder[1] not in Path("/proc/mounts").read_text()
+    assert not processes_mentioning(folder[1])
+
+
+def test_the_painted_pictures_are_jpegs_of_one_size_and_never_twice_the_same(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    painter = Painter(tmp_path, seed=1)
+    pictures = [painter.picture() for _ in range(50)]
+    assert {len(picture) for picture in pictures} == {8192}
+    assert len(set(pictures)) == 50
+    with Image.open(io.BytesIO(pictures[0])) as image:
+        assert image.format == "JPEG" and image.size == (160, 120)
+
+
+def test_the_outbox_history_keeps_what_a_fresh_start_wiped_and_tells_a_file_sent_twice(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "uploads.jsonl"
+    put = '{"put": %d, "file": "/p/a.jpg", "remote": "sky/r/a.jpg"}\n'
+    sent = '{"sent": %d, "size": 3, "sha256": "abcdef0123456789", "at": "x"}\n'
+    outbox.write_text(put % 1 + sent % 1 + '{"put": 2, "file": "/p/b.jpg", "remote": "sky/r/b.jpg')
+    history = OutboxHistory(outbox)
+    history.read()
+    outbox.write_text('{"next": 2}\n' + put % 2 + sent % 2)  # started afresh, then again
+    history.read()
+    assert history.sent_of("sky/r/a.jpg") == [1, 2]
+    assert history.sent_of("sky/r/b.jpg") == []
+    assert history.said_of("sky/r/a.jpg") == (
+        '{"put": 1}; {"sent": 1, "size": 3, "sha256": "abcdef012345", "at": "x"}; '
+        '{"put": 2}; {"sent": 2, "size": 3, "sha256": "abcdef012345", "at": "x"}'
+    )
+    assert history.said_of("sky/r/c.jpg") == "no line at all"
+
+
+def test_the_first_difference_is_where_the_bytes_part_or_the_shorter_ends() -> None:
+    assert first_difference(b"abcdef", b"abXdef") == 2
+    assert first_difference(b"abc", b"abcdef") == 3
+
+
+@pytest.mark.slow
+def test_a_short_uploads_campaign_judges_its_frames_and_leaves_nothing_behind() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/chaos.py", "--uploads", "--seconds", "8", "--seed", "3"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: a figure is not 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "round 1: run " in out, out
+    assert "the campaign could not go on" not in out, out
+    for figure in UPLOAD_FIGURES + UPLOAD_MORE + UPLOAD_INFO:
+        assert re.search(rf"^  {re.escape(figure)} +\d+$", out, re.MULTILINE), (figure, out)
+    for figure in UPLOAD_FIGURES[2:] + UPLOAD_MORE:  # the verdict: each one a target of 0
+        assert re.search(rf"^  (PASS|FAIL)  0 {re.escape(figure)}: \d+$", out, re.MULTILINE), (
+            figure,
+            out,
+        )
+    saved = re.search(rf"^  {SAVED} +(\d+)$", out, re.MULTILINE)
+    assert saved is not None and int(saved[1]) > 0, out  # frames were saved and judged
+    assert (done.returncode == 1) == ("  FAIL  " in out), out
+    folder = re.search(r"^folder: (\S+)$", out, re.MULTILINE)
+    assert folder is not None, out
+    assert not Path(folder[1]).exists()
     assert not processes_mentioning(folder[1])
 
 
