@@ -272,8 +272,8 @@ def test_a_server_refusing_for_a_while_gets_every_file_once(
             queue.send(file)
         failing = queue.wait(lambda s: s.last_error is not None, what="a failure")
         assert failing.waiting == 5 and failing.waiting_bytes == 250_000
-        assert failing.last_error == (
-            f"sky/r1/f0.jpg: cannot reach 127.0.0.1 port {server.port}: Connection refused"
+        assert failing.last_error.endswith(
+            f"cannot reach 127.0.0.1 port {server.port}: Connection refused"
         )
         time.sleep(1)
         server.refuse(False)
@@ -307,7 +307,7 @@ def test_the_latest_frame_replaces_the_last_one_whole(tmp_path: Path, server: Sf
     # At 100 kB/s the first frame takes 2 s: the next two wait behind it, and the fourth
     # makes them stale.
     files = [picture(tmp_path / f"f{n}.jpg", 200_000) for n in range(4)]
-    config = config_for(server, frames=FrameUploads.LATEST, limit_kbps=100)
+    config = config_for(server, frames=FrameUploads.LATEST, limit_kbps=100, transfers=1)
     queue = Queue(tmp_path / "state", config)
     try:
         for file in files:
