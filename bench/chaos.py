@@ -726,8 +726,12 @@ class Campaign:
         info = Journal(self.target.paths.state_dir).get_run(run_id)
         self.grid = Grid(info.anchor_ns, info.settings.interval_ns, info.settings.clock_ppm)
         print(f"  round {number}: run {run_id} every {format_duration(interval_ns)}", flush=True)
-        round_end = min(self.end_ns, started + self.round_ns)
-        while run.stop_sent_ns is None and time.monotonic_ns() < round_end - NS_PER_S:
+        self.attack_until(run, min(self.end_ns, started + self.round_ns))
+
+    def attack_until(self, run: RunUnderAttack, round_end_ns: int) -> None:
+        """Attack ``run`` at random, 0.3–1.5 s apart, until the round's end (or until an
+        attack stopped it); then stop it."""
+        while run.stop_sent_ns is None and time.monotonic_ns() < round_end_ns - NS_PER_S:
             time.sleep(self.rng.uniform(0.3, 1.5))
             kind, attack = self.rng.choice(self.attacks)
             window = Window(kind, time.monotonic_ns(), None)
@@ -1473,20 +1477,7 @@ class UploadCampaign(Campaign):
             flush=True,
         )
         self.round_end_ns = min(self.end_ns, started + self.round_ns)
-        while run.stop_sent_ns is None and time.monotonic_ns() < self.round_end_ns - NS_PER_S:
-            time.sleep(self.rng.uniform(0.3, 1.5))
-            kind, attack = self.rng.choice(self.attacks)
-            window = Window(kind, time.monotonic_ns(), None)
-            self.tally.windows.append(window)
-            self.tally.attacks[kind] += 1
-            try:
-                attack(window)
-            finally:
-                window.end_ns = time.monotonic_ns()
-            print(f"    {self.tally.rel(window.start_ns)} {kind}: {window.what}", flush=True)
-            self.watch()
-        if run.stop_sent_ns is None:
-            self.stop_run()
+        self.attack_until(run, self.round_end_ns)
         self.end_leftover()
         self.server_well()
         self.drain(run_id)

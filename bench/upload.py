@@ -145,7 +145,7 @@ from core.daemon.uploads import Uploads, UploadSetup
 from core.model.durations import format_duration
 from core.model.hooks import Happening, HookEvent
 from core.model.protocol import UploadStatus
-from core.model.upload import Parcel, UploadConfig
+from core.model.upload import Parcel, UploadConfig, worker_login
 
 TITLE = "lapse upload benchmark"
 RATIO_TARGET = 0.8
@@ -505,14 +505,7 @@ def worker_round(processes: Processes, server: Server, files: Sequence[Path], fo
     timed = Timed()
     children = children_cpu_s()
     config = server.config(folder)
-    first = {
-        "host": config.host,
-        "port": config.port,
-        "user": config.user,
-        "key": config.key,
-        "known_hosts": config.known_hosts,
-        "limit_bps": 0,
-    }
+    first = worker_login(config, config.user)
     began = time.monotonic()
     child = processes.spawn(
         WORKER, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

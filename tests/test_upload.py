@@ -37,6 +37,7 @@ from core.model.upload import (
     replay,
     upload_brief,
     upload_line,
+    worker_login,
 )
 from core.outbox import OUTBOX_FILE
 from core.sftp_worker import REWIND
@@ -643,15 +644,7 @@ def test_a_worker_whose_daemon_is_gone_ends_without_a_traceback(
         text=True,
     )
     assert worker.stdin is not None and worker.stdout is not None
-    config = config_for(server)
-    login = {
-        "host": config.host,
-        "port": config.port,
-        "user": config.user,
-        "key": config.key,
-        "known_hosts": config.known_hosts,
-        "limit_bps": 0,
-    }
+    login = worker_login(config_for(server), "nobody")
     file = picture(tmp_path / "a.jpg", 100_000)
     job = {"send": 1, "file": str(file), "remote": "sky/a.jpg", "part": "sky/.a.jpg.part"}
     worker.stdin.write(json.dumps(login) + "\n" + json.dumps(job) + "\n")

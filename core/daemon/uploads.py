@@ -42,6 +42,7 @@ from core.model.upload import (
     backoff_ns,
     frame_remote,
     render_remote,
+    worker_login,
 )
 
 log = logging.getLogger("lapse.upload")
@@ -256,17 +257,9 @@ class Uploads:
         return worker
 
     def _start_worker(self) -> _Worker | None:
-        config = self.config
-        server = {
-            "host": config.host,
-            "port": config.port,
-            "user": config.user or self.setup.user,
-            "key": config.key,
-            "known_hosts": config.known_hosts,
-            "limit_bps": config.limit_kbps * 1000,
-        }
+        login = worker_login(self.config, self.setup.user)
         try:
-            return _Worker(self.setup.command, self.setup.environ, server)
+            return _Worker(self.setup.command, self.setup.environ, login)
         except OSError as error:
             self._failed(f"could not start the upload worker: {error.strerror or error}")
             return None

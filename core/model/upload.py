@@ -94,6 +94,19 @@ class UploadConfig:
         return f"{self.user or user}@{self.host}:{self.folder}{port}"
 
 
+def worker_login(config: UploadConfig, user: str) -> dict[str, Any]:
+    """The first line the upload worker reads: where and as whom it logs in, and its
+    limit (``user`` stands in for an empty :attr:`UploadConfig.user`)."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "user": config.user or user,
+        "key": config.key,
+        "known_hosts": config.known_hosts,
+        "limit_bps": config.limit_kbps * 1000,
+    }
+
+
 UPLOAD = Table(
     "upload",
     (
