@@ -99,11 +99,16 @@ class Hooks:
     def close(self, wait_s: float = 5.0) -> None:
         """Stop: a hook still running is ended; waiting events are not run."""
         with self._lock:
+            if self._closing:
+                return
             self._closing = True
             self._lock.notify_all()
         os.write(self._stop_write, b"x")
         for thread in self._threads:
             thread.join(wait_s)
+        if not any(thread.is_alive() for thread in self._threads):
+            os.close(self._stop_read)  # a hook still ending keeps watching it
+            os.close(self._stop_write)
 
     # -- the threads ----------------------------------------------------------------------
     def _work(self, event: HookEvent) -> None:

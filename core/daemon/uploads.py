@@ -193,10 +193,16 @@ class Uploads:
         self._wake()
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
+            if self._thread.is_alive():
+                return  # still in its last select: its pipe stays open
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- the thread -----------------------------------------------------------------------
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
+        # Full (the thread has been woken already), or closed (the daemon is ending).
+        with contextlib.suppress(OSError):
             os.write(self._wake_write, b"x")
 
     def _supersede(self, remote: str) -> None:
