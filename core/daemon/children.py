@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,7 @@ def spawn(
                 actions.append((os.POSIX_SPAWN_DUP2, fd, target))
         program = argv[0]
         if "/" not in program:
-            found = _which(program, environ)
+            found = shutil.which(program, path=environ.get("PATH", os.defpath))
             if found is None:
                 raise FileNotFoundError(2, "No such file or directory", program)
             program = found
@@ -59,14 +60,6 @@ def spawn(
     finally:
         if null is not None:
             os.close(null)
-
-
-def _which(program: str, environ: Mapping[str, str]) -> str | None:
-    for folder in environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(folder or ".", program)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    return None
 
 
 def end_group(pid: int, grace_s: float = 2.0) -> None:
