@@ -23,13 +23,13 @@ from pathlib import Path
 from core.atomic import write_atomic
 from core.model.upload import (
     Parcel,
-    catch_up_from,
     fresh_line,
     given_up_line,
     note_queued,
     put_line,
     replay,
     sent_line,
+    still_seen,
 )
 from core.outbox import OUTBOX_FILE
 
@@ -92,7 +92,7 @@ class Outbox:
             self._waiting[parcel.id] = parcel
             note_queued(self._marks, self._seen, parcel)
             if len(self._seen) > SEEN_KEPT:
-                self._forget_seen()
+                self._seen = still_seen(self._seen, self._marks)
             try:
                 self._append(put_line(parcel))
             except OSError as error:
@@ -160,12 +160,4 @@ class Outbox:
             return
         self._size = len(line)
         self._marks = newest
-        self._forget_seen()
-
-    def _forget_seen(self) -> None:
-        """Keep of what was queued only what a catch-up would look at (a week's run at 1 s
-        would otherwise hold every frame)."""
-        marks = self._marks
-        self._seen = {
-            key for key in self._seen if key[0] in marks and key[1] >= catch_up_from(marks[key[0]])
-        }
+        self._seen = still_seen(self._seen, newest)

@@ -257,7 +257,7 @@ def replay(lines: list[bytes]) -> Replayed:
             for run, frame in dict(entry.get("marks") or {}).items():
                 found.marks[str(run)] = max(found.marks.get(str(run), -1), int(frame))
     found.waiting = sorted(waiting.values(), key=lambda parcel: parcel.id)
-    found.seen = {key for key in found.seen if key[1] >= catch_up_from(found.marks.get(key[0]))}
+    found.seen = still_seen(found.seen, found.marks)
     return found
 
 
@@ -267,6 +267,13 @@ def note_queued(marks: dict[str, int], seen: set[tuple[str, int, str]], parcel: 
         return
     marks[parcel.run] = max(marks.get(parcel.run, -1), parcel.frame)
     seen.add((parcel.run, parcel.frame, parcel.file))
+
+
+def still_seen(seen: set[tuple[str, int, str]], marks: dict[str, int]) -> set[tuple[str, int, str]]:
+    """Of the (run, frame, file) queued, those a catch-up would look at: of a run with a
+    mark, from :func:`catch_up_from` it on (a week's run at 1 s would otherwise hold
+    every frame)."""
+    return {key for key in seen if key[0] in marks and key[1] >= catch_up_from(marks[key[0]])}
 
 
 def catch_up_from(mark: int | None) -> int:
