@@ -154,7 +154,7 @@ class Outbox:
         newest = dict(list(self._marks.items())[-MARKS_KEPT:])
         line = fresh_line(self._next, newest) + "\n"
         try:
-            write_atomic(self.path, line.encode("ascii"))
+            write_atomic(self.path, line.encode("utf-8"))
         except OSError as error:
             log.warning("could not start %s afresh: %s", self.path, error)
             return
