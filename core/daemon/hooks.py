@@ -8,7 +8,8 @@
   ``LAPSE_*`` variables. One still running after ``[hooks] timeout`` is ended, with
   whatever it started.
 - :meth:`Hooks.hear` only queues: it is called where the daemon publishes its events
-  (the journal thread, the socket loop), which must never wait for a hook.
+  (the journal thread, the socket loop), which must never wait for a hook. Drops are
+  logged and published by the hook's own thread, once after each hook it runs.
 - A failure or a timeout is logged and shown in the status (:class:`HooksStatus`); it
   never touches a run.
 """
@@ -74,16 +75,8 @@ class Hooks:
         if lane is None:
             return
         with self._lock:
-            dropped = lane.put(happening)
+            lane.put(happening)  # a drop is said by the hook's thread, after its hook
             self._lock.notify_all()
-        if dropped is not None:
-            log.warning(
-                "hook frame_saved fell behind: frame %s of run %s dropped (%d so far)",
-                dropped.frame,
-                dropped.run,
-                lane.dropped,
-            )
-            self.changed()
 
     def status(self) -> HooksStatus:
         """How the hooks keep up."""
@@ -113,6 +106,7 @@ class Hooks:
     # -- the threads ----------------------------------------------------------------------
     def _work(self, event: HookEvent) -> None:
         lane = self._lanes[event]
+        told_drops = 0
         while True:
             with self._lock:
                 while not self._closing and not len(lane):
@@ -133,8 +127,18 @@ class Hooks:
                 if error is not None:
                     self._failed += 1
                     self._last_error = f"{event}: {error}"
+                drops, told_drops = lane.dropped - told_drops, lane.dropped
             if error is not None:
                 log.warning("hook %s (run %s) failed: %s", event, happening.run, error)
+            if drops:
+                log.warning(
+                    "hook %s fell behind: %d more waiting frames dropped, the oldest first"
+                    " (%d so far)",
+                    event,
+                    drops,
+                    told_drops,
+                )
+            if error is not None or drops:
                 self.changed()
 
     def _run(self, event: HookEvent, happening: Happening) -> str | None:
