@@ -554,15 +554,20 @@ class Target:
         tail = handle.last_words(3).replace("\n", " | ")
         self.processes.stop(handle.process)  # already gone: only forgotten
         handle.log_file.close()
-        if "Traceback" in handle.log_path.read_text(errors="replace"):
-            self.tally.find(CRASH, time.monotonic_ns(), f"a traceback in {handle.log_name}: {tail}")
-        elif not asked:
+        if not self.said_tracebacks(handle, tail) and not asked:
             self.tally.find(
                 CRASH,
                 time.monotonic_ns(),
                 f"daemon pid {handle.pid} exited unasked (status {handle.process.returncode}):"
                 f" {tail}",
             )
+
+    def said_tracebacks(self, handle: DaemonHandle, tail: str) -> bool:
+        """Report a traceback in the gone daemon's log; whether there was one."""
+        if "Traceback" not in handle.log_path.read_text(errors="replace"):
+            return False
+        self.tally.find(CRASH, time.monotonic_ns(), f"a traceback in {handle.log_name}: {tail}")
+        return True
 
     def shut_down(self) -> None:
         """End every daemon of the campaign: continue a stopped one first, or SIGTERM waits."""
@@ -1368,21 +1373,9 @@ class UploadTarget(Target):
         self.seen[handle.log_path] = 0
         return handle
 
-    def ended(self, asked: bool) -> None:
-        """As :meth:`Target.ended`, each traceback reported once, with its text."""
-        handle, self.handle = self.handle, None
-        if handle is None:
-            return
-        tail = handle.last_words(3).replace("\n", " | ")
-        self.processes.stop(handle.process)  # already gone: only forgotten
-        handle.log_file.close()
-        if not self.new_tracebacks() and not asked:
-            self.tally.find(
-                CRASH,
-                time.monotonic_ns(),
-                f"daemon pid {handle.pid} exited unasked (status {handle.process.returncode}):"
-                f" {tail}",
-            )
+    def said_tracebacks(self, handle: DaemonHandle, tail: str) -> bool:
+        """As :meth:`Target.said_tracebacks`, each traceback reported once, with its text."""
+        return bool(self.new_tracebacks())
 
     def new_tracebacks(self) -> int:
         """Report every traceback in the daemons' logs not reported yet; how many."""
