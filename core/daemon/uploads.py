@@ -81,9 +81,10 @@ class Uploads:
         """Parcels that may be on the server already, in part or whole (after a failure or
         a restart): the worker looks before it sends."""
         self._flying: dict[int, Parcel] = {}
-        self._sizes = {parcel.id: _size(parcel.file) for parcel in self._queue}
-        """Each waiting parcel's size, as it was queued."""
-        self._waiting_bytes = sum(self._sizes.values())
+        self._sizes: dict[int, int] = {}
+        """Each waiting parcel's size, as it was queued (those the outbox replayed: once the
+        thread has read them, off the daemon's start)."""
+        self._waiting_bytes = 0
         """Their sum, kept as they come and go: a day's outage is tens of thousands."""
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -178,7 +179,7 @@ class Uploads:
         with self._lock:
             return UploadStatus(
                 server=self.server,
-                waiting=len(self._sizes),
+                waiting=len(self._queue) + len(self._flying),
                 waiting_bytes=self._waiting_bytes,
                 sent=self._sent,
                 last_file=self._last_file,
@@ -216,6 +217,7 @@ class Uploads:
     def _work(self, first: Callable[[], None]) -> None:
         # Started at once: it logs in ahead, so a wrong key is said before the first frame.
         worker = self._start_worker()
+        self._size_replayed()
         try:
             first()
         except Exception:  # the catch-up's own bug: said, and the queue goes on
@@ -230,6 +232,18 @@ class Uploads:
         finally:
             if worker is not None:
                 worker.end()
+
+    def _size_replayed(self) -> None:
+        """The sizes of the parcels the outbox replayed and still waiting (a stat each)."""
+        with self._lock:
+            replayed = [parcel for parcel in self._queue if parcel.id not in self._sizes]
+        sizes = {parcel.id: _size(parcel.file) for parcel in replayed}
+        with self._lock:
+            waiting = {parcel.id for parcel in self._queue}
+            for parcel_id, size in sizes.items():
+                if parcel_id in waiting and parcel_id not in self._sizes:
+                    self._sizes[parcel_id] = size
+                    self._waiting_bytes += size
 
     def _pass(self, worker: _Worker | None) -> _Worker | None:
         """Hand out what may go, then wait for an answer, a new file or the back-off's end."""
